@@ -1,0 +1,94 @@
+"""What every backend provides: capabilities as data, a pure compiler, a plan type.
+
+A backend package ``crossql.backends.<name>`` exposes ``BACKEND``, a
+``BackendSpec``. Its ``compile`` turns a *bound* query (no parameters left) into a
+``Plan``; it imports no driver. The driver adapter lives beside it and is only
+imported by the runtime when a store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from typing import Literal as TLiteral
+
+from crossql import ir
+from crossql.errors import CapabilityError
+
+Support = TLiteral["native", "rewritten", "guarded", "refused", "option"]
+"""How a backend answers an IR construct: natively, by an exact rewrite, with
+semantic guards added, only behind an option, or not at all."""
+
+CONSTRUCTS: tuple[str, ...] = (
+    "==", "!=", "<, <=, >, >=", "between", "in", "not in", "contains", "contains any",
+    "contains all", "startswith", "matches", "exists", "not exists", "size", "not", "and", "or",
+    "group by", "count()", "count(p)", "sum", "avg", "min", "max", "select", "order by", "limit",
+    "offset",
+)
+"""Every construct of the language, in the order the support matrix lists them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend supports, as data: one entry per construct, plus limits."""
+
+    backend: str
+    support: Mapping[str, Support]
+    notes: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in CONSTRUCTS if c not in self.support]
+        unknown = [c for c in self.support if c not in CONSTRUCTS]
+        if missing or unknown:
+            raise ValueError(f"{self.backend}: capabilities miss {missing}, unknown {unknown}")
+
+
+class Plan:
+    """A compiled query for one backend: immutable data, rendered three ways.
+
+    ``to_dict()`` is deterministic (stable key order) so plans snapshot well;
+    ``to_json()`` is its JSON text; ``explain()`` says in words what will run;
+    ``to_python()`` shows the code a user would have written by hand.
+    """
+
+    __slots__ = ()
+    backend: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain, JSON-ready data."""
+        raise NotImplementedError
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The plan as JSON text with a stable key order."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def explain(self) -> str:
+        """What will run, and why this plan was chosen, in words."""
+        raise NotImplementedError
+
+    def to_python(self) -> str:
+        """The equivalent hand-written driver code."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """A backend as the compiler sees it: name, capabilities, compile function."""
+
+    name: str
+    capabilities: Capabilities
+    compile: Callable[..., Plan]
+    """``compile(query, *, schema=None, options=None) -> Plan`` for a bound query."""
+
+
+def refuse(backend: str, construct: str, node: Any, message: str, hint: str | None = None,
+           source: str | None = None) -> CapabilityError:
+    """A located ``CapabilityError`` for a construct of ``node`` this backend cannot run."""
+    span: ir.Span | None = getattr(node, "span", None)
+    return CapabilityError(
+        message, backend=backend, construct=construct, code=f"capability.{backend}",
+        span=span, source=source, hint=hint,
+    )

@@ -1,0 +1,381 @@
+"""Backend-neutral checks of a parsed query, and parameter binding.
+
+``check_query`` validates what does not depend on parameter values (literal
+types, aliases, aggregates, limits) and records every parameter *slot*: where a
+parameter is used and what kind of value that place needs. ``bind`` then
+substitutes values, validating each against its slots, and yields a concrete
+query — no ``Param`` left — that backends compile.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from typing import Literal as TLiteral
+
+from crossql import ir
+from crossql.compiler.shape import output_key, output_name
+from crossql.errors import QuerySemanticError
+from crossql.grammar.parser import INT64_MAX, INT64_MIN
+from crossql.limits import MAX_LIST_DEPTH, MAX_LIST_ITEMS, MAX_PARAMETERS
+
+SlotKind = TLiteral["value", "orderable", "list", "string", "regex", "int", "count"]
+
+_SLOT_WORDS: dict[str, str] = {
+    "value": "a value (null, bool, number, string or list)",
+    "orderable": "a number or a string",
+    "list": "a list",
+    "string": "a string",
+    "regex": "a string holding a regular expression",
+    "int": "an integer",
+    "count": "a non-negative integer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One place a parameter is used: the node's span and the kind of value it needs."""
+
+    name: str
+    kind: SlotKind
+    span: ir.Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedQuery:
+    """A query that passed every parameter-independent check."""
+
+    query: ir.Query
+    slots: tuple[Slot, ...]
+
+    @property
+    def param_names(self) -> frozenset[str]:
+        """Names of every parameter the query uses."""
+        return frozenset(slot.name for slot in self.slots)
+
+
+def _error(message: str, code: str, span: ir.Span | None, hint: str | None = None,
+           source: str | None = None) -> QuerySemanticError:
+    return QuerySemanticError(message, code=f"semantic.{code}", span=span, source=source,
+                              hint=hint)
+
+
+def validate_regex(pattern: str, span: ir.Span | None, source: str | None = None) -> None:
+    """Raise a located error when ``pattern`` is not a valid regular expression."""
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise _error(f"invalid regular expression: {err.msg}", "invalid-regex", span,
+                     hint="patterns use the common subset of PCRE and Python syntax",
+                     source=source) from None
+
+
+def _list_depth(value: ir.ListValue) -> int:
+    return 1 + max((_list_depth(i) for i in value.items if isinstance(i, ir.ListValue)),
+                   default=0)
+
+
+def _check_list(value: ir.ListValue, source: str | None) -> None:
+    if len(value.items) > MAX_LIST_ITEMS:
+        raise _error(f"the list has {len(value.items)} items; the limit is {MAX_LIST_ITEMS}",
+                     "list-too-long", value.span, hint="split the query", source=source)
+
+
+class _Checker:
+    def __init__(self, query: ir.Query) -> None:
+        self.query = query
+        self.source = query.source
+        self.slots: list[Slot] = []
+
+    def err(self, message: str, code: str, span: ir.Span | None,
+            hint: str | None = None) -> QuerySemanticError:
+        return _error(message, code, span, hint, self.source)
+
+    # -- values --------------------------------------------------------------
+    def value(self, value: ir.Value, kind: SlotKind, what: str) -> None:
+        if isinstance(value, ir.Param):
+            self.slots.append(Slot(value.name, kind, value.span))
+            return
+        if isinstance(value, ir.ListValue):
+            _check_list(value, self.source)
+            if kind not in ("value", "list"):
+                raise self.err(f"{what} takes {_SLOT_WORDS[kind]}, not a list",
+                               "type-mismatch", value.span)
+            return
+        if kind == "list":
+            raise self.err(f"{what} takes a list, not {_kind_word(value.kind)}",
+                           "type-mismatch", value.span, hint="write the values in [ ]")
+        if kind == "orderable":
+            if value.kind not in ("int", "float", "string"):
+                hint = ("to find null or missing fields use `p == null` or `not exists(p)`"
+                        if value.kind == "null" else
+                        "ordering compares numbers with numbers and strings with strings")
+                raise self.err(f"cannot order by {_kind_word(value.kind)} `{_show(value)}`",
+                               "unorderable-literal", value.span, hint=hint)
+        elif kind in ("string", "regex"):
+            if value.kind != "string":
+                raise self.err(f"{what} takes a string, not {_kind_word(value.kind)}",
+                               "type-mismatch", value.span)
+            if kind == "regex":
+                assert isinstance(value.value, str)
+                validate_regex(value.value, value.span, self.source)
+        elif kind == "int" and value.kind != "int":
+            raise self.err(f"{what} compares with an integer, not {_kind_word(value.kind)}",
+                           "type-mismatch", value.span)
+
+    # -- conditions ----------------------------------------------------------
+    def condition(self, cond: ir.Condition) -> None:
+        match cond:
+            case ir.Not(operand=operand):
+                self.condition(operand)
+            case ir.And(operands=ops) | ir.Or(operands=ops):
+                for op in ops:
+                    self.condition(op)
+            case ir.Compare(op=op, value=value):
+                if op in ir.ORDERING_OPS:
+                    self.value(value, "orderable", f"`{op}`")
+                else:
+                    self.value(value, "value", f"`{op}`")
+            case ir.Between(low=low, high=high):
+                self.value(low, "orderable", "`between`")
+                self.value(high, "orderable", "`between`")
+                if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
+                        and _is_number(low.kind) != _is_number(high.kind)):
+                    raise self.err("`between` bounds must both be numbers or both be strings",
+                                   "type-mismatch", cond.span)
+            case ir.In(values=values, negated=negated):
+                self.value(values, "list", "`not in`" if negated else "`in`")
+            case ir.Contains(value=value):
+                self.value(value, "value", "`contains`")
+            case ir.ContainsAny(values=values):
+                self.value(values, "list", "`contains any`")
+            case ir.ContainsAll(values=values):
+                self.value(values, "list", "`contains all`")
+            case ir.StartsWith(value=value):
+                self.value(value, "string", "`startswith`")
+            case ir.Matches(value=value):
+                self.value(value, "regex", "`matches`")
+            case ir.Size(value=value):
+                self.value(value, "int", "`size(...)`")
+            case ir.Exists():
+                pass
+            case _:  # pragma: no cover - every node is handled above
+                raise TypeError(f"unknown condition node {type(cond).__name__}")
+
+    # -- clauses -------------------------------------------------------------
+    def count(self, value: ir.Literal | ir.Param | None, clause: str) -> None:
+        if value is None:
+            return
+        if isinstance(value, ir.Param):
+            self.slots.append(Slot(value.name, "count", value.span))
+        elif value.kind != "int" or not isinstance(value.value, int) or value.value < 0:
+            raise self.err(f"`{clause}` takes a non-negative integer", "invalid-limit",
+                           value.span)
+
+    def shape(self) -> None:
+        q = self.query
+        seen_groups: set[tuple[str, ...]] = set()
+        for path in q.group_by:
+            if path.segments in seen_groups:
+                raise self.err(f"`{path.dotted}` is grouped twice", "duplicate-group-key",
+                               path.span)
+            seen_groups.add(path.segments)
+        names: dict[str, ir.SelectItem] = {}
+        aliases: set[str] = set()
+        outputs: list[tuple[str, ...]] = []
+        for item in q.select:
+            expr = item.expr
+            if isinstance(expr, ir.Aggregate):
+                if expr.func != "count" and expr.arg is None:
+                    raise self.err(f"`{expr.func}()` needs a path", "missing-argument",
+                                   expr.span, hint=f"write {expr.func}(field)")
+            elif q.is_aggregate and expr.segments not in seen_groups:
+                hint = (f"add `group by {expr.dotted}`, or aggregate it, e.g. max({expr.dotted})"
+                        if not q.group_by else
+                        f"select only grouped paths and aggregates, or group by {expr.dotted}")
+                raise self.err(f"`{expr.dotted}` is neither grouped nor aggregated",
+                               "mixed-aggregate", expr.span, hint=hint)
+            name = output_name(item)
+            if name in names:
+                raise self.err(f"two select items are named `{name}`", "duplicate-alias",
+                               item.span, hint="give one of them another name with `as`")
+            names[name] = item
+            if item.alias is not None:
+                aliases.add(item.alias)
+            key = output_key(item)
+            for other in outputs:
+                shorter = min(len(other), len(key))
+                if other[:shorter] == key[:shorter]:
+                    raise self.err(
+                        f"`{'.'.join(key)}` overlaps `{'.'.join(other)}` in the output",
+                        "conflicting-output", item.span,
+                        hint="select one of them, or name one with `as`")
+            outputs.append(key)
+        for order_key in q.order_by:
+            segs = order_key.path.segments
+            if len(segs) == 1 and segs[0] in aliases:
+                continue
+            if q.is_aggregate and segs not in seen_groups:
+                known = sorted(aliases | {".".join(g) for g in seen_groups})
+                raise self.err(
+                    f"`{order_key.path.dotted}` is not an output of this query",
+                    "unknown-alias", order_key.path.span,
+                    hint=("order by one of: " + ", ".join(known)) if known else
+                    "name an aggregate with `as` to order by it")
+
+    def run(self) -> CheckedQuery:
+        q = self.query
+        if q.where is not None:
+            self.condition(q.where)
+        self.shape()
+        self.count(q.limit, "limit")
+        self.count(q.offset, "offset")
+        names = {slot.name for slot in self.slots}
+        if len(names) > MAX_PARAMETERS:
+            raise self.err(f"the query uses {len(names)} parameters; the limit is "
+                           f"{MAX_PARAMETERS}", "too-many-parameters", q.span)
+        return CheckedQuery(q, tuple(self.slots))
+
+
+def _is_number(kind: str) -> bool:
+    return kind in ("int", "float")
+
+
+def _kind_word(kind: str) -> str:
+    return {"null": "null", "bool": "a bool", "int": "an integer", "float": "a float",
+            "string": "a string"}.get(kind, kind)
+
+
+def _show(value: ir.Literal) -> str:
+    if value.kind == "null":
+        return "null"
+    if value.kind == "bool":
+        return "true" if value.value else "false"
+    return repr(value.value)
+
+
+def check_query(query: ir.Query) -> CheckedQuery:
+    """Run every check that does not need parameter values; raise ``QuerySemanticError``."""
+    return _Checker(query).run()
+
+
+# --- binding ------------------------------------------------------------------
+
+
+def _value_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    return type(value).__name__
+
+
+def _check_plain(value: Any, slot: Slot, source: str | None, depth: int = 0) -> None:
+    """Refuse values that have no CrossQL literal (dicts, sets, NaN, huge ints, ...)."""
+    kind = _value_kind(value)
+    where = f"parameter `:{slot.name}`"
+    if kind == "list":
+        if depth >= MAX_LIST_DEPTH:
+            raise _error(f"{where}: lists nest deeper than {MAX_LIST_DEPTH}", "invalid-parameter",
+                         slot.span, source=source)
+        if len(value) > MAX_LIST_ITEMS:
+            raise _error(f"{where}: the list has {len(value)} items; the limit is "
+                         f"{MAX_LIST_ITEMS}", "list-too-long", slot.span, source=source)
+        for item in value:
+            _check_plain(item, slot, source, depth + 1)
+        return
+    if kind == "int" and not INT64_MIN <= value <= INT64_MAX:
+        raise _error(f"{where}: integer {value} is out of the 64-bit range", "invalid-parameter",
+                     slot.span, source=source)
+    if kind == "float" and not math.isfinite(value):
+        raise _error(f"{where}: {value} is not a finite number", "invalid-parameter", slot.span,
+                     source=source, hint="NaN and infinities have no CrossQL meaning")
+    if kind == "string" and any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise _error(f"{where}: the string holds a lone surrogate", "invalid-parameter",
+                     slot.span, source=source)
+    if kind not in ("null", "bool", "int", "float", "string"):
+        raise _error(
+            f"{where} is bound to a {kind}; a parameter is a plain value",
+            "invalid-parameter", slot.span, source=source,
+            hint="bind null, a bool, a number, a string or a list; never a dict or operator",
+        )
+
+
+def check_param_value(value: Any, slot: Slot, source: str | None = None) -> None:
+    """Validate one bound value against the slot it fills; raise ``QuerySemanticError``."""
+    _check_plain(value, slot, source)
+    kind = _value_kind(value)
+    need = slot.kind
+    ok = {
+        "value": True,
+        "orderable": kind in ("int", "float", "string"),
+        "list": kind == "list",
+        "string": kind == "string",
+        "regex": kind == "string",
+        "int": kind == "int",
+        "count": kind == "int" and value >= 0,
+    }[need]
+    if not ok:
+        raise _error(f"parameter `:{slot.name}` needs {_SLOT_WORDS[need]}, got {kind} "
+                     f"{value!r:.40}", "invalid-parameter", slot.span, source=source)
+    if need == "regex":
+        validate_regex(value, slot.span, source)
+
+
+def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
+    """Substitute every parameter with its value; refuse unbound and unused parameters."""
+    params = params or {}
+    query = checked.query
+    source = query.source
+    for slot in checked.slots:
+        if slot.name not in params:
+            raise _error(f"parameter `:{slot.name}` is not bound", "unbound-parameter",
+                         slot.span, source=source,
+                         hint=f"pass {slot.name}=... when running the query")
+        check_param_value(params[slot.name], slot, source)
+    unused = sorted(set(params) - checked.param_names)
+    if unused:
+        raise _error(
+            "unused parameter" + ("s " if len(unused) > 1 else " ")
+            + ", ".join(f"`:{n}`" for n in unused), "unused-parameter", query.span,
+            source=source, hint="remove it, or use it in the query")
+    if not checked.slots:
+        return query
+    bound = _substitute(query, params)
+    assert isinstance(bound, ir.Query)
+    # between bounds of different types can only be seen once bound
+    _Checker(bound).condition(bound.where) if bound.where is not None else None
+    return bound
+
+
+def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(node, ir.Param):
+        return ir.literal_of(params[node.name], node.span)
+    if isinstance(node, ir.Literal | ir.ListValue | ir.Path | ir.Exists) or node is None:
+        return node
+    if isinstance(node, tuple):
+        return tuple(_substitute(n, params) for n in node)
+    if isinstance(node, ir.SelectItem | ir.OrderKey | ir.Aggregate):
+        return node
+    changes = {}
+    for name in node.__dataclass_fields__:
+        if name in ("span", "source"):
+            continue
+        old = getattr(node, name)
+        if isinstance(old, str | bool):
+            continue
+        new = _substitute(old, params)
+        if new is not old:
+            changes[name] = new
+    return replace(node, **changes) if changes else node

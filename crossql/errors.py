@@ -1,0 +1,193 @@
+"""Every error CrossQL raises about a query.
+
+::
+
+    ValueError
+    └── QueryError                 code, line, column, span, hint; render(), to_dict()
+        ├── QuerySyntaxError       the text does not parse
+        ├── QuerySemanticError     it parses but means nothing valid
+        └── CapabilityError        valid CrossQL the chosen backend cannot run faithfully
+
+    ValueError
+    └── ConfigError                a configuration is invalid (every problem, with its path)
+
+    RuntimeError
+    └── BackendError               a driver or server failed while running a plan
+
+Errors are data (code, message, span, label, hint) rendered separately into a
+frame that shows the offending line with a caret underline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crossql.ir import Span
+
+
+def line_col(source: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``source``."""
+    offset = max(0, min(offset, len(source)))
+    line = source.count("\n", 0, offset) + 1
+    start = source.rfind("\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+class QueryError(ValueError):
+    """Base of every error about a query; carries its position and a rendering."""
+
+    kind = "QueryError"
+    default_label = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        span: Span | None = None,
+        source: str | None = None,
+        hint: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.span: Span = span if span is not None else (0, 0)
+        self.source = source
+        self.hint = hint
+        self.label = label if label is not None else self.default_label
+        if source is not None:
+            self.line, self.column = line_col(source, self.span[0])
+        else:
+            self.line, self.column = 1, self.span[0] + 1
+        super().__init__(self.render())
+
+    def with_source(self, source: str | None) -> QueryError:
+        """The same error located in ``source`` (used when the text is known late)."""
+        if source is None or self.source is not None:
+            return self
+        return type(self)(
+            self.message, code=self.code, span=self.span, source=source, hint=self.hint,
+            label=self.label,
+        )
+
+    def render(self) -> str:
+        """The human frame: message, ``--> query:L:C``, the line, a caret underline, hint."""
+        head = f"crossql.{self.kind}: {self.message}"
+        if self.source is None:
+            lines = [head, f"  --> query:{self.line}:{self.column}"]
+            if self.hint:
+                lines.append(f"   = hint: {self.hint}")
+            return "\n".join(lines)
+        text_lines = self.source.split("\n")
+        line_text = text_lines[self.line - 1] if self.line - 1 < len(text_lines) else ""
+        start_col = self.column - 1
+        end_offset = self.span[1]
+        end_line, end_col = line_col(self.source, end_offset)
+        if end_line != self.line:
+            end_col = len(line_text) + 1
+        width = max(1, end_col - 1 - start_col)
+        gutter = " " * len(str(self.line))
+        # tabs keep their width in the underline so the caret lines up
+        pad = "".join("\t" if ch == "\t" else " " for ch in line_text[:start_col])
+        underline = pad + "^" * width
+        if self.label:
+            underline += " " + self.label
+        lines = [
+            head,
+            f"{gutter} --> query:{self.line}:{self.column}",
+            f"{gutter}  |",
+            f" {self.line} | {line_text}",
+            f"{gutter}  | {underline}",
+        ]
+        if self.hint:
+            lines.append(f"{gutter}  = hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as data, for tools (JSON-ready)."""
+        return {
+            "error": self.kind,
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "span": list(self.span),
+            "hint": self.hint,
+        }
+
+    def __reduce__(self) -> Any:  # keep errors picklable despite keyword-only init
+        return (_rebuild, (type(self), self.message, self.code, self.span, self.source,
+                           self.hint, self.label))
+
+
+def _rebuild(cls: type[QueryError], message: str, code: str, span: Span, source: str | None,
+             hint: str | None, label: str | None) -> QueryError:
+    return cls(message, code=code, span=span, source=source, hint=hint, label=label)
+
+
+class QuerySyntaxError(QueryError):
+    """The text does not parse; the message says what was expected."""
+
+    kind = "QuerySyntaxError"
+
+
+class QuerySemanticError(QueryError):
+    """The text parses but means nothing valid (type clash, unknown alias, ...)."""
+
+    kind = "QuerySemanticError"
+
+
+class CapabilityError(QueryError):
+    """Valid CrossQL that the chosen backend cannot answer faithfully."""
+
+    kind = "CapabilityError"
+    default_label = "not supported by this backend"
+
+    def __init__(self, message: str, *, backend: str, construct: str, **kwargs: Any) -> None:
+        self.backend = backend
+        self.construct = construct
+        super().__init__(message, **kwargs)
+
+    def with_source(self, source: str | None) -> QueryError:
+        if source is None or self.source is not None:
+            return self
+        return CapabilityError(
+            self.message, backend=self.backend, construct=self.construct, code=self.code,
+            span=self.span, source=source, hint=self.hint, label=self.label,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["backend"] = self.backend
+        out["construct"] = self.construct
+        return out
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_capability, (self.message, self.backend, self.construct, self.code,
+                                      self.span, self.source, self.hint, self.label))
+
+
+def _rebuild_capability(message: str, backend: str, construct: str, code: str, span: Span,
+                        source: str | None, hint: str | None, label: str | None) -> QueryError:
+    return CapabilityError(message, backend=backend, construct=construct, code=code, span=span,
+                           source=source, hint=hint, label=label)
+
+
+class BackendError(RuntimeError):
+    """A driver or server failed while running a plan; names the backend."""
+
+    def __init__(self, backend: str, message: str) -> None:
+        self.backend = backend
+        self.message = message
+        super().__init__(f"{backend}: {message}")
+
+
+class ConfigError(ValueError):
+    """A configuration is invalid; ``problems`` lists ``(path, message)`` pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = [f"invalid CrossQL configuration ({len(problems)} problem"
+                 f"{'s' if len(problems) != 1 else ''}):"]
+        lines += [f"  - {path}: {message}" for path, message in problems]
+        super().__init__("\n".join(lines))

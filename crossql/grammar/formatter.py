@@ -1,0 +1,133 @@
+"""IR → canonical CrossQL text. ``parse(format(q)) == q`` for every query."""
+
+from __future__ import annotations
+
+import re
+
+from crossql import ir
+from crossql.grammar.parser import KEYWORDS
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def format_name(segment: str) -> str:
+    """A name segment, backticked when it is a keyword or not a plain identifier."""
+    if _PLAIN_NAME.match(segment) and segment.lower() not in KEYWORDS:
+        return segment
+    return "`" + segment.replace("`", "``") + "`"
+
+
+def format_path(path: ir.Path) -> str:
+    """A dotted path with each segment quoted as needed."""
+    return ".".join(format_name(s) for s in path.segments)
+
+
+def format_string(text: str) -> str:
+    """A double-quoted string literal using only CrossQL's escapes."""
+    out = ['"']
+    for ch in text:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def format_value(value: ir.Value) -> str:
+    """A literal, list or parameter as CrossQL text."""
+    if isinstance(value, ir.Param):
+        return ":" + value.name
+    if isinstance(value, ir.ListValue):
+        return "[" + ", ".join(format_value(v) for v in value.items) + "]"
+    if value.kind == "null":
+        return "null"
+    if value.kind == "bool":
+        return "true" if value.value else "false"
+    if value.kind == "string":
+        assert isinstance(value.value, str)
+        return format_string(value.value)
+    if value.kind == "float":
+        text = repr(value.value)
+        return text if ("." in text or "e" in text) else text + ".0"
+    return str(value.value)
+
+
+_PRECEDENCE = {ir.Or: 1, ir.And: 2, ir.Not: 3}
+
+
+def _operand(cond: ir.Condition, parent: int) -> str:
+    text = format_condition(cond)
+    # And-in-And and Or-in-Or only arise from explicit parentheses: keep them so
+    # the round trip gives the same tree
+    own = _PRECEDENCE.get(type(cond), 4)
+    return f"({text})" if own <= parent and own < 3 else text
+
+
+def format_condition(cond: ir.Condition) -> str:
+    """A condition as canonical text, parenthesised only where the tree needs it."""
+    match cond:
+        case ir.Or(operands=ops):
+            return " or ".join(_operand(c, 1) for c in ops)
+        case ir.And(operands=ops):
+            return " and ".join(_operand(c, 2) for c in ops)
+        case ir.Not(operand=op):
+            return "not " + _operand(op, 3)
+        case ir.Compare(op=op, path=path, value=value):
+            return f"{format_path(path)} {op} {format_value(value)}"
+        case ir.Between(path=path, low=low, high=high):
+            return f"{format_path(path)} between {format_value(low)} and {format_value(high)}"
+        case ir.In(path=path, values=values, negated=negated):
+            return f"{format_path(path)} {'not in' if negated else 'in'} {format_value(values)}"
+        case ir.Contains(path=path, value=value):
+            return f"{format_path(path)} contains {format_value(value)}"
+        case ir.ContainsAny(path=path, values=values):
+            return f"{format_path(path)} contains any {format_value(values)}"
+        case ir.ContainsAll(path=path, values=values):
+            return f"{format_path(path)} contains all {format_value(values)}"
+        case ir.StartsWith(path=path, value=value):
+            return f"{format_path(path)} startswith {format_value(value)}"
+        case ir.Matches(path=path, value=value):
+            return f"{format_path(path)} matches {format_value(value)}"
+        case ir.Exists(path=path):
+            return f"exists({format_path(path)})"
+        case ir.Size(op=op, path=path, value=value):
+            return f"size({format_path(path)}) {op} {format_value(value)}"
+    raise TypeError(f"unknown condition node {type(cond).__name__}")  # pragma: no cover
+
+
+def _select_item(item: ir.SelectItem) -> str:
+    expr = item.expr
+    if isinstance(expr, ir.Aggregate):
+        text = f"{expr.func}({format_path(expr.arg) if expr.arg is not None else ''})"
+    else:
+        text = format_path(expr)
+    return text if item.alias is None else f"{text} as {format_name(item.alias)}"
+
+
+def format_query(query: ir.Query) -> str:
+    """The canonical text of a query: lower-case keywords, one space, clause order."""
+    parts = ["from " + format_name(query.collection)]
+    if query.where is not None:
+        parts.append("where " + format_condition(query.where))
+    if query.group_by:
+        parts.append("group by " + ", ".join(format_path(p) for p in query.group_by))
+    if query.select:
+        parts.append("select " + ", ".join(_select_item(i) for i in query.select))
+    if query.order_by:
+        parts.append("order by " + ", ".join(
+            format_path(k.path) + (" desc" if k.descending else "") for k in query.order_by))
+    if query.limit is not None:
+        parts.append("limit " + format_value(query.limit))
+    if query.offset is not None:
+        parts.append("offset " + format_value(query.offset))
+    return " ".join(parts)
+

@@ -1,0 +1,1 @@
+"""Running plans: the store API, prepared queries, the reference evaluator."""

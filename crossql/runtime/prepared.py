@@ -1,0 +1,89 @@
+"""Prepared queries and the plan cache.
+
+A ``PreparedQuery`` is parsed and checked once; each execution binds its
+parameters and re-runs only the backend compile. A query without parameters
+keeps its plan, so a cache hit is a dictionary lookup. Cached objects are
+immutable and shared, never copied.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from crossql import ir
+from crossql.backends import Plan, get_backend
+from crossql.compiler.checks import CheckedQuery, bind, check_query
+from crossql.grammar import parse_query
+
+
+class PreparedQuery:
+    """A checked query for one backend; ``plan(params)`` binds and compiles."""
+
+    __slots__ = ("_backend", "_options", "_plan", "_schema", "checked")
+
+    def __init__(self, query: str | ir.Query, backend: str = "memory", *, schema: Any = None,
+                 options: Any = None) -> None:
+        parsed = parse_query(query) if isinstance(query, str) else query
+        self.checked: CheckedQuery = check_query(parsed)
+        self._backend = get_backend(backend)
+        self._schema = schema
+        self._options = options
+        self._plan: Plan | None = None
+        if not self.checked.slots:
+            self._plan = self._compile(self.checked.query)
+
+    @property
+    def query(self) -> ir.Query:
+        """The checked (unbound) query."""
+        return self.checked.query
+
+    @property
+    def param_names(self) -> frozenset[str]:
+        """Names of the parameters each execution must bind."""
+        return self.checked.param_names
+
+    def _compile(self, bound: ir.Query) -> Plan:
+        try:
+            return self._backend.compile(bound, schema=self._schema, options=self._options)
+        except Exception as err:
+            from crossql.errors import QueryError
+
+            if isinstance(err, QueryError):
+                raise err.with_source(bound.source) from None
+            raise
+
+    def plan(self, params: Mapping[str, Any] | None = None) -> Plan:
+        """The plan for these parameter values (the shared plan when there are none)."""
+        if self._plan is not None and not params:
+            return self._plan
+        return self._compile(bind(self.checked, params))
+
+
+class PlanCache:
+    """A bounded LRU of prepared queries keyed by (query text, backend)."""
+
+    __slots__ = ("_entries", "maxsize")
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[str, str], PreparedQuery] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, text: str, backend: str, *, schema: Any = None,
+            options: Any = None) -> PreparedQuery:
+        """The prepared query for ``text`` on ``backend``, preparing it on a miss."""
+        key = (text, backend)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            return entry
+        entry = PreparedQuery(text, backend, schema=schema, options=options)
+        if self.maxsize > 0:
+            self._entries[key] = entry
+            if len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        return entry

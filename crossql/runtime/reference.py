@@ -1,0 +1,396 @@
+"""The reference evaluator: LANGUAGE.md as code.
+
+Every backend is tested against this module, so it favours being obviously
+right over being fast. It takes a *bound* query (no parameters left) and an
+iterable of documents (plain dicts) and returns the rows.
+
+Truth values are ``True``, ``False`` and ``None`` (unknown); a field that is not
+in a document is ``MISSING``, distinct from a present ``None`` (null).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, Final
+
+from crossql import ir
+from crossql.compiler.shape import output_key, resolve_order_key
+
+Truth = bool | None
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+"""The value of a path that is not in the document (not the same as null)."""
+
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+# --- values ---------------------------------------------------------------
+
+
+def get_path(doc: Any, segments: tuple[str, ...]) -> Any:
+    """The value at a dotted path, or ``MISSING``; never looks inside arrays."""
+    current = doc
+    for seg in segments:
+        if not isinstance(current, dict) or seg not in current:
+            return MISSING
+        current = current[seg]
+    return current
+
+
+def type_of(value: Any) -> str:
+    """The CrossQL type of a present value: null, bool, number, string, array, map."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "map"
+    return type(value).__name__
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Whole-value equality of two present values: numbers across int/float, no
+    bool/number mixing, arrays element-wise in order, maps key-wise."""
+    ta, tb = type_of(a), type_of(b)
+    if ta != tb:
+        return False
+    if ta == "array":
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
+    if ta == "map":
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def sort_key(value: Any) -> tuple[Any, ...]:
+    """A total order over values: missing/null first, then numbers, strings, maps,
+    arrays, bools (MongoDB's order of types). Only same-typed fields are promised
+    to sort alike on every backend."""
+    if value is MISSING or value is None:
+        return (0,)
+    t = type_of(value)
+    if t == "number":
+        return (1, value)
+    if t == "string":
+        return (2, value)
+    if t == "map":
+        return (3, tuple((k, sort_key(v)) for k, v in value.items()))
+    if t == "array":
+        return (4, tuple(sort_key(v) for v in value))
+    if t == "bool":
+        return (5, value)
+    return (6, repr(value))
+
+
+def freeze(value: Any) -> Any:
+    """A hashable stand-in for a value such that equal values freeze alike."""
+    if value is MISSING or value is None:
+        return ("null",)
+    t = type_of(value)
+    if t == "array":
+        return ("array", tuple(freeze(v) for v in value))
+    if t == "map":
+        return ("map", tuple(sorted((k, freeze(v)) for k, v in value.items())))
+    return (t, value)
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+# --- conditions --------------------------------------------------------------
+
+
+def _kleene_not(v: Truth) -> Truth:
+    return None if v is None else not v
+
+
+def _kleene_and(values: Iterable[Truth]) -> Truth:
+    result: Truth = True
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            result = None
+    return result
+
+
+def _kleene_or(values: Iterable[Truth]) -> Truth:
+    result: Truth = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            result = None
+    return result
+
+
+def _lit(value: ir.Value) -> Any:
+    if isinstance(value, ir.Param):
+        raise ValueError(f"parameter :{value.name} is not bound")
+    return ir.python_value(value)
+
+
+def _ordering(op: str, field: Any, value: Any) -> Truth:
+    if field is MISSING or field is None:
+        return None
+    tf, tv = type_of(field), type_of(value)
+    if tf != tv or tf not in ("number", "string"):
+        return None
+    return _ORDER_OPS[op](field, value)
+
+
+def _equals(field: Any, value: Any) -> Truth:
+    """``field == value`` under the null/missing rules."""
+    if field is MISSING:
+        return False if value is None else None
+    if field is None:
+        return True if value is None else None
+    if value is None:
+        return False
+    return values_equal(field, value)
+
+
+def _not_equals(field: Any, value: Any) -> Truth:
+    """``field != value``: only present values compare; ``!= null`` means present, non-null."""
+    if field is MISSING or field is None:
+        return False if value is None else None
+    if value is None:
+        return True
+    return not values_equal(field, value)
+
+
+def _in(field: Any, values: list[Any]) -> Truth:
+    return _kleene_or(_equals(field, v) for v in values) if values else (
+        None if field is MISSING or field is None else False
+    )
+
+
+def evaluate_condition(cond: ir.Condition, doc: Mapping[str, Any]) -> Truth:
+    """The truth value (True, False or None for unknown) of a condition on a document."""
+    match cond:
+        case ir.And(operands=ops):
+            return _kleene_and(evaluate_condition(c, doc) for c in ops)
+        case ir.Or(operands=ops):
+            return _kleene_or(evaluate_condition(c, doc) for c in ops)
+        case ir.Not(operand=operand):
+            return _kleene_not(evaluate_condition(operand, doc))
+        case ir.Exists(path=path):
+            return get_path(doc, path.segments) is not MISSING
+    field = get_path(doc, cond.path.segments)
+    match cond:
+        case ir.Compare(op="==", value=value):
+            return _equals(field, _lit(value))
+        case ir.Compare(op="!=", value=value):
+            return _not_equals(field, _lit(value))
+        case ir.Compare(op=op, value=value):
+            return _ordering(op, field, _lit(value))
+        case ir.Between(low=low, high=high):
+            return _kleene_and((_ordering(">=", field, _lit(low)),
+                                _ordering("<=", field, _lit(high))))
+        case ir.In(values=values, negated=negated):
+            result = _in(field, _lit(values))
+            return _kleene_not(result) if negated else result
+    match cond:
+        case ir.Contains(value=value):
+            if type_of(field) != "array":
+                return None
+            return _element_in(field, _lit(value))
+        case ir.ContainsAny(values=values):
+            if type_of(field) != "array":
+                return None
+            return any(_element_in(field, v) for v in _lit(values))
+        case ir.ContainsAll(values=values):
+            if type_of(field) != "array":
+                return None
+            return all(_element_in(field, v) for v in _lit(values))
+        case ir.Size(op=op, value=value):
+            if type_of(field) != "array":
+                return None
+            return _ORDER_OPS[op](len(field), _lit(value))
+        case ir.StartsWith(value=value):
+            if type_of(field) != "string":
+                return None
+            return bool(field.startswith(_lit(value)))
+        case ir.Matches(value=value):
+            if type_of(field) != "string":
+                return None
+            return _regex(_lit(value)).search(field) is not None
+    raise TypeError(f"unknown condition node {type(cond).__name__}")  # pragma: no cover
+
+
+def _element_in(array: list[Any], value: Any) -> bool:
+    return any(values_equal(e, value) for e in array)
+
+
+# --- rows --------------------------------------------------------------------
+
+
+def _set_path(row: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
+    target = row
+    for seg in key[:-1]:
+        target = target.setdefault(seg, {})
+    target[key[-1]] = value
+
+
+def copy_value(value: Any) -> Any:
+    """A deep copy of a plain JSON-like value (much faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: copy_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_value(v) for v in value]
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def aggregate(agg: ir.Aggregate, docs: list[Mapping[str, Any]]) -> Any:
+    """One aggregate over a group of documents (missing and null are skipped)."""
+    if agg.arg is None:
+        return len(docs)
+    values = [get_path(d, agg.arg.segments) for d in docs]
+    present = [v for v in values if v is not MISSING and v is not None]
+    if agg.func == "count":
+        return len(present)
+    if agg.func in ("sum", "avg"):
+        numbers = [v for v in present if _is_number(v)]
+        if agg.func == "sum":
+            return sum(numbers) if numbers else 0
+        return sum(numbers) / len(numbers) if numbers else None
+    if not present:
+        return None
+    pick = min if agg.func == "min" else max
+    return pick(present, key=sort_key)
+
+
+def _sort(records: list[Any], keys: list[tuple[Callable[[Any], Any], bool]]) -> list[Any]:
+    # stable sorts from the last key to the first give a multi-key sort with
+    # per-key direction; reverse=True keeps ties in their original order
+    for get, descending in reversed(keys):
+        records.sort(key=_sort_key_of(get), reverse=descending)
+    return records
+
+
+def _sort_key_of(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda record: sort_key(get(record))
+
+
+def _path_getter(segments: tuple[str, ...]) -> Callable[[Any], Any]:
+    return lambda doc: get_path(doc, segments)
+
+
+def _output_getter(index: int) -> Callable[[Any], Any]:
+    return lambda record: record[1][index]
+
+
+def _group_getter(segments: tuple[str, ...]) -> Callable[[Any], Any]:
+    return lambda record: record[0][segments]
+
+
+def _page(query: ir.Query, rows: list[Any]) -> list[Any]:
+    offset = int(_lit(query.offset)) if query.offset is not None else 0
+    if offset:
+        rows = rows[offset:]
+    if query.limit is not None:
+        rows = rows[: int(_lit(query.limit))]
+    return rows
+
+
+def _plain_rows(query: ir.Query, docs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    keys: list[tuple[Callable[[Any], Any], bool]] = []
+    for key in query.order_by:
+        item = resolve_order_key(query, key)
+        path = item.expr if item is not None else key.path
+        assert isinstance(path, ir.Path)
+        keys.append((_path_getter(path.segments), key.descending))
+    ordered = _page(query, _sort(list(docs), keys))
+    if not query.select:
+        return [copy_value(dict(d)) for d in ordered]
+    rows = []
+    for doc in ordered:
+        row: dict[str, Any] = {}
+        for item in query.select:
+            assert isinstance(item.expr, ir.Path)
+            value = get_path(doc, item.expr.segments)
+            if value is not MISSING:
+                _set_path(row, output_key(item), copy_value(value))
+        rows.append(row)
+    return rows
+
+
+def _grouped_rows(query: ir.Query, docs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[Any, tuple[list[Any], list[Mapping[str, Any]]]] = {}
+    if not query.group_by:  # aggregates over everything: one row, even for no documents
+        groups[()] = ([], docs)
+        docs = []
+    for doc in docs:
+        values = [get_path(doc, p.segments) for p in query.group_by]
+        values = [None if v is MISSING else v for v in values]
+        frozen = tuple(freeze(v) for v in values)
+        if frozen not in groups:
+            groups[frozen] = (values, [])
+        groups[frozen][1].append(doc)
+    # a record: (group values by path, aggregate values by select index)
+    records = []
+    for values, members in groups.values():
+        by_path = {p.segments: v for p, v in zip(query.group_by, values, strict=True)}
+        outs = [
+            aggregate(item.expr, members) if isinstance(item.expr, ir.Aggregate)
+            else by_path[item.expr.segments]
+            for item in query.select
+        ]
+        records.append((by_path, outs))
+    keys: list[tuple[Callable[[Any], Any], bool]] = []
+    for key in query.order_by:
+        item = resolve_order_key(query, key)
+        if item is not None:
+            index = query.select.index(item)
+            keys.append((_output_getter(index), key.descending))
+        else:
+            keys.append((_group_getter(key.path.segments), key.descending))
+    rows = []
+    for by_path, outs in _page(query, _sort(records, keys)):
+        row: dict[str, Any] = {}
+        if query.select:
+            for item, value in zip(query.select, outs, strict=True):
+                _set_path(row, output_key(item), copy_value(value))
+        else:
+            for segments, value in by_path.items():
+                _set_path(row, segments, copy_value(value))
+        rows.append(row)
+    return rows
+
+
+def run(query: ir.Query, documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a bound query over documents, exactly as LANGUAGE.md defines them."""
+    docs: list[Mapping[str, Any]] = []
+    for doc in documents:
+        if not isinstance(doc, Mapping):
+            raise TypeError(f"a document is a dict, not {type(doc).__name__}")
+        if query.where is None or evaluate_condition(query.where, doc) is True:
+            docs.append(doc)
+    if query.is_aggregate:
+        return _grouped_rows(query, docs)
+    return _plain_rows(query, docs)

@@ -1,0 +1,191 @@
+"""The store API every backend shares: ``Store`` and ``Collection``.
+
+A backend's store implements a handful of primitives (run a plan, count, write
+documents); query text, the plan cache, parameters and row shape are handled
+here once for all of them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from crossql import ir
+from crossql.backends import Plan
+from crossql.compiler.checks import bind, check_query
+from crossql.errors import QuerySemanticError
+from crossql.grammar import parse_condition, parse_query
+from crossql.runtime.prepared import PlanCache, PreparedQuery
+
+Document = dict[str, Any]
+
+
+class Store(abc.ABC):
+    """A connection to one backend. Use as ``async with store:``."""
+
+    backend: str = ""
+
+    def __init__(self, *, plan_cache_size: int = 256, schema: Any = None,
+                 options: Any = None) -> None:
+        self._cache = PlanCache(plan_cache_size)
+        self._schema = schema
+        self._options = options
+
+    # -- lifecycle -------------------------------------------------------------
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect (backends with a server override this)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (backends with a server override this)."""
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- queries -----------------------------------------------------------------
+    def prepare(self, text: str) -> BoundQuery:
+        """Parse and check ``text`` once; run it many times with different parameters."""
+        return BoundQuery(self, self._cache.get(text, self.backend, schema=self._schema,
+                                                options=self._options))
+
+    def plan(self, text: str, params: Mapping[str, Any] | None = None) -> Plan:
+        """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
+        return self._cache.get(text, self.backend, schema=self._schema,
+                               options=self._options).plan(params)
+
+    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
+        """All rows of a query, as plain dicts."""
+        return [row async for row in self.stream(text, **params)]
+
+    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+        """The rows of a query, one at a time, as the backend delivers them."""
+        return self.run_plan(self.plan(text, params))
+
+    async def count(self, text: str, /, **params: Any) -> int:
+        """How many rows the query returns."""
+        return await self.count_plan(self.plan(text, params))
+
+    def collection(self, name: str) -> Collection:
+        """A handle on one collection (nothing is created until written)."""
+        return Collection(self, name)
+
+    # -- primitives each backend implements ----------------------------------------
+    @abc.abstractmethod
+    def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        """Stream the rows of a compiled plan."""
+
+    @abc.abstractmethod
+    async def count_plan(self, plan: Plan) -> int:
+        """Count the rows of a compiled plan."""
+
+    @abc.abstractmethod
+    async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
+        """Store documents (each already has ``_id``); return their ids."""
+
+    @abc.abstractmethod
+    async def get_document(self, collection: str, doc_id: Any) -> Document | None:
+        """The document with this id, or None."""
+
+    @abc.abstractmethod
+    async def delete_where(self, collection: str, query: ir.Query) -> int:
+        """Delete the documents matching a bound query's ``where``; return how many."""
+
+    @abc.abstractmethod
+    async def drop_collection(self, name: str) -> None:
+        """Remove a collection and all its documents."""
+
+    @abc.abstractmethod
+    def new_id(self) -> Any:
+        """A fresh document id for a document inserted without ``_id``."""
+
+
+class BoundQuery:
+    """A prepared query on a store: ``await q.fetch(**params)``."""
+
+    __slots__ = ("prepared", "store")
+
+    def __init__(self, store: Store, prepared: PreparedQuery) -> None:
+        self.store = store
+        self.prepared = prepared
+
+    def plan(self, **params: Any) -> Plan:
+        """The plan for these parameters."""
+        return self.prepared.plan(params)
+
+    async def fetch(self, **params: Any) -> list[Document]:
+        """All rows for these parameters."""
+        return [row async for row in self.store.run_plan(self.prepared.plan(params))]
+
+    def stream(self, **params: Any) -> AsyncIterator[Document]:
+        """The rows for these parameters, one at a time."""
+        return self.store.run_plan(self.prepared.plan(params))
+
+    async def count(self, **params: Any) -> int:
+        """How many rows for these parameters."""
+        return await self.store.count_plan(self.prepared.plan(params))
+
+
+def with_id_first(doc: Mapping[str, Any], doc_id: Any) -> Document:
+    """A copy of ``doc`` whose first key is ``_id``."""
+    out: Document = {"_id": doc_id}
+    out.update((k, v) for k, v in doc.items() if k != "_id")
+    return out
+
+
+class Collection:
+    """One collection of a store: writes by document, deletes by condition."""
+
+    __slots__ = ("name", "store")
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    async def insert_one(self, doc: Mapping[str, Any]) -> Any:
+        """Insert a document; return its ``_id`` (generated when absent)."""
+        (doc_id,) = await self.insert_many([doc])
+        return doc_id
+
+    async def insert_many(self, docs: Iterable[Mapping[str, Any]]) -> list[Any]:
+        """Insert documents; return their ids in order."""
+        prepared = []
+        for doc in docs:
+            if not isinstance(doc, Mapping):
+                raise TypeError(f"a document is a dict, not {type(doc).__name__}")
+            doc_id = doc["_id"] if "_id" in doc else self.store.new_id()
+            prepared.append(with_id_first(doc, doc_id))
+        if not prepared:
+            return []
+        return await self.store.insert_documents(self.name, prepared)
+
+    async def get(self, doc_id: Any) -> Document | None:
+        """The document with this ``_id``, or None."""
+        return await self.store.get_document(self.name, doc_id)
+
+    async def delete_many(self, where: str | ir.Condition, /, **params: Any) -> int:
+        """Delete the documents matching a condition (``"age < 18"``) or a query on this
+        collection (``"from users where age < 18"``); return how many were deleted."""
+        query = self._where_query(where)
+        return await self.store.delete_where(self.name, bind(check_query(query), params))
+
+    def _where_query(self, where: str | ir.Condition) -> ir.Query:
+        if not isinstance(where, str):
+            return ir.Query(self.name, where=where)
+        if where.lstrip()[:4].lower() == "from":
+            query = parse_query(where)
+            extra = query.group_by or query.select or query.order_by or query.limit is not None \
+                or query.offset is not None
+            if query.collection != self.name or extra or query.where is None:
+                raise QuerySemanticError(
+                    f"delete_many takes `from {self.name} where <condition>` or a condition",
+                    code="semantic.invalid-delete", span=query.span, source=where,
+                    hint="to delete everything, use drop_collection",
+                )
+            return query
+        return ir.Query(self.name, where=parse_condition(where), source=where)
