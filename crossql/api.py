@@ -66,11 +66,25 @@ def format(query: str | ir.Query) -> str:
     return format_query(_query(query))
 
 
-def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None) -> Store:
-    """A store for the configured driver (``{"driver": "memory"}`` by default)."""
+def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, *,
+            client: Any = None) -> Store:
+    """A store for the configured driver (``{"driver": "memory"}`` by default).
+
+    ``client`` hands over an existing driver object instead of opening a new
+    connection (for MongoDB: a PyMongo async or Motor client, or a database).
+    """
     cfg = load_config(config)
     if cfg.driver == "memory":
         from crossql.backends.memory.store import MemoryStore
 
         return MemoryStore(plan_cache_size=cfg.memory.plan_cache_size)
+    if cfg.driver == "mongodb":
+        from crossql.backends.mongodb.store import MongoStore
+
+        assert cfg.mongodb is not None
+        if client is not None:
+            store = MongoStore.from_client(client, cfg.mongodb.database)
+        else:
+            store = MongoStore(cfg.mongodb, plan_cache_size=cfg.mongodb.plan_cache_size)
+        return store
     raise AssertionError(f"unhandled driver {cfg.driver}")  # pragma: no cover

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crossql.errors import ConfigError
 
-DriverName = Literal["memory"]
+DriverName = Literal["memory", "mongodb"]
 
 
 class _Model(BaseModel):
@@ -29,11 +29,64 @@ class MemoryConfig(_Model):
     """How many checked queries the store keeps for reuse (LRU)."""
 
 
+class MongoConfig(_Model):
+    """The ``mongodb:`` block: connection and pool settings for PyMongo's async client."""
+
+    uri: str = "mongodb://127.0.0.1:27017"
+    database: str = "crossql"
+    max_pool_size: int = Field(100, ge=1)
+    min_pool_size: int = Field(0, ge=0)
+    server_selection_timeout_ms: int = Field(30_000, ge=1)
+    connect_timeout_ms: int = Field(20_000, ge=1)
+    socket_timeout_ms: int | None = Field(None, ge=1)
+    retry_writes: bool = True
+    retry_reads: bool = True
+    read_preference: Literal["primary", "primaryPreferred", "secondary", "secondaryPreferred",
+                             "nearest"] = "primary"
+    write_concern_w: int | Literal["majority"] | None = None
+    auth_source: str | None = None
+    tls: bool | None = None
+    tls_ca_file: str | None = None
+    tls_certificate_key_file: str | None = None
+    tls_allow_invalid_certificates: bool | None = None
+    plan_cache_size: int = Field(256, ge=0)
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``pymongo.AsyncMongoClient`` (unset options left out)."""
+        options: dict[str, Any] = {
+            "maxPoolSize": self.max_pool_size,
+            "minPoolSize": self.min_pool_size,
+            "serverSelectionTimeoutMS": self.server_selection_timeout_ms,
+            "connectTimeoutMS": self.connect_timeout_ms,
+            "retryWrites": self.retry_writes,
+            "retryReads": self.retry_reads,
+            "readPreference": self.read_preference,
+        }
+        optional = {
+            "socketTimeoutMS": self.socket_timeout_ms,
+            "w": self.write_concern_w,
+            "authSource": self.auth_source,
+            "tls": self.tls,
+            "tlsCAFile": self.tls_ca_file,
+            "tlsCertificateKeyFile": self.tls_certificate_key_file,
+            "tlsAllowInvalidCertificates": self.tls_allow_invalid_certificates,
+        }
+        options.update({k: v for k, v in optional.items() if v is not None})
+        return options
+
+
 class NoSQLConfig(_Model):
     """The ``nosql:`` section: which driver, and one block per driver."""
 
     driver: DriverName = "memory"
     memory: MemoryConfig = MemoryConfig()
+    mongodb: MongoConfig | None = None
+
+    @model_validator(mode="after")
+    def _driver_block(self) -> NoSQLConfig:
+        if self.driver == "mongodb" and self.mongodb is None:
+            raise ValueError("driver is mongodb but there is no `mongodb:` block")
+        return self
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:

@@ -1,0 +1,192 @@
+"""Bound CrossQL query → MongoDB plan (``find`` or ``aggregate``). Pure: no pymongo.
+
+The simplest exact plan wins: ``find`` when the rows are whole documents or a
+plain projection; ``aggregate`` when the query groups, aggregates or renames
+fields. See ``filters.py`` for how conditions keep the reference semantics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crossql import ir
+from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
+from crossql.backends.mongodb.filters import NEVER, FilterBuilder
+from crossql.backends.mongodb.plan import MongoPlan
+from crossql.compiler.shape import output_key, resolve_order_key
+
+BACKEND = "mongodb"
+
+CAPABILITIES = Capabilities(
+    backend=BACKEND,
+    support={
+        **dict.fromkeys(CONSTRUCTS, "guarded"),
+        **dict.fromkeys(("not", "and", "or", "exists", "limit", "offset", "select", "count()",
+                         "count(p)", "sum", "avg", "min", "max"), "native"),
+        **dict.fromkeys(("size", "not exists", "group by", "startswith"), "rewritten"),
+    },
+    notes={
+        "==": "`$type: \"null\"` for `== null` (a bare null also matches missing); arrays "
+              "are kept from matching element-wise",
+        "!=": "built from `$exists` and `$nin: [v, null]`: `$ne` alone matches missing and null",
+        "not": "pushed down by the three-valued rules, never a blanket `$nor`",
+        "startswith": "an anchored, escaped, case-sensitive `$regex` (can use an index)",
+        "matches": "`$regex` (PCRE); patterns should stay in the PCRE/Python common subset",
+        "size": "`$size` for ==; other comparisons in `$expr` with `$isArray`",
+        "contains all": "`$elemMatch` per value: `$all: []` would match nothing",
+        "group by": "`$group` with `$ifNull` so missing and null keys share one group",
+        "order by": "missing and null sort first, as in the reference; array-valued sort keys "
+                    "sort by their smallest element in MongoDB (not promised)",
+    },
+)
+
+
+def _check_names(query: ir.Query) -> None:
+    """MongoDB's query language cannot address a field whose name holds a dot or
+    starts with `$` (https://www.mongodb.com/docs/manual/core/dot-dollar-considerations/)."""
+    if "$" in query.collection or "\x00" in query.collection or \
+            query.collection.startswith("system."):
+        raise refuse(BACKEND, "collection name", query,
+                     f"`{query.collection}` is not a valid MongoDB collection name",
+                     hint="collection names cannot hold `$` or NUL or start with `system.`")
+    for node in ir.walk(query):
+        if isinstance(node, ir.Path):
+            for seg in node.segments:
+                if "." in seg or seg.startswith("$") or "\x00" in seg:
+                    raise refuse(
+                        BACKEND, "field name", node,
+                        f"MongoDB queries cannot address the field name `{seg}`",
+                        hint="field names with `.` or a leading `$` are not queryable by path",
+                    )
+    for item in query.select:
+        if item.alias is not None and ("." in item.alias or item.alias.startswith("$")):
+            raise refuse(BACKEND, "alias", item, f"`{item.alias}` is not a valid output name "
+                         "in MongoDB", hint="choose an alias without `.` or a leading `$`")
+
+
+def _count(value: ir.Literal | ir.Param | None) -> int | None:
+    if value is None:
+        return None
+    assert isinstance(value, ir.Literal) and isinstance(value.value, int)
+    return value.value
+
+
+def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> MongoPlan:
+    """Compile a bound query into a MongoDB plan."""
+    _check_names(query)
+    fb = FilterBuilder()
+    match = fb.build(query.where) if query.where is not None else {}
+    skip, limit = _count(query.offset), _count(query.limit)
+    nothing = limit == 0
+    if nothing:
+        # pymongo reads limit=0 as "no limit" and $limit rejects 0: match nothing instead
+        match, limit = dict(NEVER), None
+    if query.is_aggregate:
+        return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
+    sort = []
+    for key in query.order_by:
+        item = resolve_order_key(query, key)
+        path = item.expr if item is not None else key.path
+        assert isinstance(path, ir.Path)
+        sort.append((fb.field(path), -1 if key.descending else 1))
+    renamed = any(item.alias is not None for item in query.select)
+    if not renamed:
+        projection = None
+        if query.select:
+            projection = {".".join(output_key(item)): 1 for item in query.select}
+            projection.setdefault("_id", 0)
+        return MongoPlan(
+            kind="find", collection=query.collection, filter=match, projection=projection,
+            sort=tuple(sort), skip=skip, limit=limit,
+            reason="whole documents or a plain projection: a find is enough",
+        )
+    pipeline: list[dict[str, Any]] = []
+    if match:
+        pipeline.append({"$match": match})
+    if sort:
+        pipeline.append({"$sort": dict(sort)})
+    if skip:
+        pipeline.append({"$skip": skip})
+    if limit is not None:
+        pipeline.append({"$limit": limit})
+    project: dict[str, Any] = {}
+    for item in query.select:
+        assert isinstance(item.expr, ir.Path)
+        project[".".join(output_key(item))] = "$" + fb.field(item.expr)
+    if "_id" not in project:
+        project = {"_id": 0, **project}
+    pipeline.append({"$project": project})
+    return MongoPlan(kind="aggregate", collection=query.collection, pipeline=tuple(pipeline),
+                     reason="select renames fields (`as`): $project computes the new names")
+
+
+def _accumulator(agg: ir.Aggregate) -> dict[str, Any]:
+    if agg.arg is None:
+        return {"$sum": 1}
+    ref = "$" + ".".join(agg.arg.segments)
+    if agg.func == "count":
+        # count(p) skips missing and null values
+        return {"$sum": {"$cond": [{"$in": [{"$type": ref}, ["missing", "null"]]}, 0, 1]}}
+    return {f"${agg.func}": ref}
+
+
+def _empty_value(agg: ir.Aggregate) -> Any:
+    return 0 if agg.func in ("count", "sum") else None
+
+
+def _grouped(query: ir.Query, match: dict[str, Any], skip: int | None,
+             limit: int | None, *, one_row: bool) -> MongoPlan:
+    pipeline: list[dict[str, Any]] = []
+    if match:
+        pipeline.append({"$match": match})
+    key_of = {p.segments: f"_id.k{i}" for i, p in enumerate(query.group_by)}
+    group_id: dict[str, Any] | None = None
+    if query.group_by:
+        # $ifNull: a missing key and a null key fall in the same (null) group
+        group_id = {f"k{i}": {"$ifNull": ["$" + ".".join(p.segments), None]}
+                    for i, p in enumerate(query.group_by)}
+    group: dict[str, Any] = {"_id": group_id}
+    project: dict[str, Any] = {"_id": 0}
+    internal: dict[int, str] = {}
+    for i, item in enumerate(query.select):
+        key = output_key(item)
+        if isinstance(item.expr, ir.Aggregate):
+            if "." in key[0] or key[0].startswith("$"):
+                raise refuse(BACKEND, "aggregate name", item,
+                             f"MongoDB cannot name an output field `{key[0]}`",
+                             hint=f"name it with `as`, e.g. `{key[0]} as total`")
+            group[f"a{i}"] = _accumulator(item.expr)
+            internal[i] = f"a{i}"
+        else:
+            internal[i] = key_of[item.expr.segments]
+        project[".".join(key)] = "$" + internal[i]
+    if not query.select:
+        for p in query.group_by:
+            project[".".join(p.segments)] = "$" + key_of[p.segments]
+    pipeline.append({"$group": group})
+    # sort, skip and limit on the internal names, then shape the output rows
+    sort: dict[str, int] = {}
+    for order_key in query.order_by:
+        named = resolve_order_key(query, order_key)
+        field = internal[query.select.index(named)] if named is not None else \
+            key_of[order_key.path.segments]
+        sort.setdefault(field, -1 if order_key.descending else 1)
+    if sort:
+        pipeline.append({"$sort": sort})
+    if skip:
+        pipeline.append({"$skip": skip})
+    if limit is not None:
+        pipeline.append({"$limit": limit})
+    pipeline.append({"$project": project})
+    empty_row = None
+    if not query.group_by and one_row:
+        # $group emits nothing over no documents, where the reference gives one row
+        # of aggregates of nothing; the plan carries that row for the runtime
+        empty_row = {output_key(i)[0]: _empty_value(i.expr)  # type: ignore[arg-type]
+                     for i in query.select}
+    return MongoPlan(kind="aggregate", collection=query.collection, pipeline=tuple(pipeline),
+                     empty_row=empty_row,
+                     reason="group by / aggregates need $group")
+
+
+BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_mongodb)
