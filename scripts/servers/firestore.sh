@@ -3,7 +3,7 @@
 # google-cloud-cli-firestore-emulator), run with plain java -- no gcloud --
 # on 127.0.0.1:$FIRESTORE_PORT.
 #
-#   scripts/servers/firestore.sh install|start|stop|restart|status|env|check|reset
+#   scripts/servers/firestore.sh install|start|stop|restart|status|env|check|reset|install-clients
 #
 # "install" only checks that the jar is there: it is not downloaded from
 # PyPI/npm/Debian, so it is never installed by these scripts.
@@ -19,10 +19,11 @@ SVC_DOWNLOADS=0   # "install" only looks for the jar
 PROJECT="${FIRESTORE_PROJECT:-crossql-test}"
 JAVA_OPTS="${FIRESTORE_JAVA_OPTS:-}"
 JAR_SUBPATH=platform/cloud-firestore-emulator/cloud-firestore-emulator.jar
+if [[ -n "${FIRESTORE_EMULATOR_JAR:-}" ]]; then FIRESTORE_EMULATOR_JAR="$(abspath "$FIRESTORE_EMULATOR_JAR")"; fi
 
 usage() {
     cat >&2 <<EOF
-usage: $0 install|start|stop|restart|status|env|check|reset
+usage: $0 install|start|stop|restart|status|env|check|reset|install-clients
   env: FIRESTORE_PORT (8080), FIRESTORE_PROJECT ($PROJECT),
        FIRESTORE_EMULATOR_JAR (path to cloud-firestore-emulator.jar), FIRESTORE_JAVA_OPTS,
        CROSSQL_STATE_DIR ($STATE_DIR)
@@ -90,11 +91,15 @@ reset_cmd() {
     log "deleted all documents of project $PROJECT"
 }
 
-check_cmd() {
+clients_cmd() {
     if ! venv_has google.cloud.firestore; then
         require_network_for_install google-cloud-firestore
         pip_install google-cloud-firestore
     fi
+}
+
+check_cmd() {
+    clients_cmd
     FIRESTORE_EMULATOR_HOST="$LOOPBACK:$PORT" FIRESTORE_PROJECT="$PROJECT" \
         "$VENV/bin/python" "$CROSSQL_SERVERS_DIR/smoke/firestore_smoke.py"
     reset_cmd
@@ -112,6 +117,7 @@ case "$1" in
     restart) with_lock stop_locked; with_lock start_locked ;;
     status) status_cmd ;;
     env) env_cmd ;;
+    install-clients) clients_cmd ;;
     check) check_cmd ;;
     reset) reset_cmd ;;
     *) usage ;;

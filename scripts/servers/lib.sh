@@ -8,11 +8,18 @@
 CROSSQL_SERVERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CROSSQL_REPO_ROOT="$(cd "$CROSSQL_SERVERS_DIR/../.." && pwd)"
 
-STATE_DIR="${CROSSQL_STATE_DIR:-$CROSSQL_REPO_ROOT/.servers}"
-VENV="${CROSSQL_VENV:-$CROSSQL_REPO_ROOT/.venv}"
+# abspath PATH: PATH made absolute against the current directory (servers
+# are launched from $SVC_DIR, so relative paths would break).
+abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+
+STATE_DIR="$(abspath "${CROSSQL_STATE_DIR:-$CROSSQL_REPO_ROOT/.servers}")"
+VENV="$(abspath "${CROSSQL_VENV:-$CROSSQL_REPO_ROOT/.venv}")"
 READY_TIMEOUT="${CROSSQL_READY_TIMEOUT:-60}"   # seconds to wait for readiness
 STOP_TIMEOUT="${CROSSQL_STOP_TIMEOUT:-20}"     # seconds between SIGTERM and SIGKILL
 LOOPBACK=127.0.0.1
+
+[[ "$READY_TIMEOUT" =~ ^[0-9]+$ ]] || { echo "ERROR: CROSSQL_READY_TIMEOUT must be whole seconds (got '$READY_TIMEOUT')" >&2; exit 1; }
+[[ "$STOP_TIMEOUT" =~ ^[0-9]+$ ]] || { echo "ERROR: CROSSQL_STOP_TIMEOUT must be whole seconds (got '$STOP_TIMEOUT')" >&2; exit 1; }
 
 log()  { printf '[%s] %s\n' "${SERVICE:-servers}" "$*" >&2; }
 warn() { printf '[%s] WARNING: %s\n' "${SERVICE:-servers}" "$*" >&2; }
@@ -26,10 +33,12 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 init_state_dir() {
     mkdir -p "$STATE_DIR" || die "cannot create state dir $STATE_DIR"
     STATE_DIR="$(cd "$STATE_DIR" && pwd)"   # make it absolute
+    [[ -w "$STATE_DIR" ]] || die "state dir $STATE_DIR is not writable by $(id -un) (set CROSSQL_STATE_DIR)"
     # Keep the state dir out of git even if .gitignore lacks it.
     [[ -e "$STATE_DIR/.gitignore" ]] || printf '*\n' >"$STATE_DIR/.gitignore"
     SVC_DIR="$STATE_DIR/$SERVICE"
-    mkdir -p "$SVC_DIR"
+    mkdir -p "$SVC_DIR" || die "cannot create $SVC_DIR"
+    [[ -w "$SVC_DIR" ]] || die "$SVC_DIR is not writable by $(id -un) (set CROSSQL_STATE_DIR)"
     PIDFILE="$SVC_DIR/pid"
     LOGFILE="$SVC_DIR/server.log"
 }
@@ -169,6 +178,7 @@ rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev
 # --- ports -----------------------------------------------------------------
 
 port_open() {  # port_open HOST PORT
+    # shellcheck disable=SC2016  # $0/$1 expand in the inner bash
     timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 }
 
@@ -205,14 +215,23 @@ EOF
 # svc_install, svc_launch (calls launch ...), svc_ready (one probe), and
 # optionally svc_after_stop and SVC_DOWNLOADS=0 (install downloads nothing).
 
+# The port the running server was started on (PORT if unknown).
+# shellcheck disable=SC2153  # PORT is set by the service script
+running_port() {
+    local p=""
+    [[ -f "$SVC_DIR/port" ]] && p="$(<"$SVC_DIR/port")"
+    [[ "$p" =~ ^[0-9]+$ ]] && echo "$p" || echo "$PORT"
+}
+
 status_cmd() {
-    local pid
+    local pid port
     if pid="$(running_pid)"; then
+        port="$(running_port)"
         if same_netns "$pid"; then
-            if port_open "$LOOPBACK" "$PORT"; then
-                log "running: pid $pid, $LOOPBACK:$PORT, RSS $(rss_mb "$pid") MB"
+            if port_open "$LOOPBACK" "$port"; then
+                log "running: pid $pid, $LOOPBACK:$port, RSS $(rss_mb "$pid") MB"
             else
-                log "process running (pid $pid) but port $PORT is not answering"
+                log "process running (pid $pid) but port $port is not answering"
             fi
         else
             log "running: pid $pid in ANOTHER network namespace (not reachable from here), RSS $(rss_mb "$pid") MB"
@@ -226,8 +245,15 @@ status_cmd() {
 start_locked() {
     local pid t0
     if pid="$(running_pid)"; then
+        if [[ "$(running_port)" != "$PORT" ]]; then
+            die "already running (pid $pid) on port $(running_port), not $PORT; stop it first: $CROSSQL_SERVERS_DIR/$SERVICE.sh stop"
+        fi
         if ! same_netns "$pid"; then
             die "already running (pid $pid) in another network namespace, so it is unreachable from here; stop it first: $CROSSQL_SERVERS_DIR/$SERVICE.sh stop"
+        fi
+        if ! svc_ready; then
+            log "already running (pid $pid) but not answering yet: waiting"
+            wait_ready "$pid" svc_ready
         fi
         log "already running (pid $pid) on $LOOPBACK:$PORT"
         return 0
@@ -241,10 +267,29 @@ start_locked() {
     fi
     require_port_free "$PORT"
     t0="$(now)"
+    # Whatever ends this script before the server is ready (an error,
+    # Ctrl-C) must not leave a half-started server behind.
+    STARTING_PID=""
+    trap 'kill_unready_server' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     svc_launch
     pid="$(<"$PIDFILE")"
+    STARTING_PID="$pid"
+    echo "$PORT" >"$SVC_DIR/port"
     wait_ready "$pid" svc_ready
+    STARTING_PID=""
+    trap - EXIT INT TERM
     log "started: pid $pid on $LOOPBACK:$PORT, ready in ${READY_SECONDS}s (launch to ready $(elapsed "$t0")s), RSS $(rss_mb "$pid") MB, log $LOGFILE"
+}
+
+# shellcheck disable=SC2317  # called by the EXIT trap in start_locked
+kill_unready_server() {
+    if [[ -z "$STARTING_PID" ]] && [[ -s "$PIDFILE" ]]; then STARTING_PID="$(<"$PIDFILE")"; fi
+    if [[ -n "$STARTING_PID" ]] && kill -0 "$STARTING_PID" 2>/dev/null; then
+        warn "start-up failed: stopping the half-started server (pid $STARTING_PID)"
+        stop_pid "$STARTING_PID"
+    fi
 }
 
 stop_locked() {
@@ -316,4 +361,9 @@ require_java() {  # require_java MIN_MAJOR
     v="${v%%[.+-]*}"
     [[ "$v" =~ ^[0-9]+$ ]] || die "cannot parse the version of $JAVA_BIN"
     ((v >= $1)) || die "$JAVA_BIN is Java $v, need >= $1 (set CROSSQL_JAVA or JAVA_HOME)"
+}
+
+# Print the comment block at the top of FILE (after the #! line) as help.
+print_header() {
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1" >&2
 }

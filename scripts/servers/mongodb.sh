@@ -2,7 +2,7 @@
 # MongoDB-wire-protocol test server: SecantusDB (PyPI "secantusdb"), run from
 # the venv $CROSSQL_VENV, in-memory, on 127.0.0.1:$MONGODB_PORT.
 #
-#   scripts/servers/mongodb.sh install|start|stop|restart|status|env|check
+#   scripts/servers/mongodb.sh install|start|stop|restart|status|env|check|install-clients
 #
 # If MONGODB_URI is set, the tests use that server instead: start and stop
 # then do nothing.
@@ -23,7 +23,7 @@ EXTRA_ARGS="${SECANTUSD_ARGS:-}"
 
 usage() {
     cat >&2 <<EOF
-usage: $0 install|start|stop|restart|status|env|check
+usage: $0 install|start|stop|restart|status|env|check|install-clients
   env: MONGODB_PORT (27017), MONGODB_URI (use your own server: start/stop do nothing),
        CROSSQL_VENV ($VENV), CROSSQL_STATE_DIR ($STATE_DIR),
        SECANTUSDB_SPEC ($SECANTUSDB_SPEC), SECANTUSD_ARGS
@@ -32,6 +32,12 @@ EOF
 }
 
 redacted_uri() { sed -E 's#//[^@/]*@#//***@#' <<<"$MONGODB_URI"; }
+
+# The user's own server? (Our "env" output sets MONGODB_URI too, and marks it
+# with CROSSQL_MANAGED_MONGODB_URI, so that it is not taken for the user's.)
+external_uri() {
+    [[ -n "${MONGODB_URI:-}" && "$MONGODB_URI" != "${CROSSQL_MANAGED_MONGODB_URI:-}" ]]
+}
 
 svc_installed() {
     [[ -x "$VENV/bin/secantusd-py" ]] \
@@ -74,19 +80,26 @@ svc_after_stop() {
 uri() { echo "mongodb://$LOOPBACK:$PORT/"; }
 
 env_cmd() {
-    if [[ -n "${MONGODB_URI:-}" ]]; then
+    if external_uri; then
         echo "export MONGODB_URI='$MONGODB_URI'"
     else
         echo "export MONGODB_URI='$(uri)'"
+        echo "export CROSSQL_MANAGED_MONGODB_URI='$(uri)'"
     fi
 }
 
-check_cmd() {
-    local u="${MONGODB_URI:-$(uri)}"
+clients_cmd() {
     if ! venv_has pymongo; then
         require_network_for_install pymongo
         pip_install "$PYMONGO_SPEC"
     fi
+}
+
+check_cmd() {
+    local u
+    u="$(uri)"
+    if external_uri; then u="$MONGODB_URI"; fi
+    clients_cmd
     MONGODB_URI="$u" "$VENV/bin/python" "$CROSSQL_SERVERS_DIR/smoke/mongodb_smoke.py"
 }
 
@@ -95,28 +108,29 @@ init_state_dir
 case "$1" in
     install) with_lock install_cmd ;;
     start)
-        if [[ -n "${MONGODB_URI:-}" ]]; then
+        if external_uri; then
             log "MONGODB_URI is set ($(redacted_uri)): not starting SecantusDB; the tests will use that server"
             exit 0
         fi
         with_lock start_locked
         ;;
     stop)
-        [[ -n "${MONGODB_URI:-}" ]] && log "MONGODB_URI is set: your server at $(redacted_uri) is left alone"
+        if external_uri; then log "MONGODB_URI is set: your server at $(redacted_uri) is left alone"; fi
         with_lock stop_locked
         ;;
     restart)
         with_lock stop_locked
-        [[ -n "${MONGODB_URI:-}" ]] || with_lock start_locked
+        external_uri || with_lock start_locked
         ;;
     status)
-        if [[ -n "${MONGODB_URI:-}" ]] && ! running_pid >/dev/null; then
+        if external_uri && ! running_pid >/dev/null; then
             log "MONGODB_URI is set ($(redacted_uri)): external server, not managed here"
             exit 0
         fi
         status_cmd
         ;;
     env) env_cmd ;;
+    install-clients) clients_cmd ;;
     check) check_cmd ;;
     *) usage ;;
 esac

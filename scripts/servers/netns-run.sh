@@ -26,7 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SELF="$CROSSQL_SERVERS_DIR/netns-run.sh"
 
 if [[ $# -eq 0 || "$1" == -h || "$1" == --help ]]; then
-    sed -n '2,22p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+    print_header "$SELF"
     exit 2
 fi
 

@@ -27,7 +27,10 @@ def sync_checks() -> None:
     ddb = boto3.resource("dynamodb", endpoint_url=ENDPOINT, region_name=REGION, **CREDS)
     table = ddb.create_table(
         TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "N"},
@@ -38,7 +41,9 @@ def sync_checks() -> None:
     print(f"create_table {TABLE}: ok")
     with table.batch_writer() as batch:
         for i in range(10):
-            batch.put_item(Item={"pk": "user#1" if i < 6 else "user#2", "sk": i, "name": f"item {i}"})
+            batch.put_item(
+                Item={"pk": "user#1" if i < 6 else "user#2", "sk": i, "name": f"item {i}"}
+            )
     table.put_item(Item={"pk": "user#1", "sk": 100, "name": "single put"})
     resp = table.query(KeyConditionExpression=Key("pk").eq("user#1") & Key("sk").between(2, 100))
     sks = [int(item["sk"]) for item in resp["Items"]]

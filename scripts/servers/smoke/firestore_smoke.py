@@ -52,7 +52,8 @@ async def checks() -> None:
 
 
 def main() -> int:
-    print(f"google-cloud-firestore {firestore.__version__} -> {os.environ.get('FIRESTORE_EMULATOR_HOST')} project {PROJECT}")
+    host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    print(f"google-cloud-firestore {firestore.__version__} -> {host} project {PROJECT}")
     asyncio.run(checks())
     print("firestore smoke test: OK")
     return 0

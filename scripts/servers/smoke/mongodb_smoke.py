@@ -20,20 +20,23 @@ def sync_checks() -> None:
     client = MongoClient(URI, serverSelectionTimeoutMS=5000)
     try:
         hello = client.admin.command("hello")
-        print(f"hello: setName={hello.get('setName')!r} maxWireVersion={hello.get('maxWireVersion')}")
+        print(
+            f"hello: setName={hello.get('setName')!r} maxWireVersion={hello.get('maxWireVersion')}"
+        )
         coll = client[DB].items
         coll.drop()
-        coll.insert_many([{"_id": i, "n": i, "tag": "even" if i % 2 == 0 else "odd"} for i in range(10)])
+        coll.insert_many(
+            [{"_id": i, "n": i, "tag": "even" if i % 2 == 0 else "odd"} for i in range(10)]
+        )
         found = [d["_id"] for d in coll.find({"tag": "odd", "n": {"$gt": 3}}).sort("n", 1)]
         assert found == [5, 7, 9], found
         assert coll.count_documents({"tag": "even"}) == 5
         print(f"insert + find with filter: ok {found}")
 
         if hello.get("setName"):  # transactions need a replica set (member)
-            with client.start_session() as session:
-                with session.start_transaction():
-                    coll.insert_one({"_id": 100}, session=session)
-                    assert coll.find_one({"_id": 100}) is None  # not visible outside yet
+            with client.start_session() as session, session.start_transaction():
+                coll.insert_one({"_id": 100}, session=session)
+                assert coll.find_one({"_id": 100}) is None  # not visible outside yet
             assert coll.find_one({"_id": 100}) is not None
             with client.start_session() as session:
                 session.start_transaction()
