@@ -181,9 +181,14 @@ def _not_equals(field: Any, value: Any) -> Truth:
 
 
 def _in(field: Any, values: list[Any]) -> Truth:
-    return _kleene_or(_equals(field, v) for v in values) if values else (
-        None if field is MISSING or field is None else False
-    )
+    """``field in values``: unknown on a missing field (rule 1, even with null listed,
+    so that ``not in`` never returns a document without the field); a null field is
+    true when null is listed, else unknown."""
+    if field is MISSING:
+        return None
+    if not values:
+        return None if field is None else False
+    return _kleene_or(_equals(field, v) for v in values)
 
 
 def evaluate_condition(cond: ir.Condition, doc: Mapping[str, Any]) -> Truth:

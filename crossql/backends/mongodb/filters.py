@@ -186,11 +186,12 @@ class FilterBuilder:
             return and_(self.prefix_guard(path), self.present_non_null(f))
         scalars = [v for v in values if v is not None and not isinstance(v, list)]
         others = [v for v in values if v is None or isinstance(v, list)]
+        # eq_false(null) admits a missing field, where `in` is unknown: require presence
         parts = [self.eq_false(path, v) for v in others]
         if scalars:
-            parts.insert(0, and_(self.prefix_guard(path), or_(
-                {f: {"$type": "array"}}, {f: {"$exists": True, "$nin": [*scalars, None]}})))
-        return and_(*parts)
+            parts.insert(0, or_({f: {"$type": "array"}},
+                                {f: {"$exists": True, "$nin": [*scalars, None]}}))
+        return and_(self.prefix_guard(path), {f: {"$exists": True}}, *parts)
 
     # -- ordering ------------------------------------------------------------
     def order(self, path: ir.Path, op: str, value: Any) -> Filter:

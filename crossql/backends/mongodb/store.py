@@ -59,9 +59,9 @@ class MongoStore(Store):
     @classmethod
     def from_client(cls, client_or_db: Any, database: str | None = None) -> MongoStore:
         """A store over an existing PyMongo async or Motor client (or database) object."""
-        if hasattr(client_or_db, "list_collection_names") and not hasattr(
-            client_or_db, "list_database_names"
-        ):
+        # look on the class: database objects answer any attribute with a collection
+        kind = type(client_or_db)
+        if hasattr(kind, "list_collection_names") and not hasattr(kind, "list_database_names"):
             return cls(client=client_or_db.client, database=client_or_db)
         if database is None:
             raise ValueError("pass database=... with a client object")

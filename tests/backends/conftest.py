@@ -1,0 +1,97 @@
+"""Fixtures for tests that talk to real servers started by scripts/servers/.
+
+A server is found through the environment the start scripts export
+(``MONGODB_URI``, ...). When it is not configured or not reachable, the test
+is skipped on a developer machine and FAILS when ``CI`` is set: CI must never
+pass by skipping a backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+import crossql
+
+
+def unavailable(message: str) -> None:
+    """Fail under CI, skip elsewhere (with the reason either way)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI is set: a backend that is not reachable is a failure)")
+    pytest.skip(f"{message}; run the suite with scripts/test to start the servers (CI fails here)")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop for the whole session, so stores stay open across tests."""
+    with asyncio.Runner() as r:
+        yield r
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> str:
+    uri = os.environ.get("MONGODB_URI")
+    if not uri:
+        unavailable("MONGODB_URI is not set")
+        raise AssertionError  # unreachable: unavailable() fails or skips
+    parsed = urlparse(uri)
+    if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 27017):
+        unavailable(f"no MongoDB server answers at {uri}")
+    return uri
+
+
+@pytest.fixture(scope="session")
+def mongo_store(runner: asyncio.Runner, mongodb_uri: str) -> Iterator[Any]:
+    """An open MongoDB store on a database of its own, dropped afterwards."""
+    database = f"crossql_test_{uuid.uuid4().hex[:8]}"
+    store = crossql.connect({"driver": "mongodb", "mongodb": {
+        "uri": mongodb_uri, "database": database, "server_selection_timeout_ms": 5000}})
+    runner.run(store.open())
+    yield store
+    runner.run(store.database.client.drop_database(database))
+    runner.run(store.close())
+
+
+def load(runner: asyncio.Runner, store: Any, collection: str, docs: list[dict[str, Any]]) -> None:
+    """Replace a collection's content with ``docs``."""
+    runner.run(store.drop_collection(collection))
+    if docs:
+        runner.run(store.collection(collection).insert_many(docs))
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def canonical(row: Any) -> str:
+    """A row as text that ignores key order and int/float spelling (1 == 1.0)."""
+    return json.dumps(_normal(row), sort_keys=True, default=str)
+
+
+def same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]], *, ordered: bool) -> bool:
+    """Rows equal in order (when the query's order is total) or as multisets."""
+    if ordered:
+        return [canonical(r) for r in got] == [canonical(r) for r in want]
+    return sorted(map(canonical, got)) == sorted(map(canonical, want))
