@@ -88,9 +88,11 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         item = resolve_order_key(query, key)
         path = item.expr if item is not None else key.path
         assert isinstance(path, ir.Path)
-        sort.append((fb.field(path), -1 if key.descending else 1))
-    renamed = any(item.alias is not None for item in query.select)
-    if not renamed:
+        field = fb.field(path)
+        if all(field != f for f, _ in sort):  # a repeated key never changes the order
+            sort.append((field, -1 if key.descending else 1))
+    simple = all(item.alias is None and len(output_key(item)) == 1 for item in query.select)
+    if simple:
         projection = None
         if query.select:
             projection = {".".join(output_key(item)): 1 for item in query.select}
@@ -109,15 +111,68 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         pipeline.append({"$skip": skip})
     if limit is not None:
         pipeline.append({"$limit": limit})
-    project: dict[str, Any] = {}
-    for item in query.select:
-        assert isinstance(item.expr, ir.Path)
-        project[".".join(output_key(item))] = "$" + fb.field(item.expr)
+    project = _projection(query.select)
     if "_id" not in project:
         project = {"_id": 0, **project}
     pipeline.append({"$project": project})
     return MongoPlan(kind="aggregate", collection=query.collection, pipeline=tuple(pipeline),
-                     reason="select renames fields (`as`): $project computes the new names")
+                     reason="select renames or nests fields: $project builds exactly the "
+                            "reference rows")
+
+
+def _ref(segments: tuple[str, ...]) -> str:
+    return "$" + ".".join(segments)
+
+
+def _missing(segments: tuple[str, ...]) -> dict[str, Any]:
+    return {"$eq": [{"$type": _ref(segments)}, "missing"]}
+
+
+def _not_object(segments: tuple[str, ...]) -> dict[str, Any]:
+    return {"$ne": [{"$type": _ref(segments)}, "object"]}
+
+
+def _projection(items: tuple[ir.SelectItem, ...]) -> dict[str, Any]:
+    """``$project`` fields giving the reference's rows: a missing selected field is
+    absent, with no empty parent map left behind, and a dotted path never reads
+    through an array (``$$REMOVE`` where an inclusion projection would keep ``{}``)."""
+    project: dict[str, Any] = {}
+    tree: dict[str, Any] = {}
+    for item in items:
+        assert isinstance(item.expr, ir.Path)
+        src = item.expr.segments
+        if item.alias is not None or len(src) == 1:
+            out = item.alias if item.alias is not None else src[0]
+            if len(src) == 1:
+                project[out] = _ref(src)  # $project leaves a missing field out
+            else:
+                guards = [_not_object(src[:i]) for i in range(1, len(src))] + [_missing(src)]
+                project[out] = {"$cond": [{"$or": guards}, "$$REMOVE", _ref(src)]}
+            continue
+        node = tree
+        for seg in src[:-1]:
+            node = node.setdefault(seg, {})
+        node[src[-1]] = None
+    for name, children in tree.items():
+        project[name] = _shell((name,), children)
+    return project
+
+
+def _leaves(prefix: tuple[str, ...], children: dict[str, Any]) -> list[tuple[str, ...]]:
+    out = []
+    for name, sub in children.items():
+        out += [(*prefix, name)] if sub is None else _leaves((*prefix, name), sub)
+    return out
+
+
+def _shell(prefix: tuple[str, ...], children: dict[str, Any]) -> dict[str, Any]:
+    """The map at ``prefix`` holding the selected children; removed when ``prefix`` is
+    not a map or none of its selected leaves is present."""
+    remove_if = [_not_object(prefix[:i]) for i in range(1, len(prefix) + 1)]
+    remove_if.append({"$and": [_missing(leaf) for leaf in _leaves(prefix, children)]})
+    body = {name: _ref((*prefix, name)) if sub is None else _shell((*prefix, name), sub)
+            for name, sub in children.items()}
+    return {"$cond": [{"$or": remove_if}, "$$REMOVE", body]}
 
 
 def _accumulator(agg: ir.Aggregate) -> dict[str, Any]:
