@@ -83,7 +83,7 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         match, limit = dict(NEVER), None
     if query.is_aggregate:
         return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
-    sort = []
+    sort: list[tuple[str, int]] = []
     for key in query.order_by:
         item = resolve_order_key(query, key)
         path = item.expr if item is not None else key.path
