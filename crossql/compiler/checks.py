@@ -68,9 +68,17 @@ def validate_regex(pattern: str, span: ir.Span | None, source: str | None = None
     try:
         re.compile(pattern)
     except re.error as err:
-        raise _error(f"invalid regular expression: {err.msg}", "invalid-regex", span,
-                     hint="patterns use the common subset of PCRE and Python syntax",
-                     source=source) from None
+        message = err.msg
+    # `re` raises these, not re.error, for a huge repeat count or deep nesting
+    except OverflowError as err:
+        message = str(err)
+    except RecursionError:
+        message = "the pattern nests too deeply"
+    else:
+        return
+    raise _error(f"invalid regular expression: {message}", "invalid-regex", span,
+                 hint="patterns use the common subset of PCRE and Python syntax",
+                 source=source)
 
 
 def _list_depth(value: ir.ListValue) -> int:
@@ -79,9 +87,13 @@ def _list_depth(value: ir.ListValue) -> int:
 
 
 def _check_list(value: ir.ListValue, source: str | None) -> None:
+    # every list counts, nested ones too (the parser bounds their depth)
     if len(value.items) > MAX_LIST_ITEMS:
         raise _error(f"the list has {len(value.items)} items; the limit is {MAX_LIST_ITEMS}",
                      "list-too-long", value.span, hint="split the query", source=source)
+    for item in value.items:
+        if isinstance(item, ir.ListValue):
+            _check_list(item, source)
 
 
 class _Checker:
@@ -113,7 +125,10 @@ class _Checker:
                 hint = ("to find null or missing fields use `p == null` or `not exists(p)`"
                         if value.kind == "null" else
                         "ordering compares numbers with numbers and strings with strings")
-                raise self.err(f"cannot order by {_kind_word(value.kind)} `{_show(value)}`",
+                # words, not "cannot order by null `null`" (which also reads like `order by`)
+                shown = "null" if value.kind == "null" else (
+                    f"{_kind_word(value.kind)} (`{_show(value)}`)")
+                raise self.err(f"{what} compares only numbers or strings, not {shown}",
                                "unorderable-literal", value.span, hint=hint)
         elif kind in ("string", "regex"):
             if value.kind != "string":
@@ -183,16 +198,20 @@ class _Checker:
                 raise self.err(f"`{path.dotted}` is grouped twice", "duplicate-group-key",
                                path.span)
             seen_groups.add(path.segments)
+        grouped = q.is_aggregate  # once: it scans the select list
         names: dict[str, ir.SelectItem] = {}
         aliases: set[str] = set()
-        outputs: list[tuple[str, ...]] = []
+        # output keys and their proper prefixes, each with the first key that owns it:
+        # a set lookup per prefix keeps this linear (a pairwise scan is quadratic)
+        outputs: dict[tuple[str, ...], int] = {}
+        prefixes: dict[tuple[str, ...], tuple[str, ...]] = {}
         for item in q.select:
             expr = item.expr
             if isinstance(expr, ir.Aggregate):
                 if expr.func != "count" and expr.arg is None:
                     raise self.err(f"`{expr.func}()` needs a path", "missing-argument",
                                    expr.span, hint=f"write {expr.func}(field)")
-            elif q.is_aggregate and expr.segments not in seen_groups:
+            elif grouped and expr.segments not in seen_groups:
                 hint = (f"add `group by {expr.dotted}`, or aggregate it, e.g. max({expr.dotted})"
                         if not q.group_by else
                         f"select only grouped paths and aggregates, or group by {expr.dotted}")
@@ -206,19 +225,23 @@ class _Checker:
             if item.alias is not None:
                 aliases.add(item.alias)
             key = output_key(item)
-            for other in outputs:
-                shorter = min(len(other), len(key))
-                if other[:shorter] == key[:shorter]:
-                    raise self.err(
-                        f"`{'.'.join(key)}` overlaps `{'.'.join(other)}` in the output",
-                        "conflicting-output", item.span,
-                        hint="select one of them, or name one with `as`")
-            outputs.append(key)
+            clashes = [key[:n] for n in range(1, len(key) + 1) if key[:n] in outputs]
+            if key in prefixes:
+                clashes.append(prefixes[key])
+            if clashes:
+                other = min(clashes, key=outputs.__getitem__)  # the earliest selected
+                raise self.err(
+                    f"`{'.'.join(key)}` overlaps `{'.'.join(other)}` in the output",
+                    "conflicting-output", item.span,
+                    hint="select one of them, or name one with `as`")
+            outputs[key] = len(outputs)
+            for n in range(1, len(key)):
+                prefixes.setdefault(key[:n], key)
         for order_key in q.order_by:
             segs = order_key.path.segments
             if len(segs) == 1 and segs[0] in aliases:
                 continue
-            if q.is_aggregate and segs not in seen_groups:
+            if grouped and segs not in seen_groups:
                 known = sorted(aliases | {".".join(g) for g in seen_groups})
                 raise self.err(
                     f"`{order_key.path.dotted}` is not an output of this query",

@@ -8,6 +8,7 @@ Lark's errors are turned into ``QuerySyntaxError`` with expectations in words.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, TypeVar
@@ -65,6 +66,11 @@ def decode_string(token: Token) -> str:
         if esc[0] == "u" and len(esc) == 5:
             return chr(int(esc[1:], 16))
         pos = start + 1 + match.start()
+        if esc == "u":
+            raise _syntax(
+                "`\\u` in a string needs four hex digits", (pos, pos + 2),
+                hint="write a character as \\uXXXX, e.g. \\u00e9 for é",
+            )
         raise _syntax(
             f"unknown escape `\\{esc}` in a string",
             (pos, pos + 2),
@@ -140,10 +146,13 @@ class _ToIR(Transformer[Token, Any]):
 
     def integer(self, children: list[Token]) -> ir.Literal:
         (tok,) = children
-        value = int(tok)
+        # a 64-bit integer has at most 19 digits; longer text must not reach int(), which
+        # refuses more than 4300 digits with a ValueError
+        value = int(tok) if len(tok.lstrip("-0")) <= 20 else INT64_MAX + 1
         if not INT64_MIN <= value <= INT64_MAX:
+            shown = tok if len(tok) <= 30 else f"{tok[:24]}... ({len(tok)} characters)"
             raise QuerySyntaxError(
-                f"integer {tok} is out of the 64-bit range", code="syntax.integer-out-of-range",
+                f"integer {shown} is out of the 64-bit range", code="syntax.integer-out-of-range",
                 span=_span_of(tok), hint="integers are 64-bit signed; write a float (e.g. 1e20)",
             )
         return ir.Literal(value, "int", _span_of(tok))
@@ -152,8 +161,10 @@ class _ToIR(Transformer[Token, Any]):
         (tok,) = children
         value = float(tok)
         if value in (float("inf"), float("-inf")):
+            shown = tok if len(tok) <= 30 else f"{tok[:24]}... ({len(tok)} characters)"
             raise QuerySyntaxError(
-                f"number {tok} is too large for a 64-bit float", code="syntax.float-out-of-range",
+                f"number {shown} is too large for a 64-bit float",
+                code="syntax.float-out-of-range",
                 span=_span_of(tok),
             )
         return ir.Literal(value, "float", _span_of(tok))
@@ -266,6 +277,12 @@ class _ToIR(Transformer[Token, Any]):
         return ir.Size(_COMPARE_OPS[op], path, value, (span[0], _span_of(value)[1]))
 
     # --- boolean structure ---
+    def paren(self, children: list[Any]) -> Any:
+        # `( c )` builds no node, but its span covers the parentheses so that an `and`
+        # or `or` starting or ending with one underlines balanced text
+        lpar, cond, rpar = children
+        return replace(cond, span=_join(lpar, rpar))
+
     def not_(self, children: list[Any]) -> ir.Not:
         tok, operand = children
         return _deep_checked(ir.Not(operand, _join(tok, operand)))
@@ -445,8 +462,10 @@ def _syntax_error(err: UnexpectedInput, text: str) -> QuerySyntaxError:
         token = err.token
         expected = set(err.accepts or err.expected)
         if token.type == "$END":
-            start = len(text.rstrip())
-            span = (max(0, start - 1), start) if start else (0, 0)
+            # Lark's $END borrows the position of the last token: point at its last
+            # character (not at a trailing comment, which is no token)
+            end = token.end_pos
+            span = (end - 1, end) if end else (0, 0)
             return QuerySyntaxError(
                 f"the query ends too early; expected {_describe_expected(expected)}",
                 code="syntax.unexpected-end", span=span, source=text,
