@@ -1,0 +1,519 @@
+"""Bound CrossQL query → Firestore plan. Pure: imports no Google package.
+
+The condition becomes one filter tree (``filters.py``), checked against the
+chosen profile (``FirestoreOptions``) and against Firestore's documented limits
+(https://firebase.google.com/docs/firestore/query-data/queries#limits_on_or_queries,
+https://firebase.google.com/docs/firestore/query-data/multiple-range-fields,
+https://firebase.google.com/docs/firestore/quotas#queries). Each refusal is a
+``CapabilityError`` with a code of its own (``capability.firestore.<rule>``),
+the span of the construct and a hint.
+
+Faithfulness rules beyond the filter itself:
+
+- Firestore leaves out documents that lack an ``order_by`` field, and it orders
+  by every inequality field implicitly (even one inside an ``Or``). So each such
+  field must be present in every document the condition accepts — the filter
+  implies it, or the schema declares it required — else the query is refused.
+- Implicit orders go before the document id, so ``order by ..., _id`` is exact
+  only when every inequality field is one of the keys before ``_id``.
+- An aggregation query with several aggregations counts only documents that
+  have every aggregated field; ``count(p)`` exists only as ``count()`` over a
+  condition that makes ``p`` non-null; ``min``/``max``/``group by`` do not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from crossql import ir
+from crossql.backends.base import BackendSpec, Capabilities
+from crossql.backends.firestore.filters import (
+    ALWAYS,
+    BACKEND,
+    NEVER,
+    FilterBuilder,
+    array_filters_per_disjunction,
+    disjunctions,
+    expand_exists,
+    non_null_fields,
+    present_fields,
+    valid_document_id,
+)
+from crossql.backends.firestore.options import FirestoreOptions
+from crossql.backends.firestore.plan import (
+    ID_FIELD,
+    Aggregation,
+    Filter,
+    FirestorePlan,
+    Limit,
+    Offset,
+    Or,
+    OrderBy,
+    Output,
+    Select,
+    Step,
+    Where,
+    composites,
+    field_path,
+    leaves,
+)
+from crossql.compiler.shape import output_key, resolve_order_key
+from crossql.errors import CapabilityError
+
+LIMITS: dict[str, int] = {
+    "in values": 30,
+    "not-in values": 10,
+    "array-contains-any values": 30,
+    "not-equal filters": 1,
+    "disjunctions": 30,
+    "array-contains per disjunction": 1,
+    "filters and orders": 100,
+    "inequality fields": 10,
+    "aggregations": 5,
+    "limit": 2**31 - 1,
+    "offset": 2**31 - 1,
+    "name bytes": 1500,
+}
+"""Firestore's limits, each checked at compile time with an error code of its own."""
+
+_OPTION_HINT = {
+    "!=": "enable native `!=` with FirestoreOptions(native_not_equal=True)",
+    "not in": "enable native `not-in` with FirestoreOptions(native_not_equal=True)",
+    "or": "enable native OR filters with FirestoreOptions(native_or=True)",
+}
+
+CAPABILITIES = Capabilities(
+    backend=BACKEND,
+    support={
+        "==": "guarded", "!=": "option", "<, <=, >, >=": "native", "between": "rewritten",
+        "in": "guarded", "not in": "option", "contains": "guarded", "contains any": "guarded",
+        "contains all": "rewritten", "startswith": "rewritten", "matches": "refused",
+        "exists": "option", "not exists": "refused", "size": "refused", "not": "rewritten",
+        "and": "native", "or": "option", "group by": "refused", "count()": "native",
+        "count(p)": "rewritten", "sum": "guarded", "avg": "guarded", "min": "refused",
+        "max": "refused", "select": "native", "order by": "guarded", "limit": "native",
+        "offset": "native",
+    },
+    notes={
+        "==": "`== null` is IS_NULL (explicit null only); an equality with a value holding "
+              "an array is false at compile time (Firestore cannot store one)",
+        "!=": "FirestoreOptions(native_not_equal=True): `!=`/`!= null`, one per query; "
+              "Firestore leaves out missing and null fields, as CrossQL does",
+        "<, <=, >, >=": "Firestore compares numbers with numbers, strings with strings",
+        "between": "`>= a and <= b`; `not between` needs FirestoreOptions(native_or=True)",
+        "in": "up to 30 values; a listed null becomes `or == null` (Firestore's `in` never "
+              "matches null)",
+        "not in": "FirestoreOptions(native_not_equal=True): `not-in`, up to 10 values, null "
+                  "dropped; not with `in`, `array-contains-any` or OR",
+        "contains": "array-contains, one per disjunction; `contains null` and negations are "
+                    "refused",
+        "contains any": "array-contains-any, up to 30 values, no null",
+        "contains all": "one array-contains, so only with one distinct value",
+        "startswith": "the exact range `>= p and < successor(p)`",
+        "matches": "Firestore has no regular expressions",
+        "exists": "needs both options: `p == null or p != null`; dropped when another "
+                  "filter on `p` implies it",
+        "not exists": "Firestore cannot match a missing field",
+        "size": "Firestore cannot filter on an array's length",
+        "not": "pushed down by the three-valued rules; the pushed form may need an option",
+        "or": "FirestoreOptions(native_or=True): `Or` filters, at most 30 disjunctions; "
+              "`==`s on one field become `in` without it",
+        "group by": "Firestore aggregates a whole query only",
+        "count(p)": "as `count()` when the condition makes `p` non-null",
+        "sum": "several aggregations in one query need their fields present (Firestore "
+               "counts only documents that have them all)",
+        "avg": "as for sum",
+        "min": "no Firestore aggregation",
+        "max": "no Firestore aggregation",
+        "order by": "only on fields the condition (or the schema) makes present; inequality "
+                    "fields order before `_id`; no leading `_id desc`",
+    },
+    limits={
+        "in values": 30, "not-in values": 10, "array-contains-any values": 30,
+        "not-equal filters per query": 1, "disjunctions": 30,
+        "array-contains per disjunction": 1, "filters and orders": 100,
+        "inequality fields": 10, "aggregations": 5,
+    },
+)
+
+
+def coerce_options(options: Any) -> FirestoreOptions:
+    """``FirestoreOptions`` from None, a ``FirestoreOptions`` or a mapping of its fields."""
+    if options is None:
+        return FirestoreOptions()
+    if isinstance(options, FirestoreOptions):
+        return options
+    if isinstance(options, Mapping):
+        return FirestoreOptions.model_validate(dict(options))
+    raise TypeError(f"firestore takes FirestoreOptions, not {type(options).__name__}")
+
+
+def required_fields(schema: Any, collection: str) -> frozenset[tuple[str, ...]]:
+    """Paths the schema declares present in every document of ``collection``:
+    ``schema={"users": {"required": ["age", "address.city"]}}`` (a path is dotted
+    text or a list of segments). Other keys of a collection's entry are left for
+    other backends."""
+    if schema is None:
+        return frozenset()
+    if not isinstance(schema, Mapping):
+        raise TypeError(f"a schema is a mapping of collections, not {type(schema).__name__}")
+    entry = schema.get(collection)
+    if entry is None:
+        return frozenset()
+    if not isinstance(entry, Mapping):
+        raise TypeError(f"schema[{collection!r}] is a mapping, not {type(entry).__name__}")
+    out: set[tuple[str, ...]] = set()
+    for item in entry.get("required", ()):
+        segs = tuple(item.split(".")) if isinstance(item, str) else tuple(item)
+        out.update(segs[:n] for n in range(1, len(segs) + 1))
+    return frozenset(out)
+
+
+class _Compiler:
+    def __init__(self, query: ir.Query, schema: Any, options: FirestoreOptions) -> None:
+        self.query = query
+        self.options = options
+        self.required = required_fields(schema, query.collection)
+        self.notes: list[str] = []
+
+    def refuse(self, code: str, construct: str, node: Any, message: str,
+               hint: str | None = None) -> CapabilityError:
+        return CapabilityError(
+            message, backend=BACKEND, construct=construct, code=f"capability.firestore.{code}",
+            span=getattr(node, "span", None), source=self.query.source, hint=hint)
+
+    # -- names ------------------------------------------------------------------------
+    def check_names(self) -> None:
+        q = self.query
+        if not valid_document_id(q.collection):
+            raise self.refuse(
+                "name", "collection name", q,
+                f"`{q.collection}` is not a valid Firestore collection id",
+                "a collection id is not empty, has no `/`, is not `.` or `..` or `__...__`, "
+                "and is at most 1500 bytes")
+        for node in ir.walk(q):
+            if not isinstance(node, ir.Path) or node.segments == ("_id",):
+                continue
+            for seg in node.segments:
+                if seg == "" or (seg.startswith("__") and seg.endswith("__") and len(seg) >= 4):
+                    raise self.refuse(
+                        "name", "field name", node,
+                        f"Firestore cannot address the field name `{seg}`",
+                        "field names are not empty, and names like `__x__` are reserved")
+            if len(field_path(node.segments).encode("utf-8")) > LIMITS["name bytes"]:
+                raise self.refuse("name", "field name", node,
+                                  "the field path is longer than Firestore's 1500 bytes")
+
+    # -- the condition ---------------------------------------------------------------------
+    def condition(self) -> Filter:
+        q = self.query
+        if q.where is None:
+            return ALWAYS
+        built = FilterBuilder(self.refuse).build(q.where)
+        both = self.options.native_not_equal and self.options.native_or
+        tree = expand_exists(built, both, self.refuse)
+        self.check_profile(tree)
+        return tree
+
+    def check_profile(self, tree: Filter) -> None:
+        if tree in (ALWAYS, NEVER):
+            return
+        for node in composites(tree):
+            if isinstance(node, Or) and not self.options.native_or:
+                raise self.refuse("or", "or", node.origin, "firestore cannot evaluate `or`",
+                                  _OPTION_HINT["or"])
+        for leaf in leaves(tree):
+            if leaf.op in ("!=", "not-in") and not self.options.native_not_equal:
+                construct = "not in" if leaf.op == "not-in" else "!="
+                raise self.refuse("not-equal", construct, leaf.origin,
+                                  f"firestore cannot evaluate `{construct}`",
+                                  _OPTION_HINT[construct])
+
+    def check_limits(self, tree: Filter, orders: int) -> None:
+        where = self.query.where
+        all_leaves = list(leaves(tree))
+        for leaf in all_leaves:
+            n = len(leaf.value) if leaf.op in ("in", "not-in", "array_contains_any") else 0
+            name = {"in": "in", "not-in": "not-in",
+                    "array_contains_any": "array-contains-any"}.get(leaf.op, "")
+            if name and n > LIMITS[f"{name} values"]:
+                raise self.refuse(
+                    f"{name}-values", name, leaf.origin,
+                    f"Firestore's `{name}` takes at most {LIMITS[f'{name} values']} values; "
+                    f"this one has {n}", "split the values over several queries")
+        not_equal = [leaf for leaf in all_leaves if leaf.op in ("!=", "not-in")]
+        if len(not_equal) > LIMITS["not-equal filters"]:
+            raise self.refuse(
+                "not-equal-count", "!=", not_equal[1].origin,
+                "Firestore allows one `!=`, `not-in` or `!= null` filter per query; this "
+                f"query needs {len(not_equal)}",
+                "keep one of them and narrow the others with `==`, `in` or ranges")
+        not_in = [leaf for leaf in all_leaves if leaf.op == "not-in"]
+        if not_in:
+            ors = [n for n in composites(tree) if isinstance(n, Or)]
+            others = [leaf for leaf in all_leaves if leaf.op in ("in", "array_contains_any")]
+            if ors or others:
+                raise self.refuse(
+                    "not-in-combination", "not in", not_in[0].origin,
+                    "Firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
+                    "in one query",
+                    "write the excluded values as separate `!=` tests, or drop the `or`/`in`")
+        if array_filters_per_disjunction(tree) > LIMITS["array-contains per disjunction"]:
+            arrays = [leaf for leaf in all_leaves
+                      if leaf.op in ("array_contains", "array_contains_any")]
+            raise self.refuse(
+                "array-contains-per-disjunction", "contains", arrays[-1].origin,
+                "Firestore allows one `array-contains` or `array-contains-any` per "
+                "disjunction",
+                "combine the values into one `contains any`, or split the query")
+        count = disjunctions(tree)
+        if count > LIMITS["disjunctions"]:
+            raise self.refuse(
+                "disjunctions", "or", where,
+                f"the condition has {count} disjunctions in normal form; Firestore allows "
+                f"{LIMITS['disjunctions']}",
+                "each `in`/`contains any` value and each `or` branch multiplies across `and`; "
+                "shorten the lists or split the query")
+        inequality = {leaf.field for leaf in all_leaves if leaf.is_inequality}
+        if len(inequality) > LIMITS["inequality fields"]:
+            raise self.refuse(
+                "inequality-fields", "<, <=, >, >=", where,
+                f"the condition has inequalities on {len(inequality)} fields; Firestore "
+                f"allows {LIMITS['inequality fields']}",
+                "turn some ranges into equalities, or split the query")
+        total = len(all_leaves) + orders
+        if total > LIMITS["filters and orders"]:
+            raise self.refuse(
+                "filters-and-orders", "and", where,
+                f"the query has {len(all_leaves)} filters and {orders} orders; Firestore "
+                f"allows {LIMITS['filters and orders']} in all", "split the query")
+
+    # -- presence --------------------------------------------------------------------------
+    def present(self, tree: Filter) -> frozenset[tuple[str, ...]] | None:
+        fields = present_fields(tree)
+        return None if fields is None else fields | self.required
+
+    def check_inequality_fields(self, tree: Filter,
+                                present: frozenset[tuple[str, ...]] | None) -> list[
+                                    tuple[str, ...]]:
+        """Inequality fields (document id aside), each checked to be present."""
+        out: list[tuple[str, ...]] = []
+        for leaf in leaves(tree):
+            if not leaf.is_inequality or leaf.on_id or leaf.field in out:
+                continue
+            if present is not None and leaf.field not in present:
+                dotted = ".".join(leaf.field)
+                raise self.refuse(
+                    "inequality-missing-field", "or", leaf.origin,
+                    f"Firestore orders by `{dotted}` for this inequality and so leaves out "
+                    f"documents without `{dotted}`, which the condition would keep",
+                    f"make every branch of the `or` test `{dotted}`, or declare it required: "
+                    f"schema={{{self.query.collection!r}: {{'required': [{dotted!r}]}}}}")
+            out.append(leaf.field)
+        return out
+
+    # -- plain queries -------------------------------------------------------------------------
+    def order_steps(self, tree: Filter, present: frozenset[tuple[str, ...]] | None,
+                    inequality: list[tuple[str, ...]]) -> list[OrderBy]:
+        q = self.query
+        steps: list[OrderBy] = []
+        seen: set[tuple[str, ...]] = set()
+        for key in q.order_by:
+            item = resolve_order_key(q, key)
+            path = item.expr if item is not None else key.path
+            assert isinstance(path, ir.Path)
+            segs = ID_FIELD if path.segments == ("_id",) else path.segments
+            if segs in seen:
+                continue  # a repeated key orders nothing more
+            seen.add(segs)
+            if segs == ID_FIELD:
+                if not steps and key.descending:
+                    raise self.refuse(
+                        "descending-id", "order by", key,
+                        "Firestore cannot start an ordering with the document id descending",
+                        "the emulator refuses descending key scans and production needs an "
+                        "index for them; order by another field first")
+                missing = [f for f in inequality if f not in seen]
+                if missing:
+                    dotted = ".".join(missing[0])
+                    raise self.refuse(
+                        "order-after-inequality", "order by", key,
+                        f"Firestore orders by the inequality field `{dotted}` before the "
+                        "document id, so `_id` cannot come first",
+                        f"order by `{dotted}` before `_id`")
+                steps.append(OrderBy(ID_FIELD, key.descending))
+                break  # keys after the id order nothing
+            if present is not None and segs not in present:
+                dotted = ".".join(segs)
+                raise self.refuse(
+                    "order-missing-field", "order by", key,
+                    f"Firestore leaves out documents without `{dotted}` when ordering by it",
+                    f"add a condition on `{dotted}` to `where` (any test of it means it is "
+                    f"present), or declare it required: "
+                    f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
+            steps.append(OrderBy(segs, key.descending))
+        implicit = [f for f in inequality if f not in seen]
+        if implicit and steps:
+            self.notes.append(
+                "Firestore appends the inequality field"
+                f"{'s' if len(implicit) > 1 else ''} "
+                + ", ".join(f"`{'.'.join(f)}`" for f in implicit)
+                + " to the order (ties only)")
+        return steps
+
+    def page(self) -> tuple[int, int | None]:
+        q = self.query
+        offset = _count(q.offset) or 0
+        limit = _count(q.limit)
+        if offset > LIMITS["offset"]:
+            raise self.refuse("offset-range", "offset", q.offset,
+                              f"Firestore's offset is at most {LIMITS['offset']}")
+        if limit is not None and limit > LIMITS["limit"]:
+            raise self.refuse("limit-range", "limit", q.limit,
+                              f"Firestore's limit is at most {LIMITS['limit']}",
+                              "leave `limit` out to read every row")
+        return offset, limit
+
+    def plain(self, tree: Filter) -> FirestorePlan:
+        q = self.query
+        offset, limit = self.page()
+        present = self.present(tree) if tree != NEVER else None
+        inequality = self.check_inequality_fields(tree, present) if tree != NEVER else []
+        orders = self.order_steps(tree, present, inequality)
+        outputs: list[Output] = []
+        projection: list[tuple[str, ...]] = []
+        for item in q.select:
+            assert isinstance(item.expr, ir.Path)
+            segs = item.expr.segments
+            source = ID_FIELD if segs == ("_id",) else segs
+            outputs.append(Output(output_key(item), source))
+            if source != ID_FIELD:
+                projection.append(source)
+        outputs_shape = tuple(outputs)
+        if tree == NEVER or limit == 0:
+            reason = ("the condition matches no document" if tree == NEVER else "`limit 0`")
+            return FirestorePlan(q.collection, outputs=outputs_shape, static_rows=(),
+                                 options=self.options, notes=(f"no rows: {reason}",))
+        self.check_limits(tree, len(orders) + len(
+            [f for f in inequality if f not in {o.field for o in orders}]))
+        steps: list[Step] = []
+        if tree != ALWAYS:
+            steps.append(Where(tree))
+        steps.extend(orders)
+        if offset:
+            steps.append(Offset(offset))
+        if limit is not None:
+            steps.append(Limit(limit))
+        if q.select:
+            minimal = [p for p in projection
+                       if not any(o != p and p[:len(o)] == o for o in projection)]
+            steps.append(Select(tuple(dict.fromkeys(minimal))))
+        return FirestorePlan(q.collection, steps=tuple(steps), outputs=outputs_shape,
+                             options=self.options, notes=tuple(self.notes))
+
+    # -- aggregates -------------------------------------------------------------------------------
+    def aggregate(self, tree: Filter) -> FirestorePlan:
+        q = self.query
+        offset, limit = self.page()
+        non_null = non_null_fields(tree) if tree != NEVER else None
+        present = self.present(tree) if tree != NEVER else None
+        aggregations: list[Aggregation] = []
+        outputs: list[Output] = []
+        empty: dict[str, Any] = {}
+        fields: list[tuple[tuple[str, ...], ir.SelectItem]] = []
+        for i, item in enumerate(q.select):
+            agg = item.expr
+            assert isinstance(agg, ir.Aggregate)
+            alias = f"a{i}"
+            key = output_key(item)
+            if agg.func in ("min", "max"):
+                raise self.refuse(
+                    "aggregate", agg.func, agg, f"firestore cannot evaluate `{agg.func}(...)`",
+                    f"Firestore has count, sum and avg only; for {agg.func} order by the "
+                    f"field {'desc' if agg.func == 'max' else 'asc'} and take `limit 1`")
+            arg = agg.arg.segments if agg.arg is not None else None
+            if agg.func == "count":
+                if arg is not None and arg != ("_id",) and not (
+                        non_null is None or arg in non_null):
+                    dotted = ".".join(arg)
+                    raise self.refuse(
+                        "count-field", "count(p)", agg,
+                        f"firestore cannot evaluate `count({dotted})`",
+                        f"Firestore counts documents only; add a test of `{dotted}` that "
+                        f"excludes null to `where` (e.g. `{dotted} != null`) and use count()")
+                aggregations.append(Aggregation("count", None, alias))
+                empty[alias] = 0
+            else:
+                if arg == ("_id",):
+                    raise self.refuse(
+                        "aggregate", agg.func, agg,
+                        f"firestore cannot evaluate `{agg.func}(_id)`",
+                        "document ids are strings; there is nothing to add up")
+                assert arg is not None
+                aggregations.append(Aggregation(agg.func, arg, alias))  # type: ignore[arg-type]
+                fields.append((arg, item))
+                empty[alias] = 0 if agg.func == "sum" else None
+            outputs.append(Output(key, aggregation=alias))
+        if len(aggregations) > LIMITS["aggregations"]:
+            raise self.refuse(
+                "aggregations", "select", q.select[LIMITS["aggregations"]],
+                f"Firestore runs at most {LIMITS['aggregations']} aggregations in one query",
+                "split the aggregates over several queries")
+        if len(aggregations) > 1 and present is not None:
+            for arg, item in fields:
+                if arg not in present:
+                    dotted = ".".join(arg)
+                    raise self.refuse(
+                        "aggregate-missing-field", item.expr.func if isinstance(
+                            item.expr, ir.Aggregate) else "sum", item,
+                        f"with several aggregations Firestore counts only documents that "
+                        f"have `{dotted}`",
+                        f"run this aggregate in a query of its own, add a test of `{dotted}` "
+                        "to `where`, or declare it required in the schema")
+        one_row = offset == 0 and (limit is None or limit > 0)
+        row = {".".join(o.key): empty[o.aggregation or ""] for o in outputs}
+        if tree == NEVER or not one_row:
+            reason = ("the condition matches no document, so the aggregates are of nothing"
+                      if one_row else "the offset/limit leaves out the single row")
+            return FirestorePlan(q.collection, outputs=tuple(outputs),
+                                 static_rows=(row,) if one_row else (),
+                                 options=self.options, notes=(reason,))
+        inequality = self.check_inequality_fields(tree, present)
+        self.check_limits(tree, len(inequality))
+        steps: tuple[Step, ...] = (Where(tree),) if tree != ALWAYS else ()
+        return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
+                             outputs=tuple(outputs), options=self.options,
+                             notes=tuple(self.notes))
+
+    def run(self) -> FirestorePlan:
+        self.check_names()
+        q = self.query
+        if q.group_by:
+            raise self.refuse(
+                "group-by", "group by", q.group_by[0],
+                "firestore cannot evaluate `group by`",
+                "Firestore aggregates a whole query; run one query per group value")
+        tree = self.condition()
+        if q.is_aggregate:
+            return self.aggregate(tree)
+        return self.plain(tree)
+
+
+def _count(value: ir.Literal | ir.Param | None) -> int | None:
+    if value is None:
+        return None
+    assert isinstance(value, ir.Literal) and isinstance(value.value, int)
+    return value.value
+
+
+def compile_firestore(query: ir.Query, *, schema: Any = None,
+                      options: FirestoreOptions | Mapping[str, Any] | None = None
+                      ) -> FirestorePlan:
+    """Compile a bound query into a Firestore plan under ``options`` (default profile:
+    no ``!=``, no OR). ``schema`` may declare fields present in every document:
+    ``{"users": {"required": ["age"]}}``."""
+    return _Compiler(query, schema, coerce_options(options)).run()
+
+
+BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_firestore)

@@ -1,0 +1,33 @@
+"""``FirestoreOptions``: which Firestore operators a plan may use.
+
+The default profile is the contract our users wrote down: Firestore rejects
+``!=`` and ``OR``. Firestore itself has answered ``!=``/``not-in`` since 2020
+and ``Or`` filters since 2023; each option lets the compiler emit them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class FirestoreOptions(BaseModel):
+    """Opt-in Firestore operators (both off by default).
+
+    >>> FirestoreOptions(native_not_equal=True).profile
+    'native_not_equal'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    native_not_equal: bool = False
+    """Emit ``!=``, ``not-in`` and ``!= null`` (Firestore's one-per-query inequality)."""
+
+    native_or: bool = False
+    """Emit ``Or`` composite filters (at most 30 disjunctions in normal form)."""
+
+    @property
+    def profile(self) -> str:
+        """A short name of the profile: ``default``, ``native_not_equal``, ``native_or``
+        or ``native_not_equal+native_or``."""
+        names = [name for name in ("native_not_equal", "native_or") if getattr(self, name)]
+        return "+".join(names) or "default"
