@@ -7,6 +7,7 @@
 
 from crossql.api import compile, connect, evaluate, format, parse
 from crossql.backends import Plan
+from crossql.backends.firestore.options import FirestoreOptions
 from crossql.config import NoSQLConfig
 from crossql.errors import (
     BackendError,
@@ -25,6 +26,7 @@ __all__ = [
     "CapabilityError",
     "Collection",
     "ConfigError",
+    "FirestoreOptions",
     "NoSQLConfig",
     "Plan",
     "QueryError",

@@ -71,7 +71,8 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
     """A store for the configured driver (``{"driver": "memory"}`` by default).
 
     ``client`` hands over an existing driver object instead of opening a new
-    connection (for MongoDB: a PyMongo async or Motor client, or a database).
+    connection (for MongoDB: a PyMongo async or Motor client, or a database; for
+    Firestore: a ``google.cloud.firestore.AsyncClient``).
     """
     cfg = load_config(config)
     if cfg.driver == "memory":
@@ -87,4 +88,9 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
         else:
             store = MongoStore(cfg.mongodb, plan_cache_size=cfg.mongodb.plan_cache_size)
         return store
+    if cfg.driver == "firestore":
+        from crossql.backends.firestore.store import FirestoreStore
+
+        assert cfg.firestore is not None
+        return FirestoreStore(cfg.firestore, client=client)
     raise AssertionError(f"unhandled driver {cfg.driver}")  # pragma: no cover

@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossql.backends.firestore.options import FirestoreOptions
 from crossql.errors import ConfigError
 
-DriverName = Literal["memory", "mongodb"]
+DriverName = Literal["memory", "mongodb", "firestore"]
 
 
 class _Model(BaseModel):
@@ -75,17 +76,41 @@ class MongoConfig(_Model):
         return options
 
 
+class FirestoreConfig(_Model):
+    """The ``firestore:`` block: the project and database for ``google.cloud.firestore``.
+
+    ``FIRESTORE_EMULATOR_HOST`` in the environment points the client at the
+    emulator, as the Google client does; ``emulator_host`` does the same from the
+    config (and wins over the environment).
+    """
+
+    project_id: str | None = None
+    """The Google Cloud project (None: the client's default, ``GOOGLE_CLOUD_PROJECT``)."""
+    database_id: str = "(default)"
+    credentials_json: str | None = None
+    """A service-account key: the path of its JSON file, or the JSON text itself
+    (None: application default credentials)."""
+    emulator_host: str | None = None
+    """``host:port`` of a Firestore emulator."""
+    options: FirestoreOptions = FirestoreOptions()
+    """The profile: ``native_not_equal``/``native_or`` opt into `!=`/`not-in` and OR."""
+    plan_cache_size: int = Field(256, ge=0)
+
+
 class NoSQLConfig(_Model):
     """The ``nosql:`` section: which driver, and one block per driver."""
 
     driver: DriverName = "memory"
     memory: MemoryConfig = MemoryConfig()
     mongodb: MongoConfig | None = None
+    firestore: FirestoreConfig | None = None
 
     @model_validator(mode="after")
     def _driver_block(self) -> NoSQLConfig:
         if self.driver == "mongodb" and self.mongodb is None:
             raise ValueError("driver is mongodb but there is no `mongodb:` block")
+        if self.driver == "firestore" and self.firestore is None:
+            raise ValueError("driver is firestore but there is no `firestore:` block")
         return self
 
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import socket
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -65,6 +66,39 @@ def mongo_store(runner: asyncio.Runner, mongodb_uri: str) -> Iterator[Any]:
     runner.run(store.open())
     yield store
     runner.run(store.database.client.drop_database(database))
+    runner.run(store.close())
+
+
+@pytest.fixture(scope="session")
+def firestore_host() -> str:
+    """``host:port`` of the Firestore emulator (``FIRESTORE_EMULATOR_HOST``)."""
+    host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    if not host:
+        unavailable("FIRESTORE_EMULATOR_HOST is not set")
+        raise AssertionError  # unreachable: unavailable() fails or skips
+    name, _, port = host.rpartition(":")
+    if not _reachable(name or "127.0.0.1", int(port or 8080)):
+        unavailable(f"no Firestore emulator answers at {host}")
+    return host
+
+
+def reset_firestore(host: str, project: str) -> None:
+    """Delete every document of ``project`` on the emulator (its own DELETE endpoint)."""
+    url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10):
+        pass
+
+
+@pytest.fixture(scope="session")
+def firestore_store(runner: asyncio.Runner, firestore_host: str) -> Iterator[Any]:
+    """An open Firestore store (default profile) on an emulator project of its own,
+    wiped afterwards."""
+    project = f"crossql-test-{uuid.uuid4().hex[:8]}"
+    store = crossql.connect({"driver": "firestore", "firestore": {
+        "project_id": project, "emulator_host": firestore_host}})
+    runner.run(store.open())
+    yield store
+    reset_firestore(firestore_host, project)
     runner.run(store.close())
 
 
