@@ -72,6 +72,7 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
 
     ``client`` hands over an existing driver object instead of opening a new
     connection (for MongoDB: a PyMongo async or Motor client, or a database; for
+    DynamoDB: an aioboto3 low-level ``dynamodb`` client; for
     Firestore: a ``google.cloud.firestore.AsyncClient``).
     """
     cfg = load_config(config)
@@ -93,4 +94,10 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
 
         assert cfg.firestore is not None
         return FirestoreStore(cfg.firestore, client=client)
+    if cfg.driver == "dynamodb":
+        from crossql.backends.dynamodb.store import DynamoStore
+
+        assert cfg.dynamodb is not None
+        return DynamoStore(cfg.dynamodb, client=client,
+                           plan_cache_size=cfg.dynamodb.plan_cache_size)
     raise AssertionError(f"unhandled driver {cfg.driver}")  # pragma: no cover

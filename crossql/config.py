@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.errors import ConfigError
 
-DriverName = Literal["memory", "mongodb", "firestore"]
+DriverName = Literal["memory", "mongodb", "dynamodb", "firestore"]
 
 
 class _Model(BaseModel):
@@ -76,6 +76,39 @@ class MongoConfig(_Model):
         return options
 
 
+class DynamoConfig(_Model):
+    """The ``dynamodb:`` block: the endpoint and credentials for aioboto3, key naming,
+    and how calls are retried (throttling, unprocessed batch items)."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    """E.g. ``http://127.0.0.1:8000`` for DynamoDB Local; None: AWS's endpoint."""
+    access_key: str | None = None
+    """None (with ``secret_key`` None): the usual AWS credential chain."""
+    secret_key: str | None = Field(default=None, repr=False)
+    pk_field: str = Field(default="_id", min_length=1)
+    """The partition-key attribute that holds CrossQL's ``_id``."""
+    table_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
+    """Prepended to a collection's name to give its table's name."""
+    allow_scan: bool = True
+    """False: queries that would Scan a whole table are refused (CapabilityError)."""
+    max_attempts: int = Field(default=8, ge=1)
+    """Attempts per call when DynamoDB throttles or leaves batch items unprocessed."""
+    backoff_base: float = Field(default=0.05, gt=0)
+    """Seconds; the n-th retry waits a random time up to ``base * 2**(n-1)``..."""
+    backoff_max: float = Field(default=5.0, gt=0)
+    """...capped at this many seconds."""
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0)
+    plan_cache_size: int = Field(default=256, ge=0)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> DynamoConfig:
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("give both access_key and secret_key, or neither")
+        return self
+
+
 class FirestoreConfig(_Model):
     """The ``firestore:`` block: the project and database for ``google.cloud.firestore``.
 
@@ -103,12 +136,15 @@ class NoSQLConfig(_Model):
     driver: DriverName = "memory"
     memory: MemoryConfig = MemoryConfig()
     mongodb: MongoConfig | None = None
+    dynamodb: DynamoConfig | None = None
     firestore: FirestoreConfig | None = None
 
     @model_validator(mode="after")
     def _driver_block(self) -> NoSQLConfig:
         if self.driver == "mongodb" and self.mongodb is None:
             raise ValueError("driver is mongodb but there is no `mongodb:` block")
+        if self.driver == "dynamodb" and self.dynamodb is None:
+            raise ValueError("driver is dynamodb but there is no `dynamodb:` block")
         if self.driver == "firestore" and self.firestore is None:
             raise ValueError("driver is firestore but there is no `firestore:` block")
         return self

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from crossql.backends.base import BackendSpec, Capabilities, Plan
 
-BACKEND_NAMES: tuple[str, ...] = ("memory", "mongodb", "firestore")
+BACKEND_NAMES: tuple[str, ...] = ("memory", "mongodb", "dynamodb", "firestore")
 """Every backend CrossQL can compile for."""
 
 _cache: dict[str, BackendSpec] = {}

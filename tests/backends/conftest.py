@@ -102,6 +102,31 @@ def firestore_store(runner: asyncio.Runner, firestore_host: str) -> Iterator[Any
     runner.run(store.close())
 
 
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> str:
+    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
+    if not endpoint:
+        unavailable("DYNAMODB_ENDPOINT is not set")
+        raise AssertionError  # unreachable: unavailable() fails or skips
+    parsed = urlparse(endpoint)
+    if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 8000):
+        unavailable(f"no DynamoDB answers at {endpoint}")
+    return endpoint
+
+
+@pytest.fixture(scope="session")
+def dynamo_store(runner: asyncio.Runner, dynamodb_endpoint: str) -> Iterator[Any]:
+    """An open DynamoDB store whose tables carry a prefix of their own, dropped afterwards."""
+    from tests.backends.dynamo_support import drop_tables, store_config
+
+    prefix = f"crossql_test_{uuid.uuid4().hex[:8]}_"
+    store = crossql.connect(store_config(dynamodb_endpoint, table_prefix=prefix))
+    runner.run(store.open())
+    yield store
+    runner.run(drop_tables(store))
+    runner.run(store.close())
+
+
 def load(runner: asyncio.Runner, store: Any, collection: str, docs: list[dict[str, Any]]) -> None:
     """Replace a collection's content with ``docs``."""
     runner.run(store.drop_collection(collection))

@@ -1,0 +1,536 @@
+"""Bound CrossQL query → DynamoDB plan (``Query`` or ``Scan``). Pure: no boto.
+
+Access path. DynamoDB reads a table in one of two ways
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.html):
+a ``Query`` reads one partition — the condition must pin a partition key with
+``==`` — optionally narrowed by one condition on the sort key; a ``Scan``
+reads the whole table. The planner looks at the top-level ``and`` of the
+condition and weighs the table and each secondary index:
+
+- a ``Query`` needs ``pk == v`` with ``v`` of the key's type (and not ``""``);
+  a sort key condition is one of ``== < <= > >= between startswith`` (or
+  ``>= a and <= b``, merged into ``BETWEEN``);
+- key attributes may not appear in a Query's ``FilterExpression``: any other
+  conjunct on them rules the path out;
+- an index holds only the items that have its key attributes (a sparse
+  index), so an index whose sort key is not a table key is used only with a
+  condition on that sort key; an index that does not project every attribute
+  is used only when the filter (and, for a global index, the rows) need no
+  other attribute;
+- ``order by`` must be the chosen path's sort key (keys pinned with ``==``
+  are constant and may be listed too); more keys after it only where the
+  partition and sort key identify one item;
+- among the paths left: one with a sort key condition first, then the table,
+  then the indexes in schema order. No Query possible: a ``Scan``, unless
+  ``allow_scan=False``.
+
+Rows. ``select`` becomes a ``ProjectionExpression``; DynamoDB has no aliases,
+so the plan lists (output key, attribute path) pairs and the runtime builds
+each row from the projected item. ``select count()`` is ``Select=COUNT``
+summed over every page: one row, as in the reference.
+
+Refused (``CapabilityError``): ``group by``, aggregates other than
+``count()``, ``matches``, ``offset`` (other than 0), ``order by`` on anything
+but the chosen sort key, and what breaks DynamoDB's documented limits
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-expression-parameters):
+more than 100 ``IN`` values, an expression over 4 KB, more than 300 operators,
+a path nested deeper than 32 levels, a number outside DynamoDB's range.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossql import ir
+from crossql.backends.base import BackendSpec, Capabilities, refuse
+from crossql.backends.dynamodb.expressions import (
+    ALWAYS,
+    NEVER,
+    Between,
+    Comparison,
+    ConditionBuilder,
+    Expr,
+    ExpressionWriter,
+    Function,
+    Path,
+    and_,
+    operator_count,
+)
+from crossql.backends.dynamodb.plan import DynamoPlan
+from crossql.backends.dynamodb.schema import (
+    AccessPath,
+    DynamoOptions,
+    TableSchema,
+    dynamo_options,
+    table_schemas,
+)
+from crossql.backends.dynamodb.values import UnstorableValue, number_text
+from crossql.compiler.shape import output_key, resolve_order_key
+from crossql.errors import CapabilityError
+
+BACKEND = "dynamodb"
+
+MAX_EXPRESSION_BYTES = 4096
+MAX_OPERATORS = 300
+MAX_PATH_DEPTH = 32
+_MAX_PARTITION_KEY_BYTES = 2048
+_MAX_SORT_KEY_BYTES = 1024
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+CAPABILITIES = Capabilities(
+    backend=BACKEND,
+    support={
+        "==": "native", "!=": "guarded", "<, <=, >, >=": "native", "between": "native",
+        "in": "native", "not in": "guarded", "contains": "guarded", "contains any": "guarded",
+        "contains all": "guarded", "startswith": "native", "matches": "refused",
+        "exists": "native", "not exists": "native", "size": "guarded", "not": "rewritten",
+        "and": "native", "or": "native", "group by": "refused", "count()": "native",
+        "count(p)": "refused", "sum": "refused", "avg": "refused", "min": "refused",
+        "max": "refused", "select": "rewritten", "order by": "native", "limit": "rewritten",
+        "offset": "refused",
+    },
+    notes={
+        "==": "`=` is false across types, as the reference's plain false; `== null` is "
+              "`attribute_type(p, NULL)`; as a Query key condition when it pins a key",
+        "!=": "`<>` also matches missing and NULL attributes: guarded with "
+              "`attribute_exists` and `NOT attribute_type(p, NULL)`",
+        "<, <=, >, >=": "false across types and on missing attributes in both polarities; "
+                        "strings compare by UTF-8 bytes, which is code point order",
+        "between": "`BETWEEN` (never emitted with low > high, which DynamoDB rejects)",
+        "in": f"`IN` with at most {100} values; null via `attribute_type(p, NULL)`",
+        "not in": "guarded like `!=`",
+        "contains": "`contains()` is also a substring and set test: guarded with "
+                    "`attribute_type(p, L)`",
+        "contains any": "`contains()` per value, or-ed, guarded with `attribute_type(p, L)`",
+        "contains all": "`contains()` per value, and-ed; `contains all []` is "
+                        "`attribute_type(p, L)`",
+        "startswith": "`begins_with`; also a sort key condition",
+        "matches": "DynamoDB has no regular expressions",
+        "size": "`size()` also measures strings, maps and sets: guarded with "
+                "`attribute_type(p, L)`",
+        "not": "pushed down by the three-valued rules; DynamoDB's NOT is two-valued",
+        "group by": "DynamoDB does not group",
+        "count()": "`Select=COUNT`, summed over every page: one row",
+        "count(p)": "DynamoDB only counts items",
+        "sum": "DynamoDB has no aggregates", "avg": "DynamoDB has no aggregates",
+        "min": "DynamoDB has no aggregates", "max": "DynamoDB has no aggregates",
+        "select": "`ProjectionExpression`; aliases are applied to the projected items",
+        "order by": "only the sort key of the table or index the Query uses "
+                    "(`ScanIndexForward`); a Scan has no order",
+        "limit": "rows, not DynamoDB's `Limit` (evaluated items): pages until enough matched",
+        "offset": "DynamoDB cannot skip items (only `offset 0` is accepted)",
+    },
+    limits={"in_values": 100, "expression_bytes": MAX_EXPRESSION_BYTES,
+            "operators": MAX_OPERATORS, "path_depth": MAX_PATH_DEPTH},
+)
+
+
+def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
+    if cond is None:
+        return []
+    if isinstance(cond, ir.And):
+        out: list[ir.Condition] = []
+        for op in cond.operands:
+            for c in _conjuncts(op):
+                if c not in out:
+                    out.append(c)
+        return out
+    return [cond]
+
+
+def _predicate_path(cond: ir.Condition) -> ir.Path | None:
+    """The path a predicate tests (None for not/and/or)."""
+    if isinstance(cond, ir.Not | ir.And | ir.Or):
+        return None
+    return cond.path
+
+
+def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
+    out = []
+    for node in ir.walk(cond):
+        if isinstance(node, ir.PREDICATE_TYPES):
+            path = getattr(node, "path", None)
+            assert isinstance(path, ir.Path)
+            out.append(path)
+    return out
+
+
+def _count(value: ir.Literal | ir.Param | None) -> int | None:
+    if value is None:
+        return None
+    assert isinstance(value, ir.Literal) and isinstance(value.value, int)
+    return value.value
+
+
+@dataclass
+class _Choice:
+    """A Query on one access path: its key conditions and the rest of the condition."""
+
+    path: AccessPath
+    partition: ir.Compare
+    sort: list[ir.Condition]
+    rest: list[ir.Condition]
+    forward: bool = True
+    order_ok: bool = True
+    why_not: list[str] = field(default_factory=list)
+
+
+class _Compiler:
+    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions) -> None:
+        self.query = query
+        self.table = table
+        self.options = options
+        self.builder = ConditionBuilder(self.attribute, self._refuse_at)
+
+    # -- errors and names ------------------------------------------------------------
+    def refuse(self, construct: str, node: Any, message: str,
+               hint: str | None = None) -> CapabilityError:
+        return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source)
+
+    def _refuse_at(self, construct: str, node: Any, message: str, hint: str) -> CapabilityError:
+        return self.refuse(construct, node, message, hint)
+
+    def attribute(self, path: ir.Path) -> Path:
+        """The DynamoDB attribute path of a CrossQL path (``_id`` → ``pk_field``)."""
+        if len(path.segments) > MAX_PATH_DEPTH:
+            raise self.refuse("path depth", path,
+                              f"dynamodb cannot address `{path.dotted}`: DynamoDB paths nest "
+                              f"at most {MAX_PATH_DEPTH} levels, this one has "
+                              f"{len(path.segments)}")
+        if path.segments[0] == "_id":
+            return (self.options.pk_field, *path.segments[1:])
+        return path.segments
+
+    # -- what DynamoDB cannot do at all ----------------------------------------------
+    def check_shape(self) -> None:
+        q = self.query
+        table = self.options.table_prefix + q.collection
+        if not _TABLE_NAME.match(table):
+            raise self.refuse(
+                "collection name", q, f"dynamodb cannot use `{table}` as a table name",
+                "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .")
+        if q.group_by:
+            raise self.refuse("group by", q.group_by[0],
+                              "dynamodb cannot evaluate `group by`: DynamoDB does not group items",
+                              "group the rows in your code, or keep per-group counters "
+                              "in a table of their own")
+        for item in q.select:
+            agg = item.expr
+            if isinstance(agg, ir.Aggregate) and (agg.func != "count" or agg.arg is not None):
+                construct = "count(p)" if agg.func == "count" else agg.func
+                raise self.refuse(construct, agg,
+                                  f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
+                                  "counts items (Select=COUNT)",
+                                  "select count() alone, or aggregate the rows in your code")
+        offset = _count(q.offset)
+        if offset:
+            raise self.refuse("offset", q.offset,
+                              "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
+                              "page with the last key you saw instead "
+                              "(a condition on the sort key)")
+        if q.where is not None:
+            for node in ir.walk(q.where):
+                if isinstance(node, ir.Literal) and isinstance(node.value, int | float) \
+                        and not isinstance(node.value, bool):
+                    try:
+                        number_text(node.value)
+                    except UnstorableValue as err:
+                        raise self.refuse("number", node, f"dynamodb cannot hold this "
+                                          f"number: {err}") from None
+
+    # -- key conditions -----------------------------------------------------------------
+    def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:
+        """Whether ``value`` can be a key value of ``attribute`` in a key condition: a
+        Query with a value of another type is a ValidationException, and a key is
+        never an empty string."""
+        if not isinstance(value, ir.Literal):
+            return False
+        declared = self.table.attribute_types.get(attribute)
+        if value.kind == "string":
+            assert isinstance(value.value, str)
+            size = len(value.value.encode("utf-8"))
+            return declared in (None, "S") and 0 < size <= max_bytes
+        if value.kind in ("int", "float"):
+            return declared in (None, "N")
+        return False
+
+    def _sort_condition(self, cond: ir.Condition, sk: str) -> bool:
+        limit = _MAX_SORT_KEY_BYTES
+        match cond:
+            case ir.Compare(op=op, value=value):
+                return op != "!=" and self._key_literal(value, sk, limit)
+            case ir.Between(low=low, high=high):
+                if not (self._key_literal(low, sk, limit) and self._key_literal(high, sk, limit)):
+                    return False
+                assert isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
+                if (low.kind == "string") != (high.kind == "string"):
+                    return False
+                # DynamoDB rejects a BETWEEN whose low bound is above its high bound
+                return bool(low.value <= high.value)  # type: ignore[operator]
+            case ir.StartsWith(value=value):
+                return self.table.attribute_types.get(sk) in (None, "S") and \
+                    self._key_literal(value, sk, limit)
+        return False
+
+    def _merge_range(self, conds: list[ir.Condition], sk: str) -> list[ir.Condition] | None:
+        """``sk >= a and sk <= b`` as one ``between`` (the only two-sided key condition)."""
+        if len(conds) == 1:
+            return conds if self._sort_condition(conds[0], sk) else None
+        if len(conds) != 2 or not all(isinstance(c, ir.Compare) for c in conds):
+            return None
+        ops = {c.op: c for c in conds if isinstance(c, ir.Compare)}
+        if set(ops) != {">=", "<="}:
+            return None
+        low, high = ops[">="], ops["<="]
+        merged = ir.Between(low.path, low.value, high.value, span=low.span)
+        return [merged] if self._sort_condition(merged, sk) else None
+
+    def choice(self, path: AccessPath, conjuncts: list[ir.Condition]) -> _Choice | None:
+        """A Query on ``path`` for these conjuncts, or None when it cannot be one."""
+        pk, sk = path.partition_key, path.sort_key
+        partition = next(
+            (c for c in conjuncts if isinstance(c, ir.Compare) and c.op == "=="
+             and self.attribute(c.path) == (pk,)
+             and self._key_literal(c.value, pk, _MAX_PARTITION_KEY_BYTES)), None)
+        if partition is None:
+            return None
+        others = [c for c in conjuncts if c is not partition]
+        sort: list[ir.Condition] = []
+        if sk is not None:
+            on_sort = [c for c in others if (p := _predicate_path(c)) is not None
+                       and self.attribute(p) == (sk,)]
+            if on_sort:
+                merged = self._merge_range(on_sort, sk)
+                if merged is None:
+                    return None
+                sort = merged
+                others = [c for c in others if c not in on_sort]
+        keys = path.keys
+        for c in others:
+            if any(self.attribute(p)[0] in keys for p in _leaf_paths(c)):
+                return None  # a key attribute in a Query's filter is a ValidationException
+        if path.index is not None and sk is not None and not sort \
+                and not path.always_present(sk):
+            return None  # items without the index's sort key are not in the index
+        if path.projected is not None and not self._projected(path, others):
+            return None
+        return _Choice(path, partition, sort, others)
+
+    def _projected(self, path: AccessPath, rest: list[ir.Condition]) -> bool:
+        assert path.projected is not None
+        needed = {self.attribute(p)[0] for c in rest for p in _leaf_paths(c)}
+        q = self.query
+        if not path.local and not q.is_aggregate:
+            if not q.select:
+                return False  # whole items: a global index holds only its projection
+            needed |= {self.attribute(i.expr)[0] for i in q.select
+                       if isinstance(i.expr, ir.Path)}
+        return needed <= path.projected
+
+    # -- order ------------------------------------------------------------------------
+    def order_keys(self) -> list[tuple[ir.OrderKey, Path]]:
+        out = []
+        for key in self.query.order_by:
+            item = resolve_order_key(self.query, key)
+            path = item.expr if item is not None else key.path
+            assert isinstance(path, ir.Path)
+            out.append((key, self.attribute(path)))
+        return out
+
+    def fit_order(self, choice: _Choice) -> None:
+        """Set ``forward``, or clear ``order_ok`` when the Query cannot give the order."""
+        keys = self.order_keys()
+        pinned = {choice.path.partition_key}
+        if choice.sort and isinstance(choice.sort[0], ir.Compare) and choice.sort[0].op == "==":
+            assert choice.path.sort_key is not None
+            pinned.add(choice.path.sort_key)
+        if pinned >= choice.path.table_keys:
+            return  # at most one item
+        rest = [(k, p) for k, p in keys if not (len(p) == 1 and p[0] in pinned)]
+        if not rest:
+            return
+        first, path = rest[0]
+        if choice.path.sort_key is None or path != (choice.path.sort_key,):
+            choice.order_ok = False
+            return
+        choice.forward = not first.descending
+        if len(rest) > 1 and not (pinned | {choice.path.sort_key}) >= choice.path.table_keys:
+            choice.order_ok = False  # ties on the sort key come back in no promised order
+
+    def order_refusal(self, choices: list[_Choice]) -> CapabilityError:
+        keys = self.order_keys()
+        key = keys[0][0]
+        for choice in choices:
+            pinned = {choice.path.partition_key}
+            offending = [k for k, p in keys if not (len(p) == 1 and p[0] in pinned)]
+            if offending:
+                key = offending[0]
+                break
+        sorts = [f"`{p.sort_key}` (partition key `{p.partition_key}`"
+                 + (f", index `{p.index}`)" if p.index else ", the table)")
+                 for p in self.table.access_paths() if p.sort_key]
+        hint = ("DynamoDB returns a Query's items in the order of its sort key: pin the "
+                "partition key with == and order by the sort key"
+                + (": " + "; ".join(sorts) if sorts else " (this table has none)"))
+        what = "a Scan" if not choices else "this Query"
+        return self.refuse("order by", key, f"dynamodb cannot order {what} by "
+                           f"`{key.path.dotted}`", hint)
+
+    # -- the plan -----------------------------------------------------------------------
+    def run(self) -> DynamoPlan:
+        self.check_shape()
+        q = self.query
+        conjuncts = _conjuncts(q.where)
+        counting = q.is_aggregate
+        choices = []
+        for path in self.table.access_paths():
+            choice = self.choice(path, conjuncts)
+            if choice is None:
+                continue
+            if q.order_by and not counting:
+                self.fit_order(choice)
+            choices.append(choice)
+        usable = [c for c in choices if c.order_ok]
+        usable.sort(key=lambda c: (not c.sort, c.path.index is not None))
+        if usable:
+            return self.build(usable[0], conjuncts)
+        if q.order_by and not counting:
+            raise self.order_refusal(choices)
+        if not self.options.allow_scan:
+            keys = ", ".join(f"`{p.partition_key}`" + (f" (index `{p.index}`)" if p.index else "")
+                             for p in self.table.access_paths())
+            raise self.refuse(
+                "scan", q.where if q.where is not None else q,
+                "dynamodb cannot run this query without a Scan, and allow_scan is off: "
+                "it pins no partition key with ==",
+                f"add `<partition key> == value` for one of {keys}, or compile with "
+                "allow_scan=True")
+        return self.build(None, conjuncts)
+
+    def _key_expr(self, choice: _Choice) -> Expr:
+        partition = choice.partition
+        assert isinstance(partition.value, ir.Literal)
+        parts: list[Expr] = [Comparison("=", (choice.path.partition_key,), partition.value)]
+        assert choice.path.sort_key is not None or not choice.sort
+        for cond in choice.sort:
+            sk: Path = (choice.path.sort_key or "",)
+            match cond:
+                case ir.Compare(op=op, value=ir.Literal() as v):
+                    parts.append(Comparison("=" if op == "==" else op, sk, v))
+                case ir.Between(low=ir.Literal() as lo, high=ir.Literal() as hi):
+                    parts.append(Between(sk, lo, hi))
+                case ir.StartsWith(value=ir.Literal() as v):
+                    parts.append(Function("begins_with", sk, v))
+        return and_(*parts)
+
+    def build(self, choice: _Choice | None, conjuncts: list[ir.Condition]) -> DynamoPlan:
+        q = self.query
+        table = self.options.table_prefix + q.collection
+        rest = choice.rest if choice is not None else conjuncts
+        filter_expr = and_(*(self.builder.build(c) for c in rest))
+        key_expr = self._key_expr(choice) if choice is not None else None
+        counting = q.is_aggregate
+        limit = _count(q.limit)
+
+        projection: list[Path] = []
+        outputs = None
+        if q.select and not counting:
+            outputs = []
+            for item in q.select:
+                assert isinstance(item.expr, ir.Path)
+                source = self.attribute(item.expr)
+                outputs.append((output_key(item), source))
+                projection.append(source)
+            # DynamoDB refuses overlapping paths (`a` and `a.b`, or `a` twice)
+            projection = [p for i, p in enumerate(projection)
+                          if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
+                                     for j, o in enumerate(projection) if j != i)]
+
+        def request(count_only: bool) -> tuple[dict[str, Any], list[tuple[str, str, Any]]]:
+            writer = ExpressionWriter()
+            req: dict[str, Any] = {"TableName": table}
+            if choice is not None and choice.path.index is not None:
+                req["IndexName"] = choice.path.index
+            texts: list[tuple[str, str, Any]] = []
+            if key_expr is not None:
+                req["KeyConditionExpression"] = writer.render(key_expr)
+                texts.append(("KeyConditionExpression", req["KeyConditionExpression"], key_expr))
+            if filter_expr not in (ALWAYS, NEVER):
+                req["FilterExpression"] = writer.render(filter_expr)
+                texts.append(("FilterExpression", req["FilterExpression"], filter_expr))
+            if projection and not count_only:
+                req["ProjectionExpression"] = ", ".join(writer.path(p) for p in projection)
+                texts.append(("ProjectionExpression", req["ProjectionExpression"], None))
+            if writer.names:
+                req["ExpressionAttributeNames"] = writer.names
+            if writer.values:
+                req["ExpressionAttributeValues"] = writer.values
+            if choice is not None:
+                req["ScanIndexForward"] = choice.forward
+            if count_only:
+                req["Select"] = "COUNT"
+            else:
+                req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
+                if limit and "FilterExpression" not in req:
+                    # without a filter every evaluated item is a row: one page is enough
+                    req["Limit"] = limit
+            return req, texts
+
+        req, texts = request(counting)
+        self.check_limits(texts)
+        count_req = req if counting else request(True)[0]
+        return DynamoPlan(
+            operation="Query" if choice is not None else "Scan",
+            collection=q.collection, table=table,
+            index_name=choice.path.index if choice is not None else None,
+            request=req, count_request=count_req, limit=limit,
+            outputs=tuple(outputs) if outputs is not None else None,
+            count_names=tuple(output_key(i)[0] for i in q.select) if counting else None,
+            never=filter_expr == NEVER, pk_field=self.options.pk_field,
+            reason=self.reason(choice),
+        )
+
+    def check_limits(self, texts: list[tuple[str, str, Any]]) -> None:
+        where = self.query.where if self.query.where is not None else self.query
+        for name, text, expr in texts:
+            size = len(text.encode("utf-8"))
+            node = where if name != "ProjectionExpression" else self.query.select[0]
+            if size > MAX_EXPRESSION_BYTES:
+                raise self.refuse(
+                    "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
+                    f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several")
+            if expr is not None and operator_count(expr) > MAX_OPERATORS:
+                raise self.refuse(
+                    "operators", node, f"dynamodb cannot send a {name} of "
+                    f"{operator_count(expr)} operators: DynamoDB allows {MAX_OPERATORS}",
+                    "split the query into several, or use `in` for lists of values")
+
+    def reason(self, choice: _Choice | None) -> str:
+        if choice is None:
+            return "no partition key of the table or an index is pinned with ==: a Scan " \
+                   "reads the whole table"
+        on = f"index `{choice.path.index}`" if choice.path.index else "the table"
+        text = f"`{choice.path.partition_key}` is pinned with == on {on}"
+        if choice.sort:
+            text += f"; `{choice.path.sort_key}` is a sort key condition"
+        return text
+
+
+def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> DynamoPlan:
+    """Compile a bound query into a DynamoDB plan.
+
+    ``schema`` maps collection names to key schemas (``TableSchema`` or plain
+    dicts); a collection without one has the partition key ``pk_field`` and no
+    sort key. ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
+    ``pk_field``, ``table_prefix``).
+    """
+    opts = dynamo_options(options)
+    tables = table_schemas(schema)
+    table = tables.get(query.collection) or TableSchema(partition_key=opts.pk_field,
+                                                           sort_key=None)
+    return _Compiler(query, table, opts).run()
+
+
+BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_dynamodb)

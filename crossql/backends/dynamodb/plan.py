@@ -1,0 +1,142 @@
+"""The DynamoDB plan: the exact keyword arguments of one low-level ``query``/``scan`` call."""
+
+from __future__ import annotations
+
+import json
+import pprint
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from crossql.backends.base import Plan
+
+Operation = Literal["Query", "Scan"]
+
+
+@dataclass(frozen=True, slots=True)
+class DynamoPlan(Plan):
+    """A ``Query`` (partition key pinned) or ``Scan``, with what the runtime adds.
+
+    ``request`` holds the keyword arguments of ``client.query(**request)`` /
+    ``client.scan(**request)`` exactly, values in typed AttributeValue form.
+    DynamoDB pages at 1 MB and its ``Limit`` counts *evaluated* items, so the
+    runtime follows ``LastEvaluatedKey`` until ``limit`` rows matched or the
+    data ends. Plans are shared read-only (plan cache): the runtime copies the
+    request before adding ``ExclusiveStartKey``.
+    """
+
+    operation: Operation
+    collection: str
+    table: str
+    index_name: str | None
+    request: dict[str, Any]
+    count_request: dict[str, Any]
+    """The same read with ``Select=COUNT`` (for ``store.count``)."""
+    limit: int | None = None
+    outputs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] | None = None
+    """For ``select``: (output key, attribute path) pairs; the runtime builds each
+    row from the projected item (DynamoDB has no aliases). None: whole items."""
+    count_names: tuple[str, ...] | None = None
+    """For ``select count()``: the output names of the one row (Count summed over pages)."""
+    never: bool = False
+    """The condition is true for no item: no request is sent."""
+    pk_field: str = "_id"
+    """The attribute that holds CrossQL's ``_id``; renamed back to ``_id`` in rows."""
+    reason: str = ""
+    backend = "dynamodb"
+
+    @property
+    def method(self) -> str:
+        """The low-level client method: ``query`` or ``scan``."""
+        return "query" if self.operation == "Query" else "scan"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "backend": "dynamodb",
+            "operation": self.operation,
+            "table": self.table,
+            "index_name": self.index_name,
+            "request": self.request,
+        }
+        if self.limit is not None:
+            out["limit"] = self.limit
+        if self.outputs is not None:
+            out["rows"] = {".".join(key): list(path) for key, path in self.outputs}
+        if self.count_names is not None:
+            out["rows"] = {name: "Count summed over pages" for name in self.count_names}
+        if self.never:
+            out["never"] = True
+        if self.pk_field != "_id":
+            out["pk_field"] = self.pk_field
+        out["reason"] = self.reason
+        result: dict[str, Any] = json.loads(json.dumps(out))
+        return result
+
+    def explain(self) -> str:
+        where = f"index `{self.index_name}` of table `{self.table}`" if self.index_name \
+            else f"table `{self.table}`"
+        lines = [f"dynamodb: {self.operation} on {where} — {self.reason}"]
+        for key, value in self.request.items():
+            if key == "TableName":
+                continue
+            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
+        if self.never:
+            lines.append("  the condition is true for no item: no request is sent")
+        elif self.count_names is not None:
+            lines.append("  one row: Count summed over every page (Select=COUNT)")
+        else:
+            pages = "until the data ends" if self.limit is None else \
+                f"until {self.limit} rows matched or the data ends"
+            lines.append(f"  pages with LastEvaluatedKey {pages}")
+        if self.outputs is not None and any(k != p for k, p in self.outputs):
+            renames = ", ".join(f"{'.'.join(k)} ← {'.'.join(p)}" for k, p in self.outputs
+                                if k != p)
+            lines.append(f"  rows are built from the projected items: {renames}")
+        if self.pk_field != "_id":
+            lines.append(f"  `_id` is the attribute `{self.pk_field}`")
+        return "\n".join(lines)
+
+    def to_python(self) -> str:
+        request = pprint.pformat(self.request, indent=1, width=88,
+                                 sort_dicts=False)
+        head = [
+            "import aioboto3",
+            "",
+            f"request = {request}",
+        ]
+        if self.never:
+            return "\n".join([*head, "rows = []  # the condition is true for no item"])
+        call = f"await client.{self.method}(**request)"
+        if self.count_names is not None:
+            body = [
+                "count = 0",
+                'async with aioboto3.Session().client("dynamodb") as client:',
+                "    while True:",
+                f"        page = {call}",
+                '        count += page["Count"]',
+                '        if "LastEvaluatedKey" not in page:',
+                "            break",
+                '        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]',
+            ]
+            if self.limit == 0:
+                body = ["rows = []  # limit 0"]
+            else:
+                row = ", ".join(f"{name!r}: count" for name in self.count_names)
+                body.append(f"rows = [{{{row}}}]")
+            return "\n".join([*head, *body])
+        if self.limit == 0:
+            return "\n".join([*head, "rows = []  # limit 0"])
+        enough = "" if self.limit is None else f"len(items) >= {self.limit} or "
+        body = [
+            "items = []",
+            'async with aioboto3.Session().client("dynamodb") as client:',
+            "    while True:",
+            f"        page = {call}",
+            '        items += page["Items"]',
+            f'        if {enough}"LastEvaluatedKey" not in page:',
+            "            break",
+            '        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]',
+        ]
+        if self.limit is not None:
+            body.append(f"items = items[:{self.limit}]")
+        return "\n".join([*head, *body])
+
