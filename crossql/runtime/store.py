@@ -8,6 +8,7 @@ here once for all of them.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -20,6 +21,11 @@ from crossql.grammar import parse_condition, parse_query
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 
 Document = dict[str, Any]
+
+# `from` as a whole word (after blanks and whole-line comments) starts a query;
+# `fromage == 1` and `from_date < :d` are conditions on fields that merely begin with
+# "from". A comment must end at its newline, which keeps the match linear.
+_STARTS_WITH_FROM = re.compile(r"(?:\s|--[^\n]*\n)*from(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 class Store(abc.ABC):
@@ -177,7 +183,7 @@ class Collection:
     def _where_query(self, where: str | ir.Condition) -> ir.Query:
         if not isinstance(where, str):
             return ir.Query(self.name, where=where)
-        if where.lstrip()[:4].lower() == "from":
+        if _STARTS_WITH_FROM.match(where):
             query = parse_query(where)
             extra = query.group_by or query.select or query.order_by or query.limit is not None \
                 or query.offset is not None

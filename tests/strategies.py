@@ -1,0 +1,764 @@
+"""Hypothesis strategies for CrossQL: arbitrary IR, and typed documents with queries.
+
+Two families live here.
+
+1. **Arbitrary IR** (``any_query``, ``any_condition``, ``any_value``): every node type
+   of ``crossql.ir``, names that need backticks (keywords in any case, unicode,
+   backticks, dots, spaces), every literal kind (unicode strings, extreme ints and
+   floats, nested lists) and parameters, shaped exactly as the parser builds them
+   (``And``/``Or`` with at least two operands, lists nested at most 8 deep, no
+   parameter inside a list, ``limit`` an int literal or a parameter). With
+   ``valid=True`` (the default) the IR also passes ``check_query``: ordering
+   compares with numbers or strings, ``startswith`` takes a string, ``matches`` a
+   valid regex, ``size`` an int, ``in``/``contains any``/``all`` a list, select
+   outputs are distinct, grouped queries select only group keys and aggregates, and
+   so on. With ``valid=False`` it is anything the grammar accepts. For round-trip
+   tests (format → parse).
+
+2. **A typed document model** for differential tests against real servers
+   (LANGUAGE.md semantics rule 7): ``DEFAULT_SCHEMA`` fixes a set of fields, each
+   of ONE type (int, float, string, bool, array of strings, array of ints, a
+   nested map with its own typed fields), whose values are sometimes ``null`` and
+   sometimes missing. ``documents(n)`` draws up to ``n`` documents with unique
+   string ``_id``; ``conditions(schema)`` and ``queries(schema)`` compare each field
+   only with values of its type, using every condition form, ``order by``
+   (``total_order=True`` appends ``_id`` so the order is total), ``limit``/
+   ``offset``, ``select`` and ``group by`` with aggregates. Domains are tiny so
+   values collide and predicates come out true, false and unknown in useful
+   proportions.
+
+   Caveat for differential use: ``sum``/``avg`` over the float field may differ in
+   the last bits between engines (summation order); compare them with a tolerance.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hypothesis import strategies as st
+
+from crossql import ir
+from crossql.compiler.shape import output_key, output_name
+from crossql.grammar.parser import INT64_MAX, INT64_MIN, KEYWORDS, condition_depth
+from crossql.limits import MAX_CONDITION_DEPTH
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "ID_DOMAIN",
+    "MAX_DOCS",
+    "MISSING",
+    "REGEX_PATTERNS",
+    "Field",
+    "Schema",
+    "any_condition",
+    "any_literal",
+    "any_query",
+    "any_value",
+    "conditions",
+    "documents",
+    "drop_paging",
+    "names",
+    "queries",
+    "wild_documents",
+]
+
+# =============================================================================
+# 1. Arbitrary IR
+# =============================================================================
+
+_KEYWORD_LIST = sorted(KEYWORDS)
+_FUNCTION_NAMES = ["count", "sum", "avg", "min", "max", "exists", "size"]
+
+_IDENT_START = string.ascii_letters + "_"
+_plain_identifiers = st.builds(  # [A-Za-z_][A-Za-z0-9_]*, cheaper than st.from_regex
+    operator.add, st.sampled_from(_IDENT_START), st.text(_IDENT_START + string.digits, max_size=7)
+)
+_any_char = st.characters(exclude_categories=("Cs",))  # no lone surrogates
+
+
+@st.composite
+def _keyword_any_case(draw: st.DrawFn) -> str:
+    word = draw(st.sampled_from(_KEYWORD_LIST))
+    flips = draw(st.lists(st.booleans(), min_size=len(word), max_size=len(word)))
+    return "".join(c.upper() if f else c for c, f in zip(word, flips, strict=True))
+
+
+_tricky_chars = st.sampled_from(list("` .-:\"'\\\n\t()[],=<>!é😀\u00a0\u2028"))
+
+
+@functools.cache
+def names() -> st.SearchStrategy[str]:
+    """One name segment: plain, a keyword in any case, a function name, or text
+    that needs backticks (unicode, backticks, dots, spaces, newlines)."""
+    return st.one_of(
+        _plain_identifiers,
+        _plain_identifiers,
+        _keyword_any_case(),
+        st.sampled_from(_FUNCTION_NAMES),
+        st.text(st.one_of(_any_char, _tricky_chars), min_size=1, max_size=6),
+    )
+
+
+@functools.cache
+def _paths() -> st.SearchStrategy[ir.Path]:
+    return st.lists(names(), min_size=1, max_size=3).map(lambda s: ir.Path(tuple(s)))
+
+
+_param_names = st.one_of(_plain_identifiers, _keyword_any_case())
+_params = _param_names.map(ir.Param)
+
+_string_text = st.text(
+    st.one_of(_any_char, st.sampled_from(list("\"'\\\n\t\r\x00\x1f\x7f`:-"))), max_size=10
+)
+
+_ints = st.one_of(
+    st.integers(-100, 100),
+    st.integers(INT64_MIN, INT64_MAX),
+    st.sampled_from([INT64_MIN, INT64_MAX, 0, -1]),
+)
+_floats = st.floats(allow_nan=False, allow_infinity=False)
+
+
+def _lit(value: Any, kind: ir.LiteralKind) -> ir.Literal:
+    return ir.Literal(value, kind)
+
+
+_int_literals = _ints.map(lambda v: _lit(v, "int"))
+_float_literals = _floats.map(lambda v: _lit(v, "float"))
+_string_literals = _string_text.map(lambda v: _lit(v, "string"))
+_number_literals = st.one_of(_int_literals, _float_literals)
+_orderable_literals = st.one_of(_int_literals, _float_literals, _string_literals)
+
+
+@functools.cache
+def any_literal() -> st.SearchStrategy[ir.Literal]:
+    """Any scalar literal: null, bool, 64-bit int, finite float, unicode string."""
+    return st.one_of(
+        st.just(_lit(None, "null")),
+        st.booleans().map(lambda v: _lit(v, "bool")),
+        _int_literals,
+        _float_literals,
+        _string_literals,
+    )
+
+
+@functools.cache
+def _list_values(depth: int = 3) -> st.SearchStrategy[ir.ListValue]:
+    """Lists of literals, nested up to ``depth`` levels (the parser allows 8)."""
+    item: st.SearchStrategy[Any] = any_literal()
+    if depth > 1:
+        item = st.one_of(any_literal(), any_literal(), _list_values(depth - 1))
+    return st.lists(item, max_size=4).map(lambda xs: ir.ListValue(tuple(xs)))
+
+
+@functools.cache
+def any_value() -> st.SearchStrategy[ir.Value]:
+    """A value as the parser builds it: a scalar, a (nested) list or a parameter."""
+    return st.one_of(any_literal(), any_literal(), _list_values(), _params)
+
+
+_list_or_param = st.one_of(_list_values(), _list_values(), _params)
+_compare_ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+_equality_ops = st.sampled_from(["==", "!="])
+_ordering_ops = st.sampled_from(["<", "<=", ">", ">="])
+
+_safe_regex = st.one_of(
+    st.sampled_from(["a", "^a", "b$", "^(a|b)$", "[A-Z]+", "x.*y", ".", "^$", "é+", r"\d"]),
+    _string_text.map(re.escape),
+)
+
+
+@st.composite
+def _between(draw: st.DrawFn, valid: bool) -> ir.Between:
+    path = draw(_paths())
+    if not valid:
+        return ir.Between(path, draw(any_value()), draw(any_value()))
+    kind = draw(st.sampled_from(["number", "string", "param"]))
+    bound = {"number": _number_literals, "string": _string_literals}.get(
+        kind, st.one_of(_params, _orderable_literals))
+    if kind == "param":
+        return ir.Between(path, draw(_params), draw(bound))
+    return ir.Between(path, draw(bound), draw(bound))
+
+
+def _predicates(valid: bool) -> st.SearchStrategy[ir.Condition]:
+    paths = _paths()
+    value = any_value()
+    if valid:
+        ordering = st.builds(ir.Compare, _ordering_ops, paths,
+                             st.one_of(_orderable_literals, _params))
+        equality = st.builds(ir.Compare, _equality_ops, paths, value)
+        compares = st.one_of(equality, ordering)
+        starts = st.one_of(_string_literals, _params)
+        regex = st.one_of(_safe_regex.map(lambda s: _lit(s, "string")), _params)
+        size_value = st.one_of(_int_literals, _params)
+    else:
+        compares = st.builds(ir.Compare, _compare_ops, paths, value)
+        starts = regex = size_value = value
+    return st.one_of(
+        compares,
+        compares,
+        _between(valid),
+        st.builds(ir.In, paths, _list_or_param, st.booleans()),
+        st.builds(ir.Contains, paths, value),
+        st.builds(ir.ContainsAny, paths, _list_or_param),
+        st.builds(ir.ContainsAll, paths, _list_or_param),
+        st.builds(ir.StartsWith, paths, starts),
+        st.builds(ir.Matches, paths, regex),
+        st.builds(ir.Exists, paths),
+        st.builds(ir.Size, _compare_ops, paths, size_value),
+    )
+
+
+def _boolean_structure(
+    leaves: st.SearchStrategy[ir.Condition], max_leaves: int
+) -> st.SearchStrategy[ir.Condition]:
+    def extend(inner: st.SearchStrategy[ir.Condition]) -> st.SearchStrategy[ir.Condition]:
+        operands = st.lists(inner, min_size=2, max_size=4).map(tuple)
+        # `not` adds no leaf, so unweighted it would wrap most trees
+        return st.one_of(
+            inner.map(ir.Not),
+            operands.map(ir.And),
+            operands.map(ir.Or),
+            operands.map(ir.And),
+            operands.map(ir.Or),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=max_leaves).filter(
+        lambda c: condition_depth(c) <= MAX_CONDITION_DEPTH
+    )
+
+
+def any_condition(valid: bool = True, max_leaves: int = 12) -> st.SearchStrategy[ir.Condition]:
+    """A condition of every predicate form under not/and/or nesting, as the parser
+    builds it. ``valid=True``: it also passes the compiler's checks."""
+    return _boolean_structure(_predicates(valid), max_leaves)
+
+
+_AGG_FUNCS = list(ir.AGGREGATE_FUNCS)
+
+
+class _Outputs:
+    """Select items whose output names and keys do not clash (as check_query wants)."""
+
+    def __init__(self) -> None:
+        self.items: list[ir.SelectItem] = []
+        self._names: set[str] = set()
+        self._keys: list[tuple[str, ...]] = []
+
+    def add(self, item: ir.SelectItem) -> bool:
+        name, key = output_name(item), output_key(item)
+        if name in self._names:
+            return False
+        for other in self._keys:
+            shorter = min(len(other), len(key))
+            if other[:shorter] == key[:shorter]:
+                return False
+        self.items.append(item)
+        self._names.add(name)
+        self._keys.append(key)
+        return True
+
+    @property
+    def aliases(self) -> list[str]:
+        return [i.alias for i in self.items if i.alias is not None]
+
+
+def _count(valid: bool) -> st.SearchStrategy[ir.Literal | ir.Param | None]:
+    ints = st.integers(0, INT64_MAX) if valid else _ints
+    return st.one_of(st.none(), st.none(), ints.map(lambda v: _lit(v, "int")), _params)
+
+
+@st.composite
+def _aggregate(draw: st.DrawFn, valid: bool) -> ir.Aggregate:
+    func = draw(st.sampled_from(_AGG_FUNCS))
+    optional = func == "count" or not valid
+    arg = draw(st.one_of(st.none(), _paths()) if optional else _paths())
+    return ir.Aggregate(func, arg)  # type: ignore[arg-type]
+
+
+@st.composite
+def _valid_query(draw: st.DrawFn, where: st.SearchStrategy[Any]) -> ir.Query:
+    aliases = st.one_of(st.none(), names())
+    outputs = _Outputs()
+    group_by: list[ir.Path] = []
+    order_by: list[ir.OrderKey] = []
+    grouped = draw(st.booleans())
+    if grouped:
+        for path in draw(st.lists(_paths(), max_size=3)):
+            if all(p.segments != path.segments for p in group_by):
+                group_by.append(path)
+        for path in group_by:
+            if draw(st.booleans()):
+                outputs.add(ir.SelectItem(path, draw(aliases)))
+        for agg in draw(st.lists(_aggregate(True), min_size=0 if group_by else 1, max_size=3)):
+            outputs.add(ir.SelectItem(agg, draw(aliases)))
+        if not group_by and not any(isinstance(i.expr, ir.Aggregate) for i in outputs.items):
+            outputs.add(ir.SelectItem(ir.Aggregate("count", None), None))
+        choices = [ir.Path((a,)) for a in outputs.aliases] + group_by
+        if choices:
+            for path in draw(st.lists(st.sampled_from(choices), max_size=3)):
+                order_by.append(ir.OrderKey(path, draw(st.booleans())))
+    else:
+        for path in draw(st.lists(_paths(), max_size=4)):
+            outputs.add(ir.SelectItem(path, draw(aliases)))
+        alias_paths = [ir.Path((a,)) for a in outputs.aliases]
+        keys = st.one_of(_paths(), st.sampled_from(alias_paths)) if alias_paths else _paths()
+        for path in draw(st.lists(keys, max_size=3)):
+            order_by.append(ir.OrderKey(path, draw(st.booleans())))
+    return ir.Query(
+        collection=draw(names()),
+        where=draw(st.one_of(st.none(), where)),
+        group_by=tuple(group_by),
+        select=tuple(outputs.items),
+        order_by=tuple(order_by),
+        limit=draw(_count(True)),
+        offset=draw(_count(True)),
+    )
+
+
+_SYNTACTIC_ITEMS = st.builds(
+    ir.SelectItem, st.one_of(_paths(), _aggregate(False)), st.one_of(st.none(), names())
+)
+_SYNTACTIC_ORDER = st.lists(st.builds(ir.OrderKey, _paths(), st.booleans()), max_size=3)
+
+
+@st.composite
+def _syntactic_query(draw: st.DrawFn, where: st.SearchStrategy[Any]) -> ir.Query:
+    items = _SYNTACTIC_ITEMS
+    return ir.Query(
+        collection=draw(names()),
+        where=draw(st.one_of(st.none(), where)),
+        group_by=tuple(draw(st.lists(_paths(), max_size=3))),
+        select=tuple(draw(st.lists(items, max_size=4))),
+        order_by=tuple(draw(_SYNTACTIC_ORDER)),
+        limit=draw(_count(False)),
+        offset=draw(_count(False)),
+    )
+
+
+def any_query(valid: bool = True, max_leaves: int = 8) -> st.SearchStrategy[ir.Query]:
+    """A whole query with every clause, as the parser builds it. ``valid=True``: it also
+    passes ``check_query`` (parameters stay unbound)."""
+    where = any_condition(valid, max_leaves)
+    return _valid_query(where) if valid else _syntactic_query(where)
+
+
+# =============================================================================
+# 2. Typed documents and the queries that respect their types
+# =============================================================================
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""Marker a value strategy returns for "leave the field out"."""
+
+MAX_DOCS = 20
+ID_DOMAIN: tuple[str, ...] = tuple(f"d{i:02d}" for i in range(MAX_DOCS))
+"""Document ids are strings (a Firestore id is one); their order is their text order."""
+
+SCALAR_KINDS = ("int", "float", "string", "bool", "id")
+ARRAY_KINDS = ("strings", "ints")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a typed schema.
+
+    ``kind`` is ``int``, ``float``, ``string``, ``bool``, ``id`` (the string ``_id``),
+    ``strings``/``ints`` (arrays of that element type; ``domain`` holds the element
+    values) or ``map`` (``fields`` are its own typed fields). ``domain`` is small on
+    purpose so documents and literals collide. ``nullable``/``optional``: whether a
+    document may hold ``null`` / leave the field out.
+    """
+
+    name: str
+    kind: str
+    domain: tuple[Any, ...] = ()
+    fields: tuple[Field, ...] = ()
+    nullable: bool = True
+    optional: bool = True
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Fields of one type each; ``_id`` is implicit (unique strings from ID_DOMAIN)."""
+
+    fields: tuple[Field, ...]
+
+    def paths(self) -> list[tuple[ir.Path, Field]]:
+        """Every path a query may use, with its field: ``_id``, each field, and the
+        fields nested in maps (``m.k``)."""
+        out = [(ir.Path(("_id",)), Field("_id", "id", ID_DOMAIN, nullable=False,
+                                         optional=False))]
+
+        def visit(prefix: tuple[str, ...], fields: Sequence[Field]) -> None:
+            for f in fields:
+                out.append((ir.Path((*prefix, f.name)), f))
+                if f.kind == "map":
+                    visit((*prefix, f.name), f.fields)
+
+        visit((), self.fields)
+        return out
+
+    def paths_of(self, *kinds: str) -> list[tuple[ir.Path, Field]]:
+        """The paths whose field has one of ``kinds``."""
+        return [(p, f) for p, f in self.paths() if f.kind in kinds]
+
+
+DEFAULT_SCHEMA = Schema((
+    Field("n", "int", (-1, 0, 1, 2, 3)),
+    Field("x", "float", (-0.5, 0.0, 1.0, 1.5, 2.25)),
+    Field("s", "string", ("", "a", "ab", "abc", "b", "B", "é", "a b")),
+    Field("b", "bool", (False, True)),
+    Field("tags", "strings", ("a", "b", "c")),
+    Field("nums", "ints", (0, 1, 2, 3)),
+    Field("m", "map", fields=(
+        Field("k", "string", ("a", "b", "c")),
+        Field("v", "int", (0, 1, 2)),
+    )),
+    Field("first name", "string", ("Ada", "Bob", "ada")),  # needs backticks
+))
+"""The schema the differential tests use by default."""
+
+
+# --- documents -----------------------------------------------------------------
+# Strategies are built once per field and cached: building (and validating) fresh
+# strategy objects inside every draw is what makes generation slow.
+
+_ROLL = st.integers(0, 19)
+
+
+@functools.cache
+def _present_value(f: Field) -> st.SearchStrategy[Any]:
+    if f.kind in SCALAR_KINDS:
+        return st.sampled_from(f.domain)
+    if f.kind in ARRAY_KINDS:
+        return st.lists(st.sampled_from(f.domain), max_size=3)
+    if f.kind == "map":
+        return _body(f.fields)
+    raise ValueError(f"unknown field kind {f.kind}")
+
+
+@functools.cache
+def _field_value(f: Field) -> st.SearchStrategy[Any]:
+    present = _present_value(f)
+
+    @st.composite
+    def value(draw: st.DrawFn) -> Any:
+        roll = draw(_ROLL)  # 15% missing, 15% null, 70% a value
+        if f.optional and roll < 3:
+            return MISSING
+        if f.nullable and roll < 6:
+            return None
+        return draw(present)
+
+    return value()
+
+
+@functools.cache
+def _body(fields: tuple[Field, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    values = st.tuples(*(_field_value(f) for f in fields))
+    names = [f.name for f in fields]
+    return values.map(
+        lambda vs: {n: v for n, v in zip(names, vs, strict=True) if v is not MISSING}
+    )
+
+
+@st.composite
+def documents(
+    draw: st.DrawFn, n: int = 12, *, schema: Schema = DEFAULT_SCHEMA, min_size: int = 0
+) -> list[dict[str, Any]]:
+    """Between ``min_size`` and ``n`` documents of ``schema``, each with a unique string
+    ``_id`` (first key); ids come in shuffled order so insertion order is not id order."""
+    if n > MAX_DOCS:
+        raise ValueError(f"at most {MAX_DOCS} documents (ID_DOMAIN)")
+    bodies = draw(st.lists(_body(schema.fields), min_size=min_size, max_size=n))
+    ids = draw(st.permutations(ID_DOMAIN[: len(bodies)]))
+    return [{"_id": doc_id, **body} for doc_id, body in zip(ids, bodies, strict=True)]
+
+
+_wild_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from([0.0, 1.0, 1.5, -0.5]),
+    st.sampled_from(["", "a", "ab", "b", "1", "é"]),
+)
+_wild_value = st.recursive(
+    _wild_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["k", "v", "n"]), inner, max_size=2),
+    ),
+    max_leaves=4,
+)
+
+
+@functools.cache
+def _wild_field(f: Field) -> st.SearchStrategy[Any]:
+    choices: list[st.SearchStrategy[Any]] = [st.just(MISSING), _wild_value, _wild_value,
+                                             _wild_value]
+    if f.kind == "map":
+        choices.append(_body(f.fields))
+    return st.one_of(choices)
+
+
+@st.composite
+def wild_documents(
+    draw: st.DrawFn, n: int = 12, *, schema: Schema = DEFAULT_SCHEMA
+) -> list[dict[str, Any]]:
+    """Documents that break the type rule: each field of ``schema`` holds a value of
+    any type (or null, or is missing). For laws that hold whatever the data."""
+    body = st.tuples(*(_wild_field(f) for f in schema.fields))
+    bodies = draw(st.lists(body, max_size=n))
+    ids = draw(st.permutations(ID_DOMAIN[: len(bodies)]))
+    docs = []
+    for doc_id, values in zip(ids, bodies, strict=True):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for f, v in zip(schema.fields, values, strict=True):
+            if v is not MISSING:
+                doc[f.name] = v
+        docs.append(doc)
+    return docs
+
+
+# --- conditions over a schema ----------------------------------------------------
+
+REGEX_PATTERNS: tuple[str, ...] = (
+    "a", "^a", "b$", "^a.", "a|B", "^(a|b)$", "[bB]", "^$", "é", "^a b$", "c", "d",
+    "^[a-c]+$", "^Ad",
+)
+"""Patterns in the common subset of PCRE, Python ``re`` and RE2: no escapes,
+no lookaround, no backreferences, no flags."""
+_ID_PATTERNS = ("^d0", "1$", "d1[0-3]", "^d0[2468]$")
+_PREFIXES = ("", "a", "ab", "b", "d", "é", "A", "Ad")
+_ID_PREFIXES = ("", "d", "d0", "d1", "d05", "x")
+_NULL = ir.Literal(None, "null")
+
+
+def _scalar_values(f: Field) -> st.SearchStrategy[Any]:
+    """Plain values of the field's type (numbers mix ints and floats: both are numbers)."""
+    domain = st.sampled_from(f.domain)
+    if f.kind == "int":
+        return st.one_of(domain, domain, st.sampled_from([1.0, 1.5, -0.5]))
+    if f.kind == "float":
+        return st.one_of(domain, domain, st.sampled_from([0, 1, 2]))
+    if f.kind == "string":
+        return st.one_of(domain, domain, st.sampled_from(["aa", "zz", "A"]))
+    if f.kind == "id":
+        return st.sampled_from(ID_DOMAIN[:14])
+    return domain
+
+
+def _value_list(values: st.SearchStrategy[Any], *, with_null: bool) -> st.SearchStrategy[Any]:
+    item = st.one_of(values, values, values, st.none()) if with_null else values
+    return st.lists(item, max_size=3).map(ir.literal_of)
+
+
+@functools.cache
+def _field_predicates(path: ir.Path, f: Field) -> st.SearchStrategy[ir.Condition]:
+    """Every condition form that suits the field's type, on ``path``."""
+    p = st.just(path)
+    out: list[st.SearchStrategy[Any]] = []
+    nullable = f.kind != "id"
+    if nullable:
+        out += [st.just(ir.Exists(path)), st.builds(ir.Compare, _equality_ops, p, st.just(_NULL))]
+    if f.kind in ("int", "float", "string", "id", "bool"):
+        scalar = _scalar_values(f).map(ir.literal_of)
+        values = _value_list(_scalar_values(f), with_null=nullable)
+        eq = st.builds(ir.Compare, _equality_ops, p, scalar)
+        out += [eq, eq, st.builds(ir.In, p, values, st.booleans())]
+        if f.kind != "bool":
+            order = st.builds(ir.Compare, _ordering_ops, p, scalar)
+            out += [order, order, st.builds(ir.Between, p, scalar, scalar)]
+        if f.kind in ("string", "id"):
+            prefixes = _ID_PREFIXES if f.kind == "id" else _PREFIXES
+            patterns = _ID_PATTERNS if f.kind == "id" else REGEX_PATTERNS
+            out += [
+                st.builds(ir.StartsWith, p, st.sampled_from(prefixes).map(ir.literal_of)),
+                st.builds(ir.Matches, p, st.sampled_from(patterns).map(ir.literal_of)),
+            ]
+    elif f.kind in ARRAY_KINDS:
+        element = st.sampled_from(f.domain)
+        arrays = st.lists(element, max_size=3).map(ir.literal_of)
+        out += [
+            st.builds(ir.Contains, p, element.map(ir.literal_of)),
+            st.builds(ir.ContainsAny, p, arrays),
+            st.builds(ir.ContainsAll, p, arrays),
+            st.builds(ir.Size, _compare_ops, p, st.integers(0, 3).map(ir.literal_of)),
+            st.builds(ir.Size, _compare_ops, p, st.integers(0, 3).map(ir.literal_of)),
+            st.builds(ir.Compare, _equality_ops, p, arrays),
+            st.builds(ir.In, p, st.lists(st.lists(element, max_size=2), min_size=1,
+                                         max_size=2).map(ir.literal_of), st.booleans()),
+        ]
+    return st.one_of(out)
+
+
+@functools.cache
+def conditions(
+    schema: Schema = DEFAULT_SCHEMA, max_leaves: int = 6
+) -> st.SearchStrategy[ir.Condition]:
+    """Conditions that compare each field of ``schema`` only with values of its type,
+    using every form (==, !=, ordering, between, in, not in, contains, contains
+    any/all, startswith, matches, exists, size, == null, != null) under not/and/or."""
+    leaves = st.one_of([_field_predicates(path, f) for path, f in schema.paths()])
+    return _boolean_structure(leaves, max_leaves)
+
+
+# --- queries over a schema -------------------------------------------------------
+
+_SORTABLE_KINDS = ("int", "float", "string", "bool", "id")
+_GROUPABLE_KINDS = ("int", "string", "bool")
+_ALIASES = [f"out{i}" for i in range(8)]
+_LIMITS = st.one_of(st.none(), st.integers(0, 6))
+_OFFSETS = st.one_of(st.none(), st.none(), st.integers(0, 4))
+_QUARTER = st.integers(0, 3)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The strategies a schema's queries draw from, built once per schema."""
+
+    where: st.SearchStrategy[ir.Condition | None]
+    selected: st.SearchStrategy[list[tuple[ir.Path, Field]]]
+    sortable: list[tuple[ir.Path, Field]]
+    order_keys: st.SearchStrategy[list[tuple[ir.Path, Field]]]
+    group_keys: st.SearchStrategy[list[tuple[ir.Path, Field]]]
+    aggregates: st.SearchStrategy[list[ir.Aggregate]]
+    aggregates_1: st.SearchStrategy[list[ir.Aggregate]]
+
+
+@functools.cache
+def _parts(schema: Schema) -> _Parts:
+    def pick(kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[ir.Path]:
+        found = schema.paths() if kinds is None else schema.paths_of(*kinds)
+        return st.sampled_from([p for p, _ in found])
+
+    aggregate = st.one_of(
+        st.just(ir.Aggregate("count", None)),
+        pick().map(lambda p: ir.Aggregate("count", p)),
+        pick(("int", "float")).map(lambda p: ir.Aggregate("sum", p)),
+        pick(("int", "float")).map(lambda p: ir.Aggregate("avg", p)),
+        pick(("int", "float", "string")).map(lambda p: ir.Aggregate("min", p)),
+        pick(("int", "float", "string")).map(lambda p: ir.Aggregate("max", p)),
+    )
+    sortable = schema.paths_of(*_SORTABLE_KINDS)
+    return _Parts(
+        where=st.one_of(st.none(), conditions(schema)),
+        selected=st.lists(st.sampled_from(schema.paths()), max_size=4),
+        sortable=sortable,
+        order_keys=st.lists(st.sampled_from(sortable), max_size=3),
+        group_keys=st.lists(st.sampled_from(schema.paths_of(*_GROUPABLE_KINDS)), max_size=2),
+        aggregates=st.lists(aggregate, max_size=3),
+        aggregates_1=st.lists(aggregate, min_size=1, max_size=3),
+    )
+
+
+def _literal_or_none(value: int | None) -> ir.Literal | None:
+    return None if value is None else ir.Literal(value, "int")
+
+
+@st.composite
+def _plain_query(draw: st.DrawFn, schema: Schema, total_order: bool) -> ir.Query:
+    parts = _parts(schema)
+    outputs = _Outputs()
+    alias_pool = iter(_ALIASES)
+    if draw(st.booleans()):
+        for path, _f in draw(parts.selected):
+            alias = next(alias_pool) if draw(_QUARTER) == 0 else None
+            outputs.add(ir.SelectItem(path, alias))
+    keys: list[ir.OrderKey] = []
+    for path, _f in draw(parts.order_keys):
+        if all(k.path != path for k in keys):
+            keys.append(ir.OrderKey(path, draw(st.booleans())))
+    # sometimes order by a select alias of a sortable path
+    aliased = [i.alias for i in outputs.items if i.alias is not None
+               and any(i.expr == p for p, _ in parts.sortable)]
+    if aliased and draw(st.booleans()):
+        alias = aliased[draw(st.integers(0, len(aliased) - 1))]
+        keys.insert(0, ir.OrderKey(ir.Path((alias,)), draw(st.booleans())))
+    limit, offset = draw(_LIMITS), draw(_OFFSETS)
+    if total_order and (keys or limit is not None or offset is not None):
+        keys = [k for k in keys if k.path.segments != ("_id",)]
+        keys.append(ir.OrderKey(ir.Path(("_id",)), draw(st.booleans())))
+    return ir.Query(
+        collection="docs",
+        where=draw(parts.where),
+        select=tuple(outputs.items),
+        order_by=tuple(keys),
+        limit=_literal_or_none(limit),
+        offset=_literal_or_none(offset),
+    )
+
+
+@st.composite
+def _grouped_query(draw: st.DrawFn, schema: Schema, total_order: bool) -> ir.Query:
+    parts = _parts(schema)
+    group_by: list[ir.Path] = []
+    for path, _f in draw(parts.group_keys):
+        if path not in group_by:
+            group_by.append(path)
+    alias_pool = iter(_ALIASES)
+    outputs = _Outputs()
+    for path in group_by:
+        if draw(_QUARTER) > 0:
+            alias = next(alias_pool) if draw(st.booleans()) else None
+            outputs.add(ir.SelectItem(path, alias))
+    for agg in draw(parts.aggregates if group_by else parts.aggregates_1):
+        outputs.add(ir.SelectItem(agg, next(alias_pool)))
+    choices = [ir.Path((a,)) for a in outputs.aliases] + group_by
+    keys: list[ir.OrderKey] = []
+    for _ in range(draw(st.integers(0, 2)) if choices else 0):
+        path = choices[draw(st.integers(0, len(choices) - 1))]
+        if all(k.path != path for k in keys):
+            keys.append(ir.OrderKey(path, draw(st.booleans())))
+    limit, offset = draw(_LIMITS), draw(_OFFSETS)
+    if total_order:  # groups are unique by their keys, so ordering by all keys is total
+        keys += [ir.OrderKey(p, draw(st.booleans())) for p in group_by
+                 if all(k.path != p for k in keys)]
+    return ir.Query(
+        collection="docs",
+        where=draw(parts.where),
+        group_by=tuple(group_by),
+        select=tuple(outputs.items),
+        order_by=tuple(keys),
+        limit=_literal_or_none(limit),
+        offset=_literal_or_none(offset),
+    )
+
+
+@functools.cache
+def queries(
+    schema: Schema = DEFAULT_SCHEMA, *, total_order: bool = False, grouped: bool | None = None
+) -> st.SearchStrategy[ir.Query]:
+    """Queries on collection ``docs`` of ``schema``: a typed ``where``, ``select`` (paths,
+    aliases), ``order by`` (sortable scalar fields, aliases), ``limit``/``offset``, or
+    ``group by`` with ``count()``, ``count(p)``, ``sum``, ``avg``, ``min``, ``max``.
+
+    ``total_order=True``: whenever order matters (order by, limit, offset) the
+    order is total — ``_id`` is the last key of a plain query, every group key is
+    a key of a grouped one — so every backend must return the rows in the same
+    order. ``grouped``: only grouped (True) or only plain (False) queries.
+    """
+    plain = _plain_query(schema, total_order)
+    group = _grouped_query(schema, total_order)
+    if grouped is True:
+        return group
+    if grouped is False:
+        return plain
+    return st.one_of(plain, plain, plain, group)
+
+
+def drop_paging(query: ir.Query) -> ir.Query:
+    """The query without ``limit``/``offset`` (to compare a page with the whole)."""
+    return replace(query, limit=None, offset=None)
