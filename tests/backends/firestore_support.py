@@ -36,3 +36,48 @@ def emulator_rows(plan: crossql.Plan, rows: list[dict[str, Any]]) -> list[dict[s
                 row[output.key[0]] = EMULATOR_AVG_OF_NOTHING
         out.append(row)
     return out
+
+
+def values(n: int, start: int = 0) -> str:
+    """``[start, ..., start + n - 1]`` as query text."""
+    return "[" + ", ".join(str(i) for i in range(start, start + n)) + "]"
+
+
+LIMIT_CASES: list[tuple[str, str, str, str]] = [
+    ("in values", f"from c where f in {values(30)}", f"from c where f in {values(31)}",
+     "in-values"),
+    ("not-in values", f"from c where f not in {values(10)}",
+     f"from c where f not in {values(11)}", "not-in-values"),
+    ("array-contains-any values", f"from c where t contains any {values(30)}",
+     f"from c where t contains any {values(31)}", "array-contains-any-values"),
+    ("not-equal filters", "from c where f != 1 and g == 2",
+     "from c where f != 1 and g != 2", "not-equal-count"),
+    ("not-in combination", "from c where f not in [1, 2] and g == 3",
+     "from c where f not in [1, 2] and g in [3, 4]", "not-in-combination"),
+    ("not-in with or", "from c where f != 1 and (g == 1 or h == 2)",
+     "from c where f not in [1, 2] and (g == 1 or h == 2)", "not-in-combination"),
+    ("not-in with contains any", "from c where f not in [1, 2] and t contains 1",
+     "from c where f not in [1, 2] and t contains any [1, 2]", "not-in-combination"),
+    ("disjunctions", f"from c where f in {values(5)} and g in {values(6)}",
+     f"from c where f in {values(5)} and g in {values(7)}", "disjunctions"),
+    ("disjunctions by or", "from c where (" + " or ".join(f"f{i} == 1" for i in range(30))
+     + ")", "from c where (" + " or ".join(f"f{i} == 1" for i in range(31)) + ")",
+     "disjunctions"),
+    ("array-contains per disjunction", "from c where (t contains 1 or u contains 2)",
+     "from c where t contains 1 and u contains any [2, 3]",
+     "array-contains-per-disjunction"),
+    ("inequality fields", "from c where " + " and ".join(f"f{i} > 0" for i in range(10)),
+     "from c where " + " and ".join(f"f{i} > 0" for i in range(11)), "inequality-fields"),
+    ("filters and orders", "from c where " + " and ".join(f"f{i} == 0" for i in range(99))
+     + " order by f0", "from c where " + " and ".join(f"f{i} == 0" for i in range(100))
+     + " order by f0", "filters-and-orders"),
+    ("aggregations", "from c where f > 0 select count() as a, sum(f) as b, avg(f) as c, "
+     "sum(f) as d, avg(f) as e", "from c where f > 0 select count() as a, sum(f) as b, "
+     "avg(f) as c, sum(f) as d, avg(f) as e, count() as g", "aggregations"),
+    ("limit", f"from c limit {2**31 - 1}", f"from c limit {2**31}", "limit-range"),
+    ("offset", f"from c offset {2**31 - 1}", f"from c offset {2**31}", "offset-range"),
+    ("name bytes", "from c where " + "f" * 1500 + " == 1", "from c where " + "f" * 1501
+     + " == 1", "name"),
+]
+"""(limit, a query just inside it, one just past it, the refusal's code) for every limit in
+crossql.backends.firestore.compiler.LIMITS, and the combinations Firestore forbids."""

@@ -199,11 +199,11 @@ class _Compiler:
                 if seg == "" or (seg.startswith("__") and seg.endswith("__") and len(seg) >= 4):
                     raise self.refuse(
                         "name", "field name", node,
-                        f"Firestore cannot address the field name `{seg}`",
+                        f"firestore cannot address the field name `{seg}`",
                         "field names are not empty, and names like `__x__` are reserved")
             if len(field_path(node.segments).encode("utf-8")) > LIMITS["name bytes"]:
                 raise self.refuse("name", "field name", node,
-                                  "the field path is longer than Firestore's 1500 bytes")
+                                  "firestore field paths are at most 1500 bytes")
 
     # -- the condition ---------------------------------------------------------------------
     def condition(self) -> Filter:
@@ -225,7 +225,8 @@ class _Compiler:
                                   _OPTION_HINT["or"])
         for leaf in leaves(tree):
             if leaf.op in ("!=", "not-in") and not self.options.native_not_equal:
-                construct = "not in" if leaf.op == "not-in" else "!="
+                origin = leaf.origin.operand if isinstance(leaf.origin, ir.Not) else leaf.origin
+                construct = "not in" if leaf.op == "not-in" or isinstance(origin, ir.In) else "!="
                 raise self.refuse("not-equal", construct, leaf.origin,
                                   f"firestore cannot evaluate `{construct}`",
                                   _OPTION_HINT[construct])
@@ -240,13 +241,13 @@ class _Compiler:
             if name and n > LIMITS[f"{name} values"]:
                 raise self.refuse(
                     f"{name}-values", name, leaf.origin,
-                    f"Firestore's `{name}` takes at most {LIMITS[f'{name} values']} values; "
+                    f"firestore's `{name}` takes at most {LIMITS[f'{name} values']} values; "
                     f"this one has {n}", "split the values over several queries")
         not_equal = [leaf for leaf in all_leaves if leaf.op in ("!=", "not-in")]
         if len(not_equal) > LIMITS["not-equal filters"]:
             raise self.refuse(
                 "not-equal-count", "!=", not_equal[1].origin,
-                "Firestore allows one `!=`, `not-in` or `!= null` filter per query; this "
+                "firestore allows one `!=`, `not-in` or `!= null` filter per query; this "
                 f"query needs {len(not_equal)}",
                 "keep one of them and narrow the others with `==`, `in` or ranges")
         not_in = [leaf for leaf in all_leaves if leaf.op == "not-in"]
@@ -256,7 +257,7 @@ class _Compiler:
             if ors or others:
                 raise self.refuse(
                     "not-in-combination", "not in", not_in[0].origin,
-                    "Firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
+                    "firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
                     "in one query",
                     "write the excluded values as separate `!=` tests, or drop the `or`/`in`")
         if array_filters_per_disjunction(tree) > LIMITS["array-contains per disjunction"]:
@@ -264,30 +265,31 @@ class _Compiler:
                       if leaf.op in ("array_contains", "array_contains_any")]
             raise self.refuse(
                 "array-contains-per-disjunction", "contains", arrays[-1].origin,
-                "Firestore allows one `array-contains` or `array-contains-any` per "
+                "firestore allows one `array-contains` or `array-contains-any` per "
                 "disjunction",
                 "combine the values into one `contains any`, or split the query")
         count = disjunctions(tree)
         if count > LIMITS["disjunctions"]:
             raise self.refuse(
                 "disjunctions", "or", where,
-                f"the condition has {count} disjunctions in normal form; Firestore allows "
-                f"{LIMITS['disjunctions']}",
+                f"firestore allows {LIMITS['disjunctions']} disjunctions in normal form; the "
+                f"condition has {count}",
                 "each `in`/`contains any` value and each `or` branch multiplies across `and`; "
                 "shorten the lists or split the query")
         inequality = {leaf.field for leaf in all_leaves if leaf.is_inequality}
         if len(inequality) > LIMITS["inequality fields"]:
             raise self.refuse(
                 "inequality-fields", "<, <=, >, >=", where,
-                f"the condition has inequalities on {len(inequality)} fields; Firestore "
-                f"allows {LIMITS['inequality fields']}",
+                f"firestore allows inequalities on {LIMITS['inequality fields']} fields; the "
+                f"condition has {len(inequality)}",
                 "turn some ranges into equalities, or split the query")
         total = len(all_leaves) + orders
         if total > LIMITS["filters and orders"]:
             raise self.refuse(
                 "filters-and-orders", "and", where,
-                f"the query has {len(all_leaves)} filters and {orders} orders; Firestore "
-                f"allows {LIMITS['filters and orders']} in all", "split the query")
+                f"firestore allows {LIMITS['filters and orders']} filters and orders in all; "
+                f"the query has {len(all_leaves)} filters and {orders} orders",
+                "split the query")
 
     # -- presence --------------------------------------------------------------------------
     def present(self, tree: Filter) -> frozenset[tuple[str, ...]] | None:
@@ -306,7 +308,7 @@ class _Compiler:
                 dotted = ".".join(leaf.field)
                 raise self.refuse(
                     "inequality-missing-field", "or", leaf.origin,
-                    f"Firestore orders by `{dotted}` for this inequality and so leaves out "
+                    f"firestore orders by `{dotted}` for this inequality and so leaves out "
                     f"documents without `{dotted}`, which the condition would keep",
                     f"make every branch of the `or` test `{dotted}`, or declare it required: "
                     f"schema={{{self.query.collection!r}: {{'required': [{dotted!r}]}}}}")
@@ -314,7 +316,7 @@ class _Compiler:
         return out
 
     # -- plain queries -------------------------------------------------------------------------
-    def order_steps(self, tree: Filter, present: frozenset[tuple[str, ...]] | None,
+    def order_steps(self, present: frozenset[tuple[str, ...]] | None,
                     inequality: list[tuple[str, ...]]) -> list[OrderBy]:
         q = self.query
         steps: list[OrderBy] = []
@@ -331,7 +333,7 @@ class _Compiler:
                 if not steps and key.descending:
                     raise self.refuse(
                         "descending-id", "order by", key,
-                        "Firestore cannot start an ordering with the document id descending",
+                        "firestore cannot start an ordering with the document id descending",
                         "the emulator refuses descending key scans and production needs an "
                         "index for them; order by another field first")
                 missing = [f for f in inequality if f not in seen]
@@ -339,7 +341,7 @@ class _Compiler:
                     dotted = ".".join(missing[0])
                     raise self.refuse(
                         "order-after-inequality", "order by", key,
-                        f"Firestore orders by the inequality field `{dotted}` before the "
+                        f"firestore orders by the inequality field `{dotted}` before the "
                         "document id, so `_id` cannot come first",
                         f"order by `{dotted}` before `_id`")
                 steps.append(OrderBy(ID_FIELD, key.descending))
@@ -348,7 +350,7 @@ class _Compiler:
                 dotted = ".".join(segs)
                 raise self.refuse(
                     "order-missing-field", "order by", key,
-                    f"Firestore leaves out documents without `{dotted}` when ordering by it",
+                    f"firestore leaves out documents without `{dotted}` when ordering by it",
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
@@ -368,19 +370,16 @@ class _Compiler:
         limit = _count(q.limit)
         if offset > LIMITS["offset"]:
             raise self.refuse("offset-range", "offset", q.offset,
-                              f"Firestore's offset is at most {LIMITS['offset']}")
+                              f"firestore's offset is at most {LIMITS['offset']}")
         if limit is not None and limit > LIMITS["limit"]:
             raise self.refuse("limit-range", "limit", q.limit,
-                              f"Firestore's limit is at most {LIMITS['limit']}",
+                              f"firestore's limit is at most {LIMITS['limit']}",
                               "leave `limit` out to read every row")
         return offset, limit
 
     def plain(self, tree: Filter) -> FirestorePlan:
         q = self.query
         offset, limit = self.page()
-        present = self.present(tree) if tree != NEVER else None
-        inequality = self.check_inequality_fields(tree, present) if tree != NEVER else []
-        orders = self.order_steps(tree, present, inequality)
         outputs: list[Output] = []
         projection: list[tuple[str, ...]] = []
         for item in q.select:
@@ -390,13 +389,15 @@ class _Compiler:
             outputs.append(Output(output_key(item), source))
             if source != ID_FIELD:
                 projection.append(source)
-        outputs_shape = tuple(outputs)
         if tree == NEVER or limit == 0:
-            reason = ("the condition matches no document" if tree == NEVER else "`limit 0`")
-            return FirestorePlan(q.collection, outputs=outputs_shape, static_rows=(),
+            reason = "the condition matches no document" if tree == NEVER else "`limit 0`"
+            return FirestorePlan(q.collection, outputs=tuple(outputs), static_rows=(),
                                  options=self.options, notes=(f"no rows: {reason}",))
-        self.check_limits(tree, len(orders) + len(
-            [f for f in inequality if f not in {o.field for o in orders}]))
+        present = self.present(tree)
+        inequality = self.check_inequality_fields(tree, present)
+        orders = self.order_steps(present, inequality)
+        implicit = [f for f in inequality if f not in {o.field for o in orders}]
+        self.check_limits(tree, len(orders) + len(implicit))
         steps: list[Step] = []
         if tree != ALWAYS:
             steps.append(Where(tree))
@@ -406,10 +407,11 @@ class _Compiler:
         if limit is not None:
             steps.append(Limit(limit))
         if q.select:
+            # a path under another selected path comes with it
             minimal = [p for p in projection
                        if not any(o != p and p[:len(o)] == o for o in projection)]
             steps.append(Select(tuple(dict.fromkeys(minimal))))
-        return FirestorePlan(q.collection, steps=tuple(steps), outputs=outputs_shape,
+        return FirestorePlan(q.collection, steps=tuple(steps), outputs=tuple(outputs),
                              options=self.options, notes=tuple(self.notes))
 
     # -- aggregates -------------------------------------------------------------------------------
@@ -458,7 +460,7 @@ class _Compiler:
         if len(aggregations) > LIMITS["aggregations"]:
             raise self.refuse(
                 "aggregations", "select", q.select[LIMITS["aggregations"]],
-                f"Firestore runs at most {LIMITS['aggregations']} aggregations in one query",
+                f"firestore runs at most {LIMITS['aggregations']} aggregations in one query",
                 "split the aggregates over several queries")
         if len(aggregations) > 1 and present is not None:
             for arg, item in fields:
@@ -467,7 +469,7 @@ class _Compiler:
                     raise self.refuse(
                         "aggregate-missing-field", item.expr.func if isinstance(
                             item.expr, ir.Aggregate) else "sum", item,
-                        f"with several aggregations Firestore counts only documents that "
+                        f"with several aggregations firestore counts only documents that "
                         f"have `{dotted}`",
                         f"run this aggregate in a query of its own, add a test of `{dotted}` "
                         "to `where`, or declare it required in the schema")
