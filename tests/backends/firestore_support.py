@@ -76,7 +76,7 @@ LIMIT_CASES: list[tuple[str, str, str, str]] = [
      "avg(f) as c, sum(f) as d, avg(f) as e, count() as g", "aggregations"),
     ("limit", f"from c limit {2**31 - 1}", f"from c limit {2**31}", "limit-range"),
     ("offset", f"from c offset {2**31 - 1}", f"from c offset {2**31}", "offset-range"),
-    ("name bytes", "from c where " + "f" * 1500 + " == 1", "from c where " + "f" * 1501
+    ("field path bytes", "from c where " + "f" * 1499 + " == 1", "from c where " + "f" * 1500
      + " == 1", "name"),
 ]
 """(limit, a query just inside it, one just past it, the refusal's code) for every limit in
