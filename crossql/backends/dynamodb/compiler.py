@@ -110,7 +110,11 @@ CAPABILITIES = Capabilities(
         "matches": "DynamoDB has no regular expressions",
         "size": "`size()` also measures strings, maps and sets: guarded with "
                 "`attribute_type(p, L)`",
+        "exists": "`attribute_exists` (true for a NULL attribute too)",
+        "not exists": "`attribute_not_exists`",
         "not": "pushed down by the three-valued rules; DynamoDB's NOT is two-valued",
+        "and": "`AND`; its top level picks the key conditions of a Query",
+        "or": "`OR` (a Query needs the partition key pinned outside any `or`)",
         "group by": "DynamoDB does not group",
         "count()": "`Select=COUNT`, summed over every page: one row",
         "count(p)": "DynamoDB only counts items",
@@ -155,6 +159,22 @@ def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
             assert isinstance(path, ir.Path)
             out.append(path)
     return out
+
+
+_COLLECTION = re.compile(r"(?:\s|--[^\n]*)*from(?:\s|--[^\n]*)+(`(?:[^`]|``)*`|\w+)",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _CollectionName:
+    """Where the collection's name is, for an error that points at it."""
+
+    span: ir.Span | None
+
+
+def _collection_span(query: ir.Query) -> ir.Span | None:
+    match = _COLLECTION.match(query.source or "")
+    return match.span(1) if match else query.span
 
 
 def _count(value: ir.Literal | ir.Param | None) -> int | None:
@@ -209,7 +229,8 @@ class _Compiler:
         table = self.options.table_prefix + q.collection
         if not _TABLE_NAME.match(table):
             raise self.refuse(
-                "collection name", q, f"dynamodb cannot use `{table}` as a table name",
+                "collection name", _CollectionName(_collection_span(q)),
+                f"dynamodb cannot use `{table}` as a table name",
                 "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .")
         if q.group_by:
             raise self.refuse("group by", q.group_by[0],
@@ -238,7 +259,9 @@ class _Compiler:
                         number_text(node.value)
                     except UnstorableValue as err:
                         raise self.refuse("number", node, f"dynamodb cannot hold this "
-                                          f"number: {err}") from None
+                                          f"number: {err}",
+                                          "DynamoDB numbers have at most 38 digits and "
+                                          "magnitudes from 1E-130 to 9.99E+125") from None
 
     # -- key conditions -----------------------------------------------------------------
     def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:

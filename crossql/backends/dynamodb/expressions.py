@@ -449,7 +449,8 @@ class ExpressionWriter:
     def _render(self, expr: Expr) -> tuple[str, int]:
         match expr:
             case Or(operands=ops):
-                return " OR ".join(self._wrap(o, _AND) for o in ops), _OR
+                # AND binds tighter than OR, but the parentheses spare the reader the rule
+                return " OR ".join(self._wrap(o, _NOT) for o in ops), _OR
             case And(operands=ops):
                 return " AND ".join(self._wrap(o, _NOT) for o in ops), _AND
             case Not(operand=op):

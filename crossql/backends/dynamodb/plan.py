@@ -138,5 +138,10 @@ class DynamoPlan(Plan):
         ]
         if self.limit is not None:
             body.append(f"items = items[:{self.limit}]")
+        if self.outputs is not None:
+            shape = ", ".join(f"{'.'.join(k)} = {'.'.join(p)}" for k, p in self.outputs)
+            body.append(f"# each row: {shape}")
+        elif self.pk_field != "_id":
+            body.append(f"# each row: the item, with `{self.pk_field}` renamed `_id`")
         return "\n".join([*head, *body])
 

@@ -63,7 +63,8 @@ def number_text(value: int | float | Decimal) -> str:
         if not _MIN_MAGNITUDE <= magnitude <= _MAX_MAGNITUDE:
             raise UnstorableValue(f"{text} is outside DynamoDB's number range "
                                   "(magnitudes 1E-130 to 9.99...E+125)")
-        if len(number.normalize().as_tuple().digits) > _MAX_DIGITS:
+        digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+        if len(digits) > _MAX_DIGITS:  # significant digits (normalize() would round to 28)
             raise UnstorableValue(f"{text} has more than {_MAX_DIGITS} significant digits")
     return text
 
