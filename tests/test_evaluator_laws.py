@@ -9,7 +9,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import (
+
+import crossql
+from crossql import ir
+from crossql.runtime.reference import MISSING, evaluate_condition, freeze, get_path, sort_key
+from tests.strategies import (
     DEFAULT_SCHEMA,
     MAX_DOCS,
     Field,
@@ -19,10 +23,6 @@ from strategies import (
     queries,
     wild_documents,
 )
-
-import crossql
-from crossql import ir
-from crossql.runtime.reference import MISSING, evaluate_condition, freeze, get_path, sort_key
 
 LAWS = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

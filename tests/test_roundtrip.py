@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from strategies import any_condition, any_query, queries
 
 import crossql
 from crossql import ir
 from crossql.compiler.checks import check_query
 from crossql.grammar import parse_condition
 from crossql.grammar.formatter import format_condition
+from tests.strategies import any_condition, any_query, queries
 
 ROUNDTRIP = settings(
     max_examples=1000, deadline=None,

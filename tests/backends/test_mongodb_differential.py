@@ -1,0 +1,30 @@
+"""MongoDB (a real server) against the reference evaluator on generated data."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.backends.differential import compare_on_backend
+from tests.strategies import MAX_DOCS, documents, queries
+
+pytestmark = pytest.mark.integration
+
+QUERIES_PER_COLLECTION = 40
+
+
+# no shrinking: each example is a whole collection and 40 queries, and the failure
+# message already names the one query, its plan and the documents
+@settings(max_examples=25, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_mongodb_matches_reference(runner: asyncio.Runner, mongo_store: Any,
+                                   data: st.DataObject) -> None:
+    docs = data.draw(documents(MAX_DOCS, min_size=5), label="docs")
+    qs = [data.draw(queries(total_order=True), label=f"q{i}")
+          for i in range(QUERIES_PER_COLLECTION)]
+    compare_on_backend(runner, mongo_store, "mongodb", docs, qs)
