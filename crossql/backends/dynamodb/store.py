@@ -88,6 +88,13 @@ def _driver_error(err: Exception) -> DynamoError:
     return DynamoError(type(err).__name__, str(err))
 
 
+def _from_driver(err: Exception) -> bool:
+    """An error of the driver stack or the network, not a bug of ours."""
+    module = type(err).__module__.split(".")[0]
+    return module in ("botocore", "aiobotocore", "boto3", "aioboto3", "aiohttp") or \
+        isinstance(err, OSError | TimeoutError)
+
+
 def _set_path(row: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
     target = row
     for seg in key[:-1]:
@@ -213,6 +220,8 @@ class DynamoStore(Store):
             except BackendError:
                 raise
             except Exception as err:
+                if not _from_driver(err):
+                    raise
                 error = _driver_error(err)
                 attempt += 1
                 if error.code in _RETRYABLE and attempt < self._config.max_attempts:
