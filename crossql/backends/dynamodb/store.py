@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crossql import ir
 from crossql.backends import Plan
@@ -47,14 +47,12 @@ from crossql.backends.dynamodb.values import (
     python_to_item,
     to_attribute_value,
 )
+from crossql.config import DynamoConfig
 from crossql.errors import BackendError
 from crossql.grammar import parse_query
-from crossql.runtime.prepared import PreparedQuery
+from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.store import BoundQuery, Document, Store, with_id_first
-
-if TYPE_CHECKING:
-    from crossql.config import DynamoConfig
 
 BATCH_SIZE = 25
 """Items per ``BatchWriteItem`` (DynamoDB's maximum)."""
@@ -146,8 +144,6 @@ class DynamoStore(Store):
     def __init__(self, config: DynamoConfig | None = None, *, client: Any = None,
                  schema: Any = None, options: Any = None, plan_cache_size: int = 256) -> None:
         if config is None:
-            from crossql.config import DynamoConfig
-
             config = DynamoConfig()
         self._config = config
         defaults = {"allow_scan": config.allow_scan, "pk_field": config.pk_field,
@@ -208,7 +204,7 @@ class DynamoStore(Store):
 
     # -- calls, retries -----------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
-        """Full jitter over a capped exponential: uniform in [0, min(cap, base * 2^n)]."""
+        """Full jitter over a capped exponential: uniform in [0, min(max, base * 2^(n-1))]."""
         cfg = self._config
         return random.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
 
@@ -256,8 +252,6 @@ class DynamoStore(Store):
 
     def _forget_plans(self) -> None:
         # plans compiled under the old key schema must not be reused
-        from crossql.runtime.prepared import PlanCache
-
         self._cache = PlanCache(self._plan_cache_size)
 
     async def _ensure_schema(self, collection: str) -> None:
