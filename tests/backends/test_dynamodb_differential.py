@@ -8,7 +8,9 @@ draws many queries of two families:
   groups, every condition form): most need a Scan, many are refused;
 - *keyed*: the same queries with the string field ``g`` pinned with ``==`` (and
   sometimes a condition on ``n``), ordered by ``_id`` when ordered at all, so
-  the planner picks a Query on an index, or ``_id`` pinned for a Query on the table.
+  the planner picks a Query on an index, or ``_id`` pinned for a Query on the table;
+- *unordered*: the same queries without ``order by``, ``limit`` and ``offset``,
+  so that nearly every condition reaches DynamoDB as a Scan filter.
 
 Every plan the compiler accepts must return exactly the reference rows (in
 order: every generated order is total) and the reference count. The session
@@ -35,7 +37,16 @@ import crossql
 from crossql import ir
 from tests.backends.conftest import canonical
 from tests.backends.differential import STATS
-from tests.strategies import DEFAULT_SCHEMA, ID_DOMAIN, MAX_DOCS, Field, Schema, documents, queries
+from tests.strategies import (
+    DEFAULT_SCHEMA,
+    ID_DOMAIN,
+    MAX_DOCS,
+    Field,
+    Schema,
+    documents,
+    drop_paging,
+    queries,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +132,7 @@ def _compare(runner: asyncio.Runner, store: Any, family: str, docs: list[dict[st
         stats[plan.operation + (f" on {plan.index_name}" if plan.index_name else "")] += 1
 
 
-# no shrinking: each example is a whole table and 60 queries, and the failure message
+# no shrinking: each example is a whole table and 90 queries, and the failure message
 # already names the query, its plan and the documents
 @settings(max_examples=25, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -133,15 +144,19 @@ def test_dynamodb_matches_reference(runner: asyncio.Runner, dynamo_store: Any,
     generated = [data.draw(queries(SCHEMA, total_order=True), label=f"q{i}")
                  for i in range(QUERIES_PER_FAMILY)]
     keyed = [data.draw(keyed_queries(), label=f"k{i}") for i in range(QUERIES_PER_FAMILY)]
+    unordered = [replace(drop_paging(q), order_by=()) for q in generated]
     _compare(runner, dynamo_store, "generated", docs, generated)
     _compare(runner, dynamo_store, "keyed", docs, keyed)
+    _compare(runner, dynamo_store, "unordered", docs, unordered)
 
 
 def test_the_differential_exercises_every_access_path(dynamo_store: Any) -> None:
     """Runs after the differential (file order): both families were compared, and the
     keyed one reached the table and both indexes."""
     generated, keyed = STATS.get("dynamodb (generated)"), STATS.get("dynamodb (keyed)")
-    if generated is None or keyed is None:
+    unordered = STATS.get("dynamodb (unordered)")
+    if generated is None or keyed is None or unordered is None:
         pytest.skip("the differential test did not run in this session")
     assert generated["Scan"] > 0 and generated["refused"] > 0
+    assert unordered["Scan"] > generated["Scan"]
     assert keyed["Query"] > 0 and keyed["Query on by_g"] > 0 and keyed["Query on by_g_id"] > 0
