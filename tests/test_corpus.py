@@ -10,39 +10,22 @@ snapshot is a bug.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from syrupy.assertion import SnapshotAssertion
 
 import crossql
 from crossql import ir
+from tests.plan_corpus import CORPUS, VALID, compact_json
 
-CORPUS_FILE = Path(__file__).parent / "corpus" / "queries.yaml"
-CORPUS: list[dict[str, Any]] = yaml.safe_load(CORPUS_FILE.read_text("utf-8"))
-VALID = [e for e in CORPUS if "error" not in e]
 ERRORS = [e for e in CORPUS if "error" in e]
 PARSEABLE = [e for e in CORPUS if not e.get("error", "").startswith("syntax.")]
+_json = compact_json
 
 
 def _ids(entries: list[dict[str, Any]]) -> list[str]:
     return [e["name"] for e in entries]
-
-
-def _json(data: Any, indent: str = "") -> str:
-    """JSON text that keeps a value on one line when it fits: short, readable diffs."""
-    flat = json.dumps(data, ensure_ascii=False)
-    if len(indent) + len(flat) <= 88 or not isinstance(data, dict | list) or not data:
-        return flat
-    inner = indent + "  "
-    if isinstance(data, list):
-        body = [inner + _json(v, inner) for v in data]
-        return "[\n" + ",\n".join(body) + "\n" + indent + "]"
-    body = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_json(v, inner)}"
-            for k, v in data.items()]
-    return "{\n" + ",\n".join(body) + "\n" + indent + "}"
 
 
 def test_corpus_is_well_formed() -> None:
