@@ -1,23 +1,28 @@
-"""Text → IR: the Lark LALR parser and the transformer that builds IR nodes.
+"""Text → IR: an LALR(1) parser over Lark's tables, and the callbacks that build IR nodes.
 
-The transformer runs inside the parser (no intermediate parse tree), so every
-callback builds its IR node directly and computes its span from its children.
-Lark's errors are turned into ``QuerySyntaxError`` with expectations in words.
+The grammar is ``crossql.lark``; Lark turns it into LALR tables (``strict=True``,
+so a conflict is an error), which ``generate.py`` writes to ``_tables.py``. Here a
+small loop drives those tables with the master-regex lexer of ``lexer.py``,
+exactly as Lark's own parser would (same reductions, same children for each
+callback, same errors) without importing Lark: ``import crossql`` stays light
+and a parse costs about half of Lark's. ``lark_support.py`` plugs the same
+lexer and callbacks into Lark itself; the tests check that both agree.
+
+The callbacks run as the parser reduces (no intermediate parse tree), so each
+builds its IR node directly and computes its span from its children. Errors
+are turned into ``QuerySyntaxError`` with expectations in words.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from functools import lru_cache
-from importlib import resources
+from collections.abc import Callable
 from typing import Any, TypeVar
-
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from crossql import ir
 from crossql.errors import QuerySyntaxError
+from crossql.grammar import _tables
+from crossql.grammar.lexer import _SKIP_RE, _TRAILER, KEYWORD_TERMINALS, LexError, scanner
 from crossql.limits import MAX_CONDITION_DEPTH, MAX_LIST_DEPTH, MAX_QUERY_LENGTH
 
 INT64_MIN = -(2**63)
@@ -36,13 +41,49 @@ _COMPARE_OPS: dict[str, ir.CompareOp] = {
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|[\s\S])")
 _SIMPLE_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Token:
+    """A token handed to a callback: its terminal, text and offsets.
+
+    The callbacks read only these four attributes, which ``lark.Token`` has too,
+    so they serve Lark's parser unchanged (``lark_support.py``).
+    """
+
+    __slots__ = ("end_pos", "start_pos", "type", "value")
+
+    def __init__(self, type: str, value: str, start_pos: int, end_pos: int | None) -> None:
+        self.type = type
+        self.value = value
+        self.start_pos = start_pos
+        self.end_pos = end_pos
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Token({self.type!r}, {self.value!r}, {self.start_pos}, {self.end_pos})"
+
+
+class ParseError(Exception):
+    """A token the grammar does not allow here (Lark: ``UnexpectedToken``).
+
+    ``expected``: every terminal of the state's table; ``accepts``: those that the
+    parser would really shift after its pending reductions.
+    """
+
+    def __init__(self, token: Any, expected: set[str], accepts: set[str]) -> None:
+        super().__init__(f"unexpected {token.type}")
+        self.token = token
+        self.expected = expected
+        self.accepts = accepts
 
 
 def _span_of(item: Any) -> ir.Span:
-    if isinstance(item, Token):
-        assert item.start_pos is not None and item.end_pos is not None
+    span: ir.Span | None = getattr(item, "span", None)
+    if span is None:  # a token
         return (item.start_pos, item.end_pos)
-    span: ir.Span = item.span
     return span
 
 
@@ -50,13 +91,23 @@ def _join(first: Any, last: Any) -> ir.Span:
     return (_span_of(first)[0], _span_of(last)[1])
 
 
+def _with_span(node: Any, span: ir.Span) -> Any:
+    """A copy of an IR node with another span (``dataclasses.replace`` is ~3x slower)."""
+    cls = type(node)
+    new = object.__new__(cls)
+    for name in cls.__slots__:
+        object.__setattr__(new, name, getattr(node, name))
+    object.__setattr__(new, "span", span)
+    return new
+
+
 def _syntax(message: str, span: ir.Span, hint: str | None = None) -> QuerySyntaxError:
     return QuerySyntaxError(message, code="syntax.invalid-literal", span=span, hint=hint)
 
 
-def decode_string(token: Token) -> str:
+def decode_string(token: Any) -> str:
     """The value of a string literal: strip quotes, apply escapes, join surrogate pairs."""
-    body = token[1:-1]
+    body: str = token.value[1:-1]
     start = token.start_pos or 0
 
     def replace(match: re.Match[str]) -> str:
@@ -78,7 +129,7 @@ def decode_string(token: Token) -> str:
         )
 
     value = _ESCAPE.sub(replace, body) if "\\" in body else body
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
+    if not value.isascii() and _SURROGATE.search(value):
         try:
             value = value.encode("utf-16", "surrogatepass").decode("utf-16")
         except UnicodeDecodeError:
@@ -90,17 +141,18 @@ def decode_string(token: Token) -> str:
     return value
 
 
-def decode_name(token: Token) -> str:
+def decode_name(token: Any) -> str:
     """The text of a name segment; backticked names drop the ticks and undouble ``````."""
     if token.type == "QUOTED_NAME":
-        text = token[1:-1].replace("``", "`")
+        text: str = token.value[1:-1].replace("``", "`")
         if not text:
             raise QuerySyntaxError(
                 "an empty name ``", code="syntax.empty-name", span=_span_of(token),
                 hint="a backticked name needs at least one character",
             )
         return text
-    return str(token)
+    value: str = token.value
+    return value
 
 
 def condition_depth(cond: Any) -> int:
@@ -136,55 +188,73 @@ def _deep_checked(node: _Bool) -> _Bool:
     return node
 
 
-class _ToIR(Transformer[Token, Any]):
-    """Builds IR nodes while the LALR parser reduces (Lark's embedded transformer)."""
+_BOOL_TYPES = (ir.Not, ir.And, ir.Or)
+
+
+def _shallow(operands: tuple[Any, ...]) -> bool:
+    """No operand is itself a not/and/or: the node is two levels deep at most."""
+    return all(type(op) not in _BOOL_TYPES for op in operands)
+
+
+class _ToIR:
+    """The callbacks: one per rule (or alias) of the grammar, each building an IR node.
+
+    Each gets the children Lark's tree builder would give it (filtered tokens
+    left out, ``None`` for an absent ``[x]``). Tokens are read through ``type``,
+    ``value``, ``start_pos`` and ``end_pos`` only.
+    """
 
     # --- values ---
-    def string(self, children: list[Token]) -> ir.Literal:
+    def string(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
-        return ir.Literal(decode_string(tok), "string", _span_of(tok))
+        return ir.Literal(decode_string(tok), "string", (tok.start_pos, tok.end_pos))
 
-    def integer(self, children: list[Token]) -> ir.Literal:
+    def integer(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
+        text: str = tok.value
         # a 64-bit integer has at most 19 digits; longer text must not reach int(), which
         # refuses more than 4300 digits with a ValueError
-        value = int(tok) if len(tok.lstrip("-0")) <= 20 else INT64_MAX + 1
+        value = int(text) if len(text) <= 19 or len(text.lstrip("-0")) <= 20 else INT64_MAX + 1
         if not INT64_MIN <= value <= INT64_MAX:
-            shown = tok if len(tok) <= 30 else f"{tok[:24]}... ({len(tok)} characters)"
+            shown = text if len(text) <= 30 else f"{text[:24]}... ({len(text)} characters)"
             raise QuerySyntaxError(
                 f"integer {shown} is out of the 64-bit range", code="syntax.integer-out-of-range",
                 span=_span_of(tok), hint="integers are 64-bit signed; write a float (e.g. 1e20)",
             )
-        return ir.Literal(value, "int", _span_of(tok))
+        return ir.Literal(value, "int", (tok.start_pos, tok.end_pos))
 
-    def decimal(self, children: list[Token]) -> ir.Literal:
+    def decimal(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
-        value = float(tok)
+        text: str = tok.value
+        value = float(text)
         if value in (float("inf"), float("-inf")):
-            shown = tok if len(tok) <= 30 else f"{tok[:24]}... ({len(tok)} characters)"
+            shown = text if len(text) <= 30 else f"{text[:24]}... ({len(text)} characters)"
             raise QuerySyntaxError(
                 f"number {shown} is too large for a 64-bit float",
                 code="syntax.float-out-of-range",
                 span=_span_of(tok),
             )
-        return ir.Literal(value, "float", _span_of(tok))
+        return ir.Literal(value, "float", (tok.start_pos, tok.end_pos))
 
-    def true(self, children: list[Token]) -> ir.Literal:
-        return ir.Literal(True, "bool", _span_of(children[0]))
+    def true(self, children: list[Any]) -> ir.Literal:
+        tok = children[0]
+        return ir.Literal(True, "bool", (tok.start_pos, tok.end_pos))
 
-    def false(self, children: list[Token]) -> ir.Literal:
-        return ir.Literal(False, "bool", _span_of(children[0]))
+    def false(self, children: list[Any]) -> ir.Literal:
+        tok = children[0]
+        return ir.Literal(False, "bool", (tok.start_pos, tok.end_pos))
 
-    def null(self, children: list[Token]) -> ir.Literal:
-        return ir.Literal(None, "null", _span_of(children[0]))
+    def null(self, children: list[Any]) -> ir.Literal:
+        tok = children[0]
+        return ir.Literal(None, "null", (tok.start_pos, tok.end_pos))
 
-    def param(self, children: list[Token]) -> ir.Param:
+    def param(self, children: list[Any]) -> ir.Param:
         (tok,) = children
-        return ir.Param(tok[1:], _span_of(tok))
+        return ir.Param(tok.value[1:], (tok.start_pos, tok.end_pos))
 
     def array(self, children: list[Any]) -> ir.ListValue:
         items = tuple(c for c in children[1:-1] if c is not None)
-        node = ir.ListValue(items, _join(children[0], children[-1]))
+        node = ir.ListValue(items, (children[0].start_pos, children[-1].end_pos))
         # depth is checked as lists are built, so nothing deeper ever exists
         depth = self._list_depth(node)
         if depth > MAX_LIST_DEPTH:
@@ -199,56 +269,58 @@ class _ToIR(Transformer[Token, Any]):
         return 1 + max(inner, default=0)
 
     # --- names ---
-    def path(self, children: list[Token]) -> ir.Path:
-        return ir.Path(tuple(decode_name(t) for t in children), _join(children[0], children[-1]))
+    def path(self, children: list[Any]) -> ir.Path:
+        return ir.Path(tuple([t.value if t.type == "NAME" else decode_name(t) for t in children]),
+                       (children[0].start_pos, children[-1].end_pos))
 
     # --- predicates ---
     def compare(self, children: list[Any]) -> ir.Compare:
         path, op, value = children
-        return ir.Compare(_COMPARE_OPS[op], path, value, _join(path, value))
+        return ir.Compare(_COMPARE_OPS[op.value], path, value, (path.span[0], value.span[1]))
 
     def between(self, children: list[Any]) -> ir.Between:
         path, low, high = children
-        return ir.Between(path, low, high, _join(path, high))
+        return ir.Between(path, low, high, (path.span[0], high.span[1]))
 
     def in_(self, children: list[Any]) -> ir.In:
         path, values = children
-        return ir.In(path, values, False, _join(path, values))
+        return ir.In(path, values, False, (path.span[0], values.span[1]))
 
     def not_in(self, children: list[Any]) -> ir.In:
         path, _not, values = children
-        return ir.In(path, values, True, _join(path, values))
+        return ir.In(path, values, True, (path.span[0], values.span[1]))
 
     def contains(self, children: list[Any]) -> ir.Contains:
         path, value = children
-        return ir.Contains(path, value, _join(path, value))
+        return ir.Contains(path, value, (path.span[0], value.span[1]))
 
     def contains_any(self, children: list[Any]) -> ir.ContainsAny:
         path, values = children
-        return ir.ContainsAny(path, values, _join(path, values))
+        return ir.ContainsAny(path, values, (path.span[0], values.span[1]))
 
     def contains_all(self, children: list[Any]) -> ir.ContainsAll:
         path, values = children
-        return ir.ContainsAll(path, values, _join(path, values))
+        return ir.ContainsAll(path, values, (path.span[0], values.span[1]))
 
     def startswith(self, children: list[Any]) -> ir.StartsWith:
         path, value = children
-        return ir.StartsWith(path, value, _join(path, value))
+        return ir.StartsWith(path, value, (path.span[0], value.span[1]))
 
     def matches(self, children: list[Any]) -> ir.Matches:
         path, value = children
-        return ir.Matches(path, value, _join(path, value))
+        return ir.Matches(path, value, (path.span[0], value.span[1]))
 
-    def call(self, children: list[Any]) -> tuple[Token, ir.Path | None, ir.Span]:
+    def call(self, children: list[Any]) -> tuple[Any, ir.Path | None, ir.Span]:
         name, path, rpar = children
-        return (name, path, _join(name, rpar))
+        return (name, path, (name.start_pos, rpar.end_pos))
 
     def call_predicate(self, children: list[Any]) -> ir.Exists:
         ((name, path, span),) = children
-        fname = str(name).lower()
+        fname = name.value.lower()
         if fname != "exists":
             raise QuerySyntaxError(
-                f"`{name}(...)` is not a condition", code="syntax.unknown-function", span=span,
+                f"`{name.value}(...)` is not a condition", code="syntax.unknown-function",
+                span=span,
                 hint="a condition call is `exists(path)`; `size(path)` needs a comparison",
             )
         if path is None:
@@ -260,13 +332,13 @@ class _ToIR(Transformer[Token, Any]):
 
     def call_compare(self, children: list[Any]) -> ir.Size:
         (name, path, span), op, value = children
-        fname = str(name).lower()
+        fname = name.value.lower()
         if fname != "size":
             hint = "`exists(path)` is a condition by itself" if fname == "exists" else (
                 "the only function compared in a condition is `size(path)`"
             )
             raise QuerySyntaxError(
-                f"`{name}(...)` cannot be compared", code="syntax.unknown-function",
+                f"`{name.value}(...)` cannot be compared", code="syntax.unknown-function",
                 span=span, hint=hint,
             )
         if path is None:
@@ -274,24 +346,29 @@ class _ToIR(Transformer[Token, Any]):
                 "`size()` needs a path", code="syntax.missing-argument", span=span,
                 hint="write size(field) > 0",
             )
-        return ir.Size(_COMPARE_OPS[op], path, value, (span[0], _span_of(value)[1]))
+        return ir.Size(_COMPARE_OPS[op.value], path, value, (span[0], value.span[1]))
 
     # --- boolean structure ---
     def paren(self, children: list[Any]) -> Any:
         # `( c )` builds no node, but its span covers the parentheses so that an `and`
         # or `or` starting or ending with one underlines balanced text
         lpar, cond, rpar = children
-        return replace(cond, span=_join(lpar, rpar))
+        return _with_span(cond, (lpar.start_pos, rpar.end_pos))
 
     def not_(self, children: list[Any]) -> ir.Not:
         tok, operand = children
-        return _deep_checked(ir.Not(operand, _join(tok, operand)))
+        node = ir.Not(operand, (tok.start_pos, operand.span[1]))
+        return node if type(operand) not in _BOOL_TYPES else _deep_checked(node)
 
     def and_cond(self, children: list[Any]) -> ir.And:
-        return _deep_checked(ir.And(tuple(children), _join(children[0], children[-1])))
+        operands = tuple(children)
+        node = ir.And(operands, (operands[0].span[0], operands[-1].span[1]))
+        return node if _shallow(operands) else _deep_checked(node)
 
     def or_cond(self, children: list[Any]) -> ir.Or:
-        return _deep_checked(ir.Or(tuple(children), _join(children[0], children[-1])))
+        operands = tuple(children)
+        node = ir.Or(operands, (operands[0].span[0], operands[-1].span[1]))
+        return node if _shallow(operands) else _deep_checked(node)
 
     # --- clauses ---
     def where(self, children: list[Any]) -> Any:
@@ -302,27 +379,28 @@ class _ToIR(Transformer[Token, Any]):
 
     def select_item(self, children: list[Any]) -> ir.SelectItem:
         expr, alias = children
-        if isinstance(expr, tuple):
+        if type(expr) is tuple:
             name, arg, span = expr
-            fname = str(name).lower()
+            fname = name.value.lower()
             if fname not in ir.AGGREGATE_FUNCS:
                 raise QuerySyntaxError(
-                    f"unknown function `{name}`", code="syntax.unknown-function", span=span,
+                    f"unknown function `{name.value}`", code="syntax.unknown-function",
+                    span=span,
                     hint="select takes a path or count(), count(p), sum(p), avg(p), min(p), max(p)",
                 )
-            expr = ir.Aggregate(fname, arg, span)  # type: ignore[arg-type]
-        end = alias if alias is not None else expr
-        return ir.SelectItem(
-            expr, decode_name(alias) if alias is not None else None, _join(expr, end)
-        )
+            expr = ir.Aggregate(fname, arg, span)
+        if alias is None:
+            return ir.SelectItem(expr, None, expr.span)
+        return ir.SelectItem(expr, decode_name(alias), (expr.span[0], alias.end_pos))
 
     def select(self, children: list[ir.SelectItem]) -> tuple[ir.SelectItem, ...]:
         return tuple(children)
 
     def order_key(self, children: list[Any]) -> ir.OrderKey:
         path, direction = children
-        descending = direction is not None and direction.type == "DESC"
-        return ir.OrderKey(path, descending, _join(path, direction if direction else path))
+        if direction is None:
+            return ir.OrderKey(path, False, path.span)
+        return ir.OrderKey(path, direction.type == "DESC", (path.span[0], direction.end_pos))
 
     def order(self, children: list[ir.OrderKey]) -> tuple[ir.OrderKey, ...]:
         return tuple(children)
@@ -335,14 +413,15 @@ class _ToIR(Transformer[Token, Any]):
 
     def query(self, children: list[Any]) -> ir.Query:
         from_tok, name, where, group, select, order, limit, offset = children
-        parts = [p for p in (where, group, select, order, limit, offset) if p is not None]
-        last = parts[-1] if parts else name
-        if isinstance(last, tuple):
-            last = last[-1]
+        last: Any = name
+        for part in (offset, limit, order, select, group, where):
+            if part is not None:
+                last = part[-1] if type(part) is tuple else part
+                break
         return ir.Query(
             collection=decode_name(name), where=where, group_by=group or (),
             select=select or (), order_by=order or (), limit=limit, offset=offset,
-            span=_join(from_tok, last),
+            span=(from_tok.start_pos, _span_of(last)[1]),
         )
 
     def start(self, children: list[Any]) -> Any:
@@ -352,21 +431,185 @@ class _ToIR(Transformer[Token, Any]):
         return children[0]
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
-    grammar = resources.files("crossql.grammar").joinpath("crossql.lark").read_text("utf-8")
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="basic",
-        strict=True,
-        start=["start", "condition_only"],
-        maybe_placeholders=True,
-        transformer=_ToIR(),
-        # the built parser is cached in the temp dir (keyed by the grammar's hash):
-        # building it takes ~0.4 s, loading it ~6 ms
-        cache=True,
-    )
+TRANSFORMER = _ToIR()
+"""The callbacks, shared by this parser and Lark's (``lark_support.py``)."""
+
+
+# --- the LALR driver ---------------------------------------------------------
+
+_Reduce = Callable[[list[Any]], Any]
+_IDENTITY: Any = None
+"""A rule whose node is its only child (``?rule`` with one child): no call at all."""
+
+
+def _child_filter(include: tuple[tuple[int, bool, int], ...], append_none: int,
+                  expand1: bool, build: _Reduce) -> _Reduce:
+    """Lark's ``ChildFilterLALR`` (+ ``ExpandSingleChild``): keep, inline, pad with None."""
+    if not append_none and not any(x or n for _, x, n in include):
+        keep = [i for i, _, _ in include]
+        if len(keep) == 1 and not expand1:
+            (only,) = keep
+            return lambda children: build([children[only]])
+        if len(keep) == 1:
+            (only,) = keep
+            return lambda children: children[only]
+
+    def run(children: list[Any]) -> Any:
+        filtered: list[Any] = []
+        for i, inline, nones in include:
+            if nones:
+                filtered += [None] * nones
+            if inline:
+                if filtered:
+                    filtered += children[i]
+                else:  # left recursion: take the list over, as Lark does
+                    filtered = children[i]
+            else:
+                filtered.append(children[i])
+        if append_none:
+            filtered += [None] * append_none
+        if expand1 and len(filtered) == 1:
+            return filtered[0]
+        return build(filtered)
+
+    return run
+
+
+def _listing(children: list[Any]) -> list[Any]:
+    return children
+
+
+def _expand1(build: _Reduce) -> _Reduce:
+    return lambda children: children[0] if len(children) == 1 else build(children)
+
+
+def _reducers(transformer: Any) -> tuple[tuple[str, int, _Reduce | None], ...]:
+    """``(origin, length, reduce)`` per rule, ``reduce`` None where the node is the
+    only child; what Lark's ``ParseTreeBuilder`` would call for each rule."""
+    out = []
+    for origin, size, callback, expand1, include, append_none in _tables.RULES:
+        method = getattr(transformer, callback, None)
+        build: _Reduce
+        if origin.startswith("_"):  # an inlined rule (``_rule``, ``x*``): its children
+            build = _listing
+        elif method is not None:
+            build = method
+        else:
+            # a `?rule` without a callback has exactly one child; anything else would
+            # need a parse tree, which this parser never builds
+            single = (include is None and size == 1) or (
+                include is not None and len(include) == 1 and not append_none
+                and not include[0][1] and not include[0][2])
+            assert expand1 and single, callback
+            build = _listing
+        reduce: _Reduce | None
+        if include is None:
+            if expand1 and size == 1:
+                reduce = _IDENTITY
+            elif expand1:
+                reduce = _expand1(build)
+            else:
+                reduce = build
+        else:
+            reduce = _child_filter(include, append_none, expand1, build)
+        out.append((origin, size, reduce))
+    return tuple(out)
+
+
+_RULES = _reducers(TRANSFORMER)
+_STATES = _tables.STATES
+_KEPT = frozenset(_tables.KEPT_TERMINALS)
+
+
+def _accepts(stack: list[int], end_state: int) -> set[str]:
+    """The terminals the parser would shift in this state after its reductions, and
+    ``$END`` where the input may end (Lark's ``InteractiveParser.accepts``, on the
+    states alone)."""
+    out = set()
+    for terminal in _STATES[stack[-1]]:
+        if not terminal.isupper():
+            continue
+        states = list(stack)
+        while True:
+            action = _STATES[states[-1]].get(terminal)
+            if action is None:
+                break
+            if action >= 0:
+                out.add(terminal)
+                break
+            origin, size, _ = _RULES[~action]
+            if size:
+                del states[-size:]
+            goto = _STATES[states[-1]][origin]
+            states.append(goto)
+            if terminal == "$END" and goto == end_state:
+                out.add(terminal)
+                break
+    return out
+
+
+def _unexpected(stack: list[int], end_state: int, token: Token) -> ParseError:
+    expected = {t for t in _STATES[stack[-1]] if t.isupper()}
+    return ParseError(token, expected, _accepts(stack, end_state))
+
+
+def _lalr(text: str, start: str) -> Any:
+    """Lex and parse ``text`` from ``start``: Lark's ``feed_token`` loop over its tables."""
+    states = _STATES
+    rules = _RULES
+    kept = _KEPT
+    keyword = KEYWORD_TERMINALS.get
+    end_state = _tables.END_STATES[start]
+    state_stack = [_tables.START_STATES[start]]
+    value_stack: list[Any] = []
+    match = scanner(text)
+    pos = 0
+    size_of_text = len(text)
+    first = -1  # offsets of the last token, for the end of input
+    last: int | None = None
+    while True:
+        kind = "$END"
+        if pos < size_of_text:
+            m = match()
+            if m is None:
+                if _TRAILER.match(text, pos) is None:
+                    raise LexError(_SKIP_RE.match(text, pos).end())  # type: ignore[union-attr]
+            else:
+                kind = m.lastgroup  # type: ignore[assignment]
+                first = m.start(kind)
+                pos = last = m.end()
+                if kind == "WORD":
+                    kind = keyword(text[first:pos].lower(), "NAME")
+        token = Token(kind, text[first:pos], first, pos) if kind in kept else None
+        is_end = kind == "$END"
+        while True:
+            action = states[state_stack[-1]].get(kind)
+            if action is None:
+                if is_end:  # Lark's $END borrows the offsets of the last token
+                    token = Token(kind, "", first, last) if last is not None else \
+                        Token(kind, "", 0, None)
+                elif token is None:
+                    token = Token(kind, text[first:pos], first, pos)
+                raise _unexpected(state_stack, end_state, token)
+            if action >= 0:
+                assert not is_end, "the tables never shift the end of input"
+                state_stack.append(action)
+                value_stack.append(token)
+                break
+            origin, size, reduce = rules[~action]
+            if reduce is None:
+                del state_stack[-1]
+            elif size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+                value_stack.append(reduce(children))
+            else:
+                value_stack.append(reduce([]))
+            goto = states[state_stack[-1]][origin]
+            state_stack.append(goto)
+            if is_end and goto == end_state:
+                return value_stack[-1]
 
 
 # --- errors in words -------------------------------------------------------
@@ -424,15 +667,15 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _describe_token(token: Token) -> str:
+def _describe_token(token: Any) -> str:
     if token.type == "$END":
         return "the end of the query"
     return f"`{token}`"
 
 
-def _syntax_error(err: UnexpectedInput, text: str) -> QuerySyntaxError:
-    if isinstance(err, UnexpectedCharacters):
-        pos = err.pos_in_stream or 0
+def _syntax_error(err: LexError | ParseError, text: str) -> QuerySyntaxError:
+    if isinstance(err, LexError):
+        pos = err.pos
         char = text[pos]
         if char in "\"'":
             return QuerySyntaxError(
@@ -461,7 +704,7 @@ def _syntax_error(err: UnexpectedInput, text: str) -> QuerySyntaxError:
             f"unexpected character `{char}`", code="syntax.unexpected-character",
             span=(pos, pos + 1), source=text, hint=hint,
         )
-    if isinstance(err, UnexpectedToken):
+    if isinstance(err, ParseError):
         token = err.token
         expected = set(err.accepts or err.expected)
         if token.type == "$END":
@@ -491,15 +734,10 @@ def _syntax_error(err: UnexpectedInput, text: str) -> QuerySyntaxError:
             f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
             code="syntax.unexpected-token", span=span, source=text, hint=hint,
         )
-    if isinstance(err, UnexpectedEOF):  # pragma: no cover - LALR reports $END as a token
-        return QuerySyntaxError(
-            "the query ends too early", code="syntax.unexpected-end",
-            span=(len(text), len(text)), source=text,
-        )
     raise err  # pragma: no cover
 
 
-def _run(text: str, start: str) -> Any:
+def _run(text: str, start: str, parse: Callable[[str, str], Any] = _lalr) -> Any:
     if not isinstance(text, str):
         raise TypeError(f"a query is text, not {type(text).__name__}")
     if len(text) > MAX_QUERY_LENGTH:
@@ -509,8 +747,8 @@ def _run(text: str, start: str) -> Any:
             hint="pass large value lists as a parameter",
         )
     try:
-        return _parser().parse(text, start=start)
-    except UnexpectedInput as err:
+        return parse(text, start)
+    except (LexError, ParseError) as err:
         raise _syntax_error(err, text) from None
     except QuerySyntaxError as err:
         raise err.with_source(text) from None
