@@ -161,6 +161,10 @@ def test_a_false_equality_with_an_unstorable_value_is_non_null() -> None:
     ("from c where exists(f)", "native", None, None, None),
     ("from c where not exists(f)", "native", "not-exists", "not exists", "not exists(f)"),
     ("from c where not (f != null)", "native", "not-exists", "not exists", "not (f != null)"),
+    # `== null` is false (not unknown) on a missing field, so its negation keeps those
+    ("from c where not (f == null)", "native", "not-exists", "not exists", "not (f == null)"),
+    ('from c where _id in ["a", "b"] and f > 1', "native", "id-equality-with-inequality", "in",
+     '_id in ["a", "b"]'),
     ('from c where f matches "a"', "native", "matches", "matches", 'f matches "a"'),
     ("from c where size(f) == 1", "native", "size", "size", "size(f) == 1"),
     ('from c where not (t contains "x")', "native", "not-contains", "not contains",
@@ -371,3 +375,37 @@ def test_to_dict_is_json_and_deterministic() -> None:
                               schema={"c": {"required": ["a"]}}).to_dict()
     assert data["rows"] == {"x": "a", "b.c": "b.c"}
     assert data["query"][-1] == {"select": ["a", "b.c"]}
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ("exists(f)", None),
+    ("not exists(f)", "static"),
+    ("not (f == null)", leaf("f", "!=", None)),
+    ("not (f != null)", leaf("f", "==", None)),
+])
+def test_a_required_field_is_never_missing(condition: str, expected: Any) -> None:
+    plan = compile_fs(f"from c where {condition}", "native", schema={"c": {"required": ["f"]}})
+    if expected == "static":
+        assert plan.static_rows == ()
+    elif expected is None:
+        assert plan.filter is None and plan.static_rows is None
+    else:
+        assert plan.to_dict()["query"][0]["where"] == expected
+
+
+def test_an_id_equality_next_to_an_inequality_becomes_a_range() -> None:
+    """Firestore refuses `__name__ ==` with an inequality on another field."""
+    assert where('_id == "d1" and f > 1') == {"and": [
+        leaf("__name__", ">=", {"document_id": "d1"}),
+        leaf("__name__", "<=", {"document_id": "d1"}),
+        leaf("f", ">", 1)]}
+    assert where('_id == "d1" and f == 1') == {"and": [
+        leaf("__name__", "==", {"document_id": "d1"}), leaf("f", "==", 1)]}
+
+
+def test_an_aggregated_field_is_ordered_after_an_id_filter() -> None:
+    """Firestore sums a field after a document-id filter only when it is ordered."""
+    plan = compile_fs('from c where _id >= "d1" select sum(n) as s')
+    assert plan.to_dict()["query"][1] == {"order_by": "n", "direction": "ASCENDING"}
+    plan = compile_fs("from c where n > 1 select sum(n) as s")
+    assert [step for step in plan.to_dict()["query"] if "order_by" in step] == []

@@ -32,11 +32,14 @@ from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
     NEVER,
+    Exists,
     FilterBuilder,
+    and_,
     array_filters_per_disjunction,
     disjunctions,
     expand_exists,
     non_null_fields,
+    or_,
     present_fields,
     valid_document_id,
 )
@@ -44,6 +47,8 @@ from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import (
     ID_FIELD,
     Aggregation,
+    And,
+    FieldFilter,
     Filter,
     FirestorePlan,
     Limit,
@@ -207,11 +212,41 @@ class _Compiler:
         q = self.query
         if q.where is None:
             return ALWAYS
-        built = FilterBuilder(self.refuse).build(q.where)
+        built = FilterBuilder(self.refuse, self.required).build(q.where)
         both = self.options.native_not_equal and self.options.native_or
         tree = expand_exists(built, both, self.refuse)
         self.check_profile(tree)
-        return tree
+        return self.key_equalities(tree)
+
+    def key_equalities(self, tree: Filter) -> Filter:
+        """Firestore refuses `==`/`in` on the document id next to an inequality on another
+        field ("Equality on key is not allowed if there are other inequality fields and
+        key does not appear in inequalities"): `_id == x` becomes the exact range
+        `>= x and <= x`; an `in` on the id is refused."""
+        all_leaves = list(leaves(tree)) if tree not in (ALWAYS, NEVER) else []
+        if not any(leaf.is_inequality and not leaf.on_id for leaf in all_leaves):
+            return tree
+        for leaf in all_leaves:
+            if leaf.on_id and leaf.op == "in":
+                raise self.refuse(
+                    "id-equality-with-inequality", "in", leaf.origin,
+                    "firestore cannot combine `_id in [..]` with an inequality on another "
+                    "field", "run one query per id, or turn the other inequality into `==`")
+
+        def rewrite(node: Filter) -> Filter:
+            if isinstance(node, FieldFilter):
+                if node.on_id and node.op == "==":
+                    ranged = and_([FieldFilter(ID_FIELD, ">=", node.value, node.origin),
+                                   FieldFilter(ID_FIELD, "<=", node.value, node.origin)])
+                    assert not isinstance(ranged, Exists)
+                    return ranged
+                return node
+            children = [rewrite(c) for c in node.filters]
+            out = and_(children) if isinstance(node, And) else or_(children, node.origin)
+            assert not isinstance(out, Exists)
+            return out
+
+        return rewrite(tree)
 
     def check_profile(self, tree: Filter) -> None:
         if tree in (ALWAYS, NEVER):
@@ -479,8 +514,22 @@ class _Compiler:
                                  static_rows=(row,) if one_row else (),
                                  options=self.options, notes=(reason,))
         inequality = self.check_inequality_fields(tree, present)
-        self.check_limits(tree, len(inequality))
-        steps: tuple[Step, ...] = (Where(tree),) if tree != ALWAYS else ()
+        orders: list[OrderBy] = []
+        if any(leaf.on_id for leaf in leaves(tree)):
+            # with a filter on the document id, Firestore sums only fields ordered before
+            # the id ("requires an index that has fields [..] after __name__"); ordering
+            # drops documents without the field, which add nothing to sum or avg, and
+            # several aggregations already need their fields present
+            for arg, _item in fields:
+                if arg not in {o.field for o in orders}:
+                    orders.append(OrderBy(arg))
+            if orders:
+                self.notes.append("ordered by the aggregated field"
+                                  f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
+                                  "a field after a document-id filter only when it is ordered")
+        implicit = [f for f in inequality if f not in {o.field for o in orders}]
+        self.check_limits(tree, len(orders) + len(implicit))
+        steps: tuple[Step, ...] = ((Where(tree),) if tree != ALWAYS else ()) + tuple(orders)
         return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
                              outputs=tuple(outputs), options=self.options,
                              notes=tuple(self.notes))

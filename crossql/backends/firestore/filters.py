@@ -249,8 +249,12 @@ class FilterBuilder:
     ``refuse(code, construct, node, message, hint)`` makes the located error.
     """
 
-    def __init__(self, refuse: Refuse) -> None:
+    def __init__(self, refuse: Refuse,
+                 required: frozenset[tuple[str, ...]] = frozenset()) -> None:
         self.refuse = refuse
+        self.required = required
+        """Paths present in every document (the schema says so): for them "missing"
+        is impossible, so `exists`, `not (p == null)` and `not (p != null)` are exact."""
 
     def build(self, cond: ir.Condition, truth: bool = True, negation: ir.Not | None = None) -> Node:
         """The filter of documents where ``cond`` evaluates to ``truth``. ``negation`` is
@@ -266,7 +270,7 @@ class FilterBuilder:
                 parts = [self.build(c, truth, negation) for c in ops]
                 return or_(parts, cond) if truth else and_(parts)
             case ir.Exists(path=path):
-                if path.segments == ("_id",):
+                if path.segments == ("_id",) or path.segments in self.required:
                     return ALWAYS if truth else NEVER
                 if not truth:
                     raise self._not_exists(at, path)
@@ -314,13 +318,13 @@ class FilterBuilder:
         """``path == value`` / ``path != value`` true or false."""
         segs = path.segments
         if value is None:
-            # `== null` is true on null, false on a present non-null value, unknown on a
-            # missing field; `!= null` is two-valued: present non-null, else false
-            if op == "!=" and not truth:
-                raise self._not_exists(at, path)
+            # both are two-valued: `== null` is true on an explicit null only, `!= null` on
+            # a present non-null value only; so each is false on a missing field
             is_null = (op == "==") == truth
             if segs == ("_id",):
                 return NEVER if is_null else ALWAYS
+            if not truth and segs not in self.required:
+                raise self._not_exists(at, path)
             return FieldFilter(segs, "==" if is_null else "!=", None, at)
         equal = (op == "==") == truth
         if segs == ("_id",):
