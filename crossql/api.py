@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.compiler.checks import bind, check_query
-from crossql.config import NoSQLConfig, load_config
 from crossql.errors import QueryError
 from crossql.grammar import parse_query
 from crossql.grammar.formatter import format_query
-from crossql.runtime import reference
-from crossql.runtime.store import Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from crossql.config import NoSQLConfig
+    from crossql.runtime.store import Store
 
 
 def parse(text: str) -> ir.Query:
@@ -57,6 +59,8 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of ``query`` over ``documents`` under the reference semantics."""
+    from crossql.runtime import reference
+
     q = _query(query)
     return reference.run(bind(check_query(q), params), documents)
 
@@ -68,36 +72,49 @@ def format(query: str | ir.Query) -> str:
 
 def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, *,
             client: Any = None) -> Store:
-    """A store for the configured driver (``{"driver": "memory"}`` by default).
+    """The primary store of a configuration, with every named backend reachable from it.
 
-    ``client`` hands over an existing driver object instead of opening a new
-    connection (for MongoDB: a PyMongo async or Motor client, or a database; for
-    DynamoDB: an aioboto3 low-level ``dynamodb`` client; for
-    Firestore: a ``google.cloud.firestore.AsyncClient``).
+    ``config`` is a ``NoSQLConfig``, a dict, a path to a YAML file, or None (the
+    environment: ``CROSSQL_CONFIG``, ``MONGODB_URI``, ... — see
+    ``crossql.config.ENVIRONMENT``). ``store.backend("analytics")`` (or
+    ``store["analytics"]``) is a named backend's store; ``default`` is the
+    top-level driver's. ``async with store:`` opens and closes them all.
+
+    ``client`` hands an existing driver object to the primary store instead of
+    opening a new connection (MongoDB: a PyMongo async or Motor client, or a
+    database; DynamoDB: an aioboto3 low-level ``dynamodb`` client; Firestore: a
+    ``google.cloud.firestore.AsyncClient``).
     """
+    from crossql.config import load_config
+
     cfg = load_config(config)
-    if cfg.driver == "memory":
+    primary = cfg.primary_name
+    stores: dict[str, Store] = {}
+    for name, driver in [("default", cfg.driver), *((b.name, b.driver) for b in cfg.backends)]:
+        block = cfg.block(None if name == "default" else name)
+        stores[name] = _open_store(driver, block, client if name == primary else None)
+    store = stores[primary]
+    store.join(stores)
+    return store
+
+
+def _open_store(driver: str, block: Any, client: Any) -> Store:
+    if driver == "memory":
         from crossql.backends.memory.store import MemoryStore
 
-        return MemoryStore(plan_cache_size=cfg.memory.plan_cache_size)
-    if cfg.driver == "mongodb":
+        return MemoryStore(plan_cache_size=block.plan_cache_size)
+    if driver == "mongodb":
         from crossql.backends.mongodb.store import MongoStore
 
-        assert cfg.mongodb is not None
         if client is not None:
-            store = MongoStore.from_client(client, cfg.mongodb.database)
-        else:
-            store = MongoStore(cfg.mongodb, plan_cache_size=cfg.mongodb.plan_cache_size)
-        return store
-    if cfg.driver == "firestore":
+            return MongoStore.from_client(client, block.database)
+        return MongoStore(block, plan_cache_size=block.plan_cache_size)
+    if driver == "firestore":
         from crossql.backends.firestore.store import FirestoreStore
 
-        assert cfg.firestore is not None
-        return FirestoreStore(cfg.firestore, client=client)
-    if cfg.driver == "dynamodb":
+        return FirestoreStore(block, client=client)
+    if driver == "dynamodb":
         from crossql.backends.dynamodb.store import DynamoStore
 
-        assert cfg.dynamodb is not None
-        return DynamoStore(cfg.dynamodb, client=client,
-                           plan_cache_size=cfg.dynamodb.plan_cache_size)
-    raise AssertionError(f"unhandled driver {cfg.driver}")  # pragma: no cover
+        return DynamoStore(block, client=client, plan_cache_size=block.plan_cache_size)
+    raise AssertionError(f"unhandled driver {driver}")  # pragma: no cover

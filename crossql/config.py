@@ -130,39 +130,172 @@ class FirestoreConfig(_Model):
     plan_cache_size: int = Field(256, ge=0)
 
 
-class NoSQLConfig(_Model):
-    """The ``nosql:`` section: which driver, and one block per driver."""
+_BLOCKS: tuple[DriverName, ...] = ("memory", "mongodb", "dynamodb", "firestore")
 
-    driver: DriverName = "memory"
-    memory: MemoryConfig = MemoryConfig()
+
+class BackendConfig(_Model):
+    """One named backend of the ``backends:`` list: a driver and its block."""
+
+    name: str = Field(min_length=1)
+    driver: DriverName
+    primary: bool = False
+    """The store ``connect`` returns; at most one backend is primary (default: the
+    top-level driver)."""
+    memory: MemoryConfig | None = None
     mongodb: MongoConfig | None = None
     dynamodb: DynamoConfig | None = None
     firestore: FirestoreConfig | None = None
 
+
+class NoSQLConfig(_Model):
+    """The ``nosql:`` section: the default driver with its block, and named backends.
+
+    ```yaml
+    nosql:
+      driver: mongodb
+      mongodb: {uri: "mongodb://localhost:27017", database: app}
+      backends:
+        - {name: analytics, driver: dynamodb, dynamodb: {region: us-east-1}}
+    ```
+    """
+
+    driver: DriverName = "memory"
+    memory: MemoryConfig | None = None
+    mongodb: MongoConfig | None = None
+    dynamodb: DynamoConfig | None = None
+    firestore: FirestoreConfig | None = None
+    backends: tuple[BackendConfig, ...] = ()
+
     @model_validator(mode="after")
-    def _driver_block(self) -> NoSQLConfig:
-        if self.driver == "mongodb" and self.mongodb is None:
-            raise ValueError("driver is mongodb but there is no `mongodb:` block")
-        if self.driver == "dynamodb" and self.dynamodb is None:
-            raise ValueError("driver is dynamodb but there is no `dynamodb:` block")
-        if self.driver == "firestore" and self.firestore is None:
-            raise ValueError("driver is firestore but there is no `firestore:` block")
+    def _consistent(self) -> NoSQLConfig:
+        problems = _semantic_problems(self.model_dump(exclude_none=True))
+        if problems:
+            raise ValueError("; ".join(f"{path}: {msg}" for path, msg in problems))
         return self
+
+    def block(self, name: str | None = None) -> Any:
+        """The driver block of the default backend, or of the backend called ``name``."""
+        holder: NoSQLConfig | BackendConfig = self if name is None else self.named(name)
+        block = getattr(holder, holder.driver)
+        return block if block is not None else MemoryConfig()
+
+    def named(self, name: str) -> BackendConfig:
+        """The named backend ``name``; ``ConfigError`` listing the names otherwise."""
+        for backend in self.backends:
+            if backend.name == name:
+                return backend
+        known = ", ".join(["default", *(b.name for b in self.backends)])
+        raise ConfigError([("backends", f"no backend named {name!r} (known: {known})")])
+
+    @property
+    def primary_name(self) -> str:
+        """``default`` (the top-level driver) unless a named backend says ``primary: true``."""
+        return next((b.name for b in self.backends if b.primary), "default")
+
+
+def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Problems pydantic cannot see field by field: missing driver blocks, names."""
+    problems: list[tuple[str, str]] = []
+
+    def needs_block(holder: Mapping[str, Any], path: str) -> None:
+        driver = holder.get("driver", "memory" if path == "" else None)
+        if driver in _BLOCKS and driver != "memory" and not isinstance(holder.get(driver),
+                                                                       Mapping):
+            where = f"{path}.{driver}" if path else driver
+            problems.append((where, f"driver is {driver} but there is no `{driver}:` block"))
+
+    needs_block(data, "")
+    backends = data.get("backends") or ()
+    if not isinstance(backends, list | tuple):
+        return problems
+    seen: dict[str, int] = {}
+    primaries = []
+    for i, entry in enumerate(backends):
+        if not isinstance(entry, Mapping):
+            continue
+        path = f"backends.{i}"
+        needs_block(entry, path)
+        name = entry.get("name")
+        if isinstance(name, str):
+            if name == "default":
+                problems.append((f"{path}.name", "`default` names the top-level driver; "
+                                                 "choose another name"))
+            elif name in seen:
+                problems.append((f"{path}.name", f"duplicate name {name!r} (also backends."
+                                                 f"{seen[name]})"))
+            else:
+                seen[name] = i
+        if entry.get("primary") is True:
+            primaries.append(f"{path}")
+    if len(primaries) > 1:
+        problems.append(("backends", "more than one primary backend: "
+                                     + ", ".join(primaries)))
+    return problems
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:
     out = []
     for e in err.errors():
+        if e["type"] == "value_error" and not e["loc"]:
+            continue  # our own consistency check: reported from the raw data instead
         path = ".".join(str(p) for p in e["loc"]) or "(top)"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
         out.append((path, msg))
     return out
 
 
-def load_config(config: NoSQLConfig | Mapping[str, Any] | str | Path | None) -> NoSQLConfig:
-    """A validated ``NoSQLConfig`` from a model, a dict, a YAML path, or None (defaults)."""
+ENVIRONMENT: dict[str, tuple[str | None, str]] = {
+    "CROSSQL_DRIVER": (None, "driver"),
+    "MONGODB_URI": ("mongodb", "uri"),
+    "MONGODB_DATABASE": ("mongodb", "database"),
+    "DYNAMODB_ENDPOINT": ("dynamodb", "endpoint_url"),
+    "DYNAMODB_REGION": ("dynamodb", "region"),
+    "FIRESTORE_EMULATOR_HOST": ("firestore", "emulator_host"),
+    "FIRESTORE_PROJECT": ("firestore", "project_id"),
+}
+"""Environment variables that override configuration read from a file (or the
+defaults): ``(driver block, key)``; each applies to every block of that driver."""
+
+
+def _apply_environment(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    data = dict(data)
+    holders: list[dict[str, Any]] = [data]
+    backends = data.get("backends")
+    if isinstance(backends, list):
+        data["backends"] = [dict(b) if isinstance(b, Mapping) else b for b in backends]
+        holders += [b for b in data["backends"] if isinstance(b, dict)]
+    for var, (block, key) in ENVIRONMENT.items():
+        value = env.get(var)
+        if not value:
+            continue
+        if block is None:
+            data[key] = value
+            continue
+        for holder in holders:
+            driver = holder.get("driver", "memory")
+            if isinstance(holder.get(block), Mapping) or (driver == block and holder is data):
+                holder[block] = {**(holder.get(block) or {}), key: value}
+    return data
+
+
+def load_config(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, *,
+                env: Mapping[str, str] | None = None) -> NoSQLConfig:
+    """A validated ``NoSQLConfig``.
+
+    ``config`` is a model or a dict (taken as is), a path to a YAML file (its
+    ``nosql:`` section, or the whole file if there is none), or None: then
+    ``CROSSQL_CONFIG`` names the file, or the defaults apply. Values read from a
+    file or defaulted are overridden by the environment (``ENVIRONMENT``). Every
+    problem is reported at once, each with its path.
+    """
+    import os
+
     if isinstance(config, NoSQLConfig):
         return config
+    environ = os.environ if env is None else env
+    from_code = config is not None and not isinstance(config, str | Path)
+    if config is None and environ.get("CROSSQL_CONFIG"):
+        config = environ["CROSSQL_CONFIG"]
     if config is None:
         data: Any = {}
     elif isinstance(config, str | Path):
@@ -171,21 +304,25 @@ def load_config(config: NoSQLConfig | Mapping[str, Any] | str | Path | None) -> 
         data = dict(config)
     if isinstance(data, Mapping) and "nosql" in data:
         data = data["nosql"]
+    if data is None:
+        data = {}
     if not isinstance(data, Mapping):
         raise ConfigError([("(top)", f"expected a mapping, got {type(data).__name__}")])
+    if not from_code:
+        data = _apply_environment(dict(data), environ)
+    problems = _semantic_problems(data)
     try:
-        return NoSQLConfig.model_validate(data)
+        cfg = NoSQLConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_problems(err)) from None
+        raise ConfigError(_problems(err) + problems) from None
+    return cfg
 
 
 def _read_yaml(path: Path) -> Any:
     try:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is in the yaml extra
-        raise ConfigError(
-            [(str(path), "reading YAML needs PyYAML: pip install PyYAML")]
-        ) from None
+        raise ConfigError([(str(path), "reading YAML needs PyYAML")]) from None
     try:
         with path.open(encoding="utf-8") as fh:
             return yaml.safe_load(fh)

@@ -49,9 +49,9 @@ def _ids(rows: list[dict[str, Any]]) -> list[Any]:
 def test_connect_returns_a_memory_store() -> None:
     store = crossql.connect({"driver": "memory"})
     assert isinstance(store, crossql.Store)
-    assert store.backend == "memory"
-    assert crossql.connect().backend == "memory"  # memory is the default
-    assert crossql.connect({"nosql": {"driver": "memory"}}).backend == "memory"
+    assert store.driver == "memory"
+    assert crossql.connect().driver == "memory"  # memory is the default
+    assert crossql.connect({"nosql": {"driver": "memory"}}).driver == "memory"
 
 
 @pytest.mark.parametrize(

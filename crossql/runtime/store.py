@@ -31,13 +31,37 @@ _STARTS_WITH_FROM = re.compile(r"(?:\s|--[^\n]*\n)*from(?![A-Za-z0-9_])", re.IGN
 class Store(abc.ABC):
     """A connection to one backend. Use as ``async with store:``."""
 
-    backend: str = ""
+    driver: str = ""
+    """The backend this store runs plans on (memory, mongodb, dynamodb, firestore)."""
 
     def __init__(self, *, plan_cache_size: int = 256, schema: Any = None,
                  options: Any = None) -> None:
         self._cache = PlanCache(plan_cache_size)
         self._schema = schema
         self._options = options
+        self._group: dict[str, Store] = {"default": self}
+
+    # -- named backends ------------------------------------------------------------
+    def join(self, group: dict[str, Store]) -> None:
+        """Make ``group`` (name → store, this one included) the backends of this store."""
+        for store in group.values():
+            store._group = group
+
+    @property
+    def backend_names(self) -> list[str]:
+        """The names of the backends configured with this store (``default`` first)."""
+        return list(self._group)
+
+    def backend(self, name: str) -> Store:
+        """The store of the named backend ``name`` (``default``: the top-level driver)."""
+        try:
+            return self._group[name]
+        except KeyError:
+            known = ", ".join(self._group)
+            raise KeyError(f"no backend named {name!r} (known: {known})") from None
+
+    def __getitem__(self, name: str) -> Store:
+        return self.backend(name)
 
     # -- lifecycle -------------------------------------------------------------
     async def open(self) -> None:  # noqa: B027 - optional hook
@@ -47,22 +71,31 @@ class Store(abc.ABC):
         """Release connections (backends with a server override this)."""
 
     async def __aenter__(self) -> Store:
-        await self.open()
+        opened: list[Store] = []
+        try:
+            for store in [self, *(s for s in self._group.values() if s is not self)]:
+                await store.open()
+                opened.append(store)
+        except BaseException:
+            for store in reversed(opened):
+                await store.close()
+            raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
+        for store in reversed([self, *(s for s in self._group.values() if s is not self)]):
+            await store.close()
 
     # -- queries -----------------------------------------------------------------
     def prepare(self, text: str) -> BoundQuery:
         """Parse and check ``text`` once; run it many times with different parameters."""
-        return BoundQuery(self, self._cache.get(text, self.backend, schema=self._schema,
+        return BoundQuery(self, self._cache.get(text, self.driver, schema=self._schema,
                                                 options=self._options))
 
     def plan(self, text: str, params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
-        return self._cache.get(text, self.backend, schema=self._schema,
+        return self._cache.get(text, self.driver, schema=self._schema,
                                options=self._options).plan(params)
 
     async def fetch(self, text: str, /, **params: Any) -> list[Document]:

@@ -30,7 +30,7 @@ def compare_on_backend(runner: asyncio.Runner, store: Any, name: str, docs: list
         text = crossql.format(query)
         want = crossql.evaluate(query, docs)
         try:
-            plan = crossql.compile(text, backend=store.backend, options=options)
+            plan = crossql.compile(text, backend=store.driver, options=options)
         except CapabilityError:
             stats["refused"] += 1
             continue

@@ -139,7 +139,7 @@ def _schema_from_description(table: Mapping[str, Any]) -> TableSchema:
 class DynamoStore(Store):
     """A store backed by DynamoDB tables, one per collection (``table_prefix`` + name)."""
 
-    backend = "dynamodb"
+    driver = "dynamodb"
 
     def __init__(self, config: DynamoConfig | None = None, *, client: Any = None,
                  schema: Any = None, options: Any = None, plan_cache_size: int = 256) -> None:
@@ -271,7 +271,7 @@ class DynamoStore(Store):
         return name
 
     def _prepared(self, text: str) -> PreparedQuery:
-        return self._cache.get(text, self.backend, schema=self._schema, options=self._options)
+        return self._cache.get(text, self.driver, schema=self._schema, options=self._options)
 
     # -- queries (the table's key schema is looked up first) ---------------------------------
     def prepare(self, text: str) -> BoundQuery:

@@ -119,7 +119,7 @@ def _shape(plan: FirestorePlan, snapshot: Any) -> Document:
 class FirestoreStore(Store):
     """A store backed by one Firestore database (or the emulator)."""
 
-    backend = "firestore"
+    driver = "firestore"
 
     def __init__(self, config: FirestoreConfig | None = None, *, client: Any = None,
                  options: FirestoreOptions | None = None, schema: Any = None,

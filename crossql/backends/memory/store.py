@@ -17,7 +17,7 @@ from crossql.runtime.store import Document, Store
 class MemoryStore(Store):
     """An embedded store whose answers are the reference semantics."""
 
-    backend = "memory"
+    driver = "memory"
 
     def __init__(self, *, plan_cache_size: int = 256) -> None:
         super().__init__(plan_cache_size=plan_cache_size)

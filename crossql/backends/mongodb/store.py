@@ -46,7 +46,7 @@ def _plain(value: Any) -> Any:
 class MongoStore(Store):
     """A store backed by one MongoDB database."""
 
-    backend = "mongodb"
+    driver = "mongodb"
 
     def __init__(self, config: MongoConfig | None = None, *, client: Any = None,
                  database: Any = None, plan_cache_size: int = 256) -> None:
