@@ -5,10 +5,10 @@
 [{'name': 'Ada'}]
 """
 
+from typing import TYPE_CHECKING, Any
+
 from crossql.api import compile, connect, evaluate, format, parse
 from crossql.backends import Plan
-from crossql.backends.firestore.options import FirestoreOptions
-from crossql.config import NoSQLConfig
 from crossql.errors import (
     BackendError,
     CapabilityError,
@@ -17,9 +17,37 @@ from crossql.errors import (
     QuerySemanticError,
     QuerySyntaxError,
 )
+from crossql.portability import Verdict, check
 from crossql.runtime.store import Collection, Store
 
+if TYPE_CHECKING:
+    from crossql.backends.firestore.options import FirestoreOptions
+    from crossql.config import NoSQLConfig
+
 __version__ = "0.1.0"
+
+# pydantic models, imported on first use: `import crossql` and compiling do not need
+# pydantic (~40 ms to import), configuration does
+_LAZY = {
+    "FirestoreOptions": "crossql.backends.firestore.options",
+    "NoSQLConfig": "crossql.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crossql' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BackendError",
@@ -33,7 +61,9 @@ __all__ = [
     "QuerySemanticError",
     "QuerySyntaxError",
     "Store",
+    "Verdict",
     "__version__",
+    "check",
     "compile",
     "connect",
     "evaluate",

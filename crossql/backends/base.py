@@ -73,6 +73,10 @@ class Plan:
         """The equivalent hand-written driver code."""
         raise NotImplementedError
 
+    def summary(self) -> str:
+        """One line saying what kind of plan this is (``crossql check`` shows it)."""
+        return type(self).__name__
+
 
 @dataclass(frozen=True, slots=True)
 class BackendSpec:

@@ -11,7 +11,7 @@ import abc
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan
@@ -228,3 +228,17 @@ class Collection:
                 )
             return query
         return ir.Query(self.name, where=parse_condition(where), source=where)
+
+
+
+if TYPE_CHECKING:  # mypy proves the classes implement the protocols
+    from crossql.runtime.protocol import CollectionProtocol, PreparedProtocol, StoreProtocol
+
+    def _store(store: Store) -> StoreProtocol:
+        return store
+
+    def _collection(collection: Collection) -> CollectionProtocol:
+        return collection
+
+    def _prepared(prepared: BoundQuery) -> PreparedProtocol:
+        return prepared

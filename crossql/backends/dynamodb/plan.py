@@ -49,6 +49,12 @@ class DynamoPlan(Plan):
         """The low-level client method: ``query`` or ``scan``."""
         return "query" if self.operation == "Query" else "scan"
 
+    def summary(self) -> str:
+        if self.never:
+            return "no request: no item can match"
+        target = f"index {self.index_name}" if self.index_name else f"table {self.table}"
+        return f"{self.operation} on {target}"
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "backend": "dynamodb",

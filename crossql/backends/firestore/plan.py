@@ -244,6 +244,13 @@ class FirestorePlan(Plan):
         return None
 
     # -- renderings ---------------------------------------------------------------
+    def summary(self) -> str:
+        if self.static_rows is not None:
+            return "no request: the answer is known"
+        chain = " → ".join(type(s).__name__.lower() for s in self.steps)
+        kind = "aggregation query" if self.aggregations else "query"
+        return f"{kind} ({self.options.profile}): {chain or 'whole collection'}"
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "backend": "firestore",

@@ -46,6 +46,9 @@ class MemoryPlan(Plan):
     def to_python(self) -> str:
         return f"crossql.evaluate({format_query(self.query)!r}, documents)"
 
+    def summary(self) -> str:
+        return "reference evaluator over the collection"
+
 
 def compile_memory(query: ir.Query, *, schema: Any = None, options: Any = None) -> MemoryPlan:
     """Compile a bound query for the memory engine (it supports every construct)."""

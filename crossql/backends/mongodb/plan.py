@@ -47,6 +47,12 @@ class MongoPlan(Plan):
             args["limit"] = self.limit
         return args
 
+    def summary(self) -> str:
+        if self.kind == "find":
+            return "find"
+        stages = " → ".join(next(iter(stage)) for stage in self.pipeline)
+        return f"aggregate: {stages}"
+
     def count_pipeline(self) -> list[dict[str, Any]]:
         """An aggregate pipeline that counts this plan's rows."""
         return [*self.pipeline, {"$count": "n"}]

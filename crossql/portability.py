@@ -1,0 +1,73 @@
+"""Which backends can run a query: ``crossql.check`` and ``crossql check``.
+
+This is the view a user opens before choosing where a collection lives: for
+every backend, the plan it would run or the rendered refusal with its hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crossql import ir
+from crossql.backends import BACKEND_NAMES, Plan
+from crossql.errors import CapabilityError
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One backend's answer to a query: a plan, or the refusal."""
+
+    backend: str
+    plan: Plan | None = None
+    error: CapabilityError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the backend compiles the query."""
+        return self.plan is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready data."""
+        if self.plan is not None:
+            return {"backend": self.backend, "accepted": True, "plan": self.plan.summary()}
+        assert self.error is not None
+        return {"backend": self.backend, "accepted": False, "error": self.error.to_dict(),
+                "rendered": self.error.render()}
+
+
+def _options_for(backend: str, options: Any) -> Any:
+    if options is None:
+        return None
+    if isinstance(options, Mapping) and set(options) <= set(BACKEND_NAMES):
+        return options.get(backend)
+    # a single options object goes to the backend whose options it is
+    module = type(options).__module__
+    return options if module.startswith(f"crossql.backends.{backend}") else None
+
+
+def check(query: str | ir.Query, *, params: Mapping[str, Any] | None = None,
+          schema: Mapping[str, Any] | None = None, options: Any = None) -> list[Verdict]:
+    """Compile ``query`` for every backend; one ``Verdict`` per backend, in order.
+
+    ``options`` is one backend's options object (``FirestoreOptions(native_or=True)``)
+    or a mapping of backend name to options; ``schema`` is a mapping of backend
+    name to that backend's schema. A syntax or semantic error is raised as is:
+    it is the same for every backend.
+    """
+    from crossql.api import compile as compile_query
+    from crossql.api import parse
+
+    q = parse(query) if isinstance(query, str) else query
+    verdicts = []
+    for name in BACKEND_NAMES:
+        try:
+            plan = compile_query(q, backend=name, params=params,
+                                 schema=(schema or {}).get(name),
+                                 options=_options_for(name, options))
+        except CapabilityError as err:
+            verdicts.append(Verdict(name, error=err))
+        else:
+            verdicts.append(Verdict(name, plan=plan))
+    return verdicts
