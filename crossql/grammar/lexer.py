@@ -14,8 +14,11 @@ fast path for an ASCII word: a keyword when its lower-case text is one, a
 non-ASCII characters that Python's case-insensitive matching folds onto an
 ASCII letter (U+0130, U+0131, U+017F, U+212A) follows or starts the word: ``a``
 followed by U+017F (long s) is the keyword ``as`` to Lark. Then ``WORD`` steps
-aside and the keyword groups, written as Lark writes them, followed by ``NAME``,
-decide, exactly as in Lark.
+aside and the ``KEYWORD`` group (every keyword pattern of the grammar, with
+Lark's case-insensitive flag and whole-word look-ahead), followed by ``NAME``,
+decides, exactly as Lark's keyword terminals and ``NAME`` would: at most one
+keyword can match at a place, so trying them in one alternation is the same as
+trying them one by one.
 
 ``tests/test_lexer.py`` checks the tokens against Lark's basic lexer on the
 whole corpus and on generated text.
@@ -64,13 +67,17 @@ _PATTERNS: list[tuple[str, str]] = [
     ("RSQB", r"\]"),
     ("PARAM", r":[A-Za-z_][A-Za-z0-9_]*"),
     ("QUOTED_NAME", r"`(?:[^`]|``)*`"),
-    *((KEYWORD_TERMINALS[k], rf"(?i:{k}(?![A-Za-z0-9_]))") for k in _KEYWORD_ORDER),
+    ("KEYWORD", "(?i:(?:" + "|".join(_KEYWORD_ORDER) + ")(?![A-Za-z0-9_]))"),
     ("NAME", r"[A-Za-z_][A-Za-z0-9_]*"),
 ]
 
 MASTER = re.compile(_SKIP + "(?:" + "|".join(f"(?P<{name}>{pattern})"
                                             for name, pattern in _PATTERNS) + ")")
 """Blanks and comments, then one token (the group named after its terminal)."""
+
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+"""Maps each folding character to its ASCII letter: a ``KEYWORD`` match, so
+translated and lower-cased, is the keyword."""
 
 _TRAILER = re.compile(_SKIP + r"\Z")
 _SKIP_RE = re.compile(_SKIP)
@@ -110,4 +117,6 @@ def tokens(text: str) -> Iterator[tuple[str, str, int, int]]:
         value = text[start:pos]
         if kind == "WORD":
             kind = keyword(value.lower(), "NAME")
+        elif kind == "KEYWORD":
+            kind = KEYWORD_TERMINALS[value.translate(_FOLD).lower()]
         yield kind, value, start, pos

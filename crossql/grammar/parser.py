@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 from crossql import ir
 from crossql.errors import QuerySyntaxError
 from crossql.grammar import _tables
-from crossql.grammar.lexer import _SKIP_RE, _TRAILER, KEYWORD_TERMINALS, LexError, scanner
+from crossql.grammar.lexer import (
+    _FOLD,
+    _SKIP_RE,
+    _TRAILER,
+    KEYWORD_TERMINALS,
+    LexError,
+    scanner,
+)
 from crossql.limits import MAX_CONDITION_DEPTH, MAX_LIST_DEPTH, MAX_QUERY_LENGTH
 
 INT64_MIN = -(2**63)
@@ -580,6 +587,8 @@ def _lalr(text: str, start: str) -> Any:
                 pos = last = m.end()
                 if kind == "WORD":
                     kind = keyword(text[first:pos].lower(), "NAME")
+                elif kind == "KEYWORD":
+                    kind = KEYWORD_TERMINALS[text[first:pos].translate(_FOLD).lower()]
         token = Token(kind, text[first:pos], first, pos) if kind in kept else None
         is_end = kind == "$END"
         while True:
