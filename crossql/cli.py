@@ -2,32 +2,47 @@
 
 ::
 
-    crossql parse   "from users where age >= 18"           IR as JSON
-    crossql fmt     "FROM users WHERE age>=18"             canonical text
-    crossql compile --backend memory -p min=18 "..."       plan as JSON
-    crossql explain --backend memory "..."                 the plan in words
-    crossql run     --data examples/shop.json "..."        rows (embedded engine)
-    crossql check   "..."                                  which backends accept it
+    crossql parse   "from users where age >= 18"                IR as JSON
+    crossql fmt     "FROM users WHERE age>=18"                  canonical text
+    crossql compile --backend mongodb -p min=18 "..."           plan as JSON
+    crossql explain --backend mongodb "..."                     the plan in words
+    crossql explain --config app.yaml --backend analytics "..." ... as that backend runs it
+    crossql run     --data examples/shop.json "..."             rows (embedded engine)
+    crossql run     --config app.yaml --backend analytics "..." rows from a real backend
+    crossql check   "..."                                       which backends accept it
 
 Every subcommand takes the query as one argument, ``-`` to read it from stdin,
 or ``--file FILE``. Output goes to stdout: plain text when it is not a
-terminal, coloured (``rich``) when it is. Errors go to stderr.
+terminal, coloured (``rich``) when it is. Errors go to stderr, and so does the
+progress indicator of a long ``run`` (only when stderr is a terminal).
 
-Exit status: 0 success; 1 ``check`` found a backend that refuses the query;
-2 a query error (its rendered frame on stderr), bad usage or unreadable data;
-70 a bug in CrossQL (``CROSSQL_DEBUG=1`` shows the traceback).
+Exit status (``EXIT_*`` below, docs/cli.md):
+
+- 0 success;
+- 1 ``check`` found a backend that refuses the query;
+- 2 the query is wrong (its rendered frame on stderr), bad usage, an
+  unreadable data file or an invalid configuration (every problem, with its path);
+- 3 the backend failed while running a valid query (server unreachable, a
+  missing table, a driver error): the query may work once the server does;
+- 70 a bug in CrossQL (``CROSSQL_DEBUG=1`` shows the traceback);
+- 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
+import datetime as dt
+import decimal
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich import box
 from rich.console import Console
@@ -37,13 +52,33 @@ from rich.text import Text
 import crossql
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
+from crossql.errors import BackendError, ConfigError
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    from crossql.config import NoSQLConfig
+    from crossql.runtime.store import Store
 
 EXIT_OK = 0
+"""Success."""
 EXIT_REFUSED = 1
+"""``check``: at least one backend refuses the query."""
 EXIT_USAGE = 2
+"""A query error, bad usage, unreadable input, or an invalid configuration."""
+EXIT_BACKEND = 3
+"""The backend failed while running a valid query (``crossql.BackendError``)."""
 EXIT_BUG = 70
+"""A bug in CrossQL (EX_SOFTWARE)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C."""
+
+PROGRESS_AFTER = 0.5
+"""Seconds a ``run`` streams before the progress indicator appears on stderr."""
 
 _PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+_OPTION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
@@ -68,9 +103,32 @@ def _write(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def json_default(value: Any) -> Any:
+    """JSON for the values drivers return beyond JSON's own: sets (DynamoDB ``SS``/``NS``)
+    as sorted lists, bytes as base64 text, dates and times as ISO 8601, decimals as numbers;
+    anything else as its ``str``."""
+    if isinstance(value, set | frozenset):
+        try:
+            return sorted(value)
+        except TypeError:
+            return sorted(value, key=repr)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def dumps(value: Any, indent: int | None = None) -> str:
+    """A row or value as JSON text (non-ASCII kept, driver types by ``json_default``)."""
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=json_default)
+
+
 def _print_json(data: Any) -> None:
     out = _console()
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    text = dumps(data, indent=2)
     if out.is_terminal:
         out.print_json(text)
     else:
@@ -117,12 +175,14 @@ def _print_query_error(err: crossql.QueryError, error_format: str, note: str | N
     console.print(text, end="")
 
 
-def _print_usage_error(err: UsageError) -> None:
+def _print_usage_error(err: UsageError, details: Sequence[str] = ()) -> None:
     console = _console(stderr=True)
     text = Text()
     text.append("crossql: ")
     text.append("error: ", style="bold red")
     text.append(err.message + "\n")
+    for line in details:
+        text.append(f"  - {line}\n")
     if err.hint:
         text.append(f"  = hint: {err.hint}\n", style="cyan")
     if console.is_terminal:
@@ -131,6 +191,27 @@ def _print_usage_error(err: UsageError) -> None:
         sys.stderr.write(text.plain)
 
 
+def _print_config_error(err: ConfigError, error_format: str) -> None:
+    if error_format == "json":
+        sys.stderr.write(dumps({"error": "ConfigError", "problems": [
+            {"path": path, "message": message} for path, message in err.problems]}) + "\n")
+        return
+    count = len(err.problems)
+    _print_usage_error(
+        UsageError(f"invalid configuration ({count} problem{'s' if count != 1 else ''}):",
+                   hint="docs/configuration.md lists every key"),
+        [f"{path}: {message}" for path, message in err.problems])
+
+
+def _print_backend_error(err: BackendError, error_format: str) -> None:
+    if error_format == "json":
+        sys.stderr.write(dumps({"error": "BackendError", "backend": err.backend,
+                                "message": err.message}) + "\n")
+        return
+    _print_usage_error(UsageError(
+        f"{err.backend} failed: {err.message}",
+        hint=f"the query is valid; check that the {err.backend} server is reachable at the "
+             "configured endpoint and holds what the query reads"))
 # -- input -------------------------------------------------------------------------------------
 
 
@@ -268,6 +349,121 @@ def _names(data: Mapping[str, Any]) -> str:
     return ", ".join(f"`{name}`" for name in data) or "(none)"
 
 
+def parse_option(item: str) -> tuple[str, str, Any]:
+    """``backend.key=value`` (``firestore.native_or=true``): the value is read as JSON when
+    it is JSON, as for ``--params``."""
+    match = _OPTION.fullmatch(item)
+    if match is None:
+        raise UsageError(f"--option takes BACKEND.KEY=VALUE, not {item!r}",
+                         hint="for example --option firestore.native_or=true")
+    backend, key, raw = match.groups()
+    if backend not in BACKEND_NAMES:
+        raise UsageError(f"--option {item}: unknown backend {backend!r}",
+                         hint=f"the backends are {', '.join(BACKEND_NAMES)}")
+    try:
+        value = json.loads(raw, parse_constant=_no_constants)
+    except ValueError:
+        value = raw
+    return backend, key, value
+
+
+def _validated_options(backend: str, raw: dict[str, Any]) -> Any:
+    """The backend's own options model for ``raw``; a usage error naming each bad key."""
+    if backend == "firestore":
+        from pydantic import ValidationError
+
+        from crossql.backends.firestore.options import FirestoreOptions
+
+        try:
+            return FirestoreOptions.model_validate(raw)
+        except ValidationError as err:
+            problems = [(".".join(str(p) for p in e["loc"]),
+                         "unknown option" if e["type"] == "extra_forbidden" else e["msg"])
+                        for e in err.errors()]
+    elif backend == "dynamodb":
+        from crossql.backends.dynamodb.schema import dynamo_options
+
+        try:
+            return dynamo_options(raw)
+        except ConfigError as err:
+            problems = [(path.removeprefix("options."), message)
+                        for path, message in err.problems]
+    else:
+        raise UsageError(f"{backend} takes no options",
+                         hint="options exist for firestore (native_not_equal, native_or) "
+                              "and dynamodb (allow_scan, pk_field, table_prefix)")
+    path, message = problems[0]
+    raise UsageError(f"--option {backend}.{path}: {message}")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Backend name → validated options, from ``--option`` and the shortcut flags."""
+    raw: dict[str, dict[str, Any]] = {}
+    for item in getattr(args, "option", None) or []:
+        backend, key, value = parse_option(item)
+        raw.setdefault(backend, {})[key] = value
+    if getattr(args, "firestore_native_not_equal", False):
+        raw.setdefault("firestore", {})["native_not_equal"] = True
+    if getattr(args, "firestore_native_or", False):
+        raw.setdefault("firestore", {})["native_or"] = True
+    return {backend: _validated_options(backend, values) for backend, values in raw.items()}
+
+
+def _schemas(args: argparse.Namespace) -> dict[str, Any]:
+    """Backend name → schema, from the ``--schema`` file (JSON or YAML)."""
+    path = getattr(args, "schema", None)
+    if path is None:
+        return {}
+    text = _read_text(path)
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path}: not valid YAML: {exc}") from None
+    else:
+        data = _json(path, text)
+    if not isinstance(data, dict) or not set(data) <= set(BACKEND_NAMES):
+        raise UsageError(
+            f"{path} must map backend names ({', '.join(BACKEND_NAMES)}) to their schema",
+            hint='e.g. {"dynamodb": {"music": {"partition_key": "Artist", "sort_key": '
+                 '"SongTitle"}}, "firestore": {"users": {"required": ["age"]}}}')
+    return data
+
+
+def _load_config(args: argparse.Namespace, *, from_env: bool = False
+                 ) -> tuple[NoSQLConfig, str] | None:
+    """The configuration ``--config`` names (or, with ``from_env``, ``CROSSQL_CONFIG``),
+    with the environment's overrides applied, and its path; None when there is none."""
+    from crossql.config import load_config
+
+    path = args.config or (os.environ.get("CROSSQL_CONFIG") if from_env else None)
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise UsageError(f"configuration file not found: {path}",
+                         hint="--config takes a YAML file with a `nosql:` section "
+                              "(docs/configuration.md)")
+    return load_config(path), path
+
+
+def _backend_list(cfg: NoSQLConfig) -> str:
+    return ", ".join([f"default ({cfg.driver})", *(f"{b.name} ({b.driver})"
+                                                   for b in cfg.backends)])
+
+
+def _configured_store(args: argparse.Namespace, cfg: NoSQLConfig, origin: str) -> Store:
+    """The store of the backend ``--backend`` names in the configuration (default: the
+    primary); not opened yet."""
+    name = args.backend or cfg.primary_name
+    known = ["default", *(b.name for b in cfg.backends)]
+    if name not in known:
+        raise UsageError(f"no backend named {name!r} in {origin}; it has {_backend_list(cfg)}",
+                         hint="--backend takes a name of the config's `backends:` list, or "
+                              "`default` for the top-level driver")
+    return crossql.connect(cfg).backend(name)
+
 # -- subcommands -------------------------------------------------------------------------------
 
 
@@ -282,8 +478,50 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> Plan:
+    """The plan of ``compile``/``explain``: for a driver (``--backend``, ``--option``,
+    ``--schema``), or as a configured backend's store plans it (``--config``)."""
     params = _params(args)
-    return crossql.compile(_query_text(args), backend=args.backend, params=params)
+    text = _query_text(args)
+    options = _options(args)
+    schemas = _schemas(args)
+    loaded = _load_config(args)
+    if loaded is not None:
+        if options or schemas:
+            raise UsageError("with --config, options come from the backend's block of the "
+                             "configuration; --option, --firestore-* and --schema apply "
+                             "without --config")
+        cfg, origin = loaded
+        crossql.parse(text)  # a syntax error is reported before anything else
+        store = _configured_store(args, cfg, origin)
+        if args.live:
+            return asyncio.run(_live_plan(store, text, params))
+        return store.plan(text, params)
+    if args.live:
+        raise UsageError("--live asks a configured backend's server: give --config FILE")
+    backend = args.backend or "memory"
+    if backend not in BACKEND_NAMES:
+        raise UsageError(f"unknown backend {backend!r} (choose from "
+                         f"{', '.join(BACKEND_NAMES)})",
+                         hint="with --config FILE, --backend names a backend of that file")
+    others = sorted(set(options) - {backend})
+    if others:
+        raise UsageError(f"--option for {', '.join(others)} does not apply to "
+                         f"--backend {backend}")
+    return crossql.compile(text, backend=backend, params=params, schema=schemas.get(backend),
+                           options=options.get(backend))
+
+
+async def _live_plan(store: Store, text: str, params: Mapping[str, Any]) -> Plan:
+    """The plan after asking the server what planning depends on (DynamoDB: the table's
+    key schema and indexes, by ``DescribeTable``)."""
+    await store.open()
+    try:
+        describe = getattr(store, "describe", None)
+        if callable(describe):
+            await describe(crossql.parse(text).collection)
+        return store.plan(text, params)
+    finally:
+        await store.close()
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -300,9 +538,156 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class RowSink:
+    """Where ``run`` puts rows: JSON lines are written (and flushed) as each row arrives;
+    a table or a JSON array needs them all and is printed by ``finish``."""
+
+    def __init__(self, fmt: str) -> None:
+        self.format = fmt
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Take one row."""
+        self.count += 1
+        if self.format == "jsonl":
+            sys.stdout.write(dumps(row) + "\n")
+            sys.stdout.flush()
+        else:
+            self.rows.append(row)
+
+    def finish(self) -> None:
+        """Print what was kept: the JSON array, or the table and its row count."""
+        if self.format == "json":
+            _print_json(self.rows)
+        elif self.format == "table":
+            if self.rows:
+                _print_renderable(rows_table(self.rows))
+            _write(f"({self.count} row{'' if self.count == 1 else 's'})")
+
+
+class Progress:
+    """Rows so far, on stderr, while a ``run`` streams: a spinner that appears after
+    ``PROGRESS_AFTER`` seconds and disappears when the stream ends.
+
+    Only when stderr is a terminal, and not when JSON lines go to the same kind of
+    terminal (there the rows themselves show progress). Never writes to stdout.
+    """
+
+    def __init__(self, fmt: str) -> None:
+        self.console = _console(stderr=True)
+        self.enabled = _isatty(sys.stderr) and self.console.is_terminal and \
+            not self.console.is_dumb_terminal and not (fmt == "jsonl" and _isatty(sys.stdout))
+        self.count = 0
+        self.started = time.monotonic()
+        self._live: Live | None = None
+        self._spinner: Spinner | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._shown = 0.0
+
+    def start(self) -> None:
+        """Arm the timer that shows the indicator (call inside the event loop)."""
+        if self.enabled:
+            self._timer = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self._show)
+
+    def _text(self) -> str:
+        seconds = time.monotonic() - self.started
+        return f"{self.count:,} row{'' if self.count == 1 else 's'} so far ({seconds:.1f} s)"
+
+    def _show(self) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._spinner = Spinner("dots", text=self._text(), style="cyan")
+        # no redirection: rich would otherwise route stdout (the rows) through stderr
+        self._live = Live(self._spinner, console=self.console, transient=True,
+                          refresh_per_second=10, redirect_stdout=False, redirect_stderr=False)
+        self._live.start()
+
+    def row(self) -> None:
+        """Count one row (the text is refreshed at most ten times a second)."""
+        self.count += 1
+        if self._spinner is not None:
+            now = time.monotonic()
+            if now - self._shown >= 0.1:
+                self._shown = now
+                self._spinner.update(text=self._text())
+
+    def stop(self) -> None:
+        """Remove the indicator (it leaves no line behind)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+async def stream_rows(store: Store, text: str, params: Mapping[str, Any],
+                      sink: RowSink) -> None:
+    """Open ``store``, stream the query's rows into ``sink`` (with ``Progress``), close."""
+    progress = Progress(sink.format)
+    await store.open()
+    try:
+        progress.start()
+        rows: AsyncIterator[dict[str, Any]] = store.stream(text, **params)
+        async for row in rows:
+            sink.add(row)
+            progress.row()
+    finally:
+        progress.stop()
+        await store.close()
+
+
+async def _with_timeout(work: Coroutine[Any, Any, None], seconds: float | None,
+                        backend: str) -> None:
+    try:
+        await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        raise BackendError(backend, f"no complete answer within {seconds:g} s "
+                                    "(--timeout)") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     params = _params(args)
-    query = crossql.parse(_query_text(args))
+    text = _query_text(args)
+    if args.data and args.config:
+        raise UsageError("give --data FILE (the embedded engine) or --config FILE (configured "
+                         "backends), not both")
+    sink = RowSink(args.format)
+    loaded = None if args.data else _load_config(args, from_env=True)
+    if loaded is None:
+        if not args.data:
+            raise UsageError("nothing to run the query on",
+                             hint="give --data FILE.json (documents for the embedded engine) "
+                                  "or --config FILE.yaml (a `nosql:` configuration)")
+        if args.backend is not None:
+            raise UsageError("--backend names a backend of --config FILE; --data runs on the "
+                             "embedded engine")
+        for row in _run_on_data(args, text, params):
+            sink.add(row)
+    else:
+        if args.collection is not None:
+            raise UsageError("--collection names the documents of a --data file")
+        cfg, origin = loaded
+        # syntax and semantic errors (an unbound parameter) before any connection
+        crossql.compile(text, backend="memory", params=params)
+        store = _configured_store(args, cfg, origin)
+        asyncio.run(_with_timeout(stream_rows(store, text, params, sink), args.timeout,
+                                  store.driver))
+    sink.finish()
+    return EXIT_OK
+
+
+def _run_on_data(args: argparse.Namespace, text: str,
+                 params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    query = crossql.parse(text)
     collections = load_collections(args.data, args.collection)
     docs = collections.get(query.collection)
     if docs is None:
@@ -311,17 +696,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if len(collections) == 1 and not args.collection else None)
         raise UsageError(f"no collection `{query.collection}` in {files}; "
                          f"it holds {_names(collections)}", hint=hint)
-    rows = crossql.evaluate(query, docs, params=params)
-    if args.format == "json":
-        _print_json(rows)
-    elif args.format == "jsonl":
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        if rows:
-            _print_renderable(rows_table(rows))
-        _write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
-    return EXIT_OK
+    return crossql.evaluate(query, docs, params=params)
 
 
 def cell(value: Any) -> Text:
@@ -330,7 +705,8 @@ def cell(value: Any) -> Text:
         return Text(value)
     if value is None:
         return Text("null", style="dim")
-    return Text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return Text(json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                           default=json_default))
 
 
 def rows_table(rows: Sequence[Mapping[str, Any]]) -> Table:
@@ -351,48 +727,35 @@ def rows_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 
 def cmd_check(args: argparse.Namespace) -> int:
     params = _params(args)
-    query = crossql.parse(_query_text(args))
-    results: list[tuple[str, Plan | crossql.CapabilityError]] = []
-    for name in BACKEND_NAMES:
-        try:
-            results.append((name, crossql.compile(query, backend=name, params=params)))
-        except crossql.CapabilityError as err:
-            results.append((name, err))
+    text = _query_text(args)
+    verdicts = crossql.check(text, params=params, schema=_schemas(args) or None,
+                             options=_options(args) or None)
     if args.json:
-        _print_json([_check_dict(name, outcome) for name, outcome in results])
+        _print_json([verdict.to_dict() for verdict in verdicts])
     else:
-        _print_check(results)
-    refused = any(isinstance(outcome, crossql.CapabilityError) for _, outcome in results)
-    return EXIT_REFUSED if refused else EXIT_OK
+        _print_check(verdicts)
+    return EXIT_OK if all(v.accepted for v in verdicts) else EXIT_REFUSED
 
 
-def plan_kind(plan: Plan) -> str:
-    """What kind of plan a backend made: its ``kind`` when it says, else its type."""
-    kind = plan.to_dict().get("kind")
-    return str(kind) if kind else type(plan).__name__
-
-
-def _check_dict(name: str, outcome: Plan | crossql.CapabilityError) -> dict[str, Any]:
-    if isinstance(outcome, crossql.CapabilityError):
-        return {"backend": name, "accepted": False, "error": outcome.to_dict()}
-    return {"backend": name, "accepted": True, "kind": plan_kind(outcome)}
-
-
-def _print_check(results: Sequence[tuple[str, Plan | crossql.CapabilityError]]) -> None:
-    width = max(len(name) for name, _ in results)
+def _print_check(verdicts: Sequence[crossql.Verdict]) -> None:
+    width = max(len(v.backend) for v in verdicts)
     out = Text()
-    for name, outcome in results:
-        out.append(name.ljust(width + 2), style="bold")
-        if isinstance(outcome, crossql.CapabilityError):
-            out.append("refused", style="bold red")
-            out.append(f"   {outcome.message}\n")
-        else:
+    for verdict in verdicts:
+        out.append(verdict.backend.ljust(width + 2), style="bold")
+        if verdict.plan is not None:
             out.append("accepted", style="bold green")
-            out.append(f"  {plan_kind(outcome)}\n")
-    for name, outcome in results:
-        if isinstance(outcome, crossql.CapabilityError):
-            out.append(f"\n{name}:\n", style="bold")
-            out.append(outcome.render() + "\n")
+            out.append(f"  {verdict.plan.summary()}\n")
+        else:
+            assert verdict.error is not None
+            out.append("refused", style="bold red")
+            out.append(f"   {verdict.error.message}\n")
+    for verdict in verdicts:
+        if verdict.error is not None:
+            out.append(f"\n{verdict.backend}:\n", style="bold")
+            out.append(verdict.error.render() + "\n")
+            note = _note(verdict.error)
+            if note:
+                out.append(note + "\n")
     console = _console()
     if console.is_terminal:
         console.print(out, end="")
@@ -426,9 +789,48 @@ def _param_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _backend_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-b", "--backend", choices=BACKEND_NAMES, default="memory",
-                        help="the backend to compile for (default: %(default)s)")
+def _option_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o", "--option", action="append", metavar="BACKEND.KEY=VALUE",
+        help="a compile option of one backend, VALUE read as JSON when it is JSON "
+             "(firestore.native_or=true, dynamodb.allow_scan=false); repeatable")
+    parser.add_argument("--firestore-native-not-equal", action="store_true",
+                        help="the same as --option firestore.native_not_equal=true: "
+                             "let Firestore plans use `!=` and `not-in`")
+    parser.add_argument("--firestore-native-or", action="store_true",
+                        help="the same as --option firestore.native_or=true: "
+                             "let Firestore plans use `Or` filters")
+    parser.add_argument(
+        "--schema", metavar="FILE",
+        help="a JSON or YAML file mapping backend names to their schema: DynamoDB key "
+             "schemas per collection, Firestore required fields per collection")
+
+
+def _config_arg(parser: argparse.ArgumentParser, *, run: bool) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="a YAML file with a `nosql:` section; environment variables override it "
+             "(docs/configuration.md)" + ("; default: $CROSSQL_CONFIG" if run else ""))
+
+
+def _backend_arg(parser: argparse.ArgumentParser, *, run: bool) -> None:
+    if run:
+        text = ("with --config, the named backend to run on (default: the primary; "
+                "`default` is the top-level driver)")
+    else:
+        text = (f"a backend ({', '.join(BACKEND_NAMES)}; default: memory); with --config, "
+                "a named backend of the file (default: its primary)")
+    parser.add_argument("-b", "--backend", metavar="NAME", help=text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a timeout is a positive number, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -437,11 +839,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crossql",
         description="One small query language for document stores, compiled per backend.",
         epilog="Exit status: 0 ok; 1 `check` found a backend that refuses the query; "
-               "2 a query error, bad usage or unreadable data.",
+               "2 a query error, bad usage, unreadable data or an invalid configuration; "
+               "3 the backend failed while running the query; 70 a bug in CrossQL.",
     )
     parser.add_argument("--version", action="version", version=f"crossql {crossql.__version__}")
     parser.add_argument("--error-format", choices=("text", "json"), default="text",
-                        help="how a query error is written to stderr (default: %(default)s)")
+                        help="how errors are written to stderr (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
 
@@ -457,47 +860,70 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("fmt", cmd_fmt, "print the canonical text of a query")
     _query_args(p)
 
-    p = command("compile", cmd_compile, "compile a query for a backend; print the plan as JSON")
-    _backend_arg(p)
-    _param_args(p)
-    p.add_argument("--python", action="store_true",
-                   help="print the equivalent hand-written code instead of the plan")
-    _query_args(p)
+    for name, handler, text in (
+            ("compile", cmd_compile, "compile a query for a backend; print the plan as JSON"),
+            ("explain", cmd_explain, "say in words what a backend would run")):
+        p = command(name, handler, text)
+        _backend_arg(p, run=False)
+        _config_arg(p, run=False)
+        p.add_argument("--live", action="store_true",
+                       help="with --config, ask the server what the plan depends on "
+                            "(DynamoDB: the table's keys and indexes) before planning")
+        _param_args(p)
+        _option_args(p)
+        if name == "compile":
+            p.add_argument("--python", action="store_true",
+                           help="print the equivalent hand-written code instead of the plan")
+        _query_args(p)
 
-    p = command("explain", cmd_explain, "say in words what a backend would run")
-    _backend_arg(p)
-    _param_args(p)
-    _query_args(p)
-
-    p = command("run", cmd_run, "run a query over documents from JSON files (embedded engine)")
-    p.add_argument("-d", "--data", metavar="FILE", action="append", required=True,
+    p = command("run", cmd_run, "run a query: on documents from JSON files (the embedded "
+                                "engine) or on a configured backend")
+    p.add_argument("-d", "--data", metavar="FILE", action="append",
                    help="a .json file (a list of documents, or an object mapping collection "
                         "names to lists) or a .jsonl file (a document per line); repeatable")
     p.add_argument("-c", "--collection", metavar="NAME",
                    help="the collection a list or .jsonl file holds (default: the file's stem)")
+    _config_arg(p, run=True)
+    _backend_arg(p, run=True)
     _param_args(p)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="format", action="store_const", const="json",
                      help="print the rows as a JSON array")
     fmt.add_argument("--jsonl", dest="format", action="store_const", const="jsonl",
-                     help="print one JSON row per line")
+                     help="print one JSON row per line, as each arrives")
     p.set_defaults(format="table")
+    p.add_argument("--timeout", metavar="SECONDS", type=_seconds,
+                   help="with --config, give up (exit 3) when the rows have not all arrived "
+                        "after SECONDS")
     _query_args(p)
 
     p = command("check", cmd_check,
                 "compile a query for every backend: which accept it, which refuse and why")
     _param_args(p)
-    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    _option_args(p)
+    p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     _query_args(p)
     return parser
 
 
-def _note(err: crossql.QueryError) -> str | None:
+_OPTION_FLAGS = {"native_not_equal": "--firestore-native-not-equal",
+                 "native_or": "--firestore-native-or"}
+
+
+def _note(err: crossql.QueryError, configured: bool = False) -> str | None:
     """A command-line hint beside the library's own (which speaks of Python calls)."""
+    gutter = " " * (len(str(err.line)) + 2)
     match = re.search(r"parameter `:(\w+)` is not bound", err.message)
     if match:
-        gutter = " " * (len(str(err.line)) + 2)
         return f"{gutter}= on the command line: --params {match.group(1)}=VALUE"
+    names = [name for name in _OPTION_FLAGS if f"{name}=True" in (err.hint or "")]
+    if isinstance(err, crossql.CapabilityError) and err.backend == "firestore" and names:
+        if configured:
+            keys = ", ".join(f"{name}: true" for name in names)
+            return f"{gutter}= in the configuration: `options: {{{keys}}}` in the " \
+                   "`firestore:` block"
+        flags = " ".join(_OPTION_FLAGS[name] for name in names)
+        return f"{gutter}= on the command line: {flags}"
     return None
 
 
@@ -509,18 +935,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except crossql.QueryError as err:
-        _print_query_error(err, args.error_format, _note(err))
+        _print_query_error(err, args.error_format,
+                           _note(err, configured=bool(getattr(args, "config", None))))
         return EXIT_USAGE
     except UsageError as err:
         _print_usage_error(err)
         return EXIT_USAGE
+    except ConfigError as err:
+        _print_config_error(err, args.error_format)
+        return EXIT_USAGE
+    except BackendError as err:
+        _print_backend_error(err, args.error_format)
+        return EXIT_BACKEND
     except BrokenPipeError:
         # the reader went away (`crossql run ... | head`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("CROSSQL_DEBUG"):
             raise

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import doctest
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -215,41 +217,368 @@ def test_run_an_empty_result(inproc: InProcess) -> None:
 # -- check -------------------------------------------------------------------------------------
 
 
-def test_check_lists_every_backend(inproc: InProcess) -> None:
-    proc = crossql_cmd("check", "from users where age >= 18 order by age desc limit 5")
-    assert proc.returncode in (0, 1), proc.stderr
+def test_check_lists_every_backend_with_its_plan_or_refusal() -> None:
+    query = 'from users where status != "gone" order by age'
+    proc = crossql_cmd("check", query)
+    assert proc.returncode == 1, proc.stderr  # dynamodb and firestore refuse
+    verdicts = {v.backend: v for v in crossql.check(query)}
     lines = proc.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:len(BACKEND_NAMES)]] == list(BACKEND_NAMES)
-    assert lines[0].split()[:3] == ["memory", "accepted", "MemoryPlan"]
-    assert (proc.returncode == 1) == ("refused" in proc.stdout)
-    results = json.loads(inproc("check", "--json", "from users")[1])
-    assert [r["backend"] for r in results] == list(BACKEND_NAMES)
-    assert results[0] == {"backend": "memory", "accepted": True, "kind": "MemoryPlan"}
-
-
-def test_check_shows_a_refusal_with_its_frame(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    real_compile = crossql.compile
-
-    def fake_compile(query: Any, backend: str = "memory", **kwargs: Any) -> Any:
-        if backend == "picky":
-            raise crossql.CapabilityError(
-                "picky cannot evaluate `!=`", backend="picky", construct="!=",
-                code="capability.picky", span=(18, 34), source=query.source,
-                hint="use `not in` instead")
-        return real_compile(query, backend=backend, **kwargs)
-
-    monkeypatch.setattr(cli, "BACKEND_NAMES", ("memory", "picky"))
-    monkeypatch.setattr(crossql, "compile", fake_compile)
-    assert cli.main(["check", "from cities where capital != false"]) == 1
-    out = capsys.readouterr().out
-    assert out.splitlines()[:2] == [
-        "memory  accepted  MemoryPlan",
-        "picky   refused   picky cannot evaluate `!=`",
+    assert lines[:4] == [
+        f"memory     accepted  {verdicts['memory'].plan.summary()}",  # type: ignore[union-attr]
+        f"mongodb    accepted  {verdicts['mongodb'].plan.summary()}",  # type: ignore[union-attr]
+        "dynamodb   refused   dynamodb cannot order a Scan by `age`",
+        "firestore  refused   firestore cannot evaluate `!=`",
     ]
-    assert "--> query:1:19" in out
-    assert " |                   ^^^^^^^^^^^^^^^^ not supported by this backend" in out
-    assert "= hint: use `not in` instead" in out
+    # each refusal follows with its whole frame, and a hint for the command line
+    assert "\ndynamodb:\ncrossql.CapabilityError: dynamodb cannot order a Scan by `age`\n" \
+        in proc.stdout
+    assert " 1 | from users where status != \"gone\" order by age\n" in proc.stdout
+    assert "   |                  ^^^^^^^^^^^^^^^^ not supported by this backend\n" \
+        in proc.stdout
+    assert "= on the command line: --firestore-native-not-equal" in proc.stdout
+
+
+def test_check_exits_0_when_every_backend_accepts(inproc: InProcess) -> None:
+    out = inproc.ok("check", 'from users where _id == "u1"')
+    assert [line.split()[:2] for line in out.splitlines()] == [
+        [name, "accepted"] for name in BACKEND_NAMES]
+    assert "Query on table users" in out  # dynamodb reads one item by its key
+
+
+@pytest.mark.parametrize("flags", [
+    ["--firestore-native-not-equal"],
+    ["--option", "firestore.native_not_equal=true"],
+    ["-o", "firestore.native_not_equal=true", "-o", "firestore.native_or=false"],
+])
+def test_check_options_change_a_backends_verdict(flags: list[str], inproc: InProcess) -> None:
+    query = 'from users where status != "gone"'
+    code, out, _ = inproc("check", query)
+    assert code == 1 and "firestore  refused" in out
+    out = inproc.ok("check", *flags, query)
+    assert "firestore  accepted  query (native_not_equal)" in out
+
+
+def test_check_as_json_is_the_verdicts_data(inproc: InProcess) -> None:
+    query = "from users where name matches '^A'"
+    code, out, err = inproc("check", "--json", query)
+    assert (code, err) == (1, "")
+    assert json.loads(out) == [v.to_dict() for v in crossql.check(query)]
+    results = {r["backend"]: r for r in json.loads(out)}
+    assert results["memory"]["accepted"] is True and results["memory"]["plan"]
+    refused = results["dynamodb"]
+    assert refused["accepted"] is False
+    assert refused["error"]["construct"] == "matches" and refused["error"]["column"] == 18
+    assert refused["rendered"].startswith("crossql.CapabilityError: dynamodb cannot")
+
+
+def test_check_with_a_schema_file(tmp_path: Path, inproc: InProcess) -> None:
+    query = "from music where Artist == 'Ada' order by SongTitle desc"
+    code, out, _ = inproc("check", query)
+    assert code == 1 and "dynamodb   refused" in out
+    (tmp_path / "schema.yaml").write_text(
+        "dynamodb:\n  music: {partition_key: Artist, sort_key: SongTitle}\n"
+        "firestore:\n  music: {required: [SongTitle]}\n")
+    out = inproc.ok("check", "--schema", str(tmp_path / "schema.yaml"), query)
+    assert "dynamodb   accepted  Query on table music" in out
+    assert "firestore  accepted" in out
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--option", "mongodb.x=1"], "mongodb takes no options"),
+    (["--option", "firestore.native_nor=true"], "--option firestore.native_nor: unknown option"),
+    (["--option", "firestore.native_or=3"], "--option firestore.native_or: "),
+    (["--option", "dynamodb.allow_scan=maybe"], "--option dynamodb.allow_scan: "),
+    (["--option", "cassandra.x=1"], "unknown backend 'cassandra'"),
+    (["--option", "native_or"], "--option takes BACKEND.KEY=VALUE"),
+    (["--schema", "examples/shop.json"], "must map backend names"),
+])
+def test_check_refuses_bad_options(flags: list[str], message: str, inproc: InProcess) -> None:
+    assert message in inproc.fails("check", *flags, "from users")
+
+
+# -- run, explain and compile on configured backends (no server needed) ----------------------
+
+CONFIG = """\
+nosql:
+  driver: memory
+  backends:
+    - name: archive
+      driver: memory
+    - name: mobile
+      driver: firestore
+      firestore: {project_id: demo, options: {native_or: true}}
+    - name: analytics
+      driver: dynamodb
+      dynamodb: {pk_field: id, table_prefix: prod_}
+"""
+
+PEOPLE = [
+    {"_id": "p1", "name": "Ada", "age": 36},
+    {"_id": "p2", "name": "Bob"},
+    {"_id": "p3", "name": "Cy", "age": 7, "tags": {"x", "y"}, "raw": b"\x00\xff"},
+]
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "crossql.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def prefill(monkeypatch: pytest.MonkeyPatch, data: dict[str, list[dict[str, Any]]],
+            store_class: type[Any] | None = None) -> None:
+    """Make ``crossql.connect`` hand the command stores that already hold ``data``
+    (backend name → documents of the collection ``people``)."""
+    real_connect = crossql.connect
+
+    def connect(config: Any, **kwargs: Any) -> Any:
+        store = real_connect(config, **kwargs)
+        if store_class is not None:
+            store = store_class()
+        for name, docs in data.items():
+            asyncio.run(store.backend(name).collection("people").insert_many(docs))
+        return store
+
+    monkeypatch.setattr(crossql, "connect", connect)
+
+
+def test_run_on_the_primary_and_on_a_named_backend(config_file: Path, inproc: InProcess,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    prefill(monkeypatch, {"default": PEOPLE[:2], "archive": PEOPLE[2:]})
+    rows = json.loads(inproc.ok("run", "--config", str(config_file), "--json",
+                                "from people select name"))
+    assert rows == [{"name": "Ada"}, {"name": "Bob"}]
+    rows = json.loads(inproc.ok("run", "--config", str(config_file), "--backend", "archive",
+                                "--json", "from people where age > :min select name",
+                                "-p", "min=5"))
+    assert rows == [{"name": "Cy"}]
+
+
+def test_run_on_the_backend_marked_primary(config_file: Path, inproc: InProcess,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    config_file.write_text(CONFIG.replace("driver: memory\n    - name: mobile",
+                                          "driver: memory\n      primary: true\n"
+                                          "    - name: mobile"))
+    prefill(monkeypatch, {"default": PEOPLE[:2], "archive": PEOPLE[2:]})
+    out = inproc.ok("run", "--config", str(config_file), "--jsonl", "from people select name")
+    assert out == '{"name": "Cy"}\n'
+
+
+def test_run_prints_driver_values_as_json(config_file: Path, inproc: InProcess,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    prefill(monkeypatch, {"default": PEOPLE})
+    out = inproc.ok("run", "--config", str(config_file), "--jsonl",
+                    "from people where exists(raw) select tags, raw")
+    assert json.loads(out) == {"tags": ["x", "y"], "raw": "AP8="}  # a set, base64 bytes
+    table = inproc.ok("run", "--config", str(config_file), "from people where exists(raw)")
+    assert '["x","y"]' in table and "AP8=" in table and table.endswith("(1 row)\n")
+
+
+def test_run_takes_the_config_from_crossql_config(config_file: Path, inproc: InProcess,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    prefill(monkeypatch, {"archive": PEOPLE})
+    monkeypatch.setenv("CROSSQL_CONFIG", str(config_file))
+    out = inproc.ok("run", "-b", "archive", "from people where age < 10 select name")
+    assert out.splitlines()[-1] == "(1 row)" and "Cy" in out
+
+
+def test_jsonl_rows_are_written_as_they_arrive(config_file: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossql.backends.memory.store import MemoryStore
+
+    out = io.StringIO()
+    seen: list[int] = []
+
+    class Watched(MemoryStore):
+        async def run_plan(self, plan: Any) -> Any:
+            async for row in super().run_plan(plan):
+                seen.append(out.getvalue().count("\n"))  # lines written before this row
+                yield row
+
+    prefill(monkeypatch, {"default": PEOPLE}, store_class=Watched)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["run", "--config", str(config_file), "--jsonl", "from people"]) == 0
+    assert seen == [0, 1, 2]
+    assert [json.loads(line)["_id"] for line in out.getvalue().splitlines()] == ["p1", "p2", "p3"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _slow_store() -> type[Any]:
+    from crossql.backends.memory.store import MemoryStore
+
+    class Slow(MemoryStore):
+        async def run_plan(self, plan: Any) -> Any:
+            async for row in super().run_plan(plan):
+                await asyncio.sleep(0.01)
+                yield row
+
+    return Slow
+
+
+@pytest.mark.parametrize("fmt", ["--jsonl", "--json", "--table"])
+def test_a_long_run_shows_rows_so_far_on_a_terminal_only(
+        fmt: str, config_file: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    docs = [{"_id": f"d{i:03}", "n": i} for i in range(60)]
+    prefill(monkeypatch, {"default": docs}, store_class=_slow_store())
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.05)
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    argv = ["run", "--config", str(config_file), "from people select n"]
+    if fmt != "--table":
+        argv.insert(1, fmt)
+    # stderr a pipe: nothing on it
+    assert cli.main(argv) == 0
+    piped = capsys.readouterr()
+    assert piped.err == ""
+    # stderr a terminal: the indicator, and stdout exactly as before
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out == piped.out
+    assert re.search(r"\d+ rows so far \(\d+\.\d s\)", terminal.getvalue())
+
+
+def test_explain_and_compile_use_the_configured_blocks(config_file: Path,
+                                                      inproc: InProcess) -> None:
+    query = "from users where a == 1 or b == 2"
+    code, _, err = inproc("explain", "--backend", "firestore", query)
+    assert code == 2 and "firestore cannot evaluate `or`" in err
+    assert "= on the command line: --firestore-native-or" in err
+    out = inproc.ok("explain", "--config", str(config_file), "--backend", "mobile", query)
+    assert out == crossql.compile(query, backend="firestore",
+                                  options={"native_or": True}).explain() + "\n"
+    plan = json.loads(inproc.ok("compile", "--config", str(config_file), "-b", "analytics",
+                                "from users where _id == 'x'"))
+    assert plan["operation"] == "Query" and plan["request"]["TableName"] == "prod_users"
+    assert "id" in plan["request"]["ExpressionAttributeNames"].values()
+    # without --backend: the primary (the embedded engine here)
+    plan = json.loads(inproc.ok("compile", "--config", str(config_file), "from users"))
+    assert plan["backend"] == "memory"
+
+
+def test_a_refusal_under_a_config_says_which_key_to_set(config_file: Path,
+                                                         inproc: InProcess) -> None:
+    config_file.write_text(CONFIG.replace("options: {native_or: true}", "options: {}"))
+    err = inproc.fails("explain", "--config", str(config_file), "-b", "mobile",
+                       "from users where a == 1 or b == 2")
+    assert "= in the configuration: `options: {native_or: true}` in the `firestore:` block" \
+        in err
+
+
+def test_explain_and_compile_take_options_and_schemas(tmp_path: Path,
+                                                      inproc: InProcess) -> None:
+    plan = json.loads(inproc.ok("compile", "-b", "firestore", "--firestore-native-or",
+                                "from users where a == 1 or b == 2"))
+    assert plan["profile"] == "native_or"
+    (tmp_path / "s.json").write_text('{"dynamodb": {"music": {"partition_key": "Artist", '
+                                     '"sort_key": "SongTitle"}}}')
+    out = inproc.ok("explain", "-b", "dynamodb", "--schema", str(tmp_path / "s.json"),
+                    "from music where Artist == 'Ada' order by SongTitle")
+    assert "Query" in out
+    err = inproc.fails("explain", "-b", "mongodb", "--firestore-native-or", "from users")
+    assert "--option for firestore does not apply to --backend mongodb" in err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "from users"], "nothing to run the query on"),
+    (["run", "-d", SHOP, "--config", "x.yaml", "from users"], "not both"),
+    (["run", "-d", SHOP, "-b", "analytics", "from users"], "--backend names a backend of"),
+    (["run", "--config", "no/such.yaml", "from users"], "configuration file not found"),
+    (["run", "--config", "{cfg}", "-b", "nope", "from users"],
+     "no backend named 'nope' in {cfg}; it has default (memory), archive (memory), "
+     "mobile (firestore), analytics (dynamodb)"),
+    (["run", "--config", "{cfg}", "-c", "people", "from users"], "--collection names"),
+    (["explain", "--live", "from users"], "--live asks a configured backend"),
+    (["explain", "--config", "{cfg}", "--firestore-native-or", "from users"],
+     "options come from the backend's block"),
+    (["run", "--config", "{cfg}", "--timeout", "0", "from users"], "positive number"),
+])
+def test_config_usage_errors_exit_2(args: list[str], message: str, config_file: Path,
+                                    inproc: InProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CROSSQL_CONFIG", raising=False)
+    args = [a.replace("{cfg}", str(config_file)) for a in args]
+    assert message.replace("{cfg}", str(config_file)) in inproc.fails(*args)
+
+
+def test_a_query_error_is_reported_before_connecting(config_file: Path,
+                                                     inproc: InProcess) -> None:
+    # the dynamodb endpoint is not even configured: the query's error comes first
+    err = inproc.fails("run", "--config", str(config_file), "-b", "analytics",
+                       "from users where age > :min")
+    assert err.startswith("crossql.QuerySemanticError: parameter `:min` is not bound")
+
+
+def test_an_invalid_config_lists_every_problem_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "nosql:\n  driver: mongodb\n  mongdb: {}\n  backends:\n"
+        "    - {name: a, driver: dynamodb}\n    - {name: a, driver: memory, primary: true}\n"
+        "    - {name: b, driver: memory, primary: true}\n")
+    err = fails("run", "--config", str(tmp_path / "bad.yaml"), "from x")
+    assert err.splitlines() == [
+        "crossql: error: invalid configuration (5 problems):",
+        "  - mongdb: unknown key",
+        "  - mongodb: driver is mongodb but there is no `mongodb:` block",
+        "  - backends.0.dynamodb: driver is dynamodb but there is no `dynamodb:` block",
+        "  - backends.1.name: duplicate name 'a' (also backends.0)",
+        "  - backends: more than one primary backend: backends.1, backends.2",
+        "  = hint: docs/configuration.md lists every key",
+    ]
+    proc = crossql_cmd("--error-format", "json", "run", "--config", str(tmp_path / "bad.yaml"),
+                       "from x")
+    assert proc.returncode == 2
+    problems = json.loads(proc.stderr)["problems"]
+    assert {"path": "mongdb", "message": "unknown key"} in problems and len(problems) == 5
+
+
+UNREACHABLE = """\
+nosql:
+  driver: mongodb
+  mongodb: {uri: "mongodb://127.0.0.1:1", server_selection_timeout_ms: 300}
+  backends:
+    - name: analytics
+      driver: dynamodb
+      dynamodb: {endpoint_url: "http://127.0.0.1:1", access_key: k, secret_key: s,
+                 max_attempts: 1, connect_timeout: 0.5}
+    - name: mobile
+      driver: firestore
+      firestore: {project_id: demo, emulator_host: "127.0.0.1:1"}
+"""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "crossql: error: mongodb failed: ServerSelectionTimeoutError: 127.0.0.1:1"),
+    (["-b", "analytics"], "crossql: error: dynamodb failed: EndpointConnectionError: "),
+    (["-b", "mobile", "--timeout", "1"],
+     "crossql: error: firestore failed: no complete answer within 1 s (--timeout)"),
+])
+def test_an_unreachable_backend_exits_3_without_a_traceback(
+        args: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(UNREACHABLE)
+    proc = crossql_cmd("run", "--config", str(tmp_path / "c.yaml"), *args, "from users")
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(message)
+    assert "= hint: the query is valid" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_environment_overrides_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(UNREACHABLE)
+    env = {**_ENV, "MONGODB_URI": "mongodb://127.0.0.1:2"}
+    proc = subprocess.run([sys.executable, "-m", "crossql", "--error-format", "json", "run",
+                           "--config", str(tmp_path / "c.yaml"), "from users"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    error = json.loads(proc.stderr)
+    assert error["error"] == "BackendError" and error["backend"] == "mongodb"
+    assert "127.0.0.1:2" in error["message"] and "127.0.0.1:1" not in error["message"]
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -317,7 +646,7 @@ def test_bad_usage_exits_2(args: list[str], inproc: InProcess) -> None:
 
 def test_an_unknown_backend_is_a_usage_error_naming_the_known_ones() -> None:
     err = fails("compile", "--backend", "nosuch", "from users")
-    assert "invalid choice: 'nosuch'" in err and "memory" in err
+    assert "unknown backend 'nosuch' (choose from memory, mongodb, dynamodb, firestore)" in err
 
 
 def test_version_and_help(inproc: InProcess) -> None:
