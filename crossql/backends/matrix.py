@@ -1,0 +1,141 @@
+"""The backend support matrix, generated from the capability data.
+
+Every backend declares, as data, how it answers each construct of the language
+(``Capabilities.support``), a note where the answer needs one, and its limits.
+``support_matrix()`` renders that data as the Markdown page
+``docs/support-matrix.md``; a test fails when the checked-in page differs, so
+the page cannot drift from the code. Regenerate it from the repository root::
+
+    python -m crossql.backends.matrix --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from crossql.backends import BACKEND_NAMES, get_backend
+from crossql.backends.base import CONSTRUCTS, Capabilities, Support
+
+DEFAULT_PATH = Path("docs/support-matrix.md")
+"""Where ``--write`` puts the page (relative to the current directory)."""
+
+REGENERATE = "python -m crossql.backends.matrix --write"
+"""The command that regenerates the page."""
+
+LEVELS: dict[Support, tuple[str, str]] = {
+    "native": ("✓ native", "the backend's own operator gives exactly the reference answer"),
+    "rewritten": ("✓ rewritten", "an exact rewrite into other native operators"),
+    "guarded": ("✓ guarded", "native, plus guards that keep out what the backend would "
+                            "match and the reference would not (missing or null fields, "
+                            "arrays, other types)"),
+    "option": ("◐ option", "only with an opt-in compile option; refused otherwise"),
+    "refused": ("✗ refused", "`CapabilityError` at compile time, with the span and a hint"),
+}
+"""How each support level is shown, and what it means."""
+
+_PAGES = {
+    "mongodb": "backends/mongodb.md",
+    "dynamodb": "backends/dynamodb.md",
+    "firestore": "backends/firestore.md",
+}
+
+
+def _footnote(backend: str, construct: str) -> str:
+    return f"{backend}-{CONSTRUCTS.index(construct) + 1}"
+
+
+def _escape(text: str) -> str:
+    """Text for a Markdown table cell: a ``|`` would end the cell."""
+    return text.replace("|", "\\|")
+
+
+def _cell(caps: Capabilities, construct: str) -> str:
+    text = LEVELS[caps.support[construct]][0]
+    if construct in caps.notes:
+        text += f" [^{_footnote(caps.backend, construct)}]"
+    return text
+
+
+def _limit_name(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def support_matrix(backends: Sequence[str] = BACKEND_NAMES) -> str:
+    """The support matrix as a Markdown page: a row per construct, a column per backend,
+    each cell the support level (with a footnote holding the backend's note), then every
+    backend's limits. Deterministic: the same capability data gives the same text."""
+    caps = [get_backend(name).capabilities for name in backends]
+    out: list[str] = [
+        "# Backend support matrix",
+        "",
+        f"<!-- Generated from the capability data by `{REGENERATE}`; do not edit by hand:",
+        "     tests/test_docs.py fails when this page differs from the code. -->",
+        "",
+        "How each backend answers each construct of the language "
+        "([language.md](language.md)). A backend never answers differently from the "
+        "reference semantics: what it cannot answer exactly it refuses when the query is "
+        "compiled. `crossql check \"query\"` shows the verdict for one query; "
+        "[semantics.md](semantics.md) explains the guards.",
+        "",
+        "| level | meaning |",
+        "| --- | --- |",
+    ]
+    out += [f"| {shown} | {meaning} |" for shown, meaning in LEVELS.values()]
+    out += [
+        "",
+        "| construct | " + " | ".join(c.backend for c in caps) + " |",
+        "| --- | " + " | ".join("---" for _ in caps) + " |",
+    ]
+    for construct in CONSTRUCTS:
+        cells = " | ".join(_cell(c, construct) for c in caps)
+        out.append(f"| `{construct}` | {cells} |")
+    accepted = " | ".join(
+        f"{sum(c.support[k] != 'refused' for k in CONSTRUCTS)} of {len(CONSTRUCTS)}"
+        for c in caps)
+    out += [f"| **not refused** | {accepted} |", ""]
+
+    out += ["## Limits", "",
+            "Checked on the plan a backend would send; past a limit, compiling raises "
+            "`CapabilityError`.", ""]
+    limited = [c for c in caps if c.limits]
+    out += ["| backend | limit | value |", "| --- | --- | --- |"]
+    for c in limited:
+        out += [f"| {c.backend} | {_escape(_limit_name(name))} | {value:,} |"
+                for name, value in c.limits.items()]
+    unlimited = [c.backend for c in caps if not c.limits]
+    if unlimited:
+        out += ["", "No limits of their own: " + ", ".join(unlimited) + "."]
+    out.append("")
+
+    pages = [f"[{name}]({_PAGES[name]})" for name in backends if name in _PAGES]
+    out += ["## Notes", "", "Each backend's page says more: " + ", ".join(pages) + ".", ""]
+    for c in caps:
+        for construct in CONSTRUCTS:
+            note = c.notes.get(construct)
+            if note is not None:
+                out.append(f"[^{_footnote(c.backend, construct)}]: **{c.backend}**, "
+                           f"`{construct}`: {note}")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the matrix, or write it (``--write [PATH]``); the exit status is 0."""
+    parser = argparse.ArgumentParser(prog="python -m crossql.backends.matrix",
+                                     description="The backend support matrix as Markdown.")
+    parser.add_argument("--write", nargs="?", const=DEFAULT_PATH, type=Path, metavar="PATH",
+                        help=f"write it to PATH (default: {DEFAULT_PATH}) instead of stdout")
+    args = parser.parse_args(argv)
+    text = support_matrix()
+    if args.write is None:
+        sys.stdout.write(text)
+    else:
+        args.write.write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {args.write}\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
