@@ -41,23 +41,19 @@ CAPABILITIES = Capabilities(
 )
 
 
-def _check_names(query: ir.Query) -> None:
-    """MongoDB's query language cannot address a field whose name holds a dot or
-    starts with `$` (https://www.mongodb.com/docs/manual/core/dot-dollar-considerations/)."""
+def _check_collection(query: ir.Query) -> None:
     if "$" in query.collection or "\x00" in query.collection or \
             query.collection.startswith("system."):
         raise refuse(BACKEND, "collection name", query,
                      f"`{query.collection}` is not a valid MongoDB collection name",
                      hint="collection names cannot hold `$` or NUL or start with `system.`")
-    for node in ir.walk(query):
-        if isinstance(node, ir.Path):
-            for seg in node.segments:
-                if "." in seg or seg.startswith("$") or "\x00" in seg:
-                    raise refuse(
-                        BACKEND, "field name", node,
-                        f"MongoDB queries cannot address the field name `{seg}`",
-                        hint="field names with `.` or a leading `$` are not queryable by path",
-                    )
+
+
+def _check_clause_names(query: ir.Query) -> None:
+    """The paths of group by, select and order by (the condition's paths are checked
+    as its filter is built: ``FilterBuilder.field``), then the aliases."""
+    for path in ir.paths((query.group_by, query.select, query.order_by)):
+        FilterBuilder.field(path)
     for item in query.select:
         if item.alias is not None and ("." in item.alias or item.alias.startswith("$")):
             raise refuse(BACKEND, "alias", item, f"`{item.alias}` is not a valid output name "
@@ -73,9 +69,11 @@ def _count(value: ir.Literal | ir.Param | None) -> int | None:
 
 def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> MongoPlan:
     """Compile a bound query into a MongoDB plan."""
-    _check_names(query)
+    # names are refused in the order they appear: collection, condition, the clauses
+    _check_collection(query)
     fb = FilterBuilder()
     match = fb.build(query.where) if query.where is not None else {}
+    _check_clause_names(query)
     skip, limit = _count(query.offset), _count(query.limit)
     nothing = limit == 0
     if nothing:
@@ -91,11 +89,14 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         field = fb.field(path)
         if all(field != f for f, _ in sort):  # a repeated key never changes the order
             sort.append((field, -1 if key.descending else 1))
-    simple = all(item.alias is None and len(output_key(item)) == 1 for item in query.select)
+    # plain paths of one segment, no alias (aggregates were handled above)
+    simple = all(item.alias is None and len(item.expr.segments) == 1  # type: ignore[union-attr]
+                 for item in query.select)
     if simple:
         projection = None
         if query.select:
-            projection = {".".join(output_key(item)): 1 for item in query.select}
+            projection = {item.expr.segments[0]: 1  # type: ignore[union-attr]
+                          for item in query.select}
             projection.setdefault("_id", 0)
         return MongoPlan(
             kind="find", collection=query.collection, filter=match, projection=projection,

@@ -26,6 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 from crossql import ir
+from crossql.backends.base import refuse
+from crossql.errors import CapabilityError
 
 Filter = dict[str, Any]
 
@@ -44,17 +46,19 @@ def and_(*filters: Filter) -> Filter:
     for f in filters:
         if not f:
             continue
-        if list(f) == ["$and"]:
+        if len(f) == 1 and "$and" in f:
             parts.extend(f["$and"])
         else:
             parts.append(f)
+    if not parts:
+        return {}
+    if len(parts) == 1:  # nothing to merge with: the same answer as the loop below
+        return dict(parts[0])
     merged: list[Filter] = []
     for part in parts:
         if _merge_into(merged, part):
             continue
         merged.append(dict(part))
-    if not merged:
-        return {}
     if NEVER in merged:
         return dict(NEVER)
     if len(merged) == 1:
@@ -66,12 +70,14 @@ def _operators(part: Filter) -> tuple[str, dict[str, Any]] | None:
     """``(field, operators)`` when ``part`` is ``{field: {"$op": ..., ...}}``."""
     if len(part) != 1:
         return None
-    ((key, value),) = part.items()
-    if key.startswith("$") or not isinstance(value, dict) or not value:
-        return None
-    if not all(k.startswith("$") for k in value):
-        return None
-    return key, value
+    for key, value in part.items():
+        if key[:1] == "$" or not isinstance(value, dict) or not value:
+            return None
+        for k in value:
+            if k[:1] != "$":
+                return None
+        return key, value
+    return None  # pragma: no cover - len(part) == 1
 
 
 def _merge_into(merged: list[Filter], part: Filter) -> bool:
@@ -82,12 +88,14 @@ def _merge_into(merged: list[Filter], part: Filter) -> bool:
         return part in merged
     key, value = ops
     for prev in merged:
-        prev_ops = _operators(prev)
-        if prev_ops is None or prev_ops[0] != key:
+        if key not in prev:
             continue
-        clash = {k for k in set(prev_ops[1]) & set(value) if prev_ops[1][k] != value[k]}
-        if not clash:
-            prev[key] = {**prev_ops[1], **value}
+        prev_ops = _operators(prev)
+        if prev_ops is None:
+            continue
+        old = prev_ops[1]
+        if all(old[k] == v for k, v in value.items() if k in old):
+            prev[key] = {**old, **value}
             return True
     return False
 
@@ -98,7 +106,7 @@ def or_(*filters: Filter) -> Filter:
     for f in filters:
         if f == NEVER:
             continue
-        if list(f) == ["$or"]:
+        if len(f) == 1 and "$or" in f:
             parts.extend(f["$or"])
         else:
             parts.append(f)
@@ -111,14 +119,27 @@ def or_(*filters: Filter) -> Filter:
     return {"$or": parts}
 
 
+def unaddressable(path: ir.Path, segment: str) -> CapabilityError:
+    """MongoDB's query language cannot address a field whose name holds a dot or NUL
+    or starts with `$` (https://www.mongodb.com/docs/manual/core/dot-dollar-considerations/)."""
+    return refuse("mongodb", "field name", path,
+                  f"MongoDB queries cannot address the field name `{segment}`",
+                  hint="field names with `.` or a leading `$` are not queryable by path")
+
+
 class FilterBuilder:
     """Builds the true/false filters of conditions; field names are already validated."""
 
     # -- paths ---------------------------------------------------------------
     @staticmethod
     def field(path: ir.Path) -> str:
-        """The MongoDB dotted field name of a path."""
-        return ".".join(path.segments)
+        """The MongoDB dotted field name of a path; ``CapabilityError`` for a segment
+        MongoDB cannot address (checked here, where every path of a condition passes)."""
+        segments = path.segments
+        for seg in segments:
+            if "." in seg or seg[:1] == "$" or "\x00" in seg:
+                raise unaddressable(path, seg)
+        return segments[0] if len(segments) == 1 else ".".join(segments)
 
     @staticmethod
     def _prefixes(path: ir.Path) -> list[str]:
@@ -126,11 +147,22 @@ class FilterBuilder:
 
     def prefix_guard(self, path: ir.Path) -> Filter:
         """Every proper prefix of a dotted path is not an array (so no traversal)."""
+        if len(path.segments) == 1:
+            return {}
         return and_(*({p: dict(_NOT_ARRAY)} for p in self._prefixes(path)))
 
     def prefix_is_array(self, path: ir.Path) -> list[Filter]:
         """Filters true when some prefix is an array (the reference then sees missing)."""
+        if len(path.segments) == 1:
+            return []
         return [{p: {"$type": "array"}} for p in self._prefixes(path)]
+
+    def guarded(self, path: ir.Path, core: Filter) -> Filter:
+        """``core`` (a fresh, non-empty filter) and the prefix guard of ``path``; a
+        one-segment path has no prefix to guard, so that is ``core`` itself."""
+        if len(path.segments) == 1:
+            return core
+        return and_(self.prefix_guard(path), core)
 
     def present_non_null(self, f: str) -> Filter:
         """The field is present and not null (an array holding null counts as non-null)."""
@@ -147,7 +179,7 @@ class FilterBuilder:
             core = and_({f: {"$eq": value}}, {f: {"$not": {"$elemMatch": {"$eq": value}}}})
         else:
             core = {f: {"$eq": value, **_NOT_ARRAY}}
-        return and_(self.prefix_guard(path), core)
+        return self.guarded(path, core)
 
     def eq_false(self, path: ir.Path, value: Any) -> Filter:
         """Where ``path == value`` is false."""
@@ -196,12 +228,17 @@ class FilterBuilder:
     # -- ordering ------------------------------------------------------------
     def order(self, path: ir.Path, op: str, value: Any) -> Filter:
         """``path op value`` for op in < <= > >=; MongoDB brackets types as we need."""
-        return and_(self.prefix_guard(path),
-                    {self.field(path): {_OPS[op]: value, **_NOT_ARRAY}})
+        return self.guarded(path, {self.field(path): {_OPS[op]: value, **_NOT_ARRAY}})
 
     # -- arrays ----------------------------------------------------------------
     def _array(self, path: ir.Path, extra: Filter) -> Filter:
         f = self.field(path)
+        if len(path.segments) == 1 and len(extra) == 1:
+            # what and_ makes of it when `extra` is operators on f: one merged document
+            ops = extra.get(f)
+            if isinstance(ops, dict) and ops and "$type" not in ops and \
+                    all(k[:1] == "$" for k in ops):
+                return {f: {"$type": "array", **ops}}
         return and_(self.prefix_guard(path), {f: {"$type": "array"}}, extra)
 
     def contains(self, path: ir.Path, value: Any, truth: bool) -> Filter:
@@ -245,62 +282,66 @@ class FilterBuilder:
         """A ``$regex`` test on a string field, true or false (non-strings: neither)."""
         f = self.field(path)
         if truth:
-            return and_(self.prefix_guard(path), {f: {"$regex": pattern, **_NOT_ARRAY}})
+            return self.guarded(path, {f: {"$regex": pattern, **_NOT_ARRAY}})
         return and_(self.prefix_guard(path), {f: {"$type": "string", "$not": {"$regex": pattern}}},
                     {f: dict(_NOT_ARRAY)})
 
     # -- conditions ----------------------------------------------------------------
     def build(self, cond: ir.Condition, truth: bool = True) -> Filter:
         """The filter of documents where ``cond`` evaluates to ``truth``."""
-        match cond:
-            case ir.And(operands=ops):
-                parts = [self.build(c, truth) for c in ops]
-                return and_(*parts) if truth else or_(*parts)
-            case ir.Or(operands=ops):
-                parts = [self.build(c, truth) for c in ops]
-                return or_(*parts) if truth else and_(*parts)
-            case ir.Not(operand=op):
-                return self.build(op, not truth)
-            case ir.Exists(path=path):
-                f = self.field(path)
-                if truth:
-                    return and_(self.prefix_guard(path), {f: {"$exists": True}})
-                return or_({f: {"$exists": False}}, *self.prefix_is_array(path))
-            case ir.Compare(op="==", path=path, value=value):
-                v = _value(value)
+        # dispatch on the exact node type, most frequent first (a `match` on class
+        # patterns tries each case in turn and costs several times more)
+        kind = type(cond)
+        node: Any = cond  # narrowed by `kind` below
+        if kind is ir.Compare:
+            op, path, v = node.op, node.path, _value(node.value)
+            if op == "==":
                 return self.eq_true(path, v) if truth else self.eq_false(path, v)
-            case ir.Compare(op="!=", path=path, value=value):
-                v = _value(value)
+            if op == "!=":
                 if v is None:  # `!= null` is two-valued: present non-null, else false
                     return self.not_null(path, truth)
                 return self.eq_false(path, v) if truth else self.eq_true(path, v)
-            case ir.Compare(op=op, path=path, value=value):
-                return self.order(path, op if truth else _NEGATED[op], _value(value))
-            case ir.Between(path=path, low=low, high=high):
-                lo, hi = _value(low), _value(high)
-                if truth:
-                    return and_(self.prefix_guard(path), {self.field(path): {
-                        "$gte": lo, "$lte": hi, **_NOT_ARRAY}})
-                return or_(self.order(path, "<", lo), self.order(path, ">", hi))
-            case ir.In(path=path, values=values, negated=negated):
-                vs = _value(values)
-                return self.in_true(path, vs) if truth != negated else self.in_false(path, vs)
-            case ir.Contains(path=path, value=value):
-                return self.contains(path, _value(value), truth)
-            case ir.ContainsAny(path=path, values=values):
-                return self.contains_any(path, _value(values), truth)
-            case ir.ContainsAll(path=path, values=values):
-                return self.contains_all(path, _value(values), truth)
-            case ir.Size(op=op, path=path, value=value):
-                return self.size(path, op, _value(value), truth)
-            case ir.StartsWith(path=path, value=value):
-                return self.regex(path, "^" + escape_regex(_value(value)), truth)
-            case ir.Matches(path=path, value=value):
-                return self.regex(path, _value(value), truth)
-        raise TypeError(f"unhandled condition node {type(cond).__name__}")  # pragma: no cover
+            return self.order(path, op if truth else _NEGATED[op], v)
+        if kind is ir.And or kind is ir.Or:
+            parts = [self.build(c, truth) for c in node.operands]
+            return and_(*parts) if (kind is ir.And) == truth else or_(*parts)
+        if kind is ir.Not:
+            return self.build(node.operand, not truth)
+        if kind is ir.Exists:
+            path = node.path
+            f = self.field(path)
+            if truth:
+                return self.guarded(path, {f: {"$exists": True}})
+            return or_({f: {"$exists": False}}, *self.prefix_is_array(path))
+        if kind is ir.Between:
+            path = node.path
+            lo, hi = _value(node.low), _value(node.high)
+            if truth:
+                return self.guarded(path, {self.field(path): {
+                    "$gte": lo, "$lte": hi, **_NOT_ARRAY}})
+            return or_(self.order(path, "<", lo), self.order(path, ">", hi))
+        if kind is ir.In:
+            vs = _value(node.values)
+            return self.in_true(node.path, vs) if truth != node.negated else \
+                self.in_false(node.path, vs)
+        if kind is ir.Contains:
+            return self.contains(node.path, _value(node.value), truth)
+        if kind is ir.ContainsAny:
+            return self.contains_any(node.path, _value(node.values), truth)
+        if kind is ir.ContainsAll:
+            return self.contains_all(node.path, _value(node.values), truth)
+        if kind is ir.Size:
+            return self.size(node.path, node.op, _value(node.value), truth)
+        if kind is ir.StartsWith:
+            return self.regex(node.path, "^" + escape_regex(_value(node.value)), truth)
+        if kind is ir.Matches:
+            return self.regex(node.path, _value(node.value), truth)
+        raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
 
 def _value(value: ir.Value) -> Any:
+    if type(value) is ir.Literal:
+        return value.value
     if isinstance(value, ir.Param):  # pragma: no cover - plans are compiled from bound IR
         raise ValueError(f"parameter :{value.name} is not bound")
     return ir.python_value(value)
