@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import doctest
+import json
+import re
+import shlex
+import typing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
+from pydantic import BaseModel
+
+import crossql
 from crossql.backends import BACKEND_NAMES, get_backend
 from crossql.backends.base import CONSTRUCTS
 from crossql.backends.matrix import REGENERATE, support_matrix
+from crossql.config import ENVIRONMENT
+from crossql.config_reference import (
+    BLOCKS,
+    block_table,
+    configuration_reference,
+    describe,
+    environment_table,
+    generated_part,
+)
+from crossql.config_reference import REGENERATE as CONFIG_REGENERATE
+from tests.test_cli import InProcess, _console_sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -51,3 +74,210 @@ def test_the_matrix_can_be_written_to_a_file(tmp_path: Path) -> None:
 
     assert main(["--write", str(tmp_path / "m.md")]) == 0
     assert (tmp_path / "m.md").read_text(encoding="utf-8") == support_matrix()
+
+
+# -- the configuration reference -----------------------------------------------------------------
+
+
+def test_the_configuration_tables_are_generated_from_the_models() -> None:
+    page = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    assert generated_part(page) == configuration_reference(), (
+        "the tables of docs/configuration.md differ from the models in crossql/config.py; "
+        f"regenerate them from the repository root with `{CONFIG_REGENERATE}`")
+
+
+@pytest.mark.parametrize(("heading", "model"), [(h, m) for h, m, _ in BLOCKS],
+                         ids=[h for h, _, _ in BLOCKS])
+def test_every_key_of_every_block_is_described(heading: str, model: type[BaseModel]) -> None:
+    table = block_table(model)
+    for name, field in model.model_fields.items():
+        line = next(row for row in table.splitlines() if row.startswith(f"| `{name}` |"))
+        assert line.rstrip(" |").split(" | ")[-1] == describe(model, name, field)
+        assert describe(model, name, field).strip()
+
+
+def test_every_block_of_the_config_has_a_table() -> None:
+    from crossql.config import BackendConfig, NoSQLConfig
+
+    documented = {model for _, model, _ in BLOCKS}
+    nested = {typing.get_args(f.annotation)[0] for f in NoSQLConfig.model_fields.values()
+              if typing.get_args(f.annotation)}
+    assert BackendConfig in documented
+    for model in nested:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            assert model in documented, model
+
+
+def test_the_environment_table_lists_every_variable() -> None:
+    table = environment_table()
+    for name, (block, key) in ENVIRONMENT.items():
+        assert f"| `{name}` | `{f'{block}.{key}' if block else key}` |" in table
+    assert "| `CROSSQL_CONFIG` |" in table
+
+
+def test_a_field_without_a_description_is_an_error() -> None:
+    from pydantic import Field, create_model
+
+    model = create_model("Undocumented", shiny=(bool, Field(False)))
+    with pytest.raises(LookupError, match=r"Undocumented\.shiny has no description"):
+        block_table(model)
+
+
+def test_the_config_tables_can_be_written_into_a_page(tmp_path: Path) -> None:
+    from crossql.config_reference import BEGIN, END, main
+
+    page = tmp_path / "c.md"
+    page.write_text(f"intro\n\n{BEGIN}\nstale\n{END}\n\noutro\n")
+    assert main(["--write", str(page)]) == 0
+    assert page.read_text() == f"intro\n\n{configuration_reference()}\n\noutro\n"
+    (tmp_path / "none.md").write_text("no markers\n")
+    assert main(["--write", str(tmp_path / "none.md")]) == 1
+
+
+# -- examples in the pages ---------------------------------------------------------------------
+
+_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+_EXAMPLE_KEYS = {"query", "documents", "params", "rows", "error", "message", "accepted",
+                 "refused"}
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced code block of a page: its info string, text and first line number."""
+
+    page: Path
+    info: str
+    text: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def fenced_blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
+    return [Block(page, m.group(1).strip(), m.group(2), text.count("\n", 0, m.start()) + 1)
+            for m in _FENCE.finditer(text)]
+
+
+def _info_value(info: str, key: str) -> str | None:
+    for word in info.split()[1:]:
+        if word.startswith(f"{key}="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def datasets(page: Path) -> dict[str, list[dict[str, Any]]]:
+    """The ```yaml dataset=NAME blocks of a page."""
+    out = {}
+    for block in fenced_blocks(page):
+        name = _info_value(block.info, "dataset")
+        if block.info.startswith("yaml") and name:
+            out[name] = yaml.safe_load(block.text)
+    return out
+
+
+def examples(*pages: Path) -> list[Block]:
+    return [b for page in pages for b in fenced_blocks(page) if b.info == "yaml example"]
+
+
+def run_example(block: Block) -> None:
+    """Evaluate one example and compare with the rows (or the error) it shows."""
+    example = yaml.safe_load(block.text)
+    assert isinstance(example, dict) and set(example) <= _EXAMPLE_KEYS, block.where
+    assert ("rows" in example) != ("error" in example), f"{block.where}: rows or error"
+    docs = example["documents"]
+    if isinstance(docs, str):
+        docs = datasets(block.page)[docs]
+    params = example.get("params")
+    if "error" in example:
+        with pytest.raises(crossql.QueryError) as info:
+            crossql.evaluate(example["query"], docs, params=params)
+        assert type(info.value).__name__ == example["error"], block.where
+        assert example.get("message", "") in info.value.render(), block.where
+        return
+    rows = crossql.evaluate(example["query"], docs, params=params)
+    # exact: the same rows, in the same order, with the same keys in the same order and
+    # the same JSON types (10 is not 10.0 here)
+    assert json.dumps(rows) == json.dumps(example["rows"]), (
+        f"{block.where}: the example shows\n{example['rows']}\nbut the query returns\n{rows}")
+    if "accepted" in example or "refused" in example:
+        verdicts = {v.backend: v.accepted for v in crossql.check(example["query"],
+                                                                params=params)}
+        for name in example.get("accepted", []):
+            assert verdicts[name], f"{block.where}: {name} refuses it"
+        for name in example.get("refused", []):
+            assert not verdicts[name], f"{block.where}: {name} accepts it"
+
+
+LANGUAGE_EXAMPLES = examples(DOCS / "language.md")
+
+
+def test_the_language_page_has_examples_of_every_clause() -> None:
+    queries = " ".join(yaml.safe_load(b.text)["query"].lower() for b in LANGUAGE_EXAMPLES)
+    for word in ("where", "group by", "select", "order by", "limit", "offset", "between",
+                 " in ", "not in", "contains any", "contains all", "startswith", "matches",
+                 "exists(", "size(", " not ", " or ", "count()", "sum(", "avg(", "max(", ":"):
+        assert word in queries, word
+    assert len(LANGUAGE_EXAMPLES) >= 30
+
+
+@pytest.mark.parametrize("block", LANGUAGE_EXAMPLES, ids=[b.where for b in LANGUAGE_EXAMPLES])
+def test_a_language_example_returns_what_it_shows(block: Block) -> None:
+    run_example(block)
+
+
+# -- command-line sessions in the pages --------------------------------------------------------
+
+PAGES = sorted(DOCS.glob("*.md"))
+SESSIONS = [(page, *session) for page in PAGES for session in _console_sessions(page)]
+
+
+@pytest.fixture
+def inproc(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> InProcess:
+    return InProcess(capsys, monkeypatch)
+
+
+def _page_files(page: Path, where: Path) -> None:
+    """Write the page's ```yaml file=NAME blocks into ``where``, beside a link to examples/."""
+    for block in fenced_blocks(page):
+        name = _info_value(block.info, "file")
+        if name:
+            (where / name).write_text(block.text, encoding="utf-8")
+    (where / "examples").symlink_to(ROOT / "examples")
+
+
+@pytest.mark.parametrize(("page", "command", "expected", "status"), SESSIONS,
+                         ids=[f"{p.name}:{i}" for i, (p, *_) in enumerate(SESSIONS)])
+def test_a_documented_command_prints_what_the_page_shows(
+        page: Path, command: str, expected: str, status: int, tmp_path: Path,
+        inproc: InProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    _page_files(page, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for name in ("CROSSQL_CONFIG", *ENVIRONMENT):
+        monkeypatch.delenv(name, raising=False)
+    argv = shlex.split(command)
+    assert argv[0] == "crossql"
+    code, out, err = inproc(*argv[1:])
+    assert (out + err, code) == (expected, status), f"{page.name}: $ {command}"
+
+
+# -- Python sessions in the pages --------------------------------------------------------------
+
+DOCTESTS = [b for page in PAGES for b in fenced_blocks(page)
+            if b.info == "python" and b.text.lstrip().startswith(">>>")]
+
+
+@pytest.mark.parametrize("block", DOCTESTS, ids=[b.where for b in DOCTESTS])
+def test_a_documented_python_session_runs(block: Block, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _page_files(block.page, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for name in ("CROSSQL_CONFIG", *ENVIRONMENT):
+        monkeypatch.delenv(name, raising=False)
+    test = doctest.DocTestParser().get_doctest(block.text, {}, block.where, str(block.page),
+                                               block.line)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize(verbose=False) == (0, len(test.examples))
