@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from typing import Literal as TLiteral
 
@@ -143,42 +143,49 @@ class _Checker:
 
     # -- conditions ----------------------------------------------------------
     def condition(self, cond: ir.Condition) -> None:
-        match cond:
-            case ir.Not(operand=operand):
-                self.condition(operand)
-            case ir.And(operands=ops) | ir.Or(operands=ops):
-                for op in ops:
-                    self.condition(op)
-            case ir.Compare(op=op, value=value):
-                if op in ir.ORDERING_OPS:
-                    self.value(value, "orderable", f"`{op}`")
-                else:
-                    self.value(value, "value", f"`{op}`")
-            case ir.Between(low=low, high=high):
-                self.value(low, "orderable", "`between`")
-                self.value(high, "orderable", "`between`")
-                if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
-                        and _is_number(low.kind) != _is_number(high.kind)):
-                    raise self.err("`between` bounds must both be numbers or both be strings",
-                                   "type-mismatch", cond.span)
-            case ir.In(values=values, negated=negated):
-                self.value(values, "list", "`not in`" if negated else "`in`")
-            case ir.Contains(value=value):
-                self.value(value, "value", "`contains`")
-            case ir.ContainsAny(values=values):
-                self.value(values, "list", "`contains any`")
-            case ir.ContainsAll(values=values):
-                self.value(values, "list", "`contains all`")
-            case ir.StartsWith(value=value):
-                self.value(value, "string", "`startswith`")
-            case ir.Matches(value=value):
-                self.value(value, "regex", "`matches`")
-            case ir.Size(value=value):
-                self.value(value, "int", "`size(...)`")
-            case ir.Exists():
-                pass
-            case _:  # pragma: no cover - every node is handled above
-                raise TypeError(f"unknown condition node {type(cond).__name__}")
+        # dispatch on the exact node type, the most frequent first (a `match` on class
+        # patterns tries its cases one after the other)
+        kind = type(cond)
+        node: Any = cond
+        if kind is ir.Compare:
+            value = node.value
+            if type(value) is ir.Literal and value.kind != "null" and (
+                    value.kind != "bool" or node.op not in ir.ORDERING_OPS):
+                return  # a number or string: fine for every operator; a bool for == !=
+            op = node.op
+            if op in ir.ORDERING_OPS:
+                self.value(value, "orderable", f"`{op}`")
+            else:
+                self.value(value, "value", f"`{op}`")
+        elif kind is ir.And or kind is ir.Or:
+            for op in node.operands:
+                self.condition(op)
+        elif kind is ir.Not:
+            self.condition(node.operand)
+        elif kind is ir.Between:
+            low, high = node.low, node.high
+            self.value(low, "orderable", "`between`")
+            self.value(high, "orderable", "`between`")
+            if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
+                    and _is_number(low.kind) != _is_number(high.kind)):
+                raise self.err("`between` bounds must both be numbers or both be strings",
+                               "type-mismatch", node.span)
+        elif kind is ir.In:
+            self.value(node.values, "list", "`not in`" if node.negated else "`in`")
+        elif kind is ir.Contains:
+            self.value(node.value, "value", "`contains`")
+        elif kind is ir.ContainsAny:
+            self.value(node.values, "list", "`contains any`")
+        elif kind is ir.ContainsAll:
+            self.value(node.values, "list", "`contains all`")
+        elif kind is ir.StartsWith:
+            self.value(node.value, "string", "`startswith`")
+        elif kind is ir.Matches:
+            self.value(node.value, "regex", "`matches`")
+        elif kind is ir.Size:
+            self.value(node.value, "int", "`size(...)`")
+        elif kind is not ir.Exists:  # pragma: no cover - every node is handled above
+            raise TypeError(f"unknown condition node {kind.__name__}")
 
     # -- clauses -------------------------------------------------------------
     def count(self, value: ir.Literal | ir.Param | None, clause: str) -> None:
@@ -217,15 +224,21 @@ class _Checker:
                         f"select only grouped paths and aggregates, or group by {expr.dotted}")
                 raise self.err(f"`{expr.dotted}` is neither grouped nor aggregated",
                                "mixed-aggregate", expr.span, hint=hint)
-            name = output_name(item)
+            if item.alias is None and type(expr) is ir.Path:  # output_name/_key, inline
+                key = expr.segments
+                name = key[0] if len(key) == 1 else ".".join(key)
+            else:
+                name, key = output_name(item), output_key(item)
             if name in names:
                 raise self.err(f"two select items are named `{name}`", "duplicate-alias",
                                item.span, hint="give one of them another name with `as`")
             names[name] = item
             if item.alias is not None:
                 aliases.add(item.alias)
-            key = output_key(item)
-            clashes = [key[:n] for n in range(1, len(key) + 1) if key[:n] in outputs]
+            if len(key) == 1:
+                clashes: list[tuple[str, ...]] = [key] if key in outputs else []
+            else:
+                clashes = [key[:n] for n in range(1, len(key) + 1) if key[:n] in outputs]
             if key in prefixes:
                 clashes.append(prefixes[key])
             if clashes:
@@ -235,8 +248,9 @@ class _Checker:
                     "conflicting-output", item.span,
                     hint="select one of them, or name one with `as`")
             outputs[key] = len(outputs)
-            for n in range(1, len(key)):
-                prefixes.setdefault(key[:n], key)
+            if len(key) > 1:
+                for n in range(1, len(key)):
+                    prefixes.setdefault(key[:n], key)
         for order_key in q.order_by:
             segs = order_key.path.segments
             if len(segs) == 1 and segs[0] in aliases:
@@ -377,28 +391,73 @@ def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
         return query
     bound = _substitute(query, params)
     assert isinstance(bound, ir.Query)
-    # between bounds of different types can only be seen once bound
-    _Checker(bound).condition(bound.where) if bound.where is not None else None
+    # between bounds of different types can only be seen once bound (every other
+    # check of a bound value was made against its slot above)
+    if bound.where is not None and any(s.kind == "orderable" for s in checked.slots):
+        checker = _Checker(bound)
+        for node in _bound_betweens(query.where, bound.where):
+            checker.condition(node)
     return bound
 
 
+def _bound_betweens(before: Any, after: Any) -> list[ir.Between]:
+    """The ``between`` nodes of ``after`` whose bounds were parameters in ``before``."""
+    out = []
+    stack = [(before, after)]
+    while stack:
+        old, new = stack.pop()
+        kind = type(old)
+        if kind is ir.And or kind is ir.Or:
+            stack.extend(reversed(list(zip(old.operands, new.operands, strict=True))))
+        elif kind is ir.Not:
+            stack.append((old.operand, new.operand))
+        elif kind is ir.Between and (type(old.low) is ir.Param or type(old.high) is ir.Param):
+            out.append(new)
+    return out
+
+
+def _value_of(node: Any, params: Mapping[str, Any]) -> Any:
+    return ir.literal_of(params[node.name], node.span) if type(node) is ir.Param else node
+
+
 def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
-    if isinstance(node, ir.Param):
-        return ir.literal_of(params[node.name], node.span)
-    if isinstance(node, ir.Literal | ir.ListValue | ir.Path | ir.Exists) or node is None:
+    """``node`` with every parameter replaced by its value; nodes without parameters
+    are shared, not copied."""
+    kind = type(node)
+    if kind is ir.Query:
+        where = _substitute(node.where, params) if node.where is not None else None
+        limit = _value_of(node.limit, params)
+        offset = _value_of(node.offset, params)
+        if where is node.where and limit is node.limit and offset is node.offset:
+            return node
+        return ir.Query(node.collection, where, node.group_by, node.select, node.order_by,
+                        limit, offset, node.span, node.source)
+    if kind is ir.And or kind is ir.Or:
+        operands = tuple([_substitute(op, params) for op in node.operands])
+        if all(a is b for a, b in zip(operands, node.operands, strict=True)):
+            return node
+        return kind(operands, node.span)
+    if kind is ir.Not:
+        operand = _substitute(node.operand, params)
+        return node if operand is node.operand else ir.Not(operand, node.span)
+    if kind is ir.Compare or kind is ir.Size:
+        value = _value_of(node.value, params)
+        return node if value is node.value else kind(node.op, node.path, value, node.span)
+    if kind is ir.Between:
+        low, high = _value_of(node.low, params), _value_of(node.high, params)
+        if low is node.low and high is node.high:
+            return node
+        return ir.Between(node.path, low, high, node.span)
+    if kind is ir.In:
+        values = _value_of(node.values, params)
+        return node if values is node.values else ir.In(node.path, values, node.negated,
+                                                         node.span)
+    if kind is ir.ContainsAny or kind is ir.ContainsAll:
+        values = _value_of(node.values, params)
+        return node if values is node.values else kind(node.path, values, node.span)
+    if kind is ir.Contains or kind is ir.StartsWith or kind is ir.Matches:
+        value = _value_of(node.value, params)
+        return node if value is node.value else kind(node.path, value, node.span)
+    if kind is ir.Exists:
         return node
-    if isinstance(node, tuple):
-        return tuple(_substitute(n, params) for n in node)
-    if isinstance(node, ir.SelectItem | ir.OrderKey | ir.Aggregate):
-        return node
-    changes = {}
-    for name in node.__dataclass_fields__:
-        if name in ("span", "source"):
-            continue
-        old = getattr(node, name)
-        if isinstance(old, str | bool):
-            continue
-        new = _substitute(old, params)
-        if new is not old:
-            changes[name] = new
-    return replace(node, **changes) if changes else node
+    raise TypeError(f"unknown node {kind.__name__}")  # pragma: no cover - every node above
