@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import doctest
 import json
 import re
@@ -212,6 +213,7 @@ def run_example(block: Block) -> None:
 
 
 LANGUAGE_EXAMPLES = examples(DOCS / "language.md")
+ALL_EXAMPLES = examples(*sorted(DOCS.glob("*.md")))
 
 
 def test_the_language_page_has_examples_of_every_clause() -> None:
@@ -223,8 +225,8 @@ def test_the_language_page_has_examples_of_every_clause() -> None:
     assert len(LANGUAGE_EXAMPLES) >= 30
 
 
-@pytest.mark.parametrize("block", LANGUAGE_EXAMPLES, ids=[b.where for b in LANGUAGE_EXAMPLES])
-def test_a_language_example_returns_what_it_shows(block: Block) -> None:
+@pytest.mark.parametrize("block", ALL_EXAMPLES, ids=[b.where for b in ALL_EXAMPLES])
+def test_an_example_returns_what_it_shows(block: Block) -> None:
     run_example(block)
 
 
@@ -281,3 +283,192 @@ def test_a_documented_python_session_runs(block: Block, tmp_path: Path,
     runner = doctest.DocTestRunner()
     runner.run(test)
     assert runner.summarize(verbose=False) == (0, len(test.examples))
+
+
+# -- the migration page: filter dicts and their CrossQL text -----------------------------------
+
+MIGRATION = DOCS / "migration.md"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One line of the migration table."""
+
+    filter: dict[str, Any]
+    condition: str
+    rows: list[Any]
+    filter_rows: list[Any]
+    line: int
+
+
+def _ids(cell: str) -> list[Any]:
+    return [] if cell == "none" else [int(x) for x in cell.split(", ")]
+
+
+def migration_pairs() -> list[Pair]:
+    lines = MIGRATION.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "<!-- migration pairs" in line)
+    pairs = []
+    for number, line in enumerate(lines[start + 1:], start + 2):
+        if not line.startswith("| `"):
+            if pairs:
+                break
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        assert len(cells) == 4, f"migration.md:{number}: {cells}"
+        filter_text, condition, rows, filter_rows = cells
+        crossql_rows = _ids(rows)
+        pairs.append(Pair(ast.literal_eval(filter_text.strip("`")), condition.strip("`"),
+                          crossql_rows,
+                          crossql_rows if filter_rows == "same" else _ids(filter_rows), number))
+    return pairs
+
+
+PAIRS = migration_pairs()
+PEOPLE = datasets(MIGRATION)["people"]
+
+
+class _Missing:
+    pass
+
+
+MISSING = _Missing()
+
+
+def _path(doc: Any, path: str) -> Any:
+    for segment in path.split("."):
+        if not isinstance(doc, dict) or segment not in doc:
+            return MISSING
+        doc = doc[segment]
+    return doc
+
+
+def _bracket(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def _same(a: Any, b: Any) -> bool:
+    return _bracket(a) == _bracket(b) and a == b
+
+
+def _candidates(value: Any) -> list[Any]:
+    """What a MongoDB operator is applied to: the value, and each element of an array."""
+    return [value, *value] if isinstance(value, list) else [value]
+
+
+_ORDER = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
+          "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
+
+
+def _operator(value: Any, op: str, arg: Any, spec: dict[str, Any]) -> bool:
+    """MongoDB's documented meaning of one query operator on a field's value."""
+    if op == "$eq":
+        if arg is None:
+            return value is MISSING or any(c is None for c in _candidates(value))
+        return value is not MISSING and any(_same(c, arg) for c in _candidates(value))
+    if op == "$ne":
+        return not _operator(value, "$eq", arg, spec)
+    if op in _ORDER:
+        return value is not MISSING and any(
+            _bracket(c) == _bracket(arg) and c is not None and _ORDER[op](c, arg)
+            for c in _candidates(value))
+    if op == "$in":
+        return any(_operator(value, "$eq", a, spec) for a in arg)
+    if op == "$nin":
+        return not _operator(value, "$in", arg, spec)
+    if op == "$exists":
+        return (value is not MISSING) == arg
+    if op == "$regex":
+        flags = re.IGNORECASE if "i" in spec.get("$options", "") else 0
+        return value is not MISSING and any(
+            isinstance(c, str) and re.search(arg, c, flags) for c in _candidates(value))
+    if op == "$options":
+        return True
+    if op == "$size":
+        return isinstance(value, list) and len(value) == arg
+    if op == "$all":
+        return isinstance(value, list) and all(any(_same(c, a) for c in value) for a in arg)
+    if op == "$type":
+        assert arg == "array"
+        return isinstance(value, list)
+    if op == "$not":
+        return not _field_matches(value, arg)
+    raise AssertionError(f"the test's MongoDB model lacks {op}")
+
+
+def _field_matches(value: Any, spec: Any) -> bool:
+    if isinstance(spec, dict) and spec and all(k.startswith("$") for k in spec):
+        return all(_operator(value, op, arg, spec) for op, arg in spec.items())
+    if isinstance(spec, list):  # a whole-array equality, or an element equal to it
+        return value is not MISSING and (value == spec or (
+            isinstance(value, list) and any(c == spec for c in value)))
+    return _operator(value, "$eq", spec, {})
+
+
+def mongo_matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    """MongoDB's documented filter semantics for the operators the migration page uses
+    (tests/backends/test_migration_mongodb.py checks this model against a server)."""
+    for key, spec in query.items():
+        if key == "$and":
+            ok = all(mongo_matches(doc, q) for q in spec)
+        elif key == "$or":
+            ok = any(mongo_matches(doc, q) for q in spec)
+        elif key == "$nor":
+            ok = not any(mongo_matches(doc, q) for q in spec)
+        else:
+            ok = _field_matches(_path(doc, key), spec)
+        if not ok:
+            return False
+    return True
+
+
+def test_the_migration_table_has_twenty_pairs_and_differences() -> None:
+    assert len(PAIRS) >= 20
+    assert sum(p.rows != p.filter_rows for p in PAIRS) >= 5
+    operators = {op for p in PAIRS for op in re.findall(r"\$\w+", repr(p.filter))}
+    assert {"$ne", "$nin", "$in", "$exists", "$not", "$nor", "$all", "$size"} <= operators
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"migration.md:{p.line}" for p in PAIRS])
+def test_a_migration_pair_returns_the_rows_it_shows(pair: Pair) -> None:
+    query = f"from people where {pair.condition}"
+    crossql.compile(query, backend="mongodb")  # each translation runs on MongoDB
+    assert [row["_id"] for row in crossql.evaluate(query, PEOPLE)] == pair.rows
+    assert [doc["_id"] for doc in PEOPLE if mongo_matches(doc, pair.filter)] == \
+        pair.filter_rows
+
+
+
+# -- links -------------------------------------------------------------------------------------
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub makes for the headings of a page."""
+    text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            for m in re.finditer(r"^#{1,6} (.+)$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("page", [*PAGES, ROOT / "README.md"], ids=lambda p: p.name)
+def test_every_relative_link_of_a_page_resolves(page: Path) -> None:
+    text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+    for target in _LINK.findall(text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        assert resolved.exists(), f"{page.name}: {target}"
+        if anchor and resolved.suffix == ".md":
+            assert anchor in _anchors(resolved), f"{page.name}: {target}"
+
+
+def test_the_readme_links_every_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for page in PAGES:
+        assert f"](docs/{page.name})" in readme, page.name
