@@ -19,14 +19,17 @@ import pytest
 import crossql
 from crossql import cli
 from crossql.backends import BACKEND_NAMES
+from crossql.config import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = "examples/shop.json"
 ADULTS = "from users where age >= 18 order by age desc limit 5"
 
-# rich would colour output when told to; these tests read what a pipe gets
+# rich would colour output when told to; these tests read what a pipe gets; and the
+# servers' variables scripts/test exports would override every config file here
 _ENV = {k: v for k, v in os.environ.items()
-        if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CROSSQL_DEBUG")}
+        if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CROSSQL_DEBUG",
+                     "CROSSQL_CONFIG", *ENVIRONMENT)}
 
 
 def crossql_cmd(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,7 +63,8 @@ class InProcess:
     def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         self.capsys = capsys
         self.monkeypatch = monkeypatch
-        for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CROSSQL_DEBUG"):
+        for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CROSSQL_DEBUG",
+                     "CROSSQL_CONFIG", *ENVIRONMENT):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.chdir(ROOT)
 
@@ -443,6 +447,29 @@ def test_a_long_run_shows_rows_so_far_on_a_terminal_only(
     assert cli.main(argv) == 0
     assert capsys.readouterr().out == piped.out
     assert re.search(r"\d+ rows so far \(\d+\.\d s\)", terminal.getvalue())
+
+
+def test_the_indicator_shows_a_wait_before_the_first_row(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from crossql.backends.memory.store import MemoryStore
+
+    class FirstRowLate(MemoryStore):  # as a Scan that reads long before a row matches
+        async def run_plan(self, plan: Any) -> Any:
+            await asyncio.sleep(0.4)
+            async for row in super().run_plan(plan):
+                yield row
+
+    prefill(monkeypatch, {"default": PEOPLE[:1]}, store_class=FirstRowLate)
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.05)
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["run", "--config", str(config_file), "--json", "from people"]) == 0
+    assert "0 rows so far" in terminal.getvalue()
+    assert json.loads(capsys.readouterr().out) == PEOPLE[:1]
 
 
 def test_explain_and_compile_use_the_configured_blocks(config_file: Path,
