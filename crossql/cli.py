@@ -567,8 +567,9 @@ class RowSink:
 
 
 class Progress:
-    """Rows so far, on stderr, while a ``run`` streams: a spinner that appears after
-    ``PROGRESS_AFTER`` seconds and disappears when the stream ends.
+    """Rows so far, on stderr, while a ``run`` streams: a spinner with the count and the
+    time that appears after ``PROGRESS_AFTER`` seconds (also when no row has arrived yet:
+    a Scan may read a long time before a row matches) and disappears when the stream ends.
 
     Only when stderr is a terminal, and not when JSON lines go to the same kind of
     terminal (there the rows themselves show progress). Never writes to stdout.
@@ -581,37 +582,29 @@ class Progress:
         self.count = 0
         self.started = time.monotonic()
         self._live: Live | None = None
-        self._spinner: Spinner | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._shown = 0.0
 
     def start(self) -> None:
         """Arm the timer that shows the indicator (call inside the event loop)."""
         if self.enabled:
             self._timer = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self._show)
 
-    def _text(self) -> str:
+    def text(self) -> str:
+        """What the indicator says now."""
         seconds = time.monotonic() - self.started
         return f"{self.count:,} row{'' if self.count == 1 else 's'} so far ({seconds:.1f} s)"
 
     def _show(self) -> None:
         from rich.live import Live
-        from rich.spinner import Spinner
 
-        self._spinner = Spinner("dots", text=self._text(), style="cyan")
         # no redirection: rich would otherwise route stdout (the rows) through stderr
-        self._live = Live(self._spinner, console=self.console, transient=True,
+        self._live = Live(_Indicator(self), console=self.console, transient=True,
                           refresh_per_second=10, redirect_stdout=False, redirect_stderr=False)
         self._live.start()
 
     def row(self) -> None:
-        """Count one row (the text is refreshed at most ten times a second)."""
+        """Count one row (the indicator reads the count when it refreshes)."""
         self.count += 1
-        if self._spinner is not None:
-            now = time.monotonic()
-            if now - self._shown >= 0.1:
-                self._shown = now
-                self._spinner.update(text=self._text())
 
     def stop(self) -> None:
         """Remove the indicator (it leaves no line behind)."""
@@ -620,6 +613,20 @@ class Progress:
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+
+class _Indicator:
+    """The spinner, its text recomputed at each refresh."""
+
+    def __init__(self, progress: Progress) -> None:
+        from rich.spinner import Spinner
+
+        self.progress = progress
+        self.spinner = Spinner("dots", style="cyan")
+
+    def __rich__(self) -> Spinner:
+        self.spinner.update(text=self.progress.text())
+        return self.spinner
 
 
 def _isatty(stream: Any) -> bool:

@@ -468,7 +468,18 @@ def test_every_relative_link_of_a_page_resolves(page: Path) -> None:
             assert anchor in _anchors(resolved), f"{page.name}: {target}"
 
 
-def test_the_readme_links_every_page() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for page in PAGES:
-        assert f"](docs/{page.name})" in readme, page.name
+def test_every_page_is_reachable_from_the_readme() -> None:
+    seen: set[Path] = set()
+    todo = [ROOT / "README.md"]
+    while todo:
+        page = todo.pop()
+        if page in seen or not page.exists() or page.suffix != ".md":
+            continue
+        seen.add(page)
+        text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+        todo += [(page.parent / target.partition("#")[0]).resolve()
+                 for target in _LINK.findall(text) if not re.match(r"[a-z]+:|#", target)]
+    for page in [*PAGES, *sorted((DOCS / "backends").glob("*.md"))]:
+        assert page.resolve() in seen, (
+            f"docs/{page.relative_to(DOCS)} is linked neither from README.md (its "
+            "Documentation list) nor from a page linked from there")
