@@ -674,8 +674,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError("nothing to run the query on",
                              hint="give --data FILE.json (documents for the embedded engine) "
                                   "or --config FILE.yaml (a `nosql:` configuration)")
-        if args.backend is not None:
-            raise UsageError("--backend names a backend of --config FILE; --data runs on the "
+        if args.backend is not None or args.timeout is not None:
+            flag = "--backend" if args.backend is not None else "--timeout"
+            raise UsageError(f"{flag} applies to --config FILE; --data runs on the "
                              "embedded engine")
         for row in _run_on_data(args, text, params):
             sink.add(row)

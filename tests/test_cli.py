@@ -516,7 +516,8 @@ def test_explain_and_compile_take_options_and_schemas(tmp_path: Path,
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "from users"], "nothing to run the query on"),
     (["run", "-d", SHOP, "--config", "x.yaml", "from users"], "not both"),
-    (["run", "-d", SHOP, "-b", "analytics", "from users"], "--backend names a backend of"),
+    (["run", "-d", SHOP, "-b", "analytics", "from users"], "--backend applies to --config"),
+    (["run", "-d", SHOP, "--timeout", "3", "from users"], "--timeout applies to --config"),
     (["run", "--config", "no/such.yaml", "from users"], "configuration file not found"),
     (["run", "--config", "{cfg}", "-b", "nope", "from users"],
      "no backend named 'nope' in {cfg}; it has default (memory), archive (memory), "
