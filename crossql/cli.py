@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -40,7 +41,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -392,8 +393,8 @@ def _validated_options(backend: str, raw: dict[str, Any]) -> Any:
         raise UsageError(f"{backend} takes no options",
                          hint="options exist for firestore (native_not_equal, native_or) "
                               "and dynamodb (allow_scan, pk_field, table_prefix)")
-    path, message = problems[0]
-    raise UsageError(f"--option {backend}.{path}: {message}")
+    raise UsageError("; ".join(f"--option {backend}.{path}: {message}"
+                               for path, message in problems))
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -432,6 +433,24 @@ def _schemas(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+@contextlib.contextmanager
+def _schema_errors(args: argparse.Namespace) -> Iterator[None]:
+    """A schema of the wrong shape is a usage error naming the ``--schema`` file (the
+    compilers raise ``TypeError`` for it; DynamoDB key schemas raise ``ConfigError``)."""
+    try:
+        yield
+    except TypeError as err:
+        if not getattr(args, "schema", None):
+            raise
+        raise UsageError(f"{args.schema}: {err}") from None
+    except ConfigError as err:
+        if not getattr(args, "schema", None):
+            raise
+        raise UsageError(f"{args.schema}: " + "; ".join(f"{path}: {message}"
+                                                        for path, message in err.problems)
+                         ) from None
+
+
 def _load_config(args: argparse.Namespace, *, from_env: bool = False
                  ) -> tuple[NoSQLConfig, str] | None:
     """The configuration ``--config`` names (or, with ``from_env``, ``CROSSQL_CONFIG``),
@@ -463,6 +482,7 @@ def _configured_store(args: argparse.Namespace, cfg: NoSQLConfig, origin: str) -
                          hint="--backend takes a name of the config's `backends:` list, or "
                               "`default` for the top-level driver")
     return crossql.connect(cfg).backend(name)
+
 
 # -- subcommands -------------------------------------------------------------------------------
 
@@ -507,8 +527,9 @@ def _compile(args: argparse.Namespace) -> Plan:
     if others:
         raise UsageError(f"--option for {', '.join(others)} does not apply to "
                          f"--backend {backend}")
-    return crossql.compile(text, backend=backend, params=params, schema=schemas.get(backend),
-                           options=options.get(backend))
+    with _schema_errors(args):
+        return crossql.compile(text, backend=backend, params=params,
+                               schema=schemas.get(backend), options=options.get(backend))
 
 
 async def _live_plan(store: Store, text: str, params: Mapping[str, Any]) -> Plan:
@@ -736,8 +757,10 @@ def rows_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 def cmd_check(args: argparse.Namespace) -> int:
     params = _params(args)
     text = _query_text(args)
-    verdicts = crossql.check(text, params=params, schema=_schemas(args) or None,
-                             options=_options(args) or None)
+    schemas, options = _schemas(args), _options(args)
+    with _schema_errors(args):
+        verdicts = crossql.check(text, params=params, schema=schemas or None,
+                                 options=options or None)
     if args.json:
         _print_json([verdict.to_dict() for verdict in verdicts])
     else:

@@ -609,6 +609,23 @@ def test_the_environment_overrides_the_config_file(tmp_path: Path) -> None:
     assert "127.0.0.1:2" in error["message"] and "127.0.0.1:1" not in error["message"]
 
 
+@pytest.mark.parametrize(("schema", "message"), [
+    ('{"firestore": {"users": "x"}}', "s.json: schema['users'] is a mapping, not str"),
+    ('{"dynamodb": {"users": {"partition": "x"}}}',
+     "s.json: schema.users.partition_key: Field required; schema.users.partition: unknown key"),
+])
+def test_a_schema_of_the_wrong_shape_is_a_usage_error(schema: str, message: str,
+                                                      tmp_path: Path, inproc: InProcess,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "s.json").write_text(schema)
+    monkeypatch.chdir(tmp_path)
+    assert inproc.fails("check", "--schema", "s.json", "from users order by a").startswith(
+        f"crossql: error: {message}")
+    assert message in inproc.fails("compile", "-b", "firestore" if "firestore" in schema
+                                   else "dynamodb", "--schema", "s.json",
+                                   "from users order by a")
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 
