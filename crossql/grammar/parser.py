@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from sys import intern
 from typing import Any, TypeVar
 
 from crossql import ir
@@ -197,6 +198,20 @@ def _deep_checked(node: _Bool) -> _Bool:
 
 _BOOL_TYPES = (ir.Not, ir.And, ir.Or)
 
+_ONE_SEGMENT: dict[str, tuple[str]] = {}
+_ONE_SEGMENT_MAX = 4096
+
+
+def _segments(name: str) -> tuple[str]:
+    """The segments of a one-segment path, shared: field names recur across queries,
+    and each cached query would otherwise hold its own copies (names are interned)."""
+    segments = _ONE_SEGMENT.get(name)
+    if segments is None:
+        segments = (intern(name),)
+        if len(_ONE_SEGMENT) < _ONE_SEGMENT_MAX:
+            _ONE_SEGMENT[segments[0]] = segments
+    return segments
+
 
 def _shallow(operands: tuple[Any, ...]) -> bool:
     """No operand is itself a not/and/or: the node is two levels deep at most."""
@@ -277,7 +292,12 @@ class _ToIR:
 
     # --- names ---
     def path(self, children: list[Any]) -> ir.Path:
-        return ir.Path(tuple([t.value if t.type == "NAME" else decode_name(t) for t in children]),
+        if len(children) == 1:
+            tok = children[0]
+            return ir.Path(_segments(tok.value if tok.type == "NAME" else decode_name(tok)),
+                           (tok.start_pos, tok.end_pos))
+        return ir.Path(tuple([intern(t.value if t.type == "NAME" else decode_name(t))
+                              for t in children]),
                        (children[0].start_pos, children[-1].end_pos))
 
     # --- predicates ---
@@ -426,7 +446,7 @@ class _ToIR:
                 last = part[-1] if type(part) is tuple else part
                 break
         return ir.Query(
-            collection=decode_name(name), where=where, group_by=group or (),
+            collection=intern(decode_name(name)), where=where, group_by=group or (),
             select=select or (), order_by=order or (), limit=limit, offset=offset,
             span=(from_tok.start_pos, _span_of(last)[1]),
         )

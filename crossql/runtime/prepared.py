@@ -62,16 +62,34 @@ class PreparedQuery:
 
 
 class PlanCache:
-    """A bounded LRU of prepared queries keyed by (query text, backend)."""
+    """A bounded LRU of prepared queries keyed by (query text, backend).
 
-    __slots__ = ("_entries", "maxsize")
+    Beside each entry whose query has no parameters sits its plan, so that
+    ``plan(text, backend)`` is one dictionary lookup (and the LRU touch) on a hit.
+    """
+
+    __slots__ = ("_entries", "_plans", "maxsize")
 
     def __init__(self, maxsize: int = 256) -> None:
         self.maxsize = maxsize
         self._entries: OrderedDict[tuple[str, str], PreparedQuery] = OrderedDict()
+        self._plans: dict[tuple[str, str], Plan] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def plan(self, text: str, backend: str, params: Mapping[str, Any] | None = None, *,
+             schema: Any = None, options: Any = None) -> Plan:
+        """The plan of ``text`` on ``backend`` for ``params``: the shared plan of a
+        query without parameters (a hit is a dictionary lookup), else bound and
+        compiled from the prepared query."""
+        key = (text, backend)
+        if not params:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._entries.move_to_end(key)
+                return plan
+        return self.get(text, backend, schema=schema, options=options).plan(params)
 
     def get(self, text: str, backend: str, *, schema: Any = None,
             options: Any = None) -> PreparedQuery:
@@ -84,6 +102,9 @@ class PlanCache:
         entry = PreparedQuery(text, backend, schema=schema, options=options)
         if self.maxsize > 0:
             self._entries[key] = entry
+            if entry._plan is not None:
+                self._plans[key] = entry._plan
             if len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+                old, _ = self._entries.popitem(last=False)
+                self._plans.pop(old, None)
         return entry

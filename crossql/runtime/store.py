@@ -95,8 +95,8 @@ class Store(abc.ABC):
 
     def plan(self, text: str, params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
-        return self._cache.get(text, self.driver, schema=self._schema,
-                               options=self._options).plan(params)
+        return self._cache.plan(text, self.driver, params, schema=self._schema,
+                                options=self._options)
 
     async def fetch(self, text: str, /, **params: Any) -> list[Document]:
         """All rows of a query, as plain dicts."""

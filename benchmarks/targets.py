@@ -1,0 +1,94 @@
+"""The targets of issue 7, checked against a run's rows (``python -m benchmarks --check``).
+
+The benchmark itself never asserts; ``check(rows)`` compares and returns the
+verdicts, and the command exits non-zero when a target is missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.suite import Row
+
+BACKENDS = ("memory", "mongodb", "dynamodb", "firestore")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One requirement on one row: its ratio (``on="ratio"``) or its value at most ``limit``."""
+
+    key: str
+    limit: float
+    on: str  # "ratio" or "value"
+    text: str
+    cell: str = ""
+    """How the table shows it (default: ``<= limit``)."""
+
+    def figure(self, row: Row) -> float | None:
+        return row.ratio if self.on == "ratio" else row.value
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: Target
+    figure: float | None
+    """None: the row is missing from the run (e.g. runtime rows without servers)."""
+
+    @property
+    def holds(self) -> bool:
+        return self.figure is not None and self.figure <= self.target.limit
+
+
+def targets() -> list[Target]:
+    """Every target, as rows and limits."""
+    out = []
+    for b in BACKENDS:
+        out += [
+            Target(f"cold.E.{b}", 0.85, "ratio", f"cold parse+check+compile of E on {b} "
+                   "<= 0.85 x baseline"),
+            Target(f"cold.Q30.{b}", 5.5, "ratio", f"cold Q30 on {b} <= 5.5 x baseline"),
+            Target(f"compile.E.{b}", 10.0, "value", f"backend compile of E on {b} <= 10 us"),
+            Target(f"compile.Q30.{b}", 50.0, "value", f"backend compile of Q30 on {b} <= 50 us"),
+            Target(f"cached.E.{b}", 1.0, "value", f"cached compile of E on {b} <= 1 us"),
+            Target(f"rebind.E.{b}", 10.0, "value", f"re-binding E on {b} <= 10 us"),
+            Target(f"memory.E.{b}", 4.0, "value", f"memory per cached plan of E on {b} <= 4 KB"),
+        ]
+    out.append(Target("startup.crossql", 60.0, "value",
+                      "import crossql + parser ready + first compile <= 60 ms "
+                      "(interpreter start-up subtracted)"))
+    return out
+
+
+def runtime_targets(rows: list[Row]) -> list[Target]:
+    """``store.fetch`` <= 1.05 x the raw driver, for each runtime row in the run."""
+    return [Target(r.key, 1.05, "ratio", f"{r.backend} {r.workload}: store.fetch <= 1.05 x "
+                   "the raw driver") for r in rows if r.group == "runtime"]
+
+
+def goals(rows: list[Row]) -> list[Target]:
+    """The issue's goals against peers: our cold compile of E beats sqlglot.transpile,
+    our DynamoDB compile beats boto3's builder (limits taken from the same run)."""
+    by_key = {r.key: r for r in rows}
+    out = []
+    sqlglot = by_key.get("peer.E.sqlglot")
+    if sqlglot is not None:
+        out += [Target(f"cold.E.{b}", sqlglot.value, "value",
+                       f"cold E on {b} beats sqlglot.transpile ({sqlglot.value:.0f} us)",
+                       "beats sqlglot")
+                for b in BACKENDS]
+    boto3 = by_key.get("peer.E.boto3")
+    if boto3 is not None:
+        out.append(Target("compile.E.dynamodb", boto3.value, "value",
+                          f"DynamoDB compile of E beats boto3's builder ({boto3.value:.0f} us)",
+                          "beats boto3"))
+    return out
+
+
+def check(rows: list[Row]) -> list[Verdict]:
+    """Every target (and goal) with the figure this run gave it."""
+    by_key = {r.key: r for r in rows}
+    verdicts = []
+    for target in targets() + runtime_targets(rows) + goals(rows):
+        row = by_key.get(target.key)
+        verdicts.append(Verdict(target, target.figure(row) if row is not None else None))
+    return verdicts

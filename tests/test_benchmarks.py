@@ -1,0 +1,99 @@
+"""The benchmark suite runs and prints every row (``--quick``: a smoke test, no figures
+judged); the target check is a function of the rows; the plan cache's fast path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import crossql
+from benchmarks import check
+from benchmarks.suite import Row
+from benchmarks.targets import BACKENDS, targets
+from crossql.runtime.prepared import PlanCache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED = (
+    ["baseline", "corpus.lark"]
+    + [f"{kind}.{b}" for b in BACKENDS
+       for kind in ("cold.E", "cold.Q30", "compile.E", "compile.Q30", "cached.E", "rebind.E",
+                    "corpus", "memory.E")]
+    + [f"peer.{w}.{p}" for w in ("E", "Q30") for p in ("sqlglot", "boto3", "pymongo")]
+    + ["startup.python", "startup.crossql", "startup.crossql.total", "startup.lark"]
+)
+
+
+def test_quick_run_prints_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start < 20
+    rows = json.loads(out.read_text("utf-8"))
+    keys = [r["key"] for r in rows]
+    assert sorted(keys) == sorted(EXPECTED)
+    assert len(done.stdout.splitlines()) >= len(EXPECTED)
+    for row in rows:  # every row is in the printed table
+        assert row["group"] in done.stdout and row["backend"] in done.stdout
+        assert row["value"] > 0, row["key"]
+
+
+def _row(key: str, value: float, ratio: float | None = None) -> Row:
+    return Row(key, "g", "E", "memory", value, "µs", ratio)
+
+
+def test_check_compares_figures_with_targets() -> None:
+    rows = [_row("cold.E.memory", 100.0, 0.5), _row("compile.E.memory", 12.0, 0.1),
+            _row("cached.E.memory", 0.3, 0.001)]
+    verdicts = {v.target.key: v for v in check(rows) if v.target.key.endswith(".memory")}
+    assert verdicts["cold.E.memory"].holds  # ratio 0.5 <= 0.85
+    assert not verdicts["compile.E.memory"].holds  # 12 us > 10 us
+    assert verdicts["cached.E.memory"].holds
+    assert verdicts["rebind.E.memory"].figure is None  # not in the run: missed
+    assert not verdicts["rebind.E.memory"].holds
+    assert {t.key for t in targets()} >= {f"cold.E.{b}" for b in BACKENDS}
+
+
+def test_check_command_exits_non_zero_on_a_miss(tmp_path: Path) -> None:
+    saved = tmp_path / "rows.json"
+    saved.write_text(json.dumps([{"key": "cold.E.memory", "group": "cold compile",
+                                  "workload": "E", "backend": "memory", "value": 1.0,
+                                  "unit": "µs", "ratio": 2.0, "note": ""}]), "utf-8")
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--check", "--results",
+                           str(saved)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 1
+    assert "MISSED" in done.stdout
+
+
+E = ('from users where age >= 18 and (status == "active" or tags contains "vip") '
+     'and name startswith "A" select name, age order by age desc limit 10')
+
+
+@pytest.mark.parametrize("backend", ["memory", "mongodb"])
+def test_plan_cache_hit_shares_the_plan(backend: str) -> None:
+    cache = PlanCache(maxsize=2)
+    plan = cache.plan(E, backend)
+    assert cache.plan(E, backend) is plan  # shared, never copied
+    assert cache.plan(E, backend, {}) is plan
+    assert plan.to_dict() == crossql.compile(E, backend=backend).to_dict()
+
+
+def test_plan_cache_binds_parameters_and_evicts_plans_with_entries() -> None:
+    cache = PlanCache(maxsize=2)
+    text = "from users where age >= :min"
+    assert cache.plan(text, "memory", {"min": 1}) != cache.plan(text, "memory", {"min": 2})
+    with pytest.raises(crossql.QuerySemanticError):
+        cache.plan(text, "memory")  # unbound
+    first = cache.plan("from a", "memory")
+    cache.plan("from b", "memory")  # evicts the parameterised entry
+    cache.plan("from c", "memory")  # evicts `from a`, and its plan
+    assert len(cache) == 2
+    assert cache.plan("from a", "memory") is not first  # compiled again
