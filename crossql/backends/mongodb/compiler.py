@@ -52,8 +52,17 @@ def _check_collection(query: ir.Query) -> None:
 def _check_clause_names(query: ir.Query) -> None:
     """The paths of group by, select and order by (the condition's paths are checked
     as its filter is built: ``FilterBuilder.field``), then the aliases."""
-    for path in ir.paths((query.group_by, query.select, query.order_by)):
-        FilterBuilder.field(path)
+    field = FilterBuilder.field  # raises for a name MongoDB cannot address
+    for path in query.group_by:
+        field(path)
+    for item in query.select:
+        expr = item.expr
+        if isinstance(expr, ir.Path):
+            field(expr)
+        elif expr.arg is not None:
+            field(expr.arg)
+    for key in query.order_by:
+        field(key.path)
     for item in query.select:
         if item.alias is not None and ("." in item.alias or item.alias.startswith("$")):
             raise refuse(BACKEND, "alias", item, f"`{item.alias}` is not a valid output name "
