@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from benchmarks import report, workloads
 from benchmarks.suite import Row, Settings
 from benchmarks.targets import Verdict
 
-ANALYSIS = (report.DOCS / "performance-notes.md")
+ANALYSIS = Path(__file__).with_name("performance-notes.md")
 """Hand-written notes appended to the generated page (what changed, why misses miss)."""
 
 

@@ -13,9 +13,11 @@ The queries: a 100-row result (``where grp == 3``) and a 1-row point lookup
 is the median over rounds of (CrossQL / driver) within the same round.
 
 Backends plug in as a ``RuntimeBackend``: a name, the environment variables it
-needs, and an async context manager yielding its ``Case``s. MongoDB is wired
-(``MONGODB_URI``, e.g. from ``scripts/servers/with-servers.sh``); DynamoDB
-(aioboto3) and Firestore (``AsyncClient``) plug in the same way.
+needs, and an async context manager yielding its ``Case``s: MongoDB
+(``MONGODB_URI``; pymongo's ``AsyncMongoClient``), DynamoDB (``DYNAMODB_ENDPOINT``
+and the ``AWS_*`` keys; aioboto3's client, items through boto3's
+``TypeDeserializer``) and Firestore (``FIRESTORE_EMULATOR_HOST``; the
+``AsyncClient``), as ``scripts/servers/with-servers.sh`` exports them.
 """
 
 from __future__ import annotations
@@ -101,8 +103,96 @@ async def _mongodb_cases() -> AsyncIterator[list[Case]]:
             await coll.drop()
 
 
-BACKENDS = [RuntimeBackend("mongodb", ("MONGODB_URI",), _mongodb_cases)]
-"""The backends with a runtime benchmark (DynamoDB and Firestore plug in here)."""
+@asynccontextmanager
+async def _dynamodb_cases() -> AsyncIterator[list[Case]]:
+    import crossql
+
+    env = os.environ
+    store: Any = crossql.connect({"driver": "dynamodb", "dynamodb": {
+        "endpoint_url": env["DYNAMODB_ENDPOINT"],
+        "region": env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "access_key": env["AWS_ACCESS_KEY_ID"], "secret_key": env["AWS_SECRET_ACCESS_KEY"]}})
+    async with store:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        await store.drop_collection(COLLECTION)
+        await store.create_collection(COLLECTION)
+        await store.collection(COLLECTION).insert_many(documents())
+        client = store.client
+        deserialize = TypeDeserializer().deserialize
+        cases = []
+        for workload, text in QUERIES.items():
+
+            async def ours(text: str = text) -> list[Any]:
+                rows: list[Any] = await store.fetch(text)
+                return rows
+
+            n = len(await ours())
+            plan = store.plan(text)  # after a fetch: the table's key schema is known
+
+            async def raw(method: str = plan.method,
+                          request: dict[str, Any] = plan.request) -> list[Any]:
+                """What a user writes with aioboto3: the request, every page, items
+                deserialized by boto3's TypeDeserializer."""
+                kwargs = dict(request)
+                rows: list[Any] = []
+                while True:
+                    page = await getattr(client, method)(**kwargs)
+                    rows += [{k: deserialize(v) for k, v in item.items()}
+                             for item in page.get("Items", ())]
+                    last = page.get("LastEvaluatedKey")
+                    if not last:
+                        return rows
+                    kwargs["ExclusiveStartKey"] = last
+
+            cases.append(Case(workload, ours, raw, n))
+        try:
+            yield cases
+        finally:
+            await store.drop_collection(COLLECTION)
+
+
+@asynccontextmanager
+async def _firestore_cases() -> AsyncIterator[list[Case]]:
+    import crossql
+
+    env = os.environ
+    store: Any = crossql.connect({"driver": "firestore", "firestore": {
+        "project_id": env.get("FIRESTORE_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT"),
+        "emulator_host": env["FIRESTORE_EMULATOR_HOST"]}})
+    async with store:
+        await store.drop_collection(COLLECTION)
+        await store.collection(COLLECTION).insert_many(documents())
+        client = store.client
+        cases = []
+        for workload, text in QUERIES.items():
+            plan = store.plan(text)
+
+            async def ours(text: str = text) -> list[Any]:
+                rows: list[Any] = await store.fetch(text)
+                return rows
+
+            async def raw(plan: Any = plan) -> list[Any]:
+                """What a user writes with the AsyncClient: the same query (built with
+                the SDK's own where/limit calls) streamed into dicts with their ids."""
+                query = plan.build(client)
+                return [{"_id": snap.id, **snap.to_dict()} async for snap in query.stream()]
+
+            n = len(await ours())
+            cases.append(Case(workload, ours, raw, n))
+        try:
+            yield cases
+        finally:
+            await store.drop_collection(COLLECTION)
+
+
+BACKENDS = [
+    RuntimeBackend("mongodb", ("MONGODB_URI",), _mongodb_cases),
+    RuntimeBackend("dynamodb", ("DYNAMODB_ENDPOINT", "AWS_ACCESS_KEY_ID",
+                                "AWS_SECRET_ACCESS_KEY"), _dynamodb_cases),
+    RuntimeBackend("firestore", ("FIRESTORE_EMULATOR_HOST",), _firestore_cases),
+]
+"""The backends with a runtime benchmark: each runs when its server's environment is set."""
 
 
 async def _per_call(call: Callable[[], Awaitable[object]], inner: int) -> float:
