@@ -18,3 +18,19 @@ MAX_LIST_DEPTH = 8
 
 MAX_PARAMETERS = 1_000
 """Distinct parameters in one query."""
+
+MAX_VALUE_ITEMS = 100_000
+"""Items in one value bound to a parameter, counted over all its nested lists
+(each list also keeps to ``MAX_LIST_ITEMS``)."""
+
+MAX_STRING_LENGTH = 1_000_000
+"""Characters in the strings of one value bound to a parameter, all together
+(a string, or every string of a list): about 1 MB of text."""
+
+MAX_PATTERN_LENGTH = 4_096
+"""Characters in a ``matches`` pattern, literal or bound (``crossql/compiler/regex_safety.py``
+also refuses shapes that backtrack catastrophically)."""
+
+MAX_CLASS_SPAN = 1_000_000
+"""Characters (below U+10000) covered by all the character classes of one pattern
+together: ``re.compile`` builds a table per class, ~6 ms for ``[\\u0100-\\uffff]``."""

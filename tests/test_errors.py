@@ -227,8 +227,12 @@ SEMANTIC: list[Case] = [
          '"*a"'),
     Case("regex repeat too large", U + 'name matches "a{4294967296}"', Sem,
          "semantic.invalid-regex", 1, 31, '"a{4294967296}"'),
-    Case("regex nested too deep", U + 'name matches "' + "(" * 3000 + ")" * 3000 + '"', Sem,
+    Case("regex nested too deep", U + 'name matches "' + "(" * 2000 + ")" * 2000 + '"', Sem,
          "semantic.invalid-regex", 1, 31, None),
+    Case("regex too long", U + 'name matches "' + "a" * 4097 + '"', Sem,
+         "semantic.pattern-too-long", 1, 31, None, message="limit is 4096"),
+    Case("regex that backtracks", U + 'name matches "(a+)+b"', Sem, "semantic.unsafe-regex",
+         1, 31, '"(a+)+b"', message="exponentially many"),
     Case("invalid regex param", U + "name matches :re", Sem, "semantic.invalid-regex", 1, 31,
          ":re", params={"re": "[z-a]"}),
     # size

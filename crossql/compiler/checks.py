@@ -17,10 +17,18 @@ from typing import Any
 from typing import Literal as TLiteral
 
 from crossql import ir
+from crossql.compiler.regex_safety import catastrophic
 from crossql.compiler.shape import output_key, output_name
 from crossql.errors import QuerySemanticError
 from crossql.grammar.parser import INT64_MAX, INT64_MIN
-from crossql.limits import MAX_LIST_DEPTH, MAX_LIST_ITEMS, MAX_PARAMETERS
+from crossql.limits import (
+    MAX_LIST_DEPTH,
+    MAX_LIST_ITEMS,
+    MAX_PARAMETERS,
+    MAX_PATTERN_LENGTH,
+    MAX_STRING_LENGTH,
+    MAX_VALUE_ITEMS,
+)
 
 SlotKind = TLiteral["value", "orderable", "list", "string", "regex", "int", "count"]
 
@@ -64,9 +72,18 @@ def _error(message: str, code: str, span: ir.Span | None, hint: str | None = Non
 
 
 def validate_regex(pattern: str, span: ir.Span | None, source: str | None = None) -> None:
-    """Raise a located error when ``pattern`` is not a valid regular expression."""
+    """Raise a located error when ``pattern`` is not a valid regular expression, is longer
+    than ``MAX_PATTERN_LENGTH``, or has a shape that backtracks catastrophically
+    (``regex_safety.py``)."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise _error(f"the pattern is {len(pattern)} characters long; the limit is "
+                     f"{MAX_PATTERN_LENGTH}", "pattern-too-long", span,
+                     hint="match a shorter pattern, or compare with `==`, `in` or `startswith`",
+                     source=source)
     try:
-        re.compile(pattern)
+        reason = catastrophic(pattern)  # parses only: a costly pattern is never compiled
+        if reason is None:
+            re.compile(pattern)
     except re.error as err:
         message = err.msg
     # `re` raises these, not re.error, for a huge repeat count or deep nesting
@@ -75,7 +92,12 @@ def validate_regex(pattern: str, span: ir.Span | None, source: str | None = None
     except RecursionError:
         message = "the pattern nests too deeply"
     else:
-        return
+        if reason is None:
+            return
+        raise _error(f"the pattern may take too long: {reason}", "unsafe-regex", span,
+                     hint="rewrite it so that each character can be matched one way only, "
+                     "e.g. `(a+)+` as `a+`, `(a|ab)*` as `(ab?)*`; see docs/limits.md",
+                     source=source)
     raise _error(f"invalid regular expression: {message}", "invalid-regex", span,
                  hint="patterns use the common subset of PCRE and Python syntax",
                  source=source)
@@ -318,40 +340,99 @@ def _value_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_plain(value: Any, slot: Slot, source: str | None, depth: int = 0) -> None:
-    """Refuse values that have no CrossQL literal (dicts, sets, NaN, huge ints, ...)."""
-    kind = _value_kind(value)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain_value(value: Any, slot: Slot, source: str | None = None) -> Any:
+    """A plain copy of a bound value: ``None``, ``bool``, ``int``, ``float``, ``str`` or a
+    list of these, read once (subclasses become their base type, so nothing a caller's
+    object does later can change what was checked). Refuses what has no CrossQL literal
+    (dicts, sets, NaN, huge ints, ...) and values past the size limits.
+
+    Iterative, with a budget of ``MAX_VALUE_ITEMS`` items and ``MAX_STRING_LENGTH``
+    characters, so a deep, cyclic or shared structure costs at most that much work.
+    """
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is int and INT64_MIN <= value <= INT64_MAX:
+        return value  # the common case, first
+    if kind is str and len(value) <= 64 and (value.isascii() or not _SURROGATE.search(value)):
+        return value
     where = f"parameter `:{slot.name}`"
-    if kind == "list":
-        if depth >= MAX_LIST_DEPTH:
-            raise _error(f"{where}: lists nest deeper than {MAX_LIST_DEPTH}", "invalid-parameter",
-                         slot.span, source=source)
-        if len(value) > MAX_LIST_ITEMS:
-            raise _error(f"{where}: the list has {len(value)} items; the limit is "
-                         f"{MAX_LIST_ITEMS}", "list-too-long", slot.span, source=source)
-        for item in value:
-            _check_plain(item, slot, source, depth + 1)
-        return
-    if kind == "int" and not INT64_MIN <= value <= INT64_MAX:
-        raise _error(f"{where}: integer {value} is out of the 64-bit range", "invalid-parameter",
-                     slot.span, source=source)
-    if kind == "float" and not math.isfinite(value):
-        raise _error(f"{where}: {value} is not a finite number", "invalid-parameter", slot.span,
-                     source=source, hint="NaN and infinities have no CrossQL meaning")
-    if kind == "string" and any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise _error(f"{where}: the string holds a lone surrogate", "invalid-parameter",
-                     slot.span, source=source)
-    if kind not in ("null", "bool", "int", "float", "string"):
-        raise _error(
-            f"{where} is bound to a {kind}; a parameter is a plain value",
-            "invalid-parameter", slot.span, source=source,
-            hint="bind null, a bool, a number, a string or a list; never a dict or operator",
-        )
+
+    def refuse(message: str, code: str = "invalid-parameter",
+               hint: str | None = None) -> QuerySemanticError:
+        text = f"{where} {message}" if message.startswith("is ") else f"{where}: {message}"
+        return _error(text, code, slot.span, source=source, hint=hint)
+
+    chars = 0
+
+    def scalar(item: Any) -> Any:
+        nonlocal chars
+        if item is None or item is True or item is False:
+            return item
+        if isinstance(item, int):
+            number = int.__index__(item)
+            if not INT64_MIN <= number <= INT64_MAX:
+                shown = str(number) if abs(number) < 10**30 else f"of {number.bit_length()} bits"
+                raise refuse(f"integer {shown} is out of the 64-bit range")
+            return number
+        if isinstance(item, float):
+            real = float.__float__(item)
+            if not math.isfinite(real):
+                raise refuse(f"{real} is not a finite number",
+                             hint="NaN and infinities have no CrossQL meaning")
+            return real
+        if isinstance(item, str):
+            text = str.__str__(item)
+            chars += len(text)
+            if chars > MAX_STRING_LENGTH:
+                raise refuse(f"the value holds more than {MAX_STRING_LENGTH:,} characters of "
+                             "text", "value-too-large",
+                             hint="bind less text; the limits are in docs/limits.md")
+            if not text.isascii() and _SURROGATE.search(text):
+                raise refuse("the string holds a lone surrogate")
+            return text
+        raise refuse(f"is bound to a {type(item).__name__}; a parameter is a plain value",
+                     hint="bind null, a bool, a number, a string or a list; never a dict or "
+                     "operator")
+
+    if not isinstance(value, list | tuple):
+        return scalar(value)
+    # (source list, its copy, depth) on an explicit stack: no recursion, and a budget
+    items = 0
+    root: list[Any] = []
+    stack: list[tuple[Any, list[Any], int]] = [(value, root, 1)]
+    while stack:
+        source_list, copy, depth = stack.pop()
+        if depth > MAX_LIST_DEPTH:
+            raise refuse(f"lists nest deeper than {MAX_LIST_DEPTH}")
+        if len(source_list) > MAX_LIST_ITEMS:
+            raise refuse(f"the list has {len(source_list)} items; the limit is "
+                         f"{MAX_LIST_ITEMS}", "list-too-long")
+        snapshot = tuple(source_list)
+        if len(snapshot) > MAX_LIST_ITEMS:  # a list whose len() said otherwise
+            raise refuse(f"the list has more than {MAX_LIST_ITEMS} items", "list-too-long")
+        items += len(snapshot)
+        if items > MAX_VALUE_ITEMS:
+            raise refuse(f"the value holds more than {MAX_VALUE_ITEMS:,} items in all",
+                         "value-too-large",
+                         hint="bind fewer values; the limits are in docs/limits.md")
+        for item in snapshot:
+            if isinstance(item, list | tuple):
+                inner: list[Any] = []
+                copy.append(inner)
+                stack.append((item, inner, depth + 1))
+            else:
+                copy.append(scalar(item))
+    return root
 
 
-def check_param_value(value: Any, slot: Slot, source: str | None = None) -> None:
-    """Validate one bound value against the slot it fills; raise ``QuerySemanticError``."""
-    _check_plain(value, slot, source)
+def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
+    """Validate one bound value against the slot it fills; return its plain copy (see
+    ``plain_value``) or raise ``QuerySemanticError``."""
+    value = plain_value(value, slot, source)
     kind = _value_kind(value)
     need = slot.kind
     ok = {
@@ -368,6 +449,11 @@ def check_param_value(value: Any, slot: Slot, source: str | None = None) -> None
                      f"{value!r:.40}", "invalid-parameter", slot.span, source=source)
     if need == "regex":
         validate_regex(value, slot.span, source)
+    return value
+
+
+_UNUSED_SHOWN = 10
+"""Unused parameter names listed in an error (the others are counted)."""
 
 
 def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
@@ -375,21 +461,27 @@ def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
     params = params or {}
     query = checked.query
     source = query.source
+    # each value is read once into a plain copy, checked against every place it fills,
+    # and that copy is what the query holds
+    values: dict[str, Any] = {}
     for slot in checked.slots:
         if slot.name not in params:
             raise _error(f"parameter `:{slot.name}` is not bound", "unbound-parameter",
                          slot.span, source=source,
                          hint=f"pass {slot.name}=... when running the query")
-        check_param_value(params[slot.name], slot, source)
-    unused = sorted(set(params) - checked.param_names)
-    if unused:
-        raise _error(
-            "unused parameter" + ("s " if len(unused) > 1 else " ")
-            + ", ".join(f"`:{n}`" for n in unused), "unused-parameter", query.span,
-            source=source, hint="remove it, or use it in the query")
+        value = values[slot.name] if slot.name in values else params[slot.name]
+        values[slot.name] = check_param_value(value, slot, source)
+    if len(params) > len(values):
+        unused = sorted(str(n) for n in set(params) - checked.param_names)
+        shown = ", ".join(f"`:{n}`" for n in unused[:_UNUSED_SHOWN])
+        if len(unused) > _UNUSED_SHOWN:
+            shown += f" and {len(unused) - _UNUSED_SHOWN:,} more"
+        raise _error("unused parameter" + ("s " if len(unused) > 1 else " ") + shown,
+                     "unused-parameter", query.span, source=source,
+                     hint="remove it, or use it in the query")
     if not checked.slots:
         return query
-    bound = _substitute(query, params)
+    bound = _substitute(query, values)
     assert isinstance(bound, ir.Query)
     # between bounds of different types can only be seen once bound (every other
     # check of a bound value was made against its slot above)

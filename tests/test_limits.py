@@ -1,0 +1,230 @@
+"""The documented limits (docs/limits.md, crossql/limits.py): each one just inside is
+accepted, just past is a clear ``QueryError``; and each known way for input to cost
+unbounded time or stack (deep nesting, shared or cyclic values, huge strings and
+patterns, many names) is shown to stay within a time bound.
+
+The timed tests assert on the best of two runs, so a busy machine does not fail them;
+each bound is far above what the code takes (see the comment at each) and far below
+what the unguarded code took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import crossql
+from crossql import limits
+from crossql.limits import (
+    MAX_CONDITION_DEPTH,
+    MAX_LIST_DEPTH,
+    MAX_LIST_ITEMS,
+    MAX_PARAMETERS,
+    MAX_PATTERN_LENGTH,
+    MAX_QUERY_LENGTH,
+    MAX_STRING_LENGTH,
+    MAX_VALUE_ITEMS,
+)
+
+BACKENDS = ["memory", "mongodb", "dynamodb", "firestore"]
+
+
+def error_of(text: str, params: dict[str, Any] | None = None,
+             backend: str = "memory") -> crossql.QueryError:
+    with pytest.raises(crossql.QueryError) as info:
+        crossql.compile(text, backend=backend, params=params)
+    return info.value
+
+
+def best_of_two(call: Callable[[], Any]) -> float:
+    """Seconds the faster of two runs of ``call`` took (a QueryError is an outcome)."""
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with contextlib.suppress(crossql.QueryError):
+            call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# --- each limit: just inside, just past -------------------------------------------------
+
+
+def nested_list(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+LIMIT_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any] | None, str]] = [
+    # name, text inside, params inside, text past, params past, code past
+    ("query length", "from c" + " " * (MAX_QUERY_LENGTH - 6), None,
+     "from c" + " " * (MAX_QUERY_LENGTH - 5), None, "syntax.too-long"),
+    ("condition depth", "from c where " + "not " * (MAX_CONDITION_DEPTH - 1) + "a == 1", None,
+     "from c where " + "not " * MAX_CONDITION_DEPTH + "a == 1", None, "syntax.too-deep"),
+    ("list items (literal)", "from c where a in [" + ",".join(["1"] * MAX_LIST_ITEMS) + "]",
+     None, "from c where a in [" + ",".join(["1"] * (MAX_LIST_ITEMS + 1)) + "]", None,
+     "semantic.list-too-long"),
+    ("list depth (literal)", "from c where a == " + "[" * MAX_LIST_DEPTH + "]" * MAX_LIST_DEPTH,
+     None, "from c where a == " + "[" * (MAX_LIST_DEPTH + 1) + "]" * (MAX_LIST_DEPTH + 1),
+     None, "syntax.too-deep"),
+    ("parameters", "from c where " + " or ".join(f"a == :p{i}" for i in range(MAX_PARAMETERS)),
+     {f"p{i}": i for i in range(MAX_PARAMETERS)},
+     "from c where " + " or ".join(f"a == :p{i}" for i in range(MAX_PARAMETERS + 1)),
+     {f"p{i}": i for i in range(MAX_PARAMETERS + 1)}, "semantic.too-many-parameters"),
+    ("list items (bound)", "from c where a in :p", {"p": list(range(MAX_LIST_ITEMS))},
+     "from c where a in :p", {"p": list(range(MAX_LIST_ITEMS + 1))}, "semantic.list-too-long"),
+    ("list depth (bound)", "from c where a == :p", {"p": nested_list(MAX_LIST_DEPTH)},
+     "from c where a == :p", {"p": nested_list(MAX_LIST_DEPTH + 1)},
+     "semantic.invalid-parameter"),
+    ("items in a bound value", "from c where a == :p",
+     {"p": [[1] * 1_000] * (MAX_VALUE_ITEMS // 1_000 - 1)},
+     "from c where a == :p", {"p": [[1] * 1_000] * (MAX_VALUE_ITEMS // 1_000)},
+     "semantic.value-too-large"),
+    ("string length (bound)", "from c where a == :p", {"p": "x" * MAX_STRING_LENGTH},
+     "from c where a == :p", {"p": "x" * (MAX_STRING_LENGTH + 1)}, "semantic.value-too-large"),
+    ("text in a bound list", "from c where a in :p", {"p": ["x" * 1_000] * 1_000},
+     "from c where a in :p", {"p": ["x" * 1_000] * 1_000 + ["x"]},
+     "semantic.value-too-large"),
+    ("pattern length (literal)", f"from c where a matches '{'a' * MAX_PATTERN_LENGTH}'", None,
+     f"from c where a matches '{'a' * (MAX_PATTERN_LENGTH + 1)}'", None,
+     "semantic.pattern-too-long"),
+    ("pattern length (bound)", "from c where a matches :p", {"p": "a" * MAX_PATTERN_LENGTH},
+     "from c where a matches :p", {"p": "a" * (MAX_PATTERN_LENGTH + 1)},
+     "semantic.pattern-too-long"),
+]
+
+
+@pytest.mark.parametrize(("text", "params", "past", "past_params", "code"),
+                         [c[1:] for c in LIMIT_CASES], ids=[c[0] for c in LIMIT_CASES])
+def test_limit_just_inside_and_just_past(text: str, params: dict[str, Any] | None, past: str,
+                                         past_params: dict[str, Any] | None, code: str) -> None:
+    assert isinstance(crossql.compile(text, params=params), crossql.Plan)
+    err = error_of(past, past_params)
+    assert err.code == code, err
+    # the message says what the limit is, in words and numbers
+    assert "limit" in err.message or "more than" in err.message or "deeper" in err.message, err
+    assert f"--> query:{err.line}:{err.column}" in err.render()
+    assert len(err.message) < 200  # the message never repeats the offending input
+
+
+def test_every_limit_is_documented() -> None:
+    """docs/limits.md names every constant of crossql/limits.py with its value."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "limits.md").read_text(encoding="utf-8")
+    names = [n for n in dir(limits) if n.startswith("MAX_")]
+    assert len(names) >= 8
+    for name in names:
+        value = getattr(limits, name)
+        assert f"`{name}`" in doc, name
+        assert f"{value:,}" in doc, (name, value)
+
+
+def test_the_limits_are_the_same_on_every_backend() -> None:
+    past = "from c where a in :p"
+    for backend in BACKENDS:
+        err = error_of(past, {"p": ["x"] * (MAX_LIST_ITEMS + 1)}, backend=backend)
+        assert err.code == "semantic.list-too-long", backend
+        err = error_of("from c where a == :p", {"p": "x" * (MAX_STRING_LENGTH + 1)},
+                       backend=backend)
+        assert err.code == "semantic.value-too-large", backend
+
+
+# --- bounded time: one test per risk ---------------------------------------------------------
+
+
+def test_a_huge_regex_parameter_is_refused_at_once() -> None:
+    # before the length limit, re.compile took ~1.3 s on a million characters
+    pattern = "a" * 1_000_000
+    assert best_of_two(lambda: crossql.compile("from c where s matches :p",
+                                               params={"p": pattern})) < 0.05
+    assert error_of("from c where s matches :p", {"p": pattern}).code == \
+        "semantic.pattern-too-long"
+
+
+def test_a_megabyte_string_parameter_binds_in_linear_time() -> None:
+    # ~5 ms: one surrogate scan and one copy
+    for text in ("x" * MAX_STRING_LENGTH, "é" * MAX_STRING_LENGTH):
+        for backend in BACKENDS:
+            query = "from c where s == :p"
+            assert best_of_two(lambda q=query, b=backend, t=text: crossql.compile(
+                q, backend=b, params={"p": t})) < 0.5, backend
+
+
+def test_shared_and_cyclic_lists_cost_at_most_the_item_budget() -> None:
+    # 10,000 references to one list of 10,000: 10^8 items if walked; refused after 10^5
+    inner = list(range(MAX_LIST_ITEMS))
+    shared = [inner] * MAX_LIST_ITEMS
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    wide_cycle: list[Any] = [0] * 100
+    wide_cycle.append(wide_cycle)
+    for value, code in ((shared, "semantic.value-too-large"),
+                        (cyclic, "semantic.invalid-parameter"),
+                        (wide_cycle, "semantic.invalid-parameter")):
+        assert error_of("from c where a == :p", {"p": value}).code == code
+        assert best_of_two(lambda v=value: crossql.compile("from c where a == :p",
+                                                           params={"p": v})) < 0.5
+
+
+def test_a_very_deep_parameter_raises_no_recursion_error() -> None:
+    deep: list[Any] = []
+    cursor = deep
+    for _ in range(200_000):  # far past the interpreter's recursion limit
+        cursor.append([])
+        cursor = cursor[0]
+    err = error_of("from c where a == :p", {"p": deep})
+    assert "nest deeper" in err.message
+
+
+def test_many_unused_parameters_give_a_short_error() -> None:
+    params = {f"p{i}": i for i in range(1_000_000)}
+    params["a"] = 1
+    err = error_of("from c where x == :a", params)
+    assert err.code == "semantic.unused-parameter"
+    assert "and 999,990 more" in err.message
+    assert len(err.render()) < 1_000
+    assert best_of_two(lambda: crossql.compile("from c where x == :a", params=params)) < 3.0
+
+
+def test_big_lists_compile_in_linear_time_on_every_backend() -> None:
+    # the largest bound list each backend takes (DynamoDB's IN holds 100, Firestore's 30:
+    # past that a CapabilityError), for `in`, `not in`, `contains any`, `contains all`
+    values = [f"v{i}" for i in range(MAX_LIST_ITEMS)]
+    for backend in BACKENDS:
+        for op in ("in", "not in", "contains any", "contains all"):
+            text = f"from c where a {op} :p"
+            elapsed = best_of_two(lambda t=text, b=backend: crossql.compile(
+                t, backend=b, params={"p": values}))
+            assert elapsed < 1.0, (backend, op, elapsed)
+
+
+def test_many_alternatives_compile_without_blowing_up() -> None:
+    # 2^20 terms in disjunctive normal form: a backend that needs DNF refuses it early
+    text = "from c where " + " and ".join(f"(a{i} == 1 or b{i} == 2)" for i in range(20))
+    from crossql import FirestoreOptions
+
+    for backend, options in (("memory", None), ("mongodb", None), ("dynamodb", None),
+                             ("firestore", None),
+                             ("firestore", FirestoreOptions(native_or=True))):
+        elapsed = best_of_two(lambda b=backend, o=options: crossql.compile(
+            text, backend=b, options=o))
+        assert elapsed < 0.5, (backend, options)
+
+
+def test_catastrophic_patterns_never_reach_the_memory_engine() -> None:
+    docs = [{"_id": i, "s": "a" * 40 + "!"} for i in range(3)]
+    for pattern in ("(a+)+b", "(a|a)*b", "(.*)*b", "(a*)*b", "(a|aa)+b", "\\w+\\w+\\w+b"):
+        for params in ({}, {"p": pattern}):
+            text = f"from c where s matches {':p' if params else repr(pattern)}"
+            start = time.perf_counter()
+            with pytest.raises(crossql.QuerySemanticError) as info:
+                crossql.evaluate(text, docs, params=params)
+            assert time.perf_counter() - start < 0.5
+            assert info.value.code == "semantic.unsafe-regex", pattern
