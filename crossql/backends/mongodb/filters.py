@@ -188,7 +188,9 @@ class FilterBuilder:
         """Every proper prefix of a dotted path is not an array (so no traversal)."""
         if len(path.segments) == 1:
             return {}
-        return and_(*({p: dict(_NOT_ARRAY)} for p in self._prefixes(path)))
+        # operator documents on distinct fields: and_ would merge nothing
+        parts = [{p: dict(_NOT_ARRAY)} for p in self._prefixes(path)]
+        return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def prefix_is_array(self, path: ir.Path) -> list[Filter]:
         """Filters true when some prefix is an array (the reference then sees missing)."""
@@ -201,6 +203,10 @@ class FilterBuilder:
         one-segment path has no prefix to guard, so that is ``core`` itself."""
         if len(path.segments) == 1:
             return core
+        prefixes = self._prefixes(path)
+        if len(core) == 1 and not any(key == "$and" or key in prefixes for key in core):
+            # the guards and core are on distinct fields: what and_ gives, without it
+            return {"$and": [*({p: dict(_NOT_ARRAY)} for p in prefixes), core]}
         return and_(self.prefix_guard(path), core)
 
     def present_non_null(self, f: str) -> Filter:
