@@ -11,34 +11,17 @@ expression text); or the value is refused with a ``QueryError``.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pytest
 
 import crossql
 from crossql import FirestoreOptions
+from tests.hostile import HOSTILE_ACCEPTED, HOSTILE_REFUSED
 
 BACKENDS: list[tuple[str, Any]] = [
     ("memory", None), ("mongodb", None), ("dynamodb", None), ("firestore", None),
     ("firestore", FirestoreOptions(native_not_equal=True, native_or=True)),
-]
-
-HOSTILE_STRINGS = [
-    "$ne", "$where", "$gt", "$regex", "$expr", "$$ROOT", "$field.path", "#n0", "#a", ":v0", ":p",
-    "' or 1==1 --", '" or a == a or "', "`a`", "\\", "\x00", "a\x00b", "\x00$ne", "{\"$ne\": null}",
-    ") or (1 == 1", "a.b", "__name__", "__key__", ".*", "^", "\ud83d\ude00", "", " ", "null",
-    "true", "NaN", "Infinity", "attribute_exists(a)", "#n0 = :v0 OR #n0 <> :v0",
-]
-HOSTILE_REFUSED: list[Any] = [
-    {"$ne": None}, {"$where": "sleep(100)"}, {"$gt": ""}, [{"$ne": None}], [1, {"$gt": 0}],
-    {"S": "x"}, {"N": "1"}, float("nan"), float("inf"), -math.inf, [float("nan")], 2**63,
-    -(2**63) - 1, 10**400, {1, 2}, b"bytes", object(), "\ud800", ["\udfff"],
-    [[[[[[[[[1]]]]]]]]],
-]
-HOSTILE_ACCEPTED: list[Any] = [
-    *HOSTILE_STRINGS, 2**63 - 1, -(2**63), 1e308, -1e308, 5e-324, 0.0, -0.0, True, False, None,
-    [], ["$ne"], ["$where", None], [[["$gt"]]], [[[[[[[["deep"]]]]]]]],
 ]
 
 PLACES = {
