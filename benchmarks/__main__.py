@@ -4,8 +4,11 @@
 - ``--quick``: a few rounds only: a smoke test, not figures to quote;
 - ``--runtime``: add store-vs-driver rows on the servers named by the environment
   (``MONGODB_URI``; see benchmarks/runtime.py); skipped, with a note, otherwise;
-- ``--check``: compare the run's figures with the targets; exit 1 if one is missed
-  (``--results FILE`` checks a saved ``--json`` run instead of running);
+  ``--runtime-only``: just those rows (the servers' own CPU use would disturb
+  the in-process figures, so the docs are made from two runs, see below);
+- ``--check``: compare the run's figures with the targets; exit 1 if one is missed;
+- ``--results FILE`` (repeatable): use saved ``--json`` runs instead of running,
+  e.g. ``--results inproc.json --results runtime.json --write-docs --check``;
 - ``--write-docs``: rewrite docs/performance.md and docs/performance.png.
 """
 
@@ -26,9 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few rounds (smoke test)")
     parser.add_argument("--runtime", action="store_true",
                         help="store vs raw driver on the servers in the environment")
+    parser.add_argument("--runtime-only", action="store_true",
+                        help="only the store-vs-driver rows")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
-    parser.add_argument("--results", type=Path, help="with --check: a saved --json run")
+    parser.add_argument("--results", type=Path, action="append",
+                        help="a saved --json run to report instead of running (repeatable)")
     parser.add_argument("--write-docs", action="store_true",
                         help="rewrite docs/performance.md and docs/performance.png")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -36,8 +42,12 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.quick() if args.quick else Settings()
     rows: list[Row]
-    if args.results is not None:
-        rows = report.from_json(args.results.read_text("utf-8"))
+    if args.results:
+        rows = [row for path in args.results for row in report.from_json(path.read_text("utf-8"))]
+    elif args.runtime_only:
+        from benchmarks.runtime import runtime_rows
+
+        rows = runtime_rows(settings)
     else:
         rows = run(settings, runtime=args.runtime)
     verdicts = check(rows)

@@ -117,7 +117,7 @@ def chart(rows: list[Row], path: Path) -> None:
         series.append((label, values))
     baseline = by_key.get("baseline")
 
-    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
     width = 0.8 / len(series)
     cmap = plt.get_cmap("tab20")
     for i, (label, values) in enumerate(series):
@@ -130,7 +130,7 @@ def chart(rows: list[Row], path: Path) -> None:
     ax.set_xticks(range(len(workloads)), [f"workload {w}" for w in workloads])
     ax.set_ylabel("median latency per query (µs, log scale)")
     ax.set_title("CrossQL: cold compile and backend compile per backend, against peers")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -183,9 +183,15 @@ do not edit by hand. Machine: {machine}; {settings}.
   (the total is the next row).
 - **memory**: `tracemalloc` over {memory_plans} `PlanCache` entries of distinct texts of E's
   size: key text + checked IR + one backend plan, per entry.
-- **runtime** (only with `--runtime` and the servers' environment, e.g. `MONGODB_URI`):
-  `store.fetch` against the same request issued with the driver (the plan's own
-  arguments), interleaved, for a 100-row result and a 1-row point lookup.
+- **runtime** (only with `--runtime` and the servers' environment: `MONGODB_URI`,
+  `DYNAMODB_ENDPOINT`, `FIRESTORE_EMULATOR_HOST`): `store.fetch` against the same
+  request issued with the driver alone (the plan's own arguments), interleaved, for
+  a 100-row result and a 1-row point lookup over 1,000 documents; the ratio of these
+  rows is CrossQL / driver. The servers are the test servers of `scripts/servers`
+  (SecantusDB, DynamoDB Local, the Firestore emulator) on loopback.
+  `scripts/bench --write-docs` measures them in a second run with the servers up,
+  after the in-process rows ran without them (the servers' own CPU use would
+  disturb those).
 
 ## Results
 
