@@ -67,6 +67,7 @@ def _timed_cases() -> tuple[dict[str, Callable[[], object]], dict[str, tuple[str
     from crossql.backends import get_backend
     from crossql.compiler.checks import bind, check_query
     from crossql.errors import QueryError
+    from crossql.grammar import parse_query
     from crossql.runtime.prepared import PlanCache, PreparedQuery
 
     lark = _baseline_parser()
@@ -92,8 +93,8 @@ def _timed_cases() -> tuple[dict[str, Callable[[], object]], dict[str, tuple[str
 
     for b in workloads.backends():
         spec = get_backend(b.name)
-        e_bound = bind(check_query(crossql.parse(b.e_text)), None)
-        q30_bound = bind(check_query(crossql.parse(workloads.Q30)), workloads.Q30_PARAMS)
+        e_bound = bind(check_query(parse_query(b.e_text)), None)
+        q30_bound = bind(check_query(parse_query(workloads.Q30)), workloads.Q30_PARAMS)
         opts = b.options
 
         def cold(text: str, params: dict[str, Any] | None,

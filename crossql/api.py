@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
+from crossql.backends.base import BackendSpec
 from crossql.compiler.checks import bind, check_query
-from crossql.errors import QueryError
-from crossql.grammar import parse_query
-from crossql.grammar.formatter import format_query
+from crossql.compiler.writes import bind_write, check_write
+from crossql.errors import CapabilityError, QueryError
+from crossql.grammar import parse_query, parse_statement
+from crossql.grammar.formatter import format_statement
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,9 +21,11 @@ if TYPE_CHECKING:
     from crossql.runtime.store import Store
 
 
-def parse(text: str) -> ir.Query:
-    """Parse query text into IR; raises ``QuerySyntaxError``."""
-    return parse_query(text)
+def parse(text: str) -> ir.Statement:
+    """Parse text into IR: an ``ir.Query`` for a read (``from ...``), an ``ir.Update`` or
+    ``ir.Delete`` for a write (``update ...``, ``delete from ...``); raises
+    ``QuerySyntaxError``."""
+    return parse_statement(text)
 
 
 def _query(query: str | ir.Query) -> ir.Query:
@@ -33,7 +37,7 @@ def _query(query: str | ir.Query) -> ir.Query:
 
 
 def compile(
-    query: str | ir.Query,
+    query: str | ir.Statement,
     backend: str = "memory",
     params: Mapping[str, Any] | None = None,
     schema: Any = None,
@@ -41,16 +45,37 @@ def compile(
 ) -> Plan:
     """Parse, check, bind every parameter and compile for ``backend``.
 
-    Raises ``QuerySyntaxError``, ``QuerySemanticError`` (including an unbound or
-    unused parameter) or ``CapabilityError``; returns an immutable ``Plan``.
+    A read compiles to the backend's query plan, a write (``update``/``delete``) to
+    its write plan (``store.execute`` runs it); a backend that compiles no writes
+    refuses one with ``CapabilityError``. Raises ``QuerySyntaxError``,
+    ``QuerySemanticError`` (including an unbound or unused parameter) or
+    ``CapabilityError``; returns an immutable ``Plan``.
     """
     spec = get_backend(backend)
-    q = _query(query)
+    statement = parse_statement(query) if isinstance(query, str) else query
+    if isinstance(statement, ir.Update | ir.Delete):
+        return _compile_write(spec, statement, params, schema, options)
+    q = _query(statement)
     bound = bind(check_query(q), params)
     try:
         return spec.compile(bound, schema=schema, options=options)
     except QueryError as err:
         raise err.with_source(q.source) from None
+
+
+def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
+                   params: Mapping[str, Any] | None, schema: Any, options: Any) -> Plan:
+    bound = bind_write(check_write(statement), params)
+    if spec.compile_write is None:
+        verb = "update" if isinstance(statement, ir.Update) else "delete"
+        raise CapabilityError(
+            f"{spec.name} does not run `{verb}` yet", backend=spec.name, construct=verb,
+            code=f"capability.{spec.name}", span=statement.span, source=statement.source,
+            hint="writes run on the memory backend so far (issue 9)")
+    try:
+        return spec.compile_write(bound, schema=schema, options=options)
+    except QueryError as err:
+        raise err.with_source(statement.source) from None
 
 
 def evaluate(
@@ -65,9 +90,9 @@ def evaluate(
     return reference.run(bind(check_query(q), params), documents)
 
 
-def format(query: str | ir.Query) -> str:
-    """The canonical text of a query (``parse(format(q)) == q``)."""
-    return format_query(_query(query))
+def format(query: str | ir.Statement) -> str:
+    """The canonical text of a query or a write (``parse(format(q)) == q``)."""
+    return format_statement(parse_statement(query) if isinstance(query, str) else query)
 
 
 def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, *,

@@ -54,6 +54,7 @@ import crossql
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
 from crossql.errors import BackendError, ConfigError
+from crossql.grammar import parse_query
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -716,7 +717,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_on_data(args: argparse.Namespace, text: str,
                  params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    query = crossql.parse(text)
+    query = parse_query(text)
     collections = load_collections(args.data, args.collection)
     docs = collections.get(query.collection)
     if docs is None:

@@ -256,8 +256,70 @@ class Query:
         )
 
 
+# --- writes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetField:
+    """``set path = value``: the field takes the value (missing parent maps are created)."""
+
+    path: Path
+    value: Value
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    """``set path = path + amount``: add a number to a field that holds a number."""
+
+    path: Path
+    amount: Literal | Param
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Unset:
+    """``unset path``: remove the field (nothing happens where it is missing)."""
+
+    path: Path
+    span: Span | None = _span()
+
+
+Assignment: TypeAlias = SetField | Increment | Unset
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """``update c set ... where ... [limit n]``. ``where`` None is ``where true``: the
+    text must spell it, so a bare ``update c set ...`` never parses."""
+
+    collection: str
+    assignments: tuple[Assignment, ...]
+    where: Condition | None = None
+    limit: Literal | Param | None = None
+    span: Span | None = _span()
+    source: str | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """``delete from c where ... [limit n]``. ``where`` None is ``where true``."""
+
+    collection: str
+    where: Condition | None = None
+    limit: Literal | Param | None = None
+    span: Span | None = _span()
+    source: str | None = field(default=None, compare=False, repr=False)
+
+
+Write: TypeAlias = Update | Delete
+Statement: TypeAlias = Query | Update | Delete
+"""What ``crossql.parse`` returns: a read query or a write statement."""
+
+
 Node: TypeAlias = (
     Path | Literal | ListValue | Param | Condition | Aggregate | SelectItem | OrderKey | Query
+    | Assignment | Update | Delete
 )
 
 
@@ -331,6 +393,13 @@ def paths(node: Any) -> Any:
             yield current
         elif kind is Not:
             stack.append(current.operand)
+        elif kind is Update or kind is Delete:
+            if current.where is not None:
+                stack.append(current.where)
+            if kind is Update:
+                stack.extend(reversed(current.assignments))
+        elif kind is SetField or kind is Increment or kind is Unset:
+            yield current.path
         elif kind is Query:
             stack.extend(reversed(current.order_by))
             stack.extend(reversed(current.select))

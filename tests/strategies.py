@@ -60,6 +60,7 @@ __all__ = [
     "any_literal",
     "any_query",
     "any_value",
+    "any_write",
     "conditions",
     "documents",
     "drop_paging",
@@ -348,6 +349,44 @@ def any_query(valid: bool = True, max_leaves: int = 8) -> st.SearchStrategy[ir.Q
     passes ``check_query`` (parameters stay unbound)."""
     where = any_condition(valid, max_leaves)
     return _valid_query(where) if valid else _syntactic_query(where)
+
+
+@st.composite
+def _assignments(draw: st.DrawFn, valid: bool) -> tuple[ir.Assignment, ...]:
+    out: list[ir.Assignment] = []
+    for path in draw(st.lists(_paths(), min_size=1, max_size=4)):
+        segs = path.segments
+        if valid and (segs[0] == "_id" or any(
+                o.path.segments[:len(segs)] == segs or segs[:len(o.path.segments)]
+                == o.path.segments for o in out)):
+            continue
+        kind = draw(st.sampled_from(["set", "increment", "unset"]))
+        if kind == "set":
+            out.append(ir.SetField(path, draw(any_value())))
+        elif kind == "increment":
+            out.append(ir.Increment(path, draw(st.one_of(_number_literals, _params))))
+        else:
+            out.append(ir.Unset(path))
+    if not out:
+        out.append(ir.Unset(ir.Path(("x",))))
+    return tuple(out)
+
+
+@st.composite
+def _write(draw: st.DrawFn, valid: bool, max_leaves: int) -> ir.Update | ir.Delete:
+    collection = draw(names())
+    where = draw(st.one_of(st.none(), any_condition(valid, max_leaves)))
+    limit = draw(_count(valid))
+    if draw(st.booleans()):
+        return ir.Delete(collection, where, limit)
+    return ir.Update(collection, draw(_assignments(valid)), where, limit)
+
+
+def any_write(valid: bool = True, max_leaves: int = 6) -> st.SearchStrategy[ir.Update | ir.Delete]:
+    """An ``update`` or ``delete`` as the parser builds it (``where=None`` is ``where
+    true``). ``valid=True``: it also passes ``check_write`` (no ``_id``, no two
+    assignments on one field or a field inside another; parameters stay unbound)."""
+    return _write(valid, max_leaves)
 
 
 # =============================================================================

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from crossql.compiler.checks import check_query
+from crossql.compiler.writes import check_write
 from crossql.grammar import parse_condition
 from crossql.grammar.formatter import format_condition
-from tests.strategies import any_condition, any_query, queries
+from tests.strategies import any_condition, any_query, any_write, queries
 
 ROUNDTRIP = settings(
     max_examples=1000, deadline=None,
@@ -155,3 +156,22 @@ def test_any_name_roundtrips(name: str) -> None:
     query = ir.Query(name, where=ir.Exists(ir.Path((name, name))),
                      select=(ir.SelectItem(ir.Path((name,)), name),))
     assert crossql.parse(crossql.format(query)) == query
+
+
+@ROUNDTRIP
+@given(any_write(valid=False))
+def test_any_write_roundtrips(statement: ir.Update | ir.Delete) -> None:
+    text = crossql.format(statement)
+    parsed = crossql.parse(text)
+    assert parsed == statement, text
+    assert crossql.format(parsed) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_write(valid=True))
+def test_valid_write_strategy_passes_the_checks(statement: ir.Update | ir.Delete) -> None:
+    checked = check_write(statement)
+    assert checked.statement is statement
+    parsed = crossql.parse(crossql.format(statement))
+    assert isinstance(parsed, ir.Update | ir.Delete)
+    assert check_write(parsed).param_names == checked.param_names

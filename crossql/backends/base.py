@@ -86,6 +86,10 @@ class BackendSpec:
     capabilities: Capabilities
     compile: Callable[..., Plan]
     """``compile(query, *, schema=None, options=None) -> Plan`` for a bound query."""
+    compile_write: Callable[..., Plan] | None = None
+    """``compile_write(statement, *, schema=None, options=None) -> Plan`` for a bound
+    ``update``/``delete``; None while the backend compiles no writes (a
+    ``CapabilityError``)."""
 
 
 def refuse(backend: str, construct: str, node: Any, message: str, hint: str | None = None,

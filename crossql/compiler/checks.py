@@ -30,7 +30,7 @@ from crossql.limits import (
     MAX_VALUE_ITEMS,
 )
 
-SlotKind = TLiteral["value", "orderable", "list", "string", "regex", "int", "count"]
+SlotKind = TLiteral["value", "orderable", "list", "string", "regex", "int", "count", "number"]
 
 _SLOT_WORDS: dict[str, str] = {
     "value": "a value (null, bool, number, string or list)",
@@ -40,6 +40,7 @@ _SLOT_WORDS: dict[str, str] = {
     "regex": "a string holding a regular expression",
     "int": "an integer",
     "count": "a non-negative integer",
+    "number": "a number (an integer or a float)",
 }
 
 
@@ -443,6 +444,7 @@ def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
         "regex": kind == "string",
         "int": kind == "int",
         "count": kind == "int" and value >= 0,
+        "number": kind in ("int", "float"),
     }[need]
     if not ok:
         raise _error(f"parameter `:{slot.name}` needs {_SLOT_WORDS[need]}, got {kind} "

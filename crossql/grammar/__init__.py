@@ -1,5 +1,5 @@
-"""The CrossQL grammar: text → IR (``parse_query``, ``parse_condition``)."""
+"""The CrossQL grammar: text → IR (``parse_query``, ``parse_statement``, ``parse_condition``)."""
 
-from crossql.grammar.parser import KEYWORDS, parse_condition, parse_query
+from crossql.grammar.parser import KEYWORDS, parse_condition, parse_query, parse_statement
 
-__all__ = ["KEYWORDS", "parse_condition", "parse_query"]
+__all__ = ["KEYWORDS", "parse_condition", "parse_query", "parse_statement"]

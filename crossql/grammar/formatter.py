@@ -131,3 +131,29 @@ def format_query(query: ir.Query) -> str:
         parts.append("offset " + format_value(query.offset))
     return " ".join(parts)
 
+
+
+def _assignment(item: ir.Assignment) -> str:
+    if isinstance(item, ir.SetField):
+        return f"{format_path(item.path)} = {format_value(item.value)}"
+    if isinstance(item, ir.Increment):
+        path = format_path(item.path)
+        return f"{path} = {path} + {format_value(item.amount)}"
+    return "unset " + format_path(item.path)
+
+
+def _write_tail(where: ir.Condition | None, limit: ir.Literal | ir.Param | None) -> str:
+    text = " where " + (format_condition(where) if where is not None else "true")
+    return text if limit is None else f"{text} limit {format_value(limit)}"
+
+
+def format_statement(statement: ir.Statement) -> str:
+    """The canonical text of a query or a write (``where true`` spelled out)."""
+    if isinstance(statement, ir.Update):
+        return (f"update {format_name(statement.collection)} set "
+                + ", ".join(_assignment(a) for a in statement.assignments)
+                + _write_tail(statement.where, statement.limit))
+    if isinstance(statement, ir.Delete):
+        return (f"delete from {format_name(statement.collection)}"
+                + _write_tail(statement.where, statement.limit))
+    return format_query(statement)

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-START_RULES = ("start", "condition_only")
+START_RULES = ("start", "condition_only", "write")
 TABLES_FILE = Path(__file__).with_name("_tables.py")
 
 

@@ -65,6 +65,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("RPAR", r"\)"),
     ("LSQB", r"\["),
     ("RSQB", r"\]"),
+    ("PLUS", r"\+"),
     ("PARAM", r":[A-Za-z_][A-Za-z0-9_]*"),
     ("QUOTED_NAME", r"`(?:[^`]|``)*`"),
     ("KEYWORD", "(?i:(?:" + "|".join(_KEYWORD_ORDER) + ")(?![A-Za-z0-9_]))"),

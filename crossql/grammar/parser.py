@@ -218,6 +218,28 @@ def _shallow(operands: tuple[Any, ...]) -> bool:
     return all(type(op) not in _BOOL_TYPES for op in operands)
 
 
+class _Everything:
+    """The condition of ``where true``, before it becomes ``where=None`` in the IR."""
+
+    __slots__ = ("span",)
+
+    def __init__(self) -> None:
+        self.span = (0, 0)
+
+
+_EVERYTHING: Any = _Everything()
+
+
+def _require_where(where: Any, verb: str, span: ir.Span, last: Any) -> None:
+    """Refuse a write without ``where``: one that means every document says ``where true``."""
+    if where is None:
+        end = _span_of(last)[1]
+        raise QuerySyntaxError(
+            f"`{verb}` needs a `where` clause", code="syntax.missing-where",
+            span=(span[0], end),
+            hint=f"write `where true` to {verb} every document of the collection")
+
+
 class _ToIR:
     """The callbacks: one per rule (or alias) of the grammar, each building an IR node.
 
@@ -451,6 +473,76 @@ class _ToIR:
             span=(from_tok.start_pos, _span_of(last)[1]),
         )
 
+    # --- writes ---
+    def set_field(self, children: list[Any]) -> ir.SetField:
+        path, op, value = children
+        if op.value != "=":
+            raise QuerySyntaxError(
+                f"unexpected `{op.value}`; an assignment is written `path = value`",
+                code="syntax.invalid-assignment", span=_span_of(op),
+                hint=f"write `{path.dotted} = ...`")
+        return ir.SetField(path, value, (path.span[0], value.span[1]))
+
+    def increment(self, children: list[Any]) -> ir.Increment:
+        path, op, other, _plus, amount = children
+        if op.value != "=":
+            raise QuerySyntaxError(
+                f"unexpected `{op.value}`; an assignment is written `path = value`",
+                code="syntax.invalid-assignment", span=_span_of(op),
+                hint=f"write `{path.dotted} = {path.dotted} + n`")
+        if other.segments != path.segments:
+            raise QuerySyntaxError(
+                f"`{path.dotted} = {other.dotted} + ...` adds to another field",
+                code="syntax.invalid-assignment", span=(path.span[0], amount.span[1]),
+                hint=f"an increment adds to the field it sets: `{path.dotted} = "
+                     f"{path.dotted} + n`")
+        return ir.Increment(path, amount, (path.span[0], amount.span[1]))
+
+    def unset(self, children: list[Any]) -> ir.Unset:
+        word, path = children
+        if word.value.lower() != "unset":
+            raise QuerySyntaxError(
+                f"unexpected `{word.value}`; expected `unset <path>` or `<path> = <value>`",
+                code="syntax.invalid-assignment", span=_span_of(word),
+                hint="an update sets fields with `set a = 1, b = b + 1, unset c`")
+        return ir.Unset(path, (word.start_pos, path.span[1]))
+
+    def write_where(self, children: list[Any]) -> Any:
+        (cond,) = children
+        return _EVERYTHING if getattr(cond, "type", None) == "TRUE" else cond
+
+    def update(self, children: list[Any]) -> ir.Update:
+        word, name, set_word, *assignments, where, limit = children
+        if set_word.value.lower() != "set":
+            raise QuerySyntaxError(
+                f"unexpected `{set_word.value}`; expected `set`", code="syntax.unexpected-token",
+                span=_span_of(set_word),
+                hint="an update is written `update <collection> set <path> = <value> "
+                     "where <condition>`")
+        end = _span_of(limit if limit is not None else where if where is not None
+                       else assignments[-1])[1]
+        span = (word.start_pos, end)
+        _require_where(where, "update", span, assignments[-1])
+        return ir.Update(intern(decode_name(name)), tuple(assignments),
+                         None if where is _EVERYTHING else where, limit, span)
+
+    def delete(self, children: list[Any]) -> ir.Delete:
+        word, _from, name, where, limit = children
+        if word.value.lower() != "delete":
+            raise QuerySyntaxError(
+                f"unexpected `{_from.value}` after `{word.value}`",
+                code="syntax.unexpected-token", span=_span_of(_from),
+                hint="an update is written `update <collection> set ...`; a delete "
+                     "`delete from <collection> where ...`")
+        end = _span_of(limit if limit is not None else where if where is not None else name)[1]
+        span = (word.start_pos, end)
+        _require_where(where, "delete", span, name)
+        return ir.Delete(intern(decode_name(name)), None if where is _EVERYTHING else where,
+                         limit, span)
+
+    def write(self, children: list[Any]) -> Any:
+        return children[0]
+
     def start(self, children: list[Any]) -> Any:
         return children[0]
 
@@ -660,6 +752,7 @@ _WORDS: dict[str, str] = {
     "RSQB": "`]`",
     "COMMA": "`,`",
     "DOT": "`.`",
+    "PLUS": "`+`",
     "$END": "the end of the query",
 }
 _ORDER = [
@@ -793,6 +886,19 @@ def parse_query(text: str) -> ir.Query:
     query: ir.Query = _run(text, "start")
     object.__setattr__(query, "source", text)
     return query
+
+
+def parse_statement(text: str) -> ir.Statement:
+    """Parse a read query (``from ...``) or a write (``update ...``, ``delete from ...``)."""
+    if not isinstance(text, str):
+        raise TypeError(f"a query is text, not {type(text).__name__}")
+    m = scanner(text)() if len(text) <= MAX_QUERY_LENGTH else None
+    if m is None or m.lastgroup != "WORD" or \
+            text[m.start("WORD"):m.end()].lower() not in ("update", "delete"):
+        return parse_query(text)
+    statement: ir.Update | ir.Delete = _run(text, "write")
+    object.__setattr__(statement, "source", text)
+    return statement
 
 
 def parse_condition(text: str) -> ir.Condition:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from crossql import ir
 from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
-from crossql.errors import QuerySemanticError
-from crossql.grammar import parse_condition, parse_query
+from crossql.errors import BackendError, QuerySemanticError
+from crossql.grammar import parse_condition, parse_query, parse_statement
 from crossql.runtime.prepared import PlanCache, PreparedQuery
+from crossql.runtime.writes import WriteResult
 
 Document = dict[str, Any]
 
@@ -113,6 +114,30 @@ class Store(abc.ABC):
     def collection(self, name: str) -> Collection:
         """A handle on one collection (nothing is created until written)."""
         return Collection(self, name)
+
+    # -- writes ------------------------------------------------------------------
+    def write_plan(self, text: str | ir.Update | ir.Delete,
+                   params: Mapping[str, Any] | None = None) -> Plan:
+        """The plan ``execute(text, **params)`` would run: parsed, checked, bound and
+        compiled for this store's backend (``CapabilityError`` where it runs no writes)."""
+        from crossql.api import compile as compile_statement
+
+        statement = parse_statement(text) if isinstance(text, str) else text
+        if not isinstance(statement, ir.Update | ir.Delete):
+            raise QuerySemanticError(
+                "`execute` runs `update` and `delete`; this is a read query",
+                code="semantic.not-a-write", span=statement.span, source=statement.source,
+                hint="read with fetch(), stream() or count()")
+        return compile_statement(statement, backend=self.driver, params=params,
+                                 schema=self._schema, options=self._options)
+
+    async def execute(self, text: str | ir.Update | ir.Delete, /, **params: Any) -> WriteResult:
+        """Run an ``update`` or ``delete``; return the counts (matched, modified, deleted)."""
+        return await self.execute_plan(self.write_plan(text, params))
+
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        """Run a compiled write plan (backends that compile writes override this)."""
+        raise BackendError(self.driver, f"{self.driver} runs no write plans yet")
 
     # -- primitives each backend implements ----------------------------------------
     @abc.abstractmethod

@@ -7,7 +7,7 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, Plan
-from crossql.grammar.formatter import format_query
+from crossql.grammar.formatter import format_query, format_statement
 
 CAPABILITIES = Capabilities(
     backend="memory",
@@ -55,4 +55,49 @@ def compile_memory(query: ir.Query, *, schema: Any = None, options: Any = None) 
     return MemoryPlan(query)
 
 
-BACKEND = BackendSpec(name="memory", capabilities=CAPABILITIES, compile=compile_memory)
+@dataclass(frozen=True, slots=True)
+class MemoryWritePlan(Plan):
+    """Apply a bound ``update``/``delete`` with the reference semantics of writes
+    (``crossql.runtime.writes``); atomic: a failure leaves nothing written."""
+
+    statement: ir.Update | ir.Delete
+    backend = "memory"
+
+    @property
+    def collection(self) -> str:
+        """The collection the plan writes."""
+        return self.statement.collection
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": "memory",
+            "collection": self.statement.collection,
+            "text": format_statement(self.statement),
+            "statement": ir.to_dict(self.statement),
+            "atomic": True,
+        }
+
+    def explain(self) -> str:
+        return (
+            f"memory: scan collection `{self.statement.collection}` and apply\n"
+            f"  {format_statement(self.statement)}\n"
+            "with the reference semantics of writes, in collection order; atomic (every "
+            "document is computed before any is stored)."
+        )
+
+    def to_python(self) -> str:
+        text = format_statement(self.statement)
+        return f"crossql.runtime.writes.apply(crossql.parse({text!r}), documents)"
+
+    def summary(self) -> str:
+        return "reference write over the collection (atomic)"
+
+
+def compile_memory_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
+                         options: Any = None) -> MemoryWritePlan:
+    """Compile a bound write for the memory engine."""
+    return MemoryWritePlan(statement)
+
+
+BACKEND = BackendSpec(name="memory", capabilities=CAPABILITIES, compile=compile_memory,
+                      compile_write=compile_memory_write)

@@ -8,10 +8,11 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends import Plan
-from crossql.backends.memory.compiler import MemoryPlan
+from crossql.backends.memory.compiler import MemoryPlan, MemoryWritePlan
 from crossql.errors import BackendError
 from crossql.runtime.reference import copy_value, evaluate_condition, freeze, run
 from crossql.runtime.store import Document, Store
+from crossql.runtime.writes import WriteResult, apply
 
 
 class MemoryStore(Store):
@@ -61,6 +62,25 @@ class MemoryStore(Store):
         for k in doomed:
             del docs[k]
         return len(doomed)
+
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        if not isinstance(plan, MemoryWritePlan):
+            raise TypeError(f"the memory store runs memory plans, not {type(plan).__name__}")
+        docs = self._collections.get(plan.collection)
+        if docs is None:
+            return WriteResult()
+        keys = list(docs)
+        after, result = apply(plan.statement, list(docs.values()))
+        # everything was computed first (an error left the collection as it was)
+        if isinstance(plan.statement, ir.Delete):
+            kept = {id(doc) for doc in after}
+            for key in keys:
+                if id(docs[key]) not in kept:
+                    del docs[key]
+        else:
+            for key, doc in zip(keys, after, strict=True):
+                docs[key] = doc
+        return result
 
     async def drop_collection(self, name: str) -> None:
         self._collections.pop(name, None)

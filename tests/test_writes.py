@@ -1,0 +1,265 @@
+"""Writes (issue 9): the grammar of ``update``/``delete``, their checks and errors, the
+reference semantics (``crossql.runtime.writes``) and ``store.execute`` on memory."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+import crossql
+from crossql import ir
+from crossql.errors import BackendError, CapabilityError, QuerySemanticError, QuerySyntaxError
+from crossql.runtime.reference import evaluate_condition
+from crossql.runtime.writes import WriteResult, apply
+from tests.strategies import DEFAULT_SCHEMA, conditions, documents
+
+
+def P(dotted: str) -> ir.Path:
+    return ir.Path(tuple(dotted.split(".")))
+
+
+def L(value: Any) -> ir.Literal | ir.ListValue:
+    return ir.literal_of(value)
+
+
+# --- grammar: text → IR ----------------------------------------------------------
+
+PARSES: list[tuple[str, ir.Statement]] = [
+    ("update users set a = 1 where b == 2",
+     ir.Update("users", (ir.SetField(P("a"), L(1)),), ir.Compare("==", P("b"), L(2)))),
+    ("UPDATE users SET a.b = a.b + 2, unset c, d = :v where true limit 3",
+     ir.Update("users", (ir.Increment(P("a.b"), ir.Literal(2, "int")), ir.Unset(P("c")),
+                         ir.SetField(P("d"), ir.Param("v"))), None, ir.Literal(3, "int"))),
+    ("update u set n = n + -1.5 where true",
+     ir.Update("u", (ir.Increment(P("n"), ir.Literal(-1.5, "float")),))),
+    ("update u set n = n + :k where x > 0",
+     ir.Update("u", (ir.Increment(P("n"), ir.Param("k")),), ir.Compare(">", P("x"), L(0)))),
+    ("update u set tags = [\"a\", null] where true",
+     ir.Update("u", (ir.SetField(P("tags"), L(["a", None])),))),
+    # `set`, `unset`, `update` and `delete` are not reserved: they may name fields
+    ("update set set set = 1, unset unset where update == 1",
+     ir.Update("set", (ir.SetField(P("set"), L(1)), ir.Unset(P("unset"))),
+               ir.Compare("==", P("update"), L(1)))),
+    ("delete from users where age < 18",
+     ir.Delete("users", ir.Compare("<", P("age"), L(18)))),
+    ("delete from users where true", ir.Delete("users")),
+    ("-- tidy up\ndelete from `my users` where not exists(x) limit :n",
+     ir.Delete("my users", ir.Not(ir.Exists(P("x"))), ir.Param("n"))),
+    ("from users where set == 1", ir.Query("users", ir.Compare("==", P("set"), L(1)))),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PARSES, ids=[t for t, _ in PARSES])
+def test_statements_parse(text: str, expected: ir.Statement) -> None:
+    parsed = crossql.parse(text)
+    assert parsed == expected
+    assert crossql.parse(crossql.format(parsed)) == parsed
+
+
+def test_format_spells_where_true_and_lower_case() -> None:
+    assert crossql.format("DELETE FROM u WHERE TRUE LIMIT 2") == "delete from u where true limit 2"
+    assert crossql.format("update u set a = a + 1, unset b where x == 1") == \
+        "update u set a = a + 1, unset b where x == 1"
+
+
+def test_spans_cover_the_statement() -> None:
+    text = "update users set a = 1 where b == 2 limit 5"
+    statement = crossql.parse(text)
+    assert isinstance(statement, ir.Update)
+    assert statement.span == (0, len(text))
+    assert statement.assignments[0].span == (17, 22)
+    assert statement.source == text
+
+
+SYNTAX_ERRORS: list[tuple[str, str, str]] = [
+    # (text, words in the message, words in the hint)
+    ("update users set a = 1", "`update` needs a `where` clause", "where true"),
+    ("delete from users", "`delete` needs a `where` clause", "where true"),
+    ("delete from users limit 3", "`delete` needs a `where` clause", "where true"),
+    ("update u set a == 1 where true", "an assignment is written `path = value`", "a = ..."),
+    ("update u set a = b + 1 where true", "adds to another field", "a = a + n"),
+    ("update u sett a = 1 where true", "expected `set`", "update <collection> set"),
+    ("update from u where true", "unexpected `from` after `update`", "delete from"),
+    ("update u set remove x where true", "expected `unset <path>`", "unset c"),
+    ("update u set a = a + \"x\" where true", "expected an integer, a number", ""),
+    ("update u set a = 1 where true and b == 2", "unexpected `and`", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), SYNTAX_ERRORS,
+                         ids=[t for t, _, _ in SYNTAX_ERRORS])
+def test_syntax_errors_in_words(text: str, message: str, hint: str) -> None:
+    with pytest.raises(QuerySyntaxError) as info:
+        crossql.parse(text)
+    assert message in info.value.message
+    assert hint in (info.value.hint or "")
+    assert info.value.source == text
+
+
+SEMANTIC_ERRORS: list[tuple[str, str, dict[str, Any]]] = [
+    ("update u set _id = 1 where true", "`_id` cannot be written", {}),
+    ("update u set _id.x = 1 where true", "`_id.x` cannot be written", {}),
+    ("update u set a = 1, a = 2 where true", "written by the same update", {}),
+    ("update u set a = 1, a.b = 2 where true", "written by the same update", {}),
+    ("update u set a.b = 1, unset a where true", "written by the same update", {}),
+    ("update u set a = a + :n where true", "needs a number", {"n": "1"}),
+    ("update u set a = a + :n where true", "needs a number", {"n": True}),
+    ("update u set a = 1 where b < true", "compares only numbers or strings", {}),
+    ("delete from u where true limit -1", "non-negative integer", {}),
+    ("delete from u where a == :x", "is not bound", {}),
+    ("delete from u where true", "unused parameter", {"x": 1}),
+    ("update u set a = :v where true", "a parameter is a plain value", {"v": {"k": 1}}),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "params"), SEMANTIC_ERRORS,
+                         ids=[f"{t} {p}" for t, _, p in SEMANTIC_ERRORS])
+def test_semantic_errors_in_words(text: str, message: str, params: dict[str, Any]) -> None:
+    with pytest.raises(QuerySemanticError) as info:
+        crossql.compile(text, params=params)
+    assert message in info.value.message
+
+
+@pytest.mark.parametrize("backend", ["mongodb", "dynamodb", "firestore"])
+def test_backends_without_write_plans_refuse_writes(backend: str) -> None:
+    with pytest.raises(CapabilityError) as info:
+        crossql.compile("delete from u where true", backend=backend)
+    assert info.value.backend == backend
+    assert "does not run `delete`" in info.value.message
+
+
+def test_memory_write_plan_says_it_is_atomic() -> None:
+    plan = crossql.compile("update u set a = a + :n where b == 1 limit 2", params={"n": 3})
+    data = plan.to_dict()
+    assert data["atomic"] is True
+    assert data["text"] == "update u set a = a + 3 where b == 1 limit 2"
+    assert "atomic" in plan.explain()
+
+
+# --- reference semantics -----------------------------------------------------------
+
+DOCS: list[dict[str, Any]] = [
+    {"_id": 1, "n": 1, "s": "x", "m": {"k": 1}},
+    {"_id": 2, "n": 2.5, "s": None},
+    {"_id": 3, "s": "y", "m": 5},
+    {"_id": 4, "n": "3", "m": {"k": 2}},
+    {"_id": 5, "n": True},
+]
+
+
+def _apply(text: str, docs: list[dict[str, Any]] = DOCS,
+           **params: Any) -> tuple[list[dict[str, Any]], WriteResult]:
+    plan = crossql.compile(text, params=params)
+    statement = plan.to_dict()["statement"]
+    assert statement  # the plan carries the bound statement
+    bound = plan.statement  # type: ignore[attr-defined]
+    return apply(bound, docs)
+
+
+def test_unknown_is_not_written() -> None:
+    # s != "x" is unknown where s is null or missing: those documents stay
+    after, result = _apply('update u set t = 1 where s != "x"')
+    assert result == WriteResult(matched=1, modified=1)
+    assert [d.get("t") for d in after] == [None, None, 1, None, None]
+
+
+def test_increment_writes_only_numbers() -> None:
+    after, result = _apply("update u set n = n + 1 where true")
+    assert result == WriteResult(matched=2, modified=2)
+    assert [d.get("n") for d in after] == [2, 3.5, None, "3", True]
+    assert "n" not in after[2]  # a missing field is not created by an increment
+    assert DOCS[0]["n"] == 1  # the input is not changed
+
+
+def test_set_creates_parents_but_never_writes_through_a_non_map() -> None:
+    after, result = _apply("update u set m.j = 0 where true")
+    assert result == WriteResult(matched=4, modified=4)
+    assert after[0]["m"] == {"k": 1, "j": 0}
+    assert after[1]["m"] == {"j": 0}
+    assert after[2]["m"] == 5
+
+
+def test_modified_counts_changes_of_value_or_type() -> None:
+    _, same = _apply('update u set s = "x" where _id == 1')
+    assert same == WriteResult(matched=1, modified=0)
+    _, retyped = _apply("update u set n = 1.0 where _id == 1")
+    assert retyped == WriteResult(matched=1, modified=1)
+    _, gone = _apply("update u set unset zz where _id == 1")
+    assert gone == WriteResult(matched=1, modified=0)
+
+
+def test_limit_takes_documents_in_collection_order() -> None:
+    after, result = _apply("delete from u where exists(s) limit 2")
+    assert result == WriteResult(matched=2, deleted=2)
+    assert [d["_id"] for d in after] == [3, 4, 5]
+    _, none = _apply("delete from u where true limit 0")
+    assert none == WriteResult()
+
+
+def test_increment_out_of_range_writes_nothing() -> None:
+    docs = [{"_id": 1, "n": 1}, {"_id": 2, "n": 2**63 - 1}]
+    with pytest.raises(BackendError, match="64-bit"):
+        _apply("update u set n = n + 1 where true", docs)
+    assert docs == [{"_id": 1, "n": 1}, {"_id": 2, "n": 2**63 - 1}]
+
+
+@settings(max_examples=200, deadline=None)
+@given(documents(8), conditions(DEFAULT_SCHEMA))
+def test_delete_removes_exactly_the_documents_where_the_condition_is_true(
+        docs: list[dict[str, Any]], cond: ir.Condition) -> None:
+    after, result = apply(ir.Delete("c", cond), docs)
+    kept = [d for d in docs if evaluate_condition(cond, d) is not True]
+    assert after == kept
+    assert result.deleted == len(docs) - len(kept)
+    # and a read with the same where finds exactly the deleted ones
+    rows = crossql.evaluate(ir.Query("c", cond), docs)
+    assert len(rows) == result.deleted
+
+
+# --- the memory store ----------------------------------------------------------------
+
+
+def _on_memory(body: Any) -> Any:
+    async def main() -> Any:
+        store = crossql.connect({"driver": "memory"})
+        async with store:
+            await store.collection("u").insert_many([dict(d) for d in DOCS])
+            return await body(store)
+
+    return asyncio.run(main())
+
+
+def test_store_execute_updates_and_deletes() -> None:
+    async def body(store: crossql.Store) -> Any:
+        updated = await store.execute("update u set n = n + :k where exists(n)", k=10)
+        deleted = await store.execute("delete from u where s == null")
+        rows = await store.fetch("from u select _id, n order by _id")
+        return updated, deleted, rows
+
+    updated, deleted, rows = _on_memory(body)
+    assert updated == WriteResult(matched=2, modified=2)
+    assert deleted == WriteResult(matched=1, deleted=1)
+    assert rows == [{"_id": 1, "n": 11}, {"_id": 3}, {"_id": 4, "n": "3"}, {"_id": 5, "n": True}]
+
+
+def test_store_execute_refuses_reads_and_errors_leave_the_collection_alone() -> None:
+    async def body(store: crossql.Store) -> Any:
+        with pytest.raises(QuerySemanticError, match="this is a read query"):
+            await store.execute("from u")
+        await store.execute("update u set n = 9223372036854775807 where _id == 1")
+        with pytest.raises(BackendError):
+            await store.execute("update u set n = n + 1 where true")
+        return await store.fetch("from u select n order by _id")
+
+    rows = _on_memory(body)
+    assert rows == [{"n": 9223372036854775807}, {"n": 2.5}, {}, {"n": "3"}, {"n": True}]
+
+
+def test_execute_on_a_missing_collection_matches_nothing() -> None:
+    async def body(store: crossql.Store) -> Any:
+        return await store.execute("delete from nowhere where true")
+
+    assert _on_memory(body) == WriteResult()
