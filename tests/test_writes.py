@@ -123,7 +123,7 @@ def test_semantic_errors_in_words(text: str, message: str, params: dict[str, Any
     assert message in info.value.message
 
 
-@pytest.mark.parametrize("backend", ["mongodb", "dynamodb", "firestore"])
+@pytest.mark.parametrize("backend", ["dynamodb", "firestore"])
 def test_backends_without_write_plans_refuse_writes(backend: str) -> None:
     with pytest.raises(CapabilityError) as info:
         crossql.compile("delete from u where true", backend=backend)
@@ -263,3 +263,38 @@ def test_execute_on_a_missing_collection_matches_nothing() -> None:
         return await store.execute("delete from nowhere where true")
 
     assert _on_memory(body) == WriteResult()
+
+
+# --- MongoDB write plans (no server: tests/backends/test_mongodb_writes.py runs them) ---
+
+MONGO_PLANS: list[tuple[str, str, dict[str, Any]]] = [
+    ("delete from u where true", "delete_many", {"filter": {}}),
+    ("delete from u where a == 1 limit 1", "delete_one",
+     {"filter": {"a": {"$eq": 1, "$not": {"$type": "array"}}}}),
+    ("update u set n = n + 2 where true", "update_many",
+     {"filter": {"n": {"$type": "number", "$not": {"$type": "array"}}},
+      "update": {"$inc": {"n": 2}}}),
+    ("update u set m.k = [1], unset z where true limit 3", "find_then_update",
+     {"filter": {"$or": [{"m": {"$exists": False}},
+                         {"m": {"$type": "object", "$not": {"$type": "array"}}}]},
+      "update": {"$set": {"m.k": [1]}, "$unset": {"z": ""}}, "limit": 3}),
+    ("update u set a = 1 where true limit 0", "nothing", {"filter": {"$expr": False},
+                                                         "update": {"$set": {"a": 1}}}),
+]
+
+
+@pytest.mark.parametrize(("text", "operation", "arguments"), MONGO_PLANS,
+                         ids=[t for t, _, _ in MONGO_PLANS])
+def test_mongodb_write_plans(text: str, operation: str, arguments: dict[str, Any]) -> None:
+    plan = crossql.compile(text, backend="mongodb")
+    data = plan.to_dict()
+    assert data["operation"] == operation
+    assert data["arguments"] == arguments
+    assert ("not atomic across documents" in data["atomic"]) == operation.endswith(
+        ("_many", "_update", "_delete"))
+    assert ("db['u']" in plan.to_python()) == (operation != "nothing")
+
+
+def test_mongodb_refuses_an_unaddressable_field_in_a_write() -> None:
+    with pytest.raises(CapabilityError, match="cannot address"):
+        crossql.compile("update u set `$x` = 1 where true", backend="mongodb")

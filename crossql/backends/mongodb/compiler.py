@@ -13,6 +13,7 @@ from crossql import ir
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
 from crossql.backends.mongodb.filters import NEVER, FilterBuilder
 from crossql.backends.mongodb.plan import MongoPlan
+from crossql.backends.mongodb.writes import compile_mongodb_write
 from crossql.compiler.shape import output_key, resolve_order_key
 
 BACKEND = "mongodb"
@@ -254,4 +255,5 @@ def _grouped(query: ir.Query, match: dict[str, Any], skip: int | None,
                      reason="group by / aggregates need $group")
 
 
-BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_mongodb)
+BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_mongodb,
+                           compile_write=compile_mongodb_write)

@@ -16,8 +16,10 @@ from crossql import ir
 from crossql.backends import Plan
 from crossql.backends.mongodb.compiler import compile_mongodb
 from crossql.backends.mongodb.plan import MongoPlan
+from crossql.backends.mongodb.writes import MongoWritePlan
 from crossql.errors import BackendError
 from crossql.runtime.store import Document, Store, with_id_first
+from crossql.runtime.writes import WriteResult
 
 if TYPE_CHECKING:
     from crossql.config import MongoConfig
@@ -156,6 +158,34 @@ class MongoStore(Store):
             raise _driver_error(err) from err
         n = int(rows[0]["n"]) if rows else 0
         return 1 if n == 0 and mplan.empty_row is not None else n
+
+    # -- writes ---------------------------------------------------------------------------
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        if not isinstance(plan, MongoWritePlan):
+            raise TypeError(f"the MongoDB store runs MongoDB plans, not {type(plan).__name__}")
+        coll = self.database[plan.collection]
+        try:
+            if plan.kind == "nothing":
+                return WriteResult()
+            filt: dict[str, Any] = plan.filter
+            if plan.kind.startswith("find_then"):
+                cursor = coll.find(plan.filter, {"_id": 1}).limit(plan.limit or 0)
+                ids = [doc["_id"] async for doc in cursor]
+                if not ids:
+                    return WriteResult()
+                filt = {"$and": [{"_id": {"$in": ids}}, plan.filter]}
+            if plan.update is not None:
+                one = plan.kind == "update_one"
+                result = await (coll.update_one(filt, plan.update) if one
+                                else coll.update_many(filt, plan.update))
+                return WriteResult(matched=int(result.matched_count),
+                                   modified=int(result.modified_count))
+            one = plan.kind == "delete_one"
+            result = await (coll.delete_one(filt) if one else coll.delete_many(filt))
+            deleted = int(result.deleted_count)
+            return WriteResult(matched=deleted, deleted=deleted)
+        except Exception as err:
+            raise _driver_error(err) from err
 
     # -- documents ------------------------------------------------------------------------
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:

@@ -1,0 +1,82 @@
+"""Differential testing of writes: the same generated ``update``/``delete`` applied by
+the reference (``crossql.runtime.writes.apply``) and by a backend from the same
+starting documents; the collections after, and the counts, must be identical."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hypothesis import strategies as st
+
+import crossql
+from crossql import ir
+from crossql.runtime.writes import WriteResult, apply
+from tests.backends.conftest import canonical, load
+from tests.strategies import DEFAULT_SCHEMA, MAX_DOCS, Schema, conditions
+
+_INCREMENTS = {"int": st.integers(-2, 2).map(lambda v: ir.Literal(v, "int")),
+               "float": st.sampled_from([-1.25, 0.5, 2.0]).map(lambda v: ir.Literal(v, "float"))}
+
+
+@st.composite
+def _assignment(draw: st.DrawFn, path: ir.Path, kind: str, domain: tuple[Any, ...]
+                ) -> ir.Assignment:
+    forms = ["set", "set", "unset"] + (["increment", "increment"] if kind in _INCREMENTS else [])
+    form = draw(st.sampled_from(forms))
+    if form == "unset":
+        return ir.Unset(path)
+    if form == "increment":
+        return ir.Increment(path, draw(_INCREMENTS[kind]))
+    if kind in ("strings", "ints"):
+        value: Any = draw(st.lists(st.sampled_from(domain), max_size=3))
+    elif kind == "map" or draw(st.integers(0, 9)) == 0:
+        value = None
+    else:
+        value = draw(st.sampled_from(domain))
+    return ir.SetField(path, ir.literal_of(value))
+
+
+@st.composite
+def typed_writes(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA) -> ir.Update | ir.Delete:
+    """A write over ``schema``: values of each field's type; ``limit`` absent or so large
+    that no backend has a choice of documents."""
+    where = draw(st.one_of(st.none(), conditions(schema)))
+    limit = draw(st.sampled_from([None, None, ir.Literal(MAX_DOCS, "int")]))
+    if draw(st.integers(0, 3)) == 0:
+        return ir.Delete("docs", where, limit)
+    candidates = [(p, f) for p, f in schema.paths() if p.segments != ("_id",)]
+    chosen = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=3))
+    assignments: list[ir.Assignment] = []
+    for path, f in chosen:
+        segs = path.segments
+        if any(a.path.segments[:len(segs)] == segs or segs[:len(a.path.segments)]
+               == a.path.segments for a in assignments):
+            continue
+        assignments.append(draw(_assignment(path, f.kind, f.domain)))
+    return ir.Update("docs", tuple(assignments), where, limit)
+
+
+async def _all(store: Any) -> list[dict[str, Any]]:
+    return [row async for row in store.stream("from docs")]
+
+
+def compare_write(runner: asyncio.Runner, store: Any, docs: list[dict[str, Any]],
+                  statement: ir.Update | ir.Delete, *, modified: bool = True) -> WriteResult:
+    """Load ``docs``, run ``statement`` on ``store``; assert the collection and counts
+    equal the reference's (``modified=False``: all but ``modified``, for a backend that
+    cannot tell). Returns the backend's counts."""
+    text = crossql.format(statement)
+    want_docs, want = apply(statement, docs)
+    load(runner, store, "docs", docs)
+    plan = store.write_plan(text)
+    got = runner.run(store.execute_plan(plan))
+    after = runner.run(_all(store))
+    assert sorted(map(canonical, after)) == sorted(map(canonical, want_docs)), (
+        f"{store.driver} wrote another collection than the reference\nstatement: {text}\n"
+        f"plan: {plan.to_json()}\ngot:  {after}\nwant: {want_docs}\ndocs: {docs}")
+    if not modified:
+        got = WriteResult(got.matched, want.modified, got.deleted)
+    assert got == want, (
+        f"{store.driver} counts {got} != reference {want} for {text}\nplan: {plan.to_json()}")
+    return got
