@@ -29,10 +29,22 @@ def _driver_error(err: Exception) -> BackendError:
     return BackendError("mongodb", f"{type(err).__name__}: {err}")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
-    """BSON values → plain Python: ObjectId → str, Decimal128 → Decimal, nested too."""
+    """BSON values → plain Python: ObjectId → str, Decimal128 → Decimal, nested too.
+
+    A document the driver gave us whose values are already plain is returned as it
+    is (each row is a fresh dict): no copy on the common path."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        if type(value) is not dict:  # a SON or another mapping class: a plain copy
+            return {k: _plain(v) for k, v in value.items()}
+        scalars = _SCALARS
+        for v in value.values():
+            if type(v) not in scalars:
+                return {k: _plain(v) for k, v in value.items()}
+        return value
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, bool | int | float | str) or value is None:
