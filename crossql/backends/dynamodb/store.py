@@ -64,6 +64,15 @@ _RETRYABLE = frozenset({
 """Error codes worth another attempt
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html)."""
 
+_IDEMPOTENT = frozenset({
+    "query", "scan", "get_item", "batch_get_item", "describe_table", "list_tables",
+    "batch_write_item",
+})
+"""Calls that are also re-sent after a network error (refused or dropped connection, read
+timeout): reads, and batches of puts and deletes (re-sending writes the same items). A
+conditional write is not: its first attempt may have succeeded, and the retry would then
+fail its own condition."""
+
 _CONCURRENT_BATCHES = 4
 _TABLE_WAIT_SECONDS = 300.0
 
@@ -91,6 +100,15 @@ def _from_driver(err: Exception) -> bool:
     module = type(err).__module__.split(".")[0]
     return module in ("botocore", "aiobotocore", "boto3", "aioboto3", "aiohttp") or \
         isinstance(err, OSError | TimeoutError)
+
+
+def _network(err: Exception) -> bool:
+    """A connection that failed or broke, or an answer that did not come in time."""
+    if isinstance(err, OSError | TimeoutError):
+        return True
+    return any(cls.__module__.split(".")[0] in ("botocore", "aiohttp") and cls.__name__ in (
+        "ConnectionError", "HTTPClientError", "ClientConnectionError", "ServerTimeoutError")
+        for cls in type(err).__mro__)
 
 
 def _set_path(row: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
@@ -220,7 +238,8 @@ class DynamoStore(Store):
                     raise
                 error = _driver_error(err)
                 attempt += 1
-                if error.code in _RETRYABLE and attempt < self._config.max_attempts:
+                retry = error.code in _RETRYABLE or (method in _IDEMPOTENT and _network(err))
+                if retry and attempt < self._config.max_attempts:
                     await asyncio.sleep(self._backoff(attempt))
                     continue
                 raise error from err
