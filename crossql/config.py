@@ -39,7 +39,13 @@ class MongoConfig(_Model):
     min_pool_size: int = Field(0, ge=0)
     server_selection_timeout_ms: int = Field(30_000, ge=1)
     connect_timeout_ms: int = Field(20_000, ge=1)
-    socket_timeout_ms: int | None = Field(None, ge=1)
+    socket_timeout_ms: int | None = Field(60_000, ge=1)
+    """``socketTimeoutMS``: a read that waits longer fails (null: wait forever, PyMongo's
+    default, so a server that stops answering hangs the call)."""
+    timeout_ms: int | None = Field(None, ge=1)
+    """``timeoutMS``: one bound on each whole operation — server selection, every read
+    and retry included (PyMongo's client-side operation timeout); null: only the
+    per-step timeouts above, so a call can take several of them."""
     retry_writes: bool = True
     retry_reads: bool = True
     read_preference: Literal["primary", "primaryPreferred", "secondary", "secondaryPreferred",
@@ -65,6 +71,7 @@ class MongoConfig(_Model):
         }
         optional = {
             "socketTimeoutMS": self.socket_timeout_ms,
+            "timeoutMS": self.timeout_ms,
             "w": self.write_concern_w,
             "authSource": self.auth_source,
             "tls": self.tls,
@@ -127,6 +134,9 @@ class FirestoreConfig(_Model):
     """``host:port`` of a Firestore emulator."""
     options: FirestoreOptions = FirestoreOptions()
     """The profile: ``native_not_equal``/``native_or`` opt into `!=`/`not-in` and OR."""
+    timeout: float = Field(60.0, gt=0)
+    """Seconds one call may take, its retries on an unavailable server included; for a
+    query, the whole stream of its rows (the client's own default is 300 s of retries)."""
     plan_cache_size: int = Field(256, ge=0)
 
 

@@ -96,6 +96,8 @@ endpoint() { echo "http://$LOOPBACK:$PORT"; }
 
 env_cmd() {
     echo "export DYNAMODB_ENDPOINT='$(endpoint)'"
+    # the fault tests start dedicated instances of the same jar
+    if jar_dir >/dev/null; then echo "export DYNAMODB_LOCAL_JAR='$(jar_dir)/DynamoDBLocal.jar'"; fi
     # -sharedDb: any credentials and region see the same tables. Dummy values
     # keep real AWS credentials away from the tests. DynamoDB Local >= 2.0
     # rejects an access key id that is not purely [A-Za-z0-9]

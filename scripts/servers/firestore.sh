@@ -79,6 +79,8 @@ svc_ready() { [[ "$(http_status "http://$LOOPBACK:$PORT/")" == 200 ]]; }
 
 env_cmd() {
     echo "export FIRESTORE_EMULATOR_HOST='$LOOPBACK:$PORT'"
+    # the fault tests start dedicated instances of the same jar
+    if find_jar >/dev/null; then echo "export FIRESTORE_EMULATOR_JAR='$(find_jar)'"; fi
     echo "export FIRESTORE_PROJECT='$PROJECT'"
     echo "export GOOGLE_CLOUD_PROJECT='$PROJECT'"
 }

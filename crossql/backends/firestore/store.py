@@ -11,6 +11,9 @@
   config's ``emulator_host`` takes precedence over it.
 - Server errors (a missing composite index with its creation link, a limit)
   become ``crossql.BackendError`` naming ``firestore`` and keeping the message.
+- Every call carries ``timeout`` (``FirestoreConfig.timeout``) and a retry policy
+  bounded by it, so a server that is down fails the call in that time instead of
+  the client's 300 s of retries; for a query it bounds the whole stream.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 
 BATCH_SIZE = 500
 """Writes per batched write: Firestore's limit for one commit."""
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds per call when the store has no configuration (``FirestoreConfig.timeout``)."""
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -97,6 +103,46 @@ def _credentials(credentials_json: str) -> Any:
     if text.startswith("{"):
         return credentials.from_service_account_info(json.loads(text))
     return credentials.from_service_account_file(credentials_json)
+
+
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100),
+                     ("grpc.min_reconnect_backoff_ms", 100),
+                     ("grpc.max_reconnect_backoff_ms", 2_000)]
+"""gRPC waits between attempts to reconnect a channel: at most 2 s here, where gRPC's
+default grows to 120 s, so a store would take minutes to see that a server is back."""
+
+
+def _with_bounded_reconnects(client: Any) -> None:
+    """Build ``client``'s gRPC channel now, as the client would, plus ``RECONNECT_OPTIONS``.
+
+    google-cloud-firestore builds its channel lazily with fixed options; this repeats its
+    ``_firestore_api_helper`` (2.19+) with ours. If those internals change, the client's
+    own channel is kept (reconnects are then slower, never wrong)."""
+    try:
+        import grpc  # type: ignore[import-untyped]
+        from google.cloud.firestore_v1 import base_client
+        from google.cloud.firestore_v1.services.firestore import async_client as module
+        from google.cloud.firestore_v1.services.firestore.transports.grpc_asyncio import (
+            FirestoreGrpcAsyncIOTransport as Transport,
+        )
+
+        if client._firestore_api_internal is not None:
+            return
+        if client._emulator_host is not None:
+            token = getattr(client._credentials, "id_token", None) or "owner"
+            options = [("Authorization", f"Bearer {token}"),
+                       *base_client._GRPC_MSG_SIZE_OPTIONS, *RECONNECT_OPTIONS]
+            channel = grpc.aio.insecure_channel(client._emulator_host, options=options)
+        else:
+            channel = Transport.create_channel(
+                client._target, credentials=client._credentials,
+                options=[*base_client._DEFAULT_CHANNEL_OPTIONS, *RECONNECT_OPTIONS])
+        client._transport = Transport(host=client._target, channel=channel)
+        client._firestore_api_internal = module.FirestoreAsyncClient(
+            transport=client._transport, client_options=client._client_options)
+        module._client_info = client._client_info  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # pragma: no cover - another client version
+        return
 
 
 def _shape(plan: FirestorePlan, snapshot: Any) -> Document:
@@ -171,6 +217,7 @@ class FirestoreStore(Store):
             # the client reads FIRESTORE_EMULATOR_HOST when constructed; a host given in
             # the config is set the same way instead of changing the process environment
             client._emulator_host = emulator
+        _with_bounded_reconnects(client)
         self._client = client
         self._owns_client = True
 
@@ -180,6 +227,22 @@ class FirestoreStore(Store):
             if api is not None:
                 await api.transport.close()
             self._client = None
+
+    def _call(self, *, write: bool = False) -> dict[str, Any]:
+        """``retry`` and ``timeout`` for one call of the client: every call is bounded by
+        ``timeout`` seconds, its retries on an unavailable server included (the client's
+        defaults retry for up to 300 s, which looks like a hang when a server is down)."""
+        from google.api_core import exceptions, retry_async
+
+        timeout = self._config.timeout if self._config is not None else DEFAULT_TIMEOUT
+        retryable: tuple[type[Exception], ...] = (
+            exceptions.ServiceUnavailable, exceptions.ResourceExhausted)
+        if not write:
+            retryable += (exceptions.InternalServerError,)
+        retry = retry_async.AsyncRetry(
+            predicate=retry_async.if_exception_type(*retryable), initial=0.1,
+            maximum=min(timeout / 4, 5.0), multiplier=2.0, timeout=timeout)
+        return {"retry": retry, "timeout": timeout}
 
     @property
     def client(self) -> Any:
@@ -204,7 +267,7 @@ class FirestoreStore(Store):
             yield await self._aggregate_row(fplan)
             return
         query = fplan.build(self.client)
-        stream = query.stream()
+        stream = query.stream(**self._call())
         try:
             async for snapshot in stream:
                 yield _shape(fplan, snapshot)
@@ -219,7 +282,7 @@ class FirestoreStore(Store):
 
     async def _aggregate_row(self, plan: FirestorePlan) -> Document:
         try:
-            results = await plan.build(self.client).get()
+            results = await plan.build(self.client).get(**self._call())
         except Exception as err:
             raise _driver_error(err) from err
         values = {r.alias: r.value for r in results[0]} if results else {}
@@ -239,7 +302,7 @@ class FirestoreStore(Store):
             return 1
         query = fplan.build(self.client)
         try:
-            results = await query.count(alias="n").get()
+            results = await query.count(alias="n").get(**self._call())
         except Exception as err:
             raise _driver_error(err) from err
         return int(results[0][0].value)
@@ -261,7 +324,7 @@ class FirestoreStore(Store):
                 for doc_id, body in zip(ids[start:start + BATCH_SIZE],
                                         bodies[start:start + BATCH_SIZE], strict=True):
                     batch.create(coll.document(doc_id), body)
-                await batch.commit()
+                await batch.commit(**self._call(write=True))
         except Exception as err:
             raise _driver_error(err) from err
         return ids
@@ -270,7 +333,8 @@ class FirestoreStore(Store):
         if not isinstance(doc_id, str) or not valid_document_id(doc_id):
             return None  # no Firestore document has such an id
         try:
-            snapshot = await self.client.collection(collection).document(doc_id).get()
+            snapshot = await self.client.collection(collection).document(doc_id).get(
+                **self._call())
         except Exception as err:
             raise _driver_error(err) from err
         if not snapshot.exists:
@@ -283,7 +347,7 @@ class FirestoreStore(Store):
             batch = self.client.batch()
             for doc_id in ids[start:start + BATCH_SIZE]:
                 batch.delete(coll.document(doc_id))
-            await batch.commit()
+            await batch.commit(**self._call(write=True))
 
     async def delete_where(self, collection: str, query: ir.Query) -> int:
         plan = compile_firestore(
@@ -301,7 +365,8 @@ class FirestoreStore(Store):
         coll = self.client.collection(name)
         try:
             while True:
-                ids = [snap.id async for snap in coll.select([]).limit(BATCH_SIZE).stream()]
+                ids = [snap.id async for snap in
+                       coll.select([]).limit(BATCH_SIZE).stream(**self._call())]
                 if not ids:
                     return
                 await self._delete_ids(name, ids)
