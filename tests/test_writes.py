@@ -123,14 +123,6 @@ def test_semantic_errors_in_words(text: str, message: str, params: dict[str, Any
     assert message in info.value.message
 
 
-@pytest.mark.parametrize("backend", ["dynamodb", "firestore"])
-def test_backends_without_write_plans_refuse_writes(backend: str) -> None:
-    with pytest.raises(CapabilityError) as info:
-        crossql.compile("delete from u where true", backend=backend)
-    assert info.value.backend == backend
-    assert "does not run `delete`" in info.value.message
-
-
 def test_memory_write_plan_says_it_is_atomic() -> None:
     plan = crossql.compile("update u set a = a + :n where b == 1 limit 2", params={"n": 3})
     data = plan.to_dict()
@@ -298,3 +290,67 @@ def test_mongodb_write_plans(text: str, operation: str, arguments: dict[str, Any
 def test_mongodb_refuses_an_unaddressable_field_in_a_write() -> None:
     with pytest.raises(CapabilityError, match="cannot address"):
         crossql.compile("update u set `$x` = 1 where true", backend="mongodb")
+
+
+# --- DynamoDB write plans (no server: tests/backends/test_dynamodb_writes.py runs them) ---
+
+
+def test_dynamodb_write_plan_rechecks_the_where_on_each_item() -> None:
+    plan = crossql.compile("update users set n = n + 1, unset c where x > 1 limit 5",
+                           backend="dynamodb")
+    data = plan.to_dict()
+    assert data["operation"] == "Scan then UpdateItem per item"
+    assert data["read"]["request"]["FilterExpression"] == "#n0 > :v0"
+    write = data["write"]
+    assert write["ConditionExpression"] == \
+        "#n0 > :v0 AND attribute_type(#n1, :v1) AND attribute_exists(#n2)"
+    assert write["UpdateExpression"] == "SET #n1 = #n1 + :v0 REMOVE #n3"
+    assert write["ExpressionAttributeNames"] == {"#n0": "x", "#n1": "n", "#n2": "_id",
+                                                 "#n3": "c"}
+    assert "not atomic across items" in data["atomic"]
+    assert "ConditionalCheckFailedException" in plan.to_python()
+
+
+def test_dynamodb_delete_by_key_is_a_query() -> None:
+    plan = crossql.compile('delete from users where _id == "a"', backend="dynamodb")
+    data = plan.to_dict()
+    assert data["operation"] == "Query then DeleteItem per item"
+    assert data["write"]["ConditionExpression"] == "#n0 = :v0 AND attribute_exists(#n0)"
+    assert "UpdateExpression" not in data["write"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("update users set a.b = 1 where true", "below a map"),
+    ("update users set k = 1 where true", "key attribute `k`"),
+])
+def test_dynamodb_refuses_what_it_cannot_write(text: str, message: str) -> None:
+    schema = {"users": {"partition_key": "_id", "sort_key": "k"}}
+    with pytest.raises(CapabilityError, match=message):
+        crossql.compile(text, backend="dynamodb", schema=schema)
+
+
+# --- Firestore write plans (no server: tests/backends/test_firestore_writes.py runs them) ---
+
+
+def test_firestore_write_plan_batches_with_preconditions() -> None:
+    plan = crossql.compile("update users set a = 1, unset c where x > 1 limit 5",
+                           backend="firestore")
+    data = plan.to_dict()
+    assert data["operation"] == "query then batched updates"
+    assert data["update"] == {"a": 1, "c": "DELETE_FIELD"}
+    assert data["read"]["query"] == [{"where": {"field": "x", "op": ">", "value": 1}},
+                                     {"limit": 5}]
+    assert data["batch_size"] == 500
+    assert "not atomic across batches" in data["atomic"]
+    assert "last_update_time" in plan.to_python()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("update users set n = n + 1 where true", "Increment"),
+    ("update users set a.b = 1 where true", "below a map"),
+    ("update users set a = [[1]] where true", "array inside an array"),
+    ("delete from users where exists(a)", "exists"),
+])
+def test_firestore_refuses_what_it_cannot_write(text: str, message: str) -> None:
+    with pytest.raises(CapabilityError, match=message):
+        crossql.compile(text, backend="firestore")

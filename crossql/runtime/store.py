@@ -136,8 +136,14 @@ class Store(abc.ABC):
         return await self.execute_plan(self.write_plan(text, params))
 
     async def execute_plan(self, plan: Plan) -> WriteResult:
-        """Run a compiled write plan (backends that compile writes override this)."""
-        raise BackendError(self.driver, f"{self.driver} runs no write plans yet")
+        """Run a compiled write plan: backends override this, or their write plan has a
+        ``run(store)`` coroutine (its driver imported only there)."""
+        run = getattr(plan, "run", None)
+        if run is None or getattr(plan, "backend", None) != self.driver:
+            raise BackendError(self.driver, f"{self.driver} cannot run the write plan "
+                               f"{type(plan).__name__}")
+        result: WriteResult = await run(self)
+        return result
 
     # -- primitives each backend implements ----------------------------------------
     @abc.abstractmethod

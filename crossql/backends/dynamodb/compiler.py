@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends.base import BackendSpec, Capabilities, refuse
@@ -69,6 +69,9 @@ from crossql.backends.dynamodb.schema import (
 from crossql.backends.dynamodb.values import UnstorableValue, number_text
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.errors import CapabilityError
+
+if TYPE_CHECKING:
+    from crossql.backends.dynamodb.writes import DynamoWritePlan
 
 BACKEND = "dynamodb"
 
@@ -556,4 +559,12 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     return _Compiler(query, table, opts).run()
 
 
-BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_dynamodb)
+def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
+                   options: Any = None) -> DynamoWritePlan:
+    from crossql.backends.dynamodb.writes import compile_dynamodb_write
+
+    return compile_dynamodb_write(statement, schema=schema, options=options)
+
+
+BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_dynamodb,
+                           compile_write=_compile_write)

@@ -47,12 +47,14 @@ from crossql.backends.dynamodb.values import (
     python_to_item,
     to_attribute_value,
 )
+from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.config import DynamoConfig
 from crossql.errors import BackendError
-from crossql.grammar import parse_query
+from crossql.grammar import parse_query, parse_statement
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.store import BoundQuery, Document, Store, with_id_first
+from crossql.runtime.writes import WriteResult, strict_equal, updated
 
 BATCH_SIZE = 25
 """Items per ``BatchWriteItem`` (DynamoDB's maximum)."""
@@ -384,6 +386,51 @@ class DynamoStore(Store):
             return 1
         total = await self._count(dplan, dplan.count_request)
         return total if dplan.limit is None else min(total, dplan.limit)
+
+    # -- writes ---------------------------------------------------------------------------
+    async def execute(self, text: str | ir.Update | ir.Delete, /, **params: Any) -> WriteResult:
+        """Look the table's key schema up, then run the write (``Store.execute``)."""
+        statement = parse_statement(text) if isinstance(text, str) else text
+        if isinstance(statement, ir.Update | ir.Delete):
+            await self._ensure_schema(statement.collection)
+            return await super().execute(statement, **params)
+        return await super().execute(text, **params)  # a read: refused there
+
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        if not isinstance(plan, DynamoWritePlan):
+            raise TypeError(f"the DynamoDB store runs DynamoDB plans, not {type(plan).__name__}")
+        if plan.never:
+            return WriteResult()
+        read = plan.read
+        left = read.limit
+        keys: list[dict[str, Any]] = []
+        # every key first (each write re-checks its item), then the writes
+        async for page in self._pages(read.method, read.request):
+            for item in page.get("Items", ()):
+                keys.append({k: item[k] for k in plan.key_attributes})
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        break
+            if left is not None and left <= 0:
+                break
+        matched = modified = 0
+        statement = plan.statement
+        for key in keys:
+            try:
+                answer = await self._call(plan.method, Key=key, **plan.request)
+            except DynamoError as err:
+                if err.code == "ConditionalCheckFailedException":
+                    continue  # changed since the read, or never matched: skipped
+                raise
+            matched += 1
+            if isinstance(statement, ir.Update):
+                old = item_to_python(answer.get("Attributes", {}))
+                if not strict_equal(updated(statement, old), old):
+                    modified += 1
+        if isinstance(statement, ir.Delete):
+            return WriteResult(matched=matched, deleted=matched)
+        return WriteResult(matched=matched, modified=modified)
 
     # -- tables ---------------------------------------------------------------------------
     async def create_collection(

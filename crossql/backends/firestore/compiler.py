@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crossql import ir
-from crossql.backends.base import BackendSpec, Capabilities
+from crossql.backends.base import BackendSpec, Capabilities, Plan
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
@@ -564,4 +564,12 @@ def compile_firestore(query: ir.Query, *, schema: Any = None,
     return _Compiler(query, schema, coerce_options(options)).run()
 
 
-BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_firestore)
+def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
+                   options: Any = None) -> Plan:
+    from crossql.backends.firestore.writes import compile_firestore_write
+
+    return compile_firestore_write(statement, schema=schema, options=options)
+
+
+BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_firestore,
+                           compile_write=_compile_write)
