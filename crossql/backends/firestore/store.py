@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import secrets
@@ -105,6 +106,28 @@ def _credentials(credentials_json: str) -> Any:
     return credentials.from_service_account_file(credentials_json)
 
 
+_STREAM_CALLS: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "crossql_firestore_stream_calls", default=None)
+"""Where ``_CallTracker`` puts the call a query stream starts (set around its first read)."""
+
+
+def _call_tracker() -> Any:
+    """A gRPC interceptor that hands each server-streaming call to the store's stream
+    that started it (through ``_STREAM_CALLS``), so the stream can cancel it."""
+    import grpc  # type: ignore[import-untyped]
+
+    class _CallTracker(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+        async def intercept_unary_stream(self, continuation: Any, details: Any,
+                                         request: Any) -> Any:
+            call = await continuation(details, request)
+            calls = _STREAM_CALLS.get()
+            if calls is not None:
+                calls.append(call)
+            return call
+
+    return _CallTracker()
+
+
 RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100),
                      ("grpc.min_reconnect_backoff_ms", 100),
                      ("grpc.max_reconnect_backoff_ms", 2_000)]
@@ -113,13 +136,14 @@ default grows to 120 s, so a store would take minutes to see that a server is ba
 
 
 def _with_bounded_reconnects(client: Any) -> None:
-    """Build ``client``'s gRPC channel now, as the client would, plus ``RECONNECT_OPTIONS``.
+    """Build ``client``'s gRPC channel now, as the client would, plus ``RECONNECT_OPTIONS``
+    and the ``_CallTracker`` interceptor.
 
     google-cloud-firestore builds its channel lazily with fixed options; this repeats its
     ``_firestore_api_helper`` (2.19+) with ours. If those internals change, the client's
     own channel is kept (reconnects are then slower, never wrong)."""
     try:
-        import grpc  # type: ignore[import-untyped]
+        import grpc
         from google.cloud.firestore_v1 import base_client
         from google.cloud.firestore_v1.services.firestore import async_client as module
         from google.cloud.firestore_v1.services.firestore.transports.grpc_asyncio import (
@@ -132,11 +156,13 @@ def _with_bounded_reconnects(client: Any) -> None:
             token = getattr(client._credentials, "id_token", None) or "owner"
             options = [("Authorization", f"Bearer {token}"),
                        *base_client._GRPC_MSG_SIZE_OPTIONS, *RECONNECT_OPTIONS]
-            channel = grpc.aio.insecure_channel(client._emulator_host, options=options)
+            channel = grpc.aio.insecure_channel(client._emulator_host, options=options,
+                                                interceptors=[_call_tracker()])
         else:
             channel = Transport.create_channel(
                 client._target, credentials=client._credentials,
-                options=[*base_client._DEFAULT_CHANNEL_OPTIONS, *RECONNECT_OPTIONS])
+                options=[*base_client._DEFAULT_CHANNEL_OPTIONS, *RECONNECT_OPTIONS],
+                interceptors=[_call_tracker()])
         client._transport = Transport(host=client._target, channel=channel)
         client._firestore_api_internal = module.FirestoreAsyncClient(
             transport=client._transport, client_options=client._client_options)
@@ -268,7 +294,16 @@ class FirestoreStore(Store):
             return
         query = fplan.build(self.client)
         stream = query.stream(**self._call())
+        calls: list[Any] = []  # the gRPC call of this stream, seen by _CallTracker
         try:
+            token = _STREAM_CALLS.set(calls)
+            try:
+                snapshot = await anext(aiter(stream))  # the call starts here
+            except StopAsyncIteration:
+                return
+            finally:
+                _STREAM_CALLS.reset(token)
+            yield _shape(fplan, snapshot)
             async for snapshot in stream:
                 yield _shape(fplan, snapshot)
         except Exception as err:
@@ -276,6 +311,11 @@ class FirestoreStore(Store):
                 raise _driver_error(err) from err
             raise
         finally:
+            # closing the client's stream does not end its gRPC call (the call lives on,
+            # the server streaming into a full window, until collected or its deadline):
+            # a stream left early (cancelled, broken, not read to the end) cancels it
+            for call in calls:
+                call.cancel()
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -8,6 +8,8 @@ applications still hold one: the two APIs differ only in that Motor's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -55,6 +57,19 @@ def _plain(value: Any) -> Any:
     if name == "Decimal128":
         return value.to_decimal()
     return value
+
+
+_END = object()
+"""No first document: the cursor was empty."""
+
+
+async def _close(cursor: Any) -> None:
+    """Close a PyMongo async or Motor cursor (killCursors when the server still has it)."""
+    close = getattr(cursor, "close", None)
+    if close is not None:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
 
 
 class MongoStore(Store):
@@ -125,17 +140,44 @@ class MongoStore(Store):
             cursor = await cursor
         return cursor
 
+    async def _open(self, plan: MongoPlan) -> tuple[Any, Any]:
+        """The cursor and its first document (``_END`` when there is none)."""
+        cursor = await self._cursor(plan)
+        try:
+            return cursor, await anext(aiter(cursor))
+        except StopAsyncIteration:
+            return cursor, _END
+        except BaseException:
+            await _close(cursor)
+            raise
+
+    async def _opened(self, plan: MongoPlan) -> tuple[Any, Any]:
+        """``_open``, shielded from cancellation: while the find (or aggregate) is in
+        flight the server holds a cursor whose id the client does not know yet, so a
+        cancelled request would leave it open for the server's idle timeout (10 min).
+        A cancellation waits for the reply (bounded by the socket timeout), closes that
+        cursor, then goes on."""
+        opening = asyncio.ensure_future(self._open(plan))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                cursor, _first = await opening
+                await _close(cursor)
+            raise
+
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         mplan = self._plan(plan)
         try:
-            cursor = await self._cursor(mplan)
+            cursor, first = await self._opened(mplan)
         except Exception as err:
             raise _driver_error(err) from err
-        seen = False
+        seen = first is not _END
         try:
-            async for doc in cursor:
-                seen = True
-                yield _plain(doc)
+            if seen:
+                yield _plain(first)
+                async for doc in cursor:
+                    yield _plain(doc)
         except BackendError:
             raise
         except Exception as err:
@@ -143,11 +185,7 @@ class MongoStore(Store):
                 raise _driver_error(err) from err
             raise
         finally:
-            close = getattr(cursor, "close", None)
-            if close is not None:
-                result = close()
-                if inspect.isawaitable(result):
-                    await result
+            await _close(cursor)
         if not seen and mplan.empty_row is not None:
             yield dict(mplan.empty_row)
 
