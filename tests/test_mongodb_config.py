@@ -17,7 +17,8 @@ def test_defaults_and_client_options() -> None:
     assert cfg.client_options() == {
         "maxPoolSize": 10, "minPoolSize": 0, "serverSelectionTimeoutMS": 30_000,
         "connectTimeoutMS": 20_000, "retryWrites": True, "retryReads": True,
-        "readPreference": "primary", "w": "majority", "authSource": "admin", "tls": True,
+        "readPreference": "primary", "socketTimeoutMS": 60_000,  # every call is bounded
+        "w": "majority", "authSource": "admin", "tls": True,
     }
 
 
