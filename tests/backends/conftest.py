@@ -158,9 +158,12 @@ def same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]], *, ordered:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print how many generated queries each backend compared with the reference."""
+    """Print how many generated queries each backend compared with the reference, and
+    what the injection, fault and load tests counted."""
     from tests.backends.differential import STATS
 
     for name, counts in sorted(STATS.items()):
         parts = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        terminalreporter.write_line(f"differential {name}: {parts}")
+        # a name of one word is a differential run; others say what they count
+        label = name if " " in name else f"differential {name}"
+        terminalreporter.write_line(f"{label}: {parts}")
