@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import atheris  # type: ignore[import-not-found]
+import atheris  # type: ignore[import-untyped,unused-ignore]
 
 with atheris.instrument_imports(include=["crossql"]):
     import crossql

@@ -228,3 +228,25 @@ def test_catastrophic_patterns_never_reach_the_memory_engine() -> None:
                 crossql.evaluate(text, docs, params=params)
             assert time.perf_counter() - start < 0.5
             assert info.value.code == "semantic.unsafe-regex", pattern
+
+
+def test_the_memory_store_refuses_documents_nested_past_100_levels() -> None:
+    import asyncio
+
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for i in range(depth):
+            value = {"a": value} if i % 2 else [value]
+        return value
+
+    async def scenario() -> list[Any]:
+        async with crossql.connect({"driver": "memory"}) as store:
+            await store.collection("c").insert_one({"_id": 1, "x": nested(99)})
+            for depth in (101, 100_000):  # far past the recursion limit: no RecursionError
+                with pytest.raises(crossql.BackendError, match="deeper than 100 levels"):
+                    await store.collection("c").insert_many([{"_id": 2}, {"_id": 3,
+                                                                          "x": nested(depth)}])
+            assert await store.collection("c").get(2) is None  # nothing of the batch
+            return await store.fetch("from c where exists(x) order by x")
+
+    assert [row["_id"] for row in asyncio.run(scenario())] == [1]

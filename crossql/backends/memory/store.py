@@ -48,6 +48,10 @@ class MemoryStore(Store):
                 raise BackendError("memory", f"duplicate _id {doc_id!r} in {collection!r}")
             seen.add(key)
         for doc in docs:
+            if _depth(doc) > MAX_DOCUMENT_DEPTH:
+                raise BackendError("memory", f"document {doc['_id']!r} nests maps and lists "
+                                   f"deeper than {MAX_DOCUMENT_DEPTH} levels (MongoDB's limit)")
+        for doc in docs:
             target[_key(doc["_id"])] = copy_value(doc)
         return ids
 
@@ -87,6 +91,27 @@ class MemoryStore(Store):
 
     def new_id(self) -> str:
         return uuid.uuid4().hex
+
+
+MAX_DOCUMENT_DEPTH = 100
+"""Maps and lists nested in a stored document, at most (as MongoDB): every stage that
+walks a document recurses, so a deeper one would end in a RecursionError."""
+
+
+def _depth(value: Any) -> int:
+    """How deep maps and lists nest in ``value`` (iteratively; stops past the limit)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_DOCUMENT_DEPTH:
+                return depth
+            stack.extend((v, depth) for v in (item.values() if isinstance(item, dict) else item)
+                         if isinstance(v, dict | list | tuple))
+    return deepest
 
 
 def _key(doc_id: Any) -> Any:
