@@ -65,8 +65,18 @@ def mongo_store(runner: asyncio.Runner, mongodb_uri: str) -> Iterator[Any]:
         "uri": mongodb_uri, "database": database, "server_selection_timeout_ms": 5000}})
     runner.run(store.open())
     yield store
-    runner.run(store.database.client.drop_database(database))
-    runner.run(store.close())
+    from pymongo.errors import AutoReconnect
+
+    try:
+        for attempt in range(3):
+            try:
+                runner.run(store.database.client.drop_database(database))
+                break
+            except AutoReconnect:  # transient by PyMongo's definition: retry, as it advises
+                if attempt == 2:
+                    raise
+    finally:
+        runner.run(store.close())
 
 
 @pytest.fixture(scope="session")
