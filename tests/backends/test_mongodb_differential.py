@@ -28,3 +28,11 @@ def test_mongodb_matches_reference(runner: asyncio.Runner, mongo_store: Any,
     qs = [data.draw(queries(total_order=True), label=f"q{i}")
           for i in range(QUERIES_PER_COLLECTION)]
     compare_on_backend(runner, mongo_store, "mongodb", docs, qs)
+
+
+def test_the_differential_compared_queries() -> None:
+    """Runs after the property test: it must have compared queries, not refused them all."""
+    from tests.backends.differential import STATS
+
+    assert STATS["mongodb"]["compared"] >= 500
+    assert STATS["mongodb"].get("refused", 0) == 0  # MongoDB refuses nothing of the language
