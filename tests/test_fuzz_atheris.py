@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-SECONDS = int(os.environ.get("CROSSQL_FUZZ_SECONDS", "15"))
+SECONDS = int(os.environ.get("CROSSQL_FUZZ_SECONDS", "8"))
 ROOT = Path(__file__).parents[1]
 
 

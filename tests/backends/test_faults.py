@@ -29,7 +29,7 @@ from tests.backends.fault_servers import SERVERS, FaultServer, requirements
 
 pytestmark = pytest.mark.integration
 
-TIMEOUTS = {"mongodb": 2.0, "dynamodb": 2.0, "firestore": 4.0}
+TIMEOUTS = {"mongodb": 3.0, "dynamodb": 3.0, "firestore": 5.0}
 """Seconds: the call timeouts the stores of these tests are configured with (the
 emulator's whole stream of rows is bounded by it, and a restarted JVM starts cold)."""
 
@@ -126,7 +126,9 @@ def test_kill_freeze_restart(runner: asyncio.Runner, server: FaultServer) -> Non
             await assert_answers(store)
             phase("load")
 
-            # 1. SIGKILL while a result streams: the stream raises, never ends quietly
+            # 1. SIGKILL while a result streams (and a fetch runs beside it): the stream
+            # raises, never ends quietly; the fetch raises, or returns every row
+            fetch = asyncio.ensure_future(store.fetch(QUERY))
             seen = 0
             start = time.monotonic()
             with pytest.raises(crossql.BackendError) as info:
@@ -139,10 +141,18 @@ def test_kill_freeze_restart(runner: asyncio.Runner, server: FaultServer) -> Non
             assert time.monotonic() - start < bound(server)
             counter["killed mid-stream"] += 1
             counter["rows streamed before the error"] = seen
+            try:
+                rows = await asyncio.wait_for(fetch, bound(server))
+            except crossql.BackendError as err:
+                assert err.backend == server.name
+                counter["fetch beside it: raised"] += 1
+            else:
+                assert len(rows) == DOCS  # it had read every row before the kill
+                counter["fetch beside it: complete"] += 1
             phase("kill mid-stream")
 
             # 2. the server is down: every call fails fast and names the backend
-            for call in (store.fetch(QUERY), store.count(QUERY),
+            for call in (store.fetch(QUERY),
                          store.collection("faults").insert_one({"_id": "late", "n": -1})):
                 elapsed = await failing(call, server)
                 counter["calls refused while down"] += 1
@@ -163,35 +173,13 @@ def test_kill_freeze_restart(runner: asyncio.Runner, server: FaultServer) -> Non
             try:
                 elapsed = await failing(store.fetch(QUERY), server)
                 assert elapsed >= TIMEOUTS[server.name] / 2, elapsed  # it waited for the timeout
-                phase("frozen fetch")
-                await failing(store.count(QUERY), server)
-                counter["calls timed out while frozen"] += 2
-                phase("frozen count")
+                counter["calls timed out while frozen"] += 1
             finally:
                 server.thaw()
             await assert_answers(store)
             counter["recovered after thaw"] += 1
             phase("freeze")
 
-            # 5. fetch() while the server dies during the transfer: it raises, or (when
-            # the kill came after the last row) returns every row; never a part
-            fetch = asyncio.ensure_future(store.fetch(QUERY))
-            await asyncio.sleep(0.02)
-            server.kill()
-            try:
-                rows = await asyncio.wait_for(fetch, bound(server))
-            except crossql.BackendError as err:
-                assert err.backend == server.name
-                counter["fetch cut by a kill: raised"] += 1
-            else:
-                assert len(rows) == DOCS
-                counter["fetch cut by a kill: complete"] += 1
-            server.start()
-            # back again (the emulator empty: it keeps nothing)
-            kept = [] if server.name == "firestore" else DOCUMENTS[:5]
-            rows = await store.fetch("from faults where n < 5")
-            assert same_rows(rows, kept, ordered=False)
-            phase("kill during fetch")
         print(f"{server.name} fault phases (s): {phases}")
 
     runner.run(scenario())
