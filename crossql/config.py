@@ -107,6 +107,9 @@ class DynamoConfig(_Model):
     """...capped at this many seconds."""
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
+    max_pool_connections: int = Field(default=50, ge=1)
+    """HTTP connections kept to DynamoDB, and calls in flight at once (more wait their
+    turn in order)."""
     plan_cache_size: int = Field(default=256, ge=0)
 
     @model_validator(mode="after")

@@ -130,6 +130,7 @@ class Report:
     queries: int = 0
     refused: list[str] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)  # the first errors and wrong answers
+    slowest: list[str] = field(default_factory=list)  # the three slowest requests
 
     @property
     def ok(self) -> bool:
@@ -193,6 +194,7 @@ async def run_load(store: Any, *, tasks: int = 16, seconds: float = 10.0,
     report.queries = len(runnable)
     prepared = {q.text: store.prepare(q.text) for q in runnable if q.how == "prepared"}
     latencies: list[float] = []
+    slow: list[tuple[float, str]] = []
     started = clock()
     deadline = started + seconds
     budget = [max_requests]
@@ -221,7 +223,12 @@ async def run_load(store: Any, *, tasks: int = 16, seconds: float = 10.0,
                     report.samples.append(f"error: {query.text} {params}: "
                                           f"{type(err).__name__}: {err}")
                 continue
-            latencies.append(clock() - start)
+            took = clock() - start
+            latencies.append(took)
+            slow.append((took, f"{query.how} {query.text} {params}"))
+            if len(slow) > 30:
+                slow.sort(reverse=True)
+                del slow[3:]
             if _canonical(got, query.ordered) != expected[
                     query.text, json.dumps(params, sort_keys=True)]:
                 report.wrong += 1
@@ -237,6 +244,7 @@ async def run_load(store: Any, *, tasks: int = 16, seconds: float = 10.0,
         report.p99_ms = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
         report.max_ms = ordered[-1] * 1000
         report.throughput = report.requests / report.seconds
+    report.slowest = [f"{took * 1000:.0f} ms: {what}" for took, what in sorted(slow)[::-1][:3]]
     await store.drop_collection(COLLECTION)
     return report
 

@@ -200,3 +200,40 @@ def test_ten_thousand_items_on_dynamodb_local_none_lost_none_twice(
 def test_the_module_retries_what_the_docs_say() -> None:
     assert {"query", "scan", "get_item", "batch_write_item"} <= dynamo_store_module._IDEMPOTENT
     assert not {"put_item", "update_item", "delete_item"} & dynamo_store_module._IDEMPOTENT
+
+
+@pytest.mark.integration
+def test_no_call_starves_when_tasks_outnumber_the_pool(runner: asyncio.Runner,
+                                                       dynamodb_endpoint: str) -> None:
+    # past its connection limit aiohttp's pool lets a task that just released a connection
+    # take it again before the waiting tasks: without the store's first-come-first-served
+    # gate, some calls waited for as long as the others kept going (the whole run)
+    from tests.backends.dynamo_support import store_config
+
+    seconds, tasks = 4.0, 8
+
+    async def scenario() -> list[float]:
+        config = store_config(dynamodb_endpoint, table_prefix="starve_",
+                              max_pool_connections=2)
+        async with crossql.connect(config) as store:
+            await store.drop_collection("pool")
+            await store.collection("pool").insert_many(
+                [{"_id": f"p{i}", "n": i, "pad": "x" * 500} for i in range(100)])
+            latencies: list[float] = []
+            deadline = asyncio.get_running_loop().time() + seconds
+
+            async def worker() -> None:
+                loop = asyncio.get_running_loop()
+                while loop.time() < deadline:
+                    start = loop.time()
+                    assert len(await store.fetch("from pool where n >= 0")) == 100
+                    latencies.append(loop.time() - start)
+
+            await asyncio.gather(*(worker() for _ in range(tasks)))
+            await store.drop_collection("pool")
+            return latencies
+
+    latencies = runner.run(scenario())
+    assert len(latencies) >= tasks * 2
+    # fair turns: a call waits for about tasks / pool calls ahead of it, never the run
+    assert max(latencies) < seconds / 2, (max(latencies), statistics.median(latencies))

@@ -180,6 +180,7 @@ class DynamoStore(Store):
         self._collection_of: OrderedDict[str, str] = OrderedDict()
         self._client = client
         self._client_context: Any = None
+        self._gate = asyncio.Semaphore(config.max_pool_connections)
         self._describe_lock = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -198,7 +199,8 @@ class DynamoStore(Store):
                                    region_name=cfg.region)
         # retries are ours (_call): botocore's own would multiply them
         boto_config = Config(retries={"total_max_attempts": 1},
-                             connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout)
+                             connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
+                             max_pool_connections=cfg.max_pool_connections)
         context = session.client("dynamodb", endpoint_url=cfg.endpoint_url, config=boto_config)
         try:
             self._client = await context.__aenter__()
@@ -232,7 +234,12 @@ class DynamoStore(Store):
         attempt = 0
         while True:
             try:
-                return await getattr(self.client, method)(**kwargs)
+                # at most max_pool_connections calls in flight, queued first come, first
+                # served: past its limit aiohttp's pool lets a task that just released a
+                # connection take it again before the tasks waiting for one, which then
+                # starve for as long as the others keep it busy (10 s under a 16-task load)
+                async with self._gate:
+                    return await getattr(self.client, method)(**kwargs)
             except BackendError:
                 raise
             except Exception as err:
