@@ -16,6 +16,7 @@ from crossql.errors import (
     QueryError,
     QuerySemanticError,
     QuerySyntaxError,
+    TransactionConflict,
 )
 from crossql.portability import Verdict, check
 from crossql.runtime.store import Collection, Store
@@ -61,6 +62,7 @@ __all__ = [
     "QuerySemanticError",
     "QuerySyntaxError",
     "Store",
+    "TransactionConflict",
     "Verdict",
     "__version__",
     "check",

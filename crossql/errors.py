@@ -182,6 +182,12 @@ class BackendError(RuntimeError):
         super().__init__(f"{backend}: {message}")
 
 
+class TransactionConflict(BackendError):
+    """A transaction lost to a concurrent change and was rolled back: nothing of it was
+    written. ``Store.run_transaction`` runs the body again (bounded); ``async with
+    store.transaction()`` raises this for the caller to decide."""
+
+
 class ConfigError(ValueError):
     """A configuration is invalid; ``problems`` lists ``(path, message)`` pairs."""
 

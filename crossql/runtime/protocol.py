@@ -7,12 +7,18 @@ MongoDB, DynamoDB or Firestore. The same conformance suite
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from crossql import ir
 from crossql.backends.base import Plan
+
+if TYPE_CHECKING:
+    from crossql.runtime.transaction import Transaction
+    from crossql.runtime.writes import WriteResult
+
+T = TypeVar("T")
 
 Row = dict[str, Any]
 """A row: plain Python values; a whole document has ``_id`` as its first key."""
@@ -106,4 +112,18 @@ class StoreProtocol(Protocol):
 
     async def drop_collection(self, name: str) -> None:
         """Remove a collection and its documents."""
+        ...
+
+    async def execute(self, text: str | ir.Update | ir.Delete, /,
+                      **params: Any) -> WriteResult:
+        """Run an ``update`` or ``delete``; what it matched, modified and deleted."""
+        ...
+
+    def transaction(self) -> Transaction:
+        """``async with store.transaction() as tx:``: all of it is written, or none."""
+        ...
+
+    async def run_transaction(self, body: Callable[[Transaction], Awaitable[T]], *,
+                              max_attempts: int = 5) -> T:
+        """``await body(tx)`` in a transaction, run again on a conflict (bounded)."""
         ...

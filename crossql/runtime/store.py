@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crossql import ir
 from crossql.backends import Plan
@@ -21,7 +21,11 @@ from crossql.grammar import parse_condition, parse_query, parse_statement
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.writes import WriteResult
 
+if TYPE_CHECKING:
+    from crossql.runtime.transaction import Transaction, TransactionScope
+
 Document = dict[str, Any]
+T = TypeVar("T")
 
 # `from` as a whole word (after blanks and whole-line comments) starts a query;
 # `fromage == 1` and `from_date < :d` are conditions on fields that merely begin with
@@ -144,6 +148,35 @@ class Store(abc.ABC):
                                f"{type(plan).__name__}")
         result: WriteResult = await run(self)
         return result
+
+    # -- transactions --------------------------------------------------------------
+    def transaction(self) -> Transaction:
+        """A transaction: ``async with store.transaction() as tx:`` — commits on normal
+        exit, rolls back on an exception; a conflict raises ``TransactionConflict``
+        with nothing written (docs/transactions.md)."""
+        from crossql.runtime.transaction import Transaction
+
+        return Transaction(self)
+
+    async def run_transaction(self, body: Callable[[Transaction], Awaitable[T]], *,
+                              max_attempts: int = 5) -> T:
+        """Run ``await body(tx)`` in a transaction and return its result; a conflict rolls
+        back and runs ``body`` again (jittered backoff), at most ``max_attempts`` times."""
+        from crossql.runtime.transaction import run_transaction
+
+        return await run_transaction(self, body, max_attempts=max_attempts)
+
+    async def begin_transaction(self) -> TransactionScope:
+        """Start a transaction (each backend overrides this)."""
+        raise BackendError(self.driver, f"{self.driver} does not run transactions")
+
+    def share_with(self, view: Store) -> None:
+        """Give ``view`` (a store running inside a transaction) this store's plan cache,
+        schema, options and named backends."""
+        view._cache = self._cache
+        view._schema = self._schema
+        view._options = self._options
+        view._group = self._group
 
     # -- primitives each backend implements ----------------------------------------
     @abc.abstractmethod

@@ -9,9 +9,10 @@ from typing import Any
 from crossql import ir
 from crossql.backends import Plan
 from crossql.backends.memory.compiler import MemoryPlan, MemoryWritePlan
-from crossql.errors import BackendError
+from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.reference import copy_value, evaluate_condition, freeze, run
 from crossql.runtime.store import Document, Store
+from crossql.runtime.transaction import TransactionScope
 from crossql.runtime.writes import WriteResult, apply
 
 
@@ -23,11 +24,27 @@ class MemoryStore(Store):
     def __init__(self, *, plan_cache_size: int = 256) -> None:
         super().__init__(plan_cache_size=plan_cache_size)
         self._collections: dict[str, dict[Any, Document]] = {}
+        self._versions: dict[str, int] = {}
+        """Changes of each collection so far: a transaction that read a collection
+        commits only if no one changed it since."""
+
+    # A store changes documents only by replacing them (never in place), so a
+    # transaction's shallow copy of a collection shares its documents safely.
+    def _read(self, name: str) -> dict[Any, Document] | None:
+        return self._collections.get(name)
+
+    def _write(self, name: str) -> dict[Any, Document]:
+        self._versions[name] = self._versions.get(name, 0) + 1
+        return self._collections.setdefault(name, {})
+
+    def _drop(self, name: str) -> None:
+        self._versions[name] = self._versions.get(name, 0) + 1
+        self._collections.pop(name, None)
 
     def _docs(self, plan: Plan) -> tuple[ir.Query, list[Document]]:
         if not isinstance(plan, MemoryPlan):
             raise TypeError(f"the memory store runs memory plans, not {type(plan).__name__}")
-        return plan.query, list(self._collections.get(plan.collection, {}).values())
+        return plan.query, list((self._read(plan.collection) or {}).values())
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         query, docs = self._docs(plan)
@@ -39,7 +56,7 @@ class MemoryStore(Store):
         return len(run(query, docs))
 
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
-        target = self._collections.setdefault(collection, {})
+        target = self._read(collection) or {}
         ids = [doc["_id"] for doc in docs]
         seen: set[Any] = set()
         for doc_id in ids:
@@ -51,31 +68,36 @@ class MemoryStore(Store):
             if _depth(doc) > MAX_DOCUMENT_DEPTH:
                 raise BackendError("memory", f"document {doc['_id']!r} nests maps and lists "
                                    f"deeper than {MAX_DOCUMENT_DEPTH} levels (MongoDB's limit)")
+        target = self._write(collection)
         for doc in docs:
             target[_key(doc["_id"])] = copy_value(doc)
         return ids
 
     async def get_document(self, collection: str, doc_id: Any) -> Document | None:
-        doc = self._collections.get(collection, {}).get(_key(doc_id))
+        doc = (self._read(collection) or {}).get(_key(doc_id))
         return copy_value(doc) if doc is not None else None
 
     async def delete_where(self, collection: str, query: ir.Query) -> int:
-        docs = self._collections.get(collection, {})
+        docs = self._read(collection) or {}
         doomed = [k for k, d in docs.items()
                   if query.where is None or evaluate_condition(query.where, d) is True]
-        for k in doomed:
-            del docs[k]
+        if doomed:
+            docs = self._write(collection)
+            for k in doomed:
+                del docs[k]
         return len(doomed)
 
     async def execute_plan(self, plan: Plan) -> WriteResult:
         if not isinstance(plan, MemoryWritePlan):
             raise TypeError(f"the memory store runs memory plans, not {type(plan).__name__}")
-        docs = self._collections.get(plan.collection)
+        docs = self._read(plan.collection)
         if docs is None:
             return WriteResult()
         keys = list(docs)
         after, result = apply(plan.statement, list(docs.values()))
         # everything was computed first (an error left the collection as it was)
+        if result.matched:
+            docs = self._write(plan.collection)
         if isinstance(plan.statement, ir.Delete):
             kept = {id(doc) for doc in after}
             for key in keys:
@@ -87,10 +109,77 @@ class MemoryStore(Store):
         return result
 
     async def drop_collection(self, name: str) -> None:
-        self._collections.pop(name, None)
+        self._drop(name)
 
     def new_id(self) -> str:
         return uuid.uuid4().hex
+
+    async def begin_transaction(self) -> TransactionScope:
+        """A transaction on a private copy of each collection it touches; the commit
+        installs the copies at once, or raises ``TransactionConflict`` when a collection
+        it read or wrote was changed since (optimistic concurrency)."""
+        return _MemoryTransaction(self)
+
+
+class _MemoryView(MemoryStore):
+    """The store inside a memory transaction: reads and writes go to copies."""
+
+    def __init__(self, base: MemoryStore) -> None:
+        super().__init__()
+        base.share_with(self)
+        self.base = base
+        self.seen: dict[str, int] = {}
+        """Version of each collection touched, when first touched."""
+        self.dirty: set[str] = set()
+
+    def _touch(self, name: str) -> None:
+        if name not in self.seen:
+            self.seen[name] = self.base._versions.get(name, 0)
+            base = self.base._read(name)
+            if base is not None:
+                self._collections[name] = dict(base)
+
+    def _read(self, name: str) -> dict[Any, Document] | None:
+        self._touch(name)
+        return self._collections.get(name)
+
+    def _write(self, name: str) -> dict[Any, Document]:
+        self._touch(name)
+        self.dirty.add(name)
+        return self._collections.setdefault(name, {})
+
+    def _drop(self, name: str) -> None:
+        self._touch(name)
+        self.dirty.add(name)
+        self._collections.pop(name, None)
+
+    async def begin_transaction(self) -> TransactionScope:
+        raise BackendError("memory", "transactions do not nest")
+
+
+class _MemoryTransaction(TransactionScope):
+    def __init__(self, base: MemoryStore) -> None:
+        self.view = self._view = _MemoryView(base)
+
+    async def commit(self) -> None:
+        view, base = self._view, self._view.base
+        changed = [name for name, version in view.seen.items()
+                   if base._versions.get(name, 0) != version]
+        if changed:
+            raise TransactionConflict("memory", "collection "
+                                      f"{', '.join(map(repr, sorted(changed)))} changed since "
+                                      "the transaction read it; nothing was written")
+        # no await from here: the copies replace the collections at once
+        for name in view.dirty:
+            docs = view._collections.get(name)
+            base._versions[name] = base._versions.get(name, 0) + 1
+            if docs is None:
+                base._collections.pop(name, None)
+            else:
+                base._collections[name] = docs
+
+    async def abort(self) -> None:
+        self._view._collections.clear()
 
 
 MAX_DOCUMENT_DEPTH = 100
