@@ -54,7 +54,8 @@ import crossql
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
 from crossql.errors import BackendError, ConfigError
-from crossql.grammar import parse_query
+from crossql.grammar import parse_query, parse_statement
+from crossql.runtime.writes import WriteResult
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -709,24 +710,70 @@ def cmd_run(args: argparse.Namespace) -> int:
         # syntax and semantic errors (an unbound parameter) before any connection
         crossql.compile(text, backend="memory", params=params)
         store = _configured_store(args, cfg, origin)
-        asyncio.run(_with_timeout(stream_rows(store, text, params, sink), args.timeout,
-                                  store.driver))
+        work = (execute_write(store, text, params, sink) if _is_write(text)
+                else stream_rows(store, text, params, sink))
+        asyncio.run(_with_timeout(work, args.timeout, store.driver))
     sink.finish()
     return EXIT_OK
 
 
+def _is_write(text: str) -> bool:
+    return isinstance(parse_statement(text), ir.Update | ir.Delete)
+
+
+def _write_row(result: WriteResult) -> dict[str, Any]:
+    return {"matched": result.matched, "modified": result.modified, "deleted": result.deleted}
+
+
+async def execute_write(store: Store, text: str, params: Mapping[str, Any],
+                        sink: RowSink) -> None:
+    """Open ``store``, run the ``update``/``delete`` and put its counts into ``sink``."""
+    await store.open()
+    try:
+        sink.add(_write_row(await store.execute(text, **params)))
+    finally:
+        await store.close()
+
+
 def _run_on_data(args: argparse.Namespace, text: str,
                  params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    statement = parse_statement(text)
+    if isinstance(statement, ir.Update | ir.Delete):
+        return [_write_on_data(args, statement, params)]
     query = parse_query(text)
+    return crossql.evaluate(query, _data_collection(args, query.collection), params=params)
+
+
+def _data_collection(args: argparse.Namespace, name: str) -> list[Any]:
+    """The documents of collection ``name`` in the ``--data`` files."""
     collections = load_collections(args.data, args.collection)
-    docs = collections.get(query.collection)
+    docs = collections.get(name)
     if docs is None:
         files = ", ".join(args.data)
-        hint = ("name the file's documents with --collection " + query.collection
+        hint = ("name the file's documents with --collection " + name
                 if len(collections) == 1 and not args.collection else None)
-        raise UsageError(f"no collection `{query.collection}` in {files}; "
+        raise UsageError(f"no collection `{name}` in {files}; "
                          f"it holds {_names(collections)}", hint=hint)
-    return crossql.evaluate(query, docs, params=params)
+    return docs
+
+
+def _write_on_data(args: argparse.Namespace, statement: ir.Update | ir.Delete,
+                   params: Mapping[str, Any]) -> dict[str, Any]:
+    """A write on the embedded engine: what it would do to the files' documents (a dry
+    run: the files are not changed)."""
+    from crossql.backends.memory.store import MemoryStore
+
+    docs = _data_collection(args, statement.collection)
+    plan = crossql.compile(statement, backend="memory", params=params)
+
+    async def run() -> WriteResult:
+        store = MemoryStore()
+        await store.collection(statement.collection).insert_many(docs)
+        return await store.execute_plan(plan)
+
+    result = asyncio.run(run())
+    sys.stderr.write("(dry run on the embedded engine: the data files are not changed)\n")
+    return _write_row(result)
 
 
 def cell(value: Any) -> Text:

@@ -742,3 +742,47 @@ def test_the_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None
     runner = doctest.DocTestRunner()
     runner.run(test)
     assert runner.summarize(verbose=False) == (0, len(test.examples))
+
+
+# -- writes ------------------------------------------------------------------------------
+
+
+def _shop_users() -> list[dict[str, Any]]:
+    data = json.loads((ROOT / SHOP).read_text())
+    users: list[dict[str, Any]] = data["users"]
+    return users
+
+
+@pytest.mark.parametrize("text, params", [
+    ('update users set status = "gone" where age < 25', {}),
+    ("update users set age = age + :n where age >= 18 limit 3", {"n": 1}),
+    ("update users set unset status where true", {}),
+    ("delete from users where age < :min", {"min": 30}),
+    ("delete from users where tags contains 'vip' limit 2", {}),
+])
+def test_run_a_write_on_data_prints_its_counts_and_changes_no_file(
+        inproc: InProcess, text: str, params: dict[str, Any]) -> None:
+    before = (ROOT / SHOP).read_bytes()
+    args = [a for k, v in params.items() for a in ("-p", f"{k}={json.dumps(v)}")]
+    code, out, err = inproc("run", "--json", "--data", SHOP, *args, text)
+    assert code == 0, err
+    assert "dry run" in err
+    store = crossql.connect({"driver": "memory"})
+
+    async def want() -> crossql.runtime.writes.WriteResult:
+        async with store:
+            await store.collection("users").insert_many(_shop_users())
+            return await store.execute(text, **params)
+
+    result = asyncio.run(want())
+    assert json.loads(out) == [{"matched": result.matched, "modified": result.modified,
+                                "deleted": result.deleted}]
+    assert result.matched > 0  # the cases do write something
+    assert (ROOT / SHOP).read_bytes() == before
+
+
+def test_a_bare_write_and_a_missing_collection_are_user_errors(inproc: InProcess) -> None:
+    err = inproc.fails("run", "--data", SHOP, "delete from users")
+    assert "`delete` needs a `where` clause" in err and "where true" in err
+    err = inproc.fails("run", "--data", SHOP, "update userz set a = 1 where true")
+    assert "no collection `userz`" in err

@@ -251,3 +251,33 @@ def test_the_queries_do_split_the_backends() -> None:
     patterns = {tuple(v.accepted for v in crossql.check(text.format(users="users")))
                 for text in TREATED_DIFFERENTLY}
     assert len(patterns) >= 4  # four different patterns of accepted and refused
+
+
+# -- run executes writes on each named backend -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(BACKEND_OF))
+def test_run_executes_a_write_on_each_backend(name: str, environment: dict[str, str],
+                                              config: Path, runner: asyncio.Runner) -> None:
+    table = f"writes_{name}_{SUFFIX}"
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in environment.items():
+            patch.setenv(key, value)
+        store = crossql.connect(config)[name]
+    runner.run(store.open())
+    try:
+        runner.run(store.collection(table).insert_many(PEOPLE))
+        proc = crossql_cmd(environment, "run", "--config", str(config), "-b", name, "--json",
+                           f'update {table} set status = "old" where age >= :min', "-p",
+                           "min=30")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == [{"matched": 2, "modified": 2, "deleted": 0}]
+        proc = crossql_cmd(environment, "run", "--config", str(config), "-b", name, "--json",
+                           f'delete from {table} where status == "old"')
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == [{"matched": 2, "modified": 0, "deleted": 2}]
+        left = runner.run(store.fetch(f"from {table}"))
+        assert sorted(row["_id"] for row in left) == ["u2", "u3", "u4"]
+    finally:
+        runner.run(store.drop_collection(table))
+        runner.run(store.close())
