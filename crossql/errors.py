@@ -33,6 +33,31 @@ def line_col(source: str, offset: int) -> tuple[int, int]:
     return line, offset - start + 1
 
 
+FRAME_WIDTH = 120
+"""The most characters of the source line a frame shows; a longer line is cut to a
+window around the error (a 100,000-character one-line query would otherwise be
+printed whole, and its underline with it)."""
+_CONTEXT = 40
+"""Characters kept on each side of the error in a cut line."""
+
+
+def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
+    """``line`` cut to at most about ``FRAME_WIDTH`` characters around ``start`` (``…``
+    marks a cut), with the start and underline width moved to match."""
+    if len(line) <= FRAME_WIDTH:
+        return line, start, width
+    width = min(width, FRAME_WIDTH - 2 * _CONTEXT)
+    left = max(0, start - _CONTEXT)
+    right = min(len(line), start + width + _CONTEXT)
+    shown = line[left:right]
+    if left > 0:
+        shown = "…" + shown
+        start = start - left + 1
+    if right < len(line):
+        shown += "…"
+    return shown, start, width
+
+
 class QueryError(ValueError):
     """Base of every error about a query; carries its position and a rendering."""
 
@@ -87,6 +112,7 @@ class QueryError(ValueError):
             end_col = len(line_text) + 1
         width = max(1, end_col - 1 - start_col)
         gutter = " " * len(str(self.line))
+        line_text, start_col, width = _window(line_text, start_col, width)
         # tabs keep their width in the underline so the caret lines up
         pad = "".join("\t" if ch == "\t" else " " for ch in line_text[:start_col])
         underline = pad + "^" * width

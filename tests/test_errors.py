@@ -403,24 +403,38 @@ def test_error_is_well_formed(case: Case) -> None:
     assert str(again) == str(err)
 
 
-def _frame(err: QueryError, text: str) -> tuple[list[str], str, str]:
+def _frame(err: QueryError, text: str) -> tuple[list[str], str, str, int]:
+    """The frame's lines, the source line, the underline, and the column (0-based) in
+    the underline where the source line's first character would be (negative when a
+    long line is shown cut, from ``…`` on)."""
     lines = err.render().split("\n")
     gutter = " " * len(str(err.line))
     assert lines[0] == f"crossql.{type(err).__name__}: {err.message}"
     assert lines[1] == f"{gutter} --> query:{err.line}:{err.column}"
     assert lines[2] == f"{gutter}  |"
     source_line = text.split("\n")[err.line - 1]
-    assert lines[3] == f" {err.line} | {source_line}"
+    shown = lines[3].removeprefix(f" {err.line} | ")
+    shift = 0
+    if len(source_line) <= crossql.errors.FRAME_WIDTH:
+        assert shown == source_line
+    else:  # a window of the line, `…` where it is cut
+        assert len(shown) <= crossql.errors.FRAME_WIDTH + 2
+        body = shown.removeprefix("…").removesuffix("…")
+        start = max(0, err.column - 1 - crossql.errors._CONTEXT)
+        assert source_line[start:start + len(body)] == body
+        assert (start > 0) == shown.startswith("…")
+        assert (start + len(body) < len(source_line)) == shown.endswith("…")
+        shift = start - (1 if start > 0 else 0)
     prefix = f"{gutter}  | "
     assert lines[4].startswith(prefix)
-    return lines, source_line, lines[4][len(prefix) :]
+    return lines, source_line, lines[4][len(prefix) :], shift
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_rendering_underlines_the_span(case: Case) -> None:
     err = _raise(case)
-    lines, _, underline = _frame(err, case.text)
-    col = err.column - 1
+    lines, _, underline, shift = _frame(err, case.text)
+    col = err.column - 1 - shift
     assert underline[:col].strip() == "", underline
     carets = underline[col:].split(" ")[0]
     assert carets and set(carets) == {"^"}, underline
@@ -428,7 +442,8 @@ def test_rendering_underlines_the_span(case: Case) -> None:
     start, end = err.span
     line_end = case.text.find("\n", start)
     visible_end = end if line_end == -1 else min(end, line_end)
-    assert len(carets) == max(1, visible_end - start), underline
+    assert len(carets) == min(max(1, visible_end - start), crossql.errors.FRAME_WIDTH -
+                              2 * crossql.errors._CONTEXT), underline
     # the hint, when there is one, comes last
     if err.hint is not None:
         assert lines[-1].endswith(f"= hint: {err.hint}")
@@ -514,3 +529,25 @@ def test_hints() -> None:
     assert "a query starts with `from" in hint("")
     assert "order by one of: country, n" in hint(
         "from orders group by country select country, count() as n order by total")
+
+
+@pytest.mark.parametrize("before, after", [(0, 5000), (5000, 0), (5000, 5000), (30, 30)])
+def test_a_frame_shows_a_window_of_a_long_line_with_the_caret_in_place(before: int,
+                                                                        after: int) -> None:
+    head = "from users where " + " and ".join(f"a{i} == {i}" for i in range(before // 10))
+    head += " and " if before else ""
+    tail = "".join(" and z == 1" for _ in range(after // 11))
+    text = head + "foo === 1" + tail
+    with pytest.raises(crossql.QuerySyntaxError) as info:
+        crossql.parse(text)
+    err = info.value
+    lines = err.render().split("\n")
+    source_line = next(line for line in lines if line.startswith(" 1 | "))[5:]
+    underline = lines[lines.index(" 1 | " + source_line) + 1][5:]
+    assert len(source_line) <= crossql.errors.FRAME_WIDTH + 2
+    caret = underline.index("^")
+    offset = err.span[0]
+    assert source_line[caret] == text[offset] == "="
+    assert source_line.startswith("…") == (len(text) > crossql.errors.FRAME_WIDTH and
+                                           offset > crossql.errors._CONTEXT)
+    assert len(err.render()) < 600
