@@ -83,11 +83,25 @@ def evaluate(
     documents: Iterable[Mapping[str, Any]],
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of ``query`` over ``documents`` under the reference semantics."""
+    """The rows of ``query`` over ``documents`` under the reference semantics.
+
+    A document nested deeper than Python's recursion allows (thousands of levels;
+    MongoDB stores at most 100) raises ``ValueError`` naming it."""
+    from crossql.backends.memory.store import MAX_DOCUMENT_DEPTH, document_depth
     from crossql.runtime import reference
 
-    q = _query(query)
-    return reference.run(bind(check_query(q), params), documents)
+    bound = bind(check_query(_query(query)), params)
+    docs = documents if isinstance(documents, list | tuple) else list(documents)
+    try:
+        return reference.run(bound, docs)
+    except RecursionError:
+        # found only on failure: measuring every document first would slow every call
+        for i, doc in enumerate(docs):
+            if document_depth(doc) > MAX_DOCUMENT_DEPTH:
+                raise ValueError(f"document {i} nests maps and lists deeper than Python's "
+                                 "recursion allows; CrossQL evaluates documents nested at "
+                                 f"most {MAX_DOCUMENT_DEPTH} levels (MongoDB's limit)") from None
+        raise
 
 
 def format(query: str | ir.Statement) -> str:

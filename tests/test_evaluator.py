@@ -495,3 +495,22 @@ def test_evaluate_binds_parameters() -> None:
     assert ids("from c where s startswith :p", docs, p="x") == [1]
     assert ids("from c where s matches :r", docs, r="z$") == [2]
     assert ids("from c where _id in :ids", docs, ids=(2, 3)) == [2]
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    deep: dict[str, Any] = {"a": 1}
+    for _ in range(levels):
+        deep = {"x": deep}
+    return deep
+
+
+@pytest.mark.parametrize("query", ["from c", "from c where exists(x) select x",
+                                   "from c select x order by _id"])
+def test_a_document_deeper_than_python_recursion_is_a_clear_error(query: str) -> None:
+    with pytest.raises(ValueError, match="document 1 nests maps and lists deeper"):
+        crossql.evaluate(query, [{"_id": 1}, _deep(5000)])
+
+
+def test_a_deep_document_is_answered_where_the_query_does_not_walk_it() -> None:
+    assert crossql.evaluate("from c where x.x == 1 select _id", [{"_id": 1}, _deep(5000)]) == []
+    assert crossql.evaluate("from c select count() as n", [_deep(5000)]) == [{"n": 1}]

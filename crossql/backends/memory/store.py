@@ -65,7 +65,7 @@ class MemoryStore(Store):
                 raise BackendError("memory", f"duplicate _id {doc_id!r} in {collection!r}")
             seen.add(key)
         for doc in docs:
-            if _depth(doc) > MAX_DOCUMENT_DEPTH:
+            if document_depth(doc) > MAX_DOCUMENT_DEPTH:
                 raise BackendError("memory", f"document {doc['_id']!r} nests maps and lists "
                                    f"deeper than {MAX_DOCUMENT_DEPTH} levels (MongoDB's limit)")
         target = self._write(collection)
@@ -187,7 +187,7 @@ MAX_DOCUMENT_DEPTH = 100
 walks a document recurses, so a deeper one would end in a RecursionError."""
 
 
-def _depth(value: Any) -> int:
+def document_depth(value: Any) -> int:
     """How deep maps and lists nest in ``value`` (iteratively; stops past the limit)."""
     deepest = 0
     stack = [(value, 0)]
