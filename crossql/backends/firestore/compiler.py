@@ -31,14 +31,13 @@ from crossql.backends.base import BackendSpec, Capabilities, Plan
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
-    NEVER,
     Exists,
     FilterBuilder,
     and_,
-    array_filters_per_disjunction,
-    disjunctions,
     expand_exists,
+    leaf_list,
     non_null_fields,
+    normal_form,
     or_,
     present_fields,
     valid_document_id,
@@ -46,6 +45,7 @@ from crossql.backends.firestore.filters import (
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import (
     ID_FIELD,
+    INEQUALITY_OPS,
     Aggregation,
     And,
     FieldFilter,
@@ -61,7 +61,6 @@ from crossql.backends.firestore.plan import (
     Where,
     composites,
     field_path,
-    leaves,
 )
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.errors import CapabilityError
@@ -138,14 +137,31 @@ CAPABILITIES = Capabilities(
 )
 
 
+_DEFAULT_OPTIONS = FirestoreOptions()
+_VALIDATED: dict[tuple[tuple[Any, type, Any], ...], FirestoreOptions] = {}
+"""Options validated from mappings, by their items: a model is frozen, so one is
+shared by every plan of the same options (validating one costs microseconds)."""
+
+
 def coerce_options(options: Any) -> FirestoreOptions:
     """``FirestoreOptions`` from None, a ``FirestoreOptions`` or a mapping of its fields."""
     if options is None:
-        return FirestoreOptions()
+        return _DEFAULT_OPTIONS
     if isinstance(options, FirestoreOptions):
         return options
     if isinstance(options, Mapping):
-        return FirestoreOptions.model_validate(dict(options))
+        try:
+            # the type is in the key: 1 == True, yet validation may treat them apart
+            key = tuple(sorted((name, type(value), value) for name, value in options.items()))
+            known = _VALIDATED.get(key)
+        except TypeError:  # unhashable or unorderable: validation says what is wrong
+            return FirestoreOptions.model_validate(dict(options))
+        if known is None:
+            known = FirestoreOptions.model_validate(dict(options))
+            if len(_VALIDATED) >= 64:
+                _VALIDATED.clear()
+            _VALIDATED[key] = known
+        return known
     raise TypeError(f"firestore takes FirestoreOptions, not {type(options).__name__}")
 
 
@@ -170,12 +186,69 @@ def required_fields(schema: Any, collection: str) -> frozenset[tuple[str, ...]]:
     return frozenset(out)
 
 
+
+_UNKNOWN: Any = object()
+"""Not computed yet (a lazily computed attribute of the compiler)."""
+
+_NO_FIELDS: frozenset[tuple[str, ...]] = frozenset()
+_SHORT_PATH = LIMITS["field path bytes"] // 20
+"""Field paths of at most this many characters fit the byte limit however they are
+quoted: each character takes at most 4 bytes in UTF-8 and quoting at most doubles a
+segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
+
+_SET_LIMITS = {"in": "in", "not-in": "not-in", "array_contains_any": "array-contains-any"}
+"""Operators with a list of values, by their name in ``LIMITS`` and in messages."""
+
+
+_GOOD_NAMES: set[str | tuple[str, ...]] = set()
+"""Collection names and field paths (segments) found valid: checking a name again is
+a set lookup. Bounded: names come from queries."""
+
+
+def _remember(name: str | tuple[str, ...]) -> None:
+    if len(_GOOD_NAMES) >= 4096:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
+
+
+def _query_paths(q: ir.Query) -> list[tuple[str, ...]]:
+    """The segments of every path of ``q`` (in no particular order; ``ir.paths`` gives
+    them in order, for the first error)."""
+    out: list[tuple[str, ...]] = [key.path.segments for key in q.order_by]
+    for item in q.select:
+        expr = item.expr
+        if isinstance(expr, ir.Path):
+            out.append(expr.segments)
+        elif expr.arg is not None:
+            out.append(expr.arg.segments)
+    if q.group_by:
+        out.extend(p.segments for p in q.group_by)
+    if q.where is not None:
+        stack: list[ir.Condition] = [q.where]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        and_, or_, not_ = ir.And, ir.Or, ir.Not
+        while stack:
+            node = pop()
+            kind = type(node)
+            if kind is and_ or kind is or_:
+                extend(node.operands)  # type: ignore[union-attr]
+            elif kind is not_:
+                push(node.operand)  # type: ignore[union-attr]
+            else:
+                out.append(node.path.segments)  # type: ignore[union-attr]
+    return out
+
+
 class _Compiler:
     def __init__(self, query: ir.Query, schema: Any, options: FirestoreOptions) -> None:
         self.query = query
         self.options = options
-        self.required = required_fields(schema, query.collection)
+        self.required = _NO_FIELDS if schema is None else required_fields(
+            schema, query.collection)
         self.notes: list[str] = []
+        self.leaves: list[FieldFilter] = []
+        """The leaves of the condition's final filter tree, in order."""
+        self._present: frozenset[tuple[str, ...]] | None = _UNKNOWN
 
     def refuse(self, code: str, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -186,35 +259,55 @@ class _Compiler:
     # -- names ------------------------------------------------------------------------
     def check_names(self) -> None:
         q = self.query
+        if q.collection in _GOOD_NAMES:
+            good = _GOOD_NAMES
+            for segments in _query_paths(q):
+                if segments not in good:
+                    break
+            else:
+                return  # every name was checked before
         if not valid_document_id(q.collection):
             raise self.refuse(
                 "name", "collection name", q,
                 f"`{q.collection}` is not a valid Firestore collection id",
                 "a collection id is not empty, has no `/`, is not `.` or `..` or `__...__`, "
                 "and is at most 1500 bytes")
-        for node in ir.walk(q):
-            if not isinstance(node, ir.Path) or node.segments == ("_id",):
+        _remember(q.collection)
+        for node in ir.paths(q):
+            segments = node.segments
+            if segments == ("_id",) or segments in _GOOD_NAMES:
                 continue
-            for seg in node.segments:
-                if seg == "" or (seg.startswith("__") and seg.endswith("__") and len(seg) >= 4):
+            length = 0
+            for seg in segments:
+                if seg == "" or (len(seg) >= 4 and seg.startswith("__") and seg.endswith("__")):
                     raise self.refuse(
                         "name", "field name", node,
                         f"firestore cannot address the field name `{seg}`",
                         "field names are not empty, and names like `__x__` are reserved")
+                length += len(seg)
             # Firestore documents 1500 bytes; the emulator refuses a 1500-byte path
-            if len(field_path(node.segments).encode("utf-8")) > LIMITS["field path bytes"]:
+            if length > _SHORT_PATH and len(
+                    field_path(segments).encode("utf-8")) > LIMITS["field path bytes"]:
                 raise self.refuse("name", "field name", node,
                                   f"firestore field paths in a query are at most "
                                   f"{LIMITS['field path bytes']} bytes")
+            _remember(segments)
 
     # -- the condition ---------------------------------------------------------------------
     def condition(self) -> Filter:
         q = self.query
         if q.where is None:
             return ALWAYS
-        built = FilterBuilder(self.refuse, self.required).build(q.where)
-        both = self.options.native_not_equal and self.options.native_or
-        tree = expand_exists(built, both, self.refuse)
+        builder = FilterBuilder(self.refuse, self.required)
+        built = builder.build(q.where)
+        if builder.made_exists:
+            both = self.options.native_not_equal and self.options.native_or
+            tree = expand_exists(built, both, self.refuse)
+        else:
+            # the tree is normalised already: expanding nothing would rebuild it alike
+            assert not isinstance(built, Exists)
+            tree = built
+        self.leaves = leaf_list(tree)
         self.check_profile(tree)
         return self.key_equalities(tree)
 
@@ -223,15 +316,21 @@ class _Compiler:
         field ("Equality on key is not allowed if there are other inequality fields and
         key does not appear in inequalities"): `_id == x` becomes the exact range
         `>= x and <= x`; an `in` on the id is refused."""
-        all_leaves = list(leaves(tree)) if tree not in (ALWAYS, NEVER) else []
-        if not any(leaf.is_inequality and not leaf.on_id for leaf in all_leaves):
-            return tree
+        all_leaves = self.leaves
         for leaf in all_leaves:
-            if leaf.on_id and leaf.op == "in":
+            if leaf.op in INEQUALITY_OPS and leaf.field != ID_FIELD:
+                break
+        else:
+            return tree
+        on_id = [leaf for leaf in all_leaves if leaf.field == ID_FIELD]
+        for leaf in on_id:
+            if leaf.op == "in":
                 raise self.refuse(
                     "id-equality-with-inequality", "in", leaf.origin,
                     "firestore cannot combine `_id in [..]` with an inequality on another "
                     "field", "run one query per id, or turn the other inequality into `==`")
+        if not any(leaf.op == "==" for leaf in on_id):
+            return tree  # nothing to rewrite (rebuilding the tree would give it back)
 
         def rewrite(node: Filter) -> Filter:
             if isinstance(node, FieldFilter):
@@ -246,17 +345,23 @@ class _Compiler:
             assert not isinstance(out, Exists)
             return out
 
-        return rewrite(tree)
+        tree = rewrite(tree)
+        self.leaves = leaf_list(tree)
+        return tree
 
     def check_profile(self, tree: Filter) -> None:
-        if tree in (ALWAYS, NEVER):
+        native_or, native_not_equal = self.options.native_or, self.options.native_not_equal
+        if native_or and native_not_equal:
+            return  # every filter the builder makes is allowed
+        if not native_or and type(tree) is not FieldFilter:
+            for node in composites(tree):
+                if isinstance(node, Or) and node.filters:
+                    raise self.refuse("or", "or", node.origin, "firestore cannot evaluate `or`",
+                                      _OPTION_HINT["or"])
+        if native_not_equal:
             return
-        for node in composites(tree):
-            if isinstance(node, Or) and not self.options.native_or:
-                raise self.refuse("or", "or", node.origin, "firestore cannot evaluate `or`",
-                                  _OPTION_HINT["or"])
-        for leaf in leaves(tree):
-            if leaf.op in ("!=", "not-in") and not self.options.native_not_equal:
+        for leaf in self.leaves:
+            if leaf.op in ("!=", "not-in"):
                 origin = leaf.origin.operand if isinstance(leaf.origin, ir.Not) else leaf.origin
                 construct = "not in" if leaf.op == "not-in" or isinstance(origin, ir.In) else "!="
                 raise self.refuse("not-equal", construct, leaf.origin,
@@ -265,24 +370,27 @@ class _Compiler:
 
     def check_limits(self, tree: Filter, orders: int) -> None:
         where = self.query.where
-        all_leaves = list(leaves(tree))
+        all_leaves = self.leaves
+        not_equal: list[FieldFilter] = []
         for leaf in all_leaves:
-            n = len(leaf.value) if leaf.op in ("in", "not-in", "array_contains_any") else 0
-            name = {"in": "in", "not-in": "not-in",
-                    "array_contains_any": "array-contains-any"}.get(leaf.op, "")
-            if name and n > LIMITS[f"{name} values"]:
-                raise self.refuse(
-                    f"{name}-values", name, leaf.origin,
-                    f"firestore's `{name}` takes at most {LIMITS[f'{name} values']} values; "
-                    f"this one has {n}", "split the values over several queries")
-        not_equal = [leaf for leaf in all_leaves if leaf.op in ("!=", "not-in")]
+            op = leaf.op
+            name = _SET_LIMITS.get(op)
+            if name is not None:
+                n = len(leaf.value)
+                if n > LIMITS[f"{name} values"]:
+                    raise self.refuse(
+                        f"{name}-values", name, leaf.origin,
+                        f"firestore's `{name}` takes at most {LIMITS[f'{name} values']} values; "
+                        f"this one has {n}", "split the values over several queries")
+            if op == "!=" or op == "not-in":
+                not_equal.append(leaf)
         if len(not_equal) > LIMITS["not-equal filters"]:
             raise self.refuse(
                 "not-equal-count", "!=", not_equal[1].origin,
                 "firestore allows one `!=`, `not-in` or `!= null` filter per query; this "
                 f"query needs {len(not_equal)}",
                 "keep one of them and narrow the others with `==`, `in` or ranges")
-        not_in = [leaf for leaf in all_leaves if leaf.op == "not-in"]
+        not_in = [leaf for leaf in not_equal if leaf.op == "not-in"]
         if not_in:
             ors = [n for n in composites(tree) if isinstance(n, Or)]
             others = [leaf for leaf in all_leaves if leaf.op in ("in", "array_contains_any")]
@@ -292,7 +400,8 @@ class _Compiler:
                     "firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
                     "in one query",
                     "write the excluded values as separate `!=` tests, or drop the `or`/`in`")
-        if array_filters_per_disjunction(tree) > LIMITS["array-contains per disjunction"]:
+        count, arrays_per_disjunction = normal_form(tree)
+        if arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
             arrays = [leaf for leaf in all_leaves
                       if leaf.op in ("array_contains", "array_contains_any")]
             raise self.refuse(
@@ -300,7 +409,6 @@ class _Compiler:
                 "firestore allows one `array-contains` or `array-contains-any` per "
                 "disjunction",
                 "combine the values into one `contains any`, or split the query")
-        count = disjunctions(tree)
         if count > LIMITS["disjunctions"]:
             raise self.refuse(
                 "disjunctions", "or", where,
@@ -308,7 +416,7 @@ class _Compiler:
                 f"condition has {count}",
                 "each `in`/`contains any` value and each `or` branch multiplies across `and`; "
                 "shorten the lists or split the query")
-        inequality = {leaf.field for leaf in all_leaves if leaf.is_inequality}
+        inequality = {leaf.field for leaf in all_leaves if leaf.op in INEQUALITY_OPS}
         if len(inequality) > LIMITS["inequality fields"]:
             raise self.refuse(
                 "inequality-fields", "<, <=, >, >=", where,
@@ -325,17 +433,22 @@ class _Compiler:
 
     # -- presence --------------------------------------------------------------------------
     def present(self, tree: Filter) -> frozenset[tuple[str, ...]] | None:
-        fields = present_fields(tree)
-        return None if fields is None else fields | self.required
+        """Paths every document the condition (``tree``, the final filter) accepts has,
+        the schema's required ones included; None for all (a filter matching nothing).
+        Computed once, when first needed."""
+        if self._present is _UNKNOWN:
+            fields = present_fields(tree)
+            self._present = (None if fields is None else
+                             fields | self.required if self.required else fields)
+        return self._present
 
-    def check_inequality_fields(self, tree: Filter,
-                                present: frozenset[tuple[str, ...]] | None) -> list[
-                                    tuple[str, ...]]:
+    def check_inequality_fields(self, tree: Filter) -> list[tuple[str, ...]]:
         """Inequality fields (document id aside), each checked to be present."""
         out: list[tuple[str, ...]] = []
-        for leaf in leaves(tree):
-            if not leaf.is_inequality or leaf.on_id or leaf.field in out:
+        for leaf in self.leaves:
+            if leaf.op not in INEQUALITY_OPS or leaf.field == ID_FIELD or leaf.field in out:
                 continue
+            present = self.present(tree)
             if present is not None and leaf.field not in present:
                 dotted = ".".join(leaf.field)
                 raise self.refuse(
@@ -348,8 +461,7 @@ class _Compiler:
         return out
 
     # -- plain queries -------------------------------------------------------------------------
-    def order_steps(self, present: frozenset[tuple[str, ...]] | None,
-                    inequality: list[tuple[str, ...]]) -> list[OrderBy]:
+    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]]) -> list[OrderBy]:
         q = self.query
         steps: list[OrderBy] = []
         seen: set[tuple[str, ...]] = set()
@@ -378,6 +490,7 @@ class _Compiler:
                         f"order by `{dotted}` before `_id`")
                 steps.append(OrderBy(ID_FIELD, key.descending))
                 break  # keys after the id order nothing
+            present = self.present(tree)
             if present is not None and segs not in present:
                 dotted = ".".join(segs)
                 raise self.refuse(
@@ -417,21 +530,26 @@ class _Compiler:
         for item in q.select:
             assert isinstance(item.expr, ir.Path)
             segs = item.expr.segments
-            source = ID_FIELD if segs == ("_id",) else segs
-            outputs.append(Output(output_key(item), source))
-            if source != ID_FIELD:
-                projection.append(source)
-        if tree == NEVER or limit == 0:
-            reason = "the condition matches no document" if tree == NEVER else "`limit 0`"
+            if segs == ("_id",):
+                outputs.append(Output(output_key(item), ID_FIELD))
+            else:
+                outputs.append(Output(output_key(item), segs))
+                projection.append(segs)
+        never = _matches_nothing(tree)
+        if never or limit == 0:
+            reason = "the condition matches no document" if never else "`limit 0`"
             return FirestorePlan(q.collection, outputs=tuple(outputs), static_rows=(),
                                  options=self.options, notes=(f"no rows: {reason}",))
-        present = self.present(tree)
-        inequality = self.check_inequality_fields(tree, present)
-        orders = self.order_steps(present, inequality)
-        implicit = [f for f in inequality if f not in {o.field for o in orders}]
-        self.check_limits(tree, len(orders) + len(implicit))
+        inequality = self.check_inequality_fields(tree)
+        orders = self.order_steps(tree, inequality)
+        if inequality:
+            ordered = {o.field for o in orders}
+            implicit = sum(1 for f in inequality if f not in ordered)
+        else:
+            implicit = 0
+        self.check_limits(tree, len(orders) + implicit)
         steps: list[Step] = []
-        if tree != ALWAYS:
+        if not _matches_all(tree):
             steps.append(Where(tree))
         steps.extend(orders)
         if offset:
@@ -440,18 +558,16 @@ class _Compiler:
             steps.append(Limit(limit))
         if q.select:
             # a path under another selected path comes with it
-            minimal = [p for p in projection
-                       if not any(o != p and p[:len(o)] == o for o in projection)]
-            steps.append(Select(tuple(dict.fromkeys(minimal))))
+            if len(projection) > 1:
+                projection = [p for p in projection
+                              if not any(o != p and p[:len(o)] == o for o in projection)]
+            steps.append(Select(tuple(dict.fromkeys(projection))))
         return FirestorePlan(q.collection, steps=tuple(steps), outputs=tuple(outputs),
                              options=self.options, notes=tuple(self.notes))
 
-    # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
         q = self.query
         offset, limit = self.page()
-        non_null = non_null_fields(tree) if tree != NEVER else None
-        present = self.present(tree) if tree != NEVER else None
         aggregations: list[Aggregation] = []
         outputs: list[Output] = []
         empty: dict[str, Any] = {}
@@ -469,7 +585,7 @@ class _Compiler:
             arg = agg.arg.segments if agg.arg is not None else None
             if agg.func == "count":
                 if arg is not None and arg != ("_id",) and not (
-                        non_null is None or arg in non_null):
+                        (non_null := non_null_fields(tree)) is None or arg in non_null):
                     dotted = ".".join(arg)
                     raise self.refuse(
                         "count-field", "count(p)", agg,
@@ -494,7 +610,7 @@ class _Compiler:
                 "aggregations", "select", q.select[LIMITS["aggregations"]],
                 f"firestore runs at most {LIMITS['aggregations']} aggregations in one query",
                 "split the aggregates over several queries")
-        if len(aggregations) > 1 and present is not None:
+        if len(aggregations) > 1 and (present := self.present(tree)) is not None:
             for arg, item in fields:
                 if arg not in present:
                     dotted = ".".join(arg)
@@ -507,15 +623,15 @@ class _Compiler:
                         "to `where`, or declare it required in the schema")
         one_row = offset == 0 and (limit is None or limit > 0)
         row = {".".join(o.key): empty[o.aggregation or ""] for o in outputs}
-        if tree == NEVER or not one_row:
+        if _matches_nothing(tree) or not one_row:
             reason = ("the condition matches no document, so the aggregates are of nothing"
                       if one_row else "the offset/limit leaves out the single row")
             return FirestorePlan(q.collection, outputs=tuple(outputs),
                                  static_rows=(row,) if one_row else (),
                                  options=self.options, notes=(reason,))
-        inequality = self.check_inequality_fields(tree, present)
+        inequality = self.check_inequality_fields(tree)
         orders: list[OrderBy] = []
-        if any(leaf.on_id for leaf in leaves(tree)):
+        if any(leaf.field == ID_FIELD for leaf in self.leaves):
             # with a filter on the document id, Firestore sums only fields ordered before
             # the id ("requires an index that has fields [..] after __name__"); ordering
             # drops documents without the field, which add nothing to sum or avg, and
@@ -529,7 +645,7 @@ class _Compiler:
                                   "a field after a document-id filter only when it is ordered")
         implicit = [f for f in inequality if f not in {o.field for o in orders}]
         self.check_limits(tree, len(orders) + len(implicit))
-        steps: tuple[Step, ...] = ((Where(tree),) if tree != ALWAYS else ()) + tuple(orders)
+        steps: tuple[Step, ...] = (() if _matches_all(tree) else (Where(tree),)) + tuple(orders)
         return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
                              outputs=tuple(outputs), options=self.options,
                              notes=tuple(self.notes))
@@ -546,6 +662,16 @@ class _Compiler:
         if q.is_aggregate:
             return self.aggregate(tree)
         return self.plain(tree)
+
+
+def _matches_all(tree: Filter) -> bool:
+    """``tree == ALWAYS``, without the dataclass comparison."""
+    return type(tree) is And and not tree.filters
+
+
+def _matches_nothing(tree: Filter) -> bool:
+    """``tree == NEVER``, without the dataclass comparison."""
+    return type(tree) is Or and not tree.filters
 
 
 def _count(value: ir.Literal | ir.Param | None) -> int | None:

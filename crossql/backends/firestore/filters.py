@@ -31,7 +31,6 @@ Where Firestore differs we rewrite or refuse (each checked on the emulator):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -51,15 +50,19 @@ NEVER: Filter = Or(())
 """The filter no document matches."""
 
 _NEGATED: dict[str, FilterOp] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_RESERVED = re.compile(r"__.*__", re.DOTALL)
 _MAX_NAME_BYTES = 1500
 
 
 def valid_document_id(text: str) -> bool:
     """Whether ``text`` can be a Firestore document id
     (https://firebase.google.com/docs/firestore/quotas#collections_documents_and_fields)."""
-    return (bool(text) and "/" not in text and text not in (".", "..")
-            and not _RESERVED.fullmatch(text) and len(text.encode("utf-8")) <= _MAX_NAME_BYTES)
+    return (bool(text) and "/" not in text and text != "." and text != ".."
+            and not _reserved(text) and len(text.encode("utf-8")) <= _MAX_NAME_BYTES)
+
+
+def _reserved(name: str) -> bool:
+    """Names like ``__x__`` (``__.*__``, so at least four characters) are Firestore's."""
+    return len(name) >= 4 and name.startswith("__") and name.endswith("__")
 
 
 def successor(prefix: str) -> str | None:
@@ -79,16 +82,28 @@ def successor(prefix: str) -> str | None:
 def _holds_array(value: Any) -> bool:
     """True for a list with a list inside: Firestore cannot store one, so no field
     equals it and no array holds it."""
-    return isinstance(value, list) and any(isinstance(v, list) for v in value)
+    return type(value) is list and any(type(v) is list for v in value)
 
 
-def _frozen(value: Any) -> tuple[Any, ...]:
-    result: tuple[Any, ...] = freeze(value)
-    return result
+_KEY_TAGS: dict[type, str] = {str: "string", int: "number", float: "number", bool: "bool"}
+
+
+_PLAIN_KEYS = frozenset({str, int, float, type(None)})
+"""Types of plan values that are their own dedupe key: no two of them are equal unless
+the CrossQL values are (1 == 1.0 in both; ``True == 1`` is why bool is not here)."""
+
+
+def _key(value: Any) -> Any:
+    """``freeze(value)`` (equal CrossQL values, 1 and 1.0 but not 1 and true, key
+    alike), without its type dispatch for the common scalars."""
+    tag = _KEY_TAGS.get(type(value))
+    if tag is not None:
+        return (tag, value)
+    return freeze(value)
 
 
 def _immutable(value: Any) -> Any:
-    if isinstance(value, list):
+    if type(value) is list:
         return tuple(_immutable(v) for v in value)
     return value
 
@@ -97,7 +112,7 @@ def _dedupe(values: Iterable[Any]) -> list[Any]:
     seen: set[Any] = set()
     out = []
     for v in values:
-        key = _frozen(v)
+        key = _key(v)
         if key not in seen:
             seen.add(key)
             out.append(v)
@@ -119,14 +134,6 @@ Node = Filter | Exists
 # --- and / or with simplification ----------------------------------------------------
 
 
-def _is_prefix(prefix: tuple[str, ...], path: tuple[str, ...]) -> bool:
-    return len(prefix) <= len(path) and path[: len(prefix)] == prefix
-
-
-def _leaf_key(leaf: FieldFilter) -> tuple[Any, ...]:
-    return (leaf.field, leaf.op, _frozen(_plain_value(leaf.value)))
-
-
 def _plain_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_plain_value(v) for v in value]
@@ -138,17 +145,89 @@ def and_(parts: Sequence[Node]) -> Node:
     ``not-in``, and ``!= null``/``exists`` dropped where another filter implies them."""
     flat: list[Node] = []
     for part in parts:
-        if isinstance(part, And):
+        if type(part) is And:
             flat.extend(part.filters)
-        elif part == NEVER:
+        elif type(part) is Or and not part.filters:
             return NEVER
         else:
             flat.append(part)
-    # several `!=`/`not-in` on one field: one `not-in` (Firestore allows one per query)
+    out: list[Node] = []
+    seen: set[tuple[Any, ...]] = set()
+    for part in flat:
+        if type(part) is FieldFilter:
+            op = part.op
+            if op == "!=" or op == "not-in":
+                return _and_merged(flat)
+            value = part.value
+            key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
+            if key in seen:
+                continue
+            seen.add(key)
+        elif type(part) is Exists:
+            return _and_merged(flat)
+        out.append(part)
+    if len(out) == 1:
+        return out[0]
+    return And(tuple(out))  # type: ignore[arg-type]  # no Exists here (see above)
+
+
+def _and_merged(flat: list[Node]) -> Node:
+    """``and_`` of flattened parts among which are ``!=``/``not-in`` filters or
+    ``exists``: these merge, or drop where another filter implies them."""
+    not_equal = 0
+    for part in flat:
+        if type(part) is FieldFilter and part.op in ("!=", "not-in") and part.value is not None:
+            not_equal += 1
+    merged = _merge_not_equal(flat) if not_equal > 1 else flat
+    leaves = [p for p in merged if type(p) is FieldFilter]
+    out: list[Node] = []
+    seen: set[tuple[Any, ...]] = set()
+    for part in merged:
+        if type(part) is Exists:
+            if _implied_exists(part.field, leaves) or any(
+                    type(o) is Exists and o.field == part.field for o in out):
+                continue
+        elif type(part) is FieldFilter:
+            if (part.op == "!=" and part.value is None
+                    and _implied_non_null(part, leaves)):
+                continue  # any other filter on the field (but `== null`) means non-null
+            value = part.value
+            key = (part.field, part.op, value if type(value) in _PLAIN_KEYS else _key(value))
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(part)
+    if len(out) == 1:
+        return out[0]
+    return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
+
+
+def _implied_exists(field: tuple[str, ...], leaves: list[FieldFilter]) -> bool:
+    """Whether a filter among ``leaves`` tests ``field`` or a path under it (so the
+    field exists in every document they match)."""
+    n = len(field)
+    return any(leaf.field[:n] == field for leaf in leaves)
+
+
+def _implied_non_null(part: FieldFilter, leaves: list[FieldFilter]) -> bool:
+    """Whether another filter among ``leaves`` makes ``part``'s field (``!= null``)
+    non-null: any filter on it or under it, but ``== null``/``!= null`` on it."""
+    field = part.field
+    n = len(field)
+    for leaf in leaves:
+        if leaf is not part and leaf.field[:n] == field and not (
+                leaf.field == field and leaf.value is None and leaf.op in ("==", "!=")):
+            return True
+    return False
+
+
+def _merge_not_equal(flat: list[Node]) -> list[Node]:
+    """Several ``!=``/``not-in`` on one field: one ``not-in`` (Firestore allows one
+    per query)."""
     merged: list[Node] = []
     not_equal: dict[tuple[str, ...], int] = {}
     for part in flat:
-        if (isinstance(part, FieldFilter) and part.op in ("!=", "not-in")
+        if (type(part) is FieldFilter and part.op in ("!=", "not-in")
                 and part.value is not None):
             at = not_equal.get(part.field)
             if at is None:
@@ -161,29 +240,7 @@ def and_(parts: Sequence[Node]) -> Node:
             merged[at] = _set_filter(prev.field, "!=", "not-in", values, prev.origin)
             continue
         merged.append(part)
-    leaves = [p for p in merged if isinstance(p, FieldFilter)]
-    out: list[Node] = []
-    seen: set[tuple[Any, ...]] = set()
-    for part in merged:
-        if isinstance(part, Exists):
-            if any(_is_prefix(part.field, leaf.field) for leaf in leaves) or any(
-                    isinstance(o, Exists) and o.field == part.field for o in out):
-                continue
-        elif isinstance(part, FieldFilter):
-            if part.op == "!=" and part.value is None and any(
-                    leaf is not part and _is_prefix(part.field, leaf.field)
-                    and not (leaf.field == part.field and leaf.op == "==" and leaf.value is None)
-                    and not (leaf.field == part.field and leaf.op == "!=" and leaf.value is None)
-                    for leaf in leaves):
-                continue  # any other filter on the field (but `== null`) means non-null
-            key = _leaf_key(part)
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(part)
-    if len(out) == 1:
-        return out[0]
-    return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
+    return merged
 
 
 def or_(parts: Sequence[Node], origin: Any) -> Node:
@@ -191,9 +248,9 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
     one ``in`` (so many an ``or`` needs no Or filter at all)."""
     flat: list[Node] = []
     for part in parts:
-        if isinstance(part, Or):
+        if type(part) is Or:
             flat.extend(part.filters)
-        elif part == ALWAYS:
+        elif type(part) is And and not part.filters:
             return ALWAYS
         else:
             flat.append(part)
@@ -201,17 +258,19 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
     equal: dict[tuple[str, ...], int] = {}
     seen: set[tuple[Any, ...]] = set()
     for part in flat:
-        if isinstance(part, FieldFilter) and part.op in ("==", "in") and part.value is not None:
-            at = equal.get(part.field)
-            if at is not None:
-                prev = merged[at]
-                assert isinstance(prev, FieldFilter)
-                values = _dedupe(_values(prev) + _values(part))
-                merged[at] = _set_filter(prev.field, "==", "in", values, prev.origin)
-                continue
-            equal[part.field] = len(merged)
-        if isinstance(part, FieldFilter):
-            key = _leaf_key(part)
+        if type(part) is FieldFilter:
+            op = part.op
+            if (op == "==" or op == "in") and part.value is not None:
+                at = equal.get(part.field)
+                if at is not None:
+                    prev = merged[at]
+                    assert isinstance(prev, FieldFilter)
+                    values = _dedupe(_values(prev) + _values(part))
+                    merged[at] = _set_filter(prev.field, "==", "in", values, prev.origin)
+                    continue
+                equal[part.field] = len(merged)
+            value = part.value
+            key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
             if key in seen:
                 continue
             seen.add(key)
@@ -255,56 +314,85 @@ class FilterBuilder:
         self.required = required
         """Paths present in every document (the schema says so): for them "missing"
         is impossible, so `exists`, `not (p == null)` and `not (p != null)` are exact."""
+        self.made_exists = False
+        """Whether the tree may hold an ``Exists`` (then ``expand_exists`` must run)."""
 
     def build(self, cond: ir.Condition, truth: bool = True, negation: ir.Not | None = None) -> Node:
         """The filter of documents where ``cond`` evaluates to ``truth``. ``negation`` is
         the innermost ``not`` above ``cond``: errors about a pushed-down form point at it."""
-        at = cond if truth or negation is None else negation
-        match cond:
-            case ir.Not(operand=operand):
-                return self.build(operand, not truth, cond)
-            case ir.And(operands=ops):
-                parts = [self.build(c, truth, negation) for c in ops]
-                return and_(parts) if truth else or_(parts, at)
-            case ir.Or(operands=ops):
-                parts = [self.build(c, truth, negation) for c in ops]
-                return or_(parts, cond) if truth else and_(parts)
-            case ir.Exists(path=path):
-                if path.segments == ("_id",) or path.segments in self.required:
-                    return ALWAYS if truth else NEVER
-                if not truth:
-                    raise self._not_exists(at, path)
-                return Exists(path.segments, at)
-            case ir.Compare(op="==" | "!=" as op, path=path, value=value):
-                return self.equality(op, path, _value(value), truth, at)
-            case ir.Compare(op=op, path=path, value=value):
-                return self.order(path, op if truth else _NEGATED[op], _value(value), at)
-            case ir.Between(path=path, low=low, high=high):
-                lo, hi = _value(low), _value(high)
-                if truth:
-                    return and_([self.order(path, ">=", lo, at), self.order(path, "<=", hi, at)])
-                return or_([self.order(path, "<", lo, at), self.order(path, ">", hi, at)], at)
-            case ir.In(path=path, values=values, negated=negated):
-                return self.in_(path, _value(values), truth != negated, at)
-            case ir.Contains(path=path, value=value):
-                return self.contains(path, [_value(value)], truth, at, cond, "contains")
-            case ir.ContainsAny(path=path, values=values):
-                return self.contains(path, _value(values), truth, at, cond, "contains any")
-            case ir.ContainsAll(path=path, values=values):
-                return self.contains_all(path, _value(values), truth, at, cond)
-            case ir.StartsWith(path=path, value=value):
-                return self.startswith(path, _value(value), truth, at)
-            case ir.Matches():
-                raise self.refuse(
-                    "matches", "matches", at, "firestore cannot evaluate `matches`",
-                    "Firestore has no regular-expression filter; `startswith` is the one "
-                    "string test it can answer (as a range)")
-            case ir.Size():
-                raise self.refuse(
-                    "size", "size", at, "firestore cannot evaluate `size(...)`",
-                    "Firestore cannot filter on the length of an array; store the length "
-                    "in a field of its own and compare that")
-        raise TypeError(f"unhandled condition node {type(cond).__name__}")  # pragma: no cover
+        handler = _HANDLERS.get(type(cond))
+        if handler is None:  # pragma: no cover
+            raise TypeError(f"unhandled condition node {type(cond).__name__}")
+        return handler(self, cond, truth, cond if truth or negation is None else negation,
+                       negation)
+
+    # -- one method per condition node: (node, truth, at, negation), ``at`` being the
+    # node errors point at (the innermost `not` when the form is pushed down)
+    def _not(self, cond: ir.Not, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        return self.build(cond.operand, not truth, cond)
+
+    def _and(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        build = self.build
+        parts = [build(c, truth, negation) for c in cond.operands]
+        return and_(parts) if truth else or_(parts, at)
+
+    def _or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        build = self.build
+        parts = [build(c, truth, negation) for c in cond.operands]
+        return or_(parts, cond) if truth else and_(parts)
+
+    def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        path = cond.path
+        if path.segments == ("_id",) or path.segments in self.required:
+            return ALWAYS if truth else NEVER
+        if not truth:
+            raise self._not_exists(at, path)
+        self.made_exists = True
+        return Exists(path.segments, at)
+
+    def _compare(self, cond: ir.Compare, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        op = cond.op
+        if op == "==" or op == "!=":
+            return self.equality(op, cond.path, _value(cond.value), truth, at)
+        return self.order(cond.path, op if truth else _NEGATED[op], _value(cond.value), at)
+
+    def _between(self, cond: ir.Between, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        path = cond.path
+        lo, hi = _value(cond.low), _value(cond.high)
+        if truth:
+            return and_([self.order(path, ">=", lo, at), self.order(path, "<=", hi, at)])
+        return or_([self.order(path, "<", lo, at), self.order(path, ">", hi, at)], at)
+
+    def _in(self, cond: ir.In, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        return self.in_(cond.path, _value(cond.values), truth != cond.negated, at)
+
+    def _contains(self, cond: ir.Contains, truth: bool, at: Any,
+                  negation: ir.Not | None) -> Node:
+        return self.contains(cond.path, [_value(cond.value)], truth, at, cond, "contains")
+
+    def _contains_any(self, cond: ir.ContainsAny, truth: bool, at: Any,
+                      negation: ir.Not | None) -> Node:
+        return self.contains(cond.path, _value(cond.values), truth, at, cond, "contains any")
+
+    def _contains_all(self, cond: ir.ContainsAll, truth: bool, at: Any,
+                      negation: ir.Not | None) -> Node:
+        return self.contains_all(cond.path, _value(cond.values), truth, at, cond)
+
+    def _startswith(self, cond: ir.StartsWith, truth: bool, at: Any,
+                    negation: ir.Not | None) -> Node:
+        return self.startswith(cond.path, _value(cond.value), truth, at)
+
+    def _matches(self, cond: ir.Matches, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        raise self.refuse(
+            "matches", "matches", at, "firestore cannot evaluate `matches`",
+            "Firestore has no regular-expression filter; `startswith` is the one "
+            "string test it can answer (as a range)")
+
+    def _size(self, cond: ir.Size, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        raise self.refuse(
+            "size", "size", at, "firestore cannot evaluate `size(...)`",
+            "Firestore cannot filter on the length of an array; store the length "
+            "in a field of its own and compare that")
 
     def _not_exists(self, at: Any, path: ir.Path) -> CapabilityError:
         return self.refuse(
@@ -440,10 +528,30 @@ class FilterBuilder:
         return or_(parts, at)
 
 
+
 def _value(value: ir.Value) -> Any:
+    if type(value) is ir.Literal:
+        return value.value
     if isinstance(value, ir.Param):  # pragma: no cover - plans are compiled from bound IR
         raise ValueError(f"parameter :{value.name} is not bound")
     return ir.python_value(value)
+
+
+_HANDLERS: dict[type, Callable[[FilterBuilder, Any, bool, Any, ir.Not | None], Node]] = {
+    ir.Not: FilterBuilder._not,
+    ir.And: FilterBuilder._and,
+    ir.Or: FilterBuilder._or,
+    ir.Exists: FilterBuilder._exists,
+    ir.Compare: FilterBuilder._compare,
+    ir.Between: FilterBuilder._between,
+    ir.In: FilterBuilder._in,
+    ir.Contains: FilterBuilder._contains,
+    ir.ContainsAny: FilterBuilder._contains_any,
+    ir.ContainsAll: FilterBuilder._contains_all,
+    ir.StartsWith: FilterBuilder._startswith,
+    ir.Matches: FilterBuilder._matches,
+    ir.Size: FilterBuilder._size,
+}
 
 
 # --- after building: exists, options, limits ------------------------------------------------
@@ -464,40 +572,67 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
     if isinstance(node, FieldFilter):
         return node
     children = [expand_exists(c, allowed, refuse) for c in node.filters]
+    for new, old in zip(children, node.filters, strict=True):
+        if new is not old:
+            break
+    else:
+        return node  # no Exists below: the node is simplified already
     out = and_(children) if isinstance(node, And) else or_(children, node.origin)
     assert not isinstance(out, Exists)
+    return out
+
+
+def leaf_list(node: Filter) -> list[FieldFilter]:
+    """Every ``FieldFilter`` of a filter tree, in order (``plan.leaves`` as a list)."""
+    if type(node) is FieldFilter:
+        return [node]
+    out: list[FieldFilter] = []
+    _collect_leaves(node, out)
+    return out
+
+
+def _collect_leaves(node: Filter, out: list[FieldFilter]) -> None:
+    for child in node.filters:  # type: ignore[union-attr]
+        if type(child) is FieldFilter:
+            out.append(child)
+        else:
+            _collect_leaves(child, out)
+
+
+_PREFIXES: dict[tuple[str, ...], frozenset[tuple[str, ...]]] = {}
+
+
+def _prefixes(field: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
+    """``field`` and every path above it (``a.b.c``: ``a``, ``a.b``, ``a.b.c``)."""
+    out = _PREFIXES.get(field)
+    if out is None:
+        out = frozenset(field[:n] for n in range(1, len(field) + 1))
+        if len(_PREFIXES) >= 4096:  # field paths come from queries: keep the memo bounded
+            _PREFIXES.clear()
+        _PREFIXES[field] = out
     return out
 
 
 def present_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
     """Paths every matching document has (None: all of them, for a filter that
     matches nothing). A filter on a field leaves out documents without it."""
-    if isinstance(node, FieldFilter):
-        return frozenset(node.field[:n] for n in range(1, len(node.field) + 1))
-    sets = [present_fields(c) for c in node.filters]
-    if isinstance(node, And):
-        out: set[tuple[str, ...]] = set()
-        for s in sets:
-            if s is None:
-                return None
-            out |= s
-        return frozenset(out)
-    known = [s for s in sets if s is not None]
-    if not known:
-        return None
-    result = known[0]
-    for s in known[1:]:
-        result &= s
-    return result
+    return _implied_fields(node, False)
 
 
 def non_null_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
     """Paths every matching document has with a non-null value (None: all)."""
-    if isinstance(node, FieldFilter):
-        own = () if node.op == "==" and node.value is None else (node.field,)
-        return frozenset((*(node.field[:n] for n in range(1, len(node.field))), *own))
-    sets = [non_null_fields(c) for c in node.filters]
-    if isinstance(node, And):
+    return _implied_fields(node, True)
+
+
+def _implied_fields(node: Filter, non_null: bool) -> frozenset[tuple[str, ...]] | None:
+    """Paths every matching document has (``non_null``: with a non-null value); None
+    stands for all paths, the answer for a filter that matches nothing."""
+    if type(node) is FieldFilter:
+        if non_null and node.op == "==" and node.value is None:
+            return _prefixes(node.field[:-1])  # an explicit null: its parents are present
+        return _prefixes(node.field)
+    sets = [_implied_fields(c, non_null) for c in node.filters]  # type: ignore[union-attr]
+    if type(node) is And:
         out: set[tuple[str, ...]] = set()
         for s in sets:
             if s is None:
@@ -513,27 +648,22 @@ def non_null_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
     return result
 
 
-def disjunctions(node: Filter) -> int:
-    """How many disjunctions the filter has in disjunctive normal form, counting each
-    value of ``in`` and ``array-contains-any`` as one (as Firestore does)."""
-    if isinstance(node, FieldFilter):
-        if node.op in ("in", "array_contains_any"):
-            return len(node.value)
-        return 1
-    counts = [disjunctions(c) for c in node.filters]
-    if isinstance(node, And):
-        product = 1
-        for c in counts:
-            product *= c
-        return product
-    return sum(counts)
-
-
-def array_filters_per_disjunction(node: Filter) -> int:
-    """The most ``array-contains``/``array-contains-any`` filters in one disjunction."""
-    if isinstance(node, FieldFilter):
-        return 1 if node.op in ("array_contains", "array_contains_any") else 0
-    counts = [array_filters_per_disjunction(c) for c in node.filters]
-    if isinstance(node, And):
-        return sum(counts)
-    return max(counts, default=0)
+def normal_form(node: Filter) -> tuple[int, int]:
+    """The filter in disjunctive normal form: how many disjunctions it has (each value
+    of ``in`` and ``array-contains-any`` counting as one, as Firestore counts them),
+    and the most ``array-contains``/``array-contains-any`` filters in one of them."""
+    if type(node) is FieldFilter:
+        op = node.op
+        if op == "in":
+            return len(node.value), 0
+        if op == "array_contains_any":
+            return len(node.value), 1
+        return 1, 1 if op == "array_contains" else 0
+    counts = [normal_form(c) for c in node.filters]  # type: ignore[union-attr]
+    if type(node) is And:
+        product, arrays = 1, 0
+        for disjunctions, per in counts:
+            product *= disjunctions
+            arrays += per
+        return product, arrays
+    return sum(c[0] for c in counts), max((c[1] for c in counts), default=0)
