@@ -11,28 +11,8 @@ import pytest
 import crossql
 from crossql.config import ENVIRONMENT, NoSQLConfig, load_config
 
-USERS_YAML = """\
-nosql:
-  driver: mongodb
-  mongodb:
-    uri: mongodb://localhost:27017
-    database: app
-    max_pool_size: 100
-    retry_writes: true
-    retry_reads: true
-  backends:
-    - name: analytics
-      driver: dynamodb
-      dynamodb:
-        region: us-east-1
-        endpoint_url: http://localhost:8000
-        pk_field: _id
-    - name: mobile
-      driver: firestore
-      firestore:
-        project_id: my-gcp-project
-        database_id: "(default)"
-"""
+USERS_YAML = (Path(__file__).resolve().parents[1] / "examples" / "crossql.yaml").read_text()
+"""The users' YAML of issue #6, as they wrote it."""
 
 
 @pytest.fixture

@@ -29,28 +29,7 @@ from tests.backends.conftest import reset_firestore, same_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ISSUE_YAML = """\
-nosql:
-  driver: mongodb
-  mongodb:
-    uri: mongodb://localhost:27017
-    database: app
-    max_pool_size: 100
-    retry_writes: true
-    retry_reads: true
-  backends:
-    - name: analytics
-      driver: dynamodb
-      dynamodb:
-        region: us-east-1
-        endpoint_url: http://localhost:8000
-        pk_field: _id
-    - name: mobile
-      driver: firestore
-      firestore:
-        project_id: my-gcp-project
-        database_id: "(default)"
-"""
+ISSUE_YAML = (ROOT / "examples" / "crossql.yaml").read_text()
 
 SUFFIX = uuid.uuid4().hex[:8]
 USERS = f"users_{SUFFIX}"
