@@ -33,11 +33,11 @@ def line_col(source: str, offset: int) -> tuple[int, int]:
     return line, offset - start + 1
 
 
-FRAME_WIDTH = 120
+FRAME_WIDTH = 200
 """The most characters of the source line a frame shows; a longer line is cut to a
 window around the error (a 100,000-character one-line query would otherwise be
 printed whole, and its underline with it)."""
-_CONTEXT = 40
+_CONTEXT = 60
 """Characters kept on each side of the error in a cut line."""
 
 

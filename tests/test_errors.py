@@ -550,4 +550,4 @@ def test_a_frame_shows_a_window_of_a_long_line_with_the_caret_in_place(before: i
     assert source_line[caret] == text[offset] == "="
     assert source_line.startswith("…") == (len(text) > crossql.errors.FRAME_WIDTH and
                                            offset > crossql.errors._CONTEXT)
-    assert len(err.render()) < 600
+    assert len(err.render()) < 700
