@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan
@@ -55,6 +55,9 @@ from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.store import BoundQuery, Document, Store, with_id_first
 from crossql.runtime.writes import WriteResult, strict_equal, updated
+
+if TYPE_CHECKING:
+    from crossql.runtime.transaction import TransactionScope
 
 BATCH_SIZE = 25
 """Items per ``BatchWriteItem`` (DynamoDB's maximum)."""
@@ -594,7 +597,8 @@ class DynamoStore(Store):
         batches = [requests[i:i + BATCH_SIZE] for i in range(0, len(requests), BATCH_SIZE)]
         await asyncio.gather(*(send(b) for b in batches))
 
-    async def get_document(self, collection: str, doc_id: Any) -> Document | None:
+    async def _get_key(self, collection: str, doc_id: Any) -> dict[str, AttributeValue] | None:
+        """The key of the item ``get(doc_id)`` reads (None: no item can have that id)."""
         await self._ensure_schema(collection)
         schema = self._tables.get(collection)
         if schema is None:
@@ -607,19 +611,26 @@ class DynamoStore(Store):
                 or isinstance(doc_id, bool) or doc_id is None:
             return None  # no item can have such a key
         try:
-            key = {schema.partition_key: to_attribute_value(doc_id)}
+            return {schema.partition_key: to_attribute_value(doc_id)}
         except UnstorableValue:
             return None
-        answer = await self._call("get_item", TableName=self.table_name(collection), Key=key,
-                                  ConsistentRead=True)
-        item = answer.get("Item")
-        if item is None:
-            return None
-        doc = item_to_python(item)
+
+    def _document(self, item: Mapping[str, AttributeValue]) -> Document:
+        """A stored item as a document (``pk_field`` back to ``_id``, first)."""
+        doc = item_to_python(dict(item))
         pk = self.options.pk_field
         if pk in doc:
             return with_id_first(doc, doc.pop(pk))
         return doc
+
+    async def get_document(self, collection: str, doc_id: Any) -> Document | None:
+        key = await self._get_key(collection, doc_id)
+        if key is None:
+            return None
+        answer = await self._call("get_item", TableName=self.table_name(collection), Key=key,
+                                  ConsistentRead=True)
+        item = answer.get("Item")
+        return None if item is None else self._document(item)
 
     async def delete_where(self, collection: str, query: ir.Query) -> int:
         await self._ensure_schema(collection)
@@ -645,6 +656,16 @@ class DynamoStore(Store):
 
     def new_id(self) -> str:
         return uuid.uuid4().hex
+
+    async def begin_transaction(self) -> TransactionScope:
+        """A transaction (docs/transactions.md, "DynamoDB"): writes are collected and sent
+        at commit in one ``TransactWriteItems``, with a condition per item read that it
+        still holds the values read (optimistic: a change since → ``TransactionConflict``,
+        nothing written)."""
+        from crossql.backends.dynamodb.transaction import DynamoTransaction
+
+        self.client  # noqa: B018 - refuses a store that is not open
+        return DynamoTransaction(self)
 
 
 def _key_schema(partition_key: str, sort_key: str | None) -> list[dict[str, str]]:
