@@ -331,14 +331,20 @@ class FilterBuilder:
     def _not(self, cond: ir.Not, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         return self.build(cond.operand, not truth, cond)
 
+    def _operands(self, operands: tuple[ir.Condition, ...], truth: bool,
+                  negation: ir.Not | None) -> list[Node]:
+        """``build`` of each operand (inlined: this is the compiler's hottest loop)."""
+        handlers = _HANDLERS
+        if truth or negation is None:
+            return [handlers[type(c)](self, c, truth, c, negation) for c in operands]
+        return [handlers[type(c)](self, c, truth, negation, negation) for c in operands]
+
     def _and(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        build = self.build
-        parts = [build(c, truth, negation) for c in cond.operands]
+        parts = self._operands(cond.operands, truth, negation)
         return and_(parts) if truth else or_(parts, at)
 
     def _or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        build = self.build
-        parts = [build(c, truth, negation) for c in cond.operands]
+        parts = self._operands(cond.operands, truth, negation)
         return or_(parts, cond) if truth else and_(parts)
 
     def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
@@ -352,13 +358,27 @@ class FilterBuilder:
 
     def _compare(self, cond: ir.Compare, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         op = cond.op
+        literal = cond.value
+        value = literal.value if type(literal) is ir.Literal else _value(literal)
+        segments = cond.path.segments
         if op == "==" or op == "!=":
-            return self.equality(op, cond.path, _value(cond.value), truth, at)
-        return self.order(cond.path, op if truth else _NEGATED[op], _value(cond.value), at)
+            if value is None or segments == ("_id",) or type(value) is list:
+                return self.equality(op, cond.path, value, truth, at)
+            return FieldFilter(segments, "==" if (op == "==") == truth else "!=", value, at)
+        if segments == ("_id",):
+            return self.order(cond.path, op if truth else _NEGATED[op], value, at)
+        return FieldFilter(segments, op if truth else _NEGATED[op], value, at)
 
     def _between(self, cond: ir.Between, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         path = cond.path
         lo, hi = _value(cond.low), _value(cond.high)
+        segments = path.segments
+        if segments != ("_id",):  # and_/or_ would return these two as they are
+            if truth:
+                return And((FieldFilter(segments, ">=", lo, at),
+                            FieldFilter(segments, "<=", hi, at)))
+            return Or((FieldFilter(segments, "<", lo, at), FieldFilter(segments, ">", hi, at)),
+                      at)
         if truth:
             return and_([self.order(path, ">=", lo, at), self.order(path, "<=", hi, at)])
         return or_([self.order(path, "<", lo, at), self.order(path, ">", hi, at)], at)
@@ -368,7 +388,11 @@ class FilterBuilder:
 
     def _contains(self, cond: ir.Contains, truth: bool, at: Any,
                   negation: ir.Not | None) -> Node:
-        return self.contains(cond.path, [_value(cond.value)], truth, at, cond, "contains")
+        value = _value(cond.value)
+        segments = cond.path.segments
+        if truth and value is not None and type(value) is not list and segments != ("_id",):
+            return FieldFilter(segments, "array_contains", value, at)  # `contains` as it is
+        return self.contains(cond.path, [value], truth, at, cond, "contains")
 
     def _contains_any(self, cond: ir.ContainsAny, truth: bool, at: Any,
                       negation: ir.Not | None) -> Node:
@@ -511,6 +535,11 @@ class FilterBuilder:
     def startswith(self, path: ir.Path, prefix: str, truth: bool, at: Any) -> Node:
         """``startswith p`` as the exact range ``>= p and < successor(p)``."""
         upper = successor(prefix)
+        segments = path.segments
+        if truth and prefix and upper is not None and segments != ("_id",):
+            # what and_ makes of the two (their operators differ)
+            return And((FieldFilter(segments, ">=", prefix, at),
+                        FieldFilter(segments, "<", upper, at)))
         if prefix == "":
             if not truth:
                 return NEVER  # every string starts with ""
@@ -572,12 +601,18 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
     if isinstance(node, FieldFilter):
         return node
     children = [expand_exists(c, allowed, refuse) for c in node.filters]
+    is_and = type(node) is And
+    unchanged = True
     for new, old in zip(children, node.filters, strict=True):
         if new is not old:
-            break
+            unchanged = False
+            if not is_and or type(new) is not Or or not new.filters:
+                break
     else:
-        return node  # no Exists below: the node is simplified already
-    out = and_(children) if isinstance(node, And) else or_(children, node.origin)
+        # and_/or_ give back their own output; an And gives it back with an Or in
+        # place of an Exists too (it never merges, drops or flattens an Or)
+        return node if unchanged else And(tuple(children))
+    out = or_(children, node.origin) if isinstance(node, Or) else and_(children)
     assert not isinstance(out, Exists)
     return out
 
@@ -628,24 +663,28 @@ def _implied_fields(node: Filter, non_null: bool) -> frozenset[tuple[str, ...]] 
     """Paths every matching document has (``non_null``: with a non-null value); None
     stands for all paths, the answer for a filter that matches nothing."""
     if type(node) is FieldFilter:
-        if non_null and node.op == "==" and node.value is None:
-            return _prefixes(node.field[:-1])  # an explicit null: its parents are present
-        return _prefixes(node.field)
-    sets = [_implied_fields(c, non_null) for c in node.filters]  # type: ignore[union-attr]
-    if type(node) is And:
-        out: set[tuple[str, ...]] = set()
-        for s in sets:
-            if s is None:
+        return _leaf_fields(node, non_null)
+    is_and = type(node) is And
+    out: set[tuple[str, ...]] | frozenset[tuple[str, ...]] | None = set() if is_and else None
+    for child in node.filters:  # type: ignore[union-attr]
+        fields = (_leaf_fields(child, non_null) if type(child) is FieldFilter
+                  else _implied_fields(child, non_null))
+        if fields is None:  # this child matches nothing
+            if is_and:
                 return None
-            out |= s
-        return frozenset(out)
-    known = [s for s in sets if s is not None]
-    if not known:
-        return None
-    result = known[0]
-    for s in known[1:]:
-        result &= s
-    return result
+        elif out is None:
+            out = fields
+        elif is_and:
+            out |= fields
+        else:
+            out = out & fields
+    return out if out is None or type(out) is frozenset else frozenset(out)
+
+
+def _leaf_fields(leaf: FieldFilter, non_null: bool) -> frozenset[tuple[str, ...]]:
+    if non_null and leaf.op == "==" and leaf.value is None:
+        return _prefixes(leaf.field[:-1])  # an explicit null: its parents are present
+    return _prefixes(leaf.field)
 
 
 def normal_form(node: Filter) -> tuple[int, int]:
@@ -653,17 +692,25 @@ def normal_form(node: Filter) -> tuple[int, int]:
     of ``in`` and ``array-contains-any`` counting as one, as Firestore counts them),
     and the most ``array-contains``/``array-contains-any`` filters in one of them."""
     if type(node) is FieldFilter:
-        op = node.op
-        if op == "in":
-            return len(node.value), 0
-        if op == "array_contains_any":
-            return len(node.value), 1
-        return 1, 1 if op == "array_contains" else 0
-    counts = [normal_form(c) for c in node.filters]  # type: ignore[union-attr]
-    if type(node) is And:
-        product, arrays = 1, 0
-        for disjunctions, per in counts:
-            product *= disjunctions
+        return _leaf_form(node)
+    is_and = type(node) is And
+    count, arrays = (1, 0) if is_and else (0, 0)
+    for child in node.filters:  # type: ignore[union-attr]
+        n, per = _leaf_form(child) if type(child) is FieldFilter else normal_form(child)
+        if is_and:
+            count *= n
             arrays += per
-        return product, arrays
-    return sum(c[0] for c in counts), max((c[1] for c in counts), default=0)
+        else:
+            count += n
+            if per > arrays:
+                arrays = per
+    return count, arrays
+
+
+def _leaf_form(leaf: FieldFilter) -> tuple[int, int]:
+    op = leaf.op
+    if op == "in":
+        return len(leaf.value), 0
+    if op == "array_contains_any":
+        return len(leaf.value), 1
+    return 1, 1 if op == "array_contains" else 0
