@@ -45,16 +45,22 @@ def runner() -> Iterator[asyncio.Runner]:
         yield r
 
 
+def server_address(variable: str, what: str, default_port: int) -> str:
+    """The value of ``variable`` (a URL or ``host:port``), once a server answers there;
+    ``unavailable`` (a failure under CI) otherwise."""
+    value = os.environ.get(variable)
+    if not value:
+        unavailable(f"{variable} is not set")
+        raise AssertionError  # unreachable: unavailable() fails or skips
+    parsed = urlparse(value if "://" in value else f"//{value}")
+    if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or default_port):
+        unavailable(f"no {what} answers at {value}")
+    return value
+
+
 @pytest.fixture(scope="session")
 def mongodb_uri() -> str:
-    uri = os.environ.get("MONGODB_URI")
-    if not uri:
-        unavailable("MONGODB_URI is not set")
-        raise AssertionError  # unreachable: unavailable() fails or skips
-    parsed = urlparse(uri)
-    if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 27017):
-        unavailable(f"no MongoDB server answers at {uri}")
-    return uri
+    return server_address("MONGODB_URI", "MongoDB server", 27017)
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +88,7 @@ def mongo_store(runner: asyncio.Runner, mongodb_uri: str) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def firestore_host() -> str:
     """``host:port`` of the Firestore emulator (``FIRESTORE_EMULATOR_HOST``)."""
-    host = os.environ.get("FIRESTORE_EMULATOR_HOST")
-    if not host:
-        unavailable("FIRESTORE_EMULATOR_HOST is not set")
-        raise AssertionError  # unreachable: unavailable() fails or skips
-    name, _, port = host.rpartition(":")
-    if not _reachable(name or "127.0.0.1", int(port or 8080)):
-        unavailable(f"no Firestore emulator answers at {host}")
-    return host
+    return server_address("FIRESTORE_EMULATOR_HOST", "Firestore emulator", 8080)
 
 
 def reset_firestore(host: str, project: str) -> None:
@@ -114,14 +113,7 @@ def firestore_store(runner: asyncio.Runner, firestore_host: str) -> Iterator[Any
 
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> str:
-    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
-    if not endpoint:
-        unavailable("DYNAMODB_ENDPOINT is not set")
-        raise AssertionError  # unreachable: unavailable() fails or skips
-    parsed = urlparse(endpoint)
-    if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 8000):
-        unavailable(f"no DynamoDB answers at {endpoint}")
-    return endpoint
+    return server_address("DYNAMODB_ENDPOINT", "DynamoDB", 8000)
 
 
 @pytest.fixture(scope="session")
