@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from crossql.errors import CapabilityError
+from crossql import ir
+from crossql.errors import BackendError, CapabilityError
 from crossql.runtime.writes import WriteResult
 from tests.backends.conftest import load
 from tests.backends.write_differential import compare_write, typed_writes
@@ -30,11 +31,20 @@ def test_firestore_writes_match_reference(runner: asyncio.Runner, firestore_stor
     statement = data.draw(typed_writes(), label="statement")
     got = compare_write(runner, firestore_store, docs, statement)
     SEEN["refused" if got is None else "compared"] += 1
+    if got is not None and isinstance(statement, ir.Update):
+        for item in statement.assignments:
+            if isinstance(item, ir.Increment):
+                SEEN["increment"] += 1
+            if len(item.path.segments) > 1:
+                SEEN["nested"] += 1
 
 
 def test_generated_writes_were_compared() -> None:
-    """Runs after the differential test: generated writes ran on the emulator."""
+    """Runs after the differential test: generated writes ran on the emulator, with
+    increments and assignments below a map among them."""
     assert SEEN["compared"] > 0
+    assert SEEN["increment"] > 0
+    assert SEEN["nested"] > 0
 
 
 DOCS: list[dict[str, Any]] = [
@@ -59,9 +69,40 @@ def test_set_unset_and_delete(runner: asyncio.Runner, firestore_store: Any) -> N
     assert runner.run(firestore_store.count("from docs")) == 4
 
 
-def test_increments_are_refused(firestore_store: Any) -> None:
-    with pytest.raises(CapabilityError, match="Increment"):
-        firestore_store.write_plan("update docs set n = n + 1 where true")
+def test_an_increment_adds_to_numbers_only(runner: asyncio.Runner,
+                                           firestore_store: Any) -> None:
+    """`n + 1` where n is a number; a string, null or missing n is not matched (where
+    Firestore's `Increment` would overwrite or create it)."""
+    assert _run(runner, firestore_store, "update docs set n = n + 1 where true") == \
+        WriteResult(matched=2, modified=2)
+    rows = runner.run(firestore_store.fetch("from docs order by _id"))
+    assert [row.get("n", "missing") for row in rows] == [2, "1", "missing", None, 3.5]
+
+
+def test_a_nested_assignment_leaves_a_non_map_parent_alone(runner: asyncio.Runner,
+                                                           firestore_store: Any) -> None:
+    assert _run(runner, firestore_store, "update docs set m.k = 7 where true") == \
+        WriteResult(matched=4, modified=4)
+    rows = runner.run(firestore_store.fetch("from docs order by _id"))
+    assert [row.get("m") for row in rows] == [{"k": 7}, {"k": 7}, 5, {"k": 7}, {"k": 7}]
+    # a document already holding the value is matched, not written
+    assert runner.run(firestore_store.execute("update docs set m.k = 7 where n == 1")) == \
+        WriteResult(matched=1, modified=0)
+
+
+def test_an_increment_out_of_range_writes_nothing(runner: asyncio.Runner,
+                                                  firestore_store: Any) -> None:
+    load(runner, firestore_store, "docs", [{"_id": "a", "n": 1},
+                                           {"_id": "b", "n": 2**63 - 1}])
+    with pytest.raises(BackendError, match="64-bit"):
+        runner.run(firestore_store.execute("update docs set n = n + 1 where true"))
+    rows = runner.run(firestore_store.fetch("from docs order by _id"))
+    assert [row["n"] for row in rows] == [1, 2**63 - 1]
+
+
+def test_array_in_array_is_refused(firestore_store: Any) -> None:
+    with pytest.raises(CapabilityError, match="array inside an array"):
+        firestore_store.write_plan("update docs set a = [[1]] where true")
 
 
 def test_a_document_changed_after_the_read_is_read_again_not_overwritten(

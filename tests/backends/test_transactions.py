@@ -21,7 +21,7 @@ from tests.backends.conftest import load
 
 pytestmark = pytest.mark.integration
 
-TX_BACKENDS = ["memory", "dynamodb"]
+TX_BACKENDS = ["memory", "firestore", "dynamodb"]
 FIXTURE = {"mongodb": "mongo_store", "dynamodb": "dynamo_store", "firestore": "firestore_store"}
 
 ACCOUNTS = [
@@ -172,10 +172,18 @@ def test_of_two_transactions_on_one_document_one_wins(runner: asyncio.Runner,
 
 
 def test_a_conflict_that_persists_is_raised_with_nothing_written(
-        runner: asyncio.Runner, accounts: tuple[Any, str]) -> None:
+        runner: asyncio.Runner, accounts: tuple[Any, str], request: pytest.FixtureRequest
+) -> None:
     """Each attempt's read is made stale by a write outside the transaction before it
     writes: every attempt conflicts; after max_attempts the conflict is raised."""
     store, name = accounts
+    if store.driver == "firestore":  # Firestore only (docs/transactions.md, "Firestore")
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=BackendError,
+            reason="Firestore locks what a transaction reads: the write outside the "
+                   "transaction waits for the transaction's own lock, and the emulator "
+                   "fails that write after its lock timeout (about 2 s); the read cannot "
+                   "be made stale"))
     attempts = 0
 
     async def body(tx: Transaction) -> None:

@@ -14,17 +14,22 @@
 - Every call carries ``timeout`` (``FirestoreConfig.timeout``) and a retry policy
   bounded by it, so a server that is down fails the call in that time instead of
   the client's 300 s of retries; for a query it bounds the whole stream.
+- Transactions (``store.transaction()``, docs/transactions.md): reads run in a
+  Firestore transaction (which locks what they read); writes are kept in the
+  transaction and committed at once. See ``FirestoreTransaction``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import os
 import secrets
 import string
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
@@ -32,15 +37,20 @@ from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan
-from crossql.errors import BackendError
-from crossql.runtime.reference import MISSING, get_path
+from crossql.errors import BackendError, TransactionConflict
+from crossql.runtime.reference import MISSING, evaluate_condition, get_path
 from crossql.runtime.store import Document, Store, with_id_first
+from crossql.runtime.transaction import TransactionScope
 
 if TYPE_CHECKING:
     from crossql.config import FirestoreConfig
 
 BATCH_SIZE = 500
 """Writes per batched write: Firestore's limit for one commit."""
+
+TRANSACTION_WRITES = 500
+"""Writes one transaction holds at most: Firestore's documented limit for the writes of
+one commit (a transaction or a batched write)."""
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds per call when the store has no configuration (``FirestoreConfig.timeout``)."""
@@ -193,6 +203,9 @@ class FirestoreStore(Store):
 
     driver = "firestore"
 
+    _tx: FirestoreTransaction | None = None
+    """The transaction this store runs in (a transaction's view), else None."""
+
     def __init__(self, config: FirestoreConfig | None = None, *, client: Any = None,
                  options: FirestoreOptions | None = None, schema: Any = None,
                  plan_cache_size: int | None = None) -> None:
@@ -270,6 +283,24 @@ class FirestoreStore(Store):
             maximum=min(timeout / 4, 5.0), multiplier=2.0, timeout=timeout)
         return {"retry": retry, "timeout": timeout}
 
+    def _timeout(self) -> float:
+        return self._config.timeout if self._config is not None else DEFAULT_TIMEOUT
+
+    def _read_call(self) -> dict[str, Any]:
+        """``_call()`` for a read; in a transaction, with the transaction (a read after
+        the transaction's writes is refused: it would not see them)."""
+        if self._tx is None:
+            return self._call()
+        self._tx.before_read()
+        return {**self._call(), "transaction": self._tx.transaction}
+
+    def _error(self, err: BaseException) -> BackendError:
+        """The ``BackendError`` for a driver error (in a transaction, a conflict is a
+        ``TransactionConflict``)."""
+        if self._tx is not None:
+            return self._tx.error(err)
+        return _driver_error(err)
+
     @property
     def client(self) -> Any:
         """The driver's ``AsyncClient`` (after ``open``)."""
@@ -293,7 +324,7 @@ class FirestoreStore(Store):
             yield await self._aggregate_row(fplan)
             return
         query = fplan.build(self.client)
-        stream = query.stream(**self._call())
+        stream = query.stream(**self._read_call())
         calls: list[Any] = []  # the gRPC call of this stream, seen by _CallTracker
         try:
             token = _STREAM_CALLS.set(calls)
@@ -308,7 +339,7 @@ class FirestoreStore(Store):
                 yield _shape(fplan, snapshot)
         except Exception as err:
             if _is_driver_error(err):
-                raise _driver_error(err) from err
+                raise self._error(err) from err
             raise
         finally:
             # closing the client's stream does not end its gRPC call (the call lives on,
@@ -322,9 +353,11 @@ class FirestoreStore(Store):
 
     async def _aggregate_row(self, plan: FirestorePlan) -> Document:
         try:
-            results = await plan.build(self.client).get(**self._call())
+            results = await plan.build(self.client).get(**self._read_call())
         except Exception as err:
-            raise _driver_error(err) from err
+            if isinstance(err, BackendError):
+                raise
+            raise self._error(err) from err
         values = {r.alias: r.value for r in results[0]} if results else {}
         row: Document = {}
         for agg, out in zip(plan.aggregations, plan.outputs, strict=True):
@@ -342,9 +375,11 @@ class FirestoreStore(Store):
             return 1
         query = fplan.build(self.client)
         try:
-            results = await query.count(alias="n").get(**self._call())
+            results = await query.count(alias="n").get(**self._read_call())
         except Exception as err:
-            raise _driver_error(err) from err
+            if isinstance(err, BackendError):
+                raise
+            raise self._error(err) from err
         return int(results[0][0].value)
 
     # -- documents ------------------------------------------------------------------------------
@@ -357,6 +392,9 @@ class FirestoreStore(Store):
             _check_storable(body, f"document {doc_id!r}")
             ids.append(doc_id)
             bodies.append(body)
+        if self._tx is not None:
+            self._tx.stage_inserts(collection, ids, bodies)
+            return ids
         coll = self.client.collection(collection)
         try:
             for start in range(0, len(ids), BATCH_SIZE):
@@ -374,9 +412,11 @@ class FirestoreStore(Store):
             return None  # no Firestore document has such an id
         try:
             snapshot = await self.client.collection(collection).document(doc_id).get(
-                **self._call())
+                **self._read_call())
         except Exception as err:
-            raise _driver_error(err) from err
+            if isinstance(err, BackendError):
+                raise
+            raise self._error(err) from err
         if not snapshot.exists:
             return None
         return with_id_first(_plain(snapshot.to_dict() or {}), snapshot.id)
@@ -394,6 +434,8 @@ class FirestoreStore(Store):
             ir.Query(collection, where=query.where, select=(
                 ir.SelectItem(ir.Path(("_id",))),), source=query.source),
             schema=self._schema, options=self.options)
+        if self._tx is not None:
+            return await self._tx.delete_where(self, collection, plan, query)
         ids = [row["_id"] async for row in self.run_plan(plan)]
         try:
             await self._delete_ids(collection, ids)
@@ -402,6 +444,9 @@ class FirestoreStore(Store):
         return len(ids)
 
     async def drop_collection(self, name: str) -> None:
+        if self._tx is not None:
+            raise BackendError("firestore", "drop_collection does not run in a transaction "
+                               "(it may take more writes than one commit holds)")
         coll = self.client.collection(name)
         try:
             while True:
@@ -417,3 +462,246 @@ class FirestoreStore(Store):
         """A 20-character random id, as Firestore's own clients make them."""
         return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
 
+
+    # -- transactions ----------------------------------------------------------------------
+    async def begin_transaction(self) -> TransactionScope:
+        """A Firestore transaction: reads run in it (Firestore locks what they read, or
+        checks it at commit); writes are kept and sent in its commit, all or none.
+
+        A read (``fetch``/``stream``/``count``/``get``) after a write of the same
+        transaction is refused: Firestore applies the writes only at commit, so the read
+        would not see them. ``execute`` and ``delete_many`` may follow writes: they read
+        through the transaction and take its own writes into account. At most
+        ``TRANSACTION_WRITES`` documents are written; a statement past that is refused
+        before anything is written. A conflict (``Aborted``) raises
+        ``TransactionConflict``; the transaction is then rolled back."""
+        if self._tx is not None:
+            raise BackendError("firestore", "transactions do not nest")
+        transaction = self.client.transaction()
+        try:
+            async with asyncio.timeout(self._timeout()):
+                await transaction._begin()
+        except TimeoutError as err:
+            raise BackendError("firestore", f"beginning a transaction took more than "
+                               f"{self._timeout():g} s") from err
+        except Exception as err:
+            if _is_driver_error(err):
+                raise _driver_error(err) from err
+            raise
+        view = FirestoreStore(self._config, client=self._client, options=self.options,
+                              schema=self._schema)
+        self.share_with(view)
+        scope = FirestoreTransaction(view, transaction)
+        view._tx = scope
+        return scope
+
+    async def statement_snapshots(self, query: Any) -> list[Any]:
+        """The snapshots of ``query`` (an ``AsyncQuery``), read for a write statement: in a
+        transaction, through it (after its writes too: the statement takes them into
+        account itself)."""
+        call = self._call()
+        if self._tx is not None:
+            self._tx.check_open()
+            call["transaction"] = self._tx.transaction
+        try:
+            return [snapshot async for snapshot in query.stream(**call)]
+        except Exception as err:
+            if _is_driver_error(err):
+                raise self._error(err) from err
+            raise
+
+
+@dataclass(slots=True)
+class Pending:
+    """What a transaction writes to one document at commit."""
+
+    op: Literal["create", "set", "update", "delete", "delete-new"]
+    """``create`` (inserted), ``set`` (deleted, then inserted again), ``update`` (changed
+    fields of a document read), ``delete``, ``delete-new`` (inserted, then deleted: a
+    delete whose precondition is that the document does not exist)."""
+    doc: Document | None
+    """The document after the transaction's writes (``_id`` first), None when deleted."""
+    old: Document | None = None
+    """For ``update``: the document as the transaction read it."""
+
+
+class FirestoreTransaction(TransactionScope):
+    """One Firestore transaction (``client.transaction()``) and its view.
+
+    The Python client sends a transaction's writes only in its commit; they are kept
+    here per document (``pending``), so that a later ``update``/``delete`` of the same
+    transaction sees them and each document is written once."""
+
+    def __init__(self, view: FirestoreStore, transaction: Any) -> None:
+        self.view = self._view = view
+        self.transaction = transaction
+        self.pending: dict[tuple[str, str], Pending] = {}
+        self.conflict: str | None = None
+        self.finished = False
+
+    # -- state --------------------------------------------------------------------------
+    def check_open(self) -> None:
+        """Refuse a call after a conflict or the end of the transaction."""
+        if self.conflict is not None:
+            raise TransactionConflict("firestore", f"the transaction conflicted "
+                                      f"({self.conflict}) and was rolled back")
+        if self.finished:
+            raise BackendError("firestore", "the transaction is finished")
+
+    def before_read(self) -> None:
+        """Refuse a read after the transaction's writes (it would not see them)."""
+        self.check_open()
+        if self.pending:
+            raise BackendError(
+                "firestore", "a read after a write in the same transaction: Firestore "
+                "applies a transaction's writes only when it commits, so the read would not "
+                "see them; read first, then write (update/delete statements may follow "
+                "writes)")
+
+    def error(self, err: BaseException) -> BackendError:
+        """A driver error in the transaction: ``Aborted`` (contention; the emulator's lock
+        timeout) is a conflict, which rolls the transaction back."""
+        from google.api_core import exceptions
+
+        if isinstance(err, exceptions.Aborted):
+            self.conflict = err.message or type(err).__name__
+            return TransactionConflict("firestore", f"{type(err).__name__}: {err}; the "
+                                       "transaction is rolled back, nothing of it is written")
+        return _driver_error(err)
+
+    # -- writes -----------------------------------------------------------------------------
+    def live(self, collection: str) -> Iterator[tuple[str, Document | None]]:
+        """The documents of ``collection`` the transaction wrote: (id, document after its
+        writes, or None when deleted)."""
+        for (coll, doc_id), pending in self.pending.items():
+            if coll == collection:
+                yield doc_id, pending.doc
+
+    def reserve(self, collection: str, ids: list[str]) -> None:
+        """Refuse a statement that would take the transaction past ``TRANSACTION_WRITES``
+        written documents (before it writes anything)."""
+        self.check_open()
+        new = {doc_id for doc_id in ids if (collection, doc_id) not in self.pending}
+        if len(self.pending) + len(new) > TRANSACTION_WRITES:
+            raise BackendError(
+                "firestore", f"this write would take the transaction to "
+                f"{len(self.pending) + len(new)} written documents; Firestore commits at "
+                f"most {TRANSACTION_WRITES} writes at once. Nothing of the statement was "
+                "written: split the work into several transactions")
+
+    def stage_inserts(self, collection: str, ids: list[str], bodies: list[Document]) -> None:
+        """Keep inserts for the commit (a duplicate id is refused now, before any)."""
+        self.check_open()
+        seen: set[str] = set()
+        for doc_id in ids:
+            pending = self.pending.get((collection, doc_id))
+            if doc_id in seen or (pending is not None and pending.doc is not None):
+                raise BackendError("firestore", f"duplicate _id {doc_id!r} in {collection!r}")
+            seen.add(doc_id)
+        self.reserve(collection, ids)
+        for doc_id, body in zip(ids, bodies, strict=True):
+            doc = with_id_first(body, doc_id)
+            pending = self.pending.get((collection, doc_id))
+            if pending is None or pending.op == "delete-new":
+                self.pending[(collection, doc_id)] = Pending("create", doc)
+            else:  # it existed and the transaction deleted it
+                self.pending[(collection, doc_id)] = Pending("set", doc)
+
+    def stage_update(self, collection: str, old: Document, new: Document) -> None:
+        """Keep an update: ``old`` as read (or as the transaction left it), ``new``."""
+        key = (collection, old["_id"])
+        pending = self.pending.get(key)
+        if pending is None:
+            self.pending[key] = Pending("update", new, old)
+        else:
+            pending.doc = new
+
+    def stage_delete(self, collection: str, doc_id: str) -> None:
+        """Keep a delete."""
+        key = (collection, doc_id)
+        pending = self.pending.get(key)
+        if pending is not None and pending.op == "create":
+            self.pending[key] = Pending("delete-new", None)
+        else:
+            self.pending[key] = Pending("delete", None)
+
+    async def delete_where(self, view: FirestoreStore, collection: str, plan: FirestorePlan,
+                           query: ir.Query) -> int:
+        """``delete_many`` in the transaction: the documents the read finds, and those the
+        transaction wrote, where the condition is true."""
+        if plan.static_rows is not None:
+            found: list[str] = [row["_id"] for row in plan.static_rows]
+        else:
+            found = [s.id for s in await view.statement_snapshots(plan.build(view.client))]
+        written = dict(self.live(collection))
+        doomed = [doc_id for doc_id in found if doc_id not in written]
+        doomed += [doc_id for doc_id, doc in written.items() if doc is not None and (
+            query.where is None or evaluate_condition(query.where, doc) is True)]
+        self.reserve(collection, doomed)
+        for doc_id in doomed:
+            self.stage_delete(collection, doc_id)
+        return len(doomed)
+
+    def _write_all(self) -> None:
+        """Hand the kept writes to the client's transaction."""
+        from google.cloud import firestore
+
+        from crossql.backends.firestore.writes import changes
+
+        client = self._view.client
+        for (collection, doc_id), pending in self.pending.items():
+            ref = client.collection(collection).document(doc_id)
+            body = None if pending.doc is None else {
+                k: v for k, v in pending.doc.items() if k != "_id"}
+            if pending.op == "create":
+                self.transaction.create(ref, body)
+            elif pending.op == "set":
+                self.transaction.set(ref, body)
+            elif pending.op == "update":
+                assert pending.old is not None and pending.doc is not None
+                fields = changes(pending.old, pending.doc, firestore.DELETE_FIELD)
+                if fields:
+                    self.transaction.update(ref, fields)
+            elif pending.op == "delete":
+                self.transaction.delete(ref)
+            else:  # inserted then deleted: only check that it did not exist
+                self.transaction.delete(ref, option=client.write_option(exists=False))
+
+    # -- end ----------------------------------------------------------------------------------
+    async def commit(self) -> None:
+        if self.conflict is not None:
+            await self.abort()
+            self.check_open()  # raises TransactionConflict
+        self.check_open()
+        timeout = self._view._timeout()
+        try:
+            self._write_all()
+            async with asyncio.timeout(timeout):
+                await self.transaction._commit()
+        except TimeoutError as err:
+            await self.abort()
+            raise BackendError("firestore", f"the commit did not answer in {timeout:g} s: "
+                               "whether the transaction was written is unknown") from err
+        except Exception as err:
+            if not _is_driver_error(err):
+                await self.abort()
+                raise
+            failure = self.error(err)
+            await self.abort()
+            if not isinstance(failure, TransactionConflict):
+                failure = BackendError("firestore", f"{failure.message}; the commit failed, "
+                                       "nothing of the transaction was written")
+            raise failure from err
+        self.finished = True
+
+    async def abort(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if not self.transaction.in_progress:
+            return
+        try:
+            async with asyncio.timeout(self._view._timeout()):
+                await self.transaction._rollback()
+        except Exception:
+            pass  # the server discards an unfinished transaction

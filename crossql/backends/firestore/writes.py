@@ -2,28 +2,36 @@
 batch), each write with the document's ``last_update_time`` as precondition.
 
 The plan reads the documents the ``where`` selects (the read plan of ``from <c>
-where <cond> [limit n]``: exactly the read's filters and refusals), then writes
-them in batches: ``batch.update(ref, {field: value | DELETE_FIELD})`` or
-``batch.delete(ref)``, each with ``write_option(last_update_time=...)`` of the
-snapshot read. A document changed since the read fails its batch's precondition:
-nothing of that batch is written, and the runtime reads again (the documents not
-written yet, re-checked by the server's filters) and retries, at most
-``MAX_ATTEMPTS`` times; then it raises ``BackendError``.
+where <cond> [limit n]``: exactly the read's filters and refusals). From each
+snapshot it computes the document's new values client-side, with the reference
+semantics of writes (crossql/runtime/writes.py): ``p = p + n`` adds to a number
+only, ``set a.b = v`` writes below a map or a missing ``a``; a document where an
+assignment does not apply is not matched. Then it writes the fields that changed
+(``batch.update(ref, {path: value | DELETE_FIELD})``) or deletes
+(``batch.delete(ref)``), in batches, each write with
+``write_option(last_update_time=...)`` of the snapshot read: the values are written
+only on the document they were computed from. A document changed since the read
+fails its batch's precondition: nothing of that batch is written, and the runtime
+reads again (the documents not written yet, re-checked by the server's filters and
+the assignments) and retries, at most ``MAX_ATTEMPTS`` times; then it raises
+``BackendError``. A document the write leaves as it was is matched, not written.
 
 Atomicity: each batch (up to 500 documents) is atomic; the statement is not
 atomic across batches, nor between the read and the writes.
 
-Refused (``CapabilityError``): ``p = p + n`` (``firestore.Increment`` creates a
-missing field and overwrites a non-number, and Firestore cannot filter on "holds
-a number" without an inequality that reshapes the query); an assignment to a
-nested path (``a.b``: Firestore would replace a non-map ``a``, where the
-reference leaves the document alone); a list value holding a list (Firestore
-cannot store arrays in arrays).
+In a transaction (``FirestoreStore.begin_transaction``) the read runs in the
+transaction, the documents the transaction already wrote are taken as it left them,
+and the writes are kept for its commit (no batches, no preconditions: the
+transaction holds what it read).
+
+Refused (``CapabilityError``): a list value holding a list (Firestore cannot store
+arrays in arrays).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,7 +39,8 @@ from crossql import ir
 from crossql.backends.base import Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
 from crossql.errors import BackendError
-from crossql.runtime.writes import WriteResult, strict_equal, updated
+from crossql.runtime.store import Document, with_id_first
+from crossql.runtime.writes import WriteResult, assignment_applies, selects, strict_equal, updated
 
 BACKEND = "firestore"
 BATCH_SIZE = 500
@@ -39,22 +48,62 @@ BATCH_SIZE = 500
 MAX_ATTEMPTS = 3
 """Reads-then-writes tried before a document that keeps changing is an error."""
 
+Op = Literal["set", "unset", "add"]
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any], delete: Any,
+            prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The update that turns ``old`` into ``new``: field path → new value, or ``delete``
+    (``DELETE_FIELD``) for a field ``new`` lacks. Maps in both are compared field by
+    field, so fields that do not change are never written."""
+    out: dict[str, Any] = {}
+    for key, value in new.items():
+        if not prefix and key == "_id":
+            continue
+        path = (*prefix, key)
+        if key not in old:
+            out[field_path(path)] = value
+        elif isinstance(value, dict) and isinstance(old[key], dict):
+            out.update(changes(old[key], value, delete, path))
+        elif not strict_equal(old[key], value):
+            out[field_path(path)] = value
+    for key in old:
+        if key not in new and (prefix or key != "_id"):
+            out[field_path((*prefix, key))] = delete
+    return out
+
 
 @dataclass(frozen=True, slots=True)
 class FirestoreWritePlan(Plan):
-    """Read with ``read``, then batched updates (``fields``: path → value, None for
-    ``DELETE_FIELD``) or deletes, each with a ``last_update_time`` precondition."""
+    """Read with ``read``; compute each document's new values from its snapshot; then
+    batched updates of the changed fields, or deletes, each with a ``last_update_time``
+    precondition."""
 
     kind: Literal["update", "delete"]
     collection: str
     read: FirestorePlan
-    fields: tuple[tuple[tuple[str, ...], Any, bool], ...]
-    """(path, value, is unset) per assignment."""
+    fields: tuple[tuple[tuple[str, ...], Any, Op], ...]
+    """(path, value, ``set``/``unset``/``add``) per assignment."""
     statement: ir.Update | ir.Delete
     limit: int | None = None
     backend = "firestore"
     atomic = ("each batch of up to 500 documents atomically; not atomic across batches, nor "
               "between the read and the writes")
+
+    @property
+    def reads_past_limit(self) -> bool:
+        """Whether the read ignores ``limit``: some documents it finds may not take the
+        assignments (``p + n`` on a non-number, ``a.b`` below a non-map), so the first
+        ``n`` found are not necessarily the first ``n`` written."""
+        return self.limit is not None and any(
+            op == "add" or len(path) > 1 for path, _, op in self.fields)
+
+    def _update(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for path, value, op in self.fields:
+            out[field_path(path)] = ("DELETE_FIELD" if op == "unset" else
+                                     {"add": value} if op == "add" else value)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -63,18 +112,29 @@ class FirestoreWritePlan(Plan):
             "batch_size": BATCH_SIZE, "precondition": "last_update_time of the read",
             "atomic": self.atomic}
         if self.kind == "update":
-            out["update"] = {field_path(p): ("DELETE_FIELD" if unset else v)
-                             for p, v, unset in self.fields}
+            out["update"] = self._update()
+            out["computed"] = ("each document's new values from its snapshot; a document "
+                               "where an assignment does not apply is not matched; only the "
+                               "fields that change are written")
         if self.limit is not None:
             out["limit"] = self.limit
+            if self.reads_past_limit:
+                out["read_limit"] = "none: the first documents the assignments apply to"
         result: dict[str, Any] = json.loads(json.dumps(out))
         return result
 
     def explain(self) -> str:
         lines = [f"firestore: query `{self.collection}`, then batched {self.kind}s — "
                  f"{self.atomic}", "  read: " + self.read.explain().replace("\n", "\n  ")]
+        if self.reads_past_limit:
+            lines.append(f"  the read runs without its limit; the first {self.limit} "
+                         "documents the assignments apply to are written")
         if self.kind == "update":
-            lines.append("  update: " + json.dumps(self.to_dict()["update"], ensure_ascii=False))
+            lines.append("  update: " + json.dumps(self._update(), ensure_ascii=False))
+            lines.append("  each document's new values are computed from its snapshot "
+                         "(`p + n` only on a number, `a.b` only below a map or a missing "
+                         "`a`; a document where one does not apply is not matched); only "
+                         "the fields that change are written")
         lines.append(f"  batches of {BATCH_SIZE}, each write with the document's "
                      "last_update_time as precondition; a changed document fails its batch, "
                      f"which is read again and retried (at most {MAX_ATTEMPTS} attempts)")
@@ -86,9 +146,17 @@ class FirestoreWritePlan(Plan):
                 "    option = db.write_option(last_update_time=snapshot.update_time)"]
         if self.kind == "update":
             update = ", ".join(
-                f"{field_path(p)!r}: " + ("firestore.DELETE_FIELD" if unset else repr(v))
-                for p, v, unset in self.fields)
-            body.append(f"    batch.update(snapshot.reference, {{{update}}}, option=option)")
+                f"{field_path(p)!r}: " + ("firestore.DELETE_FIELD" if op == "unset" else
+                                          f"old[{field_path(p)!r}] + {v!r}" if op == "add"
+                                          else repr(v))
+                for p, v, op in self.fields)
+            body += ["    old = snapshot.to_dict()",
+                     f"    new = {{{update}}}  # computed by CrossQL (reference semantics)",
+                     "    if not all_assignments_apply(old):  # `p + n` on a number, "
+                     "`a.b` below a map",
+                     "        continue",
+                     "    batch.update(snapshot.reference, changed_fields(old, new), "
+                     "option=option)"]
         else:
             body.append("    batch.delete(snapshot.reference, option=option)")
         body.append(f"await batch.commit()  # every {BATCH_SIZE} writes")
@@ -97,66 +165,125 @@ class FirestoreWritePlan(Plan):
     def summary(self) -> str:
         return f"query then batched {self.kind}s (atomic per batch of {BATCH_SIZE})"
 
+    # -- running ------------------------------------------------------------------------------
+    def _applies(self, doc: Document) -> bool:
+        statement = self.statement
+        return not isinstance(statement, ir.Update) or all(
+            assignment_applies(a, doc) for a in statement.assignments)
+
+    def _new(self, doc: Document, note: str = "") -> Document:
+        assert isinstance(self.statement, ir.Update)
+        try:
+            return updated(self.statement, doc)
+        except BackendError as err:  # an increment out of range
+            raise BackendError(BACKEND, err.message + note) from err
+
+    def _query(self, client: Any, *, limited: bool) -> Any:
+        return self.read.build(client) if limited else self.read_without_limit(client)
+
     async def run(self, store: Any) -> WriteResult:
         """Run on an open ``FirestoreStore`` (the store's ``execute_plan`` calls this)."""
+        if store._tx is not None:
+            return await self._run_in_transaction(store)
         from google.api_core import exceptions
         from google.cloud import firestore
 
         from crossql.backends.firestore.store import _driver_error, _is_driver_error, _plain
 
         client = store.client
-        written: set[str] = set()
+        done: set[str] = set()  # written, or matched with nothing to change
         matched = modified = 0
         left = self.limit
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if self.read.static_rows is not None or left == 0:
                 break
-            query = self.read.build(client) if attempt == 1 or left is None else \
-                self.read_without_limit(client)
-            try:
-                snapshots = [s async for s in query.stream(**store._call())
-                             if s.id not in written]
-            except Exception as err:
-                if _is_driver_error(err):
-                    raise _driver_error(err) from err
-                raise
+            query = self._query(client, limited=attempt == 1 and not self.reads_past_limit)
+            writes: list[tuple[Any, dict[str, Any] | None]] = []
+            for snap in await store.statement_snapshots(query):
+                if snap.id in done:
+                    continue
+                if left is not None and len(writes) >= left:
+                    break
+                old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
+                if not self._applies(old):
+                    continue
+                fields = None
+                if self.kind == "update":
+                    note = f" ({matched} documents were written before)" if matched else ""
+                    fields = changes(old, self._new(old, note), firestore.DELETE_FIELD)
+                writes.append((snap, fields))
+            unchanged = [snap.id for snap, fields in writes if fields == {}]
+            done.update(unchanged)
+            matched += len(unchanged)
             if left is not None:
-                snapshots = snapshots[:left]
+                left -= len(unchanged)
+            writes = [(snap, fields) for snap, fields in writes if fields != {}]
             try:
-                for start in range(0, len(snapshots), BATCH_SIZE):
-                    chunk = snapshots[start:start + BATCH_SIZE]
+                for start in range(0, len(writes), BATCH_SIZE):
+                    chunk = writes[start:start + BATCH_SIZE]
                     batch = client.batch()
-                    changed = 0
-                    for snap in chunk:
+                    for snap, fields in chunk:
                         option = client.write_option(last_update_time=snap.update_time)
-                        if self.kind == "delete":
+                        if fields is None:
                             batch.delete(snap.reference, option=option)
-                            continue
-                        old = _plain(snap.to_dict() or {})
-                        if not strict_equal(updated(self.statement, old), old):  # type: ignore[arg-type]
-                            changed += 1
-                        batch.update(snap.reference, {
-                            field_path(p): firestore.DELETE_FIELD if unset else v
-                            for p, v, unset in self.fields}, option=option)
+                        else:
+                            batch.update(snap.reference, fields, option=option)
                     await batch.commit(**store._call(write=True))
-                    written.update(s.id for s in chunk)
+                    done.update(snap.id for snap, _ in chunk)
                     matched += len(chunk)
-                    modified += changed
+                    modified += len(chunk) if self.kind == "update" else 0
                     if left is not None:
                         left -= len(chunk)
-            except (exceptions.FailedPrecondition, exceptions.NotFound):
-                continue  # a document changed since the read: read the rest again
+            except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted):
+                # a document changed since the read (Aborted: the emulator's lock timeout
+                # while a transaction holds it): read the rest again
+                continue
             except Exception as err:
                 if _is_driver_error(err):
                     raise _driver_error(err) from err
                 raise
             break
         else:
-            raise BackendError("firestore", f"documents kept changing during the write; "
+            raise BackendError("firestore", "documents kept changing (or stayed locked by a "
+                               f"transaction) during the write; "
                                f"{matched} were written, the others were not")
         if self.kind == "delete":
             return WriteResult(matched=matched, deleted=matched)
         return WriteResult(matched=matched, modified=modified)
+
+    async def _run_in_transaction(self, store: Any) -> WriteResult:
+        """The write in ``store``'s transaction: read through it, then keep the writes for
+        its commit (refused, with nothing kept, past the transaction's write limit)."""
+        from crossql.backends.firestore.store import _plain
+
+        tx = store._tx
+        tx.check_open()
+        written = dict(tx.live(self.collection))
+        docs: list[Document] = []
+        if self.read.static_rows is None:
+            limited = not written and not self.reads_past_limit
+            for snap in await store.statement_snapshots(self._query(store.client,
+                                                                    limited=limited)):
+                if snap.id in written:
+                    continue  # taken as the transaction left it, below
+                old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
+                if self._applies(old):
+                    docs.append(old)
+        docs += [doc for doc in written.values()
+                 if doc is not None and selects(self.statement, doc)]
+        if self.limit is not None:
+            docs = sorted(docs, key=lambda doc: str(doc["_id"]))[:self.limit]
+        if self.kind == "delete":
+            tx.reserve(self.collection, [doc["_id"] for doc in docs])
+            for doc in docs:
+                tx.stage_delete(self.collection, doc["_id"])
+            return WriteResult(matched=len(docs), deleted=len(docs))
+        changed = [(old, new) for old in docs
+                   if not strict_equal(new := self._new(old), old)]
+        tx.reserve(self.collection, [old["_id"] for old, _ in changed])
+        for old, new in changed:
+            tx.stage_update(self.collection, old, new)
+        return WriteResult(matched=len(docs), modified=len(changed))
 
     def read_without_limit(self, client: Any) -> Any:
         """The read query without its ``limit`` (a retry skips the documents written)."""
@@ -187,25 +314,22 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
     def fail(node: Any, message: str, hint: str) -> Exception:
         return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source)
 
-    fields: list[tuple[tuple[str, ...], Any, bool]] = []
+    fields: list[tuple[tuple[str, ...], Any, Op]] = []
     if isinstance(statement, ir.Update):
         for item in statement.assignments:
             if isinstance(item, ir.Increment):
-                raise fail(item, "firestore cannot add to a field faithfully: "
-                           "`Increment` creates a missing field and overwrites a non-number",
-                           "read the value and set it, in a transaction")
-            if len(item.path.segments) > 1:
-                raise fail(item, f"firestore cannot write `{item.path.dotted}` below a map: "
-                           "it would replace a non-map parent", "set the whole map instead")
-            if isinstance(item, ir.SetField):
+                amount = item.amount
+                assert isinstance(amount, ir.Literal), "a bound statement has no parameters"
+                fields.append((item.path.segments, amount.value, "add"))
+            elif isinstance(item, ir.SetField):
                 assert not isinstance(item.value, ir.Param)
                 value = ir.python_value(item.value)
                 if _nested_list(value):
                     raise fail(item, "firestore cannot store an array inside an array",
                                "store a map of arrays instead")
-                fields.append((item.path.segments, value, False))
+                fields.append((item.path.segments, value, "set"))
             else:
-                fields.append((item.path.segments, None, True))
+                fields.append((item.path.segments, None, "unset"))
     return FirestoreWritePlan(
         kind="update" if isinstance(statement, ir.Update) else "delete",
         collection=statement.collection, read=read, fields=tuple(fields),
