@@ -41,29 +41,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends.base import BackendSpec, Capabilities, refuse
 from crossql.backends.dynamodb.expressions import (
-    ALWAYS,
     NEVER,
     Between,
     Comparison,
     ConditionBuilder,
+    Const,
     Expr,
     ExpressionWriter,
     Function,
     Path,
     and_,
-    operator_count,
 )
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import (
     AccessPath,
     DynamoOptions,
     TableSchema,
+    default_table,
     dynamo_options,
+    table_paths,
     table_schemas,
 )
 from crossql.backends.dynamodb.values import UnstorableValue, number_text
@@ -137,14 +139,19 @@ CAPABILITIES = Capabilities(
 def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
     if cond is None:
         return []
-    if isinstance(cond, ir.And):
-        out: list[ir.Condition] = []
-        for op in cond.operands:
-            for c in _conjuncts(op):
-                if c not in out:
-                    out.append(c)
-        return out
-    return [cond]
+    if type(cond) is not ir.And:
+        return [cond]
+    out: list[ir.Condition] = []
+    seen: set[ir.Condition] = set()  # IR nodes hash as they compare: spans left out
+    stack = list(reversed(cond.operands))
+    while stack:
+        c = stack.pop()
+        if type(c) is ir.And:
+            stack.extend(reversed(c.operands))
+        elif c not in seen:
+            seen.add(c)
+            out.append(c)
+    return out
 
 
 def _predicate_path(cond: ir.Condition) -> ir.Path | None:
@@ -155,12 +162,40 @@ def _predicate_path(cond: ir.Condition) -> ir.Path | None:
 
 
 def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
-    out = []
-    for node in ir.walk(cond):
-        if isinstance(node, ir.PREDICATE_TYPES):
-            path = getattr(node, "path", None)
-            assert isinstance(path, ir.Path)
-            out.append(path)
+    return list(ir.paths(cond))
+
+
+_NUMBER_FIELDS: dict[type, tuple[str, ...]] = {
+    ir.Compare: ("value",), ir.Between: ("low", "high"), ir.In: ("values",),
+    ir.Contains: ("value",), ir.ContainsAny: ("values",), ir.ContainsAll: ("values",),
+    ir.StartsWith: ("value",), ir.Matches: ("value",), ir.Size: ("value",), ir.Exists: (),
+}
+"""The value fields of each predicate, in field order."""
+
+
+def _numbers(cond: ir.Condition) -> list[ir.Literal]:
+    """The number literals of a condition, in the order ``ir.walk`` meets them."""
+    out: list[ir.Literal] = []
+    stack: list[Any] = [cond]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ir.Literal:
+            value = node.value
+            if type(value) is int or type(value) is float or (
+                    isinstance(value, int | float) and not isinstance(value, bool)):
+                out.append(node)
+        elif kind is ir.And or kind is ir.Or:
+            stack.extend(reversed(node.operands))
+        elif kind is ir.Not:
+            stack.append(node.operand)
+        elif kind is ir.ListValue:
+            stack.extend(reversed(node.items))
+        else:
+            fields = _NUMBER_FIELDS.get(kind)
+            if fields is None:  # pragma: no cover - every condition node is listed
+                raise TypeError(f"unhandled condition node {kind.__name__}")
+            stack.extend(getattr(node, name) for name in reversed(fields))
     return out
 
 
@@ -255,16 +290,14 @@ class _Compiler:
                               "page with the last key you saw instead "
                               "(a condition on the sort key)")
         if q.where is not None:
-            for node in ir.walk(q.where):
-                if isinstance(node, ir.Literal) and isinstance(node.value, int | float) \
-                        and not isinstance(node.value, bool):
-                    try:
-                        number_text(node.value)
-                    except UnstorableValue as err:
-                        raise self.refuse("number", node, f"dynamodb cannot hold this "
-                                          f"number: {err}",
-                                          "DynamoDB numbers have at most 38 digits and "
-                                          "magnitudes from 1E-130 to 9.99E+125") from None
+            for node in _numbers(q.where):
+                try:
+                    number_text(node.value)  # type: ignore[arg-type]
+                except UnstorableValue as err:
+                    raise self.refuse("number", node, f"dynamodb cannot hold this "
+                                      f"number: {err}",
+                                      "DynamoDB numbers have at most 38 digits and "
+                                      "magnitudes from 1E-130 to 9.99E+125") from None
 
     # -- key conditions -----------------------------------------------------------------
     def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:
@@ -396,7 +429,7 @@ class _Compiler:
                 break
         sorts = [f"`{p.sort_key}` (partition key `{p.partition_key}`"
                  + (f", index `{p.index}`)" if p.index else ", the table)")
-                 for p in self.table.access_paths() if p.sort_key]
+                 for p in table_paths(self.table) if p.sort_key]
         hint = ("DynamoDB returns a Query's items in the order of its sort key: pin the "
                 "partition key with == and order by the sort key"
                 + (": " + "; ".join(sorts) if sorts else " (this table has none)"))
@@ -410,30 +443,32 @@ class _Compiler:
         q = self.query
         conjuncts = _conjuncts(q.where)
         counting = q.is_aggregate
+        ordered = bool(q.order_by) and not counting
         choices = []
-        for path in self.table.access_paths():
+        for path in table_paths(self.table):
             choice = self.choice(path, conjuncts)
             if choice is None:
                 continue
-            if q.order_by and not counting:
+            if ordered:
                 self.fit_order(choice)
             choices.append(choice)
         usable = [c for c in choices if c.order_ok]
-        usable.sort(key=lambda c: (not c.sort, c.path.index is not None))
+        if len(usable) > 1:
+            usable.sort(key=lambda c: (not c.sort, c.path.index is not None))
         if usable:
-            return self.build(usable[0], conjuncts)
-        if q.order_by and not counting:
+            return self.build(usable[0], conjuncts, counting)
+        if ordered:
             raise self.order_refusal(choices)
         if not self.options.allow_scan:
             keys = ", ".join(f"`{p.partition_key}`" + (f" (index `{p.index}`)" if p.index else "")
-                             for p in self.table.access_paths())
+                             for p in table_paths(self.table))
             raise self.refuse(
                 "scan", q.where if q.where is not None else q,
                 "dynamodb cannot run this query without a Scan, and allow_scan is off: "
                 "it pins no partition key with ==",
                 f"add `<partition key> == value` for one of {keys}, or compile with "
                 "allow_scan=True")
-        return self.build(None, conjuncts)
+        return self.build(None, conjuncts, counting)
 
     def _key_expr(self, choice: _Choice) -> Expr:
         partition = choice.partition
@@ -451,13 +486,14 @@ class _Compiler:
                     parts.append(Function("begins_with", sk, v))
         return and_(*parts)
 
-    def build(self, choice: _Choice | None, conjuncts: list[ir.Condition]) -> DynamoPlan:
+    def build(self, choice: _Choice | None, conjuncts: list[ir.Condition],
+              counting: bool) -> DynamoPlan:
         q = self.query
         table = self.options.table_prefix + q.collection
         rest = choice.rest if choice is not None else conjuncts
-        filter_expr = and_(*(self.builder.build(c) for c in rest))
+        build = self.builder.build
+        filter_expr = and_(*[build(c) for c in rest])
         key_expr = self._key_expr(choice) if choice is not None else None
-        counting = q.is_aggregate
         limit = _count(q.limit)
 
         projection: list[Path] = []
@@ -469,69 +505,75 @@ class _Compiler:
                 source = self.attribute(item.expr)
                 outputs.append((output_key(item), source))
                 projection.append(source)
-            # DynamoDB refuses overlapping paths (`a` and `a.b`, or `a` twice)
-            projection = [p for i, p in enumerate(projection)
-                          if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
-                                     for j, o in enumerate(projection) if j != i)]
+            projection = _without_overlaps(projection)
 
-        def request(count_only: bool) -> tuple[dict[str, Any], list[tuple[str, str, Any]]]:
-            writer = ExpressionWriter()
-            req: dict[str, Any] = {"TableName": table}
-            if choice is not None and choice.path.index is not None:
-                req["IndexName"] = choice.path.index
-            texts: list[tuple[str, str, Any]] = []
-            if key_expr is not None:
-                req["KeyConditionExpression"] = writer.render(key_expr)
-                texts.append(("KeyConditionExpression", req["KeyConditionExpression"], key_expr))
-            if filter_expr not in (ALWAYS, NEVER):
-                req["FilterExpression"] = writer.render(filter_expr)
-                texts.append(("FilterExpression", req["FilterExpression"], filter_expr))
-            if projection and not count_only:
-                req["ProjectionExpression"] = ", ".join(writer.path(p) for p in projection)
-                texts.append(("ProjectionExpression", req["ProjectionExpression"], None))
-            if writer.names:
-                req["ExpressionAttributeNames"] = writer.names
-            if writer.values:
-                req["ExpressionAttributeValues"] = writer.values
-            if choice is not None:
-                req["ScanIndexForward"] = choice.forward
-            if count_only:
-                req["Select"] = "COUNT"
-            else:
-                req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
-                if limit and "FilterExpression" not in req:
-                    # without a filter every evaluated item is a row: one page is enough
-                    req["Limit"] = limit
-            return req, texts
-
-        req, texts = request(counting)
-        self.check_limits(texts)
-        count_req = req if counting else request(True)[0]
+        # One rendering serves both requests: the count request is the same read
+        # without the projection, which is rendered last, so its names are the first
+        # ones of the full request's and its values all of them.
+        writer = ExpressionWriter()
+        req: dict[str, Any] = {"TableName": table}
+        if choice is not None and choice.path.index is not None:
+            req["IndexName"] = choice.path.index
+        if key_expr is not None:
+            text = req["KeyConditionExpression"] = writer.render(key_expr)
+            self.check_limits("KeyConditionExpression", text, writer.operators)
+        if type(filter_expr) is not Const:
+            before = writer.operators
+            text = req["FilterExpression"] = writer.render(filter_expr)
+            self.check_limits("FilterExpression", text, writer.operators - before)
+        names = writer.names
+        condition_names = len(names)
+        if projection and not counting:
+            text = req["ProjectionExpression"] = ", ".join([writer.path(p) for p in projection])
+            self.check_limits("ProjectionExpression", text, None)
+        if names:
+            req["ExpressionAttributeNames"] = names
+        if writer.values:
+            req["ExpressionAttributeValues"] = writer.values
+        if choice is not None:
+            req["ScanIndexForward"] = choice.forward
+        if counting:
+            req["Select"] = "COUNT"
+            count_req = req
+        else:
+            count_req = {k: v for k, v in req.items() if k != "ProjectionExpression"}
+            if condition_names < len(names):
+                if condition_names:
+                    count_req["ExpressionAttributeNames"] = dict(
+                        islice(names.items(), condition_names))
+                else:
+                    del count_req["ExpressionAttributeNames"]
+            count_req["Select"] = "COUNT"
+            req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
+            if limit and "FilterExpression" not in req:
+                # without a filter every evaluated item is a row: one page is enough
+                req["Limit"] = limit
         return DynamoPlan(
             operation="Query" if choice is not None else "Scan",
             collection=q.collection, table=table,
             index_name=choice.path.index if choice is not None else None,
             request=req, count_request=count_req, limit=limit,
             outputs=tuple(outputs) if outputs is not None else None,
-            count_names=tuple(output_key(i)[0] for i in q.select) if counting else None,
+            count_names=tuple([output_key(i)[0] for i in q.select]) if counting else None,
             never=filter_expr == NEVER, pk_field=self.options.pk_field,
             reason=self.reason(choice),
         )
 
-    def check_limits(self, texts: list[tuple[str, str, Any]]) -> None:
+    def check_limits(self, name: str, text: str, operators: int | None) -> None:
+        """Refuse an expression over DynamoDB's size or operator limits."""
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        if size <= MAX_EXPRESSION_BYTES and (operators is None or operators <= MAX_OPERATORS):
+            return
         where = self.query.where if self.query.where is not None else self.query
-        for name, text, expr in texts:
-            size = len(text.encode("utf-8"))
-            node = where if name != "ProjectionExpression" else self.query.select[0]
-            if size > MAX_EXPRESSION_BYTES:
-                raise self.refuse(
-                    "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
-                    f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several")
-            if expr is not None and operator_count(expr) > MAX_OPERATORS:
-                raise self.refuse(
-                    "operators", node, f"dynamodb cannot send a {name} of "
-                    f"{operator_count(expr)} operators: DynamoDB allows {MAX_OPERATORS}",
-                    "split the query into several, or use `in` for lists of values")
+        node = where if name != "ProjectionExpression" else self.query.select[0]
+        if size > MAX_EXPRESSION_BYTES:
+            raise self.refuse(
+                "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
+                f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several")
+        raise self.refuse(
+            "operators", node, f"dynamodb cannot send a {name} of "
+            f"{operators} operators: DynamoDB allows {MAX_OPERATORS}",
+            "split the query into several, or use `in` for lists of values")
 
     def reason(self, choice: _Choice | None) -> str:
         if choice is None:
@@ -544,6 +586,16 @@ class _Compiler:
         return text
 
 
+def _without_overlaps(projection: list[Path]) -> list[Path]:
+    """The projection without paths another one covers: DynamoDB refuses overlapping
+    paths (`a` and `a.b`, or `a` twice)."""
+    if all(len(p) == 1 for p in projection) and len(set(projection)) == len(projection):
+        return projection
+    return [p for i, p in enumerate(projection)
+            if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
+                       for j, o in enumerate(projection) if j != i)]
+
+
 def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> DynamoPlan:
     """Compile a bound query into a DynamoDB plan.
 
@@ -553,10 +605,8 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     ``pk_field``, ``table_prefix``).
     """
     opts = dynamo_options(options)
-    tables = table_schemas(schema)
-    table = tables.get(query.collection) or TableSchema(partition_key=opts.pk_field,
-                                                           sort_key=None)
-    return _Compiler(query, table, opts).run()
+    table = table_schemas(schema).get(query.collection) if schema is not None else None
+    return _Compiler(query, table or default_table(opts.pk_field), opts).run()
 
 
 def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from crossql import ir
-from crossql.backends.dynamodb.values import AttributeValue, to_attribute_value
+from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
 from crossql.errors import CapabilityError
 
 Path: TypeAlias = tuple[str, ...]
@@ -147,11 +147,14 @@ Expr: TypeAlias = Const | Comparison | Between | InList | Function | SizeCompari
 def and_(*parts: Expr) -> Expr:
     """Conjunction: flattened, duplicates dropped, constants folded."""
     out: list[Expr] = []
+    seen: set[Expr] = set()  # a set: comparing each part with every other is quadratic
     for part in parts:
-        for p in part.operands if isinstance(part, And) else (part,):
-            if p == NEVER:
-                return NEVER
-            if p != ALWAYS and p not in out:
+        for p in part.operands if type(part) is And else (part,):
+            if type(p) is Const:
+                if not p.value:
+                    return NEVER
+            elif p not in seen:
+                seen.add(p)
                 out.append(p)
     if not out:
         return ALWAYS
@@ -161,11 +164,14 @@ def and_(*parts: Expr) -> Expr:
 def or_(*parts: Expr) -> Expr:
     """Disjunction: flattened, duplicates dropped, constants folded."""
     out: list[Expr] = []
+    seen: set[Expr] = set()
     for part in parts:
-        for p in part.operands if isinstance(part, Or) else (part,):
-            if p == ALWAYS:
-                return ALWAYS
-            if p != NEVER and p not in out:
+        for p in part.operands if type(part) is Or else (part,):
+            if type(p) is Const:
+                if p.value:
+                    return ALWAYS
+            elif p not in seen:
+                seen.add(p)
                 out.append(p)
     if not out:
         return NEVER
@@ -215,8 +221,12 @@ def paths_of(expr: Expr) -> Iterable[Path]:
 # --- conditions → expressions, by polarity ------------------------------------------------
 
 
+_TYPES = {name: ir.Literal(name, "string") for name in ("NULL", "L", "S", "N")}
+
+
 def _type(name: str) -> ir.Literal:
-    return ir.Literal(name, "string")
+    literal = _TYPES.get(name)
+    return literal if literal is not None else ir.Literal(name, "string")
 
 
 def _lit(value: ir.Value) -> Lit:
@@ -345,56 +355,76 @@ class ConditionBuilder:
     # -- conditions ---------------------------------------------------------------------
     def build(self, cond: ir.Condition, truth: bool = True) -> Expr:
         """The expression of items where ``cond`` evaluates to ``truth``."""
-        match cond:
-            case ir.And(operands=operands):
-                parts = [self.build(c, truth) for c in operands]
-                return and_(*parts) if truth else or_(*parts)
-            case ir.Or(operands=operands):
-                parts = [self.build(c, truth) for c in operands]
-                return or_(*parts) if truth else and_(*parts)
-            case ir.Not(operand=operand):
-                return self.build(operand, not truth)
-            case ir.Matches():
-                raise self.refuse(
-                    "matches", cond,
-                    "dynamodb cannot evaluate `matches`: DynamoDB has no regular expressions",
-                    "use startswith for a prefix, or filter the rows in your code")
-        p = self.attribute(cond.path)
-        match cond:
-            case ir.Exists():
-                return self.exists(p) if truth else self.missing(p)
-            case ir.Compare(op="==" | "!=" as op, value=value):
-                v = _lit(value)
-                positive = truth == (op == "==")
-                if _is_null(v):
-                    # `== null` is two-valued: an explicit NULL, never a missing attribute
-                    if op == "==":
-                        return self.has_type(p, "NULL") if truth else \
-                            not_(self.has_type(p, "NULL"))
-                    return self.present_non_null(p) if truth else \
-                        or_(self.missing(p), self.has_type(p, "NULL"))
-                return self.equals(p, v, positive)
-            case ir.Compare(op=op, value=value):
-                return Comparison(op if truth else _NEGATED[op], p, _lit(value))
-            case ir.Between(low=low, high=high):
-                lo, hi = _lit(low), _lit(high)
-                assert isinstance(lo, ir.Literal) and isinstance(hi, ir.Literal)
-                return self.between(p, lo, hi, truth)
-            case ir.In(values=values, negated=negated):
-                return self.in_list(p, _items(values), truth != negated, cond)
-            case ir.Contains(value=value):
-                return self.contains(p, (_lit(value),), truth, "all")
-            case ir.ContainsAny(values=values):
-                return self.contains(p, _items(values), truth, "any")
-            case ir.ContainsAll(values=values):
-                return self.contains(p, _items(values), truth, "all")
-            case ir.Size(op=op, value=value):
-                return self.size(p, op, _lit(value), truth)
-            case ir.StartsWith(value=value):
-                prefix = _lit(value)
-                assert isinstance(prefix, ir.Literal)
-                return self.starts_with(p, prefix, truth)
-        raise TypeError(f"unhandled condition node {type(cond).__name__}")  # pragma: no cover
+        kind = type(cond)
+        if kind is ir.And or kind is ir.Or:
+            parts = [self.build(c, truth) for c in cond.operands]  # type: ignore[union-attr]
+            return and_(*parts) if (kind is ir.And) == truth else or_(*parts)
+        if kind is ir.Not:
+            return self.build(cond.operand, not truth)  # type: ignore[union-attr]
+        if kind is ir.Matches:
+            raise self.refuse(
+                "matches", cond,
+                "dynamodb cannot evaluate `matches`: DynamoDB has no regular expressions",
+                "use startswith for a prefix, or filter the rows in your code")
+        predicate = _PREDICATES.get(kind)
+        if predicate is None:  # pragma: no cover
+            raise TypeError(f"unhandled condition node {kind.__name__}")
+        return predicate(self, cond, self.attribute(cond.path), truth)  # type: ignore[union-attr]
+
+    def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:
+        return self.exists(p) if truth else self.missing(p)
+
+    def _compare(self, cond: ir.Compare, p: Path, truth: bool) -> Expr:
+        op = cond.op
+        v = _lit(cond.value)
+        if op != "==" and op != "!=":
+            return Comparison(op if truth else _NEGATED[op], p, v)
+        if _is_null(v):
+            # `== null` is two-valued: an explicit NULL, never a missing attribute
+            if op == "==":
+                return self.has_type(p, "NULL") if truth else not_(self.has_type(p, "NULL"))
+            return self.present_non_null(p) if truth else \
+                or_(self.missing(p), self.has_type(p, "NULL"))
+        return self.equals(p, v, truth == (op == "=="))
+
+    def _between(self, cond: ir.Between, p: Path, truth: bool) -> Expr:
+        lo, hi = _lit(cond.low), _lit(cond.high)
+        assert isinstance(lo, ir.Literal) and isinstance(hi, ir.Literal)
+        return self.between(p, lo, hi, truth)
+
+    def _in(self, cond: ir.In, p: Path, truth: bool) -> Expr:
+        return self.in_list(p, _items(cond.values), truth != cond.negated, cond)
+
+    def _contains(self, cond: ir.Contains, p: Path, truth: bool) -> Expr:
+        return self.contains(p, (_lit(cond.value),), truth, "all")
+
+    def _contains_any(self, cond: ir.ContainsAny, p: Path, truth: bool) -> Expr:
+        return self.contains(p, _items(cond.values), truth, "any")
+
+    def _contains_all(self, cond: ir.ContainsAll, p: Path, truth: bool) -> Expr:
+        return self.contains(p, _items(cond.values), truth, "all")
+
+    def _size(self, cond: ir.Size, p: Path, truth: bool) -> Expr:
+        return self.size(p, cond.op, _lit(cond.value), truth)
+
+    def _starts_with(self, cond: ir.StartsWith, p: Path, truth: bool) -> Expr:
+        prefix = _lit(cond.value)
+        assert isinstance(prefix, ir.Literal)
+        return self.starts_with(p, prefix, truth)
+
+
+_PREDICATES: dict[type, Callable[[ConditionBuilder, Any, Path, bool], Expr]] = {
+    ir.Exists: ConditionBuilder._exists,
+    ir.Compare: ConditionBuilder._compare,
+    ir.Between: ConditionBuilder._between,
+    ir.In: ConditionBuilder._in,
+    ir.Contains: ConditionBuilder._contains,
+    ir.ContainsAny: ConditionBuilder._contains_any,
+    ir.ContainsAll: ConditionBuilder._contains_all,
+    ir.Size: ConditionBuilder._size,
+    ir.StartsWith: ConditionBuilder._starts_with,
+}
+"""The builder of each predicate, by node class (a dispatch, not a chain of patterns)."""
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -405,13 +435,17 @@ _OR, _AND, _NOT, _ATOM = 1, 2, 3, 4
 class ExpressionWriter:
     """Renders expressions with ``#nK`` name and ``:vK`` value placeholders, numbered
     in order of first use (so a plan's text is deterministic), each name and each
-    value written once however often it is used."""
+    value written once however often it is used.
+
+    ``operators`` counts the operators of everything rendered so far, as
+    ``operator_count`` does."""
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, AttributeValue] = {}
+        self.operators = 0
         self._name_of: dict[str, str] = {}
-        self._value_of: dict[str, str] = {}
+        self._value_of: dict[Any, str] = {}
 
     def name(self, attribute: str) -> str:
         """The placeholder of one attribute name (or map key)."""
@@ -424,49 +458,87 @@ class ExpressionWriter:
 
     def path(self, path: Path) -> str:
         """A document path as placeholders joined by dots."""
-        return ".".join(self.name(segment) for segment in path)
+        if len(path) == 1:
+            return self.name(path[0])
+        return ".".join([self.name(segment) for segment in path])
 
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
-        av = to_attribute_value(ir.python_value(value))
-        key = json.dumps(av, sort_keys=True)
+        av: AttributeValue | None = None
+        key: Any
+        raw = value.value if type(value) is ir.Literal else value
+        kind = type(raw)
+        # equal keys exactly where the AttributeValues are equal: a scalar's type and
+        # text, or the JSON text of a list
+        if kind is str:
+            key = ("S", raw)
+        elif kind is int or kind is float:
+            key = ("N", number_text(raw))  # type: ignore[arg-type]
+        elif kind is bool:
+            key = ("BOOL", raw)
+        elif raw is None:
+            key = ("NULL", True)
+        else:
+            av = to_attribute_value(ir.python_value(value))
+            key = json.dumps(av, sort_keys=True)
         placeholder = self._value_of.get(key)
         if placeholder is None:
             placeholder = f":v{len(self._value_of)}"
             self._value_of[key] = placeholder
-            self.values[placeholder] = av
+            self.values[placeholder] = {key[0]: key[1]} if av is None else av
         return placeholder
 
     def render(self, expr: Expr) -> str:
         """The expression text."""
-        text, _ = self._render(expr)
-        return text
-
-    def _wrap(self, expr: Expr, level: int) -> str:
-        text, own = self._render(expr)
-        return f"({text})" if own < level else text
+        return self._render(expr)[0]
 
     def _render(self, expr: Expr) -> tuple[str, int]:
-        match expr:
-            case Or(operands=ops):
-                # AND binds tighter than OR, but the parentheses spare the reader the rule
-                return " OR ".join(self._wrap(o, _NOT) for o in ops), _OR
-            case And(operands=ops):
-                return " AND ".join(self._wrap(o, _NOT) for o in ops), _AND
-            case Not(operand=op):
-                return "NOT " + self._wrap(op, _ATOM), _NOT
-            case Comparison(op=op, path=p, value=v):
-                return f"{self.path(p)} {op} {self.value(v)}", _ATOM
-            case Between(path=p, low=lo, high=hi):
-                # parenthesized so its AND never reads as the conjunction's
-                return f"({self.path(p)} BETWEEN {self.value(lo)} AND {self.value(hi)})", _ATOM
-            case InList(path=p, values=vs):
-                return f"{self.path(p)} IN ({', '.join(self.value(v) for v in vs)})", _ATOM
-            case Function(name=name, path=p, value=None):
-                return f"{name}({self.path(p)})", _ATOM
-            case Function(name=name, path=p, value=v):
-                assert v is not None
-                return f"{name}({self.path(p)}, {self.value(v)})", _ATOM
-            case SizeComparison(op=op, path=p, value=v):
-                return f"size({self.path(p)}) {op} {self.value(v)}", _ATOM
-        raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded
+        kind = type(expr)
+        if kind is And or kind is Or:
+            ops: tuple[Expr, ...] = expr.operands  # type: ignore[union-attr]
+            self.operators += len(ops) - 1
+            parts = []
+            for op in ops:
+                text, own = self._render(op)
+                parts.append(f"({text})" if own < _NOT else text)
+            # AND binds tighter than OR, but the parentheses spare the reader the rule
+            if kind is And:
+                return " AND ".join(parts), _AND
+            return " OR ".join(parts), _OR
+        if kind is Not:
+            self.operators += 1
+            text, own = self._render(expr.operand)  # type: ignore[union-attr]
+            return "NOT " + (f"({text})" if own < _ATOM else text), _NOT
+        atom = _ATOMS.get(kind)
+        if atom is None:  # pragma: no cover - constants are folded
+            raise ValueError(f"cannot render {expr!r}")
+        self.operators += 2 if kind is SizeComparison else 1
+        return atom(self, expr), _ATOM
+
+    def _comparison(self, expr: Comparison) -> str:
+        return f"{self.path(expr.path)} {expr.op} {self.value(expr.value)}"
+
+    def _between(self, expr: Between) -> str:
+        # parenthesized so its AND never reads as the conjunction's
+        return f"({self.path(expr.path)} BETWEEN {self.value(expr.low)} AND " \
+            f"{self.value(expr.high)})"
+
+    def _in_list(self, expr: InList) -> str:
+        return f"{self.path(expr.path)} IN ({', '.join([self.value(v) for v in expr.values])})"
+
+    def _function(self, expr: Function) -> str:
+        if expr.value is None:
+            return f"{expr.name}({self.path(expr.path)})"
+        return f"{expr.name}({self.path(expr.path)}, {self.value(expr.value)})"
+
+    def _size(self, expr: SizeComparison) -> str:
+        return f"size({self.path(expr.path)}) {expr.op} {self.value(expr.value)}"
+
+
+_ATOMS: dict[type, Callable[[ExpressionWriter, Any], str]] = {
+    Comparison: ExpressionWriter._comparison,
+    Between: ExpressionWriter._between,
+    InList: ExpressionWriter._in_list,
+    Function: ExpressionWriter._function,
+    SizeComparison: ExpressionWriter._size,
+}

@@ -87,22 +87,44 @@ class TableSchema(_Model):
 
     def access_paths(self) -> list[AccessPath]:
         """The table itself, then each index, as the planner weighs them."""
-        table_keys = frozenset(self.key_attributes)
-        paths = [AccessPath(None, self.partition_key, self.sort_key, None, table_keys,
-                            local=False)]
-        for index in self.indexes:
-            pk = index.partition_key or self.partition_key
-            keys = table_keys | {pk} | ({index.sort_key} if index.sort_key else set())
-            projected: frozenset[str] | None
-            if index.projection == "ALL":
-                projected = None
-            elif index.projection == "KEYS_ONLY":
-                projected = frozenset(keys)
-            else:
-                projected = frozenset(keys | set(index.projection))
-            paths.append(AccessPath(index.name, pk, index.sort_key, projected, table_keys,
-                                    local=index.local))
-        return paths
+        return list(table_paths(self))
+
+
+def _build_paths(table: TableSchema) -> tuple[AccessPath, ...]:
+    table_keys = frozenset(table.key_attributes)
+    paths = [AccessPath(None, table.partition_key, table.sort_key, None, table_keys,
+                        local=False)]
+    for index in table.indexes:
+        pk = index.partition_key or table.partition_key
+        keys = table_keys | {pk} | ({index.sort_key} if index.sort_key else set())
+        projected: frozenset[str] | None
+        if index.projection == "ALL":
+            projected = None
+        elif index.projection == "KEYS_ONLY":
+            projected = frozenset(keys)
+        else:
+            projected = frozenset(keys | set(index.projection))
+        paths.append(AccessPath(index.name, pk, index.sort_key, projected, table_keys,
+                                local=index.local))
+    return tuple(paths)
+
+
+_PATHS: dict[tuple[str, str | None, tuple[IndexSchema, ...]], tuple[AccessPath, ...]] = {}
+"""Access paths per key schema: every compile weighs them, and they depend only on the
+keys and indexes (frozen models, so the key is their value, never a stale object)."""
+_MAX_CACHED = 256
+
+
+def table_paths(table: TableSchema) -> tuple[AccessPath, ...]:
+    """``table.access_paths()``, computed once per key schema."""
+    key = (table.partition_key, table.sort_key, table.indexes)
+    paths = _PATHS.get(key)
+    if paths is None:
+        paths = _build_paths(table)
+        if len(_PATHS) >= _MAX_CACHED:
+            _PATHS.clear()
+        _PATHS[key] = paths
+    return paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +142,8 @@ class AccessPath:
     @property
     def keys(self) -> frozenset[str]:
         """The attributes a Query on this path may not filter on (its own keys)."""
-        return frozenset({self.partition_key} | ({self.sort_key} if self.sort_key else set()))
+        return frozenset((self.partition_key,) if self.sort_key is None
+                         else (self.partition_key, self.sort_key))
 
     def always_present(self, attribute: str) -> bool:
         """Every item of the table has this attribute (it is a table key)."""
@@ -171,10 +194,29 @@ def table_schemas(schema: Any) -> dict[str, TableSchema]:
     return out
 
 
+_DEFAULT_TABLES: dict[str, TableSchema] = {}
+
+
+def default_table(pk_field: str) -> TableSchema:
+    """The schema of a collection without one: partition key ``pk_field``, no sort key
+    (validated once per ``pk_field``; the model is frozen, so it is shared)."""
+    table = _DEFAULT_TABLES.get(pk_field)
+    if table is None:
+        table = TableSchema(partition_key=pk_field, sort_key=None)
+        if len(_DEFAULT_TABLES) >= _MAX_CACHED:
+            _DEFAULT_TABLES.clear()
+        _DEFAULT_TABLES[pk_field] = table
+    return table
+
+
+_DEFAULT_OPTIONS = DynamoOptions()
+"""Frozen, so one instance serves every compile without options."""
+
+
 def dynamo_options(options: Any) -> DynamoOptions:
     """Validate compile options (a ``DynamoOptions``, a dict or None)."""
     if options is None:
-        return DynamoOptions()
+        return _DEFAULT_OPTIONS
     if isinstance(options, DynamoOptions):
         return options
     if not isinstance(options, Mapping):

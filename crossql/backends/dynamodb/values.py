@@ -34,6 +34,8 @@ AttributeValue = dict[str, Any]
 _MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")
 _MIN_MAGNITUDE = Decimal("1E-130")
 _MAX_DIGITS = 38
+_SMALL_INT = 10**_MAX_DIGITS
+"""Integers of fewer than 38 digits need no range or digit check."""
 
 
 class UnstorableValue(ValueError):
@@ -43,6 +45,13 @@ class UnstorableValue(ValueError):
 
 def number_text(value: int | float | Decimal) -> str:
     """The ``N`` text of a number; ``UnstorableValue`` when DynamoDB cannot hold it."""
+    kind = type(value)
+    # the common cases, which no check can refuse: an int of at most 38 digits, and
+    # a float well inside the range (a float has at most 17 significant digits)
+    if kind is int and -_SMALL_INT < value < _SMALL_INT:
+        return str(value)
+    if kind is float and (1e-129 < abs(value) < 1e125 or value == 0):  # type: ignore[operator]
+        return repr(value)
     if isinstance(value, bool):  # pragma: no cover - callers send bools to BOOL
         raise UnstorableValue("a bool is not a number")
     if isinstance(value, int):
@@ -71,6 +80,11 @@ def number_text(value: int | float | Decimal) -> str:
 
 def to_attribute_value(value: Any) -> AttributeValue:
     """A typed AttributeValue for a plain Python value."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int or kind is float:
+        return {"N": number_text(value)}
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
