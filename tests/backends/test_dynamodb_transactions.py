@@ -98,6 +98,14 @@ def test_a_read_after_a_write_that_could_see_it_is_refused(
             # not touched by the write: allowed
             assert (await tx.collection(accounts).get("a1"))["balance"] == 100
             assert await tx.fetch(f"from {other}") == [{"_id": "o1", "v": 1}]
+            assert len(await tx.fetch(f"from {accounts} where _id == \"a1\"")) == 1
+            assert await tx.count(f"from {accounts} where owner == \"eve\"") == 1
+            by_owner = tx.prepare(f"from {accounts} where owner == :o select balance")
+            assert await by_owner.fetch(o="ada") == [{"balance": 100}]
+            with pytest.raises(BackendError, match="read before you write"):
+                await by_owner.fetch(o="bob")
+            with pytest.raises(BackendError, match="read before you write"):
+                await tx.count(f"from {accounts} where balance < 10")  # a2 after the write
             # a2 before the write matches: DynamoDB would answer with the old a2
             with pytest.raises(BackendError, match="read before you write"):
                 await tx.collection(accounts).get("a2")
@@ -312,3 +320,16 @@ def test_transactions_do_not_nest_or_change_tables(runner: asyncio.Runner,
 
     runner.run(body())
     assert len(rows(runner, dynamo_store, accounts)) == 3
+
+
+def test_two_statements_at_once_cannot_both_write_one_item(
+        runner: asyncio.Runner, dynamo_store: Any, accounts: str) -> None:
+    async def body() -> None:
+        async with dynamo_store.transaction() as tx:
+            await asyncio.gather(
+                tx.execute(f"update {accounts} set balance = 1 where _id == \"a1\""),
+                tx.execute(f"update {accounts} set owner = \"x\" where _id == \"a1\""))
+
+    with pytest.raises(BackendError, match="written twice"):
+        runner.run(body())
+    assert rows(runner, dynamo_store, accounts)["a1"]["balance"] == 100

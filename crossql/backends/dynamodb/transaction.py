@@ -39,15 +39,17 @@ from crossql.backends.dynamodb.store import (
     _RETRYABLE,
     DynamoStore,
     _driver_error,
+    _DynamoBoundQuery,
     _from_driver,
     _network,
 )
 from crossql.backends.dynamodb.values import AttributeValue, item_to_python
 from crossql.backends.dynamodb.writes import DynamoWritePlan
+from crossql.compiler.checks import bind
 from crossql.errors import BackendError, TransactionConflict
-from crossql.runtime.prepared import PlanCache
+from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import evaluate_condition
-from crossql.runtime.store import Document, Store
+from crossql.runtime.store import BoundQuery, Document, Store
 from crossql.runtime.transaction import TransactionScope
 from crossql.runtime.writes import WriteResult, selects, strict_equal, updated
 
@@ -148,6 +150,10 @@ class _Seen:
                 values[placeholder] = av
                 terms.append(f"{text} = {placeholder}")
         return " AND ".join(terms), names, values
+
+
+_UNKNOWN: Document = {}
+"""The item after an update whose result is not computed here: it may match anything."""
 
 
 @dataclass
@@ -277,6 +283,12 @@ class DynamoView(DynamoStore):
     def _add(self, seen: Mapping[_ItemId, _Seen], writes: Mapping[_ItemId, _Write],
              statement: str) -> None:
         """Add reads and writes to the transaction, within its limits."""
+        twice = writes.keys() & self.writes.keys()
+        if twice:
+            # two statements of the transaction ran at once and both wrote this item
+            raise BackendError("dynamodb", f"item {self._describe(next(iter(twice)))} is "
+                               "written twice in this transaction (DynamoDB takes one action "
+                               "per item in a transaction); nothing was written")
         sizes = self._check_room(seen, writes, statement)
         self.seen.update(seen)
         self.writes.update(writes)
@@ -313,7 +325,7 @@ class DynamoView(DynamoStore):
             for doc in (write.before, write.after):
                 if doc is None:
                     continue
-                if where is None or evaluate_condition(where, doc) is True:
+                if where is None or doc is _UNKNOWN or evaluate_condition(where, doc) is True:
                     raise BackendError(
                         "dynamodb", f"{what} after a write of this transaction to "
                         f"{collection!r} that could change its answer: DynamoDB cannot "
@@ -411,17 +423,56 @@ class DynamoView(DynamoStore):
                        {**record.values, **old.values})
         seen[iid] = merged
 
-    async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
-        dplan = self._plan(plan)
-        self._refuse_read_after_write(dplan.collection, None, "a query")
+    def _where(self, prepared: PreparedQuery, params: Mapping[str, Any]) -> ir.Condition | None:
+        """The bound ``where`` of a query (only needed once the transaction wrote)."""
+        if not self.writes:
+            return None
+        return bind(prepared.checked, params).where
+
+    def prepare(self, text: str) -> BoundQuery:
+        return _ViewQuery(self, text)
+
+    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+        return self._stream(text, params)
+
+    async def _stream(self, text: str, params: Mapping[str, Any]) -> AsyncIterator[Document]:
+        await self._ensure_schema(self._collection(text))
+        plan = self._plan(self.plan(text, params))
+        async for row in self._rows(plan, self._where(self._prepared(text), params)):
+            yield row
+
+    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
+        return [row async for row in self._stream(text, params)]
+
+    async def count(self, text: str, /, **params: Any) -> int:
+        await self._ensure_schema(self._collection(text))
+        plan = self._plan(self.plan(text, params))
+        return await self._count_rows(plan, self._where(self._prepared(text), params))
+
+    def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        return self._rows(self._plan(plan), None)
+
+    async def count_plan(self, plan: Plan) -> int:
+        return await self._count_rows(self._plan(plan), None)
+
+    async def _count_rows(self, plan: DynamoPlan, where: ir.Condition | None) -> int:
+        self._refuse_read_after_write(plan.collection, where, "a count")
+        # a count reads no item: nothing to re-check (read committed)
+        return await DynamoStore.count_plan(self, plan)
+
+    async def _rows(self, dplan: DynamoPlan,
+                    where: ir.Condition | None) -> AsyncIterator[Document]:
+        """The rows of a plan, each item remembered; ``where``: the query's (None: every
+        item of the collection may match)."""
+        self._refuse_read_after_write(dplan.collection, where, "a query")
         if dplan.count_names is not None:
             # a count reads no item: nothing to re-check (read committed)
-            async for row in super().run_plan(plan):
+            async for row in DynamoStore.run_plan(self, dplan):
                 yield row
             return
         schema = self._tables.get(dplan.collection)
-        if schema is None:
-            async for row in super().run_plan(plan):
+        if schema is None:  # no table: the read fails as outside a transaction
+            async for row in DynamoStore.run_plan(self, dplan):
                 yield row
             return
         request = self._read_request(dplan, schema.key_attributes)
@@ -431,10 +482,6 @@ class DynamoView(DynamoStore):
             self._merge(seen, iid, record)
             self._add(seen, {}, "this query")
             yield self._row(dplan, item_to_python(item))
-
-    async def count_plan(self, plan: Plan) -> int:
-        self._refuse_read_after_write(self._plan(plan).collection, None, "a count")
-        return await super().count_plan(plan)
 
     async def get_document(self, collection: str, doc_id: Any) -> Document | None:
         key = await self._get_key(collection, doc_id)
@@ -521,11 +568,18 @@ class DynamoView(DynamoStore):
             if iid in self.writes:  # pragma: no cover - refused above (it matched before)
                 raise BackendError("dynamodb", f"item {self._describe(iid)} is written twice "
                                    "in this transaction; nothing was written")
-            after = None
+            after: Document | None = None
             if isinstance(statement, ir.Update):
-                after = updated(statement, doc)
-                if not strict_equal(after, doc):
+                try:
+                    after = updated(statement, doc)
+                except BackendError:
+                    # past the reference's 64-bit range; DynamoDB adds 38-digit decimals:
+                    # the number changes, to a value not computed here
+                    after = _UNKNOWN
                     modified += 1
+                else:
+                    if not strict_equal(after, doc):
+                        modified += 1
             writes[iid] = _Write(plan.collection, kind,
                                  {kind: {"TableName": plan.table, "Key": key, **base}},
                                  before=doc, after=after)
@@ -548,6 +602,33 @@ class DynamoView(DynamoStore):
         items = list(self.writes) + [iid for iid in self.seen if iid not in self.writes]
         return items, [self._action(iid, self.writes.get(iid), self.seen.get(iid))
                        for iid in items]
+
+
+class _ViewQuery(_DynamoBoundQuery):
+    """A prepared query inside a transaction: its rows are remembered, and the pending
+    writes are checked against its bound ``where``."""
+
+    __slots__ = ()
+
+    def _view(self) -> DynamoView:
+        assert isinstance(self.store, DynamoView)
+        return self.store
+
+    async def fetch(self, **params: Any) -> list[Document]:
+        return [row async for row in self._stream(params)]
+
+    async def _stream(self, params: Mapping[str, Any]) -> AsyncIterator[Document]:
+        prepared = await self._fresh()
+        view = self._view()
+        plan = view._plan(prepared.plan(params))
+        async for row in view._rows(plan, view._where(prepared, params)):
+            yield row
+
+    async def count(self, **params: Any) -> int:
+        prepared = await self._fresh()
+        view = self._view()
+        plan = view._plan(prepared.plan(params))
+        return await view._count_rows(plan, view._where(prepared, params))
 
 
 class DynamoTransaction(TransactionScope):
