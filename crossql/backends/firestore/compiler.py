@@ -35,11 +35,10 @@ from crossql.backends.firestore.filters import (
     FilterBuilder,
     and_,
     expand_exists,
-    leaf_list,
+    has_field,
     non_null_fields,
-    normal_form,
     or_,
-    present_fields,
+    scan,
     valid_document_id,
 )
 from crossql.backends.firestore.options import FirestoreOptions
@@ -187,9 +186,6 @@ def required_fields(schema: Any, collection: str) -> frozenset[tuple[str, ...]]:
 
 
 
-_UNKNOWN: Any = object()
-"""Not computed yet (a lazily computed attribute of the compiler)."""
-
 _NO_FIELDS: frozenset[tuple[str, ...]] = frozenset()
 _SHORT_PATH = LIMITS["field path bytes"] // 20
 """Field paths of at most this many characters fit the byte limit however they are
@@ -200,7 +196,7 @@ _SET_LIMITS = {"in": "in", "not-in": "not-in", "array_contains_any": "array-cont
 """Operators with a list of values, by their name in ``LIMITS`` and in messages."""
 
 
-_GOOD_NAMES: set[str | tuple[str, ...]] = set()
+_GOOD_NAMES: set[str | tuple[str, ...]] = {("_id",)}
 """Collection names and field paths (segments) found valid: checking a name again is
 a set lookup. Bounded: names come from queries."""
 
@@ -208,35 +204,41 @@ a set lookup. Bounded: names come from queries."""
 def _remember(name: str | tuple[str, ...]) -> None:
     if len(_GOOD_NAMES) >= 4096:
         _GOOD_NAMES.clear()
+        _GOOD_NAMES.add(("_id",))
     _GOOD_NAMES.add(name)
 
 
-def _query_paths(q: ir.Query) -> list[tuple[str, ...]]:
-    """The segments of every path of ``q`` (in no particular order; ``ir.paths`` gives
-    them in order, for the first error)."""
-    out: list[tuple[str, ...]] = [key.path.segments for key in q.order_by]
+def _names_known(q: ir.Query) -> bool:
+    """Whether every path of ``q`` was checked before (``_GOOD_NAMES``)."""
+    good = _GOOD_NAMES
+    for key in q.order_by:
+        if key.path.segments not in good:
+            return False
     for item in q.select:
         expr = item.expr
         if isinstance(expr, ir.Path):
-            out.append(expr.segments)
-        elif expr.arg is not None:
-            out.append(expr.arg.segments)
-    if q.group_by:
-        out.extend(p.segments for p in q.group_by)
-    if q.where is not None:
-        stack: list[ir.Condition] = [q.where]
-        pop, push, extend = stack.pop, stack.append, stack.extend
-        and_, or_, not_ = ir.And, ir.Or, ir.Not
-        while stack:
-            node = pop()
-            kind = type(node)
-            if kind is and_ or kind is or_:
-                extend(node.operands)  # type: ignore[union-attr]
-            elif kind is not_:
-                push(node.operand)  # type: ignore[union-attr]
-            else:
-                out.append(node.path.segments)  # type: ignore[union-attr]
-    return out
+            if expr.segments not in good:
+                return False
+        elif expr.arg is not None and expr.arg.segments not in good:
+            return False
+    for path in q.group_by:
+        if path.segments not in good:
+            return False
+    if q.where is None:
+        return True
+    stack: list[ir.Condition] = [q.where]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    and_, or_, not_ = ir.And, ir.Or, ir.Not
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is and_ or kind is or_:
+            extend(node.operands)  # type: ignore[union-attr]
+        elif kind is not_:
+            push(node.operand)  # type: ignore[union-attr]
+        elif node.path.segments not in good:  # type: ignore[union-attr]
+            return False
+    return True
 
 
 class _Compiler:
@@ -248,7 +250,13 @@ class _Compiler:
         self.notes: list[str] = []
         self.leaves: list[FieldFilter] = []
         """The leaves of the condition's final filter tree, in order."""
-        self._present: frozenset[tuple[str, ...]] | None = _UNKNOWN
+        self.disjunctions = 1
+        """How many disjunctions the tree has in normal form (as Firestore counts)."""
+        self.arrays_per_disjunction = 0
+        """The most array-contains(-any) filters in one disjunction."""
+        self.inequality_fields = 0
+        """How many fields the tree has inequalities on (the document id included)."""
+        self._direct: set[tuple[str, ...]] | None = None
 
     def refuse(self, code: str, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -259,13 +267,8 @@ class _Compiler:
     # -- names ------------------------------------------------------------------------
     def check_names(self) -> None:
         q = self.query
-        if q.collection in _GOOD_NAMES:
-            good = _GOOD_NAMES
-            for segments in _query_paths(q):
-                if segments not in good:
-                    break
-            else:
-                return  # every name was checked before
+        if q.collection in _GOOD_NAMES and _names_known(q):
+            return
         if not valid_document_id(q.collection):
             raise self.refuse(
                 "name", "collection name", q,
@@ -275,7 +278,7 @@ class _Compiler:
         _remember(q.collection)
         for node in ir.paths(q):
             segments = node.segments
-            if segments == ("_id",) or segments in _GOOD_NAMES:
+            if segments in _GOOD_NAMES:
                 continue
             length = 0
             for seg in segments:
@@ -307,7 +310,7 @@ class _Compiler:
             # the tree is normalised already: expanding nothing would rebuild it alike
             assert not isinstance(built, Exists)
             tree = built
-        self.leaves = leaf_list(tree)
+        self.leaves, self.disjunctions, self.arrays_per_disjunction = scan(tree)
         self.check_profile(tree)
         return self.key_equalities(tree)
 
@@ -346,7 +349,7 @@ class _Compiler:
             return out
 
         tree = rewrite(tree)
-        self.leaves = leaf_list(tree)
+        self.leaves, self.disjunctions, self.arrays_per_disjunction = scan(tree)
         return tree
 
     def check_profile(self, tree: Filter) -> None:
@@ -400,8 +403,7 @@ class _Compiler:
                     "firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
                     "in one query",
                     "write the excluded values as separate `!=` tests, or drop the `or`/`in`")
-        count, arrays_per_disjunction = normal_form(tree)
-        if arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
+        if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
             arrays = [leaf for leaf in all_leaves
                       if leaf.op in ("array_contains", "array_contains_any")]
             raise self.refuse(
@@ -409,6 +411,7 @@ class _Compiler:
                 "firestore allows one `array-contains` or `array-contains-any` per "
                 "disjunction",
                 "combine the values into one `contains any`, or split the query")
+        count = self.disjunctions
         if count > LIMITS["disjunctions"]:
             raise self.refuse(
                 "disjunctions", "or", where,
@@ -416,12 +419,11 @@ class _Compiler:
                 f"condition has {count}",
                 "each `in`/`contains any` value and each `or` branch multiplies across `and`; "
                 "shorten the lists or split the query")
-        inequality = {leaf.field for leaf in all_leaves if leaf.op in INEQUALITY_OPS}
-        if len(inequality) > LIMITS["inequality fields"]:
+        if self.inequality_fields > LIMITS["inequality fields"]:
             raise self.refuse(
                 "inequality-fields", "<, <=, >, >=", where,
                 f"firestore allows inequalities on {LIMITS['inequality fields']} fields; the "
-                f"condition has {len(inequality)}",
+                f"condition has {self.inequality_fields}",
                 "turn some ranges into equalities, or split the query")
         total = len(all_leaves) + orders
         if total > LIMITS["filters and orders"]:
@@ -432,24 +434,30 @@ class _Compiler:
                 "split the query")
 
     # -- presence --------------------------------------------------------------------------
-    def present(self, tree: Filter) -> frozenset[tuple[str, ...]] | None:
-        """Paths every document the condition (``tree``, the final filter) accepts has,
-        the schema's required ones included; None for all (a filter matching nothing).
-        Computed once, when first needed."""
-        if self._present is _UNKNOWN:
-            fields = present_fields(tree)
-            self._present = (None if fields is None else
-                             fields | self.required if self.required else fields)
-        return self._present
+    def is_present(self, tree: Filter, field: tuple[str, ...]) -> bool:
+        """Whether every document the condition (``tree``, the final filter) accepts
+        has ``field``: the filter implies it, or the schema declares it required."""
+        if field in self.required:
+            return True
+        direct = self._direct
+        if direct is None:
+            # a filter at the top of the tree makes its field present: most are there
+            direct = self._direct = (
+                {leaf.field for leaf in tree.filters if type(leaf) is FieldFilter}
+                if type(tree) is And else {tree.field} if type(tree) is FieldFilter else set())
+        return field in direct or has_field(tree, field)
 
     def check_inequality_fields(self, tree: Filter) -> list[tuple[str, ...]]:
         """Inequality fields (document id aside), each checked to be present."""
         out: list[tuple[str, ...]] = []
+        on_id = 0
         for leaf in self.leaves:
-            if leaf.op not in INEQUALITY_OPS or leaf.field == ID_FIELD or leaf.field in out:
+            if leaf.op not in INEQUALITY_OPS or leaf.field in out:
                 continue
-            present = self.present(tree)
-            if present is not None and leaf.field not in present:
+            if leaf.field == ID_FIELD:
+                on_id = 1
+                continue
+            if not self.is_present(tree, leaf.field):
                 dotted = ".".join(leaf.field)
                 raise self.refuse(
                     "inequality-missing-field", "or", leaf.origin,
@@ -458,6 +466,7 @@ class _Compiler:
                     f"make every branch of the `or` test `{dotted}`, or declare it required: "
                     f"schema={{{self.query.collection!r}: {{'required': [{dotted!r}]}}}}")
             out.append(leaf.field)
+        self.inequality_fields = len(out) + on_id
         return out
 
     # -- plain queries -------------------------------------------------------------------------
@@ -490,8 +499,7 @@ class _Compiler:
                         f"order by `{dotted}` before `_id`")
                 steps.append(OrderBy(ID_FIELD, key.descending))
                 break  # keys after the id order nothing
-            present = self.present(tree)
-            if present is not None and segs not in present:
+            if not self.is_present(tree, segs):
                 dotted = ".".join(segs)
                 raise self.refuse(
                     "order-missing-field", "order by", key,
@@ -610,9 +618,9 @@ class _Compiler:
                 "aggregations", "select", q.select[LIMITS["aggregations"]],
                 f"firestore runs at most {LIMITS['aggregations']} aggregations in one query",
                 "split the aggregates over several queries")
-        if len(aggregations) > 1 and (present := self.present(tree)) is not None:
+        if len(aggregations) > 1:
             for arg, item in fields:
-                if arg not in present:
+                if not self.is_present(tree, arg):
                     dotted = ".".join(arg)
                     raise self.refuse(
                         "aggregate-missing-field", item.expr.func if isinstance(

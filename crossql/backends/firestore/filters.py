@@ -153,50 +153,71 @@ def and_(parts: Sequence[Node]) -> Node:
             flat.append(part)
     out: list[Node] = []
     seen: set[tuple[Any, ...]] = set()
+    not_equal = 0
+    implied = False  # a `!= null` or an `exists` that another filter may imply
     for part in flat:
         if type(part) is FieldFilter:
             op = part.op
-            if op == "!=" or op == "not-in":
-                return _and_merged(flat)
             value = part.value
+            if op == "!=" or op == "not-in":
+                if value is None:
+                    implied = True
+                else:
+                    not_equal += 1
             key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
             if key in seen:
                 continue
             seen.add(key)
         elif type(part) is Exists:
-            return _and_merged(flat)
+            implied = True
         out.append(part)
+    if not_equal > 1:
+        return _and_merged(flat)
+    if implied:
+        out = _drop_implied(out)
     if len(out) == 1:
         return out[0]
-    return And(tuple(out))  # type: ignore[arg-type]  # no Exists here (see above)
+    return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
+
+
+def _drop_implied(parts: list[Node]) -> list[Node]:
+    """``parts`` (deduplicated) without each ``!= null`` or ``exists`` that another
+    filter implies, and without repeated ``exists``."""
+    leaves = [p for p in parts if type(p) is FieldFilter]
+    out: list[Node] = []
+    exists: set[tuple[str, ...]] = set()
+    for part in parts:
+        if type(part) is Exists:
+            if part.field in exists or _implied_exists(part.field, leaves):
+                continue
+            exists.add(part.field)
+        elif (type(part) is FieldFilter and part.op == "!=" and part.value is None
+              and _implied_non_null(part, leaves)):
+            continue  # any other filter on the field (but `== null`) means non-null
+        out.append(part)
+    return out
 
 
 def _and_merged(flat: list[Node]) -> Node:
-    """``and_`` of flattened parts among which are ``!=``/``not-in`` filters or
-    ``exists``: these merge, or drop where another filter implies them."""
-    not_equal = 0
-    for part in flat:
-        if type(part) is FieldFilter and part.op in ("!=", "not-in") and part.value is not None:
-            not_equal += 1
-    merged = _merge_not_equal(flat) if not_equal > 1 else flat
-    leaves = [p for p in merged if type(p) is FieldFilter]
+    """``and_`` of flattened parts with several ``!=``/``not-in`` filters: those on
+    one field merge into one ``not-in``."""
+    merged = _merge_not_equal(flat)
     out: list[Node] = []
     seen: set[tuple[Any, ...]] = set()
+    implied = False
     for part in merged:
-        if type(part) is Exists:
-            if _implied_exists(part.field, leaves) or any(
-                    type(o) is Exists and o.field == part.field for o in out):
-                continue
-        elif type(part) is FieldFilter:
-            if (part.op == "!=" and part.value is None
-                    and _implied_non_null(part, leaves)):
-                continue  # any other filter on the field (but `== null`) means non-null
+        if type(part) is FieldFilter:
             value = part.value
             key = (part.field, part.op, value if type(value) in _PLAIN_KEYS else _key(value))
             if key in seen:
                 continue
             seen.add(key)
+            implied = implied or (part.op == "!=" and value is None)
+        elif type(part) is Exists:
+            implied = True
         out.append(part)
+    if implied:
+        out = _drop_implied(out)
     if len(out) == 1:
         return out[0]
     return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
@@ -600,7 +621,8 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
                    FieldFilter(node.field, "!=", None, node.origin)), node.origin)
     if isinstance(node, FieldFilter):
         return node
-    children = [expand_exists(c, allowed, refuse) for c in node.filters]
+    children = [c if type(c) is FieldFilter else expand_exists(c, allowed, refuse)
+                for c in node.filters]
     is_and = type(node) is And
     unchanged = True
     for new, old in zip(children, node.filters, strict=True):
@@ -617,100 +639,109 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
     return out
 
 
-def leaf_list(node: Filter) -> list[FieldFilter]:
-    """Every ``FieldFilter`` of a filter tree, in order (``plan.leaves`` as a list)."""
-    if type(node) is FieldFilter:
-        return [node]
-    out: list[FieldFilter] = []
-    _collect_leaves(node, out)
-    return out
+def scan(node: Filter) -> tuple[list[FieldFilter], int, int]:
+    """One walk over a filter tree: its leaves in order, and its disjunctive normal
+    form — how many disjunctions it has (each value of ``in`` and
+    ``array-contains-any`` counting as one, as Firestore counts them) and the most
+    ``array-contains``/``array-contains-any`` filters in one of them."""
+    leaves: list[FieldFilter] = []
+    if isinstance(node, FieldFilter):
+        leaves.append(node)
+        op = node.op
+        if op == "in" or op == "array_contains_any":
+            return leaves, len(node.value), 1 if op == "array_contains_any" else 0
+        return leaves, 1, 1 if op == "array_contains" else 0
+    count, arrays = _scan(node, leaves)
+    return leaves, count, arrays
 
 
-def _collect_leaves(node: Filter, out: list[FieldFilter]) -> None:
-    for child in node.filters:  # type: ignore[union-attr]
-        if type(child) is FieldFilter:
-            out.append(child)
+def _scan(node: And | Or, leaves: list[FieldFilter]) -> tuple[int, int]:
+    if type(node) is And:
+        count, arrays = 1, 0
+        for child in node.filters:
+            if isinstance(child, FieldFilter):
+                leaves.append(child)
+                op = child.op
+                if op in _LIST_OPS:
+                    count *= len(child.value)
+                    if op == "array_contains_any":
+                        arrays += 1
+                elif op == "array_contains":
+                    arrays += 1
+            else:
+                n, per = _scan(child, leaves)
+                count *= n
+                arrays += per
+        return count, arrays
+    count, arrays = 0, 0
+    for child in node.filters:
+        if isinstance(child, FieldFilter):
+            leaves.append(child)
+            op = child.op
+            if op in _LIST_OPS:
+                count += len(child.value)
+                if op == "array_contains_any" and not arrays:
+                    arrays = 1
+            else:
+                count += 1
+                if op == "array_contains" and not arrays:
+                    arrays = 1
         else:
-            _collect_leaves(child, out)
-
-
-_PREFIXES: dict[tuple[str, ...], frozenset[tuple[str, ...]]] = {}
-
-
-def _prefixes(field: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
-    """``field`` and every path above it (``a.b.c``: ``a``, ``a.b``, ``a.b.c``)."""
-    out = _PREFIXES.get(field)
-    if out is None:
-        out = frozenset(field[:n] for n in range(1, len(field) + 1))
-        if len(_PREFIXES) >= 4096:  # field paths come from queries: keep the memo bounded
-            _PREFIXES.clear()
-        _PREFIXES[field] = out
-    return out
-
-
-def present_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
-    """Paths every matching document has (None: all of them, for a filter that
-    matches nothing). A filter on a field leaves out documents without it."""
-    return _implied_fields(node, False)
-
-
-def non_null_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
-    """Paths every matching document has with a non-null value (None: all)."""
-    return _implied_fields(node, True)
-
-
-def _implied_fields(node: Filter, non_null: bool) -> frozenset[tuple[str, ...]] | None:
-    """Paths every matching document has (``non_null``: with a non-null value); None
-    stands for all paths, the answer for a filter that matches nothing."""
-    if type(node) is FieldFilter:
-        return _leaf_fields(node, non_null)
-    is_and = type(node) is And
-    out: set[tuple[str, ...]] | frozenset[tuple[str, ...]] | None = set() if is_and else None
-    for child in node.filters:  # type: ignore[union-attr]
-        fields = (_leaf_fields(child, non_null) if type(child) is FieldFilter
-                  else _implied_fields(child, non_null))
-        if fields is None:  # this child matches nothing
-            if is_and:
-                return None
-        elif out is None:
-            out = fields
-        elif is_and:
-            out |= fields
-        else:
-            out = out & fields
-    return out if out is None or type(out) is frozenset else frozenset(out)
-
-
-def _leaf_fields(leaf: FieldFilter, non_null: bool) -> frozenset[tuple[str, ...]]:
-    if non_null and leaf.op == "==" and leaf.value is None:
-        return _prefixes(leaf.field[:-1])  # an explicit null: its parents are present
-    return _prefixes(leaf.field)
-
-
-def normal_form(node: Filter) -> tuple[int, int]:
-    """The filter in disjunctive normal form: how many disjunctions it has (each value
-    of ``in`` and ``array-contains-any`` counting as one, as Firestore counts them),
-    and the most ``array-contains``/``array-contains-any`` filters in one of them."""
-    if type(node) is FieldFilter:
-        return _leaf_form(node)
-    is_and = type(node) is And
-    count, arrays = (1, 0) if is_and else (0, 0)
-    for child in node.filters:  # type: ignore[union-attr]
-        n, per = _leaf_form(child) if type(child) is FieldFilter else normal_form(child)
-        if is_and:
-            count *= n
-            arrays += per
-        else:
+            n, per = _scan(child, leaves)
             count += n
             if per > arrays:
                 arrays = per
     return count, arrays
 
 
-def _leaf_form(leaf: FieldFilter) -> tuple[int, int]:
-    op = leaf.op
-    if op == "in":
-        return len(leaf.value), 0
-    if op == "array_contains_any":
-        return len(leaf.value), 1
-    return 1, 1 if op == "array_contains" else 0
+_LIST_OPS = frozenset({"in", "array_contains_any"})
+"""Operators whose every value counts as a disjunction."""
+
+
+def has_field(node: Filter, field: tuple[str, ...]) -> bool:
+    """Whether every document ``node`` matches has ``field`` (``field in
+    present_fields(node)``, None counting as every field), without building the set."""
+    n = len(field)
+    if isinstance(node, FieldFilter):
+        return node.field == field or node.field[:n] == field
+    if type(node) is And:
+        for child in node.filters:
+            if type(child) is FieldFilter:
+                if child.field == field or (len(child.field) > n and child.field[:n] == field):
+                    return True
+            elif has_field(child, field):
+                return True
+        return False
+    for child in node.filters:  # an Or: every branch must have it
+        if type(child) is FieldFilter:
+            if not (child.field == field or child.field[:n] == field):
+                return False
+        elif not has_field(child, field):
+            return False
+    return True
+
+
+def non_null_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
+    """Paths every matching document has with a non-null value (None: all of them, for
+    a filter that matches nothing). A filter on a field leaves out documents without
+    it; all but ``== null`` leave out a null too."""
+    if isinstance(node, FieldFilter):
+        field = node.field
+        if node.op == "==" and node.value is None:
+            field = field[:-1]  # an explicit null: its parents are present
+        return frozenset(field[:n] for n in range(1, len(field) + 1))
+    sets = [non_null_fields(c) for c in node.filters]
+    if isinstance(node, And):
+        out: set[tuple[str, ...]] = set()
+        for s in sets:
+            if s is None:
+                return None
+            out |= s
+        return frozenset(out)
+    known = [s for s in sets if s is not None]
+    if not known:
+        return None
+    result = known[0]
+    for s in known[1:]:
+        result &= s
+    return result
