@@ -142,16 +142,29 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
     if type(cond) is not ir.And:
         return [cond]
     out: list[ir.Condition] = []
-    seen: set[ir.Condition] = set()  # IR nodes hash as they compare: spans left out
+    # equal conditions have one class (and one path): compare only within those groups
+    # (hashing a condition walks all of it; comparing each with every other is quadratic)
+    groups: dict[Any, list[ir.Condition]] = {}
     stack = list(reversed(cond.operands))
     while stack:
         c = stack.pop()
-        if type(c) is ir.And:
-            stack.extend(reversed(c.operands))
-        elif c not in seen:
-            seen.add(c)
-            out.append(c)
+        kind = type(c)
+        if kind is ir.And:
+            stack.extend(reversed(c.operands))  # type: ignore[union-attr]
+            continue
+        key = (kind, c.path.segments) if kind in _PREDICATES else kind  # type: ignore[union-attr]
+        same = groups.get(key)
+        if same is None:
+            groups[key] = [c]
+        elif c in same:
+            continue
+        else:
+            same.append(c)
+        out.append(c)
     return out
+
+
+_PREDICATES = frozenset(ir.PREDICATE_TYPES)
 
 
 def _predicate_path(cond: ir.Condition) -> ir.Path | None:
@@ -165,38 +178,47 @@ def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
     return list(ir.paths(cond))
 
 
-_NUMBER_FIELDS: dict[type, tuple[str, ...]] = {
-    ir.Compare: ("value",), ir.Between: ("low", "high"), ir.In: ("values",),
-    ir.Contains: ("value",), ir.ContainsAny: ("values",), ir.ContainsAll: ("values",),
-    ir.StartsWith: ("value",), ir.Matches: ("value",), ir.Size: ("value",), ir.Exists: (),
-}
-"""The value fields of each predicate, in field order."""
-
-
-def _numbers(cond: ir.Condition) -> list[ir.Literal]:
-    """The number literals of a condition, in the order ``ir.walk`` meets them."""
-    out: list[ir.Literal] = []
+def _bad_number(cond: ir.Condition) -> tuple[ir.Literal, UnstorableValue] | None:
+    """The first number literal DynamoDB cannot hold, in the order ``ir.walk`` meets
+    them, with why."""
     stack: list[Any] = [cond]
     while stack:
         node = stack.pop()
         kind = type(node)
-        if kind is ir.Literal:
-            value = node.value
-            if type(value) is int or type(value) is float or (
-                    isinstance(value, int | float) and not isinstance(value, bool)):
-                out.append(node)
-        elif kind is ir.And or kind is ir.Or:
+        if kind is ir.And or kind is ir.Or:
             stack.extend(reversed(node.operands))
-        elif kind is ir.Not:
+            continue
+        if kind is ir.Not:
             stack.append(node.operand)
-        elif kind is ir.ListValue:
-            stack.extend(reversed(node.items))
-        else:
-            fields = _NUMBER_FIELDS.get(kind)
-            if fields is None:  # pragma: no cover - every condition node is listed
-                raise TypeError(f"unhandled condition node {kind.__name__}")
-            stack.extend(getattr(node, name) for name in reversed(fields))
-    return out
+            continue
+        if kind is ir.Exists:
+            continue
+        values = (node.low, node.high) if kind is ir.Between else \
+            (node.values,) if kind is ir.In or kind is ir.ContainsAny \
+            or kind is ir.ContainsAll else (node.value,)
+        for value in values:
+            bad = _bad_value(value)
+            if bad is not None:
+                return bad
+    return None
+
+
+def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
+    if type(value) is ir.ListValue:
+        for item in value.items:
+            bad = _bad_value(item)
+            if bad is not None:
+                return bad
+        return None
+    if type(value) is not ir.Literal:
+        return None
+    number = value.value
+    if isinstance(number, int | float) and not isinstance(number, bool):
+        try:
+            number_text(number)
+        except UnstorableValue as err:
+            return value, err
+    return None
 
 
 _COLLECTION = re.compile(r"(?:\s|--[^\n]*)*from(?:\s|--[^\n]*)+(`(?:[^`]|``)*`|\w+)",
@@ -290,14 +312,12 @@ class _Compiler:
                               "page with the last key you saw instead "
                               "(a condition on the sort key)")
         if q.where is not None:
-            for node in _numbers(q.where):
-                try:
-                    number_text(node.value)  # type: ignore[arg-type]
-                except UnstorableValue as err:
-                    raise self.refuse("number", node, f"dynamodb cannot hold this "
-                                      f"number: {err}",
-                                      "DynamoDB numbers have at most 38 digits and "
-                                      "magnitudes from 1E-130 to 9.99E+125") from None
+            bad = _bad_number(q.where)
+            if bad is not None:
+                node, err = bad
+                raise self.refuse("number", node, f"dynamodb cannot hold this number: {err}",
+                                  "DynamoDB numbers have at most 38 digits and "
+                                  "magnitudes from 1E-130 to 9.99E+125")
 
     # -- key conditions -----------------------------------------------------------------
     def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:

@@ -143,38 +143,63 @@ class Or:
 Expr: TypeAlias = Const | Comparison | Between | InList | Function | SizeComparison | Not | And \
     | Or
 
+_PATHED = frozenset({Comparison, Between, InList, Function, SizeComparison})
+
+
+def _unique(items: list[Expr]) -> list[Expr]:
+    """``items`` without repeats (the first of equal ones kept, in order)."""
+    out: list[Expr] = []
+    if len(items) <= 8:
+        for p in items:
+            if p not in out:
+                out.append(p)
+        return out
+    # equal expressions have one class and one path: compare only within those groups
+    # (hashing whole expressions would walk every operand)
+    groups: dict[Any, list[Expr]] = {}
+    for p in items:
+        kind = type(p)
+        key = (kind, p.path) if kind in _PATHED else kind  # type: ignore[union-attr]
+        same = groups.get(key)
+        if same is None:
+            groups[key] = [p]
+        elif p in same:
+            continue
+        else:
+            same.append(p)
+        out.append(p)
+    return out
+
 
 def and_(*parts: Expr) -> Expr:
     """Conjunction: flattened, duplicates dropped, constants folded."""
-    out: list[Expr] = []
-    seen: set[Expr] = set()  # a set: comparing each part with every other is quadratic
+    items: list[Expr] = []
     for part in parts:
         for p in part.operands if type(part) is And else (part,):
             if type(p) is Const:
                 if not p.value:
                     return NEVER
-            elif p not in seen:
-                seen.add(p)
-                out.append(p)
-    if not out:
-        return ALWAYS
+            else:
+                items.append(p)
+    if len(items) < 2:
+        return items[0] if items else ALWAYS
+    out = _unique(items)
     return out[0] if len(out) == 1 else And(tuple(out))
 
 
 def or_(*parts: Expr) -> Expr:
     """Disjunction: flattened, duplicates dropped, constants folded."""
-    out: list[Expr] = []
-    seen: set[Expr] = set()
+    items: list[Expr] = []
     for part in parts:
         for p in part.operands if type(part) is Or else (part,):
             if type(p) is Const:
                 if p.value:
                     return ALWAYS
-            elif p not in seen:
-                seen.add(p)
-                out.append(p)
-    if not out:
-        return NEVER
+            else:
+                items.append(p)
+    if len(items) < 2:
+        return items[0] if items else NEVER
+    out = _unique(items)
     return out[0] if len(out) == 1 else Or(tuple(out))
 
 
@@ -328,7 +353,9 @@ class ConditionBuilder:
     # -- arrays -----------------------------------------------------------------------
     def _array(self, p: Path, inner: Expr) -> Expr:
         # contains() and size() also work on strings, sets and maps: arrays only
-        return and_(self.has_type(p, "L"), inner) if inner != NEVER else NEVER
+        if type(inner) is Const and not inner.value:
+            return NEVER
+        return and_(self.has_type(p, "L"), inner)
 
     def contains(self, p: Path, values: tuple[Lit, ...], truth: bool, mode: str) -> Expr:
         """``contains`` (one value), ``contains any`` or ``contains all``, true or false."""
