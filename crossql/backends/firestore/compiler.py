@@ -377,8 +377,8 @@ class _Compiler:
         not_equal: list[FieldFilter] = []
         for leaf in all_leaves:
             op = leaf.op
-            name = _SET_LIMITS.get(op)
-            if name is not None:
+            if op in _SET_LIMITS:
+                name = _SET_LIMITS[op]
                 n = len(leaf.value)
                 if n > LIMITS[f"{name} values"]:
                     raise self.refuse(
@@ -393,7 +393,8 @@ class _Compiler:
                 "firestore allows one `!=`, `not-in` or `!= null` filter per query; this "
                 f"query needs {len(not_equal)}",
                 "keep one of them and narrow the others with `==`, `in` or ranges")
-        not_in = [leaf for leaf in not_equal if leaf.op == "not-in"]
+        # (one `!=`/`not-in` at most now)
+        not_in = not_equal if not_equal and not_equal[0].op == "not-in" else []
         if not_in:
             ors = [n for n in composites(tree) if isinstance(n, Or)]
             others = [leaf for leaf in all_leaves if leaf.op in ("in", "array_contains_any")]
@@ -470,14 +471,20 @@ class _Compiler:
         return out
 
     # -- plain queries -------------------------------------------------------------------------
-    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]]) -> list[OrderBy]:
+    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]]
+                    ) -> tuple[list[OrderBy], int]:
+        """The ``order_by`` steps, and how many inequality fields Firestore orders by
+        after them (implicitly)."""
         q = self.query
         steps: list[OrderBy] = []
         seen: set[tuple[str, ...]] = set()
         for key in q.order_by:
-            item = resolve_order_key(q, key)
-            path = item.expr if item is not None else key.path
-            assert isinstance(path, ir.Path)
+            path = key.path
+            if len(path.segments) == 1 and q.select:
+                item = resolve_order_key(q, key)
+                if item is not None:
+                    assert isinstance(item.expr, ir.Path)
+                    path = item.expr
             segs = ID_FIELD if path.segments == ("_id",) else path.segments
             if segs in seen:
                 continue  # a repeated key orders nothing more
@@ -497,7 +504,7 @@ class _Compiler:
                         f"firestore orders by the inequality field `{dotted}` before the "
                         "document id, so `_id` cannot come first",
                         f"order by `{dotted}` before `_id`")
-                steps.append(OrderBy(ID_FIELD, key.descending))
+                steps.append(_order_by(ID_FIELD, key.descending))
                 break  # keys after the id order nothing
             if not self.is_present(tree, segs):
                 dotted = ".".join(segs)
@@ -507,15 +514,15 @@ class _Compiler:
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
-            steps.append(OrderBy(segs, key.descending))
-        implicit = [f for f in inequality if f not in seen]
+            steps.append(_order_by(segs, key.descending))
+        implicit = [f for f in inequality if f not in seen] if inequality else []
         if implicit and steps:
-            self.notes.append(
+            self.notes.append(_note(
                 "Firestore appends the inequality field"
                 f"{'s' if len(implicit) > 1 else ''} "
                 + ", ".join(f"`{'.'.join(f)}`" for f in implicit)
-                + " to the order (ties only)")
-        return steps
+                + " to the order (ties only)"))
+        return steps, len(implicit)
 
     def page(self) -> tuple[int, int | None]:
         q = self.query
@@ -535,41 +542,36 @@ class _Compiler:
         offset, limit = self.page()
         outputs: list[Output] = []
         projection: list[tuple[str, ...]] = []
+        nested = False
         for item in q.select:
-            assert isinstance(item.expr, ir.Path)
-            segs = item.expr.segments
+            segs = item.expr.segments  # type: ignore[union-attr]  # no aggregate here
+            key = segs if item.alias is None else (item.alias,)  # output_key(item)
             if segs == ("_id",):
-                outputs.append(Output(output_key(item), ID_FIELD))
+                outputs.append(_output(key, ID_FIELD))
             else:
-                outputs.append(Output(output_key(item), segs))
+                outputs.append(_output(key, segs))
                 projection.append(segs)
-        never = _matches_nothing(tree)
+                nested = nested or len(segs) > 1
+        never = type(tree) is Or and not tree.filters
         if never or limit == 0:
             reason = "the condition matches no document" if never else "`limit 0`"
             return FirestorePlan(q.collection, outputs=tuple(outputs), static_rows=(),
                                  options=self.options, notes=(f"no rows: {reason}",))
         inequality = self.check_inequality_fields(tree)
-        orders = self.order_steps(tree, inequality)
-        if inequality:
-            ordered = {o.field for o in orders}
-            implicit = sum(1 for f in inequality if f not in ordered)
-        else:
-            implicit = 0
+        orders, implicit = self.order_steps(tree, inequality)
         self.check_limits(tree, len(orders) + implicit)
-        steps: list[Step] = []
-        if not _matches_all(tree):
-            steps.append(Where(tree))
+        steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
         steps.extend(orders)
         if offset:
             steps.append(Offset(offset))
         if limit is not None:
-            steps.append(Limit(limit))
+            steps.append(_limit(limit))
         if q.select:
-            # a path under another selected path comes with it
-            if len(projection) > 1:
+            if nested:  # a path under another selected path comes with it
                 projection = [p for p in projection
                               if not any(o != p and p[:len(o)] == o for o in projection)]
-            steps.append(Select(tuple(dict.fromkeys(projection))))
+            steps.append(_select(tuple(dict.fromkeys(projection)) if len(projection) > 1
+                                 else tuple(projection)))
         return FirestorePlan(q.collection, steps=tuple(steps), outputs=tuple(outputs),
                              options=self.options, notes=tuple(self.notes))
 
@@ -670,6 +672,52 @@ class _Compiler:
         if q.is_aggregate:
             return self.aggregate(tree)
         return self.plain(tree)
+
+
+_SHARED: dict[Any, Any] = {}
+"""Small plan objects and notes by value, so plans share them: they are immutable,
+a lookup is cheaper than building one, and a cache of plans holds fewer copies.
+Bounded: the values come from queries."""
+
+
+def _shared(key: Any, make: Any) -> Any:
+    """The shared object for ``key`` (``make()`` builds it the first time)."""
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= 4096:
+            _SHARED.clear()
+        found = _SHARED[key] = make()
+    return found
+
+
+def _output(key: tuple[str, ...], path: tuple[str, ...]) -> Output:
+    found = _SHARED.get((Output, key, path))
+    return found if found is not None else _shared(  # type: ignore[no-any-return]
+        (Output, key, path), lambda: Output(key, path))
+
+
+def _order_by(field: tuple[str, ...], descending: bool) -> OrderBy:
+    found = _SHARED.get((OrderBy, field, descending))
+    return found if found is not None else _shared(  # type: ignore[no-any-return]
+        (OrderBy, field, descending), lambda: OrderBy(field, descending))
+
+
+def _limit(count: int) -> Limit:
+    # the count's type is in the key: True == 1, yet a limit is an int
+    found = _SHARED.get((Limit, type(count), count))
+    return found if found is not None else _shared(  # type: ignore[no-any-return]
+        (Limit, type(count), count), lambda: Limit(count))
+
+
+def _select(fields: tuple[tuple[str, ...], ...]) -> Select:
+    found = _SHARED.get((Select, fields))
+    return found if found is not None else _shared(  # type: ignore[no-any-return]
+        (Select, fields), lambda: Select(fields))
+
+
+def _note(text: str) -> str:
+    found = _SHARED.get(text)
+    return found if found is not None else _shared(text, lambda: text)  # type: ignore[no-any-return]
 
 
 def _matches_all(tree: Filter) -> bool:
