@@ -166,6 +166,11 @@ def test_of_two_transactions_on_one_document_one_wins(runner: asyncio.Runner,
         return await asyncio.gather(withdraw(10), withdraw(20))
 
     outcomes = runner.run(run_both())
+    if store.driver == "firestore" and outcomes == ["conflict", "conflict"]:
+        # Firestore only (docs/transactions.md, "Firestore"): each commit waits for the
+        # other's read lock; on a busy machine both can reach the emulator's lock timeout
+        assert balances(runner, store, name)["a2"] == 50  # then neither wrote anything
+        return
     assert sorted(outcomes) == ["committed", "conflict"]
     winner = 10 if outcomes[0] == "committed" else 20
     assert balances(runner, store, name)["a2"] == 50 - winner
