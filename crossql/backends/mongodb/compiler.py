@@ -11,8 +11,8 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
-from crossql.backends.mongodb.filters import NEVER, FilterBuilder
-from crossql.backends.mongodb.plan import MongoPlan
+from crossql.backends.mongodb.filters import NEVER, FilterBuilder, field_name
+from crossql.backends.mongodb.plan import MongoPlan, new_plan
 from crossql.backends.mongodb.writes import compile_mongodb_write
 from crossql.compiler.shape import output_key, resolve_order_key
 
@@ -77,12 +77,14 @@ def _count(value: ir.Literal | ir.Param | None) -> int | None:
     return value.value
 
 
+_BUILDER = FilterBuilder()  # stateless: one for every compile
+
+
 def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> MongoPlan:
     """Compile a bound query into a MongoDB plan."""
     # names are refused in the order they appear: collection, condition, the clauses
     _check_collection(query)
-    fb = FilterBuilder()
-    match = fb.build(query.where) if query.where is not None else {}
+    match = _BUILDER.build(query.where) if query.where is not None else {}
     _check_clause_names(query)
     skip, limit = _count(query.offset), _count(query.limit)
     nothing = limit == 0
@@ -92,27 +94,28 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
     if query.is_aggregate:
         return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
     sort: list[tuple[str, int]] = []
-    for key in query.order_by:
-        item = resolve_order_key(query, key)
-        path = item.expr if item is not None else key.path
-        assert isinstance(path, ir.Path)
-        field = fb.field(path)
-        if all(field != f for f, _ in sort):  # a repeated key never changes the order
-            sort.append((field, -1 if key.descending else 1))
+    if query.order_by:
+        fields: set[str] = set()
+        for key in query.order_by:
+            item = resolve_order_key(query, key)
+            path = item.expr if item is not None else key.path
+            assert isinstance(path, ir.Path)
+            field = field_name(path)
+            if field not in fields:  # a repeated key never changes the order
+                fields.add(field)
+                sort.append((field, -1 if key.descending else 1))
     # plain paths of one segment, no alias (aggregates were handled above)
-    simple = all(item.alias is None and len(item.expr.segments) == 1  # type: ignore[union-attr]
-                 for item in query.select)
-    if simple:
-        projection = None
+    projection = None
+    for item in query.select:
+        if item.alias is not None or len(item.expr.segments) != 1:  # type: ignore[union-attr]
+            break
+    else:
         if query.select:
             projection = {item.expr.segments[0]: 1  # type: ignore[union-attr]
                           for item in query.select}
             projection.setdefault("_id", 0)
-        return MongoPlan(
-            kind="find", collection=query.collection, filter=match, projection=projection,
-            sort=tuple(sort), skip=skip, limit=limit,
-            reason="whole documents or a plain projection: a find is enough",
-        )
+        return new_plan("find", query.collection, match, projection, tuple(sort), skip, limit,
+                        (), None, _FIND_REASON)
     pipeline: list[dict[str, Any]] = []
     if match:
         pipeline.append({"$match": match})
@@ -129,6 +132,9 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
     return MongoPlan(kind="aggregate", collection=query.collection, pipeline=tuple(pipeline),
                      reason="select renames or nests fields: $project builds exactly the "
                             "reference rows")
+
+
+_FIND_REASON = "whole documents or a plain projection: a find is enough"
 
 
 def _ref(segments: tuple[str, ...]) -> str:

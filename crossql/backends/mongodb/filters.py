@@ -23,7 +23,8 @@ https://www.mongodb.com/docs/manual/tutorial/query-for-null-fields/):
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeAlias
 
 from crossql import ir
 from crossql.backends.base import refuse
@@ -37,11 +38,21 @@ NEVER: Filter = {"$expr": False}
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 _EXPR_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "$ne"}
-_NOT_ARRAY: Filter = {"$not": {"$type": "array"}}
+_ARRAY: Filter = {"$type": "array"}
+_NOT_ARRAY: Filter = {"$not": _ARRAY}
+"""Constant sub-documents are shared, not copied, by every filter that holds them: a
+filter is never mutated once built (``and_`` merges into new documents, copy on write,
+and pymongo only reads the filters it is given)."""
 
 
 def and_(*filters: Filter) -> Filter:
     """Conjunction, merging operator documents on the same field when keys do not clash."""
+    return conjoin(filters)
+
+
+def conjoin(filters: Iterable[Filter]) -> Filter:
+    """``and_`` of the filters of an iterable. No input is mutated, and the result may
+    hold the inputs' documents (filters are immutable by convention)."""
     parts: list[Filter] = []
     for f in filters:
         if not f:
@@ -54,49 +65,102 @@ def and_(*filters: Filter) -> Filter:
         return {}
     if len(parts) == 1:  # nothing to merge with: the same answer as the loop below
         return dict(parts[0])
-    merged: list[Filter] = []
-    # indexes keep this linear in the number of parts (a scan of `merged` per part was
-    # quadratic: 10,000 values of `contains all` took minutes)
-    on_field: dict[str, list[Filter]] = {}
-    plain: list[Filter] = []  # the parts that are not operator documents
-    seen: set[Any] = set()  # their keys, once there are many of them
+    conj = _Conjunction()
+    add = conj.add
     for part in parts:
-        ops = _operators(part)
-        if ops is None:  # an identical condition is dropped
-            if len(plain) < _MERGE_SCAN:
-                if any(_same(part, p) for p in plain):
-                    continue
-            else:
-                if not seen:
-                    seen.update(_key(p) for p in plain)
-                key = _key(part)
-                if key in seen:
-                    continue
-                seen.add(key)
-            plain.append(part)
-            merged.append(dict(part))
-            continue
-        field, value = ops
-        for prev in on_field.get(field, ())[:_MERGE_SCAN]:
-            old = prev[field]
-            if all(_same(old[k], v) for k, v in value.items() if k in old):
-                prev[field] = {**old, **value}
-                break
+        add(part)
+    return conj.result()
+
+
+class _Conjunction:
+    """The parts of a conjunction being merged: operator documents on the same field
+    merge when their keys do not clash, an identical other condition is dropped.
+
+    Merging is copy on write: a merge puts a new document in place of the old one, so
+    no input is ever mutated and constant sub-documents can be shared."""
+
+    __slots__ = ("merged", "never", "on_field", "plain", "seen")
+
+    def __init__(self) -> None:
+        self.merged: list[Filter] = []
+        # indexes keep this linear in the number of parts (a scan of `merged` per part
+        # was quadratic: 10,000 values of `contains all` took minutes)
+        self.on_field: dict[str, list[int]] = {}  # field -> where its documents sit
+        self.plain: list[Filter] = []  # the parts that are not operator documents
+        self.seen: set[Any] = set()  # their keys, once there are many of them
+        self.never = False
+
+    def add(self, part: Filter) -> None:
+        """Add one part (not itself an ``$and``)."""
+        if len(part) == 1:  # an operator document `{field: {"$op": ..., ...}}`?
+            ((field, value),) = part.items()
+            if field[:1] != "$" and isinstance(value, dict) and value:
+                for k in value:
+                    if k[:1] != "$":
+                        break
+                else:
+                    self.add_operators(field, value, part)
+                    return
+        plain = self.plain
+        if len(plain) < _MERGE_SCAN:
+            for p in plain:
+                if _same(part, p):
+                    return
         else:
-            doc = dict(part)
-            merged.append(doc)
-            on_field.setdefault(field, []).append(doc)
-    if NEVER in merged:
-        return dict(NEVER)
-    if len(merged) == 1:
-        return merged[0]
-    return {"$and": merged}
+            seen = self.seen
+            if not seen:
+                seen.update(_key(p) for p in plain)
+            key = _key(part)
+            if key in seen:
+                return
+            seen.add(key)
+        plain.append(part)
+        self.merged.append(part)
+        if part == NEVER:
+            self.never = True
+
+    def add_operators(self, field: str, ops: dict[str, Any], part: Filter | None = None
+                      ) -> None:
+        """Add the operator document ``part``, ``{field: ops}`` (built when needed)."""
+        merged = self.merged
+        indexes = self.on_field.get(field)
+        if indexes is None:
+            self.on_field[field] = [len(merged)]
+        else:
+            for i in indexes[:_MERGE_SCAN]:
+                old = merged[i][field]
+                if _agree(old, ops):
+                    merged[i] = {field: {**old, **ops}}
+                    return
+            indexes.append(len(merged))
+        merged.append({field: ops} if part is None else part)
+
+    def result(self) -> Filter:
+        """The conjunction of every part added."""
+        merged = self.merged
+        if self.never:
+            return dict(NEVER)
+        if len(merged) == 1:
+            return merged[0]
+        if not merged:
+            return {}
+        return {"$and": merged}
 
 
 _MERGE_SCAN = 4
 """Earlier operator documents on the same field a new one may merge into (merging only
 shortens a filter, so bounding the scan keeps ``and_`` linear on long conjunctions); also
 how many other conditions are compared one by one before they are hashed."""
+
+
+def _agree(old: dict[str, Any], ops: dict[str, Any]) -> bool:
+    """True when the operators both documents hold have the same operands."""
+    for k, v in ops.items():
+        if k in old:
+            mine = old[k]
+            if mine is not v and not _same(mine, v):
+                return False
+    return True
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -125,22 +189,13 @@ def _key(value: Any) -> Any:
     return ("value", value)
 
 
-def _operators(part: Filter) -> tuple[str, dict[str, Any]] | None:
-    """``(field, operators)`` when ``part`` is ``{field: {"$op": ..., ...}}``."""
-    if len(part) != 1:
-        return None
-    for key, value in part.items():
-        if key[:1] == "$" or not isinstance(value, dict) or not value:
-            return None
-        for k in value:
-            if k[:1] != "$":
-                return None
-        return key, value
-    return None  # pragma: no cover - len(part) == 1
-
-
 def or_(*filters: Filter) -> Filter:
     """Disjunction (flattening nested ``$or``; an empty disjunction matches nothing)."""
+    return disjoin(filters)
+
+
+def disjoin(filters: Iterable[Filter]) -> Filter:
+    """``or_`` of the filters of an iterable."""
     parts: list[Filter] = []
     for f in filters:
         if f == NEVER:
@@ -151,8 +206,9 @@ def or_(*filters: Filter) -> Filter:
             parts.append(f)
     if not parts:
         return dict(NEVER)
-    if any(not p for p in parts):
-        return {}
+    for p in parts:
+        if not p:
+            return {}
     if len(parts) == 1:
         return parts[0]
     return {"$or": parts}
@@ -166,84 +222,138 @@ def unaddressable(path: ir.Path, segment: str) -> CapabilityError:
                   hint="field names with `.` or a leading `$` are not queryable by path")
 
 
+def field_name(path: ir.Path) -> str:
+    """The MongoDB dotted field name of a path; ``CapabilityError`` for a segment
+    MongoDB cannot address."""
+    segments = path.segments
+    if len(segments) == 1:
+        name = segments[0]
+        if "." in name or name[:1] == "$" or "\x00" in name:
+            raise unaddressable(path, name)
+        return name
+    name = _DOTTED.get(segments)  # type: ignore[assignment]
+    if name is None:
+        name = ".".join(segments)
+        # one test of the whole name; the segments one by one only to say which is wrong
+        if "$" in name or "\x00" in name or name.count(".") != len(segments) - 1:
+            for seg in segments:
+                if "." in seg or seg[:1] == "$" or "\x00" in seg:
+                    raise unaddressable(path, seg)
+        if len(_DOTTED) >= _MEMO_SIZE:
+            _DOTTED.clear()
+        _DOTTED[segments] = name
+    return name
+
+
+def _prefixes(segments: tuple[str, ...]) -> tuple[str, ...]:
+    """The dotted proper prefixes of a path of two or more segments."""
+    out = _PREFIXES.get(segments)
+    if out is None:
+        prefix = segments[0]
+        found = [prefix]
+        for seg in segments[1:-1]:
+            prefix = f"{prefix}.{seg}"
+            found.append(prefix)
+        out = tuple(found)
+        if len(_PREFIXES) >= _MEMO_SIZE:
+            _PREFIXES.clear()
+        _PREFIXES[segments] = out
+    return out
+
+
+_MEMO_SIZE = 4096
+"""Dotted paths whose name and prefixes are remembered (applications query the same
+fields over and over); past it, the memos start again empty."""
+_DOTTED: dict[tuple[str, ...], str] = {}
+_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _guarded(segments: tuple[str, ...], core: Filter) -> Filter:
+    """``core``, one document on the (checked) dotted field of ``segments``, with the
+    prefix guards: what ``and_`` makes of them, since all are on distinct fields."""
+    if len(segments) == 1:
+        return core
+    if len(segments) == 2:
+        return {"$and": [{segments[0]: _NOT_ARRAY}, core]}
+    return {"$and": [*[{p: _NOT_ARRAY} for p in _prefixes(segments)], core]}
+
+
 class FilterBuilder:
     """Builds the true/false filters of conditions; field names are already validated."""
 
     # -- paths ---------------------------------------------------------------
-    @staticmethod
-    def field(path: ir.Path) -> str:
-        """The MongoDB dotted field name of a path; ``CapabilityError`` for a segment
-        MongoDB cannot address (checked here, where every path of a condition passes)."""
-        segments = path.segments
-        for seg in segments:
-            if "." in seg or seg[:1] == "$" or "\x00" in seg:
-                raise unaddressable(path, seg)
-        return segments[0] if len(segments) == 1 else ".".join(segments)
-
-    @staticmethod
-    def _prefixes(path: ir.Path) -> list[str]:
-        return [".".join(path.segments[:i]) for i in range(1, len(path.segments))]
+    field = staticmethod(field_name)
+    """The MongoDB dotted field name of a path; ``CapabilityError`` for a segment
+    MongoDB cannot address (checked here, where every path of a condition passes)."""
 
     def prefix_guard(self, path: ir.Path) -> Filter:
         """Every proper prefix of a dotted path is not an array (so no traversal)."""
         if len(path.segments) == 1:
             return {}
         # operator documents on distinct fields: and_ would merge nothing
-        parts = [{p: dict(_NOT_ARRAY)} for p in self._prefixes(path)]
+        parts = [{p: _NOT_ARRAY} for p in _prefixes(path.segments)]
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def prefix_is_array(self, path: ir.Path) -> list[Filter]:
         """Filters true when some prefix is an array (the reference then sees missing)."""
         if len(path.segments) == 1:
             return []
-        return [{p: {"$type": "array"}} for p in self._prefixes(path)]
+        return [{p: {"$type": "array"}} for p in _prefixes(path.segments)]
 
     def guarded(self, path: ir.Path, core: Filter) -> Filter:
         """``core`` (a fresh, non-empty filter) and the prefix guard of ``path``; a
         one-segment path has no prefix to guard, so that is ``core`` itself."""
-        if len(path.segments) == 1:
+        segments = path.segments
+        if len(segments) == 1:
             return core
-        prefixes = self._prefixes(path)
-        if len(core) == 1 and not any(key == "$and" or key in prefixes for key in core):
-            # the guards and core are on distinct fields: what and_ gives, without it
-            return {"$and": [*({p: dict(_NOT_ARRAY)} for p in prefixes), core]}
+        if len(core) == 1:
+            prefixes = _prefixes(segments)
+            ((key, _),) = core.items()
+            if key != "$and" and key not in prefixes:
+                # the guards and core are on distinct fields: what and_ gives, without it
+                return {"$and": [*[{p: _NOT_ARRAY} for p in prefixes], core]}
         return and_(self.prefix_guard(path), core)
 
     def present_non_null(self, f: str) -> Filter:
         """The field is present and not null (an array holding null counts as non-null)."""
-        return or_({f: {"$exists": True, "$not": {"$type": "null"}}}, {f: {"$type": "array"}})
+        return {"$or": [{f: {"$exists": True, "$not": {"$type": "null"}}}, {f: {"$type": "array"}}]}
 
     # -- equality ------------------------------------------------------------
     def eq_true(self, path: ir.Path, value: Any) -> Filter:
         """Where ``path == value`` is true (whole-value equality)."""
-        f = self.field(path)
+        f = field_name(path)
         if value is None:
-            core: Filter = {f: {"$type": "null", **_NOT_ARRAY}}
+            core: Filter = {f: {"$type": "null", "$not": _ARRAY}}
         elif isinstance(value, list):
-            # {f: [..]} also matches an array holding [..] as an element
-            core = and_({f: {"$eq": value}}, {f: {"$not": {"$elemMatch": {"$eq": value}}}})
+            # {f: [..]} also matches an array holding [..] as an element (the two
+            # operator documents of and_ merged)
+            core = {f: {"$eq": value, "$not": {"$elemMatch": {"$eq": value}}}}
         else:
-            core = {f: {"$eq": value, **_NOT_ARRAY}}
-        return self.guarded(path, core)
+            core = {f: {"$eq": value, "$not": _ARRAY}}
+        return _guarded(path.segments, core)
 
     def eq_false(self, path: ir.Path, value: Any) -> Filter:
         """Where ``path == value`` is false."""
-        f = self.field(path)
+        f = field_name(path)
         if value is None:
             return or_({f: {"$not": {"$type": "null"}}}, {f: {"$type": "array"}},
                        *self.prefix_is_array(path))
         if isinstance(value, list):
             return and_(self.prefix_guard(path), self.present_non_null(f),
                         {"$nor": [self.eq_true(path, value)]})
-        return and_(self.prefix_guard(path),
-                    or_({f: {"$type": "array"}}, {f: {"$exists": True, "$nin": [value, None]}}))
+        ne = {"$or": [{f: {"$type": "array"}}, {f: {"$exists": True, "$nin": [value, None]}}]}
+        if len(path.segments) == 1:
+            return ne
+        return and_(self.prefix_guard(path), ne)
 
     def not_null(self, path: ir.Path, truth: bool) -> Filter:
         """Where ``path != null`` is true (present, non-null) or false (missing or null)."""
-        f = self.field(path)
+        f = field_name(path)
         if truth:
+            if len(path.segments) == 1:
+                return self.present_non_null(f)
             return and_(self.prefix_guard(path), self.present_non_null(f))
-        return or_({f: {"$exists": False}}, {f: {"$type": "null", **_NOT_ARRAY}},
+        return or_({f: {"$exists": False}}, {f: {"$type": "null", "$not": _ARRAY}},
                    *self.prefix_is_array(path))
 
     def in_true(self, path: ir.Path, values: list[Any]) -> Filter:
@@ -252,13 +362,13 @@ class FilterBuilder:
         others = [v for v in values if v is None or isinstance(v, list)]
         parts = [self.eq_true(path, v) for v in others]
         if scalars:
-            f = self.field(path)
-            parts.insert(0, and_(self.prefix_guard(path), {f: {"$in": scalars, **_NOT_ARRAY}}))
-        return or_(*parts)
+            f = field_name(path)
+            parts.insert(0, _guarded(path.segments, {f: {"$in": scalars, "$not": _ARRAY}}))
+        return disjoin(parts)
 
     def in_false(self, path: ir.Path, values: list[Any]) -> Filter:
         """Where ``path in values`` is false: present, non-null, no value equal."""
-        f = self.field(path)
+        f = field_name(path)
         if not values:
             return and_(self.prefix_guard(path), self.present_non_null(f))
         scalars = [v for v in values if v is not None and not isinstance(v, list)]
@@ -266,18 +376,18 @@ class FilterBuilder:
         # eq_false(null) admits a missing field, where `in` is unknown: require presence
         parts = [self.eq_false(path, v) for v in others]
         if scalars:
-            parts.insert(0, or_({f: {"$type": "array"}},
-                                {f: {"$exists": True, "$nin": [*scalars, None]}}))
+            parts.insert(0, {"$or": [{f: {"$type": "array"}},
+                                     {f: {"$exists": True, "$nin": [*scalars, None]}}]})
         return and_(self.prefix_guard(path), {f: {"$exists": True}}, *parts)
 
     # -- ordering ------------------------------------------------------------
     def order(self, path: ir.Path, op: str, value: Any) -> Filter:
         """``path op value`` for op in < <= > >=; MongoDB brackets types as we need."""
-        return self.guarded(path, {self.field(path): {_OPS[op]: value, **_NOT_ARRAY}})
+        return _guarded(path.segments, {field_name(path): {_OPS[op]: value, "$not": _ARRAY}})
 
     # -- arrays ----------------------------------------------------------------
     def _array(self, path: ir.Path, extra: Filter) -> Filter:
-        f = self.field(path)
+        f = field_name(path)
         if len(path.segments) == 1 and len(extra) == 1:
             # what and_ makes of it when `extra` is operators on f: one merged document
             ops = extra.get(f)
@@ -288,19 +398,22 @@ class FilterBuilder:
 
     def contains(self, path: ir.Path, value: Any, truth: bool) -> Filter:
         """``path contains value`` (an element equal to value) true or false."""
-        f = self.field(path)
+        f = field_name(path)
         match = {"$elemMatch": {"$eq": value}}
+        if len(path.segments) == 1:  # what _array makes of it
+            return {f: {"$type": "array", "$elemMatch": match["$elemMatch"]} if truth else
+                    {"$type": "array", "$not": match}}
         return self._array(path, {f: match} if truth else {f: {"$not": match}})
 
     def contains_any(self, path: ir.Path, values: list[Any], truth: bool) -> Filter:
         """``path contains any values`` true or false."""
-        f = self.field(path)
+        f = field_name(path)
         match = {"$elemMatch": {"$in": values}}
         return self._array(path, {f: match} if truth else {f: {"$not": match}})
 
     def contains_all(self, path: ir.Path, values: list[Any], truth: bool) -> Filter:
         """``path contains all values`` true or false (``all []`` is true for arrays)."""
-        f = self.field(path)
+        f = field_name(path)
         if truth:
             return self._array(path, and_(*({f: {"$elemMatch": {"$eq": v}}} for v in values)))
         if not values:
@@ -312,7 +425,7 @@ class FilterBuilder:
         """``size(path) op n`` true or false."""
         if not truth:
             op = _NEGATED[op]
-        f = self.field(path)
+        f = field_name(path)
         if op == "==":
             return self._array(path, {f: {"$size": n}} if n >= 0 else dict(NEVER))
         if op == "!=":
@@ -325,11 +438,11 @@ class FilterBuilder:
     # -- strings -----------------------------------------------------------------
     def regex(self, path: ir.Path, pattern: str, truth: bool) -> Filter:
         """A ``$regex`` test on a string field, true or false (non-strings: neither)."""
-        f = self.field(path)
+        f = field_name(path)
         if truth:
-            return self.guarded(path, {f: {"$regex": pattern, **_NOT_ARRAY}})
+            return _guarded(path.segments, {f: {"$regex": pattern, "$not": _ARRAY}})
         return and_(self.prefix_guard(path), {f: {"$type": "string", "$not": {"$regex": pattern}}},
-                    {f: dict(_NOT_ARRAY)})
+                    {f: _NOT_ARRAY})
 
     # -- conditions ----------------------------------------------------------------
     def build(self, cond: ir.Condition, truth: bool = True) -> Filter:
@@ -338,32 +451,60 @@ class FilterBuilder:
         # patterns tries each case in turn and costs several times more)
         kind = type(cond)
         node: Any = cond  # narrowed by `kind` below
-        if kind is ir.Compare:
-            op, path, v = node.op, node.path, _value(node.value)
-            if op == "==":
-                return self.eq_true(path, v) if truth else self.eq_false(path, v)
-            if op == "!=":
-                if v is None:  # `!= null` is two-valued: present non-null, else false
-                    return self.not_null(path, truth)
-                return self.eq_false(path, v) if truth else self.eq_true(path, v)
-            return self.order(path, op if truth else _NEGATED[op], v)
         if kind is ir.And or kind is ir.Or:
-            parts = [self.build(c, truth) for c in node.operands]
-            return and_(*parts) if (kind is ir.And) == truth else or_(*parts)
+            if (kind is ir.And) != truth:
+                return disjoin([self.build(c, truth) for c in node.operands])
+            # the parts of a conjunction go straight into the merge; a predicate that is
+            # one operator document (and its prefix guards) needs no telling what it is
+            conj = _Conjunction()
+            add, add_operators = conj.add, conj.add_operators
+            merged, on_field = conj.merged, conj.on_field
+            for c in node.operands:
+                simple = _simple(c, truth) if type(c) not in _COMPOUND else None
+                if simple is None:
+                    part = self.build(c, truth)
+                    if not part:
+                        continue
+                    if len(part) == 1 and "$and" in part:
+                        for p in part["$and"]:
+                            add(p)
+                    else:
+                        add(part)
+                    continue
+                segments, f, ops = simple
+                if len(segments) > 1:
+                    for prefix in _prefixes(segments):
+                        if prefix in on_field:
+                            add_operators(prefix, _NOT_ARRAY)
+                        else:  # add_operators on a new field, inline
+                            on_field[prefix] = [len(merged)]
+                            merged.append({prefix: _NOT_ARRAY})
+                if f in on_field:
+                    add_operators(f, ops)
+                else:
+                    on_field[f] = [len(merged)]
+                    merged.append({f: ops})
+            return conj.result()
         if kind is ir.Not:
             return self.build(node.operand, not truth)
-        if kind is ir.Exists:
+        simple = _simple(cond, truth)
+        if simple is not None:
+            segments, f, ops = simple
+            return _guarded(segments, {f: ops})
+        if kind is ir.Compare:
+            op, path, value = node.op, node.path, node.value
+            v = value.value if type(value) is ir.Literal else _value(value)
+            if op == "==":  # false (true is simple)
+                return self.eq_false(path, v)
+            if v is None:  # `!= null` is two-valued: present non-null, else false
+                return self.not_null(path, truth)
+            return self.eq_false(path, v)  # `!=` true (false is simple)
+        if kind is ir.Exists:  # false (true is simple)
             path = node.path
-            f = self.field(path)
-            if truth:
-                return self.guarded(path, {f: {"$exists": True}})
-            return or_({f: {"$exists": False}}, *self.prefix_is_array(path))
-        if kind is ir.Between:
+            return or_({field_name(path): {"$exists": False}}, *self.prefix_is_array(path))
+        if kind is ir.Between:  # false (true is simple)
             path = node.path
             lo, hi = _value(node.low), _value(node.high)
-            if truth:
-                return self.guarded(path, {self.field(path): {
-                    "$gte": lo, "$lte": hi, **_NOT_ARRAY}})
             return or_(self.order(path, "<", lo), self.order(path, ">", hi))
         if kind is ir.In:
             vs = _value(node.values)
@@ -384,6 +525,74 @@ class FilterBuilder:
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
 
+_COMPOUND = frozenset({ir.And, ir.Or, ir.Not})
+
+Simple: TypeAlias = tuple[tuple[str, ...], str, dict[str, Any]]
+"""A predicate's filter that is one operator document on its path and that path's prefix
+guards: ``(segments, field, operators)``."""
+
+
+def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
+    """The filter of ``cond`` evaluating to ``truth`` as a ``Simple``, when it is one (the
+    most frequent predicates): what ``FilterBuilder.build`` gives as
+    ``_guarded(segments, {field: operators})``."""
+    kind = type(cond)
+    node: Any = cond
+    if kind is ir.Compare:
+        op, path, value = node.op, node.path, node.value
+        v = value.value if type(value) is ir.Literal else _value(value)
+        if op == "==" or op == "!=":
+            if (op == "==") != truth or (op == "!=" and v is None):
+                return None
+            # eq_true
+            if v is None:
+                ops: dict[str, Any] = {"$type": "null", "$not": _ARRAY}
+            elif isinstance(v, list):
+                # {f: [..]} also matches an array holding [..] as an element
+                ops = {"$eq": v, "$not": {"$elemMatch": {"$eq": v}}}
+            else:
+                ops = {"$eq": v, "$not": _ARRAY}
+            return path.segments, field_name(path), ops
+        return path.segments, field_name(path), {
+            _OPS[op if truth else _NEGATED[op]]: v, "$not": _ARRAY}
+    if not truth:
+        if kind is ir.Contains and len(node.path.segments) == 1:
+            path = node.path
+            return path.segments, field_name(path), {
+                "$type": "array", "$not": {"$elemMatch": {"$eq": _value(node.value)}}}
+        return None
+    if kind is ir.StartsWith:
+        path = node.path
+        return path.segments, field_name(path), {
+            "$regex": "^" + escape_regex(_value(node.value)), "$not": _ARRAY}
+    if kind is ir.Between:
+        path = node.path
+        return path.segments, field_name(path), {
+            "$gte": _value(node.low), "$lte": _value(node.high), "$not": _ARRAY}
+    if kind is ir.Exists:
+        path = node.path
+        return path.segments, field_name(path), {"$exists": True}
+    if kind is ir.In:
+        if node.negated:
+            return None
+        values = _value(node.values)
+        for v in values:
+            if v is None or isinstance(v, list):
+                return None
+        if not values:
+            return None
+        path = node.path
+        return path.segments, field_name(path), {"$in": values, "$not": _ARRAY}
+    if kind is ir.Contains and len(node.path.segments) == 1:
+        path = node.path
+        return path.segments, field_name(path), {
+            "$type": "array", "$elemMatch": {"$eq": _value(node.value)}}
+    if kind is ir.Matches:
+        path = node.path
+        return path.segments, field_name(path), {"$regex": _value(node.value), "$not": _ARRAY}
+    return None
+
+
 def _value(value: ir.Value) -> Any:
     if type(value) is ir.Literal:
         return value.value
@@ -392,15 +601,11 @@ def _value(value: ir.Value) -> Any:
     return ir.python_value(value)
 
 
+_ESCAPES = {c: "\\" + chr(c) for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
+_ESCAPES[0] = "\\x00"
+
+
 def escape_regex(text: str) -> str:
     """Escape text for a PCRE pattern: every ASCII non-alphanumeric character is
     escaped (PCRE reads ``\\`` + punctuation as the literal), NUL as ``\\x00``."""
-    out = []
-    for ch in text:
-        if ch == "\x00":
-            out.append("\\x00")
-        elif ch.isascii() and not (ch.isalnum() or ch == "_"):
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(_ESCAPES)
