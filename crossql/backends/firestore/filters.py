@@ -153,49 +153,51 @@ def and_(parts: Sequence[Node]) -> Node:
             flat.append(part)
     out: list[Node] = []
     seen: set[tuple[Any, ...]] = set()
+    add = seen.add
     not_equal = 0
-    implied = False  # a `!= null` or an `exists` that another filter may imply
+    implied: list[int] = []  # where a `!= null` or an `exists` another filter may imply is
+    plain_keys = _PLAIN_KEYS
     for part in flat:
         if type(part) is FieldFilter:
             op = part.op
             value = part.value
+            n = len(seen)
+            add((part.field, op, value if type(value) in plain_keys else _key(value)))
+            if len(seen) == n:
+                continue  # a duplicate (one hash of the key, not two)
             if op == "!=" or op == "not-in":
                 if value is None:
-                    implied = True
+                    implied.append(len(out))
                 else:
                     not_equal += 1
-            key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
-            if key in seen:
-                continue
-            seen.add(key)
         elif type(part) is Exists:
-            implied = True
+            implied.append(len(out))
         out.append(part)
     if not_equal > 1:
         return _and_merged(flat)
     if implied:
-        out = _drop_implied(out)
+        _drop_implied(out, implied)
     if len(out) == 1:
         return out[0]
     return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
 
 
-def _drop_implied(parts: list[Node]) -> list[Node]:
-    """``parts`` (deduplicated) without each ``!= null`` or ``exists`` that another
-    filter implies, and without repeated ``exists``."""
-    leaves = [p for p in parts if type(p) is FieldFilter]
-    out: list[Node] = []
+def _drop_implied(parts: list[Node], candidates: list[int]) -> None:
+    """Remove from ``parts`` (deduplicated) each ``!= null`` or ``exists`` (at the
+    ``candidates`` indices) that another filter implies, and each repeated ``exists``."""
+    drop: list[int] = []
     exists: set[tuple[str, ...]] = set()
-    for part in parts:
+    for i in candidates:
+        part = parts[i]
         if type(part) is Exists:
-            if part.field in exists or _implied_exists(part.field, leaves):
-                continue
-            exists.add(part.field)
-        elif (type(part) is FieldFilter and part.op == "!=" and part.value is None
-              and _implied_non_null(part, leaves)):
-            continue  # any other filter on the field (but `== null`) means non-null
-        out.append(part)
-    return out
+            if part.field in exists or _implied_exists(part.field, parts):
+                drop.append(i)
+            else:
+                exists.add(part.field)
+        elif _implied_non_null(part, parts):  # type: ignore[arg-type]  # a `!= null`
+            drop.append(i)  # any other filter on the field (but `== null`) means non-null
+    for i in reversed(drop):
+        del parts[i]
 
 
 def _and_merged(flat: list[Node]) -> Node:
@@ -204,7 +206,7 @@ def _and_merged(flat: list[Node]) -> Node:
     merged = _merge_not_equal(flat)
     out: list[Node] = []
     seen: set[tuple[Any, ...]] = set()
-    implied = False
+    implied: list[int] = []
     for part in merged:
         if type(part) is FieldFilter:
             value = part.value
@@ -212,32 +214,44 @@ def _and_merged(flat: list[Node]) -> Node:
             if key in seen:
                 continue
             seen.add(key)
-            implied = implied or (part.op == "!=" and value is None)
+            if part.op == "!=" and value is None:
+                implied.append(len(out))
         elif type(part) is Exists:
-            implied = True
+            implied.append(len(out))
         out.append(part)
     if implied:
-        out = _drop_implied(out)
+        _drop_implied(out, implied)
     if len(out) == 1:
         return out[0]
     return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
 
 
-def _implied_exists(field: tuple[str, ...], leaves: list[FieldFilter]) -> bool:
-    """Whether a filter among ``leaves`` tests ``field`` or a path under it (so the
+def _implied_exists(field: tuple[str, ...], parts: list[Node]) -> bool:
+    """Whether a filter among ``parts`` tests ``field`` or a path under it (so the
     field exists in every document they match)."""
     n = len(field)
-    return any(leaf.field[:n] == field for leaf in leaves)
+    for leaf in parts:
+        if type(leaf) is not FieldFilter:
+            continue
+        path = leaf.field
+        if path == field or (len(path) > n and path[:n] == field):
+            return True
+    return False
 
 
-def _implied_non_null(part: FieldFilter, leaves: list[FieldFilter]) -> bool:
-    """Whether another filter among ``leaves`` makes ``part``'s field (``!= null``)
+def _implied_non_null(part: FieldFilter, parts: list[Node]) -> bool:
+    """Whether another filter among ``parts`` makes ``part``'s field (``!= null``)
     non-null: any filter on it or under it, but ``== null``/``!= null`` on it."""
     field = part.field
     n = len(field)
-    for leaf in leaves:
-        if leaf is not part and leaf.field[:n] == field and not (
-                leaf.field == field and leaf.value is None and leaf.op in ("==", "!=")):
+    for leaf in parts:
+        if type(leaf) is not FieldFilter:
+            continue
+        path = leaf.field
+        if path == field:
+            if leaf is not part and not (leaf.value is None and leaf.op in ("==", "!=")):
+                return True
+        elif len(path) > n and path[:n] == field:
             return True
     return False
 
@@ -281,7 +295,9 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
     for part in flat:
         if type(part) is FieldFilter:
             op = part.op
-            if (op == "==" or op == "in") and part.value is not None:
+            value = part.value
+            if (op == "==" or op == "in") and value is not None:
+                # (no other part has its key: one with it would be merged here)
                 at = equal.get(part.field)
                 if at is not None:
                     prev = merged[at]
@@ -290,11 +306,11 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
                     merged[at] = _set_filter(prev.field, "==", "in", values, prev.origin)
                     continue
                 equal[part.field] = len(merged)
-            value = part.value
-            key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
-            if key in seen:
-                continue
-            seen.add(key)
+            else:
+                key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
+                if key in seen:
+                    continue
+                seen.add(key)
         merged.append(part)
     if not merged:
         return NEVER
@@ -380,7 +396,7 @@ class FilterBuilder:
     def _compare(self, cond: ir.Compare, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         op = cond.op
         literal = cond.value
-        value = literal.value if type(literal) is ir.Literal else _value(literal)
+        value = literal.value if type(literal) is _LITERAL else _value(literal)
         segments = cond.path.segments
         if op == "==" or op == "!=":
             if value is None or segments == ("_id",) or type(value) is list:
@@ -579,8 +595,11 @@ class FilterBuilder:
 
 
 
+_LITERAL = ir.Literal
+
+
 def _value(value: ir.Value) -> Any:
-    if type(value) is ir.Literal:
+    if type(value) is _LITERAL:
         return value.value
     if isinstance(value, ir.Param):  # pragma: no cover - plans are compiled from bound IR
         raise ValueError(f"parameter :{value.name} is not bound")
