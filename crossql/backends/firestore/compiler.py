@@ -325,7 +325,12 @@ class _Compiler:
                 break
         else:
             return tree
-        on_id = [leaf for leaf in all_leaves if leaf.field == ID_FIELD]
+        on_id: list[FieldFilter] = []
+        for leaf in all_leaves:
+            if leaf.field == ID_FIELD:
+                on_id.append(leaf)
+        if not on_id:
+            return tree
         for leaf in on_id:
             if leaf.op == "in":
                 raise self.refuse(
@@ -440,6 +445,8 @@ class _Compiler:
         has ``field``: the filter implies it, or the schema declares it required."""
         if field in self.required:
             return True
+        if len(self.leaves) <= 8:  # a walk that stops early beats building a set
+            return has_field(tree, field)
         direct = self._direct
         if direct is None:
             # a filter at the top of the tree makes its field present: most are there
@@ -515,13 +522,12 @@ class _Compiler:
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
             steps.append(_order_by(segs, key.descending))
-        implicit = [f for f in inequality if f not in seen] if inequality else []
+        implicit: list[tuple[str, ...]] = []
+        for f in inequality:
+            if f not in seen:
+                implicit.append(f)
         if implicit and steps:
-            self.notes.append(_note(
-                "Firestore appends the inequality field"
-                f"{'s' if len(implicit) > 1 else ''} "
-                + ", ".join(f"`{'.'.join(f)}`" for f in implicit)
-                + " to the order (ties only)"))
+            self.notes.append(_implicit_order_note(tuple(implicit)))
         return steps, len(implicit)
 
     def page(self) -> tuple[int, int | None]:
@@ -567,11 +573,7 @@ class _Compiler:
         if limit is not None:
             steps.append(_limit(limit))
         if q.select:
-            if nested:  # a path under another selected path comes with it
-                projection = [p for p in projection
-                              if not any(o != p and p[:len(o)] == o for o in projection)]
-            steps.append(_select(tuple(dict.fromkeys(projection)) if len(projection) > 1
-                                 else tuple(projection)))
+            steps.append(_select(tuple(projection), nested))
         return FirestorePlan(q.collection, steps=tuple(steps), outputs=tuple(outputs),
                              options=self.options, notes=tuple(self.notes))
 
@@ -709,15 +711,32 @@ def _limit(count: int) -> Limit:
         (Limit, type(count), count), lambda: Limit(count))
 
 
-def _select(fields: tuple[tuple[str, ...], ...]) -> Select:
-    found = _SHARED.get((Select, fields))
-    return found if found is not None else _shared(  # type: ignore[no-any-return]
-        (Select, fields), lambda: Select(fields))
+def _select(projection: tuple[tuple[str, ...], ...], nested: bool) -> Select:
+    """The ``select`` of the selected paths (``nested``: some has several segments)."""
+    found = _SHARED.get((Select, projection))
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+
+    def make() -> Select:
+        paths = projection
+        if nested:  # a path under another selected path comes with it
+            paths = tuple(p for p in paths
+                          if not any(o != p and p[:len(o)] == o for o in paths))
+        return Select(tuple(dict.fromkeys(paths)))
+
+    return _shared((Select, projection), make)  # type: ignore[no-any-return]
 
 
-def _note(text: str) -> str:
-    found = _SHARED.get(text)
-    return found if found is not None else _shared(text, lambda: text)  # type: ignore[no-any-return]
+def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
+    found = _SHARED.get(("implicit order note", fields))
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    return _shared(  # type: ignore[no-any-return]
+        ("implicit order note", fields),
+        lambda: "Firestore appends the inequality field"
+                f"{'s' if len(fields) > 1 else ''} "
+                + ", ".join(f"`{'.'.join(f)}`" for f in fields)
+                + " to the order (ties only)")
 
 
 def _matches_all(tree: Filter) -> bool:

@@ -143,6 +143,12 @@ def _plain_value(value: Any) -> Any:
 def and_(parts: Sequence[Node]) -> Node:
     """Conjunction: flattened, constants folded, ``!=``s on one field merged into
     ``not-in``, and ``!= null``/``exists`` dropped where another filter implies them."""
+    if len(parts) == 2:
+        a, b = parts
+        if (type(a) is FieldFilter and type(b) is FieldFilter and a.field != b.field
+                and not (a.value is None and a.op == "!=")
+                and not (b.value is None and b.op == "!=")):
+            return And((a, b))  # nothing to merge, repeat or imply
     flat: list[Node] = []
     for part in parts:
         if type(part) is And:
@@ -281,6 +287,10 @@ def _merge_not_equal(flat: list[Node]) -> list[Node]:
 def or_(parts: Sequence[Node], origin: Any) -> Node:
     """Disjunction: flattened, constants folded, ``==``/``in`` on one field merged into
     one ``in`` (so many an ``or`` needs no Or filter at all)."""
+    if len(parts) == 2:
+        a, b = parts
+        if type(a) is FieldFilter and type(b) is FieldFilter and a.field != b.field:
+            return Or((a, b), origin)  # nothing to merge or repeat
     flat: list[Node] = []
     for part in parts:
         if type(part) is Or:
