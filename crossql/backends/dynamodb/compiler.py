@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import islice
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
@@ -527,24 +527,25 @@ class _Compiler:
                 projection.append(source)
             projection = _without_overlaps(projection)
 
-        # One rendering serves both requests: the count request is the same read
-        # without the projection, which is rendered last, so its names are the first
-        # ones of the full request's and its values all of them.
+        # The count request (derived by the plan) is the same read without the
+        # projection, which is rendered last: its names are the first ones.
         writer = ExpressionWriter()
         req: dict[str, Any] = {"TableName": table}
         if choice is not None and choice.path.index is not None:
             req["IndexName"] = choice.path.index
         if key_expr is not None:
-            text = req["KeyConditionExpression"] = writer.render(key_expr)
+            # interned: cached plans of one shape (other values) share their texts
+            text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
             self.check_limits("KeyConditionExpression", text, writer.operators)
         if type(filter_expr) is not Const:
             before = writer.operators
-            text = req["FilterExpression"] = writer.render(filter_expr)
+            text = req["FilterExpression"] = intern(writer.render(filter_expr))
             self.check_limits("FilterExpression", text, writer.operators - before)
         names = writer.names
         condition_names = len(names)
         if projection and not counting:
-            text = req["ProjectionExpression"] = ", ".join([writer.path(p) for p in projection])
+            text = req["ProjectionExpression"] = intern(
+                ", ".join([writer.path(p) for p in projection]))
             self.check_limits("ProjectionExpression", text, None)
         if names:
             req["ExpressionAttributeNames"] = names
@@ -554,16 +555,7 @@ class _Compiler:
             req["ScanIndexForward"] = choice.forward
         if counting:
             req["Select"] = "COUNT"
-            count_req = req
         else:
-            count_req = {k: v for k, v in req.items() if k != "ProjectionExpression"}
-            if condition_names < len(names):
-                if condition_names:
-                    count_req["ExpressionAttributeNames"] = dict(
-                        islice(names.items(), condition_names))
-                else:
-                    del count_req["ExpressionAttributeNames"]
-            count_req["Select"] = "COUNT"
             req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
             if limit and "FilterExpression" not in req:
                 # without a filter every evaluated item is a row: one page is enough
@@ -572,11 +564,11 @@ class _Compiler:
             operation="Query" if choice is not None else "Scan",
             collection=q.collection, table=table,
             index_name=choice.path.index if choice is not None else None,
-            request=req, count_request=count_req, limit=limit,
-            outputs=tuple(outputs) if outputs is not None else None,
+            request=req, limit=limit,
+            outputs=_shared_outputs(tuple(outputs)) if outputs is not None else None,
             count_names=tuple([output_key(i)[0] for i in q.select]) if counting else None,
             never=filter_expr == NEVER, pk_field=self.options.pk_field,
-            reason=self.reason(choice),
+            reason=self.reason(choice), condition_names=condition_names,
         )
 
     def check_limits(self, name: str, text: str, operators: int | None) -> None:
@@ -604,6 +596,20 @@ class _Compiler:
         if choice.sort:
             text += f"; `{choice.path.sort_key}` is a sort key condition"
         return text
+
+
+_OUTPUTS: dict[Any, Any] = {}
+
+
+def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path, Path], ...]:
+    """One tuple per row shape for every cached plan that has it (a bounded table,
+    emptied when full)."""
+    shared: tuple[tuple[Path, Path], ...] | None = _OUTPUTS.get(outputs)
+    if shared is None:
+        if len(_OUTPUTS) >= 1024:
+            _OUTPUTS.clear()
+        shared = _OUTPUTS[outputs] = outputs
+    return shared
 
 
 def _without_overlaps(projection: list[Path]) -> list[Path]:

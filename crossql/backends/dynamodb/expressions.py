@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from crossql import ir
+from crossql.backends.dynamodb._frozen import fast_init
 from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
 from crossql.errors import CapabilityError
 
@@ -63,6 +64,7 @@ _DYNAMO_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 # --- the expression tree -----------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Const:
     """A constant truth value; folded away before rendering."""
@@ -74,6 +76,7 @@ ALWAYS = Const(True)
 NEVER = Const(False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """``path op :value`` with op one of ``= <> < <= > >=``."""
@@ -83,6 +86,7 @@ class Comparison:
     value: Lit
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Between:
     """``path BETWEEN :low AND :high`` (low <= high)."""
@@ -92,6 +96,7 @@ class Between:
     high: Lit
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class InList:
     """``path IN (:v1, ...)`` with at most 100 values."""
@@ -100,6 +105,7 @@ class InList:
     values: tuple[Lit, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Function:
     """``attribute_exists``, ``attribute_not_exists``, ``attribute_type``,
@@ -110,6 +116,7 @@ class Function:
     value: Lit | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SizeComparison:
     """``size(path) op :n``."""
@@ -119,6 +126,7 @@ class SizeComparison:
     value: Lit
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Not:
     """``NOT operand`` (only ever around a function or comparison)."""
@@ -126,6 +134,7 @@ class Not:
     operand: Expr
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class And:
     """``a AND b AND ...``."""
@@ -133,6 +142,7 @@ class And:
     operands: tuple[Expr, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Or:
     """``a OR b OR ...``."""
@@ -456,7 +466,24 @@ _PREDICATES: dict[type, Callable[[ConditionBuilder, Any, Path, bool], Expr]] = {
 
 # --- rendering -------------------------------------------------------------------------
 
-_OR, _AND, _NOT, _ATOM = 1, 2, 3, 4
+_SHARED = 64
+_NAMES = tuple(f"#n{n}" for n in range(_SHARED))
+_VALUES = tuple(f":v{n}" for n in range(_SHARED))
+"""Placeholders, one string each however many plans hold them (plans are cached)."""
+_SCALARS: dict[tuple[str, Any], AttributeValue] = {}
+_MAX_SCALARS = 4096
+
+
+def _shared_value(key: tuple[str, Any]) -> AttributeValue:
+    """The AttributeValue of a scalar, one dict per value for every plan that holds it:
+    plans are read-only and cached, and a one-entry dict is as big as a small plan's
+    text. A bounded table (emptied when full), like ``sys.intern`` for strings."""
+    av = _SCALARS.get(key)
+    if av is None:
+        if len(_SCALARS) >= _MAX_SCALARS:
+            _SCALARS.clear()
+        av = _SCALARS[key] = {key[0]: key[1]}
+    return av
 
 
 class ExpressionWriter:
@@ -473,21 +500,27 @@ class ExpressionWriter:
         self.operators = 0
         self._name_of: dict[str, str] = {}
         self._value_of: dict[Any, str] = {}
+        self._path_of: dict[Path, str] = {}
 
     def name(self, attribute: str) -> str:
         """The placeholder of one attribute name (or map key)."""
         placeholder = self._name_of.get(attribute)
         if placeholder is None:
-            placeholder = f"#n{len(self._name_of)}"
+            n = len(self._name_of)
+            placeholder = _NAMES[n] if n < _SHARED else f"#n{n}"
             self._name_of[attribute] = placeholder
             self.names[placeholder] = attribute
         return placeholder
 
     def path(self, path: Path) -> str:
         """A document path as placeholders joined by dots."""
-        if len(path) == 1:
-            return self.name(path[0])
-        return ".".join([self.name(segment) for segment in path])
+        text = self._path_of.get(path)
+        if text is None:
+            # placeholders are numbered on first use, so a path's text never changes
+            text = self.name(path[0]) if len(path) == 1 else \
+                ".".join([self.name(segment) for segment in path])
+            self._path_of[path] = text
+        return text
 
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
@@ -510,62 +543,50 @@ class ExpressionWriter:
             key = json.dumps(av, sort_keys=True)
         placeholder = self._value_of.get(key)
         if placeholder is None:
-            placeholder = f":v{len(self._value_of)}"
+            n = len(self._value_of)
+            placeholder = _VALUES[n] if n < _SHARED else f":v{n}"
             self._value_of[key] = placeholder
-            self.values[placeholder] = {key[0]: key[1]} if av is None else av
+            if av is None:
+                av = _shared_value(key)
+            self.values[placeholder] = av
         return placeholder
 
     def render(self, expr: Expr) -> str:
         """The expression text."""
-        return self._render(expr)[0]
-
-    def _render(self, expr: Expr) -> tuple[str, int]:
         kind = type(expr)
+        e: Any = expr  # its class is known in each branch
+        if kind is Comparison:
+            self.operators += 1
+            return f"{self.path(e.path)} {e.op} {self.value(e.value)}"
+        if kind is Function:
+            self.operators += 1
+            if e.value is None:
+                return f"{e.name}({self.path(e.path)})"
+            return f"{e.name}({self.path(e.path)}, {self.value(e.value)})"
         if kind is And or kind is Or:
-            ops: tuple[Expr, ...] = expr.operands  # type: ignore[union-attr]
+            ops: tuple[Expr, ...] = e.operands
             self.operators += len(ops) - 1
-            parts = []
-            for op in ops:
-                text, own = self._render(op)
-                parts.append(f"({text})" if own < _NOT else text)
+            render = self.render
             # AND binds tighter than OR, but the parentheses spare the reader the rule
-            if kind is And:
-                return " AND ".join(parts), _AND
-            return " OR ".join(parts), _OR
+            parts = [f"({render(op)})" if type(op) is And or type(op) is Or else render(op)
+                     for op in ops]
+            return (" AND " if kind is And else " OR ").join(parts)
         if kind is Not:
             self.operators += 1
-            text, own = self._render(expr.operand)  # type: ignore[union-attr]
-            return "NOT " + (f"({text})" if own < _ATOM else text), _NOT
-        atom = _ATOMS.get(kind)
-        if atom is None:  # pragma: no cover - constants are folded
-            raise ValueError(f"cannot render {expr!r}")
-        self.operators += 2 if kind is SizeComparison else 1
-        return atom(self, expr), _ATOM
-
-    def _comparison(self, expr: Comparison) -> str:
-        return f"{self.path(expr.path)} {expr.op} {self.value(expr.value)}"
-
-    def _between(self, expr: Between) -> str:
-        # parenthesized so its AND never reads as the conjunction's
-        return f"({self.path(expr.path)} BETWEEN {self.value(expr.low)} AND " \
-            f"{self.value(expr.high)})"
-
-    def _in_list(self, expr: InList) -> str:
-        return f"{self.path(expr.path)} IN ({', '.join([self.value(v) for v in expr.values])})"
-
-    def _function(self, expr: Function) -> str:
-        if expr.value is None:
-            return f"{expr.name}({self.path(expr.path)})"
-        return f"{expr.name}({self.path(expr.path)}, {self.value(expr.value)})"
-
-    def _size(self, expr: SizeComparison) -> str:
-        return f"size({self.path(expr.path)}) {expr.op} {self.value(expr.value)}"
-
-
-_ATOMS: dict[type, Callable[[ExpressionWriter, Any], str]] = {
-    Comparison: ExpressionWriter._comparison,
-    Between: ExpressionWriter._between,
-    InList: ExpressionWriter._in_list,
-    Function: ExpressionWriter._function,
-    SizeComparison: ExpressionWriter._size,
-}
+            op = e.operand
+            text = self.render(op)
+            return f"NOT ({text})" if type(op) is And or type(op) is Or or type(op) is Not \
+                else "NOT " + text
+        if kind is Between:
+            self.operators += 1
+            # parenthesized so its AND never reads as the conjunction's
+            return f"({self.path(e.path)} BETWEEN {self.value(e.low)} AND " \
+                f"{self.value(e.high)})"
+        if kind is InList:
+            self.operators += 1
+            return f"{self.path(e.path)} IN " \
+                f"({', '.join([self.value(v) for v in e.values])})"
+        if kind is SizeComparison:
+            self.operators += 2
+            return f"size({self.path(e.path)}) {e.op} {self.value(e.value)}"
+        raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import pprint
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Literal
 
 from crossql.backends.base import Plan
+from crossql.backends.dynamodb._frozen import fast_init
 
 Operation = Literal["Query", "Scan"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DynamoPlan(Plan):
     """A ``Query`` (partition key pinned) or ``Scan``, with what the runtime adds.
@@ -29,8 +32,6 @@ class DynamoPlan(Plan):
     table: str
     index_name: str | None
     request: dict[str, Any]
-    count_request: dict[str, Any]
-    """The same read with ``Select=COUNT`` (for ``store.count``)."""
     limit: int | None = None
     outputs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] | None = None
     """For ``select``: (output key, attribute path) pairs; the runtime builds each
@@ -42,7 +43,29 @@ class DynamoPlan(Plan):
     pk_field: str = "_id"
     """The attribute that holds CrossQL's ``_id``; renamed back to ``_id`` in rows."""
     reason: str = ""
+    condition_names: int = 0
+    """How many of the request's attribute names (the first ones) its key and filter
+    conditions use; the others only the projection does."""
     backend = "dynamodb"
+
+    @property
+    def count_request(self) -> dict[str, Any]:
+        """The same read with ``Select=COUNT`` (for ``store.count``): derived from
+        ``request`` on use rather than held, since every cached plan would carry it."""
+        request = self.request
+        if request.get("Select") == "COUNT":
+            return request
+        out = {key: value for key, value in request.items()
+               if key != "ProjectionExpression" and key != "Select" and key != "Limit"}
+        names = request.get("ExpressionAttributeNames")
+        if names is not None and len(names) > self.condition_names:
+            if self.condition_names:
+                out["ExpressionAttributeNames"] = dict(islice(names.items(),
+                                                              self.condition_names))
+            else:
+                del out["ExpressionAttributeNames"]
+        out["Select"] = "COUNT"
+        return out
 
     @property
     def method(self) -> str:
