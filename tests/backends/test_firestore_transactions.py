@@ -216,6 +216,35 @@ def test_an_aborted_commit_is_a_conflict_and_rolls_back(
     assert rows(runner, store, name)["a1"]["balance"] == 100
 
 
+def test_run_transaction_gives_up_after_max_attempts_of_aborted_commits(
+        runner: asyncio.Runner, accounts: tuple[Any, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Firestore's locks leave no stale read to conflict on; a contention that persists
+    shows as commits the server aborts every time."""
+    from google.api_core import exceptions
+
+    store, name = accounts
+
+    async def aborted() -> None:
+        raise exceptions.Aborted("Too much contention on these documents.")
+
+    made = _patch_commit(monkeypatch, store, aborted)
+    bodies = 0
+
+    async def body(tx: Any) -> None:
+        nonlocal bodies
+        bodies += 1
+        (row,) = await tx.fetch(f"from {name} where _id == \"a1\"")
+        await tx.execute(f"update {name} set balance = :b where _id == \"a1\"",
+                         b=row["balance"] + 1)
+
+    with pytest.raises(TransactionConflict, match="after 3 attempts"):
+        runner.run(store.run_transaction(body, max_attempts=3))
+    monkeypatch.undo()
+    assert bodies == 3 and len(made) == 3 and all(t.rolled_back for t in made)
+    assert rows(runner, store, name)["a1"]["balance"] == 100
+
+
 def test_a_commit_that_does_not_answer_fails_in_the_stores_timeout(
         runner: asyncio.Runner, firestore_store: Any, firestore_host: str,
         monkeypatch: pytest.MonkeyPatch) -> None:

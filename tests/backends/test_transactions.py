@@ -177,18 +177,15 @@ def test_of_two_transactions_on_one_document_one_wins(runner: asyncio.Runner,
 
 
 def test_a_conflict_that_persists_is_raised_with_nothing_written(
-        runner: asyncio.Runner, accounts: tuple[Any, str], request: pytest.FixtureRequest
-) -> None:
+        runner: asyncio.Runner, accounts: tuple[Any, str]) -> None:
     """Each attempt's read is made stale by a write outside the transaction before it
-    writes: every attempt conflicts; after max_attempts the conflict is raised."""
+    writes: every attempt conflicts; after max_attempts the conflict is raised.
+
+    Firestore locks what a transaction reads (pessimistic concurrency), so there the read
+    cannot be made stale: the outside write is what waits, and fails after the lock
+    timeout; the transaction then rolls back with nothing written. Its persisting
+    conflict is tested with aborted commits (test_firestore_transactions.py)."""
     store, name = accounts
-    if store.driver == "firestore":  # Firestore only (docs/transactions.md, "Firestore")
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=BackendError,
-            reason="Firestore locks what a transaction reads: the write outside the "
-                   "transaction waits for the transaction's own lock, and the emulator "
-                   "fails that write after its lock timeout (about 2 s); the read cannot "
-                   "be made stale"))
     attempts = 0
 
     async def body(tx: Transaction) -> None:
@@ -199,6 +196,14 @@ def test_a_conflict_that_persists_is_raised_with_nothing_written(
         await tx.execute(f"update {name} set balance = :b, owner = \"mallory\" "
                          "where _id == \"a3\"", b=row["balance"] + 100)
 
+    if store.driver == "firestore":
+        with pytest.raises(BackendError, match="locked by a transaction") as info:
+            runner.run(store.run_transaction(body, max_attempts=3))
+        assert not isinstance(info.value, TransactionConflict)
+        assert attempts == 1
+        rows = runner.run(store.fetch(f"from {name} where _id == \"a3\""))
+        assert (rows[0]["owner"], rows[0]["balance"]) == ("eve", 0)
+        return
     with pytest.raises(TransactionConflict, match="3 attempts"):
         runner.run(store.run_transaction(body, max_attempts=3))
     assert attempts == 3
