@@ -192,6 +192,14 @@ _SHORT_PATH = LIMITS["field path bytes"] // 20
 quoted: each character takes at most 4 bytes in UTF-8 and quoting at most doubles a
 segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
+_INEQUALITY, _SPECIAL = 1, 2
+_LEAF_KINDS: dict[str, int] = {
+    op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
+    | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
+    for op in ("==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array_contains",
+               "array_contains_any")}
+"""Per filter operator: whether it is an inequality, whether it has limits of its own."""
+
 _SET_LIMITS = {"in": "in", "not-in": "not-in", "array_contains_any": "array-contains-any"}
 """Operators with a list of values, by their name in ``LIMITS`` and in messages."""
 
@@ -256,6 +264,14 @@ class _Compiler:
         """The most array-contains(-any) filters in one disjunction."""
         self.inequality_fields = 0
         """How many fields the tree has inequalities on (the document id included)."""
+        self.inequalities: list[FieldFilter] = []
+        """The leaves with an inequality (``INEQUALITY_OPS``), in order."""
+        self.special: list[FieldFilter] = []
+        """The leaves with a list of values or a ``!=``: those with limits of their own."""
+        self.on_id: list[FieldFilter] = []
+        """The leaves on the document id."""
+        self.may_hold_id = False
+        """Whether the builder made a filter on the document id."""
         self._direct: set[tuple[str, ...]] | None = None
 
     def refuse(self, code: str, construct: str, node: Any, message: str,
@@ -303,6 +319,7 @@ class _Compiler:
             return ALWAYS
         builder = FilterBuilder(self.refuse, self.required)
         built = builder.build(q.where)
+        self.may_hold_id = builder.made_id
         if builder.made_exists:
             both = self.options.native_not_equal and self.options.native_or
             tree = expand_exists(built, both, self.refuse)
@@ -310,26 +327,41 @@ class _Compiler:
             # the tree is normalised already: expanding nothing would rebuild it alike
             assert not isinstance(built, Exists)
             tree = built
-        self.leaves, self.disjunctions, self.arrays_per_disjunction = scan(tree)
+        self.take_leaves(tree)
         self.check_profile(tree)
         return self.key_equalities(tree)
+
+    def take_leaves(self, tree: Filter) -> None:
+        """The leaves of the final tree and its normal form, and the leaves the checks
+        look at, sorted out in one pass."""
+        self.leaves, self.disjunctions, self.arrays_per_disjunction = scan(tree)
+        inequalities: list[FieldFilter] = []
+        special: list[FieldFilter] = []
+        kinds = _LEAF_KINDS
+        for leaf in self.leaves:
+            kind = kinds[leaf.op]
+            if kind:
+                if kind & _INEQUALITY:
+                    inequalities.append(leaf)
+                if kind & _SPECIAL:
+                    special.append(leaf)
+        self.inequalities = inequalities
+        self.special = special
+        self.on_id = ([leaf for leaf in self.leaves if leaf.field == ID_FIELD]
+                      if self.may_hold_id else [])
 
     def key_equalities(self, tree: Filter) -> Filter:
         """Firestore refuses `==`/`in` on the document id next to an inequality on another
         field ("Equality on key is not allowed if there are other inequality fields and
         key does not appear in inequalities"): `_id == x` becomes the exact range
         `>= x and <= x`; an `in` on the id is refused."""
-        all_leaves = self.leaves
-        for leaf in all_leaves:
-            if leaf.op in INEQUALITY_OPS and leaf.field != ID_FIELD:
+        on_id = self.on_id
+        if not on_id:
+            return tree
+        for leaf in self.inequalities:
+            if leaf.field != ID_FIELD:
                 break
         else:
-            return tree
-        on_id: list[FieldFilter] = []
-        for leaf in all_leaves:
-            if leaf.field == ID_FIELD:
-                on_id.append(leaf)
-        if not on_id:
             return tree
         for leaf in on_id:
             if leaf.op == "in":
@@ -354,7 +386,7 @@ class _Compiler:
             return out
 
         tree = rewrite(tree)
-        self.leaves, self.disjunctions, self.arrays_per_disjunction = scan(tree)
+        self.take_leaves(tree)
         return tree
 
     def check_profile(self, tree: Filter) -> None:
@@ -368,7 +400,7 @@ class _Compiler:
                                       _OPTION_HINT["or"])
         if native_not_equal:
             return
-        for leaf in self.leaves:
+        for leaf in self.special:
             if leaf.op in ("!=", "not-in"):
                 origin = leaf.origin.operand if isinstance(leaf.origin, ir.Not) else leaf.origin
                 construct = "not in" if leaf.op == "not-in" or isinstance(origin, ir.In) else "!="
@@ -380,7 +412,7 @@ class _Compiler:
         where = self.query.where
         all_leaves = self.leaves
         not_equal: list[FieldFilter] = []
-        for leaf in all_leaves:
+        for leaf in self.special:
             op = leaf.op
             if op in _SET_LIMITS:
                 name = _SET_LIMITS[op]
@@ -459,8 +491,8 @@ class _Compiler:
         """Inequality fields (document id aside), each checked to be present."""
         out: list[tuple[str, ...]] = []
         on_id = 0
-        for leaf in self.leaves:
-            if leaf.op not in INEQUALITY_OPS or leaf.field in out:
+        for leaf in self.inequalities:
+            if leaf.field in out:
                 continue
             if leaf.field == ID_FIELD:
                 on_id = 1
@@ -643,7 +675,7 @@ class _Compiler:
                                  options=self.options, notes=(reason,))
         inequality = self.check_inequality_fields(tree)
         orders: list[OrderBy] = []
-        if any(leaf.field == ID_FIELD for leaf in self.leaves):
+        if self.on_id:
             # with a filter on the document id, Firestore sums only fields ordered before
             # the id ("requires an index that has fields [..] after __name__"); ordering
             # drops documents without the field, which add nothing to sum or avg, and

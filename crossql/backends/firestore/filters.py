@@ -363,6 +363,8 @@ class FilterBuilder:
         is impossible, so `exists`, `not (p == null)` and `not (p != null)` are exact."""
         self.made_exists = False
         """Whether the tree may hold an ``Exists`` (then ``expand_exists`` must run)."""
+        self.made_id = False
+        """Whether the tree may hold a filter on the document id."""
 
     def build(self, cond: ir.Condition, truth: bool = True, negation: ir.Not | None = None) -> Node:
         """The filter of documents where ``cond`` evaluates to ``truth``. ``negation`` is
@@ -489,6 +491,7 @@ class FilterBuilder:
         if segs == ("_id",):
             if not (isinstance(value, str) and valid_document_id(value)):
                 return NEVER if equal else ALWAYS  # no id equals it; every id differs
+            self.made_id = True
             return FieldFilter(ID_FIELD, "==" if equal else "!=", value, at)
         if _holds_array(value):
             return NEVER if equal else FieldFilter(segs, "!=", None, at)
@@ -509,6 +512,7 @@ class FilterBuilder:
                 f"firestore cannot compare document ids with {value!r}",
                 "Firestore compares ids as document paths; compare `_id` with a valid "
                 "document id (no `/`, not `.`/`..`, not `__...__`)")
+        self.made_id = True
         return FieldFilter(ID_FIELD, op, value, at)
 
     def in_(self, path: ir.Path, values: list[Any], true_set: bool, at: Any) -> Node:
@@ -518,6 +522,7 @@ class FilterBuilder:
         stored = _dedupe(v for v in values if v is not None and not _holds_array(v))
         if segs == ("_id",):
             ids = [v for v in stored if isinstance(v, str) and valid_document_id(v)]
+            self.made_id = self.made_id or bool(ids)
             if true_set:
                 return _set_filter(ID_FIELD, "==", "in", ids, at) if ids else NEVER
             return _set_filter(ID_FIELD, "!=", "not-in", ids, at) if ids else ALWAYS
@@ -650,19 +655,21 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
                    FieldFilter(node.field, "!=", None, node.origin)), node.origin)
     if isinstance(node, FieldFilter):
         return node
-    children = [c if type(c) is FieldFilter else expand_exists(c, allowed, refuse)
-                for c in node.filters]
-    is_and = type(node) is And
-    unchanged = True
-    for new, old in zip(children, node.filters, strict=True):
-        if new is not old:
-            unchanged = False
-            if not is_and or type(new) is not Or or not new.filters:
-                break
-    else:
-        # and_/or_ give back their own output; an And gives it back with an Or in
-        # place of an Exists too (it never merges, drops or flattens an Or)
-        return node if unchanged else And(tuple(children))
+    children: list[Filter] | None = None
+    simple = type(node) is And  # only Ors replace children (see below)
+    for i, child in enumerate(node.filters):
+        if type(child) is FieldFilter:
+            continue
+        new = expand_exists(child, allowed, refuse)
+        if new is not child:
+            if children is None:
+                children = list(node.filters)
+            children[i] = new
+            simple = simple and type(new) is Or and bool(new.filters)
+    if children is None:
+        return node  # and_/or_ would give it back: it is their own output
+    if simple:
+        return And(tuple(children))  # an And never merges, drops or flattens an Or
     out = or_(children, node.origin) if isinstance(node, Or) else and_(children)
     assert not isinstance(out, Exists)
     return out
