@@ -59,6 +59,9 @@ class CheckedQuery:
 
     query: ir.Query
     slots: tuple[Slot, ...]
+    recheck_betweens: bool = False
+    """True when a ``between`` bound is a parameter: ``bind`` checks those nodes again
+    once bound (both bounds numbers or both strings)."""
 
     @property
     def param_names(self) -> frozenset[str]:
@@ -124,6 +127,7 @@ class _Checker:
         self.query = query
         self.source = query.source
         self.slots: list[Slot] = []
+        self.param_betweens = False
 
     def err(self, message: str, code: str, span: ir.Span | None,
             hint: str | None = None) -> QuerySemanticError:
@@ -187,6 +191,8 @@ class _Checker:
             self.condition(node.operand)
         elif kind is ir.Between:
             low, high = node.low, node.high
+            if type(low) is ir.Param or type(high) is ir.Param:
+                self.param_betweens = True
             self.value(low, "orderable", "`between`")
             self.value(high, "orderable", "`between`")
             if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
@@ -297,7 +303,7 @@ class _Checker:
         if len(names) > MAX_PARAMETERS:
             raise self.err(f"the query uses {len(names)} parameters; the limit is "
                            f"{MAX_PARAMETERS}", "too-many-parameters", q.span)
-        return CheckedQuery(q, tuple(self.slots))
+        return CheckedQuery(q, tuple(self.slots), self.param_betweens)
 
 
 def _is_number(kind: str) -> bool:
@@ -434,18 +440,20 @@ def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
     """Validate one bound value against the slot it fills; return its plain copy (see
     ``plain_value``) or raise ``QuerySemanticError``."""
     value = plain_value(value, slot, source)
-    kind = _value_kind(value)
     need = slot.kind
-    ok = {
-        "value": True,
-        "orderable": kind in ("int", "float", "string"),
-        "list": kind == "list",
-        "string": kind == "string",
-        "regex": kind == "string",
-        "int": kind == "int",
-        "count": kind == "int" and value >= 0,
-        "number": kind in ("int", "float"),
-    }[need]
+    if need == "value":
+        return value
+    kind = _value_kind(value)
+    if need == "orderable":
+        ok = kind in ("int", "float", "string")
+    elif need == "string" or need == "regex":
+        ok = kind == "string"
+    elif need == "count":
+        ok = kind == "int" and value >= 0
+    elif need == "number":
+        ok = kind in ("int", "float")
+    else:  # list, int
+        ok = kind == need
     if not ok:
         raise _error(f"parameter `:{slot.name}` needs {_SLOT_WORDS[need]}, got {kind} "
                      f"{value!r:.40}", "invalid-parameter", slot.span, source=source)
@@ -487,7 +495,7 @@ def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
     assert isinstance(bound, ir.Query)
     # between bounds of different types can only be seen once bound (every other
     # check of a bound value was made against its slot above)
-    if bound.where is not None and any(s.kind == "orderable" for s in checked.slots):
+    if checked.recheck_betweens and bound.where is not None:
         checker = _Checker(bound)
         for node in _bound_betweens(query.where, bound.where):
             checker.condition(node)
@@ -510,8 +518,19 @@ def _bound_betweens(before: Any, after: Any) -> list[ir.Between]:
     return out
 
 
+_LITERAL_KINDS: dict[type, ir.LiteralKind] = {
+    int: "int", str: "string", float: "float", bool: "bool", type(None): "null"}
+"""The literal kind of each plain scalar type (``plain_value`` gives exact types)."""
+
+
 def _value_of(node: Any, params: Mapping[str, Any]) -> Any:
-    return ir.literal_of(params[node.name], node.span) if type(node) is ir.Param else node
+    if type(node) is not ir.Param:
+        return node
+    value = params[node.name]
+    kind = _LITERAL_KINDS.get(type(value))
+    if kind is not None:
+        return ir.Literal(value, kind, node.span)
+    return ir.literal_of(value, node.span)
 
 
 def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
@@ -526,17 +545,23 @@ def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
             return node
         return ir.Query(node.collection, where, node.group_by, node.select, node.order_by,
                         limit, offset, node.span, node.source)
-    if kind is ir.And or kind is ir.Or:
-        operands = tuple([_substitute(op, params) for op in node.operands])
-        if all(a is b for a, b in zip(operands, node.operands, strict=True)):
+    if kind is ir.Compare or kind is ir.Size:
+        value = node.value
+        if type(value) is not ir.Param:
             return node
-        return kind(operands, node.span)
+        return kind(node.op, node.path, _value_of(value, params), node.span)
+    if kind is ir.And or kind is ir.Or:
+        operands = []
+        changed = False
+        for op in node.operands:
+            new = _substitute(op, params)
+            if new is not op:
+                changed = True
+            operands.append(new)
+        return kind(tuple(operands), node.span) if changed else node
     if kind is ir.Not:
         operand = _substitute(node.operand, params)
         return node if operand is node.operand else ir.Not(operand, node.span)
-    if kind is ir.Compare or kind is ir.Size:
-        value = _value_of(node.value, params)
-        return node if value is node.value else kind(node.op, node.path, value, node.span)
     if kind is ir.Between:
         low, high = _value_of(node.low, params), _value_of(node.high, params)
         if low is node.low and high is node.high:
