@@ -320,7 +320,7 @@ def test_dynamodb_delete_by_key_is_a_query() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("update users set a.b = 1 where true", "below a map"),
+    ("update users set a.b = a.b + 1 where true", r"increment `a\.b` below a map"),
     ("update users set k = 1 where true", "key attribute `k`"),
 ])
 def test_dynamodb_refuses_what_it_cannot_write(text: str, message: str) -> None:

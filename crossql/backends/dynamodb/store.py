@@ -413,11 +413,15 @@ class DynamoStore(Store):
             return WriteResult()
         read = plan.read
         left = read.limit
-        keys: list[dict[str, Any]] = []
+        writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
         # every key first (each write re-checks its item), then the writes
         async for page in self._pages(read.method, read.request):
             for item in page.get("Items", ()):
-                keys.append({k: item[k] for k in plan.key_attributes})
+                # assignments below a map are written as each item needs (None: skipped)
+                request = plan.item_request(self._document(item)) if plan.nested \
+                    else plan.request
+                if request is not None:
+                    writes.append(({k: item[k] for k in plan.key_attributes}, request))
                 if left is not None:
                     left -= 1
                     if left <= 0:
@@ -426,9 +430,9 @@ class DynamoStore(Store):
                 break
         matched = modified = 0
         statement = plan.statement
-        for key in keys:
+        for key, request in writes:
             try:
-                answer = await self._call(plan.method, Key=key, **plan.request)
+                answer = await self._call(plan.method, Key=key, **request)
             except DynamoError as err:
                 if err.code == "ConditionalCheckFailedException":
                     continue  # changed since the read, or never matched: skipped

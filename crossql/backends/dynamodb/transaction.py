@@ -162,7 +162,7 @@ class _Write:
     documents) for the reads that follow."""
 
     collection: str
-    kind: Literal["Put", "Update", "Delete"]
+    kind: Literal["Put", "Update", "Delete", "ConditionCheck"]
     action: dict[str, Any]
     before: Document | None
     after: Document | None
@@ -551,18 +551,24 @@ class DynamoView(DynamoStore):
         self._refuse_read_after_write(plan.collection, statement.where, f"an {plan.kind}")
         if plan.never:
             return WriteResult()
-        request = copy.deepcopy(plan.read.request)
-        self._consistent(request, plan.collection)
-        kind: Literal["Update", "Delete"] = "Update" if plan.kind == "update" else "Delete"
-        base = {k: plan.request[k] for k in _WRITE_KEYS if k in plan.request}
+        read = copy.deepcopy(plan.read.request)
+        self._consistent(read, plan.collection)
         writes: dict[_ItemId, _Write] = {}
         modified = 0
-        async for item in self._raw(plan.read, request, plan.read.limit):
+        async for item in self._raw(plan.read, read, plan.read.limit):
             doc = self._document(item)
             # what the write's condition would refuse now is skipped now, as outside a
             # transaction; at commit a refused condition means the item changed: conflict
             if not selects(statement, doc):
                 continue
+            request = plan.item_request(doc)
+            if request is None:  # pragma: no cover - selects() skipped it above
+                continue
+            # nothing left to write (an `unset` below a missing map) is a ConditionCheck:
+            # the item still matches, and is counted
+            kind: Literal["Update", "Delete", "ConditionCheck"] = \
+                "Delete" if plan.kind == "delete" else \
+                "Update" if "UpdateExpression" in request else "ConditionCheck"
             key = {k: item[k] for k in plan.key_attributes}
             iid = _item_id(plan.table, key)
             if iid in self.writes:  # pragma: no cover - refused above (it matched before)
@@ -580,11 +586,12 @@ class DynamoView(DynamoStore):
                 else:
                     if not strict_equal(after, doc):
                         modified += 1
+            action = {k: request[k] for k in _WRITE_KEYS if k in request}
             writes[iid] = _Write(plan.collection, kind,
-                                 {kind: {"TableName": plan.table, "Key": key, **base}},
+                                 {kind: {"TableName": plan.table, "Key": key, **action}},
                                  before=doc, after=after)
         self._add({}, writes, f"this {plan.kind}")
-        if kind == "Delete":
+        if plan.kind == "delete":
             return WriteResult(matched=len(writes), deleted=len(writes))
         return WriteResult(matched=len(writes), modified=modified)
 

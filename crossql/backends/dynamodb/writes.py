@@ -15,16 +15,25 @@ Atomicity: each item is written atomically; the statement is not atomic across
 items (a failure part-way leaves the items before it written), nor between the
 read and the writes.
 
-Refused (``CapabilityError``): an assignment to a nested path (``a.b``):
-DynamoDB's ``SET a.b`` fails where ``a`` is missing, where the reference
-creates the map; an assignment to a key attribute of the table (DynamoDB keys
-are immutable).
+Assignments below a map (``set a.b = v``, ``unset a.b``) are planned per item,
+from the item as read: DynamoDB's ``SET a.b`` fails where ``a`` is missing,
+where the reference creates the map. Where ``a`` is a map: ``SET a.b = v`` with
+``attribute_type(a, M)``; where ``a`` is missing: ``SET a = {b: v}`` with
+``attribute_not_exists(a)``; where ``a`` is anything else the item is skipped
+(the reference's ``assignment_applies``). The condition re-checks that choice
+at write time: an item whose ``a`` changed in between is skipped, like one whose
+``where`` no longer holds.
+
+Refused (``CapabilityError``): an increment below a map (``a.b = a.b + n``:
+DynamoDB fails the whole request, not its condition, where ``a`` is missing);
+an assignment to a key attribute of the table (DynamoDB keys are immutable).
 """
 
 from __future__ import annotations
 
 import json
 import pprint
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,8 +42,32 @@ from crossql.backends.base import Plan, refuse
 from crossql.backends.dynamodb.expressions import NEVER, ExpressionWriter, and_
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
+from crossql.runtime.reference import MISSING, get_path
+from crossql.runtime.writes import updated
 
 BACKEND = "dynamodb"
+
+
+@dataclass(frozen=True, slots=True)
+class NestedWrite:
+    """An assignment below a map (``set a.b = v`` or ``unset a.b``), planned per item
+    from the item as read (``DynamoWritePlan.item_request``)."""
+
+    kind: Literal["set", "unset"]
+    path: tuple[str, ...]
+    """The attribute path (at least two segments)."""
+
+    def describe(self) -> str:
+        """How each item is written, for ``explain`` and ``to_dict``."""
+        dotted = ".".join(self.path)
+        parent = ".".join(self.path[:-1])
+        if self.kind == "unset":
+            return (f"REMOVE {dotted} where {parent} is a map (attribute_type M); nothing "
+                    f"where a map above it is missing (attribute_not_exists); the item is "
+                    f"skipped where one is not a map")
+        return (f"SET {dotted} where {parent} is a map (attribute_type M); where a map on "
+                f"the way is missing, SET it to the maps and value below it "
+                f"(attribute_not_exists); the item is skipped where one is not a map")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +83,101 @@ class DynamoWritePlan(Plan):
     request: dict[str, Any]
     statement: ir.Update | ir.Delete
     never: bool = False
+    nested: tuple[NestedWrite, ...] = ()
+    """Assignments below a map: each item's request adds them (``item_request``)."""
+    sets: tuple[str, ...] = ()
+    """With ``nested``: the ``SET`` clauses of ``request`` (written on every item)."""
+    removes: tuple[str, ...] = ()
+    """With ``nested``: the ``REMOVE`` clauses of ``request``."""
     backend = "dynamodb"
+
+    def item_request(self, doc: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The request that writes one item, read as ``doc`` (a document, ``_id`` for
+        the partition key): ``request`` itself, or with ``nested`` the assignments below
+        a map as this item needs them; None where the reference skips the item (a map
+        on an assigned path is something else). Without an ``UpdateExpression`` when
+        nothing is left to write (an ``unset`` below a missing map)."""
+        if not self.nested:
+            return self.request
+        statement = self.statement
+        assert isinstance(statement, ir.Update)
+        # the first missing map above each path (None: every map is there)
+        missing: list[int | None] = []
+        for write in self.nested:
+            first = None
+            for depth in range(1, len(write.path)):
+                parent = get_path(doc, write.path[:depth])
+                if parent is MISSING:
+                    first = depth
+                    break
+                if not isinstance(parent, dict):
+                    return None  # the reference skips the item (assignment_applies)
+            missing.append(first)
+        # the new maps and values below them, as the reference writes them (only the
+        # assignments below a map: the others are the request's own)
+        after = updated(ir.Update(statement.collection, tuple(
+            a for a in statement.assignments
+            if isinstance(a, ir.SetField) and len(a.path.segments) > 1)), doc)
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        name_of: dict[str, str] = {}
+
+        def path(attribute: tuple[str, ...]) -> str:
+            for segment in attribute:
+                if segment not in name_of:
+                    name_of[segment] = f"#w{len(name_of)}"
+                    names[name_of[segment]] = segment
+            return ".".join(name_of[segment] for segment in attribute)
+
+        def value(av: Any) -> str:
+            placeholder = f":w{len(values)}"
+            values[placeholder] = av
+            return placeholder
+
+        map_type: list[str] = []
+
+        def is_map(attribute: tuple[str, ...]) -> str:
+            if not map_type:
+                map_type.append(value({"S": "M"}))
+            return f"attribute_type({path(attribute)}, {map_type[0]})"
+
+        sets, removes, conditions = list(self.sets), list(self.removes), []
+        written: set[tuple[str, ...]] = set()
+        for write, first in zip(self.nested, missing, strict=True):
+            if first is None:
+                conditions.append(is_map(write.path[:-1]))
+                if write.kind == "unset":
+                    removes.append(path(write.path))
+                    continue
+                target = write.path
+            else:
+                target = write.path[:first]
+                conditions.append(f"attribute_not_exists({path(target)})")
+                if first > 1:
+                    conditions.append(is_map(target[:-1]))
+                if write.kind == "unset":
+                    continue
+            if target in written:
+                continue  # `set a.b, a.c` below a missing `a`: one SET of the new map
+            written.add(target)
+            new = get_path(after, target)
+            sets.append(f"{path(target)} = {value(to_attribute_value(new))}")
+        request = {k: v for k, v in self.request.items() if k != "UpdateExpression"}
+        parts = []
+        if sets:
+            parts.append("SET " + ", ".join(sets))
+        if removes:
+            parts.append("REMOVE " + ", ".join(removes))
+        if parts:
+            request["UpdateExpression"] = " ".join(parts)
+        request["ConditionExpression"] = " AND ".join(
+            [f"({self.request['ConditionExpression']})", *dict.fromkeys(conditions)])
+        request["ExpressionAttributeNames"] = {
+            **self.request.get("ExpressionAttributeNames", {}), **names}
+        if values:
+            request["ExpressionAttributeValues"] = {
+                **self.request.get("ExpressionAttributeValues", {}), **values}
+        return request
 
     @property
     def method(self) -> str:
@@ -65,6 +192,8 @@ class DynamoWritePlan(Plan):
                "table": self.table, "read": self.read.to_dict(),
                "key": list(self.key_attributes), "write": self.request,
                "atomic": self.atomic}
+        if self.nested:
+            out["per_item"] = [w.describe() for w in self.nested]
         if self.never:
             out["never"] = True
         result: dict[str, Any] = json.loads(json.dumps(out))
@@ -78,6 +207,7 @@ class DynamoWritePlan(Plan):
         for key, value in self.request.items():
             if key != "TableName":
                 lines.append(f"  {write} {key}: {json.dumps(value, ensure_ascii=False)}")
+        lines += [f"  per item: {nested.describe()}" for nested in self.nested]
         lines.append("  the ConditionExpression re-checks the where on each item: one changed "
                      "since the read is skipped, never overwritten")
         return "\n".join(lines)
@@ -85,11 +215,16 @@ class DynamoWritePlan(Plan):
     def to_python(self) -> str:
         request = pprint.pformat(self.request, indent=1, width=88, sort_dicts=False)
         keys = ", ".join(repr(k) for k in self.key_attributes)
+        per_item = [
+            "    # below a map, per item (crossql's DynamoWritePlan.item_request):",
+            *(f"    #   {w.describe()}" for w in self.nested),
+        ] if self.nested else []
         return "\n".join([
             self.read.to_python(),
             f"write = {request}",
             "for item in items:",
             f"    key = {{k: item[k] for k in ({keys},)}}",
+            *per_item,
             "    try:",
             f"        await client.{self.method}(Key=key, **write)",
             "    except client.exceptions.ConditionalCheckFailedException:",
@@ -120,13 +255,14 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
         return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source)
 
     guards = []
+    nested: list[NestedWrite] = []
     if isinstance(statement, ir.Update):
         for item in statement.assignments:
             attribute = compiler.attribute(item.path)
-            if len(attribute) > 1:
-                raise fail(item, f"dynamodb cannot write `{item.path.dotted}` below a map: "
-                           "`SET a.b` fails where `a` is missing",
-                           "set the whole map (`a = ...`) instead")
+            if len(attribute) > 1 and isinstance(item, ir.Increment):
+                raise fail(item, f"dynamodb cannot increment `{item.path.dotted}` below a "
+                           "map: `SET a.b = a.b + n` fails the whole request where `a` is "
+                           "missing", "read the value and set it (`a.b = :new`) instead")
             if attribute[0] in table.key_attributes:
                 raise fail(item, f"dynamodb cannot change the key attribute `{attribute[0]}`",
                            "delete the item and insert it again with the new key")
@@ -143,7 +279,20 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
         sets: list[str] = []
         removes: list[str] = []
         for item in statement.assignments:
-            name = writer.path(compiler.attribute(item.path))
+            attribute = compiler.attribute(item.path)
+            if len(attribute) > 1:
+                if isinstance(item, ir.SetField):
+                    assert not isinstance(item.value, ir.Param)
+                    try:
+                        to_attribute_value(ir.python_value(item.value))
+                    except UnstorableValue as err:
+                        raise fail(item, f"dynamodb cannot store the value of "
+                                   f"`{item.path.dotted}`: {err}",
+                                   "store a value DynamoDB can hold") from None
+                nested.append(NestedWrite("set" if isinstance(item, ir.SetField) else "unset",
+                                          attribute))
+                continue
+            name = writer.path(attribute)
             try:
                 if isinstance(item, ir.SetField):
                     assert not isinstance(item.value, ir.Param)
@@ -163,7 +312,8 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
             parts.append("SET " + ", ".join(sets))
         if removes:
             parts.append("REMOVE " + ", ".join(removes))
-        request["UpdateExpression"] = " ".join(parts)
+        if parts:
+            request["UpdateExpression"] = " ".join(parts)
         request["ReturnValues"] = "ALL_OLD"
     if writer.names:
         request["ExpressionAttributeNames"] = writer.names
@@ -173,4 +323,5 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
         kind="update" if isinstance(statement, ir.Update) else "delete",
         collection=statement.collection, table=read.table, read=read,
         key_attributes=table.key_attributes, request=request, statement=statement,
-        never=condition == NEVER or read.never or read.limit == 0)
+        never=condition == NEVER or read.never or read.limit == 0, nested=tuple(nested),
+        sets=tuple(sets) if nested else (), removes=tuple(removes) if nested else ())
