@@ -158,19 +158,26 @@ def and_(parts: Sequence[Node]) -> Node:
         else:
             flat.append(part)
     out: list[Node] = []
-    seen: set[tuple[Any, ...]] = set()
-    add = seen.add
+    # per field: its first filter, or the keys of its filters once there are two (most
+    # fields have one filter, and a field is cheaper to hash than a key)
+    on_field: dict[tuple[str, ...], Any] = {}
+    first = on_field.setdefault
     not_equal = 0
     implied: list[int] = []  # where a `!= null` or an `exists` another filter may imply is
-    plain_keys = _PLAIN_KEYS
     for part in flat:
         if type(part) is FieldFilter:
+            prev = first(part.field, part)
+            if prev is not part:
+                if type(prev) is FieldFilter:
+                    keys = on_field[part.field] = {_leaf_key(prev)}
+                else:
+                    keys = prev
+                key = _leaf_key(part)
+                if key in keys:
+                    continue  # a duplicate
+                keys.add(key)
             op = part.op
             value = part.value
-            n = len(seen)
-            add((part.field, op, value if type(value) in plain_keys else _key(value)))
-            if len(seen) == n:
-                continue  # a duplicate (one hash of the key, not two)
             if op == "!=" or op == "not-in":
                 if value is None:
                     implied.append(len(out))
@@ -232,15 +239,22 @@ def _and_merged(flat: list[Node]) -> Node:
     return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
 
 
+def _leaf_key(leaf: FieldFilter) -> tuple[Any, ...]:
+    """Equal for filters that are the same filter (their values equal as CrossQL's)."""
+    value = leaf.value
+    return (leaf.field, leaf.op, value if type(value) in _PLAIN_KEYS else _key(value))
+
+
 def _implied_exists(field: tuple[str, ...], parts: list[Node]) -> bool:
     """Whether a filter among ``parts`` tests ``field`` or a path under it (so the
     field exists in every document they match)."""
     n = len(field)
+    head = field[0]
     for leaf in parts:
         if type(leaf) is not FieldFilter:
             continue
         path = leaf.field
-        if path == field or (len(path) > n and path[:n] == field):
+        if path[0] == head and (path == field or (len(path) > n and path[:n] == field)):
             return True
     return False
 
@@ -433,7 +447,20 @@ class FilterBuilder:
         return or_([self.order(path, "<", lo, at), self.order(path, ">", hi, at)], at)
 
     def _in(self, cond: ir.In, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        return self.in_(cond.path, _value(cond.values), truth != cond.negated, at)
+        listed = cond.values
+        segments = cond.path.segments
+        if type(listed) is ir.ListValue and listed.items and segments != ("_id",):
+            values: list[Any] = []
+            for item in listed.items:
+                if type(item) is not _LITERAL or item.value is None:
+                    break
+                values.append(item.value)
+            else:  # no null, no list: what in_ makes of them, less its general cases
+                stored = _dedupe(values)
+                if truth != cond.negated:
+                    return _set_filter(segments, "==", "in", stored, at)
+                return _set_filter(segments, "!=", "not-in", stored, at)
+        return self.in_(cond.path, _value(listed), truth != cond.negated, at)
 
     def _contains(self, cond: ir.Contains, truth: bool, at: Any,
                   negation: ir.Not | None) -> Node:
