@@ -181,44 +181,47 @@ def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
 def _bad_number(cond: ir.Condition) -> tuple[ir.Literal, UnstorableValue] | None:
     """The first number literal DynamoDB cannot hold, in the order ``ir.walk`` meets
     them, with why."""
-    stack: list[Any] = [cond]
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is ir.And or kind is ir.Or:
-            stack.extend(reversed(node.operands))
-            continue
-        if kind is ir.Not:
-            stack.append(node.operand)
-            continue
-        if kind is ir.Exists:
-            continue
-        values = (node.low, node.high) if kind is ir.Between else \
-            (node.values,) if kind is ir.In or kind is ir.ContainsAny \
-            or kind is ir.ContainsAll else (node.value,)
-        for value in values:
-            bad = _bad_value(value)
+    kind = type(cond)
+    if kind is ir.And or kind is ir.Or:
+        for operand in cond.operands:  # type: ignore[union-attr]
+            bad = _bad_number(operand)
             if bad is not None:
                 return bad
-    return None
+        return None
+    if kind is ir.Not:
+        return _bad_number(cond.operand)  # type: ignore[union-attr]
+    if kind is ir.Exists:
+        return None
+    if kind is ir.Between:
+        return _bad_value(cond.low) or _bad_value(cond.high)  # type: ignore[union-attr]
+    if kind is ir.In or kind is ir.ContainsAny or kind is ir.ContainsAll:
+        return _bad_value(cond.values)  # type: ignore[union-attr]
+    return _bad_value(cond.value)  # type: ignore[union-attr]
 
 
 def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
+    if type(value) is ir.Literal:
+        number: Any = value.value
+        kind = type(number)
+        if kind is str or number is None or kind is bool:
+            return None
+        if kind is int and -_SAFE_INT < number < _SAFE_INT:
+            return None  # of at most 38 digits: always storable
+        if isinstance(number, int | float):
+            try:
+                number_text(number)
+            except UnstorableValue as err:
+                return value, err
+        return None
     if type(value) is ir.ListValue:
         for item in value.items:
             bad = _bad_value(item)
             if bad is not None:
                 return bad
-        return None
-    if type(value) is not ir.Literal:
-        return None
-    number = value.value
-    if isinstance(number, int | float) and not isinstance(number, bool):
-        try:
-            number_text(number)
-        except UnstorableValue as err:
-            return value, err
     return None
+
+
+_SAFE_INT = 10**38
 
 
 _COLLECTION = re.compile(r"(?:\s|--[^\n]*)*from(?:\s|--[^\n]*)+(`(?:[^`]|``)*`|\w+)",

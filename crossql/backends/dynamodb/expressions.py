@@ -161,22 +161,31 @@ def _unique(items: list[Expr]) -> list[Expr]:
     out: list[Expr] = []
     if len(items) <= 8:
         for p in items:
-            if p not in out:
+            kind = type(p)
+            for o in out:
+                # nodes of two classes are never equal: no need to ask them
+                if type(o) is kind and o == p:
+                    break
+            else:
                 out.append(p)
         return out
-    # equal expressions have one class and one path: compare only within those groups
-    # (hashing whole expressions would walk every operand)
+    # equal expressions have one class and one path: compare only within groups of one
+    # path (or class, for and/or/not); hashing whole expressions would walk them
     groups: dict[Any, list[Expr]] = {}
     for p in items:
         kind = type(p)
-        key = (kind, p.path) if kind in _PATHED else kind  # type: ignore[union-attr]
+        key = p.path if kind in _PATHED else kind  # type: ignore[union-attr]
         same = groups.get(key)
         if same is None:
             groups[key] = [p]
-        elif p in same:
-            continue
         else:
-            same.append(p)
+            for o in same:
+                if type(o) is kind and o == p:
+                    break
+            else:
+                same.append(p)
+                out.append(p)
+            continue
         out.append(p)
     return out
 
@@ -369,6 +378,11 @@ class ConditionBuilder:
 
     def contains(self, p: Path, values: tuple[Lit, ...], truth: bool, mode: str) -> Expr:
         """``contains`` (one value), ``contains any`` or ``contains all``, true or false."""
+        if len(values) == 1:
+            # what the general case gives for one value, without its folding machinery
+            test: Expr = Function("contains", p, values[0])
+            return And((Function("attribute_type", p, _TYPES["L"]),
+                        test if truth else Not(test)))
         tests = [Function("contains", p, v) for v in values]
         if (mode == "any" and truth) or (mode == "all" and not truth):
             test = or_(*(t if truth else not_(t) for t in tests))
@@ -393,6 +407,9 @@ class ConditionBuilder:
     def build(self, cond: ir.Condition, truth: bool = True) -> Expr:
         """The expression of items where ``cond`` evaluates to ``truth``."""
         kind = type(cond)
+        predicate = _PREDICATES.get(kind)
+        if predicate is not None:
+            return predicate(self, cond, self.attribute(cond.path), truth)  # type: ignore[union-attr]
         if kind is ir.And or kind is ir.Or:
             parts = [self.build(c, truth) for c in cond.operands]  # type: ignore[union-attr]
             return and_(*parts) if (kind is ir.And) == truth else or_(*parts)
@@ -403,26 +420,27 @@ class ConditionBuilder:
                 "matches", cond,
                 "dynamodb cannot evaluate `matches`: DynamoDB has no regular expressions",
                 "use startswith for a prefix, or filter the rows in your code")
-        predicate = _PREDICATES.get(kind)
-        if predicate is None:  # pragma: no cover
-            raise TypeError(f"unhandled condition node {kind.__name__}")
-        return predicate(self, cond, self.attribute(cond.path), truth)  # type: ignore[union-attr]
+        raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
     def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:
         return self.exists(p) if truth else self.missing(p)
 
     def _compare(self, cond: ir.Compare, p: Path, truth: bool) -> Expr:
         op = cond.op
-        v = _lit(cond.value)
+        v = cond.value
+        if type(v) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
+            raise ValueError(f"parameter :{v.name} is not bound")
         if op != "==" and op != "!=":
-            return Comparison(op if truth else _NEGATED[op], p, v)
-        if _is_null(v):
+            return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
+        if type(v) is ir.Literal and v.kind == "null":
             # `== null` is two-valued: an explicit NULL, never a missing attribute
             if op == "==":
                 return self.has_type(p, "NULL") if truth else not_(self.has_type(p, "NULL"))
             return self.present_non_null(p) if truth else \
                 or_(self.missing(p), self.has_type(p, "NULL"))
-        return self.equals(p, v, truth == (op == "=="))
+        if truth == (op == "=="):
+            return Comparison("=", p, v)  # type: ignore[arg-type]
+        return self.equals(p, v, False)  # type: ignore[arg-type]
 
     def _between(self, cond: ir.Between, p: Path, truth: bool) -> Expr:
         lo, hi = _lit(cond.low), _lit(cond.high)
