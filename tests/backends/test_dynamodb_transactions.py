@@ -282,6 +282,28 @@ class _FlakyClient:
         return await self._client.transact_write_items(**kwargs)
 
 
+class _BusyClient:
+    """The real client, whose first ``update_item`` is rejected as DynamoDB rejects a
+    write to an item a transaction is committing."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def update_item(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls == 1:
+            raise ClientError({"Error": {"Code": "TransactionConflictException",
+                                         "Message": "Transaction is ongoing for the item"}},
+                              "UpdateItem")
+        return await self._client.update_item(**kwargs)
+
+
 @pytest.fixture
 def flaky_store(runner: asyncio.Runner, dynamo_store: Any) -> Iterator[Any]:
     from tests.backends.dynamo_support import store_config
@@ -402,3 +424,13 @@ def test_nested_writes_in_a_transaction(runner: asyncio.Runner, dynamo_store: An
     assert after["empty"]["m"] == {}
     assert (after["null"]["m"], after["str"]["m"], after["deep"]["m"]) == \
         (None, "x", {"p": "no map"})
+
+
+def test_a_write_beside_a_committing_transaction_is_retried(
+        runner: asyncio.Runner, dynamo_store: Any, flaky_store: Any, accounts: str) -> None:
+    busy = _BusyClient(flaky_store._client)
+    flaky_store._client = busy
+    result = runner.run(flaky_store.execute(f"update {accounts} set balance = balance + 1 "
+                                            "where _id == \"a2\""))
+    assert result.matched == 1 and busy.calls == 2
+    assert rows(runner, dynamo_store, accounts)["a2"]["balance"] == 51

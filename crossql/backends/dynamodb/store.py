@@ -65,9 +65,12 @@ BATCH_SIZE = 25
 _RETRYABLE = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
     "InternalServerError", "ServiceUnavailable", "LimitExceededException",
+    "TransactionConflictException",
 })
 """Error codes worth another attempt
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html)."""
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html):
+``TransactionConflictException`` rejects (does not apply) a write to an item that a
+transaction is committing."""
 
 _IDEMPOTENT = frozenset({
     "query", "scan", "get_item", "batch_get_item", "describe_table", "list_tables",
