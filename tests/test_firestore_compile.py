@@ -23,11 +23,11 @@ from crossql.backends.firestore.compiler import coerce_options, compile_firestor
 from crossql.backends.firestore.filters import (
     Exists,
     FilterBuilder,
+    Scan,
     and_,
     expand_exists,
     has_field,
     or_,
-    scan,
 )
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import And, FieldFilter, Filter, FirestorePlan, Or, Where
@@ -98,9 +98,12 @@ def test_scan_and_presence_agree_with_the_slow_walks(cond: ir.Condition, truth: 
     tree = _built(cond, truth)
     if tree is None:
         return
-    leaves, _, _ = scan(tree)
-    assert leaves == _leaves(tree)
+    found = Scan(tree)
+    leaves = found.leaves
     assert [id(x) for x in leaves] == [id(x) for x in _leaves(tree)]
+    assert found.inequalities == [x for x in leaves if x.is_inequality]
+    assert found.special == [x for x in leaves
+                             if x.op in ("in", "not-in", "array_contains_any", "!=")]
     present = _present(tree)
     for path in {leaf.field for leaf in leaves} | {("n",), ("m",), ("m", "k"), ("zz",)}:
         assert has_field(tree, path) == (present is None or path in present)

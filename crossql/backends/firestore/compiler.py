@@ -33,18 +33,17 @@ from crossql.backends.firestore.filters import (
     BACKEND,
     Exists,
     FilterBuilder,
+    Scan,
     and_,
     expand_exists,
     has_field,
     non_null_fields,
     or_,
-    scan,
     valid_document_id,
 )
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import (
     ID_FIELD,
-    INEQUALITY_OPS,
     Aggregation,
     And,
     FieldFilter,
@@ -192,14 +191,6 @@ _SHORT_PATH = LIMITS["field path bytes"] // 20
 quoted: each character takes at most 4 bytes in UTF-8 and quoting at most doubles a
 segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
-_INEQUALITY, _SPECIAL = 1, 2
-_LEAF_KINDS: dict[str, int] = {
-    op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
-    | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
-    for op in ("==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array_contains",
-               "array_contains_any")}
-"""Per filter operator: whether it is an inequality, whether it has limits of its own."""
-
 _SET_LIMITS = {"in": "in", "not-in": "not-in", "array_contains_any": "array-contains-any"}
 """Operators with a list of values, by their name in ``LIMITS`` and in messages."""
 
@@ -334,19 +325,12 @@ class _Compiler:
     def take_leaves(self, tree: Filter) -> None:
         """The leaves of the final tree and its normal form, and the leaves the checks
         look at, sorted out in one pass."""
-        self.leaves, self.disjunctions, self.arrays_per_disjunction = scan(tree)
-        inequalities: list[FieldFilter] = []
-        special: list[FieldFilter] = []
-        kinds = _LEAF_KINDS
-        for leaf in self.leaves:
-            kind = kinds[leaf.op]
-            if kind:
-                if kind & _INEQUALITY:
-                    inequalities.append(leaf)
-                if kind & _SPECIAL:
-                    special.append(leaf)
-        self.inequalities = inequalities
-        self.special = special
+        found = Scan(tree)
+        self.leaves = found.leaves
+        self.disjunctions = found.disjunctions
+        self.arrays_per_disjunction = found.arrays_per_disjunction
+        self.inequalities = found.inequalities
+        self.special = found.special
         self.on_id = ([leaf for leaf in self.leaves if leaf.field == ID_FIELD]
                       if self.may_hold_id else [])
 

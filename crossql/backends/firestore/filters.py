@@ -37,7 +37,15 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from crossql import ir
-from crossql.backends.firestore.plan import ID_FIELD, And, FieldFilter, Filter, FilterOp, Or
+from crossql.backends.firestore.plan import (
+    ID_FIELD,
+    INEQUALITY_OPS,
+    And,
+    FieldFilter,
+    Filter,
+    FilterOp,
+    Or,
+)
 from crossql.errors import CapabilityError
 from crossql.runtime.reference import freeze
 
@@ -702,59 +710,74 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
     return out
 
 
-def scan(node: Filter) -> tuple[list[FieldFilter], int, int]:
-    """One walk over a filter tree: its leaves in order, and its disjunctive normal
-    form — how many disjunctions it has (each value of ``in`` and
+class Scan:
+    """What one walk over a filter tree finds: its leaves in order, those with an
+    inequality, those with limits of their own (a list of values, ``!=``), and its
+    disjunctive normal form — how many disjunctions it has (each value of ``in`` and
     ``array-contains-any`` counting as one, as Firestore counts them) and the most
     ``array-contains``/``array-contains-any`` filters in one of them."""
-    leaves: list[FieldFilter] = []
-    if isinstance(node, FieldFilter):
-        leaves.append(node)
-        op = node.op
-        if op == "in" or op == "array_contains_any":
-            return leaves, len(node.value), 1 if op == "array_contains_any" else 0
-        return leaves, 1, 1 if op == "array_contains" else 0
-    count, arrays = _scan(node, leaves)
-    return leaves, count, arrays
 
+    __slots__ = ("arrays_per_disjunction", "disjunctions", "inequalities", "leaves", "special")
 
-def _scan(node: And | Or, leaves: list[FieldFilter]) -> tuple[int, int]:
-    if type(node) is And:
-        count, arrays = 1, 0
+    def __init__(self, node: Filter) -> None:
+        self.leaves: list[FieldFilter] = []
+        self.inequalities: list[FieldFilter] = []
+        self.special: list[FieldFilter] = []
+        if isinstance(node, FieldFilter):
+            self.leaves.append(node)
+            self._sort(node)
+            op = node.op
+            self.disjunctions = len(node.value) if op in _LIST_OPS else 1
+            self.arrays_per_disjunction = 1 if op in _ARRAY_OPS else 0
+        else:
+            self.disjunctions, self.arrays_per_disjunction = self._walk(node)
+
+    def _sort(self, leaf: FieldFilter) -> None:
+        kind = _LEAF_KINDS[leaf.op]
+        if kind & _INEQUALITY:
+            self.inequalities.append(leaf)
+        if kind & _SPECIAL:
+            self.special.append(leaf)
+
+    def _walk(self, node: And | Or) -> tuple[int, int]:
+        leaves = self.leaves
+        kinds = _LEAF_KINDS
+        is_and = type(node) is And
+        count, arrays = (1, 0) if is_and else (0, 0)
         for child in node.filters:
             if isinstance(child, FieldFilter):
                 leaves.append(child)
                 op = child.op
-                if op in _LIST_OPS:
-                    count *= len(child.value)
-                    if op == "array_contains_any":
-                        arrays += 1
-                elif op == "array_contains":
-                    arrays += 1
+                kind = kinds[op]
+                if kind:
+                    if kind & _INEQUALITY:
+                        self.inequalities.append(child)
+                    if kind & _SPECIAL:
+                        self.special.append(child)
+                n = len(child.value) if kind & _LISTED else 1
+                per = 1 if op == "array_contains" or op == "array_contains_any" else 0
             else:
-                n, per = _scan(child, leaves)
+                n, per = self._walk(child)
+            if is_and:
                 count *= n
                 arrays += per
-        return count, arrays
-    count, arrays = 0, 0
-    for child in node.filters:
-        if isinstance(child, FieldFilter):
-            leaves.append(child)
-            op = child.op
-            if op in _LIST_OPS:
-                count += len(child.value)
-                if op == "array_contains_any" and not arrays:
-                    arrays = 1
             else:
-                count += 1
-                if op == "array_contains" and not arrays:
-                    arrays = 1
-        else:
-            n, per = _scan(child, leaves)
-            count += n
-            if per > arrays:
-                arrays = per
-    return count, arrays
+                count += n
+                if per > arrays:
+                    arrays = per
+        return count, arrays
+
+
+_INEQUALITY, _SPECIAL, _LISTED = 1, 2, 4
+_LEAF_KINDS: dict[str, int] = {
+    op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
+    | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
+    | (_LISTED if op in ("in", "array_contains_any") else 0)
+    for op in ("==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array_contains",
+               "array_contains_any")}
+"""Per filter operator: whether it is an inequality, whether it has limits of its own,
+whether each of its values counts as a disjunction."""
+_ARRAY_OPS = frozenset({"array_contains", "array_contains_any"})
 
 
 _LIST_OPS = frozenset({"in", "array_contains_any"})
