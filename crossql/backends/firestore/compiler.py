@@ -461,8 +461,6 @@ class _Compiler:
         has ``field``: the filter implies it, or the schema declares it required."""
         if field in self.required:
             return True
-        if len(self.leaves) <= 8:  # a walk that stops early beats building a set
-            return has_field(tree, field)
         direct = self._direct
         if direct is None:
             # a filter at the top of the tree makes its field present: most are there

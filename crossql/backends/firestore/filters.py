@@ -747,15 +747,17 @@ class Scan:
         for child in node.filters:
             if isinstance(child, FieldFilter):
                 leaves.append(child)
-                op = child.op
-                kind = kinds[op]
-                if kind:
+                kind = kinds[child.op]
+                if not kind:  # `==` (the common case)
+                    n = 1
+                    per = 0
+                else:
                     if kind & _INEQUALITY:
                         self.inequalities.append(child)
                     if kind & _SPECIAL:
                         self.special.append(child)
-                n = len(child.value) if kind & _LISTED else 1
-                per = 1 if op == "array_contains" or op == "array_contains_any" else 0
+                    n = len(child.value) if kind & _LISTED else 1
+                    per = 1 if kind & _ARRAY else 0
             else:
                 n, per = self._walk(child)
             if is_and:
@@ -768,15 +770,16 @@ class Scan:
         return count, arrays
 
 
-_INEQUALITY, _SPECIAL, _LISTED = 1, 2, 4
+_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8
 _LEAF_KINDS: dict[str, int] = {
     op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
     | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
     | (_LISTED if op in ("in", "array_contains_any") else 0)
+    | (_ARRAY if op in ("array_contains", "array_contains_any") else 0)
     for op in ("==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array_contains",
                "array_contains_any")}
 """Per filter operator: whether it is an inequality, whether it has limits of its own,
-whether each of its values counts as a disjunction."""
+whether each of its values counts as a disjunction, whether it tests array elements."""
 _ARRAY_OPS = frozenset({"array_contains", "array_contains_any"})
 
 
