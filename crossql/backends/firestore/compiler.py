@@ -223,21 +223,26 @@ def _names_known(q: ir.Query) -> bool:
     for path in q.group_by:
         if path.segments not in good:
             return False
-    if q.where is None:
+    return q.where is None or _condition_known(q.where, good)
+
+
+def _condition_known(node: ir.Condition, good: set[str | tuple[str, ...]]) -> bool:
+    kind = type(node)
+    if kind is _IR_AND or kind is _IR_OR:
+        for operand in node.operands:  # type: ignore[union-attr]
+            kind = type(operand)
+            if kind is _IR_AND or kind is _IR_OR or kind is _IR_NOT:
+                if not _condition_known(operand, good):
+                    return False
+            elif operand.path.segments not in good:  # type: ignore[union-attr]
+                return False
         return True
-    stack: list[ir.Condition] = [q.where]
-    pop, push, extend = stack.pop, stack.append, stack.extend
-    and_, or_, not_ = ir.And, ir.Or, ir.Not
-    while stack:
-        node = pop()
-        kind = type(node)
-        if kind is and_ or kind is or_:
-            extend(node.operands)  # type: ignore[union-attr]
-        elif kind is not_:
-            push(node.operand)  # type: ignore[union-attr]
-        elif node.path.segments not in good:  # type: ignore[union-attr]
-            return False
-    return True
+    if kind is _IR_NOT:
+        return _condition_known(node.operand, good)  # type: ignore[union-attr]
+    return node.path.segments in good  # type: ignore[union-attr]
+
+
+_IR_AND, _IR_OR, _IR_NOT = ir.And, ir.Or, ir.Not
 
 
 class _Compiler:
