@@ -142,6 +142,16 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
     if type(cond) is not ir.And:
         return [cond]
     out: list[ir.Condition] = []
+    if len(cond.operands) <= 8 and not any(type(c) is ir.And for c in cond.operands):
+        for c in cond.operands:
+            kind = type(c)
+            for o in out:
+                # conditions of two classes are never equal: no need to ask them
+                if type(o) is kind and o == c:
+                    break
+            else:
+                out.append(c)
+        return out
     # equal conditions have one class (and one path): compare only within those groups
     # (hashing a condition walks all of it; comparing each with every other is quadratic)
     groups: dict[Any, list[ir.Condition]] = {}
@@ -240,6 +250,19 @@ def _collection_span(query: ir.Query) -> ir.Span | None:
     return match.span(1) if match else query.span
 
 
+_TABLE_NAMES: set[str] = set()
+"""Table names already found valid (bounded: emptied when full)."""
+
+
+def _valid_table_name(table: str) -> bool:
+    if not _TABLE_NAME.match(table):
+        return False
+    if len(_TABLE_NAMES) >= 1024:
+        _TABLE_NAMES.clear()
+    _TABLE_NAMES.add(table)
+    return True
+
+
 def _count(value: ir.Literal | ir.Param | None) -> int | None:
     if value is None:
         return None
@@ -290,7 +313,7 @@ class _Compiler:
     def check_shape(self) -> None:
         q = self.query
         table = self.options.table_prefix + q.collection
-        if not _TABLE_NAME.match(table):
+        if table not in _TABLE_NAMES and not _valid_table_name(table):
             raise self.refuse(
                 "collection name", _CollectionName(_collection_span(q)),
                 f"dynamodb cannot use `{table}` as a table name",
@@ -372,11 +395,12 @@ class _Compiler:
     def choice(self, path: AccessPath, conjuncts: list[ir.Condition]) -> _Choice | None:
         """A Query on ``path`` for these conjuncts, or None when it cannot be one."""
         pk, sk = path.partition_key, path.sort_key
-        partition = next(
-            (c for c in conjuncts if isinstance(c, ir.Compare) and c.op == "=="
-             and self.attribute(c.path) == (pk,)
-             and self._key_literal(c.value, pk, _MAX_PARTITION_KEY_BYTES)), None)
-        if partition is None:
+        for c in conjuncts:
+            if type(c) is ir.Compare and c.op == "==" and self.attribute(c.path) == (pk,) \
+                    and self._key_literal(c.value, pk, _MAX_PARTITION_KEY_BYTES):
+                partition = c
+                break
+        else:
             return None
         others = [c for c in conjuncts if c is not partition]
         sort: list[ir.Condition] = []
@@ -465,7 +489,11 @@ class _Compiler:
         self.check_shape()
         q = self.query
         conjuncts = _conjuncts(q.where)
-        counting = q.is_aggregate
+        counting = False  # check_shape refused `group by`: only count() can aggregate
+        for item in q.select:
+            if type(item.expr) is ir.Aggregate:
+                counting = True
+                break
         ordered = bool(q.order_by) and not counting
         choices = []
         for path in table_paths(self.table):
@@ -524,9 +552,11 @@ class _Compiler:
         if q.select and not counting:
             outputs = []
             for item in q.select:
-                assert isinstance(item.expr, ir.Path)
-                source = self.attribute(item.expr)
-                outputs.append((output_key(item), source))
+                path = item.expr
+                assert type(path) is ir.Path
+                source = self.attribute(path)
+                # output_key(item), for a path
+                outputs.append((path.segments if item.alias is None else (item.alias,), source))
                 projection.append(source)
             projection = _without_overlaps(projection)
 
@@ -564,14 +594,14 @@ class _Compiler:
                 # without a filter every evaluated item is a row: one page is enough
                 req["Limit"] = limit
         return DynamoPlan(
-            operation="Query" if choice is not None else "Scan",
-            collection=q.collection, table=table,
-            index_name=choice.path.index if choice is not None else None,
-            request=req, limit=limit,
-            outputs=_shared_outputs(tuple(outputs)) if outputs is not None else None,
-            count_names=tuple([output_key(i)[0] for i in q.select]) if counting else None,
-            never=filter_expr == NEVER, pk_field=self.options.pk_field,
-            reason=self.reason(choice), condition_names=condition_names,
+            "Query" if choice is not None else "Scan",  # operation
+            q.collection, table,
+            choice.path.index if choice is not None else None,  # index_name
+            req, limit,
+            _shared_outputs(tuple(outputs)) if outputs is not None else None,
+            tuple([output_key(i)[0] for i in q.select]) if counting else None,  # count_names
+            filter_expr == NEVER, self.options.pk_field, self.reason(choice),  # never, ...
+            condition_names,
         )
 
     def check_limits(self, name: str, text: str, operators: int | None) -> None:
@@ -618,8 +648,12 @@ def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path,
 def _without_overlaps(projection: list[Path]) -> list[Path]:
     """The projection without paths another one covers: DynamoDB refuses overlapping
     paths (`a` and `a.b`, or `a` twice)."""
-    if all(len(p) == 1 for p in projection) and len(set(projection)) == len(projection):
-        return projection
+    for p in projection:
+        if len(p) != 1:
+            break
+    else:
+        if len(set(projection)) == len(projection):
+            return projection
     return [p for i, p in enumerate(projection)
             if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
                        for j, o in enumerate(projection) if j != i)]

@@ -488,19 +488,18 @@ _SHARED = 64
 _NAMES = tuple(f"#n{n}" for n in range(_SHARED))
 _VALUES = tuple(f":v{n}" for n in range(_SHARED))
 """Placeholders, one string each however many plans hold them (plans are cached)."""
+_STRINGS: dict[str, AttributeValue] = {}
 _SCALARS: dict[tuple[str, Any], AttributeValue] = {}
-_MAX_SCALARS = 4096
+_MAX_SHARED_VALUES = 4096
 
 
-def _shared_value(key: tuple[str, Any]) -> AttributeValue:
-    """The AttributeValue of a scalar, one dict per value for every plan that holds it:
+def _shared(table: dict[Any, AttributeValue], key: Any, av: AttributeValue) -> AttributeValue:
+    """Keep ``av`` as the AttributeValue of ``key`` for every plan that holds that value:
     plans are read-only and cached, and a one-entry dict is as big as a small plan's
-    text. A bounded table (emptied when full), like ``sys.intern`` for strings."""
-    av = _SCALARS.get(key)
-    if av is None:
-        if len(_SCALARS) >= _MAX_SCALARS:
-            _SCALARS.clear()
-        av = _SCALARS[key] = {key[0]: key[1]}
+    text. Bounded tables (emptied when full), like ``sys.intern`` for strings."""
+    if len(table) >= _MAX_SHARED_VALUES:
+        table.clear()
+    table[key] = av
     return av
 
 
@@ -518,6 +517,7 @@ class ExpressionWriter:
         self.operators = 0
         self._name_of: dict[str, str] = {}
         self._value_of: dict[Any, str] = {}
+        self._string_of: dict[str, str] = {}
         self._path_of: dict[Path, str] = {}
 
     def name(self, attribute: str) -> str:
@@ -542,15 +542,23 @@ class ExpressionWriter:
 
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
-        av: AttributeValue | None = None
-        key: Any
         raw = value.value if type(value) is ir.Literal else value
+        if type(raw) is str:  # most values: keyed by the string itself
+            placeholder = self._string_of.get(raw)
+            if placeholder is None:
+                n = len(self.values)
+                placeholder = self._string_of[raw] = _VALUES[n] if n < _SHARED else f":v{n}"
+                av = _STRINGS.get(raw)
+                if av is None:
+                    av = _shared(_STRINGS, raw, {"S": raw})
+                self.values[placeholder] = av
+            return placeholder
+        av = None
+        key: Any
         kind = type(raw)
         # equal keys exactly where the AttributeValues are equal: a scalar's type and
         # text, or the JSON text of a list
-        if kind is str:
-            key = ("S", raw)
-        elif kind is int or kind is float:
+        if kind is int or kind is float:
             key = ("N", number_text(raw))  # type: ignore[arg-type]
         elif kind is bool:
             key = ("BOOL", raw)
@@ -561,11 +569,11 @@ class ExpressionWriter:
             key = json.dumps(av, sort_keys=True)
         placeholder = self._value_of.get(key)
         if placeholder is None:
-            n = len(self._value_of)
+            n = len(self.values)
             placeholder = _VALUES[n] if n < _SHARED else f":v{n}"
             self._value_of[key] = placeholder
             if av is None:
-                av = _shared_value(key)
+                av = _SCALARS.get(key) or _shared(_SCALARS, key, {key[0]: key[1]})
             self.values[placeholder] = av
         return placeholder
 
@@ -573,14 +581,15 @@ class ExpressionWriter:
         """The expression text."""
         kind = type(expr)
         e: Any = expr  # its class is known in each branch
+        path = self._path_of.get(e.path) if kind in _PATHED else None
         if kind is Comparison:
             self.operators += 1
-            return f"{self.path(e.path)} {e.op} {self.value(e.value)}"
+            return f"{path or self.path(e.path)} {e.op} {self.value(e.value)}"
         if kind is Function:
             self.operators += 1
             if e.value is None:
-                return f"{e.name}({self.path(e.path)})"
-            return f"{e.name}({self.path(e.path)}, {self.value(e.value)})"
+                return f"{e.name}({path or self.path(e.path)})"
+            return f"{e.name}({path or self.path(e.path)}, {self.value(e.value)})"
         if kind is And or kind is Or:
             ops: tuple[Expr, ...] = e.operands
             self.operators += len(ops) - 1
@@ -598,13 +607,13 @@ class ExpressionWriter:
         if kind is Between:
             self.operators += 1
             # parenthesized so its AND never reads as the conjunction's
-            return f"({self.path(e.path)} BETWEEN {self.value(e.low)} AND " \
+            return f"({path or self.path(e.path)} BETWEEN {self.value(e.low)} AND " \
                 f"{self.value(e.high)})"
         if kind is InList:
             self.operators += 1
-            return f"{self.path(e.path)} IN " \
+            return f"{path or self.path(e.path)} IN " \
                 f"({', '.join([self.value(v) for v in e.values])})"
         if kind is SizeComparison:
             self.operators += 2
-            return f"size({self.path(e.path)}) {e.op} {self.value(e.value)}"
+            return f"size({path or self.path(e.path)}) {e.op} {self.value(e.value)}"
         raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded
