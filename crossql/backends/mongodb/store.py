@@ -3,7 +3,12 @@
 ``pymongo.AsyncMongoClient`` is the driver (Motor is deprecated since May 2025).
 An existing Motor client or database object is accepted too, since running
 applications still hold one: the two APIs differ only in that Motor's
-``aggregate`` returns a cursor where PyMongo's must be awaited first.
+``aggregate`` returns a cursor where PyMongo's must be awaited first (and, for
+transactions, ``start_session`` is awaited where ``start_transaction`` is not).
+
+Transactions (``store.transaction()``): a client session with a transaction in
+snapshot isolation; the transaction's view is a ``MongoStore`` that passes the
+session to every call. See docs/transactions.md.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from crossql.backends import Plan
 from crossql.backends.mongodb.compiler import compile_mongodb
 from crossql.backends.mongodb.plan import MongoPlan
 from crossql.backends.mongodb.writes import MongoWritePlan
-from crossql.errors import BackendError
+from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.store import Document, Store, with_id_first
+from crossql.runtime.transaction import TransactionScope, backoff
 from crossql.runtime.writes import WriteResult
 
 if TYPE_CHECKING:
@@ -29,6 +35,29 @@ if TYPE_CHECKING:
 
 def _driver_error(err: Exception) -> BackendError:
     return BackendError("mongodb", f"{type(err).__name__}: {err}")
+
+
+TRANSIENT = "TransientTransactionError"
+"""The error label of a transaction the server aborted (a write conflict, a lost
+connection...): the whole transaction can be run again."""
+UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
+"""The error label of a commit whose outcome is unknown: the commit can be sent again."""
+COMMIT_ATTEMPTS = 4
+"""Sends of ``commitTransaction`` while its outcome is unknown (PyMongo itself retries
+each send once after a retryable error)."""
+_MAX_TIME_EXPIRED = 50
+"""MaxTimeMSExpired: labelled unknown, but sending the commit again cannot help
+(PyMongo's ``with_transaction`` does not retry it either)."""
+
+
+def _labelled(err: BaseException, label: str) -> bool:
+    has = getattr(err, "has_error_label", None)
+    return bool(has(label)) if has is not None else False
+
+
+async def _maybe_await(value: Any) -> Any:
+    """PyMongo's async and Motor's APIs differ in which session calls are coroutines."""
+    return await value if inspect.isawaitable(value) else value
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -84,6 +113,8 @@ class MongoStore(Store):
         self._client = client
         self._db = database
         self._owns_client = False
+        self._in: dict[str, Any] = {}
+        """Extra arguments of every driver call (``session=`` inside a transaction)."""
 
     @classmethod
     def from_client(cls, client_or_db: Any, database: str | None = None) -> MongoStore:
@@ -125,6 +156,14 @@ class MongoStore(Store):
             raise BackendError("mongodb", "the store is not open: use `async with store:`")
         return self._db
 
+    # -- errors ---------------------------------------------------------------------------
+    def _check(self) -> None:
+        """Refuse a call before it is sent (a transaction the server already aborted)."""
+
+    def _error(self, err: Exception) -> BackendError:
+        """The error to raise for a driver error."""
+        return _driver_error(err)
+
     # -- plans --------------------------------------------------------------------------
     def _plan(self, plan: Plan) -> MongoPlan:
         if not isinstance(plan, MongoPlan):
@@ -134,8 +173,8 @@ class MongoStore(Store):
     async def _cursor(self, plan: MongoPlan) -> Any:
         coll = self.database[plan.collection]
         if plan.kind == "find":
-            return coll.find(**plan.arguments())
-        cursor = coll.aggregate(list(plan.pipeline))
+            return coll.find(**plan.arguments(), **self._in)
+        cursor = coll.aggregate(list(plan.pipeline), **self._in)
         if inspect.isawaitable(cursor):  # PyMongo async; Motor returns the cursor
             cursor = await cursor
         return cursor
@@ -168,10 +207,11 @@ class MongoStore(Store):
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         mplan = self._plan(plan)
+        self._check()
         try:
             cursor, first = await self._opened(mplan)
         except Exception as err:
-            raise _driver_error(err) from err
+            raise self._error(err) from err
         seen = first is not _END
         try:
             if seen:
@@ -182,7 +222,7 @@ class MongoStore(Store):
             raise
         except Exception as err:
             if type(err).__module__.startswith(("pymongo", "bson", "motor")):
-                raise _driver_error(err) from err
+                raise self._error(err) from err
             raise
         finally:
             await _close(cursor)
@@ -191,21 +231,22 @@ class MongoStore(Store):
 
     async def count_plan(self, plan: Plan) -> int:
         mplan = self._plan(plan)
+        self._check()
         coll = self.database[mplan.collection]
         try:
             if mplan.kind == "find":
-                kwargs: dict[str, Any] = {}
+                kwargs: dict[str, Any] = dict(self._in)
                 if mplan.skip:
                     kwargs["skip"] = mplan.skip
                 if mplan.limit is not None:
                     kwargs["limit"] = mplan.limit
                 return int(await coll.count_documents(mplan.filter or {}, **kwargs))
-            cursor = coll.aggregate(mplan.count_pipeline())
+            cursor = coll.aggregate(mplan.count_pipeline(), **self._in)
             if inspect.isawaitable(cursor):
                 cursor = await cursor
             rows = [doc async for doc in cursor]
         except Exception as err:
-            raise _driver_error(err) from err
+            raise self._error(err) from err
         n = int(rows[0]["n"]) if rows else 0
         return 1 if n == 0 and mplan.empty_row is not None else n
 
@@ -213,51 +254,57 @@ class MongoStore(Store):
     async def execute_plan(self, plan: Plan) -> WriteResult:
         if not isinstance(plan, MongoWritePlan):
             raise TypeError(f"the MongoDB store runs MongoDB plans, not {type(plan).__name__}")
+        self._check()
         coll = self.database[plan.collection]
+        kw = self._in
         try:
             if plan.kind == "nothing":
                 return WriteResult()
             filt: dict[str, Any] = plan.filter
             if plan.kind.startswith("find_then"):
-                cursor = coll.find(plan.filter, {"_id": 1}).limit(plan.limit or 0)
+                cursor = coll.find(plan.filter, {"_id": 1}, **kw).limit(plan.limit or 0)
                 ids = [doc["_id"] async for doc in cursor]
                 if not ids:
                     return WriteResult()
                 filt = {"$and": [{"_id": {"$in": ids}}, plan.filter]}
             if plan.update is not None:
                 one = plan.kind == "update_one"
-                result = await (coll.update_one(filt, plan.update) if one
-                                else coll.update_many(filt, plan.update))
+                result = await (coll.update_one(filt, plan.update, **kw) if one
+                                else coll.update_many(filt, plan.update, **kw))
                 return WriteResult(matched=int(result.matched_count),
                                    modified=int(result.modified_count))
             one = plan.kind == "delete_one"
-            result = await (coll.delete_one(filt) if one else coll.delete_many(filt))
+            result = await (coll.delete_one(filt, **kw) if one else coll.delete_many(filt, **kw))
             deleted = int(result.deleted_count)
             return WriteResult(matched=deleted, deleted=deleted)
         except Exception as err:
-            raise _driver_error(err) from err
+            raise self._error(err) from err
 
     # -- documents ------------------------------------------------------------------------
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
+        self._check()
         try:
-            await self.database[collection].insert_many([dict(d) for d in docs], ordered=True)
+            await self.database[collection].insert_many([dict(d) for d in docs], ordered=True,
+                                                        **self._in)
         except Exception as err:
-            raise _driver_error(err) from err
+            raise self._error(err) from err
         return [d["_id"] for d in docs]
 
     async def get_document(self, collection: str, doc_id: Any) -> Document | None:
+        self._check()
         try:
-            doc = await self.database[collection].find_one({"_id": {"$eq": doc_id}})
+            doc = await self.database[collection].find_one({"_id": {"$eq": doc_id}}, **self._in)
         except Exception as err:
-            raise _driver_error(err) from err
+            raise self._error(err) from err
         return None if doc is None else with_id_first(_plain(doc), _plain(doc["_id"]))
 
     async def delete_where(self, collection: str, query: ir.Query) -> int:
         plan = compile_mongodb(ir.Query(collection, where=query.where, source=query.source))
+        self._check()
         try:
-            result = await self.database[collection].delete_many(plan.filter or {})
+            result = await self.database[collection].delete_many(plan.filter or {}, **self._in)
         except Exception as err:
-            raise _driver_error(err) from err
+            raise self._error(err) from err
         return int(result.deleted_count)
 
     async def create_collection(self, name: str) -> None:
@@ -278,3 +325,146 @@ class MongoStore(Store):
         from bson import ObjectId
 
         return str(ObjectId())
+
+    # -- transactions -----------------------------------------------------------------
+    async def begin_transaction(self) -> TransactionScope:
+        """A transaction in a client session: snapshot reads (read concern ``snapshot``,
+        on the primary), writes committed with write concern ``majority``. A write
+        conflict (at a read, a write or the commit) aborts it and raises
+        ``TransactionConflict``; a commit whose outcome is unknown is sent again, at
+        most ``COMMIT_ATTEMPTS`` times. Needs a replica set or a sharded cluster."""
+        from pymongo import ReadPreference
+        from pymongo.read_concern import ReadConcern
+        from pymongo.write_concern import WriteConcern
+
+        client = self.database.client
+        try:
+            session = await _maybe_await(client.start_session())
+        except Exception as err:
+            raise _driver_error(err) from err
+        try:
+            # PyMongo's start_transaction is a coroutine; Motor's returns a context
+            # manager (not needed: the transaction has started when it returns)
+            await _maybe_await(session.start_transaction(
+                read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority"),
+                read_preference=ReadPreference.PRIMARY))
+        except Exception as err:
+            await _finish(session)
+            raise _driver_error(err) from err
+        return _MongoTransaction(_MongoView(self, session))
+
+
+class _MongoView(MongoStore):
+    """The store inside a transaction: every driver call passes the session."""
+
+    def __init__(self, base: MongoStore, session: Any) -> None:
+        super().__init__(base._config, client=base._client, database=base.database)
+        base.share_with(self)
+        self.session = session
+        self._in = {"session": session}
+        self.failure: BackendError | None = None
+        """Why the server aborted the transaction, once it did: later calls and the
+        commit raise it again instead of being sent."""
+
+    def _failed(self) -> BackendError:
+        assert self.failure is not None
+        return type(self.failure)("mongodb", self.failure.message)
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise self._failed()
+
+    def _error(self, err: Exception) -> BackendError:
+        from pymongo.errors import ConnectionFailure, OperationFailure
+
+        if self.failure is not None:
+            return self._failed()
+        detail = f"{type(err).__name__}: {err}"
+        if _labelled(err, TRANSIENT):
+            self.failure = TransactionConflict(
+                "mongodb", f"the transaction conflicted with a concurrent change or lost "
+                f"its server ({detail}); it was rolled back: nothing of it was written")
+        elif isinstance(err, OperationFailure | ConnectionFailure):
+            # the server aborts a transaction at any error of one of its commands
+            hint = ""
+            if getattr(err, "code", None) == 20:  # IllegalOperation: no transactions here
+                hint = " (transactions need a replica set or a sharded cluster)"
+            self.failure = BackendError(
+                "mongodb", f"{detail}{hint}; the server aborted the transaction: "
+                "nothing of it will be written")
+        else:  # refused by the driver before it was sent: the transaction goes on
+            return _driver_error(err)
+        return self._failed()
+
+    async def open(self) -> None:
+        """The transaction's store is open while its base store is."""
+
+    async def close(self) -> None:
+        """The base store owns the client."""
+
+    async def create_collection(self, name: str) -> None:
+        raise BackendError("mongodb", "create_collection runs outside a transaction "
+                           "(a first insert inside one creates the collection)")
+
+    async def drop_collection(self, name: str) -> None:
+        raise BackendError("mongodb", "MongoDB does not drop a collection inside a "
+                           "transaction: drop it on the store, outside the transaction")
+
+    async def begin_transaction(self) -> TransactionScope:
+        raise BackendError("mongodb", "transactions do not nest")
+
+
+async def _finish(session: Any) -> None:
+    """Abort the session's transaction if it is still open, and end the session; never
+    raises (a transaction the server does not hear of again is aborted when its
+    session expires or the transaction outlives transactionLifetimeLimitSeconds)."""
+    if getattr(session, "in_transaction", False):
+        with contextlib.suppress(Exception):
+            await _maybe_await(session.abort_transaction())
+    with contextlib.suppress(Exception):
+        await _maybe_await(session.end_session())
+
+
+class _MongoTransaction(TransactionScope):
+    def __init__(self, view: _MongoView) -> None:
+        self.view = self._view = view
+
+    async def commit(self) -> None:
+        view = self._view
+        try:
+            view._check()
+            await self._commit(view.session)
+        finally:
+            await _finish(view.session)
+
+    @staticmethod
+    async def _commit(session: Any) -> None:
+        # MongoDB's retry logic for the core transaction API: send the commit again
+        # while its result is unknown; a transient error means it was aborted
+        # (https://www.mongodb.com/docs/manual/core/transactions-in-applications/)
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                await _maybe_await(session.commit_transaction())
+                return
+            except Exception as err:
+                detail = f"{type(err).__name__}: {err}"
+                unknown = (_labelled(err, UNKNOWN_COMMIT)
+                           and getattr(err, "code", None) != _MAX_TIME_EXPIRED)
+                if unknown and attempt < COMMIT_ATTEMPTS:
+                    await asyncio.sleep(backoff(attempt))
+                    continue
+                if _labelled(err, TRANSIENT):
+                    raise TransactionConflict(
+                        "mongodb", f"the commit conflicted ({detail}); the transaction was "
+                        "rolled back: nothing of it was written") from err
+                if _labelled(err, UNKNOWN_COMMIT):
+                    raise BackendError(
+                        "mongodb", f"the outcome of the commit is still unknown after "
+                        f"{attempt} attempts ({detail}): the transaction was written in full "
+                        "or not at all; read to find out which") from err
+                raise BackendError(
+                    "mongodb", f"the commit failed ({detail}); nothing of the transaction "
+                    "was written") from err
+
+    async def abort(self) -> None:
+        await _finish(self._view.session)

@@ -15,7 +15,12 @@ never overwritten); 0 → nothing.
 
 Atomicity: each document is written atomically; a ``_many`` write is not atomic
 across documents (a failure part-way, e.g. an int64 overflow of ``$inc``, leaves
-the documents before it written). Inside a transaction it would be.
+the documents before it written). Inside ``store.transaction()`` it is: the store
+runs the same plan in the transaction's session, so the write (with the ``find``
+of ``find_then_*``) lands in full at the commit or not at all, and a document
+changed concurrently in between is a ``TransactionConflict``, not skipped. The
+plan's wording is the plan's alone (plans are cached for both uses), so it keeps
+saying what holds outside a transaction.
 """
 
 from __future__ import annotations
