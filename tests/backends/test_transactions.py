@@ -21,7 +21,7 @@ from tests.backends.conftest import load
 
 pytestmark = pytest.mark.integration
 
-TX_BACKENDS = ["memory", "firestore", "dynamodb"]
+TX_BACKENDS = ["memory", "firestore", "dynamodb", "mongodb"]
 FIXTURE = {"mongodb": "mongo_store", "dynamodb": "dynamo_store", "firestore": "firestore_store"}
 
 ACCOUNTS = [
