@@ -690,8 +690,9 @@ class _Compiler:
                 "firestore cannot evaluate `group by`",
                 "Firestore aggregates a whole query; run one query per group value")
         tree = self.condition()
-        if q.is_aggregate:
-            return self.aggregate(tree)
+        for item in q.select:  # q.is_aggregate (no group by here)
+            if type(item.expr) is ir.Aggregate:
+                return self.aggregate(tree)
         return self.plain(tree)
 
 

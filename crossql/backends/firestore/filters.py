@@ -77,6 +77,10 @@ def successor(prefix: str) -> str | None:
     """The least string greater than every string that starts with ``prefix`` (None:
     there is none). Strings sort by code point, so this is the prefix with its last
     code point incremented (past U+10FFFF it carries; surrogates are skipped)."""
+    if prefix:
+        code = ord(prefix[-1]) + 1
+        if code < 0xD800:  # the common case: no surrogate to skip, nothing to carry
+            return prefix[:-1] + chr(code)
     chars = list(prefix)
     while chars:
         code = ord(chars.pop()) + 1
@@ -472,7 +476,8 @@ class FilterBuilder:
 
     def _contains(self, cond: ir.Contains, truth: bool, at: Any,
                   negation: ir.Not | None) -> Node:
-        value = _value(cond.value)
+        literal = cond.value
+        value = literal.value if type(literal) is _LITERAL else _value(literal)
         segments = cond.path.segments
         if truth and value is not None and type(value) is not list and segments != ("_id",):
             return FieldFilter(segments, "array_contains", value, at)  # `contains` as it is
