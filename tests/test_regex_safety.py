@@ -23,6 +23,10 @@ REFUSED = {
     # a repeated group that can match the empty string
     "(a*)*": "empty", "(.*)*": "empty", "(a?)+": "empty", "(a|)+": "empty",
     "(a*)*b": "empty", "(?:a|b?)+": "empty", "(\\b)*": "empty",
+    # a part that matches the empty string two ways, inside a repeated group (found by
+    # the adversarial-text property test)
+    "(a(?:)?)*": "more than one way", "(a(b?)?)+": "more than one way",
+    "(a(b|c?|d?))*": "alternative", "(x(y*)?)+z": "more than one way",
     # nested quantifiers without a delimiter
     "(a+)+": "inside", "(a+)+b": "inside", "(\\w+\\s?)*$": "inside", "(a{1,9}){9}": "inside",
     "(.*,)+": "inside", "^(\\d+)*$": "inside", "(a+){10}": "inside", "((a+,)+)+": "inside",
@@ -46,7 +50,7 @@ ACCEPTED = [
     "^(?:[0-9]{1,3}\\.){3}[0-9]{1,3}$", "(\\d+\\.){3}\\d+", "b\\*c", "a|B", "^[a-c]+$",
     "^\\w+@\\w+\\.\\w+$", "[a-z]+@[a-z]+", "\\d+\\.\\d+", "^(a|b|c)*$", "(?:ab|cd)*",
     "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", "colou?r", "a{2,5}b",
-    "^\\+?[0-9 ]+$", "(foo|fox)+",
+    "^\\+?[0-9 ]+$", "(foo|fox)+", "(ab?)*", "(a(bc)?)+", "x(?:)?y",
 ]
 
 

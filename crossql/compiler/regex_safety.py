@@ -7,7 +7,8 @@ for minutes. This module refuses the shapes known to do that, on the pattern's
 parse tree (``re._parser``, the tree ``re.compile`` itself builds):
 
 1. a repeated group that can match the empty string: ``(a*)*``, ``(.*)*``,
-   ``(a?)+``, ``(a|)+``;
+   ``(a?)+``, ``(a|)+``; or that holds a part matching the empty string in two
+   ways: ``(a(?:)?)*``, ``(a(b?)?)+``, ``(a(b|c?|d?))*``;
 2. a quantifier inside a repeated group (``(a+)+``, ``(\\w+\\s?)*``,
    ``(a{1,9}){9}``), unless the group starts or ends with a character that none
    of its inner quantifiers can consume, which splits the text into iterations
@@ -277,6 +278,10 @@ class _Analysis:
                 if av[1] >= 2:
                     self._repeated_body(body)
                 self.check(body, repeated or av[1] >= 2)
+                if av[1] >= 2 and self._empty_two_ways(body):
+                    raise Refused("inside a repeated group, a part matches the empty string "
+                                  "in more than one way (as in `(a(b?)?)*`), which doubles "
+                                  "the ways to match each repetition")
             elif op is _C.BRANCH:
                 alts = [alt.data for alt in av[1]]
                 if repeated:
@@ -300,6 +305,20 @@ class _Analysis:
                 return  # a delimiter no inner quantifier consumes: one way to split
         raise Refused("a quantifier inside a repeated group (nested quantifiers, as in "
                       "`(a+)+`) lets the text split into repetitions in exponentially many ways")
+
+    def _empty_two_ways(self, items: list[Any]) -> bool:
+        """Some part of the sequence can match the empty string in two ways: a quantifier
+        over a body that can itself be empty (`(b?)?`, `(?:)?`), or two alternatives
+        that can be empty."""
+        for op, av in items:
+            if op in _REPEATS and self.nullable(av[2].data):
+                return True
+            if op is _C.BRANCH and sum(self.nullable(alt.data) for alt in av[1]) >= 2:
+                return True
+            if op not in _CHAR_OPS and any(self._empty_two_ways(sub)
+                                           for sub in _children(op, av)):
+                return True
+        return False
 
     def _alternatives(self, alts: list[list[Any]]) -> None:
         seen = 0
