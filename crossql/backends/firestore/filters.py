@@ -793,8 +793,9 @@ _LIST_OPS = frozenset({"in", "array_contains_any"})
 
 
 def has_field(node: Filter, field: tuple[str, ...]) -> bool:
-    """Whether every document ``node`` matches has ``field`` (``field in
-    present_fields(node)``, None counting as every field), without building the set."""
+    """Whether every document ``node`` matches has ``field``: a filter on it or on a path
+    under it (an ``And`` needs one such child, an ``Or`` needs it in every branch; a
+    filter that matches nothing has every field)."""
     n = len(field)
     if isinstance(node, FieldFilter):
         return node.field == field or node.field[:n] == field
