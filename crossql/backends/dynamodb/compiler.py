@@ -57,6 +57,7 @@ from crossql.backends.dynamodb.expressions import (
     Function,
     Path,
     and_,
+    operator_count,
 )
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import (
@@ -569,11 +570,10 @@ class _Compiler:
         if key_expr is not None:
             # interned: cached plans of one shape (other values) share their texts
             text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
-            self.check_limits("KeyConditionExpression", text, writer.operators)
+            self.check_limits("KeyConditionExpression", text, key_expr)
         if type(filter_expr) is not Const:
-            before = writer.operators
             text = req["FilterExpression"] = intern(writer.render(filter_expr))
-            self.check_limits("FilterExpression", text, writer.operators - before)
+            self.check_limits("FilterExpression", text, filter_expr)
         names = writer.names
         condition_names = len(names)
         if projection and not counting:
@@ -604,10 +604,15 @@ class _Compiler:
             condition_names,
         )
 
-    def check_limits(self, name: str, text: str, operators: int | None) -> None:
+    def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
         size = len(text) if text.isascii() else len(text.encode("utf-8"))
-        if size <= MAX_EXPRESSION_BYTES and (operators is None or operators <= MAX_OPERATORS):
+        # Every operator takes at least 4 characters of the text (`NOT `, ` OR `, the
+        # shortest comparison `#n0 = :v0`, `size(#n0) < :v0` for its two), so a text of
+        # at most 4 * MAX_OPERATORS characters cannot have too many: not counted.
+        operators = operator_count(expr) \
+            if expr is not None and len(text) > 4 * MAX_OPERATORS else 0
+        if size <= MAX_EXPRESSION_BYTES and operators <= MAX_OPERATORS:
             return
         where = self.query.where if self.query.where is not None else self.query
         node = where if name != "ProjectionExpression" else self.query.select[0]

@@ -506,15 +506,11 @@ def _shared(table: dict[Any, AttributeValue], key: Any, av: AttributeValue) -> A
 class ExpressionWriter:
     """Renders expressions with ``#nK`` name and ``:vK`` value placeholders, numbered
     in order of first use (so a plan's text is deterministic), each name and each
-    value written once however often it is used.
-
-    ``operators`` counts the operators of everything rendered so far, as
-    ``operator_count`` does."""
+    value written once however often it is used."""
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, AttributeValue] = {}
-        self.operators = 0
         self._name_of: dict[str, str] = {}
         self._value_of: dict[Any, str] = {}
         self._string_of: dict[str, str] = {}
@@ -583,37 +579,30 @@ class ExpressionWriter:
         e: Any = expr  # its class is known in each branch
         path = self._path_of.get(e.path) if kind in _PATHED else None
         if kind is Comparison:
-            self.operators += 1
             return f"{path or self.path(e.path)} {e.op} {self.value(e.value)}"
         if kind is Function:
-            self.operators += 1
             if e.value is None:
                 return f"{e.name}({path or self.path(e.path)})"
             return f"{e.name}({path or self.path(e.path)}, {self.value(e.value)})"
         if kind is And or kind is Or:
             ops: tuple[Expr, ...] = e.operands
-            self.operators += len(ops) - 1
             render = self.render
             # AND binds tighter than OR, but the parentheses spare the reader the rule
             parts = [f"({render(op)})" if type(op) is And or type(op) is Or else render(op)
                      for op in ops]
             return (" AND " if kind is And else " OR ").join(parts)
         if kind is Not:
-            self.operators += 1
             op = e.operand
             text = self.render(op)
             return f"NOT ({text})" if type(op) is And or type(op) is Or or type(op) is Not \
                 else "NOT " + text
         if kind is Between:
-            self.operators += 1
             # parenthesized so its AND never reads as the conjunction's
             return f"({path or self.path(e.path)} BETWEEN {self.value(e.low)} AND " \
                 f"{self.value(e.high)})"
         if kind is InList:
-            self.operators += 1
             return f"{path or self.path(e.path)} IN " \
                 f"({', '.join([self.value(v) for v in e.values])})"
         if kind is SizeComparison:
-            self.operators += 2
             return f"size({path or self.path(e.path)}) {e.op} {self.value(e.value)}"
         raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded

@@ -1,0 +1,119 @@
+"""What the DynamoDB compiler's speed and memory work relies on: the operator bound that
+spares counting, placeholders keyed exactly by AttributeValue, the count request derived
+from the request, values shared between cached plans, and frozen nodes built fast."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import crossql
+from crossql import ir
+from crossql.backends.dynamodb import DynamoPlan
+from crossql.backends.dynamodb.compiler import MAX_OPERATORS, _Compiler
+from crossql.backends.dynamodb.expressions import (
+    Const,
+    ExpressionWriter,
+    Function,
+    and_,
+    operator_count,
+)
+from crossql.backends.dynamodb.schema import default_table, dynamo_options
+from tests.strategies import any_condition
+
+
+def compile_dd(query: str, **kwargs: Any) -> DynamoPlan:
+    plan = crossql.compile(query, backend="dynamodb", **kwargs)
+    assert isinstance(plan, DynamoPlan)
+    return plan
+
+
+def _has_param(cond: ir.Condition) -> bool:
+    return any(isinstance(node, ir.Param) for node in ir.walk(cond))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(any_condition(valid=True, max_leaves=12))
+def test_every_operator_takes_at_least_four_characters(cond: ir.Condition) -> None:
+    # check_limits counts operators only for texts over 4 * 300 characters
+    if _has_param(cond):
+        return
+    compiler = _Compiler(ir.Query("docs", cond), default_table("_id"), dynamo_options(None))
+    try:
+        compiler.check_shape()  # numbers DynamoDB cannot hold are refused first
+        expr = and_(compiler.builder.build(cond))
+    except crossql.CapabilityError:
+        return
+    if not isinstance(expr, Const):  # constants are never rendered
+        text = ExpressionWriter().render(expr)
+        assert 4 * operator_count(expr) <= len(text)
+
+
+def test_the_operator_limit_still_holds_past_the_bound() -> None:
+    # 301 operators in a text far over 1200 characters: counted and refused
+    many = " or ".join(f"a == {i}" for i in range(151))
+    with pytest.raises(crossql.CapabilityError) as info:
+        compile_dd(f"from docs where {many}")
+    assert info.value.construct == "operators" and "301 operators" in info.value.message
+    assert len(" OR ".join(f"#n0 = :v{i}" for i in range(151))) > 4 * MAX_OPERATORS
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    (ir.Literal(1, "int"), ir.Literal(1, "int"), True),
+    (ir.Literal(1, "int"), ir.Literal(1.0, "float"), False),  # N "1" and N "1.0"
+    (ir.Literal("1", "string"), ir.Literal(1, "int"), False),
+    (ir.Literal(True, "bool"), ir.Literal(1, "int"), False),
+    (ir.Literal(None, "null"), ir.Literal(None, "null"), True),
+    (ir.ListValue((ir.Literal(1, "int"),)), ir.ListValue((ir.Literal(1, "int"),)), True),
+    (ir.ListValue((ir.Literal(1, "int"),)), ir.Literal(1, "int"), False),
+])
+def test_placeholders_are_shared_exactly_by_equal_attribute_values(
+        a: ir.Literal | ir.ListValue, b: ir.Literal | ir.ListValue, same: bool) -> None:
+    writer = ExpressionWriter()
+    assert (writer.value(a) == writer.value(b)) is same
+    assert len(writer.values) == (1 if same else 2)
+
+
+def test_count_request_drops_projection_only_names() -> None:
+    plan = compile_dd("from docs where a == 1 select b, a")
+    assert plan.request["ExpressionAttributeNames"] == {"#n0": "a", "#n1": "b"}
+    assert plan.count_request == {
+        "TableName": "docs", "FilterExpression": "#n0 = :v0",
+        "ExpressionAttributeNames": {"#n0": "a"},
+        "ExpressionAttributeValues": {":v0": {"N": "1"}}, "Select": "COUNT"}
+    no_filter = compile_dd("from docs select b limit 5")
+    assert no_filter.request["Limit"] == 5
+    assert no_filter.count_request == {"TableName": "docs", "Select": "COUNT"}
+    query = compile_dd('from docs where _id == "k" select b order by _id')
+    assert query.count_request == {
+        "TableName": "docs", "KeyConditionExpression": "#n0 = :v0",
+        "ExpressionAttributeNames": {"#n0": "_id"},
+        "ExpressionAttributeValues": {":v0": {"S": "k"}}, "ScanIndexForward": True,
+        "Select": "COUNT"}
+    # the request itself is left as it was
+    assert query.request["Select"] == "SPECIFIC_ATTRIBUTES"
+    assert query.request["ExpressionAttributeNames"] == {"#n0": "_id", "#n1": "b"}
+
+
+def test_cached_plans_share_equal_values_and_texts() -> None:
+    one = compile_dd('from docs where s == "active" and n >= 5 select a')
+    two = compile_dd('from docs where s == "active" and n >= 6 select a')
+    v1, v2 = one.request["ExpressionAttributeValues"], two.request["ExpressionAttributeValues"]
+    assert v1[":v0"] is v2[":v0"] == {"S": "active"}
+    assert v1[":v1"] == {"N": "5"} and v2[":v1"] == {"N": "6"}
+    assert one.request["FilterExpression"] is two.request["FilterExpression"]
+    assert one.outputs is two.outputs
+
+
+def test_frozen_nodes_and_plans_stay_frozen() -> None:
+    node = Function("attribute_exists", ("a",))
+    assert node.value is None and node == Function("attribute_exists", ("a",), None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        node.name = "contains"  # type: ignore[misc]
+    plan = compile_dd("from docs")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.limit = 3  # type: ignore[misc]
+    assert plan.pk_field == "_id" and plan.reason and not plan.never
