@@ -84,6 +84,29 @@ def test_reads_inside_see_the_transactions_own_writes(runner: asyncio.Runner,
 
 
 @pytest.mark.integration
+def test_concurrent_calls_in_one_transaction_take_turns(runner: asyncio.Runner,
+                                                        accounts: tuple[Any, str]) -> None:
+    """asyncio.gather of a transaction's first calls: only the first command sent starts
+    the transaction on the server, so they must not race (else NoSuchTransaction)."""
+    store, name = accounts
+
+    async def body(n: int) -> list[Any]:
+        async with store.transaction() as tx:
+            return list(await asyncio.gather(
+                tx.fetch(f"from {name} where balance >= 0"), tx.count(f"from {name}"),
+                tx.execute(f"update {name} set balance = balance + 1 where _id == \"a3\""),
+                tx.collection(name).insert_one({"_id": f"n{n}", "balance": 0}),
+                tx.collection(name).get("a1")))
+
+    for n in range(8):
+        rows, count, result, new_id, a1 = runner.run(body(n))
+        assert (len(rows), count) == (3 + n, 3 + n)  # the calls ran in their order
+        assert result.matched == 1 and new_id == f"n{n}" and a1["_id"] == "a1"
+    (a3,) = runner.run(store.fetch(f"from {name} where _id == \"a3\""))
+    assert a3["balance"] == 8
+
+
+@pytest.mark.integration
 def test_a_write_conflict_mid_body_raises_and_writes_nothing(
         runner: asyncio.Runner, accounts: tuple[Any, str]) -> None:
     """A second transaction holds a1 (an uncommitted write): the first's write to a1 is a

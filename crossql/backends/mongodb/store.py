@@ -365,6 +365,11 @@ class _MongoView(MongoStore):
         self.failure: BackendError | None = None
         """Why the server aborted the transaction, once it did: later calls and the
         commit raise it again instead of being sent."""
+        self.turn = asyncio.Lock()
+        """One call of the transaction at a time (``asyncio.gather`` of several would
+        otherwise race: only the first command sent starts the transaction on the
+        server, and one sent before it fails with NoSuchTransaction). The server runs
+        a session's commands one at a time anyway."""
 
     def _failed(self) -> BackendError:
         assert self.failure is not None
@@ -395,6 +400,32 @@ class _MongoView(MongoStore):
         else:  # refused by the driver before it was sent: the transaction goes on
             return _driver_error(err)
         return self._failed()
+
+    async def _opened(self, plan: MongoPlan) -> tuple[Any, Any]:
+        # the stream's first batch; its later batches (getMore) need no turn: the
+        # transaction has started by then
+        async with self.turn:
+            return await super()._opened(plan)
+
+    async def count_plan(self, plan: Plan) -> int:
+        async with self.turn:
+            return await super().count_plan(plan)
+
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        async with self.turn:
+            return await super().execute_plan(plan)
+
+    async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
+        async with self.turn:
+            return await super().insert_documents(collection, docs)
+
+    async def get_document(self, collection: str, doc_id: Any) -> Document | None:
+        async with self.turn:
+            return await super().get_document(collection, doc_id)
+
+    async def delete_where(self, collection: str, query: ir.Query) -> int:
+        async with self.turn:
+            return await super().delete_where(collection, query)
 
     async def open(self) -> None:
         """The transaction's store is open while its base store is."""
