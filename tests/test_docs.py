@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import importlib
 import json
 import re
 import shlex
@@ -483,3 +484,43 @@ def test_every_page_is_reachable_from_the_readme() -> None:
         assert page.resolve() in seen, (
             f"docs/{page.relative_to(DOCS)} is linked neither from README.md (its "
             "Documentation list) nor from a page linked from there")
+
+
+# one statement per write construct: every backend whose data says it is not refused
+# compiles it (with the Firestore profile that accepts `or`/`!=`, irrelevant here)
+WRITE_EXAMPLES = {
+    "set p = v": 'update users set status = "x" where age > 1',
+    "set a.b = v": 'update users set address.city = "Rome" where age > 1',
+    "p = p + n": "update users set visits = visits + 1 where age > 1",
+    "unset p": "update users set unset status where age > 1",
+    "delete": "delete from users where age > 1",
+    "limit (writes)": "delete from users where age > 1 limit 2",
+}
+
+
+def test_the_write_rows_match_what_each_backend_compiles() -> None:
+    from crossql.backends.base import WRITE_CONSTRUCTS
+    from crossql.backends.matrix import write_capabilities
+
+    assert set(WRITE_EXAMPLES) == set(WRITE_CONSTRUCTS) - {"transaction"}
+    page = support_matrix()
+    for backend in BACKEND_NAMES:
+        caps = write_capabilities(backend)
+        for construct, text in WRITE_EXAMPLES.items():
+            refused = caps.support[construct] == "refused"
+            try:
+                plan = crossql.compile(text, backend=backend)
+            except crossql.CapabilityError:
+                assert refused, (backend, construct)
+            else:
+                assert not refused, (backend, construct)
+                assert plan.backend == backend
+        for construct, note in caps.notes.items():
+            assert page.count(f"**{backend}**, `{construct}`: {note}\n") == 1
+        # every backend runs transactions (tests/backends/test_transactions.py)
+        assert caps.support["transaction"] != "refused"
+        module = importlib.import_module(f"crossql.backends.{backend}.store")
+        (store_type,) = [t for t in vars(module).values() if isinstance(t, type)
+                         and issubclass(t, crossql.Store) and t.driver == backend
+                         and t.__module__ == module.__name__ and not t.__name__.startswith("_")]
+        assert store_type.begin_transaction is not crossql.Store.begin_transaction

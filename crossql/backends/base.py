@@ -29,6 +29,13 @@ CONSTRUCTS: tuple[str, ...] = (
 )
 """Every construct of the language, in the order the support matrix lists them."""
 
+WRITE_CONSTRUCTS: tuple[str, ...] = (
+    "set p = v", "set a.b = v", "p = p + n", "unset p", "delete", "limit (writes)",
+    "transaction",
+)
+"""Every construct of the writes (``update``/``delete``) and of transactions, in the order
+the support matrix lists them."""
+
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
@@ -38,10 +45,13 @@ class Capabilities:
     support: Mapping[str, Support]
     notes: Mapping[str, str] = field(default_factory=dict)
     limits: Mapping[str, int] = field(default_factory=dict)
+    constructs: tuple[str, ...] = CONSTRUCTS
+    """What ``support`` covers: the reads (``CONSTRUCTS``) or the writes
+    (``WRITE_CONSTRUCTS``)."""
 
     def __post_init__(self) -> None:
-        missing = [c for c in CONSTRUCTS if c not in self.support]
-        unknown = [c for c in self.support if c not in CONSTRUCTS]
+        missing = [c for c in self.constructs if c not in self.support]
+        unknown = [c for c in self.support if c not in self.constructs]
         if missing or unknown:
             raise ValueError(f"{self.backend}: capabilities miss {missing}, unknown {unknown}")
 

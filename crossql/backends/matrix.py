@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 
 from crossql.backends import BACKEND_NAMES, get_backend
-from crossql.backends.base import CONSTRUCTS, Capabilities, Support
+from crossql.backends.base import CONSTRUCTS, WRITE_CONSTRUCTS, Capabilities, Support
 
 DEFAULT_PATH = Path("docs/support-matrix.md")
 """Where ``--write`` puts the page (relative to the current directory)."""
@@ -44,7 +45,31 @@ _PAGES = {
 
 
 def _footnote(backend: str, construct: str) -> str:
+    if construct in WRITE_CONSTRUCTS:
+        return f"{backend}-w{WRITE_CONSTRUCTS.index(construct) + 1}"
     return f"{backend}-{CONSTRUCTS.index(construct) + 1}"
+
+
+def write_capabilities(backend: str) -> Capabilities:
+    """What ``backend`` does with writes and transactions (its ``writes`` module's data)."""
+    caps = import_module(f"crossql.backends.{backend}.writes").WRITE_CAPABILITIES
+    assert isinstance(caps, Capabilities) and caps.constructs == WRITE_CONSTRUCTS
+    return caps
+
+
+def _table(caps: Sequence[Capabilities], constructs: Sequence[str]) -> list[str]:
+    out = [
+        "| construct | " + " | ".join(c.backend for c in caps) + " |",
+        "| --- | " + " | ".join("---" for _ in caps) + " |",
+    ]
+    for construct in constructs:
+        cells = " | ".join(_cell(c, construct) for c in caps)
+        out.append(f"| `{construct}` | {cells} |")
+    accepted = " | ".join(
+        f"{sum(c.support[k] != 'refused' for k in constructs)} of {len(constructs)}"
+        for c in caps)
+    out.append(f"| **not refused** | {accepted} |")
+    return out
 
 
 def _escape(text: str) -> str:
@@ -84,18 +109,15 @@ def support_matrix(backends: Sequence[str] = BACKEND_NAMES) -> str:
         "| --- | --- |",
     ]
     out += [f"| {shown} | {meaning} |" for shown, meaning in LEVELS.values()]
-    out += [
-        "",
-        "| construct | " + " | ".join(c.backend for c in caps) + " |",
-        "| --- | " + " | ".join("---" for _ in caps) + " |",
-    ]
-    for construct in CONSTRUCTS:
-        cells = " | ".join(_cell(c, construct) for c in caps)
-        out.append(f"| `{construct}` | {cells} |")
-    accepted = " | ".join(
-        f"{sum(c.support[k] != 'refused' for k in CONSTRUCTS)} of {len(CONSTRUCTS)}"
-        for c in caps)
-    out += [f"| **not refused** | {accepted} |", ""]
+    out += ["", *_table(caps, CONSTRUCTS), ""]
+
+    writes = [write_capabilities(name) for name in backends]
+    out += ["## Writes and transactions", "",
+            "`update … set/unset … where …`, `delete from … where …` and "
+            "`store.transaction()` ([language.md](language.md), \"Writes\"; "
+            "[transactions.md](transactions.md)). A write's `where` is compiled as a read's, "
+            "so the table above applies to it too.", "",
+            *_table(writes, WRITE_CONSTRUCTS), ""]
 
     out += ["## Limits", "",
             "Checked on the plan a backend would send; past a limit, compiling raises "
@@ -112,9 +134,10 @@ def support_matrix(backends: Sequence[str] = BACKEND_NAMES) -> str:
 
     pages = [f"[{name}]({_PAGES[name]})" for name in backends if name in _PAGES]
     out += ["## Notes", "", "Each backend's page says more: " + ", ".join(pages) + ".", ""]
-    for c in caps:
-        for construct in CONSTRUCTS:
-            note = c.notes.get(construct)
+    for c, w in zip(caps, writes, strict=True):
+        for each, construct in [*((c, k) for k in CONSTRUCTS),
+                                *((w, k) for k in WRITE_CONSTRUCTS)]:
+            note = each.notes.get(construct)
             if note is not None:
                 out.append(f"[^{_footnote(c.backend, construct)}]: **{c.backend}**, "
                            f"`{construct}`: {note}")

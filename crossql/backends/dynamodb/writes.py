@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
-from crossql.backends.base import Plan, refuse
+from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.dynamodb.expressions import NEVER, ExpressionWriter, and_
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
@@ -325,3 +325,29 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
         key_attributes=table.key_attributes, request=request, statement=statement,
         never=condition == NEVER or read.never or read.limit == 0, nested=tuple(nested),
         sets=tuple(sets) if nested else (), removes=tuple(removes) if nested else ())
+
+
+WRITE_CAPABILITIES = Capabilities(
+    backend="dynamodb",
+    constructs=WRITE_CONSTRUCTS,
+    support={"set p = v": "rewritten", "set a.b = v": "guarded", "p = p + n": "guarded",
+             "unset p": "rewritten", "delete": "rewritten", "limit (writes)": "native",
+             "transaction": "rewritten"},
+    notes={
+        "set p = v": "no update-by-query: the read's Query/Scan, then `UpdateItem` per item "
+                     "with a `ConditionExpression` re-checking the `where` (an item changed "
+                     "since is skipped, never overwritten); key attributes are refused",
+        "set a.b = v": "planned per item from the item read: `SET a.b` under "
+                       "`attribute_type(a, M)`, or `SET a = {b: v}` under "
+                       "`attribute_not_exists(a)`; another `a` is not matched",
+        "p = p + n": "`SET p = p + :n` under `attribute_type(p, N)`; an increment below a "
+                     "map (`a.b = a.b + n`) is refused",
+        "unset p": "`REMOVE` per item, as `set`",
+        "delete": "`DeleteItem` per item, with the re-checking condition",
+        "limit (writes)": "the read stops after `n` matching items",
+        "transaction": "writes collected into one `TransactWriteItems` (at most 100 items, "
+                       "reads included; more is refused before anything is written); "
+                       "reads re-checked at the commit; a read after a write it could see "
+                       "is refused",
+    },
+)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
-from crossql.backends.base import Plan, refuse
+from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
 from crossql.errors import BackendError
 from crossql.runtime.store import Document, with_id_first
@@ -334,3 +334,30 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
         kind="update" if isinstance(statement, ir.Update) else "delete",
         collection=statement.collection, read=read, fields=tuple(fields),
         statement=statement, limit=n)
+
+
+WRITE_CAPABILITIES = Capabilities(
+    backend="firestore",
+    constructs=WRITE_CONSTRUCTS,
+    support={"set p = v": "rewritten", "set a.b = v": "rewritten", "p = p + n": "rewritten",
+             "unset p": "rewritten", "delete": "rewritten", "limit (writes)": "rewritten",
+             "transaction": "native"},
+    notes={
+        "set p = v": "the read query, then batched `update`s (500 a batch), each with the "
+                     "document's `last_update_time` as precondition (a changed document "
+                     "fails its batch, which is read again: at most 3 attempts); a list "
+                     "holding a list is refused",
+        "set a.b = v": "the new values are computed from each snapshot with the reference "
+                       "semantics (a non-map `a` is not matched), then written under the "
+                       "precondition",
+        "p = p + n": "computed from each snapshot (numbers only; `Increment` would create "
+                     "a missing field), then written under the precondition",
+        "unset p": "`DELETE_FIELD` under the precondition",
+        "delete": "batched `delete`s under the precondition",
+        "limit (writes)": "the read's `limit` (dropped when an assignment may not apply, "
+                          "then `n` documents taken)",
+        "transaction": "`AsyncClient.transaction()`: reads lock, writes kept for the commit "
+                       "(at most 500); a read after a write is refused; `Aborted` → "
+                       "`TransactionConflict`",
+    },
+)

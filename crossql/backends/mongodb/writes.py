@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
-from crossql.backends.base import Plan, refuse
+from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.mongodb.filters import NEVER, Filter, FilterBuilder, and_, or_
 
 WriteKind = Literal["update_many", "update_one", "delete_many", "delete_one", "find_then_update",
@@ -171,3 +171,26 @@ def compile_mongodb_write(statement: ir.Update | ir.Delete, *, schema: Any = Non
     if n == 1:
         return MongoWritePlan(f"{verb}_one", statement.collection, match, update)  # type: ignore[arg-type]
     return MongoWritePlan(f"find_then_{verb}", statement.collection, match, update, n)  # type: ignore[arg-type]
+
+
+WRITE_CAPABILITIES = Capabilities(
+    backend="mongodb",
+    constructs=WRITE_CONSTRUCTS,
+    support={"set p = v": "guarded", "set a.b = v": "guarded", "p = p + n": "guarded",
+             "unset p": "native", "delete": "native", "limit (writes)": "rewritten",
+             "transaction": "native"},
+    notes={
+        "set p = v": "`update_many` with `$set` and the read filter of the `where`; guards "
+                     "keep out documents where a parent of the path is not a map",
+        "set a.b = v": "`$set` on the dotted path; a parent holding an array or a scalar "
+                       "is not matched (MongoDB would write into the array, or fail)",
+        "p = p + n": "`$inc` with a guard that `p` holds a number (`$inc` would create a "
+                     "missing field and fail on a string)",
+        "limit (writes)": "`limit 1`: `update_one`/`delete_one`; `limit n > 1`: `find` the "
+                          "ids of `n` matches, then a `_many` write on them that re-checks "
+                          "the filter",
+        "transaction": "a client session with a multi-document transaction (snapshot read "
+                       "concern, majority writes); `TransientTransactionError` → "
+                       "`TransactionConflict`",
+    },
+)
