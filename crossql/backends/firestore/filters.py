@@ -745,24 +745,24 @@ class Scan:
             self.special.append(leaf)
 
     def _walk(self, node: And | Or) -> tuple[int, int]:
-        leaves = self.leaves
+        append = self.leaves.append
         kinds = _LEAF_KINDS
         is_and = type(node) is And
         count, arrays = (1, 0) if is_and else (0, 0)
         for child in node.filters:
             if isinstance(child, FieldFilter):
-                leaves.append(child)
+                append(child)
                 kind = kinds[child.op]
-                if not kind:  # `==` (the common case)
-                    n = 1
-                    per = 0
-                else:
-                    if kind & _INEQUALITY:
-                        self.inequalities.append(child)
-                    if kind & _SPECIAL:
-                        self.special.append(child)
-                    n = len(child.value) if kind & _LISTED else 1
-                    per = 1 if kind & _ARRAY else 0
+                if not kind:  # `==`, the common case: one disjunction, no array filter
+                    if not is_and:
+                        count += 1
+                    continue
+                if kind & _INEQUALITY:
+                    self.inequalities.append(child)
+                if kind & _SPECIAL:
+                    self.special.append(child)
+                n = len(child.value) if kind & _LISTED else 1
+                per = 1 if kind & _ARRAY else 0
             else:
                 n, per = self._walk(child)
             if is_and:
