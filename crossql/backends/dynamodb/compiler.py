@@ -163,14 +163,18 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
         if kind is ir.And:
             stack.extend(reversed(c.operands))  # type: ignore[union-attr]
             continue
-        key = (kind, c.path.segments) if kind in _PREDICATES else kind  # type: ignore[union-attr]
+        key = c.path.segments if kind in _PREDICATES else kind  # type: ignore[union-attr]
         same = groups.get(key)
         if same is None:
             groups[key] = [c]
-        elif c in same:
-            continue
         else:
-            same.append(c)
+            for o in same:
+                if type(o) is kind and o == c:
+                    break
+            else:
+                same.append(c)
+                out.append(c)
+            continue
         out.append(c)
     return out
 

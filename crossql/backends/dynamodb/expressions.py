@@ -423,7 +423,7 @@ class ConditionBuilder:
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
     def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:
-        return self.exists(p) if truth else self.missing(p)
+        return Function("attribute_exists" if truth else "attribute_not_exists", p)
 
     def _compare(self, cond: ir.Compare, p: Path, truth: bool) -> Expr:
         op = cond.op
@@ -451,7 +451,12 @@ class ConditionBuilder:
         return self.in_list(p, _items(cond.values), truth != cond.negated, cond)
 
     def _contains(self, cond: ir.Contains, p: Path, truth: bool) -> Expr:
-        return self.contains(p, (_lit(cond.value),), truth, "all")
+        value = cond.value
+        if type(value) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
+            _lit(value)
+        # contains() of one value, as self.contains gives it
+        test: Expr = Function("contains", p, value)  # type: ignore[arg-type]
+        return And((Function("attribute_type", p, _TYPES["L"]), test if truth else Not(test)))
 
     def _contains_any(self, cond: ir.ContainsAny, p: Path, truth: bool) -> Expr:
         return self.contains(p, _items(cond.values), truth, "any")
@@ -463,8 +468,12 @@ class ConditionBuilder:
         return self.size(p, cond.op, _lit(cond.value), truth)
 
     def _starts_with(self, cond: ir.StartsWith, p: Path, truth: bool) -> Expr:
-        prefix = _lit(cond.value)
-        assert isinstance(prefix, ir.Literal)
+        prefix = cond.value
+        if type(prefix) is not ir.Literal:
+            prefix = _lit(prefix)
+            assert isinstance(prefix, ir.Literal)
+        if truth:
+            return Function("begins_with", p, prefix)
         return self.starts_with(p, prefix, truth)
 
 
