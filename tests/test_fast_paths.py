@@ -106,3 +106,27 @@ def test_bind_literal_kinds() -> None:
     kinds = [op.value.kind if isinstance(op.value, ir.Literal) else "list"
              for op in bound.where.operands]  # type: ignore[union-attr]
     assert kinds == ["bool", "int", "float", "string", "null", "list"]
+
+
+def test_cached_entries_without_parameters_let_go_of_their_ir() -> None:
+    from crossql.runtime.prepared import PlanCache, PreparedQuery
+
+    text = 'from users where age >= 18 and name startswith "A" select name limit 5'
+    cache = PlanCache(4)
+    plan = cache.plan(text, "mongodb")
+    entry = cache.get(text, "mongodb")
+    assert entry._checked is None  # released: the plan is kept, the IR is not
+    assert cache.plan(text, "mongodb") is plan and entry.plan() is plan
+    assert entry.param_names == frozenset()
+    assert entry.query == parse_query(text)  # parsed again on demand, then kept
+    assert entry._checked is not None
+    entry.release_ir()
+    with pytest.raises(QuerySemanticError, match="unused parameter `:x`") as err:
+        cache.plan(text, "mongodb", {"x": 1})
+    assert err.value.source == text and err.value.span == (0, len(text))
+    # with parameters, or built from IR, the checked query stays
+    with_params = cache.get("from users where age >= :n", "mongodb")
+    assert with_params._checked is not None and with_params.param_names == {"n"}
+    from_ir = PreparedQuery(parse_query(text), "mongodb")
+    from_ir.release_ir()
+    assert from_ir._checked is not None

@@ -21,18 +21,35 @@ from crossql.grammar import parse_query
 class PreparedQuery:
     """A checked query for one backend; ``plan(params)`` binds and compiles."""
 
-    __slots__ = ("_backend", "_options", "_plan", "_schema", "checked")
+    __slots__ = ("_backend", "_checked", "_options", "_plan", "_schema", "_text")
 
     def __init__(self, query: str | ir.Query, backend: str = "memory", *, schema: Any = None,
                  options: Any = None) -> None:
         parsed = parse_query(query) if isinstance(query, str) else query
-        self.checked: CheckedQuery = check_query(parsed)
+        self._text = query if isinstance(query, str) else None
+        self._checked: CheckedQuery | None = check_query(parsed)
         self._backend = get_backend(backend)
         self._schema = schema
         self._options = options
         self._plan: Plan | None = None
-        if not self.checked.slots:
-            self._plan = self._compile(self.checked.query)
+        if not self._checked.slots:
+            self._plan = self._compile(self._checked.query)
+
+    @property
+    def checked(self) -> CheckedQuery:
+        """The checked (unbound) query."""
+        checked = self._checked
+        if checked is None:  # let go by release_ir: parse the text again
+            assert self._text is not None
+            checked = self._checked = check_query(parse_query(self._text))
+        return checked
+
+    def release_ir(self) -> None:
+        """Let go of the checked IR of a query that has its plan (it has no parameters)
+        and came from text: the plan is all its runs need, and ``checked`` parses the
+        text again if asked. The plan cache does this for the entries it keeps."""
+        if self._plan is not None and self._text is not None:
+            self._checked = None
 
     @property
     def query(self) -> ir.Query:
@@ -42,7 +59,9 @@ class PreparedQuery:
     @property
     def param_names(self) -> frozenset[str]:
         """Names of the parameters each execution must bind."""
-        return self.checked.param_names
+        if self._checked is None:
+            return frozenset()  # the IR goes only when there are no parameters
+        return self._checked.param_names
 
     def _compile(self, bound: ir.Query) -> Plan:
         try:
@@ -65,7 +84,9 @@ class PlanCache:
     """A bounded LRU of prepared queries keyed by (query text, backend).
 
     Beside each entry whose query has no parameters sits its plan, so that
-    ``plan(text, backend)`` is one dictionary lookup (and the LRU touch) on a hit.
+    ``plan(text, backend)`` is one dictionary lookup (and the LRU touch) on a hit;
+    such an entry lets go of its IR (``PreparedQuery.release_ir``), parsed again only
+    if someone asks for it.
     """
 
     __slots__ = ("_entries", "_plans", "maxsize")
@@ -104,6 +125,7 @@ class PlanCache:
             self._entries[key] = entry
             if entry._plan is not None:
                 self._plans[key] = entry._plan
+                entry.release_ir()  # the plan is what runs: keep memory per entry small
             if len(self._entries) > self.maxsize:
                 old, _ = self._entries.popitem(last=False)
                 self._plans.pop(old, None)

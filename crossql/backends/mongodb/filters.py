@@ -37,6 +37,7 @@ NEVER: Filter = {"$expr": False}
 
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+_OPS_NEGATED = {op: _OPS[_NEGATED[op]] for op in _OPS}
 _EXPR_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "$ne"}
 _ARRAY: Filter = {"$type": "array"}
 _NOT_ARRAY: Filter = {"$not": _ARRAY}
@@ -541,20 +542,20 @@ def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
     if kind is ir.Compare:
         op, path, value = node.op, node.path, node.value
         v = value.value if type(value) is ir.Literal else _value(value)
-        if op == "==" or op == "!=":
-            if (op == "==") != truth or (op == "!=" and v is None):
-                return None
-            # eq_true
-            if v is None:
-                ops: dict[str, Any] = {"$type": "null", "$not": _ARRAY}
-            elif isinstance(v, list):
-                # {f: [..]} also matches an array holding [..] as an element
-                ops = {"$eq": v, "$not": {"$elemMatch": {"$eq": v}}}
-            else:
-                ops = {"$eq": v, "$not": _ARRAY}
-            return path.segments, field_name(path), ops
-        return path.segments, field_name(path), {
-            _OPS[op if truth else _NEGATED[op]]: v, "$not": _ARRAY}
+        ordering = (_OPS if truth else _OPS_NEGATED).get(op)
+        if ordering is not None:
+            return path.segments, field_name(path), {ordering: v, "$not": _ARRAY}
+        if (op == "==") != truth or (op == "!=" and v is None):
+            return None
+        # eq_true
+        if v is None:
+            ops: dict[str, Any] = {"$type": "null", "$not": _ARRAY}
+        elif isinstance(v, list):
+            # {f: [..]} also matches an array holding [..] as an element
+            ops = {"$eq": v, "$not": {"$elemMatch": {"$eq": v}}}
+        else:
+            ops = {"$eq": v, "$not": _ARRAY}
+        return path.segments, field_name(path), ops
     if not truth:
         if kind is ir.Contains and len(node.path.segments) == 1:
             path = node.path
