@@ -184,7 +184,6 @@ def required_fields(schema: Any, collection: str) -> frozenset[tuple[str, ...]]:
     return frozenset(out)
 
 
-
 _NO_FIELDS: frozenset[tuple[str, ...]] = frozenset()
 _SHORT_PATH = LIMITS["field path bytes"] // 20
 """Field paths of at most this many characters fit the byte limit however they are
@@ -596,6 +595,7 @@ class _Compiler:
         return FirestorePlan(q.collection, steps=tuple(steps), outputs=tuple(outputs),
                              options=self.options, notes=tuple(self.notes))
 
+    # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
         q = self.query
         offset, limit = self.page()
@@ -603,6 +603,8 @@ class _Compiler:
         outputs: list[Output] = []
         empty: dict[str, Any] = {}
         fields: list[tuple[tuple[str, ...], ir.SelectItem]] = []
+        non_null: frozenset[tuple[str, ...]] | None = _NO_FIELDS
+        non_null_known = False  # computed for the first count(p) only
         for i, item in enumerate(q.select):
             agg = item.expr
             assert isinstance(agg, ir.Aggregate)
@@ -615,8 +617,10 @@ class _Compiler:
                     f"field {'desc' if agg.func == 'max' else 'asc'} and take `limit 1`")
             arg = agg.arg.segments if agg.arg is not None else None
             if agg.func == "count":
+                if arg is not None and arg != ("_id",) and not non_null_known:
+                    non_null, non_null_known = non_null_fields(tree), True
                 if arg is not None and arg != ("_id",) and not (
-                        (non_null := non_null_fields(tree)) is None or arg in non_null):
+                        non_null is None or arg in non_null):
                     dotted = ".".join(arg)
                     raise self.refuse(
                         "count-field", "count(p)", agg,

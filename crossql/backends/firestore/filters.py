@@ -234,12 +234,11 @@ def _and_merged(flat: list[Node]) -> Node:
     implied: list[int] = []
     for part in merged:
         if type(part) is FieldFilter:
-            value = part.value
-            key = (part.field, part.op, value if type(value) in _PLAIN_KEYS else _key(value))
+            key = _leaf_key(part)
             if key in seen:
                 continue
             seen.add(key)
-            if part.op == "!=" and value is None:
+            if part.op == "!=" and part.value is None:
                 implied.append(len(out))
         elif type(part) is Exists:
             implied.append(len(out))
@@ -343,7 +342,7 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
                     continue
                 equal[part.field] = len(merged)
             else:
-                key = (part.field, op, value if type(value) in _PLAIN_KEYS else _key(value))
+                key = _leaf_key(part)
                 if key in seen:
                     continue
                 seen.add(key)
