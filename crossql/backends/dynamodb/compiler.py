@@ -255,6 +255,9 @@ def _collection_span(query: ir.Query) -> ir.Span | None:
     return match.span(1) if match else query.span
 
 
+_SHORT = 4 * MAX_OPERATORS
+"""An ASCII expression text this short is within both limits (see ``check_limits``)."""
+
 _TABLE_NAMES: set[str] = set()
 """Table names already found valid (bounded: emptied when full)."""
 
@@ -574,16 +577,19 @@ class _Compiler:
         if key_expr is not None:
             # interned: cached plans of one shape (other values) share their texts
             text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
-            self.check_limits("KeyConditionExpression", text, key_expr)
+            if len(text) > _SHORT or not text.isascii():
+                self.check_limits("KeyConditionExpression", text, key_expr)
         if type(filter_expr) is not Const:
             text = req["FilterExpression"] = intern(writer.render(filter_expr))
-            self.check_limits("FilterExpression", text, filter_expr)
+            if len(text) > _SHORT or not text.isascii():
+                self.check_limits("FilterExpression", text, filter_expr)
         names = writer.names
         condition_names = len(names)
         if projection and not counting:
             text = req["ProjectionExpression"] = intern(
                 ", ".join([writer.path(p) for p in projection]))
-            self.check_limits("ProjectionExpression", text, None)
+            if len(text) > _SHORT or not text.isascii():
+                self.check_limits("ProjectionExpression", text, None)
         if names:
             req["ExpressionAttributeNames"] = names
         if writer.values:
