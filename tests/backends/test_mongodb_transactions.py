@@ -113,13 +113,14 @@ def test_a_write_conflict_mid_body_raises_and_writes_nothing(
     WriteConflict, raised as TransactionConflict where it happens; none of the first's
     writes (an insert before it) lands, and its later calls are refused unsent."""
     store, name = accounts
-    caught: dict[str, BaseException] = {}
+    caught: dict[str, Any] = {}
 
     async def body() -> None:
         async with store.transaction() as other:
             await other.execute(f"update {name} set balance = 1 where _id == \"a1\"")
             with pytest.raises(TransactionConflict) as conflict:
                 async with store.transaction() as tx:
+                    caught["session"] = tx.view.session
                     await tx.collection(name).insert_one({"_id": "a9", "balance": 9})
                     try:
                         await tx.execute(f"update {name} set balance = 2 where _id == \"a1\"")
@@ -135,6 +136,7 @@ def test_a_write_conflict_mid_body_raises_and_writes_nothing(
     runner.run(body())
     assert "WriteConflict" in str(caught["write"])
     assert "nothing of it was written" in str(caught["exit"])
+    assert caught["session"].has_ended
     assert ids(runner, store, name) == ["a1", "a2", "a3"]  # no a9
     (a1,) = runner.run(store.fetch(f"from {name} where _id == \"a1\""))
     assert a1["balance"] == 1  # the other transaction committed
