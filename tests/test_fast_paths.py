@@ -130,3 +130,23 @@ def test_cached_entries_without_parameters_let_go_of_their_ir() -> None:
     from_ir = PreparedQuery(parse_query(text), "mongodb")
     from_ir.release_ir()
     assert from_ir._checked is not None
+
+
+@pytest.mark.parametrize(("kind", "value", "error"), [
+    ("count", 3, None), ("count", -1, "needs a non-negative integer"),
+    ("int", 2**63, "out of the 64-bit range"), ("orderable", 2**63 - 1, None),
+    ("orderable", True, "needs a number or a string"), ("value", True, None),
+    ("string", "\ud800", "lone surrogate"), ("string", "x" * 100, None),
+    ("regex", "(", "invalid regular expression"), ("regex", "a+", None),
+    ("number", "1", "needs a number"), ("list", 1, "needs a list"),
+])
+def test_parameter_values_fast_and_slow_paths(kind: str, value: object, error: str | None
+                                              ) -> None:
+    from crossql.compiler.checks import Slot, check_param_value
+
+    slot = Slot("p", kind, (0, 2))  # type: ignore[arg-type]
+    if error is None:
+        assert check_param_value(value, slot) == value
+    else:
+        with pytest.raises(QuerySemanticError, match=error):
+            check_param_value(value, slot)

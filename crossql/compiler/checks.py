@@ -439,8 +439,18 @@ def plain_value(value: Any, slot: Slot, source: str | None = None) -> Any:
 def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
     """Validate one bound value against the slot it fills; return its plain copy (see
     ``plain_value``) or raise ``QuerySemanticError``."""
-    value = plain_value(value, slot, source)
     need = slot.kind
+    of_type = type(value)
+    # the common cases first: what plain_value returns as it is, in a slot that takes it
+    if of_type is int and need in _INT_SLOTS and INT64_MIN <= value <= INT64_MAX and (
+            need != "count" or value >= 0):
+        return value
+    if of_type is str and need in _STRING_SLOTS and len(value) <= 64 and (
+            value.isascii() or not _SURROGATE.search(value)):
+        if need == "regex":
+            validate_regex(value, slot.span, source)
+        return value
+    value = plain_value(value, slot, source)
     if need == "value":
         return value
     kind = _value_kind(value)
@@ -462,6 +472,9 @@ def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
     return value
 
 
+_INT_SLOTS = frozenset({"value", "orderable", "int", "count", "number"})
+_STRING_SLOTS = frozenset({"value", "orderable", "string", "regex"})
+
 _UNUSED_SHOWN = 10
 """Unused parameter names listed in an error (the others are counted)."""
 
@@ -475,12 +488,16 @@ def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
     # and that copy is what the query holds
     values: dict[str, Any] = {}
     for slot in checked.slots:
-        if slot.name not in params:
-            raise _error(f"parameter `:{slot.name}` is not bound", "unbound-parameter",
+        name = slot.name
+        if name in values:
+            value = values[name]
+        elif name in params:
+            value = params[name]
+        else:
+            raise _error(f"parameter `:{name}` is not bound", "unbound-parameter",
                          slot.span, source=source,
-                         hint=f"pass {slot.name}=... when running the query")
-        value = values[slot.name] if slot.name in values else params[slot.name]
-        values[slot.name] = check_param_value(value, slot, source)
+                         hint=f"pass {name}=... when running the query")
+        values[name] = check_param_value(value, slot, source)
     if len(params) > len(values):
         unused = sorted(str(n) for n in set(params) - checked.param_names)
         shown = ", ".join(f"`:{n}`" for n in unused[:_UNUSED_SHOWN])
@@ -536,15 +553,9 @@ def _value_of(node: Any, params: Mapping[str, Any]) -> Any:
 def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
     """``node`` with every parameter replaced by its value; nodes without parameters
     are shared, not copied."""
+    # dispatch on the exact type, the most frequent first; a value that is not a
+    # parameter is told apart inline (a call per value costs more than the test)
     kind = type(node)
-    if kind is ir.Query:
-        where = _substitute(node.where, params) if node.where is not None else None
-        limit = _value_of(node.limit, params)
-        offset = _value_of(node.offset, params)
-        if where is node.where and limit is node.limit and offset is node.offset:
-            return node
-        return ir.Query(node.collection, where, node.group_by, node.select, node.order_by,
-                        limit, offset, node.span, node.source)
     if kind is ir.Compare or kind is ir.Size:
         value = node.value
         if type(value) is not ir.Param:
@@ -559,6 +570,24 @@ def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
                 changed = True
             operands.append(new)
         return kind(tuple(operands), node.span) if changed else node
+    if kind is ir.Contains or kind is ir.StartsWith or kind is ir.Matches:
+        value = node.value
+        if type(value) is not ir.Param:
+            return node
+        return kind(node.path, _value_of(value, params), node.span)
+    if kind is ir.Query:
+        where = node.where
+        if where is not None:
+            where = _substitute(where, params)
+        limit, offset = node.limit, node.offset
+        if type(limit) is ir.Param:
+            limit = _value_of(limit, params)
+        if type(offset) is ir.Param:
+            offset = _value_of(offset, params)
+        if where is node.where and limit is node.limit and offset is node.offset:
+            return node
+        return ir.Query(node.collection, where, node.group_by, node.select, node.order_by,
+                        limit, offset, node.span, node.source)
     if kind is ir.Not:
         operand = _substitute(node.operand, params)
         return node if operand is node.operand else ir.Not(operand, node.span)
@@ -574,9 +603,6 @@ def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
     if kind is ir.ContainsAny or kind is ir.ContainsAll:
         values = _value_of(node.values, params)
         return node if values is node.values else kind(node.path, values, node.span)
-    if kind is ir.Contains or kind is ir.StartsWith or kind is ir.Matches:
-        value = _value_of(node.value, params)
-        return node if value is node.value else kind(node.path, value, node.span)
     if kind is ir.Exists:
         return node
     raise TypeError(f"unknown node {kind.__name__}")  # pragma: no cover - every node above
