@@ -326,34 +326,36 @@ Node: TypeAlias = (
 # --- construction -----------------------------------------------------------
 
 
-def _fast_init(cls: type) -> None:
-    """Give a frozen, slotted node class the ``__init__`` its dataclass generates, same
-    parameters and defaults, that stores each field through its slot's own setter
+def _fast_inits(classes: list[type]) -> None:
+    """Give each frozen, slotted node class the ``__init__`` its dataclass generates, same
+    parameters and defaults, but storing each field through its slot's own setter
     instead of ``object.__setattr__``: about half the cost, and every stage (parser,
-    binding, backends) builds nodes."""
+    binding, backends) builds nodes. One ``exec`` for all (start-up time)."""
     namespace: dict[str, Any] = {}
-    params, body = [], []
-    for f in fields(cls):
-        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
-        if f.default is MISSING:
-            params.append(f.name)
-        else:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-        body.append(f"    _set_{f.name}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
-    exec(source, namespace)  # generated from the field names above, nothing else
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__  # type: ignore[misc]
-    cls.__init__ = init  # type: ignore[misc]
+    sources = []
+    for n, cls in enumerate(classes):
+        params, body = [], []
+        for f in fields(cls):
+            namespace[f"_set{n}_{f.name}"] = getattr(cls, f.name).__set__
+            if f.default is MISSING:
+                params.append(f.name)
+            else:
+                namespace[f"_default{n}_{f.name}"] = f.default
+                params.append(f"{f.name}=_default{n}_{f.name}")
+            body.append(f"    _set{n}_{f.name}(self, {f.name})")
+        sources.append(f"def __init__{n}(self, {', '.join(params)}):\n" + "\n".join(body))
+    exec("\n".join(sources) + "\n", namespace)  # generated from the field names above
+    for n, cls in enumerate(classes):
+        init = namespace[f"__init__{n}"]
+        init.__name__ = "__init__"
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        init.__doc__ = cls.__init__.__doc__  # type: ignore[misc]
+        cls.__init__ = init  # type: ignore[misc]
 
 
-for _cls in [c for c in list(globals().values())
+_fast_inits([c for c in list(globals().values())
              if isinstance(c, type) and c.__module__ == __name__ and hasattr(
-                 c, "__dataclass_fields__")]:
-    _fast_init(_cls)
-del _cls
+                 c, "__dataclass_fields__")])
 
 
 # --- helpers ----------------------------------------------------------------
