@@ -199,6 +199,10 @@ def _bad_number(cond: ir.Condition) -> tuple[ir.Literal, UnstorableValue] | None
     kind = type(cond)
     if kind is ir.And or kind is ir.Or:
         for operand in cond.operands:  # type: ignore[union-attr]
+            if type(operand) is ir.Compare:  # the common case, without a call
+                value: Any = operand.value
+                if type(value) is ir.Literal and type(value.value) is str:
+                    continue
             bad = _bad_number(operand)
             if bad is not None:
                 return bad

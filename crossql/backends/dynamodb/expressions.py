@@ -540,9 +540,16 @@ class ExpressionWriter:
         text = self._path_of.get(path)
         if text is None:
             # placeholders are numbered on first use, so a path's text never changes
-            text = self.name(path[0]) if len(path) == 1 else \
-                ".".join([self.name(segment) for segment in path])
-            self._path_of[path] = text
+            name_of = self._name_of
+            parts = []
+            for segment in path:  # self.name(segment), inlined: paths are most names
+                placeholder = name_of.get(segment)
+                if placeholder is None:
+                    n = len(name_of)
+                    placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
+                    self.names[placeholder] = segment
+                parts.append(placeholder)
+            text = self._path_of[path] = parts[0] if len(parts) == 1 else ".".join(parts)
         return text
 
     def value(self, value: Lit) -> str:
