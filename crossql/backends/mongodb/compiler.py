@@ -86,7 +86,9 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
     _check_collection(query)
     match = _BUILDER.build(query.where) if query.where is not None else {}
     _check_clause_names(query)
-    skip, limit = _count(query.offset), _count(query.limit)
+    offset, limit_node = query.offset, query.limit
+    skip = None if offset is None else _count(offset)
+    limit = None if limit_node is None else _count(limit_node)
     nothing = limit == 0
     if nothing:
         # pymongo reads limit=0 as "no limit" and $limit rejects 0: match nothing instead
@@ -94,16 +96,16 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
     if query.is_aggregate:
         return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
     sort: list[tuple[str, int]] = []
-    if query.order_by:
-        fields: set[str] = set()
-        for key in query.order_by:
-            item = resolve_order_key(query, key)
-            path = item.expr if item is not None else key.path
-            assert isinstance(path, ir.Path)
-            field = field_name(path)
-            if field not in fields:  # a repeated key never changes the order
-                fields.add(field)
-                sort.append((field, -1 if key.descending else 1))
+    for key in query.order_by:
+        item = resolve_order_key(query, key)
+        path = item.expr if item is not None else key.path
+        assert isinstance(path, ir.Path)
+        field = field_name(path)
+        for seen, _ in sort:  # a repeated key never changes the order
+            if seen == field:
+                break
+        else:
+            sort.append((field, -1 if key.descending else 1))
     # plain paths of one segment, no alias (aggregates were handled above)
     projection = None
     for item in query.select:
