@@ -22,6 +22,7 @@ from crossql.backends.dynamodb.expressions import (
     operator_count,
 )
 from crossql.backends.dynamodb.schema import default_table, dynamo_options
+from crossql.backends.dynamodb.values import UnstorableValue
 from tests.strategies import any_condition
 
 
@@ -43,9 +44,9 @@ def test_every_operator_takes_at_least_four_characters(cond: ir.Condition) -> No
         return
     compiler = _Compiler(ir.Query("docs", cond), default_table("_id"), dynamo_options(None))
     try:
-        compiler.check_shape()  # numbers DynamoDB cannot hold are refused first
+        compiler.check_shape()
         expr = and_(compiler.builder.build(cond))
-    except crossql.CapabilityError:
+    except (crossql.CapabilityError, UnstorableValue):  # refused: nothing to render
         return
     if not isinstance(expr, Const):  # constants are never rendered
         text = ExpressionWriter().render(expr)
@@ -117,3 +118,21 @@ def test_frozen_nodes_and_plans_stay_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.limit = 3  # type: ignore[misc]
     assert plan.pk_field == "_id" and plan.reason and not plan.never
+
+
+@pytest.mark.parametrize(("query", "number"), [
+    # the between is never true, so the whole filter folds away: still refused
+    ("from docs where a between 5 and 1 and b == 1e-200", "1e-200"),
+    ("from docs where not (a between 5 and 1) or b in [1, 1e-200]", "1e-200"),
+    ("from docs where _id == 1e-200", "1e-200"),  # a key value, rendered, not built
+    ("from docs where a matches \"x\" and b == 1e300", "1e+300"),  # before `matches`
+    ("from docs where exists(b) and c contains 1e-200 order by z", "1e-200"),  # and order
+    ("from docs where a == 1e-300 and b == 1e-200", "1e-300"),  # the first one
+    ("from docs where size(t) == 1 and s startswith \"x\" and t contains all [1, 2e-200]",
+     "2e-200"),
+])
+def test_numbers_dynamodb_cannot_hold_are_refused_first(query: str, number: str) -> None:
+    with pytest.raises(crossql.CapabilityError) as info:
+        compile_dd(query)
+    assert info.value.construct == "number"
+    assert info.value.message.startswith(f"dynamodb cannot hold this number: {number} ")

@@ -349,13 +349,18 @@ class _Compiler:
                               "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
                               "page with the last key you saw instead "
                               "(a condition on the sort key)")
-        if q.where is not None:
-            bad = _bad_number(q.where)
-            if bad is not None:
-                node, err = bad
-                raise self.refuse("number", node, f"dynamodb cannot hold this number: {err}",
-                                  "DynamoDB numbers have at most 38 digits and "
-                                  "magnitudes from 1E-130 to 9.99E+125")
+
+    def number_refusal(self) -> CapabilityError | None:
+        """The refusal of the first number DynamoDB cannot hold, if any."""
+        if self.query.where is None:
+            return None
+        bad = _bad_number(self.query.where)
+        if bad is None:
+            return None
+        node, err = bad
+        return self.refuse("number", node, f"dynamodb cannot hold this number: {err}",
+                           "DynamoDB numbers have at most 38 digits and "
+                           "magnitudes from 1E-130 to 9.99E+125")
 
     # -- key conditions -----------------------------------------------------------------
     def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:
@@ -499,6 +504,19 @@ class _Compiler:
     # -- the plan -----------------------------------------------------------------------
     def run(self) -> DynamoPlan:
         self.check_shape()
+        # Numbers are checked where they are used (the builder checks every value of
+        # the filter, rendering every key value), not in a walk of their own; a number
+        # DynamoDB cannot hold is still the refusal reported before any other but the
+        # shape's, as the first of them in the query.
+        try:
+            return self._run()
+        except (CapabilityError, UnstorableValue):
+            refusal = self.number_refusal()
+            if refusal is not None:
+                raise refusal from None
+            raise
+
+    def _run(self) -> DynamoPlan:
         q = self.query
         conjuncts = _conjuncts(q.where)
         counting = False  # check_shape refused `group by`: only count() can aggregate

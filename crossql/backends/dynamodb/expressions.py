@@ -279,6 +279,24 @@ def _lit(value: ir.Value) -> Lit:
     return value
 
 
+_SAFE_INT = 10**38
+
+
+def storable(value: ir.Value) -> None:
+    """Raise ``UnstorableValue`` for a number (in a list too) DynamoDB cannot hold."""
+    if type(value) is ir.Literal:
+        number: Any = value.value
+        kind = type(number)
+        if kind is str or number is None or kind is bool or (
+                kind is int and -_SAFE_INT < number < _SAFE_INT):
+            return  # ints of at most 38 digits are always storable
+        if isinstance(number, int | float):
+            number_text(number)
+    elif type(value) is ir.ListValue:
+        for item in value.items:
+            storable(item)
+
+
 def _items(value: ir.Value) -> tuple[Lit, ...]:
     lit = _lit(value)
     assert isinstance(lit, ir.ListValue)
@@ -298,7 +316,9 @@ Refuse = Callable[[str, Any, str, str], CapabilityError]
 
 
 class ConditionBuilder:
-    """Builds ``true(c)`` / ``false(c)`` expressions of CrossQL conditions."""
+    """Builds ``true(c)`` / ``false(c)`` expressions of CrossQL conditions. A number
+    DynamoDB cannot hold raises ``UnstorableValue``, even where its predicate folds
+    away."""
 
     def __init__(self, attribute: Callable[[ir.Path], Path], refuse: Refuse) -> None:
         self.attribute = attribute
@@ -430,6 +450,8 @@ class ConditionBuilder:
         v = cond.value
         if type(v) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
             raise ValueError(f"parameter :{v.name} is not bound")
+        if type(v) is not ir.Literal or type(v.value) is not str:
+            storable(v)
         if op != "==" and op != "!=":
             return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
         if type(v) is ir.Literal and v.kind == "null":
@@ -445,26 +467,33 @@ class ConditionBuilder:
     def _between(self, cond: ir.Between, p: Path, truth: bool) -> Expr:
         lo, hi = _lit(cond.low), _lit(cond.high)
         assert isinstance(lo, ir.Literal) and isinstance(hi, ir.Literal)
+        storable(lo)
+        storable(hi)
         return self.between(p, lo, hi, truth)
 
     def _in(self, cond: ir.In, p: Path, truth: bool) -> Expr:
+        storable(cond.values)
         return self.in_list(p, _items(cond.values), truth != cond.negated, cond)
 
     def _contains(self, cond: ir.Contains, p: Path, truth: bool) -> Expr:
         value = cond.value
         if type(value) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
             _lit(value)
+        storable(value)
         # contains() of one value, as self.contains gives it
         test: Expr = Function("contains", p, value)  # type: ignore[arg-type]
         return And((Function("attribute_type", p, _TYPES["L"]), test if truth else Not(test)))
 
     def _contains_any(self, cond: ir.ContainsAny, p: Path, truth: bool) -> Expr:
+        storable(cond.values)
         return self.contains(p, _items(cond.values), truth, "any")
 
     def _contains_all(self, cond: ir.ContainsAll, p: Path, truth: bool) -> Expr:
+        storable(cond.values)
         return self.contains(p, _items(cond.values), truth, "all")
 
     def _size(self, cond: ir.Size, p: Path, truth: bool) -> Expr:
+        storable(cond.value)
         return self.size(p, cond.op, _lit(cond.value), truth)
 
     def _starts_with(self, cond: ir.StartsWith, p: Path, truth: bool) -> Expr:
@@ -472,6 +501,8 @@ class ConditionBuilder:
         if type(prefix) is not ir.Literal:
             prefix = _lit(prefix)
             assert isinstance(prefix, ir.Literal)
+        if type(prefix.value) is not str:
+            storable(prefix)
         if truth:
             return Function("begins_with", p, prefix)
         return self.starts_with(p, prefix, truth)
