@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, Any
 from crossql import ir
 from crossql.backends.base import BackendSpec, Capabilities, refuse
 from crossql.backends.dynamodb.expressions import (
-    NEVER,
     Between,
     Comparison,
     ConditionBuilder,
@@ -632,7 +631,8 @@ class _Compiler:
             req, limit,
             _shared_outputs(tuple(outputs)) if outputs is not None else None,
             tuple([output_key(i)[0] for i in q.select]) if counting else None,  # count_names
-            filter_expr == NEVER, self.options.pk_field, self.reason(choice),  # never, ...
+            type(filter_expr) is Const and not filter_expr.value,  # never
+            self.options.pk_field, self.reason(choice),
             condition_names,
         )
 

@@ -551,16 +551,16 @@ class ExpressionWriter:
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, AttributeValue] = {}
-        self._name_of: dict[str, str] = {}
+        # placeholders of names (by name) and texts of paths (by path tuple)
+        self._name_of: dict[str | Path, str] = {}
+        # placeholders of values: by the string itself, or by a (type, text) tuple
         self._value_of: dict[Any, str] = {}
-        self._string_of: dict[str, str] = {}
-        self._path_of: dict[Path, str] = {}
 
     def name(self, attribute: str) -> str:
         """The placeholder of one attribute name (or map key)."""
         placeholder = self._name_of.get(attribute)
         if placeholder is None:
-            n = len(self._name_of)
+            n = len(self.names)
             placeholder = _NAMES[n] if n < _SHARED else f"#n{n}"
             self._name_of[attribute] = placeholder
             self.names[placeholder] = attribute
@@ -568,7 +568,7 @@ class ExpressionWriter:
 
     def path(self, path: Path) -> str:
         """A document path as placeholders joined by dots."""
-        text = self._path_of.get(path)
+        text = self._name_of.get(path)
         if text is None:
             # placeholders are numbered on first use, so a path's text never changes
             name_of = self._name_of
@@ -576,21 +576,21 @@ class ExpressionWriter:
             for segment in path:  # self.name(segment), inlined: paths are most names
                 placeholder = name_of.get(segment)
                 if placeholder is None:
-                    n = len(name_of)
+                    n = len(self.names)
                     placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
                     self.names[placeholder] = segment
                 parts.append(placeholder)
-            text = self._path_of[path] = parts[0] if len(parts) == 1 else ".".join(parts)
+            text = self._name_of[path] = parts[0] if len(parts) == 1 else ".".join(parts)
         return text
 
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
         raw = value.value if type(value) is ir.Literal else value
         if type(raw) is str:  # most values: keyed by the string itself
-            placeholder = self._string_of.get(raw)
+            placeholder = self._value_of.get(raw)
             if placeholder is None:
                 n = len(self.values)
-                placeholder = self._string_of[raw] = _VALUES[n] if n < _SHARED else f":v{n}"
+                placeholder = self._value_of[raw] = _VALUES[n] if n < _SHARED else f":v{n}"
                 av = _STRINGS.get(raw)
                 if av is None:
                     av = _shared(_STRINGS, raw, {"S": raw})
@@ -609,7 +609,7 @@ class ExpressionWriter:
             key = ("NULL", True)
         else:
             av = to_attribute_value(ir.python_value(value))
-            key = json.dumps(av, sort_keys=True)
+            key = ("JSON", json.dumps(av, sort_keys=True))
         placeholder = self._value_of.get(key)
         if placeholder is None:
             n = len(self.values)
@@ -624,7 +624,7 @@ class ExpressionWriter:
         """The expression text."""
         kind = type(expr)
         e: Any = expr  # its class is known in each branch
-        path = self._path_of.get(e.path) if kind in _PATHED else None
+        path = self._name_of.get(e.path) if kind in _PATHED else None
         if kind is Comparison:
             return f"{path or self.path(e.path)} {e.op} {self.value(e.value)}"
         if kind is Function:
