@@ -150,3 +150,11 @@ def test_parameter_values_fast_and_slow_paths(kind: str, value: object, error: s
     else:
         with pytest.raises(QuerySemanticError, match=error):
             check_param_value(value, slot)
+
+
+def test_and_merges_into_the_first_document_that_agrees() -> None:
+    parts = [{"a": {"$gt": 1}}, {"a": {"$gt": 2}}, {"a": {"$gt": 3}}, {"a": {"$lt": 9}},
+             {"a": {"$gt": 2, "$ne": 5}}, {"b": {"$gt": True}}, {"b": {"$gt": 1}}]
+    assert and_(*parts) == {"$and": [
+        {"a": {"$gt": 1, "$lt": 9}}, {"a": {"$gt": 2, "$ne": 5}}, {"a": {"$gt": 3}},
+        {"b": {"$gt": True}}, {"b": {"$gt": 1}}]}

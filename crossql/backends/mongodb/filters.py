@@ -86,7 +86,8 @@ class _Conjunction:
         self.merged: list[Filter] = []
         # indexes keep this linear in the number of parts (a scan of `merged` per part
         # was quadratic: 10,000 values of `contains all` took minutes)
-        self.on_field: dict[str, list[int]] = {}  # field -> where its documents sit
+        # field -> where its documents sit: one index, or a list once there are more
+        self.on_field: dict[str, int | list[int]] = {}
         self.plain: list[Filter] = []  # the parts that are not operator documents
         self.seen: set[Any] = set()  # their keys, once there are many of them
         self.never = False
@@ -124,16 +125,19 @@ class _Conjunction:
                       ) -> None:
         """Add the operator document ``part``, ``{field: ops}`` (built when needed)."""
         merged = self.merged
-        indexes = self.on_field.get(field)
-        if indexes is None:
-            self.on_field[field] = [len(merged)]
+        at = self.on_field.get(field)
+        if at is None:
+            self.on_field[field] = len(merged)
         else:
-            for i in indexes[:_MERGE_SCAN]:
+            for i in ((at,) if type(at) is int else at[:_MERGE_SCAN]):  # type: ignore[index]
                 old = merged[i][field]
                 if _agree(old, ops):
                     merged[i] = {field: {**old, **ops}}
                     return
-            indexes.append(len(merged))
+            if type(at) is int:
+                self.on_field[field] = [at, len(merged)]
+            else:
+                at.append(len(merged))  # type: ignore[union-attr]
         merged.append({field: ops} if part is None else part)
 
     def result(self) -> Filter:
@@ -460,8 +464,30 @@ class FilterBuilder:
             conj = _Conjunction()
             add, add_operators = conj.add, conj.add_operators
             merged, on_field = conj.merged, conj.on_field
+            ordering_ops = _OPS if truth else _OPS_NEGATED
             for c in node.operands:
-                simple = _simple(c, truth) if type(c) not in _COMPOUND else None
+                kind = type(c)
+                if kind is ir.Compare:  # _simple's first case, inline: the most frequent
+                    n: Any = c
+                    value = n.value
+                    v = value.value if type(value) is ir.Literal else _value(value)
+                    ordering = ordering_ops.get(n.op)
+                    if ordering is not None:
+                        ops: dict[str, Any] = {ordering: v, "$not": _ARRAY}
+                    elif (n.op == "==") == truth and (n.op == "==" or v is not None):
+                        ops = _eq_operators(v)
+                    else:
+                        ops = {}  # not simple: built below
+                    if ops:
+                        segments = n.path.segments
+                        f = field_name(n.path)
+                        simple: Simple | None = (segments, f, ops)
+                    else:
+                        simple = None
+                elif kind in _COMPOUND:
+                    simple = None
+                else:
+                    simple = _simple(c, truth)
                 if simple is None:
                     part = self.build(c, truth)
                     if not part:
@@ -478,12 +504,12 @@ class FilterBuilder:
                         if prefix in on_field:
                             add_operators(prefix, _NOT_ARRAY)
                         else:  # add_operators on a new field, inline
-                            on_field[prefix] = [len(merged)]
+                            on_field[prefix] = len(merged)
                             merged.append({prefix: _NOT_ARRAY})
                 if f in on_field:
                     add_operators(f, ops)
                 else:
-                    on_field[f] = [len(merged)]
+                    on_field[f] = len(merged)
                     merged.append({f: ops})
             return conj.result()
         if kind is ir.Not:
@@ -533,10 +559,20 @@ Simple: TypeAlias = tuple[tuple[str, ...], str, dict[str, Any]]
 guards: ``(segments, field, operators)``."""
 
 
+def _eq_operators(v: Any) -> dict[str, Any]:
+    """The operators of ``path == v`` being true (whole-value equality)."""
+    if v is None:
+        return {"$type": "null", "$not": _ARRAY}
+    if isinstance(v, list):
+        # {f: [..]} also matches an array holding [..] as an element
+        return {"$eq": v, "$not": {"$elemMatch": {"$eq": v}}}
+    return {"$eq": v, "$not": _ARRAY}
+
+
 def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
     """The filter of ``cond`` evaluating to ``truth`` as a ``Simple``, when it is one (the
     most frequent predicates): what ``FilterBuilder.build`` gives as
-    ``_guarded(segments, {field: operators})``."""
+    ``_guarded(path.segments, {field: operators})``."""
     kind = type(cond)
     node: Any = cond
     if kind is ir.Compare:
@@ -547,15 +583,7 @@ def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
             return path.segments, field_name(path), {ordering: v, "$not": _ARRAY}
         if (op == "==") != truth or (op == "!=" and v is None):
             return None
-        # eq_true
-        if v is None:
-            ops: dict[str, Any] = {"$type": "null", "$not": _ARRAY}
-        elif isinstance(v, list):
-            # {f: [..]} also matches an array holding [..] as an element
-            ops = {"$eq": v, "$not": {"$elemMatch": {"$eq": v}}}
-        else:
-            ops = {"$eq": v, "$not": _ARRAY}
-        return path.segments, field_name(path), ops
+        return path.segments, field_name(path), _eq_operators(v)
     if not truth:
         if kind is ir.Contains and len(node.path.segments) == 1:
             path = node.path
