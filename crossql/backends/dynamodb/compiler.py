@@ -295,6 +295,8 @@ class _Choice:
 
 
 class _Compiler:
+    __slots__ = ("builder", "options", "query", "table")
+
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions) -> None:
         self.query = query
         self.table = table

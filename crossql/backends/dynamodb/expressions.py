@@ -320,6 +320,8 @@ class ConditionBuilder:
     DynamoDB cannot hold raises ``UnstorableValue``, even where its predicate folds
     away."""
 
+    __slots__ = ("attribute", "refuse")
+
     def __init__(self, attribute: Callable[[ir.Path], Path], refuse: Refuse) -> None:
         self.attribute = attribute
         self.refuse = refuse
