@@ -414,7 +414,11 @@ class _Compiler:
         """A Query on ``path`` for these conjuncts, or None when it cannot be one."""
         pk, sk = path.partition_key, path.sort_key
         for c in conjuncts:
-            if type(c) is ir.Compare and c.op == "==" and self.attribute(c.path) == (pk,) \
+            # a path of 2 to 32 segments is never a key, and attribute() has nothing to
+            # refuse in it
+            if type(c) is ir.Compare and c.op == "==" \
+                    and not 1 < len(c.path.segments) <= MAX_PATH_DEPTH \
+                    and self.attribute(c.path) == (pk,) \
                     and self._key_literal(c.value, pk, _MAX_PARTITION_KEY_BYTES):
                 partition = c
                 break

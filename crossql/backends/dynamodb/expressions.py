@@ -603,7 +603,9 @@ class ExpressionWriter:
         kind = type(raw)
         # equal keys exactly where the AttributeValues are equal: a scalar's type and
         # text, or the JSON text of a list
-        if kind is int or kind is float:
+        if kind is int and -_SAFE_INT < raw < _SAFE_INT:  # type: ignore[operator]
+            key = ("N", str(raw))  # number_text's own first case
+        elif kind is int or kind is float:
             key = ("N", number_text(raw))  # type: ignore[arg-type]
         elif kind is bool:
             key = ("BOOL", raw)
