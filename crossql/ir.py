@@ -349,6 +349,7 @@ def _fast_inits(classes: list[type]) -> None:
         init = namespace[f"__init__{n}"]
         init.__name__ = "__init__"
         init.__qualname__ = f"{cls.__qualname__}.__init__"
+        init.__code__ = init.__code__.replace(co_name="__init__", co_qualname=init.__qualname__)
         init.__doc__ = cls.__init__.__doc__  # type: ignore[misc]
         cls.__init__ = init  # type: ignore[misc]
 

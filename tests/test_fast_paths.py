@@ -34,8 +34,9 @@ def test_node_init_keeps_fields_defaults_and_frozenness(cls: type) -> None:
     assert by_name == node
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(node, fields[0].name, None)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}\.__init__\(\) takes"):
         cls(*args, *([None] * (len(fields) - len(required) + 1)))
+    assert cls.__init__.__code__.co_qualname == f"{cls.__name__}.__init__"
 
 
 def test_spans_do_not_count_and_survive_replace() -> None:

@@ -560,7 +560,11 @@ def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
         value = node.value
         if type(value) is not ir.Param:
             return node
-        return kind(node.op, node.path, _value_of(value, params), node.span)
+        bound = params[value.name]  # _value_of, inline
+        literal_kind = _LITERAL_KINDS.get(type(bound))
+        return kind(node.op, node.path, ir.Literal(bound, literal_kind, value.span)
+                    if literal_kind is not None else ir.literal_of(bound, value.span),
+                    node.span)
     if kind is ir.And or kind is ir.Or:
         operands = []
         changed = False
@@ -574,7 +578,11 @@ def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
         value = node.value
         if type(value) is not ir.Param:
             return node
-        return kind(node.path, _value_of(value, params), node.span)
+        bound = params[value.name]  # _value_of, inline
+        literal_kind = _LITERAL_KINDS.get(type(bound))
+        return kind(node.path, ir.Literal(bound, literal_kind, value.span)
+                    if literal_kind is not None else ir.literal_of(bound, value.span),
+                    node.span)
     if kind is ir.Query:
         where = node.where
         if where is not None:
