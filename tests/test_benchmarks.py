@@ -24,6 +24,7 @@ EXPECTED = (
     + [f"{kind}.{b}" for b in BACKENDS
        for kind in ("cold.E", "cold.Q30", "compile.E", "compile.Q30", "cached.E", "rebind.E",
                     "corpus", "memory.E")]
+    + [f"memory.E.{b}.held" for b in BACKENDS]
     + [f"peer.{w}.{p}" for w in ("E", "Q30") for p in ("sqlglot", "boto3", "pymongo")]
     + ["startup.python", "startup.crossql", "startup.crossql.total", "startup.lark"]
 )
