@@ -39,16 +39,27 @@ def _assignment(draw: st.DrawFn, path: ir.Path, kind: str, domain: tuple[Any, ..
 
 
 @st.composite
-def typed_writes(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA) -> ir.Update | ir.Delete:
+def typed_writes(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA, *,
+                 must: str | None = None) -> ir.Update | ir.Delete:
     """A write over ``schema``: values of each field's type; ``limit`` absent or so large
-    that no backend has a choice of documents."""
+    that no backend has a choice of documents. ``must="increment"`` or ``"nested"``: an
+    update whose first assignment is an increment, or below a map."""
     where = draw(st.one_of(st.none(), conditions(schema)))
     limit = draw(st.sampled_from([None, None, ir.Literal(MAX_DOCS, "int")]))
-    if draw(st.integers(0, 3)) == 0:
+    if must is None and draw(st.integers(0, 3)) == 0:
         return ir.Delete("docs", where, limit)
     candidates = [(p, f) for p, f in schema.paths() if p.segments != ("_id",)]
-    chosen = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=3))
     assignments: list[ir.Assignment] = []
+    if must == "increment":
+        path, f = draw(st.sampled_from([(p, f) for p, f in candidates
+                                        if f.kind in _INCREMENTS]))
+        assignments.append(ir.Increment(path, draw(_INCREMENTS[f.kind])))
+    elif must == "nested":
+        path, f = draw(st.sampled_from([(p, f) for p, f in candidates
+                                        if len(p.segments) > 1]))
+        assignments.append(draw(_assignment(path, f.kind, f.domain)))
+    chosen = draw(st.lists(st.sampled_from(candidates), min_size=0 if must else 1,
+                           max_size=3))
     for path, f in chosen:
         segs = path.segments
         if any(a.path.segments[:len(segs)] == segs or segs[:len(a.path.segments)]
