@@ -3,6 +3,7 @@ plan is a bug), plus table tests of the plan each guard produces."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -100,3 +101,16 @@ def test_plan_is_data_and_renders_pymongo_code() -> None:
         ".sort([('age', -1)]).limit(10).to_list()"
     )
     assert "find" in plan.explain() and "users" in plan.explain()
+
+
+def test_a_raw_nul_in_a_pattern_is_sent_as_an_escape() -> None:
+    """mongod refuses a regular expression holding a NUL byte ("Regular expression cannot
+    contain an embedded null byte"); the same character as ``\\x00`` is accepted and
+    matches the same (tests/backends/test_mongodb_patterns.py runs them)."""
+    for pattern, sent in [("a\x00b", "a\\x00b"), ("\\\x00", "\\x00"), ("[^\x00]", "[^\\x00]"),
+                          ("\\\\\x00", "\\\\\\x00")]:
+        for text in ("from c where s matches :p", "from c where not (s matches :p)"):
+            plan = crossql.compile(text, backend="mongodb", params={"p": pattern})
+            dumped = json.dumps(plan.to_dict())
+            assert "\\u0000" not in dumped, (pattern, dumped)
+            assert json.dumps(sent)[1:-1] in dumped, (pattern, dumped)

@@ -548,7 +548,7 @@ class FilterBuilder:
         if kind is ir.StartsWith:
             return self.regex(node.path, "^" + escape_regex(_value(node.value)), truth)
         if kind is ir.Matches:
-            return self.regex(node.path, _value(node.value), truth)
+            return self.regex(node.path, bson_pattern(_value(node.value)), truth)
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
 
@@ -618,7 +618,8 @@ def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
             "$type": "array", "$elemMatch": {"$eq": _value(node.value)}}
     if kind is ir.Matches:
         path = node.path
-        return path.segments, field_name(path), {"$regex": _value(node.value), "$not": _ARRAY}
+        return path.segments, field_name(path), {"$regex": bson_pattern(_value(node.value)),
+                                                 "$not": _ARRAY}
     return None
 
 
@@ -632,6 +633,27 @@ def _value(value: ir.Value) -> Any:
 
 _ESCAPES = {c: "\\" + chr(c) for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
 _ESCAPES[0] = "\\x00"
+
+
+def bson_pattern(pattern: str) -> str:
+    """``pattern`` with each raw NUL written as the escape ``\\x00``, which PCRE and Python
+    read as the same character: a BSON regular expression is a C string and cannot hold
+    a NUL byte (the server refuses it). An escaped NUL (backslash, NUL) becomes the
+    escape alone."""
+    if "\x00" not in pattern:
+        return pattern
+    out: list[str] = []
+    backslashes = 0
+    for ch in pattern:
+        if ch == "\x00":
+            if backslashes % 2:
+                out.pop()  # `\<NUL>` is the literal NUL too
+            out.append("\\x00")
+            backslashes = 0
+            continue
+        backslashes = backslashes + 1 if ch == "\\" else 0
+        out.append(ch)
+    return "".join(out)
 
 
 def escape_regex(text: str) -> str:
