@@ -13,9 +13,11 @@ Python says ``True == 1 == 1.0`` while CrossQL does not.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeAlias
 from typing import Literal as TLiteral
+
+from crossql._frozen import fast_inits
 
 Span: TypeAlias = tuple[int, int]
 """Start and end offsets (end exclusive) in the query text."""
@@ -326,35 +328,7 @@ Node: TypeAlias = (
 # --- construction -----------------------------------------------------------
 
 
-def _fast_inits(classes: list[type]) -> None:
-    """Give each frozen, slotted node class the ``__init__`` its dataclass generates, same
-    parameters and defaults, but storing each field through its slot's own setter
-    instead of ``object.__setattr__``: about half the cost, and every stage (parser,
-    binding, backends) builds nodes. One ``exec`` for all (start-up time)."""
-    namespace: dict[str, Any] = {}
-    sources = []
-    for n, cls in enumerate(classes):
-        params, body = [], []
-        for f in fields(cls):
-            namespace[f"_set{n}_{f.name}"] = getattr(cls, f.name).__set__
-            if f.default is MISSING:
-                params.append(f.name)
-            else:
-                namespace[f"_default{n}_{f.name}"] = f.default
-                params.append(f"{f.name}=_default{n}_{f.name}")
-            body.append(f"    _set{n}_{f.name}(self, {f.name})")
-        sources.append(f"def __init__{n}(self, {', '.join(params)}):\n" + "\n".join(body))
-    exec("\n".join(sources) + "\n", namespace)  # generated from the field names above
-    for n, cls in enumerate(classes):
-        init = namespace[f"__init__{n}"]
-        init.__name__ = "__init__"
-        init.__qualname__ = f"{cls.__qualname__}.__init__"
-        init.__code__ = init.__code__.replace(co_name="__init__", co_qualname=init.__qualname__)
-        init.__doc__ = cls.__init__.__doc__  # type: ignore[misc]
-        cls.__init__ = init  # type: ignore[misc]
-
-
-_fast_inits([c for c in list(globals().values())
+fast_inits([c for c in list(globals().values())
              if isinstance(c, type) and c.__module__ == __name__ and hasattr(
                  c, "__dataclass_fields__")])
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from crossql import ir
-from crossql.backends.dynamodb._frozen import fast_init
+from crossql._frozen import fast_init
 from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
 from crossql.errors import CapabilityError
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Literal
 
+from crossql._frozen import fast_init
 from crossql.backends.base import Plan
-from crossql.backends.dynamodb._frozen import fast_init
 
 Operation = Literal["Query", "Scan"]
 

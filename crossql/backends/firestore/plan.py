@@ -12,14 +12,14 @@ costs about 175 µs, so it never happens at compile time.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias
 
+from crossql._frozen import fast_init
 from crossql.backends.base import Plan
 from crossql.backends.firestore.options import FirestoreOptions
 
@@ -50,36 +50,6 @@ def field_path(segments: tuple[str, ...]) -> str:
     return ".".join(out)
 
 
-_T = TypeVar("_T")
-
-
-def _fast_init(cls: type[_T]) -> type[_T]:
-    """Give a frozen, slotted dataclass an ``__init__`` that sets each slot through its
-    descriptor: same signature and defaults, about half the cost of the generated one,
-    which goes through ``object.__setattr__`` (the price of ``frozen``). Compiling a
-    query builds a dozen of these objects or more, so it shows."""
-    params: list[str] = []
-    body: list[str] = []
-    namespace: dict[str, Any] = {"_MISSING": dataclasses.MISSING}
-    for i, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
-        namespace[f"_set{i}"] = cls.__dict__[f.name].__set__
-        if f.default is not dataclasses.MISSING:
-            namespace[f"_default{i}"] = f.default
-            params.append(f"{f.name}=_default{i}")
-        elif f.default_factory is not dataclasses.MISSING:
-            namespace[f"_factory{i}"] = f.default_factory
-            params.append(f"{f.name}=_MISSING")
-            body.append(f"if {f.name} is _MISSING: {f.name} = _factory{i}()")
-        else:
-            params.append(f.name)
-        body.append(f"_set{i}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body)
-    exec(source, namespace)  # generated from the class's own fields, as dataclasses does
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    setattr(cls, "__init__", init)  # noqa: B010  # mypy keeps the dataclass signature
-    return cls
 
 
 def _plain(value: Any) -> Any:
@@ -92,7 +62,7 @@ def _plain(value: Any) -> Any:
 # --- filters --------------------------------------------------------------------
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FieldFilter:
     """``FieldFilter(field, op, value)``; ``value`` None means ``IS_NULL`` (``==``) or
@@ -123,7 +93,7 @@ class FieldFilter:
         return {"field": field_path(self.field), "op": self.op, "value": value}
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class And:
     """All of the filters (``And([])`` matches every document)."""
@@ -135,7 +105,7 @@ class And:
         return {"and": [f.to_dict() for f in self.filters]}
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Or:
     """Any of the filters (``Or([])`` matches no document)."""
@@ -172,7 +142,7 @@ def composites(node: Filter) -> Iterator[And | Or]:
 # --- steps ------------------------------------------------------------------------
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Where:
     """``.where(filter=...)``: the whole condition as one filter tree."""
@@ -180,7 +150,7 @@ class Where:
     filter: Filter
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderBy:
     """``.order_by(field, direction=...)``."""
@@ -189,7 +159,7 @@ class OrderBy:
     descending: bool = False
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Offset:
     """``.offset(n)``."""
@@ -197,7 +167,7 @@ class Offset:
     count: int
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Limit:
     """``.limit(n)``."""
@@ -205,7 +175,7 @@ class Limit:
     count: int
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Select:
     """``.select([...])``: the projection (empty: document ids only)."""
@@ -216,7 +186,7 @@ class Select:
 Step: TypeAlias = Where | OrderBy | Offset | Limit | Select
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Aggregation:
     """One aggregation of an aggregation query: ``count``, ``sum(field)`` or ``avg(field)``."""
@@ -226,7 +196,7 @@ class Aggregation:
     alias: str
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Output:
     """One key of a row: where it lands (``key``) and where its value comes from: a
@@ -253,7 +223,7 @@ def _step_dict(step: Step) -> dict[str, Any]:
 # --- the plan ---------------------------------------------------------------------
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FirestorePlan(Plan):
     """A Firestore query chain, an aggregation query over one, or a static answer.
