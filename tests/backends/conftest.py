@@ -129,6 +129,22 @@ def dynamo_store(runner: asyncio.Runner, dynamodb_endpoint: str) -> Iterator[Any
     runner.run(store.close())
 
 
+STORE_FIXTURES = {"mongodb": "mongo_store", "dynamodb": "dynamo_store",
+                  "firestore": "firestore_store"}
+"""The session's store fixture of each server backend."""
+
+
+def store_of(request: pytest.FixtureRequest, runner: asyncio.Runner, backend: str) -> Any:
+    """An open store of ``backend``: a fresh memory store (closed after the test), or the
+    session's store of a server backend."""
+    if backend != "memory":
+        return request.getfixturevalue(STORE_FIXTURES[backend])
+    memory = crossql.connect({"driver": "memory"})
+    runner.run(memory.__aenter__())
+    request.addfinalizer(lambda: runner.run(memory.__aexit__(None, None, None)))
+    return memory
+
+
 def load(runner: asyncio.Runner, store: Any, collection: str, docs: list[dict[str, Any]]) -> None:
     """Replace a collection's content with ``docs``."""
     runner.run(store.drop_collection(collection))

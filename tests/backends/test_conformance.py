@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import crossql
 from crossql.runtime.protocol import CollectionProtocol, PreparedProtocol, StoreProtocol
-from tests.backends.conftest import load, same_rows
+from tests.backends.conftest import load, same_rows, store_of
 
 pytestmark = pytest.mark.integration
 
 BACKENDS = ["memory", "mongodb", "dynamodb", "firestore"]
-FIXTURE = {"mongodb": "mongo_store", "dynamodb": "dynamo_store", "firestore": "firestore_store"}
 
 PEOPLE = [
     {"_id": "p1", "name": "Ada", "age": 36, "score": 9.5, "active": True,
@@ -45,14 +43,8 @@ PORTABLE = [
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, runner: asyncio.Runner) -> Iterator[Any]:
-    if request.param == "memory":
-        memory = crossql.connect({"driver": "memory"})
-        runner.run(memory.__aenter__())
-        yield memory
-        runner.run(memory.__aexit__(None, None, None))
-        return
-    yield request.getfixturevalue(FIXTURE[request.param])
+def store(request: pytest.FixtureRequest, runner: asyncio.Runner) -> Any:
+    return store_of(request, runner, request.param)
 
 
 @pytest.fixture

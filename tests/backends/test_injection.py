@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import crossql
-from tests.backends.conftest import reset_firestore, same_rows
+from tests.backends.conftest import STORE_FIXTURES, reset_firestore, same_rows
 from tests.backends.differential import STATS
 from tests.hostile import (
     FIELD_NAMES,
@@ -34,8 +34,7 @@ from tests.hostile import (
 pytestmark = pytest.mark.integration
 
 STORES = ["memory", "mongodb", "dynamodb", "firestore", "firestore-native"]
-FIXTURE = {"mongodb": "mongo_store", "dynamodb": "dynamo_store", "firestore": "firestore_store",
-           "firestore-native": "firestore_native_store"}
+FIXTURE = {**STORE_FIXTURES, "firestore-native": "firestore_native_store"}
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.backends.conftest import STORE_FIXTURES
 from tests.backends.differential import STATS
 from tests.load import mix, run_load
 
@@ -21,14 +22,13 @@ pytestmark = pytest.mark.integration
 
 SECONDS = float(os.environ.get("CROSSQL_LOAD_SECONDS", "6"))
 TASKS = int(os.environ.get("CROSSQL_LOAD_TASKS", "8"))
-FIXTURE = {"mongodb": "mongo_store", "dynamodb": "dynamo_store", "firestore": "firestore_store"}
 
 
-@pytest.mark.parametrize("backend", list(FIXTURE))
+@pytest.mark.parametrize("backend", list(STORE_FIXTURES))
 def test_load_holds_with_no_error_and_no_wrong_answer(request: pytest.FixtureRequest,
                                                       runner: asyncio.Runner,
                                                       backend: str) -> None:
-    store: Any = request.getfixturevalue(FIXTURE[backend])
+    store: Any = request.getfixturevalue(STORE_FIXTURES[backend])
     report = runner.run(run_load(store, tasks=TASKS, seconds=SECONDS, docs=200))
     print(report.line())
     assert report.errors == 0, report.samples

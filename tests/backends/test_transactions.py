@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import crossql
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.transaction import Transaction
-from tests.backends.conftest import load
+from tests.backends.conftest import load, store_of
 
 pytestmark = pytest.mark.integration
 
 TX_BACKENDS = ["memory", "firestore", "dynamodb", "mongodb"]
-FIXTURE = {"mongodb": "mongo_store", "dynamodb": "dynamo_store", "firestore": "firestore_store"}
 
 ACCOUNTS = [
     {"_id": "a1", "owner": "ada", "balance": 100},
@@ -32,14 +29,8 @@ ACCOUNTS = [
 
 
 @pytest.fixture(params=TX_BACKENDS)
-def store(request: pytest.FixtureRequest, runner: asyncio.Runner) -> Iterator[Any]:
-    if request.param == "memory":
-        memory = crossql.connect({"driver": "memory"})
-        runner.run(memory.__aenter__())
-        yield memory
-        runner.run(memory.__aexit__(None, None, None))
-        return
-    yield request.getfixturevalue(FIXTURE[request.param])
+def store(request: pytest.FixtureRequest, runner: asyncio.Runner) -> Any:
+    return store_of(request, runner, request.param)
 
 
 @pytest.fixture
