@@ -60,7 +60,7 @@ from crossql.backends.firestore.plan import (
     composites,
     field_path,
 )
-from crossql.compiler.shape import output_key, resolve_order_key
+from crossql.compiler.shape import output_key
 from crossql.errors import CapabilityError
 
 LIMITS: dict[str, int] = {
@@ -503,14 +503,18 @@ class _Compiler:
         q = self.query
         steps: list[OrderBy] = []
         seen: set[tuple[str, ...]] = set()
+        select = q.select
         for key in q.order_by:
-            path = key.path
-            if len(path.segments) == 1 and q.select:
-                item = resolve_order_key(q, key)
-                if item is not None:
-                    assert isinstance(item.expr, ir.Path)
-                    path = item.expr
-            segs = ID_FIELD if path.segments == ("_id",) else path.segments
+            segs = key.path.segments
+            if len(segs) == 1 and select:
+                name = segs[0]
+                for item in select:  # resolve_order_key: an alias names a select item
+                    if item.alias == name:
+                        assert isinstance(item.expr, ir.Path)
+                        segs = item.expr.segments
+                        break
+            if segs == ("_id",):
+                segs = ID_FIELD
             if segs in seen:
                 continue  # a repeated key orders nothing more
             seen.add(segs)
@@ -539,7 +543,8 @@ class _Compiler:
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
-            steps.append(_order_by(segs, key.descending))
+            found = _SHARED.get((OrderBy, segs, key.descending))
+            steps.append(found if found is not None else _order_by(segs, key.descending))
         implicit: list[tuple[str, ...]] = []
         for f in inequality:
             if f not in seen:
@@ -550,8 +555,8 @@ class _Compiler:
 
     def page(self) -> tuple[int, int | None]:
         q = self.query
-        offset = _count(q.offset) or 0
-        limit = _count(q.limit)
+        offset = 0 if q.offset is None else _count(q.offset) or 0
+        limit = None if q.limit is None else _count(q.limit)
         if offset > LIMITS["offset"]:
             raise self.refuse("offset-range", "offset", q.offset,
                               f"firestore's offset is at most {LIMITS['offset']}")
@@ -564,36 +569,38 @@ class _Compiler:
     def plain(self, tree: Filter) -> FirestorePlan:
         q = self.query
         offset, limit = self.page()
-        outputs: list[Output] = []
-        projection: list[tuple[str, ...]] = []
-        nested = False
-        for item in q.select:
-            segs = item.expr.segments  # type: ignore[union-attr]  # no aggregate here
-            key = segs if item.alias is None else (item.alias,)  # output_key(item)
-            if segs == ("_id",):
-                outputs.append(_output(key, ID_FIELD))
-            else:
-                outputs.append(_output(key, segs))
-                projection.append(segs)
-                nested = nested or len(segs) > 1
+        select = q.select
+        outputs: tuple[Output, ...] = ()
+        projection: Select | None = None
+        if select:
+            # no aggregate here: each item is a path
+            key = tuple([(item.expr.segments, item.alias)  # type: ignore[union-attr]
+                         for item in select])
+            shape = _SHARED.get((Select, key))
+            if shape is None:
+                shape = _shared((Select, key), lambda: _select_shape(key))
+            outputs, projection = shape
         never = type(tree) is Or and not tree.filters
         if never or limit == 0:
             reason = "the condition matches no document" if never else "`limit 0`"
-            return FirestorePlan(q.collection, outputs=tuple(outputs), static_rows=(),
-                                 options=self.options, notes=(f"no rows: {reason}",))
-        inequality = self.check_inequality_fields(tree)
-        orders, implicit = self.order_steps(tree, inequality)
+            return FirestorePlan(q.collection, (), (), outputs, (), self.options,
+                                 (f"no rows: {reason}",))
+        inequality = self.check_inequality_fields(tree) if self.inequalities else []
+        orders, implicit = (self.order_steps(tree, inequality) if q.order_by
+                            else ([], len(inequality)))
         self.check_limits(tree, len(orders) + implicit)
         steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
-        steps.extend(orders)
+        if orders:
+            steps.extend(orders)
         if offset:
             steps.append(Offset(offset))
         if limit is not None:
-            steps.append(_limit(limit))
-        if q.select:
-            steps.append(_select(tuple(projection), nested))
-        return FirestorePlan(q.collection, steps=tuple(steps), outputs=tuple(outputs),
-                             options=self.options, notes=tuple(self.notes))
+            found = _SHARED.get((Limit, type(limit), limit))
+            steps.append(found if found is not None else _limit(limit))
+        if projection is not None:
+            steps.append(projection)
+        return FirestorePlan(q.collection, tuple(steps), (), outputs, None, self.options,
+                             tuple(self.notes))
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
@@ -716,12 +723,6 @@ def _shared(key: Any, make: Any) -> Any:
     return found
 
 
-def _output(key: tuple[str, ...], path: tuple[str, ...]) -> Output:
-    found = _SHARED.get((Output, key, path))
-    return found if found is not None else _shared(  # type: ignore[no-any-return]
-        (Output, key, path), lambda: Output(key, path))
-
-
 def _order_by(field: tuple[str, ...], descending: bool) -> OrderBy:
     found = _SHARED.get((OrderBy, field, descending))
     return found if found is not None else _shared(  # type: ignore[no-any-return]
@@ -735,20 +736,22 @@ def _limit(count: int) -> Limit:
         (Limit, type(count), count), lambda: Limit(count))
 
 
-def _select(projection: tuple[tuple[str, ...], ...], nested: bool) -> Select:
-    """The ``select`` of the selected paths (``nested``: some has several segments)."""
-    found = _SHARED.get((Select, projection))
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-
-    def make() -> Select:
-        paths = projection
-        if nested:  # a path under another selected path comes with it
-            paths = tuple(p for p in paths
-                          if not any(o != p and p[:len(o)] == o for o in paths))
-        return Select(tuple(dict.fromkeys(paths)))
-
-    return _shared((Select, projection), make)  # type: ignore[no-any-return]
+def _select_shape(items: tuple[tuple[tuple[str, ...], str | None], ...]
+                  ) -> tuple[tuple[Output, ...], Select]:
+    """The outputs and the ``select`` step of the selected paths (each with its alias)."""
+    outputs: list[Output] = []
+    projection: list[tuple[str, ...]] = []
+    for segs, alias in items:
+        key = segs if alias is None else (alias,)  # output_key(item)
+        if segs == ("_id",):
+            outputs.append(Output(key, ID_FIELD))
+        else:
+            outputs.append(Output(key, segs))
+            projection.append(segs)
+    # a path under another selected path comes with it
+    paths = tuple(p for p in projection
+                  if not any(o != p and p[:len(o)] == o for o in projection))
+    return tuple(outputs), Select(tuple(dict.fromkeys(paths)))
 
 
 def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
