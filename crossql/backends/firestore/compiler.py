@@ -31,6 +31,7 @@ from crossql.backends.base import BackendSpec, Capabilities, Plan
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
+    GOOD_NAMES,
     Exists,
     FilterBuilder,
     Scan,
@@ -194,21 +195,20 @@ _SET_LIMITS = {"in": "in", "not-in": "not-in", "array_contains_any": "array-cont
 """Operators with a list of values, by their name in ``LIMITS`` and in messages."""
 
 
-_GOOD_NAMES: set[str | tuple[str, ...]] = {("_id",)}
-"""Collection names and field paths (segments) found valid: checking a name again is
-a set lookup. Bounded: names come from queries."""
-
-
 def _remember(name: str | tuple[str, ...]) -> None:
-    if len(_GOOD_NAMES) >= 4096:
-        _GOOD_NAMES.clear()
-        _GOOD_NAMES.add(("_id",))
-    _GOOD_NAMES.add(name)
+    if len(GOOD_NAMES) >= 4096:
+        GOOD_NAMES.clear()
+        GOOD_NAMES.add(("_id",))
+    GOOD_NAMES.add(name)
 
 
-def _names_known(q: ir.Query) -> bool:
-    """Whether every path of ``q`` was checked before (``_GOOD_NAMES``)."""
-    good = _GOOD_NAMES
+def _outside_known(q: ir.Query) -> bool:
+    """Whether the collection and every path outside the condition (orders, select,
+    group by) were checked before (``GOOD_NAMES``); the builder looks at the
+    condition's paths (``FilterBuilder.new_names``)."""
+    good = GOOD_NAMES
+    if q.collection not in good or q.group_by:
+        return False
     for key in q.order_by:
         if key.path.segments not in good:
             return False
@@ -219,37 +219,22 @@ def _names_known(q: ir.Query) -> bool:
                 return False
         elif expr.arg is not None and expr.arg.segments not in good:
             return False
-    for path in q.group_by:
-        if path.segments not in good:
-            return False
-    return q.where is None or _condition_known(q.where, good)
+    return True
 
 
-def _condition_known(node: ir.Condition, good: set[str | tuple[str, ...]]) -> bool:
-    kind = type(node)
-    if kind is _IR_AND or kind is _IR_OR:
-        for operand in node.operands:  # type: ignore[union-attr]
-            kind = type(operand)
-            if kind is _IR_AND or kind is _IR_OR or kind is _IR_NOT:
-                if not _condition_known(operand, good):
-                    return False
-            elif operand.path.segments not in good:  # type: ignore[union-attr]
-                return False
-        return True
-    if kind is _IR_NOT:
-        return _condition_known(node.operand, good)  # type: ignore[union-attr]
-    return node.path.segments in good  # type: ignore[union-attr]
+class _Compiler(FilterBuilder):
+    """One compile. It is the condition's ``FilterBuilder`` too (one object, and
+    ``refuse`` is its own)."""
 
-
-_IR_AND, _IR_OR, _IR_NOT = ir.And, ir.Or, ir.Not
-
-
-class _Compiler:
     def __init__(self, query: ir.Query, schema: Any, options: FirestoreOptions) -> None:
         self.query = query
         self.options = options
         self.required = _NO_FIELDS if schema is None else required_fields(
             schema, query.collection)
+        self.made_exists = False
+        self.made_id = False
+        self.new_names = False
+        self.names_checked = False
         self.notes: list[str] = []
         self.leaves: list[FieldFilter] = []
         """The leaves of the condition's final filter tree, in order."""
@@ -277,9 +262,10 @@ class _Compiler:
 
     # -- names ------------------------------------------------------------------------
     def check_names(self) -> None:
+        """Refuse a collection name or field path Firestore cannot address (each found
+        valid is remembered in ``GOOD_NAMES``)."""
         q = self.query
-        if q.collection in _GOOD_NAMES and _names_known(q):
-            return
+        self.names_checked = True
         if not valid_document_id(q.collection):
             raise self.refuse(
                 "name", "collection name", q,
@@ -289,7 +275,7 @@ class _Compiler:
         _remember(q.collection)
         for node in ir.paths(q):
             segments = node.segments
-            if segments in _GOOD_NAMES:
+            if segments in GOOD_NAMES:
                 continue
             length = 0
             for seg in segments:
@@ -312,10 +298,18 @@ class _Compiler:
         q = self.query
         if q.where is None:
             return ALWAYS
-        builder = FilterBuilder(self.refuse, self.required)
-        built = builder.build(q.where)
-        self.may_hold_id = builder.made_id
-        if builder.made_exists:
+        if self.names_checked:
+            built = self.build(q.where)
+        else:
+            try:
+                built = self.build(q.where)
+            except Exception:
+                self.check_names()  # a bad name is refused first, as when checked first
+                raise
+            if self.new_names:
+                self.check_names()
+        self.may_hold_id = self.made_id
+        if self.made_exists:
             both = self.options.native_not_equal and self.options.native_or
             tree = expand_exists(built, both, self.refuse)
         else:
@@ -693,8 +687,9 @@ class _Compiler:
                              notes=tuple(self.notes))
 
     def run(self) -> FirestorePlan:
-        self.check_names()
         q = self.query
+        if not _outside_known(q):
+            self.check_names()
         if q.group_by:
             raise self.refuse(
                 "group-by", "group by", q.group_by[0],

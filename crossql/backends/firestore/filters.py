@@ -373,6 +373,10 @@ def _set_filter(path: tuple[str, ...], one: FilterOp, many: FilterOp, values: li
 
 Refuse = Callable[..., CapabilityError]
 
+GOOD_NAMES: set[str | tuple[str, ...]] = {("_id",)}
+"""Collection names and field paths (segments) found valid (the compiler's name check):
+checking a name again is a set lookup. Bounded: names come from queries."""
+
 
 class FilterBuilder:
     """Builds the filter of documents where a condition is true or false.
@@ -390,6 +394,9 @@ class FilterBuilder:
         """Whether the tree may hold an ``Exists`` (then ``expand_exists`` must run)."""
         self.made_id = False
         """Whether the tree may hold a filter on the document id."""
+        self.new_names = False
+        """Whether the condition has a path not in ``GOOD_NAMES`` (not checked before):
+        each leaf handler looks, so the names check needs no walk of its own."""
 
     def build(self, cond: ir.Condition, truth: bool = True, negation: ir.Not | None = None) -> Node:
         """The filter of documents where ``cond`` evaluates to ``truth``. ``negation`` is
@@ -423,6 +430,8 @@ class FilterBuilder:
 
     def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         path = cond.path
+        if path.segments not in GOOD_NAMES:
+            self.new_names = True
         if path.segments == ("_id",) or path.segments in self.required:
             return ALWAYS if truth else NEVER
         if not truth:
@@ -435,6 +444,8 @@ class FilterBuilder:
         literal = cond.value
         value = literal.value if type(literal) is _LITERAL else _value(literal)
         segments = cond.path.segments
+        if segments not in GOOD_NAMES:
+            self.new_names = True
         if op == "==" or op == "!=":
             if value is None or segments == ("_id",) or type(value) is list:
                 return self.equality(op, cond.path, value, truth, at)
@@ -447,6 +458,8 @@ class FilterBuilder:
         path = cond.path
         lo, hi = _value(cond.low), _value(cond.high)
         segments = path.segments
+        if segments not in GOOD_NAMES:
+            self.new_names = True
         if segments != ("_id",):  # and_/or_ would return these two as they are
             if truth:
                 return And((FieldFilter(segments, ">=", lo, at),
@@ -460,6 +473,8 @@ class FilterBuilder:
     def _in(self, cond: ir.In, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         listed = cond.values
         segments = cond.path.segments
+        if segments not in GOOD_NAMES:
+            self.new_names = True
         if type(listed) is ir.ListValue and listed.items and segments != ("_id",):
             values: list[Any] = []
             for item in listed.items:
@@ -478,20 +493,28 @@ class FilterBuilder:
         literal = cond.value
         value = literal.value if type(literal) is _LITERAL else _value(literal)
         segments = cond.path.segments
+        if segments not in GOOD_NAMES:
+            self.new_names = True
         if truth and value is not None and type(value) is not list and segments != ("_id",):
             return FieldFilter(segments, "array_contains", value, at)  # `contains` as it is
         return self.contains(cond.path, [value], truth, at, cond, "contains")
 
     def _contains_any(self, cond: ir.ContainsAny, truth: bool, at: Any,
                       negation: ir.Not | None) -> Node:
+        if cond.path.segments not in GOOD_NAMES:
+            self.new_names = True
         return self.contains(cond.path, _value(cond.values), truth, at, cond, "contains any")
 
     def _contains_all(self, cond: ir.ContainsAll, truth: bool, at: Any,
                       negation: ir.Not | None) -> Node:
+        if cond.path.segments not in GOOD_NAMES:
+            self.new_names = True
         return self.contains_all(cond.path, _value(cond.values), truth, at, cond)
 
     def _startswith(self, cond: ir.StartsWith, truth: bool, at: Any,
                     negation: ir.Not | None) -> Node:
+        if cond.path.segments not in GOOD_NAMES:
+            self.new_names = True
         return self.startswith(cond.path, _value(cond.value), truth, at)
 
     def _matches(self, cond: ir.Matches, truth: bool, at: Any, negation: ir.Not | None) -> Node:
