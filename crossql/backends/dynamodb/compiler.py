@@ -577,11 +577,42 @@ class _Compiler:
         q = self.query
         table = self.options.table_prefix + q.collection
         rest = choice.rest if choice is not None else conjuncts
-        build = self.builder.build
-        filter_expr = and_(*[build(c) for c in rest])
         key_expr = self._key_expr(choice) if choice is not None else None
         limit = _count(q.limit)
 
+        # The count request (derived by the plan) is the same read without the
+        # projection, which is rendered last: its names are the first ones.
+        writer = ExpressionWriter()
+        req: dict[str, Any] = {"TableName": table}
+        if choice is not None and choice.path.index is not None:
+            req["IndexName"] = choice.path.index
+        key_text = None
+        if key_expr is not None:
+            # interned: cached plans of one shape (other values) share their texts
+            key_text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
+            if len(key_text) > _SHORT or not key_text.isascii():
+                self.check_limits("KeyConditionExpression", key_text, key_expr)
+        # The filter written straight to text; the expression tree only where the text
+        # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
+        filter_text = self.builder.text(rest, writer) if rest else ""
+        never = False
+        if filter_text is None or len(filter_text) > _SHORT or not filter_text.isascii():
+            build = self.builder.build
+            filter_expr = and_(*[build(c) for c in rest])
+            writer = ExpressionWriter()  # the text may have numbered placeholders
+            if key_expr is not None:
+                writer.render(key_expr)  # the same text again
+            filter_text = None
+            if type(filter_expr) is Const:
+                never = not filter_expr.value
+            else:
+                filter_text = writer.render(filter_expr)
+                if len(filter_text) > _SHORT or not filter_text.isascii():
+                    self.check_limits("FilterExpression", filter_text, filter_expr)
+        if filter_text:
+            req["FilterExpression"] = intern(filter_text)
+
+        # the select's paths are checked after the condition's, as they always were
         projection: list[Path] = []
         outputs = None
         if q.select and not counting:
@@ -594,22 +625,6 @@ class _Compiler:
                 outputs.append((path.segments if item.alias is None else (item.alias,), source))
                 projection.append(source)
             projection = _without_overlaps(projection)
-
-        # The count request (derived by the plan) is the same read without the
-        # projection, which is rendered last: its names are the first ones.
-        writer = ExpressionWriter()
-        req: dict[str, Any] = {"TableName": table}
-        if choice is not None and choice.path.index is not None:
-            req["IndexName"] = choice.path.index
-        if key_expr is not None:
-            # interned: cached plans of one shape (other values) share their texts
-            text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
-            if len(text) > _SHORT or not text.isascii():
-                self.check_limits("KeyConditionExpression", text, key_expr)
-        if type(filter_expr) is not Const:
-            text = req["FilterExpression"] = intern(writer.render(filter_expr))
-            if len(text) > _SHORT or not text.isascii():
-                self.check_limits("FilterExpression", text, filter_expr)
         names = writer.names
         condition_names = len(names)
         if projection and not counting:
@@ -637,7 +652,7 @@ class _Compiler:
             req, limit,
             _shared_outputs(tuple(outputs)) if outputs is not None else None,
             tuple([output_key(i)[0] for i in q.select]) if counting else None,  # count_names
-            type(filter_expr) is Const and not filter_expr.value,  # never
+            never,
             self.options.pk_field, self.reason(choice),
             condition_names,
         )

@@ -510,6 +510,160 @@ class ConditionBuilder:
         return self.starts_with(p, prefix, truth)
 
 
+    # -- straight to text ---------------------------------------------------------------
+    def text(self, conds: list[ir.Condition], writer: ExpressionWriter) -> str | None:
+        """The text of ``and_(*[self.build(c) for c in conds])`` rendered by ``writer``,
+        written while walking the conditions, without the expression tree; None (with
+        ``writer`` partly used) for what only the tree handles: folding (a part that
+        is always true or false), repeated parts, ``contains any/all``, ``size``,
+        ``matches``, lists compared with ``==``, more than 100 ``in`` values.
+
+        Every part of one predicate starts with its path, and parts are written in
+        the order the tree renders them, so the placeholders are numbered alike."""
+        if len(conds) == 1:
+            one = self._text(conds[0], True, writer)
+            if one is None or type(one) is str:
+                return one
+            return (" AND " if one[0] else " OR ").join(one[1])
+        items: list[str] = []
+        for cond in conds:
+            part = self._text(cond, True, writer)
+            if part is None:
+                return None
+            if type(part) is str:
+                items.append(part)
+            elif part[0]:
+                items.extend(part[1])
+            else:
+                items.append("(" + " OR ".join(part[1]) + ")")
+        if len(set(items)) != len(items):
+            return None
+        return " AND ".join(items)
+
+    def _text(self, cond: ir.Condition, truth: bool, w: ExpressionWriter
+              ) -> str | tuple[bool, list[str]] | None:
+        """An atom's text, or (True for AND / False for OR, the texts of its parts)."""
+        kind = type(cond)
+        if kind is ir.And or kind is ir.Or:
+            operands = cond.operands  # type: ignore[union-attr]
+            if len(operands) == 1:
+                return self._text(operands[0], truth, w)
+            conj = (kind is ir.And) == truth
+            items: list[str] = []
+            for operand in operands:
+                part = self._text(operand, truth, w)
+                if part is None:
+                    return None
+                if type(part) is str:
+                    items.append(part)
+                elif part[0] == conj:
+                    items.extend(part[1])
+                else:
+                    items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
+            if len(set(items)) != len(items):
+                return None  # and_/or_ would drop the repeats
+            return conj, items
+        if kind is ir.Not:
+            return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
+        if kind not in _TEXT_KINDS:
+            return None
+        segments = self.attribute(cond.path)  # type: ignore[union-attr]
+        p = w._name_of.get(segments)
+        if p is None:
+            p = w.path(segments)
+        if kind is ir.Compare:
+            v: Any = cond.value  # type: ignore[union-attr]
+            if type(v) is not ir.Literal:
+                return None
+            op = cond.op  # type: ignore[union-attr]
+            raw = v.value
+            if type(raw) is not str:
+                storable(v)
+            if op != "==" and op != "!=":
+                return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
+            if raw is None:
+                if op == "==":
+                    test = f"attribute_type({p}, {w.value(_NULL)})"
+                    return test if truth else "NOT " + test
+                if truth:
+                    return True, [f"attribute_exists({p})",
+                                  f"NOT attribute_type({p}, {w.value(_NULL)})"]
+                return False, [f"attribute_not_exists({p})",
+                               f"attribute_type({p}, {w.value(_NULL)})"]
+            if truth == (op == "=="):
+                return f"{p} = {w.value(v)}"
+            return True, [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})",
+                          f"{p} <> {w.value(v)}"]
+        if kind is ir.Exists:
+            return f"attribute_exists({p})" if truth else f"attribute_not_exists({p})"
+        if kind is ir.StartsWith:
+            prefix: Any = cond.value  # type: ignore[union-attr]
+            if type(prefix) is not ir.Literal or type(prefix.value) is not str:
+                return None
+            if truth:
+                return f"begins_with({p}, {w.value(prefix)})"
+            return True, [f"attribute_type({p}, {w.value(_TYPES['S'])})",
+                          f"NOT begins_with({p}, {w.value(prefix)})"]
+        if kind is ir.Contains:
+            value: Any = cond.value  # type: ignore[union-attr]
+            if type(value) is ir.Param:
+                return None
+            storable(value)
+            return True, [f"attribute_type({p}, {w.value(_TYPES['L'])})",
+                          f"contains({p}, {w.value(value)})" if truth
+                          else f"NOT contains({p}, {w.value(value)})"]
+        if kind is ir.Between:
+            lo: Any = cond.low  # type: ignore[union-attr]
+            hi: Any = cond.high  # type: ignore[union-attr]
+            if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
+                return None
+            storable(lo)
+            storable(hi)
+            if not truth:
+                return False, [f"{p} < {w.value(lo)}", f"{p} > {w.value(hi)}"]
+            if _order_key(lo) > _order_key(hi):
+                return None  # never true: folded by the tree
+            return f"({p} BETWEEN {w.value(lo)} AND {w.value(hi)})"
+        # ir.In
+        values: Any = cond.values  # type: ignore[union-attr]
+        if type(values) is not ir.ListValue:
+            return None
+        storable(values)
+        plain: list[Lit] = []
+        nulls = False
+        for item in values.items:
+            if type(item) is ir.Literal and item.kind == "null":
+                nulls = True
+            elif item not in plain:
+                plain.append(item)
+        if len(plain) > MAX_IN_VALUES:
+            return None  # refused by the tree's builder
+        if truth != cond.negated:  # type: ignore[union-attr]
+            if not plain:
+                if not nulls:
+                    return None  # never true: folded by the tree
+                return f"attribute_type({p}, {w.value(_NULL)})"
+            equal = _equal_text(p, plain, w)
+            if not nulls:
+                return equal
+            return False, [equal, f"attribute_type({p}, {w.value(_NULL)})"]
+        guard = [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})"]
+        if plain:  # written after the guard, as the tree renders it
+            guard.append("NOT " + _equal_text(p, plain, w))
+        return True, guard
+
+
+def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
+    """The text of ``ConditionBuilder._any_equal`` on the path text ``p``."""
+    if len(plain) == 1:
+        return f"{p} = {w.value(plain[0])}"
+    return f"{p} IN ({', '.join([w.value(v) for v in plain])})"
+
+
+_NULL = _TYPES["NULL"]
+_TEXT_KINDS = frozenset({ir.Compare, ir.Exists, ir.StartsWith, ir.Contains, ir.Between, ir.In})
+"""The predicates ``ConditionBuilder.text`` writes (the others need the tree)."""
+
 _PREDICATES: dict[type, Callable[[ConditionBuilder, Any, Path, bool], Expr]] = {
     ir.Exists: ConditionBuilder._exists,
     ir.Compare: ConditionBuilder._compare,
