@@ -191,8 +191,10 @@ _SHORT_PATH = LIMITS["field path bytes"] // 20
 quoted: each character takes at most 4 bytes in UTF-8 and quoting at most doubles a
 segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
-_SET_LIMITS = {"in": "in", "not-in": "not-in", "array_contains_any": "array-contains-any"}
-"""Operators with a list of values, by their name in ``LIMITS`` and in messages."""
+_SET_LIMITS = {op: (name, LIMITS[f"{name} values"]) for op, name in (
+    ("in", "in"), ("not-in", "not-in"), ("array_contains_any", "array-contains-any"))}
+"""Operators with a list of values: their name in ``LIMITS`` and in messages, and
+how many values they take."""
 
 
 def _remember(name: str | tuple[str, ...]) -> None:
@@ -396,14 +398,13 @@ class _Compiler(FilterBuilder):
         not_equal: list[FieldFilter] = []
         for leaf in self.special:
             op = leaf.op
-            if op in _SET_LIMITS:
-                name = _SET_LIMITS[op]
-                n = len(leaf.value)
-                if n > LIMITS[f"{name} values"]:
-                    raise self.refuse(
-                        f"{name}-values", name, leaf.origin,
-                        f"firestore's `{name}` takes at most {LIMITS[f'{name} values']} values; "
-                        f"this one has {n}", "split the values over several queries")
+            limit = _SET_LIMITS.get(op)
+            if limit is not None and len(leaf.value) > limit[1]:
+                name, most = limit
+                raise self.refuse(
+                    f"{name}-values", name, leaf.origin,
+                    f"firestore's `{name}` takes at most {most} values; "
+                    f"this one has {len(leaf.value)}", "split the values over several queries")
             if op == "!=" or op == "not-in":
                 not_equal.append(leaf)
         if len(not_equal) > LIMITS["not-equal filters"]:
@@ -470,10 +471,12 @@ class _Compiler(FilterBuilder):
     def check_inequality_fields(self, tree: Filter) -> list[tuple[str, ...]]:
         """Inequality fields (document id aside), each checked to be present."""
         out: list[tuple[str, ...]] = []
+        seen: set[tuple[str, ...]] = set()
         on_id = 0
         for leaf in self.inequalities:
-            if leaf.field in out:
+            if leaf.field in seen:
                 continue
+            seen.add(leaf.field)
             if leaf.field == ID_FIELD:
                 on_id = 1
                 continue

@@ -170,25 +170,30 @@ def and_(parts: Sequence[Node]) -> Node:
         else:
             flat.append(part)
     out: list[Node] = []
-    # per field: its first filter, or the keys of its filters once there are two (most
-    # fields have one filter, and a field is cheaper to hash than a key)
+    # per field: its first filter, or the list of its filters once there are two (most
+    # fields have one filter; a filter repeats one with its operator only if their keys
+    # are equal, and most fields with two have two operators: a range)
     on_field: dict[tuple[str, ...], Any] = {}
     first = on_field.setdefault
     not_equal = 0
     implied: list[int] = []  # where a `!= null` or an `exists` another filter may imply is
     for part in flat:
         if type(part) is FieldFilter:
+            op = part.op
             prev = first(part.field, part)
             if prev is not part:
                 if type(prev) is FieldFilter:
-                    keys = on_field[part.field] = {_leaf_key(prev)}
+                    kept = on_field[part.field] = [prev]
                 else:
-                    keys = prev
-                key = _leaf_key(part)
-                if key in keys:
-                    continue  # a duplicate
-                keys.add(key)
-            op = part.op
+                    kept = prev
+                duplicate = False
+                for other in kept:
+                    if other.op == op and _leaf_key(other) == _leaf_key(part):
+                        duplicate = True
+                        break
+                if duplicate:
+                    continue
+                kept.append(part)
             value = part.value
             if op == "!=" or op == "not-in":
                 if value is None:
