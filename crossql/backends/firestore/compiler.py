@@ -254,7 +254,8 @@ class _Compiler(FilterBuilder):
         """The leaves on the document id."""
         self.may_hold_id = False
         """Whether the builder made a filter on the document id."""
-        self._direct: set[tuple[str, ...]] | None = None
+        self.present: set[tuple[str, ...]] = set()
+        """Fields every document the final filter accepts has (some of them)."""
 
     def refuse(self, code: str, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -331,6 +332,7 @@ class _Compiler(FilterBuilder):
         self.arrays_per_disjunction = found.arrays_per_disjunction
         self.inequalities = found.inequalities
         self.special = found.special
+        self.present = found.present
         self.on_id = ([leaf for leaf in self.leaves if leaf.field == ID_FIELD]
                       if self.may_hold_id else [])
 
@@ -460,13 +462,7 @@ class _Compiler(FilterBuilder):
         has ``field``: the filter implies it, or the schema declares it required."""
         if field in self.required:
             return True
-        direct = self._direct
-        if direct is None:
-            # a filter at the top of the tree makes its field present: most are there
-            direct = self._direct = (
-                {leaf.field for leaf in tree.filters if type(leaf) is FieldFilter}
-                if type(tree) is And else {tree.field} if type(tree) is FieldFilter else set())
-        return field in direct or has_field(tree, field)
+        return field in self.present or has_field(tree, field)
 
     def check_inequality_fields(self, tree: Filter) -> list[tuple[str, ...]]:
         """Inequality fields (document id aside), each checked to be present."""

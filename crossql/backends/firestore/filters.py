@@ -749,20 +749,25 @@ class Scan:
     ``array-contains-any`` counting as one, as Firestore counts them) and the most
     ``array-contains``/``array-contains-any`` filters in one of them."""
 
-    __slots__ = ("arrays_per_disjunction", "disjunctions", "inequalities", "leaves", "special")
+    __slots__ = ("arrays_per_disjunction", "disjunctions", "inequalities", "leaves", "present",
+                 "special")
 
     def __init__(self, node: Filter) -> None:
         self.leaves: list[FieldFilter] = []
         self.inequalities: list[FieldFilter] = []
         self.special: list[FieldFilter] = []
+        self.present: set[tuple[str, ...]] = set()
+        """Fields of inequalities at the top of the tree (so every matching document has
+        them; ``has_field`` finds the others)."""
         if isinstance(node, FieldFilter):
+            self.present.add(node.field)
             self.leaves.append(node)
             self._sort(node)
             op = node.op
             self.disjunctions = len(node.value) if op in _LIST_OPS else 1
             self.arrays_per_disjunction = 1 if op in _ARRAY_OPS else 0
         else:
-            self.disjunctions, self.arrays_per_disjunction = self._walk(node)
+            self.disjunctions, self.arrays_per_disjunction = self._walk(node, True)
 
     def _sort(self, leaf: FieldFilter) -> None:
         kind = _LEAF_KINDS[leaf.op]
@@ -771,13 +776,13 @@ class Scan:
         if kind & _SPECIAL:
             self.special.append(leaf)
 
-    def _walk(self, node: And | Or) -> tuple[int, int]:
+    def _walk(self, node: And | Or, top: bool = False) -> tuple[int, int]:
         append = self.leaves.append
         kinds = _LEAF_KINDS
         is_and = type(node) is And
         count, arrays = (1, 0) if is_and else (0, 0)
         for child in node.filters:
-            if isinstance(child, FieldFilter):
+            if type(child) is FieldFilter:
                 append(child)
                 kind = kinds[child.op]
                 if not kind:  # `==`, the common case: one disjunction, no array filter
@@ -786,12 +791,14 @@ class Scan:
                     continue
                 if kind & _INEQUALITY:
                     self.inequalities.append(child)
+                    if top and is_and:
+                        self.present.add(child.field)
                 if kind & _SPECIAL:
                     self.special.append(child)
                 n = len(child.value) if kind & _LISTED else 1
                 per = 1 if kind & _ARRAY else 0
             else:
-                n, per = self._walk(child)
+                n, per = self._walk(child)  # type: ignore[arg-type]
             if is_and:
                 count *= n
                 arrays += per
