@@ -544,33 +544,9 @@ class ConditionBuilder:
               ) -> str | tuple[bool, list[str]] | None:
         """An atom's text, or (True for AND / False for OR, the texts of its parts)."""
         kind = type(cond)
-        if kind is ir.And or kind is ir.Or:
-            operands = cond.operands  # type: ignore[union-attr]
-            if len(operands) == 1:
-                return self._text(operands[0], truth, w)
-            conj = (kind is ir.And) == truth
-            items: list[str] = []
-            for operand in operands:
-                part = self._text(operand, truth, w)
-                if part is None:
-                    return None
-                if type(part) is str:
-                    items.append(part)
-                elif part[0] == conj:
-                    items.extend(part[1])
-                else:
-                    items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
-            if len(set(items)) != len(items):
-                return None  # and_/or_ would drop the repeats
-            return conj, items
-        if kind is ir.Not:
-            return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
-        if kind not in _TEXT_KINDS:
-            return None
-        segments = self.attribute(cond.path)  # type: ignore[union-attr]
-        p = w._name_of.get(segments)
-        if p is None:
-            p = w.path(segments)
+        if kind not in _TEXT_KINDS:  # the predicates first: most conditions are
+            return self._compound_text(cond, kind, truth, w)
+        p = w.path(self.attribute(cond.path))  # type: ignore[union-attr]
         if kind is ir.Compare:
             v: Any = cond.value  # type: ignore[union-attr]
             if type(v) is not ir.Literal:
@@ -653,6 +629,33 @@ class ConditionBuilder:
         return True, guard
 
 
+    def _compound_text(self, cond: ir.Condition, kind: type, truth: bool, w: ExpressionWriter
+                       ) -> str | tuple[bool, list[str]] | None:
+        """``_text`` of and/or/not (None for the predicates it does not write)."""
+        if kind is ir.And or kind is ir.Or:
+            operands = cond.operands  # type: ignore[union-attr]
+            if len(operands) == 1:
+                return self._text(operands[0], truth, w)
+            conj = (kind is ir.And) == truth
+            items: list[str] = []
+            for operand in operands:
+                part = self._text(operand, truth, w)
+                if part is None:
+                    return None
+                if type(part) is str:
+                    items.append(part)
+                elif part[0] == conj:
+                    items.extend(part[1])
+                else:
+                    items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
+            if len(set(items)) != len(items):
+                return None  # and_/or_ would drop the repeats
+            return conj, items
+        if kind is ir.Not:
+            return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
+        return None
+
+
 def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     """The text of ``ConditionBuilder._any_equal`` on the path text ``p``."""
     if len(plain) == 1:
@@ -724,10 +727,18 @@ class ExpressionWriter:
 
     def path(self, path: Path) -> str:
         """A document path as placeholders joined by dots."""
-        text = self._name_of.get(path)
-        if text is None:
+        name_of = self._name_of
+        text = name_of.get(path)
+        if text is None and len(path) == 1:  # most paths: one name
+            segment = path[0]
+            text = name_of.get(segment)
+            if text is None:
+                n = len(self.names)
+                text = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
+                self.names[text] = segment
+            name_of[path] = text
+        elif text is None:
             # placeholders are numbered on first use, so a path's text never changes
-            name_of = self._name_of
             parts = []
             for segment in path:  # self.name(segment), inlined: paths are most names
                 placeholder = name_of.get(segment)
