@@ -415,23 +415,34 @@ class FilterBuilder:
     # -- one method per condition node: (node, truth, at, negation), ``at`` being the
     # node errors point at (the innermost `not` when the form is pushed down)
     def _not(self, cond: ir.Not, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        return self.build(cond.operand, not truth, cond)
+        operand = cond.operand
+        truth = not truth
+        # build(operand, truth, cond), without its lookup
+        return _HANDLERS[type(operand)](self, operand, truth, operand if truth else cond, cond)
 
-    def _operands(self, operands: tuple[ir.Condition, ...], truth: bool,
-                  negation: ir.Not | None) -> list[Node]:
-        """``build`` of each operand (inlined: this is the compiler's hottest loop)."""
-        handlers = _HANDLERS
-        if truth or negation is None:
-            return [handlers[type(c)](self, c, truth, c, negation) for c in operands]
-        return [handlers[type(c)](self, c, truth, negation, negation) for c in operands]
-
+    # `and`/`or` build their operands inline (``build`` of each): the hottest loop
     def _and(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        parts = self._operands(cond.operands, truth, negation)
-        return and_(parts) if truth else or_(parts, at)
+        handlers = _HANDLERS
+        if truth:
+            return and_([handlers[type(c)](self, c, True, c, negation) for c in cond.operands])
+        if negation is None:
+            parts = [handlers[type(c)](self, c, False, c, None) for c in cond.operands]
+        else:
+            parts = [handlers[type(c)](self, c, False, negation, negation)
+                     for c in cond.operands]
+        return or_(parts, at)
 
     def _or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        parts = self._operands(cond.operands, truth, negation)
-        return or_(parts, cond) if truth else and_(parts)
+        handlers = _HANDLERS
+        if truth:
+            return or_([handlers[type(c)](self, c, True, c, negation) for c in cond.operands],
+                       cond)
+        if negation is None:
+            parts = [handlers[type(c)](self, c, False, c, None) for c in cond.operands]
+        else:
+            parts = [handlers[type(c)](self, c, False, negation, negation)
+                     for c in cond.operands]
+        return and_(parts)
 
     def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         path = cond.path
@@ -518,9 +529,17 @@ class FilterBuilder:
 
     def _startswith(self, cond: ir.StartsWith, truth: bool, at: Any,
                     negation: ir.Not | None) -> Node:
-        if cond.path.segments not in GOOD_NAMES:
+        segments = cond.path.segments
+        if segments not in GOOD_NAMES:
             self.new_names = True
-        return self.startswith(cond.path, _value(cond.value), truth, at)
+        literal = cond.value
+        prefix: Any = literal.value if type(literal) is _LITERAL else _value(literal)
+        if truth and prefix and segments != ("_id",):
+            code = ord(prefix[-1]) + 1
+            if code < 0xD800:  # successor(prefix) without a carry: what startswith makes
+                return And((FieldFilter(segments, ">=", prefix, at),
+                            FieldFilter(segments, "<", prefix[:-1] + chr(code), at)))
+        return self.startswith(cond.path, prefix, truth, at)
 
     def _matches(self, cond: ir.Matches, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         raise self.refuse(
