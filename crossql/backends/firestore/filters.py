@@ -808,6 +808,14 @@ class Scan:
                     if not is_and:
                         count += 1
                     continue
+                if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
+                    self.inequalities.append(child)
+                    if is_and:
+                        if top:
+                            self.present.add(child.field)
+                    else:
+                        count += 1
+                    continue
                 if kind & _INEQUALITY:
                     self.inequalities.append(child)
                     if top and is_and:
@@ -828,7 +836,7 @@ class Scan:
         return count, arrays
 
 
-_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8
+_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (Scan._walk tests `kind == 1`)
 _LEAF_KINDS: dict[str, int] = {
     op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
     | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
