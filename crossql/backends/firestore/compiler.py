@@ -23,7 +23,8 @@ Faithfulness rules beyond the filter itself:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from crossql import ir
@@ -228,34 +229,38 @@ class _Compiler(FilterBuilder):
     """One compile. It is the condition's ``FilterBuilder`` too (one object, and
     ``refuse`` is its own)."""
 
+    # what the condition's final tree holds (``take_leaves``); the class defaults are an
+    # empty condition's (fewer stores per compile)
+    leaves: Sequence[FieldFilter] = ()
+    """The leaves of the condition's final filter tree, in order."""
+    disjunctions = 1
+    """How many disjunctions the tree has in normal form (as Firestore counts)."""
+    arrays_per_disjunction = 0
+    """The most array-contains(-any) filters in one disjunction."""
+    inequality_fields = 0
+    """How many fields the tree has inequalities on (the document id included)."""
+    inequalities: Sequence[FieldFilter] = ()
+    """The leaves with an inequality (``INEQUALITY_OPS``), in order."""
+    special: Sequence[FieldFilter] = ()
+    """The leaves with a list of values or a ``!=``: those with limits of their own."""
+    on_id: Sequence[FieldFilter] = ()
+    """The leaves on the document id."""
+    may_hold_id = False
+    """Whether the builder made a filter on the document id."""
+    present: AbstractSet[tuple[str, ...]] = frozenset()
+    """Fields every document the final filter accepts has (some of them)."""
+    # the FilterBuilder's state
+    made_exists = False
+    made_id = False
+    new_names = False
+    names_checked = False
+
     def __init__(self, query: ir.Query, schema: Any, options: FirestoreOptions) -> None:
         self.query = query
         self.options = options
         self.required = _NO_FIELDS if schema is None else required_fields(
             schema, query.collection)
-        self.made_exists = False
-        self.made_id = False
-        self.new_names = False
-        self.names_checked = False
         self.notes: list[str] = []
-        self.leaves: list[FieldFilter] = []
-        """The leaves of the condition's final filter tree, in order."""
-        self.disjunctions = 1
-        """How many disjunctions the tree has in normal form (as Firestore counts)."""
-        self.arrays_per_disjunction = 0
-        """The most array-contains(-any) filters in one disjunction."""
-        self.inequality_fields = 0
-        """How many fields the tree has inequalities on (the document id included)."""
-        self.inequalities: list[FieldFilter] = []
-        """The leaves with an inequality (``INEQUALITY_OPS``), in order."""
-        self.special: list[FieldFilter] = []
-        """The leaves with a list of values or a ``!=``: those with limits of their own."""
-        self.on_id: list[FieldFilter] = []
-        """The leaves on the document id."""
-        self.may_hold_id = False
-        """Whether the builder made a filter on the document id."""
-        self.present: set[tuple[str, ...]] = set()
-        """Fields every document the final filter accepts has (some of them)."""
 
     def refuse(self, code: str, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -783,7 +788,8 @@ def compile_firestore(query: ir.Query, *, schema: Any = None,
     """Compile a bound query into a Firestore plan under ``options`` (default profile:
     no ``!=``, no OR). ``schema`` may declare fields present in every document:
     ``{"users": {"required": ["age"]}}``."""
-    return _Compiler(query, schema, coerce_options(options)).run()
+    return _Compiler(query, schema, options if type(options) is FirestoreOptions
+                     else coerce_options(options)).run()
 
 
 def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,

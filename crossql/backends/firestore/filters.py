@@ -170,6 +170,7 @@ def and_(parts: Sequence[Node]) -> Node:
         else:
             flat.append(part)
     out: list[Node] = []
+    add = out.append
     # per field: its first filter, or the list of its filters once there are two (most
     # fields have one filter; a filter repeats one with its operator only if their keys
     # are equal, and most fields with two have two operators: a range)
@@ -194,15 +195,14 @@ def and_(parts: Sequence[Node]) -> Node:
                 if duplicate:
                     continue
                 kept.append(part)
-            value = part.value
             if op == "!=" or op == "not-in":
-                if value is None:
+                if part.value is None:
                     implied.append(len(out))
                 else:
                     not_equal += 1
         elif type(part) is Exists:
             implied.append(len(out))
-        out.append(part)
+        add(part)
     if not_equal > 1:
         return _and_merged(flat)
     if implied:
