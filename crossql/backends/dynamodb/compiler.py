@@ -152,30 +152,53 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
             else:
                 out.append(c)
         return out
-    # equal conditions have one class (and one path): compare only within those groups
-    # (hashing a condition walks all of it; comparing each with every other is quadratic)
-    groups: dict[Any, list[ir.Condition]] = {}
-    stack = list(reversed(cond.operands))
-    while stack:
-        c = stack.pop()
+    # equal conditions have one class and one path: one seen per path (or shape, for
+    # or/not) spares comparing each with every other (quadratic) or hashing whole
+    # conditions (a walk of each); only a second one of a path is compared
+    _flatten_into(cond.operands, out, {}, {})
+    return out
+
+
+def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
+                  seen: dict[Any, ir.Condition], more: dict[Any, list[ir.Condition]]) -> None:
+    """Append to ``out`` the conjuncts not equal to one before: ``seen`` holds the
+    first of each path (or ``_shape``), ``more`` the others kept of one."""
+    for c in operands:
         kind = type(c)
         if kind is ir.And:
-            stack.extend(reversed(c.operands))  # type: ignore[union-attr]
+            _flatten_into(c.operands, out, seen, more)  # type: ignore[union-attr]
             continue
-        key = c.path.segments if kind in _PREDICATES else kind  # type: ignore[union-attr]
-        same = groups.get(key)
-        if same is None:
-            groups[key] = [c]
+        key = c.path.segments if kind in _PREDICATES else _shape(c)  # type: ignore[union-attr]
+        first = seen.setdefault(key, c)
+        if first is c:
+            out.append(c)
+            continue
+        if type(first) is kind and first == c:
+            continue
+        others = more.get(key)
+        if others is None:
+            more[key] = [c]
         else:
-            for o in same:
+            for o in others:
                 if type(o) is kind and o == c:
                     break
             else:
-                same.append(c)
+                others.append(c)
                 out.append(c)
             continue
         out.append(c)
-    return out
+
+
+def _shape(cond: ir.Condition) -> Any:
+    """A key equal for equal conditions, and seldom for others: a predicate's path, or
+    the class, size and first operand's key of and/or/not."""
+    kind = type(cond)
+    if kind in _PREDICATES:
+        return cond.path.segments  # type: ignore[union-attr]
+    if kind is ir.Not:
+        return kind, _shape(cond.operand)  # type: ignore[union-attr]
+    operands = cond.operands  # type: ignore[union-attr]
+    return kind, len(operands), _shape(operands[0])
 
 
 _PREDICATES = frozenset(ir.PREDICATE_TYPES)
@@ -294,6 +317,10 @@ class _Choice:
     why_not: list[str] = field(default_factory=list)
 
 
+_RENAMED = frozenset({"_id"})
+"""The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
+
+
 class _Compiler:
     __slots__ = ("builder", "options", "query", "table")
 
@@ -301,7 +328,8 @@ class _Compiler:
         self.query = query
         self.table = table
         self.options = options
-        self.builder = ConditionBuilder(self.attribute, self._refuse_at)
+        self.builder = ConditionBuilder(self.attribute, self._refuse_at, _RENAMED,
+                                        MAX_PATH_DEPTH)
 
     # -- errors and names ------------------------------------------------------------
     def refuse(self, construct: str, node: Any, message: str,

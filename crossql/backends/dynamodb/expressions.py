@@ -320,11 +320,17 @@ class ConditionBuilder:
     DynamoDB cannot hold raises ``UnstorableValue``, even where its predicate folds
     away."""
 
-    __slots__ = ("attribute", "refuse")
+    __slots__ = ("attribute", "max_depth", "refuse", "renamed")
 
-    def __init__(self, attribute: Callable[[ir.Path], Path], refuse: Refuse) -> None:
+    def __init__(self, attribute: Callable[[ir.Path], Path], refuse: Refuse,
+                 renamed: frozenset[str] | None = None, max_depth: int = 0) -> None:
+        """``renamed`` and ``max_depth``, when given, promise that ``attribute`` returns a
+        path's own segments when its first is not in ``renamed`` and it has at most
+        ``max_depth`` (so the text path need not call it)."""
         self.attribute = attribute
         self.refuse = refuse
+        self.renamed = renamed
+        self.max_depth = max_depth
 
     # -- atoms ------------------------------------------------------------------------
     @staticmethod
@@ -546,15 +552,19 @@ class ConditionBuilder:
         kind = type(cond)
         if kind not in _TEXT_KINDS:  # the predicates first: most conditions are
             return self._compound_text(cond, kind, truth, w)
-        p = w.path(self.attribute(cond.path))  # type: ignore[union-attr]
+        path = cond.path  # type: ignore[union-attr]
+        segments = path.segments
+        renamed = self.renamed
+        if renamed is None or segments[0] in renamed or len(segments) > self.max_depth:
+            segments = self.attribute(path)
+        p = w.path(segments)
         if kind is ir.Compare:
             v: Any = cond.value  # type: ignore[union-attr]
             if type(v) is not ir.Literal:
                 return None
             op = cond.op  # type: ignore[union-attr]
             raw = v.value
-            if type(raw) is not str:
-                storable(v)
+            # every branch writes v: its number_text raises for what storable(v) would
             if op != "==" and op != "!=":
                 return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
             if raw is None:
@@ -593,8 +603,8 @@ class ConditionBuilder:
             hi: Any = cond.high  # type: ignore[union-attr]
             if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
                 return None
-            storable(lo)
-            storable(hi)
+            # both are written (number_text raises as storable would) unless folded,
+            # which the tree does, checking them
             if not truth:
                 return False, [f"{p} < {w.value(lo)}", f"{p} > {w.value(hi)}"]
             if _order_key(lo) > _order_key(hi):
