@@ -325,8 +325,10 @@ class _Compiler(FilterBuilder):
             assert not isinstance(built, Exists)
             tree = built
         self.take_leaves(tree)
-        self.check_profile(tree)
-        return self.key_equalities(tree)
+        options = self.options
+        if not (options.native_or and options.native_not_equal):
+            self.check_profile(tree)  # (every filter the builder makes is allowed else)
+        return self.key_equalities(tree) if self.on_id else tree
 
     def take_leaves(self, tree: Filter) -> None:
         """The leaves of the final tree and its normal form, and the leaves the checks
@@ -338,8 +340,8 @@ class _Compiler(FilterBuilder):
         self.inequalities = found.inequalities
         self.special = found.special
         self.present = found.present
-        self.on_id = ([leaf for leaf in self.leaves if leaf.field == ID_FIELD]
-                      if self.may_hold_id else [])
+        if self.may_hold_id:
+            self.on_id = [leaf for leaf in self.leaves if leaf.field == ID_FIELD]
 
     def key_equalities(self, tree: Filter) -> Filter:
         """Firestore refuses `==`/`in` on the document id next to an inequality on another
@@ -474,6 +476,7 @@ class _Compiler(FilterBuilder):
         out: list[tuple[str, ...]] = []
         seen: set[tuple[str, ...]] = set()
         on_id = 0
+        present, required = self.present, self.required
         for leaf in self.inequalities:
             if leaf.field in seen:
                 continue
@@ -481,7 +484,9 @@ class _Compiler(FilterBuilder):
             if leaf.field == ID_FIELD:
                 on_id = 1
                 continue
-            if not self.is_present(tree, leaf.field):
+            # is_present, inline: most inequality fields are at the top of the tree
+            if (leaf.field not in present and leaf.field not in required
+                    and not has_field(tree, leaf.field)):
                 dotted = ".".join(leaf.field)
                 raise self.refuse(
                     "inequality-missing-field", "or", leaf.origin,
@@ -566,7 +571,13 @@ class _Compiler(FilterBuilder):
 
     def plain(self, tree: Filter) -> FirestorePlan:
         q = self.query
-        offset, limit = self.page()
+        count = q.limit
+        value = count.value if type(count) is ir.Literal else None
+        if q.offset is None and (count is None or (
+                type(value) is int and value <= LIMITS["limit"])):
+            offset, limit = 0, value if type(value) is int else None  # page(), inline
+        else:
+            offset, limit = self.page()
         select = q.select
         outputs: tuple[Output, ...] = ()
         projection: Select | None = None
