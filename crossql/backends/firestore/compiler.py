@@ -401,9 +401,8 @@ class _Compiler(FilterBuilder):
                                   f"firestore cannot evaluate `{construct}`",
                                   _OPTION_HINT[construct])
 
-    def check_limits(self, tree: Filter, orders: int) -> None:
-        where = self.query.where
-        all_leaves = self.leaves
+    def check_special_limits(self, tree: Filter) -> None:
+        """The limits of the filters with a list of values or a ``!=`` (``special``)."""
         not_equal: list[FieldFilter] = []
         for leaf in self.special:
             op = leaf.op
@@ -426,13 +425,19 @@ class _Compiler(FilterBuilder):
         not_in = not_equal if not_equal and not_equal[0].op == "not-in" else []
         if not_in:
             ors = [n for n in composites(tree) if isinstance(n, Or)]
-            others = [leaf for leaf in all_leaves if leaf.op in ("in", "array_contains_any")]
+            others = [leaf for leaf in self.leaves if leaf.op in ("in", "array_contains_any")]
             if ors or others:
                 raise self.refuse(
                     "not-in-combination", "not in", not_in[0].origin,
                     "firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
                     "in one query",
                     "write the excluded values as separate `!=` tests, or drop the `or`/`in`")
+
+    def check_limits(self, tree: Filter, orders: int) -> None:
+        where = self.query.where
+        all_leaves = self.leaves
+        if self.special:  # most conditions have no list and no `!=`
+            self.check_special_limits(tree)
         if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
             arrays = [leaf for leaf in all_leaves
                       if leaf.op in ("array_contains", "array_contains_any")]
