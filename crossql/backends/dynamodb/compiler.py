@@ -142,20 +142,25 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
     if type(cond) is not ir.And:
         return [cond]
     out: list[ir.Condition] = []
-    if len(cond.operands) <= 8 and not any(type(c) is ir.And for c in cond.operands):
-        for c in cond.operands:
+    operands = cond.operands
+    if len(operands) <= 8:
+        for c in operands:
             kind = type(c)
+            if kind is ir.And:  # nested: flattened below
+                out = []
+                break
             for o in out:
                 # conditions of two classes are never equal: no need to ask them
                 if type(o) is kind and o == c:
                     break
             else:
                 out.append(c)
-        return out
+        else:
+            return out
     # equal conditions have one class and one path: one seen per path (or shape, for
     # or/not) spares comparing each with every other (quadratic) or hashing whole
     # conditions (a walk of each); only a second one of a path is compared
-    _flatten_into(cond.operands, out, {}, {})
+    _flatten_into(operands, out, {}, {})
     return out
 
 
@@ -558,15 +563,18 @@ class _Compiler:
                 counting = True
                 break
         ordered = bool(q.order_by) and not counting
-        choices = []
-        for path in table_paths(self.table):
-            choice = self.choice(path, conjuncts)
-            if choice is None:
-                continue
-            if ordered:
-                self.fit_order(choice)
-            choices.append(choice)
-        usable = [c for c in choices if c.order_ok]
+        choices: list[_Choice] = []
+        for c in conjuncts:
+            if type(c) is ir.Compare and c.op == "==":  # what every Query needs (see choice)
+                for path in table_paths(self.table):
+                    choice = self.choice(path, conjuncts)
+                    if choice is None:
+                        continue
+                    if ordered:
+                        self.fit_order(choice)
+                    choices.append(choice)
+                break
+        usable = [c for c in choices if c.order_ok] if choices else choices
         if len(usable) > 1:
             usable.sort(key=lambda c: (not c.sort, c.path.index is not None))
         if usable:
@@ -648,11 +656,14 @@ class _Compiler:
             for item in q.select:
                 path = item.expr
                 assert type(path) is ir.Path
-                source = self.attribute(path)
+                source = path.segments
+                if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
+                    source = self.attribute(path)
                 # output_key(item), for a path
                 outputs.append((path.segments if item.alias is None else (item.alias,), source))
                 projection.append(source)
-            projection = _without_overlaps(projection)
+            if len(projection) > 1:
+                projection = _without_overlaps(projection)
         names = writer.names
         condition_names = len(names)
         if projection and not counting:

@@ -717,6 +717,8 @@ class ExpressionWriter:
     in order of first use (so a plan's text is deterministic), each name and each
     value written once however often it is used."""
 
+    __slots__ = ("_name_of", "_value_of", "names", "values")
+
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, AttributeValue] = {}
