@@ -205,26 +205,6 @@ def _remember(name: str | tuple[str, ...]) -> None:
     GOOD_NAMES.add(name)
 
 
-def _outside_known(q: ir.Query) -> bool:
-    """Whether the collection and every path outside the condition (orders, select,
-    group by) were checked before (``GOOD_NAMES``); the builder looks at the
-    condition's paths (``FilterBuilder.new_names``)."""
-    good = GOOD_NAMES
-    if q.collection not in good or q.group_by:
-        return False
-    for key in q.order_by:
-        if key.path.segments not in good:
-            return False
-    for item in q.select:
-        expr = item.expr
-        if isinstance(expr, ir.Path):
-            if expr.segments not in good:
-                return False
-        elif expr.arg is not None and expr.arg.segments not in good:
-            return False
-    return True
-
-
 class _Compiler(FilterBuilder):
     """One compile. It is the condition's ``FilterBuilder`` too (one object, and
     ``refuse`` is its own)."""
@@ -708,7 +688,26 @@ class _Compiler(FilterBuilder):
 
     def run(self) -> FirestorePlan:
         q = self.query
-        if not _outside_known(q):
+        # one pass over the select list: whether it aggregates, whether its paths are known
+        # good (``GOOD_NAMES``; the builder looks at the condition's)
+        good = GOOD_NAMES
+        known = q.collection in good and not q.group_by
+        aggregate = False
+        for item in q.select:
+            expr = item.expr
+            if isinstance(expr, ir.Path):
+                if expr.segments not in good:
+                    known = False
+            else:
+                aggregate = True  # q.is_aggregate (no group by past the check below)
+                if expr.arg is not None and expr.arg.segments not in good:
+                    known = False
+        if known:
+            for key in q.order_by:
+                if key.path.segments not in good:
+                    known = False
+                    break
+        if not known:
             self.check_names()
         if q.group_by:
             raise self.refuse(
@@ -716,10 +715,7 @@ class _Compiler(FilterBuilder):
                 "firestore cannot evaluate `group by`",
                 "Firestore aggregates a whole query; run one query per group value")
         tree = self.condition()
-        for item in q.select:  # q.is_aggregate (no group by here)
-            if type(item.expr) is ir.Aggregate:
-                return self.aggregate(tree)
-        return self.plain(tree)
+        return self.aggregate(tree) if aggregate else self.plain(tree)
 
 
 _SHARED: dict[Any, Any] = {}
