@@ -371,14 +371,13 @@ class _Compiler:
                               "in a table of their own")
         for item in q.select:
             agg = item.expr
-            if isinstance(agg, ir.Aggregate) and (agg.func != "count" or agg.arg is not None):
+            if type(agg) is ir.Aggregate and (agg.func != "count" or agg.arg is not None):
                 construct = "count(p)" if agg.func == "count" else agg.func
                 raise self.refuse(construct, agg,
                                   f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
                                   "counts items (Select=COUNT)",
                                   "select count() alone, or aggregate the rows in your code")
-        offset = _count(q.offset)
-        if offset:
+        if q.offset is not None and _count(q.offset):
             raise self.refuse("offset", q.offset,
                               "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
                               "page with the last key you saw instead "
@@ -692,7 +691,7 @@ class _Compiler:
             _shared_outputs(tuple(outputs)) if outputs is not None else None,
             tuple([output_key(i)[0] for i in q.select]) if counting else None,  # count_names
             never,
-            self.options.pk_field, self.reason(choice),
+            self.options.pk_field, self.reason(choice) if choice is not None else _SCAN_REASON,
             condition_names,
         )
 
@@ -719,14 +718,16 @@ class _Compiler:
 
     def reason(self, choice: _Choice | None) -> str:
         if choice is None:
-            return "no partition key of the table or an index is pinned with ==: a Scan " \
-                   "reads the whole table"
+            return _SCAN_REASON
         on = f"index `{choice.path.index}`" if choice.path.index else "the table"
         text = f"`{choice.path.partition_key}` is pinned with == on {on}"
         if choice.sort:
             text += f"; `{choice.path.sort_key}` is a sort key condition"
         return text
 
+
+_SCAN_REASON = "no partition key of the table or an index is pinned with ==: a Scan " \
+               "reads the whole table"
 
 _OUTPUTS: dict[Any, Any] = {}
 
@@ -764,9 +765,15 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     sort key. ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
     ``pk_field``, ``table_prefix``).
     """
+    if options is None and schema is None:  # the defaults, validated once
+        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
     return _Compiler(query, table or default_table(opts.pk_field), opts).run()
+
+
+_DEFAULT_OPTIONS = dynamo_options(None)
+_DEFAULT_TABLE = default_table(_DEFAULT_OPTIONS.pk_field)
 
 
 def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
