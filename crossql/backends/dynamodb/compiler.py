@@ -356,7 +356,9 @@ class _Compiler:
         return path.segments
 
     # -- what DynamoDB cannot do at all ----------------------------------------------
-    def check_shape(self) -> None:
+    def check_shape(self) -> bool:
+        """Refuse what DynamoDB cannot do at all; whether the query counts (``select
+        count()``, the only aggregate left)."""
         q = self.query
         table = self.options.table_prefix + q.collection
         if table not in _TABLE_NAMES and not _valid_table_name(table):
@@ -369,19 +371,24 @@ class _Compiler:
                               "dynamodb cannot evaluate `group by`: DynamoDB does not group items",
                               "group the rows in your code, or keep per-group counters "
                               "in a table of their own")
+        counting = False
         for item in q.select:
             agg = item.expr
-            if type(agg) is ir.Aggregate and (agg.func != "count" or agg.arg is not None):
-                construct = "count(p)" if agg.func == "count" else agg.func
-                raise self.refuse(construct, agg,
-                                  f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
-                                  "counts items (Select=COUNT)",
-                                  "select count() alone, or aggregate the rows in your code")
+            if type(agg) is ir.Aggregate:
+                if agg.func != "count" or agg.arg is not None:
+                    construct = "count(p)" if agg.func == "count" else agg.func
+                    raise self.refuse(construct, agg,
+                                      f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
+                                      "counts items (Select=COUNT)",
+                                      "select count() alone, or aggregate the rows in your "
+                                      "code")
+                counting = True
         if q.offset is not None and _count(q.offset):
             raise self.refuse("offset", q.offset,
                               "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
                               "page with the last key you saw instead "
                               "(a condition on the sort key)")
+        return counting
 
     def number_refusal(self) -> CapabilityError | None:
         """The refusal of the first number DynamoDB cannot hold, if any."""
@@ -540,27 +547,22 @@ class _Compiler:
 
     # -- the plan -----------------------------------------------------------------------
     def run(self) -> DynamoPlan:
-        self.check_shape()
+        counting = self.check_shape()
         # Numbers are checked where they are used (the builder checks every value of
         # the filter, rendering every key value), not in a walk of their own; a number
         # DynamoDB cannot hold is still the refusal reported before any other but the
         # shape's, as the first of them in the query.
         try:
-            return self._run()
+            return self._run(counting)
         except (CapabilityError, UnstorableValue):
             refusal = self.number_refusal()
             if refusal is not None:
                 raise refusal from None
             raise
 
-    def _run(self) -> DynamoPlan:
+    def _run(self, counting: bool) -> DynamoPlan:
         q = self.query
         conjuncts = _conjuncts(q.where)
-        counting = False  # check_shape refused `group by`: only count() can aggregate
-        for item in q.select:
-            if type(item.expr) is ir.Aggregate:
-                counting = True
-                break
         ordered = bool(q.order_by) and not counting
         choices: list[_Choice] = []
         for c in conjuncts:
@@ -666,8 +668,10 @@ class _Compiler:
         names = writer.names
         condition_names = len(names)
         if projection and not counting:
+            path_text = writer.path
             text = req["ProjectionExpression"] = intern(
-                ", ".join([writer.path(p) for p in projection]))
+                path_text(projection[0]) if len(projection) == 1
+                else ", ".join([path_text(p) for p in projection]))
             if len(text) > _SHORT or not text.isascii():
                 self.check_limits("ProjectionExpression", text, None)
         if names:
