@@ -229,6 +229,8 @@ class _Compiler(FilterBuilder):
     """Whether the builder made a filter on the document id."""
     present: AbstractSet[tuple[str, ...]] = frozenset()
     """Fields every document the final filter accepts has (some of them)."""
+    notes: tuple[str, ...] = ()
+    """What the plan says beside its steps (most plans: nothing)."""
     # the FilterBuilder's state
     made_exists = False
     made_id = False
@@ -240,7 +242,6 @@ class _Compiler(FilterBuilder):
         self.options = options
         self.required = _NO_FIELDS if schema is None else required_fields(
             schema, query.collection)
-        self.notes: list[str] = []
 
     def refuse(self, code: str, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -538,7 +539,7 @@ class _Compiler(FilterBuilder):
             if f not in seen:
                 implicit.append(f)
         if implicit and steps:
-            self.notes.append(_implicit_order_note(tuple(implicit)))
+            self.notes += (_implicit_order_note(tuple(implicit)),)
         return steps, len(implicit)
 
     def page(self) -> tuple[int, int | None]:
@@ -594,7 +595,7 @@ class _Compiler(FilterBuilder):
         if projection is not None:
             steps.append(projection)
         return FirestorePlan(q.collection, tuple(steps), (), outputs, None, self.options,
-                             tuple(self.notes))
+                             self.notes)
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
@@ -676,15 +677,15 @@ class _Compiler(FilterBuilder):
                 if arg not in {o.field for o in orders}:
                     orders.append(OrderBy(arg))
             if orders:
-                self.notes.append("ordered by the aggregated field"
-                                  f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
-                                  "a field after a document-id filter only when it is ordered")
+                self.notes += ("ordered by the aggregated field"
+                               f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
+                               "a field after a document-id filter only when it is ordered",)
         implicit = [f for f in inequality if f not in {o.field for o in orders}]
         self.check_limits(tree, len(orders) + len(implicit))
         steps: tuple[Step, ...] = (() if _matches_all(tree) else (Where(tree),)) + tuple(orders)
         return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
                              outputs=tuple(outputs), options=self.options,
-                             notes=tuple(self.notes))
+                             notes=self.notes)
 
     def run(self) -> FirestorePlan:
         q = self.query
