@@ -38,6 +38,7 @@ from crossql.backends.firestore.filters import (
     Scan,
     and_,
     expand_exists,
+    expand_top_exists,
     has_field,
     non_null_fields,
     or_,
@@ -232,7 +233,7 @@ class _Compiler(FilterBuilder):
     notes: tuple[str, ...] = ()
     """What the plan says beside its steps (most plans: nothing)."""
     # the FilterBuilder's state
-    made_exists = False
+    made_exists = 0
     made_id = False
     new_names = False
     names_checked = False
@@ -300,7 +301,9 @@ class _Compiler(FilterBuilder):
         self.may_hold_id = self.made_id
         if self.made_exists:
             both = self.options.native_not_equal and self.options.native_or
-            tree = expand_exists(built, both, self.refuse)
+            top = (expand_top_exists(built, self.made_exists, both, self.refuse)
+                   if type(built) is And else None)
+            tree = top if top is not None else expand_exists(built, both, self.refuse)
         else:
             # the tree is normalised already: expanding nothing would rebuild it alike
             assert not isinstance(built, Exists)

@@ -395,8 +395,9 @@ class FilterBuilder:
         self.required = required
         """Paths present in every document (the schema says so): for them "missing"
         is impossible, so `exists`, `not (p == null)` and `not (p != null)` are exact."""
-        self.made_exists = False
-        """Whether the tree may hold an ``Exists`` (then ``expand_exists`` must run)."""
+        self.made_exists = 0
+        """How many ``Exists`` the builder made: the tree holds at most as many (with any,
+        ``expand_exists`` must run)."""
         self.made_id = False
         """Whether the tree may hold a filter on the document id."""
         self.new_names = False
@@ -452,7 +453,7 @@ class FilterBuilder:
             return ALWAYS if truth else NEVER
         if not truth:
             raise self._not_exists(at, path)
-        self.made_exists = True
+        self.made_exists += 1
         return Exists(path.segments, at)
 
     def _compare(self, cond: ir.Compare, truth: bool, at: Any, negation: ir.Not | None) -> Node:
@@ -759,6 +760,21 @@ def expand_exists(node: Node, allowed: bool, refuse: Refuse) -> Filter:
     out = or_(children, node.origin) if isinstance(node, Or) else and_(children)
     assert not isinstance(out, Exists)
     return out
+
+
+def expand_top_exists(node: And, made: int, allowed: bool, refuse: Refuse) -> Filter | None:
+    """``expand_exists(node, allowed, refuse)`` when the ``made`` ``Exists`` (all the
+    builder made) are children of ``node``, the top ``And``, without a walk of the tree
+    under it; None when fewer are there (some dropped or deeper): ``expand_exists`` then."""
+    kinds = list(map(type, node.filters))
+    if kinds.count(Exists) != made:
+        return None
+    children = list(node.filters)
+    at = -1
+    for _ in range(made):
+        at = kinds.index(Exists, at + 1)
+        children[at] = expand_exists(children[at], allowed, refuse)
+    return And(tuple(children))  # as expand_exists: each Exists became an Or
 
 
 class Scan:
