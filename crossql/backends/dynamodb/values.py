@@ -128,6 +128,10 @@ def number_value(text: str) -> int | float:
     """An ``N`` text as ``int`` when integral and within 64 bits (CrossQL's integers),
     else ``float`` (so ``1E+100``, written from the float ``1e100``, reads back as
     that float, not as the integer 10**100)."""
+    # most numbers are short integers: 18 digits always fit 64 bits, no Decimal needed
+    if len(text) <= 18 and text.isascii() and (text.isdigit() or (
+            text[:1] == "-" and text[1:].isdigit())):
+        return int(text)
     try:
         number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - DynamoDB only sends valid numbers
