@@ -527,7 +527,7 @@ class _Compiler(FilterBuilder):
                         f"order by `{dotted}` before `_id`")
                 steps.append(_order_by(ID_FIELD, key.descending))
                 break  # keys after the id order nothing
-            if not self.is_present(tree, segs):
+            if segs not in self.present and not self.is_present(tree, segs):
                 dotted = ".".join(segs)
                 raise self.refuse(
                     "order-missing-field", "order by", key,
