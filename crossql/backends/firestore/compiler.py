@@ -572,8 +572,12 @@ class _Compiler(FilterBuilder):
         projection: Select | None = None
         if select:
             # no aggregate here: each item is a path
-            key = tuple([(item.expr.segments, item.alias)  # type: ignore[union-attr]
-                         for item in select])
+            # (segments, alias) of each item, flat: fewer tuples to build and hash
+            flat: list[tuple[str, ...] | str | None] = []
+            for item in select:
+                flat.append(item.expr.segments)  # type: ignore[union-attr]
+                flat.append(item.alias)
+            key = tuple(flat)
             shape = _SHARED.get((Select, key))
             if shape is None:
                 shape = _shared((Select, key), lambda: _select_shape(key))
@@ -751,12 +755,15 @@ def _limit(count: int) -> Limit:
         (Limit, type(count), count), lambda: Limit(count))
 
 
-def _select_shape(items: tuple[tuple[tuple[str, ...], str | None], ...]
+def _select_shape(items: tuple[tuple[str, ...] | str | None, ...]
                   ) -> tuple[tuple[Output, ...], Select]:
-    """The outputs and the ``select`` step of the selected paths (each with its alias)."""
+    """The outputs and the ``select`` step of the selected paths: ``items`` is each
+    path's segments followed by its alias (or None)."""
     outputs: list[Output] = []
     projection: list[tuple[str, ...]] = []
-    for segs, alias in items:
+    for at in range(0, len(items), 2):
+        segs, alias = items[at], items[at + 1]
+        assert isinstance(segs, tuple) and not isinstance(alias, tuple)
         key = segs if alias is None else (alias,)  # output_key(item)
         if segs == ("_id",):
             outputs.append(Output(key, ID_FIELD))
