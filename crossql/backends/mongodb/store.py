@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
@@ -63,21 +63,37 @@ async def _maybe_await(value: Any) -> Any:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+def _is_plain(items: Iterable[Any]) -> bool:
+    """Whether the values hold only plain dicts, lists and scalars (nothing to convert)."""
+    scalars = _SCALARS
+    for v in items:
+        kind = type(v)
+        if kind in scalars:
+            continue
+        if kind is dict:
+            if not _is_plain(v.values()):
+                return False
+        elif kind is not list or not _is_plain(v):
+            return False
+    return True
+
+
 def _plain(value: Any) -> Any:
     """BSON values → plain Python: ObjectId → str, Decimal128 → Decimal, nested too.
 
-    A document the driver gave us whose values are already plain is returned as it
-    is (each row is a fresh dict): no copy on the common path."""
-    if isinstance(value, dict):
-        if type(value) is not dict:  # a SON or another mapping class: a plain copy
-            return {k: _plain(v) for k, v in value.items()}
-        scalars = _SCALARS
-        for v in value.values():
-            if type(v) not in scalars:
-                return {k: _plain(v) for k, v in value.items()}
+    A document the driver gave us whose values are already plain (nested maps and
+    lists included) is returned as it is (each row is a fresh dict): no copy on the
+    common path."""
+    if type(value) is dict and _is_plain(value.values()):
         return value
+    return _converted(value)
+
+
+def _converted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _converted(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_converted(v) for v in value]
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     name = type(value).__name__
@@ -90,6 +106,9 @@ def _plain(value: Any) -> Any:
 
 _END = object()
 """No first document: the cursor was empty."""
+
+_CHUNK = 1000
+"""Documents a stream takes from the cursor at a time (its first batch aside)."""
 
 
 async def _close(cursor: Any) -> None:
@@ -216,8 +235,16 @@ class MongoStore(Store):
         try:
             if seen:
                 yield _plain(first)
-                async for doc in cursor:
-                    yield _plain(doc)
+                # whole batches (`to_list(n)`: what the driver holds, then getMore), not a
+                # driver call per document: `async for` over a cursor costs a few µs a row
+                to_list = getattr(cursor, "to_list", None)
+                if to_list is None:  # pragma: no cover - every supported driver has it
+                    async for doc in cursor:
+                        yield _plain(doc)
+                else:
+                    while batch := await to_list(_CHUNK):
+                        for doc in batch:
+                            yield _plain(doc)
         except BackendError:
             raise
         except Exception as err:
