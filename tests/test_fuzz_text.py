@@ -360,7 +360,9 @@ def test_grammar_text_parses_and_reaches_the_backends() -> None:
     total = sum(_grammar_outcomes.values())
     # (the syntax errors left: a call of a name that is no function, numbers out of range,
     # invalid escapes; the grammar allows them, the parser's callbacks refuse them)
-    assert _grammar_outcomes.get("plan", 0) >= total // 15, _grammar_outcomes
+    # (plans run from about 5% to 12% of the draws: a bound that a run passes by chance
+    # is no test; 1 in 50 still fails when the backends stop being reached)
+    assert _grammar_outcomes.get("plan", 0) >= total // 50, _grammar_outcomes
     assert _grammar_outcomes.get("syntax", 0) <= total * 3 // 4, _grammar_outcomes
     assert _grammar_outcomes.get("capability", 0) >= 5, _grammar_outcomes
 
