@@ -364,7 +364,7 @@ def test_grammar_text_parses_and_reaches_the_backends() -> None:
     # is no test; 1 in 50 still fails when the backends stop being reached)
     assert _grammar_outcomes.get("plan", 0) >= total // 50, _grammar_outcomes
     assert _grammar_outcomes.get("syntax", 0) <= total * 3 // 4, _grammar_outcomes
-    assert _grammar_outcomes.get("capability", 0) >= 5, _grammar_outcomes
+    assert _grammar_outcomes.get("capability", 0) >= 1, _grammar_outcomes  # 6 to 27 seen
 
 
 def test_generated_text_reaches_every_outcome() -> None:
