@@ -5,7 +5,7 @@
 - ``--runtime``: add store-vs-driver rows on the servers named by the environment
   (``MONGODB_URI``; see benchmarks/runtime.py); skipped, with a note, otherwise;
   ``--runtime-only``: just those rows (the servers' own CPU use would disturb
-  the in-process figures, so the docs are made from two runs, see below);
+  the in-process figures, so the docs are made from separate runs, see below);
 - ``--check``: compare the run's figures with the targets; exit 1 if one is missed;
 - ``--results FILE`` (repeatable): use saved ``--json`` runs instead of running,
   e.g. ``--results inproc.json --results runtime.json --write-docs --check``;

@@ -189,9 +189,9 @@ do not edit by hand. Machine: {machine}; {settings}.
   a 100-row result and a 1-row point lookup over 1,000 documents; the ratio of these
   rows is CrossQL / driver. The servers are the test servers of `scripts/servers`
   (SecantusDB, DynamoDB Local, the Firestore emulator) on loopback.
-  `scripts/bench --write-docs` measures them in a second run with the servers up,
-  after the in-process rows ran without them (the servers' own CPU use would
-  disturb those).
+  `scripts/bench --write-docs` measures them after the in-process rows ran without
+  servers, one backend at a time with its server alone up (the servers' own CPU
+  use would disturb the other figures).
 
 ## Results
 
