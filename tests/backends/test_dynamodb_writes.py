@@ -15,7 +15,7 @@ from crossql.errors import CapabilityError
 from crossql.grammar import parse_statement
 from crossql.runtime.writes import WriteResult
 from tests.backends.conftest import load
-from tests.backends.write_differential import compare_write, typed_writes
+from tests.backends.write_differential import DOCS, compare_write, run_on_docs, typed_writes
 from tests.strategies import MAX_DOCS, Field, Schema, documents
 
 pytestmark = pytest.mark.integration
@@ -40,20 +40,8 @@ def test_generated_writes_were_compared() -> None:
     assert SEEN["compared"] > 0
 
 
-DOCS: list[dict[str, Any]] = [
-    {"_id": "a", "n": 1, "s": "x"}, {"_id": "b", "n": "1"}, {"_id": "c", "m": 5},
-    {"_id": "d", "n": None}, {"_id": "e", "n": 2.5, "m": {"k": 1}},
-]
-
-
-def _run(runner: asyncio.Runner, store: Any, text: str) -> WriteResult:
-    load(runner, store, "docs", DOCS)
-    result: WriteResult = runner.run(store.execute(text))
-    return result
-
-
 def test_increment_writes_numbers_only(runner: asyncio.Runner, dynamo_store: Any) -> None:
-    assert _run(runner, dynamo_store, "update docs set n = n + 1 where true") == \
+    assert run_on_docs(runner, dynamo_store, "update docs set n = n + 1 where true") == \
         WriteResult(matched=2, modified=2)
     rows = runner.run(dynamo_store.fetch("from docs select _id, n"))
     assert sorted(rows, key=lambda r: r["_id"]) == [
@@ -62,10 +50,10 @@ def test_increment_writes_numbers_only(runner: asyncio.Runner, dynamo_store: Any
 
 
 def test_limit_and_delete(runner: asyncio.Runner, dynamo_store: Any) -> None:
-    assert _run(runner, dynamo_store, "delete from docs where exists(n) limit 2") == \
+    assert run_on_docs(runner, dynamo_store, "delete from docs where exists(n) limit 2") == \
         WriteResult(matched=2, deleted=2)
     assert runner.run(dynamo_store.count("from docs")) == 3
-    assert _run(runner, dynamo_store, 'delete from docs where _id == "c"') == \
+    assert run_on_docs(runner, dynamo_store, 'delete from docs where _id == "c"') == \
         WriteResult(matched=1, deleted=1)
     assert runner.run(dynamo_store.collection("docs").get("c")) is None
 

@@ -14,7 +14,7 @@ from crossql import ir
 from crossql.errors import BackendError, CapabilityError
 from crossql.runtime.writes import WriteResult
 from tests.backends.conftest import load
-from tests.backends.write_differential import compare_write, typed_writes
+from tests.backends.write_differential import DOCS, compare_write, run_on_docs, typed_writes
 from tests.strategies import MAX_DOCS, documents
 
 pytestmark = pytest.mark.integration
@@ -50,24 +50,12 @@ def test_generated_writes_were_compared() -> None:
     assert SEEN["nested"] > 0
 
 
-DOCS: list[dict[str, Any]] = [
-    {"_id": "a", "n": 1, "s": "x"}, {"_id": "b", "n": "1"}, {"_id": "c", "m": 5},
-    {"_id": "d", "n": None}, {"_id": "e", "n": 2.5, "m": {"k": 1}},
-]
-
-
-def _run(runner: asyncio.Runner, store: Any, text: str) -> WriteResult:
-    load(runner, store, "docs", DOCS)
-    result: WriteResult = runner.run(store.execute(text))
-    return result
-
-
 def test_set_unset_and_delete(runner: asyncio.Runner, firestore_store: Any) -> None:
-    assert _run(runner, firestore_store, 'update docs set t = "y", unset m where n == 1') == \
-        WriteResult(matched=1, modified=1)
+    text = 'update docs set t = "y", unset m where n == 1'
+    assert run_on_docs(runner, firestore_store, text) == WriteResult(matched=1, modified=1)
     assert runner.run(firestore_store.collection("docs").get("a")) == \
         {"_id": "a", "n": 1, "s": "x", "t": "y"}
-    assert _run(runner, firestore_store, "delete from docs where n == 2.5 limit 1") == \
+    assert run_on_docs(runner, firestore_store, "delete from docs where n == 2.5 limit 1") == \
         WriteResult(matched=1, deleted=1)
     assert runner.run(firestore_store.count("from docs")) == 4
 
@@ -76,7 +64,7 @@ def test_an_increment_adds_to_numbers_only(runner: asyncio.Runner,
                                            firestore_store: Any) -> None:
     """`n + 1` where n is a number; a string, null or missing n is not matched (where
     Firestore's `Increment` would overwrite or create it)."""
-    assert _run(runner, firestore_store, "update docs set n = n + 1 where true") == \
+    assert run_on_docs(runner, firestore_store, "update docs set n = n + 1 where true") == \
         WriteResult(matched=2, modified=2)
     rows = runner.run(firestore_store.fetch("from docs order by _id"))
     assert [row.get("n", "missing") for row in rows] == [2, "1", "missing", None, 3.5]
@@ -84,7 +72,7 @@ def test_an_increment_adds_to_numbers_only(runner: asyncio.Runner,
 
 def test_a_nested_assignment_leaves_a_non_map_parent_alone(runner: asyncio.Runner,
                                                            firestore_store: Any) -> None:
-    assert _run(runner, firestore_store, "update docs set m.k = 7 where true") == \
+    assert run_on_docs(runner, firestore_store, "update docs set m.k = 7 where true") == \
         WriteResult(matched=4, modified=4)
     rows = runner.run(firestore_store.fetch("from docs order by _id"))
     assert [row.get("m") for row in rows] == [{"k": 7}, {"k": 7}, 5, {"k": 7}, {"k": 7}]

@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from crossql.runtime.writes import WriteResult
-from tests.backends.conftest import load
-from tests.backends.write_differential import compare_write, typed_writes
+from tests.backends.write_differential import compare_write, run_on_docs, typed_writes
 from tests.strategies import MAX_DOCS, documents
 
 pytestmark = pytest.mark.integration
@@ -29,22 +28,10 @@ def test_mongodb_writes_match_reference(runner: asyncio.Runner, mongo_store: Any
     assert got.modified <= got.matched
 
 
-DOCS: list[dict[str, Any]] = [
-    {"_id": "a", "n": 1, "s": "x"}, {"_id": "b", "n": "1"}, {"_id": "c", "m": 5},
-    {"_id": "d", "n": None}, {"_id": "e", "n": 2.5, "m": {"k": 1}},
-]
-
-
-def _run(runner: asyncio.Runner, store: Any, text: str) -> WriteResult:
-    load(runner, store, "docs", DOCS)
-    result: WriteResult = runner.run(store.execute(text))
-    return result
-
-
 def test_inc_never_creates_or_breaks_a_field(runner: asyncio.Runner, mongo_store: Any) -> None:
     # MongoDB's $inc alone would create `n` on c and fail on b's string: the guard keeps
     # the reference meaning (only numbers are incremented, nothing else is matched)
-    assert _run(runner, mongo_store, "update docs set n = n + 1 where true") == \
+    assert run_on_docs(runner, mongo_store, "update docs set n = n + 1 where true") == \
         WriteResult(matched=2, modified=2)
     rows = runner.run(mongo_store.fetch("from docs select _id, n order by _id"))
     assert rows == [{"_id": "a", "n": 2}, {"_id": "b", "n": "1"}, {"_id": "c"},
@@ -53,7 +40,7 @@ def test_inc_never_creates_or_breaks_a_field(runner: asyncio.Runner, mongo_store
 
 def test_set_below_a_non_map_skips_the_document(runner: asyncio.Runner,
                                                  mongo_store: Any) -> None:
-    assert _run(runner, mongo_store, "update docs set m.j = 0 where true") == \
+    assert run_on_docs(runner, mongo_store, "update docs set m.j = 0 where true") == \
         WriteResult(matched=4, modified=4)
     c = runner.run(mongo_store.collection("docs").get("c"))
     assert c == {"_id": "c", "m": 5}
@@ -61,13 +48,13 @@ def test_set_below_a_non_map_skips_the_document(runner: asyncio.Runner,
 
 def test_limits_pick_the_right_number_of_documents(runner: asyncio.Runner,
                                                    mongo_store: Any) -> None:
-    assert _run(runner, mongo_store, "delete from docs where true limit 1") == \
+    assert run_on_docs(runner, mongo_store, "delete from docs where true limit 1") == \
         WriteResult(matched=1, deleted=1)
-    assert _run(runner, mongo_store, "delete from docs where true limit 3") == \
+    assert run_on_docs(runner, mongo_store, "delete from docs where true limit 3") == \
         WriteResult(matched=3, deleted=3)
     assert runner.run(mongo_store.count("from docs")) == 2
-    assert _run(runner, mongo_store, "update docs set z = 1 where true limit 0") == \
+    assert run_on_docs(runner, mongo_store, "update docs set z = 1 where true limit 0") == \
         WriteResult()
-    assert _run(runner, mongo_store, "update docs set z = 1 where exists(n) limit 2") == \
+    assert run_on_docs(runner, mongo_store, "update docs set z = 1 where exists(n) limit 2") == \
         WriteResult(matched=2, modified=2)
     assert runner.run(mongo_store.count("from docs where z == 1")) == 2

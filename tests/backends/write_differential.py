@@ -96,3 +96,18 @@ def compare_write(runner: asyncio.Runner, store: Any, docs: list[dict[str, Any]]
     assert got == want, (
         f"{store.driver} counts {got} != reference {want} for {text}\nplan: {plan.to_json()}")
     return got
+
+
+DOCS: list[dict[str, Any]] = [
+    {"_id": "a", "n": 1, "s": "x"}, {"_id": "b", "n": "1"}, {"_id": "c", "m": 5},
+    {"_id": "d", "n": None}, {"_id": "e", "n": 2.5, "m": {"k": 1}},
+]
+"""A small collection for hand-written write tests: a number, a numeric string, a
+scalar where others have a map, a null, a float beside a map."""
+
+
+def run_on_docs(runner: asyncio.Runner, store: Any, text: str) -> WriteResult:
+    """Load ``DOCS`` as collection ``docs`` on ``store``, run the write ``text``."""
+    load(runner, store, "docs", DOCS)
+    result: WriteResult = runner.run(store.execute(text))
+    return result
