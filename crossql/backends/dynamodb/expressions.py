@@ -39,7 +39,7 @@ reference semantics need them:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -531,20 +531,28 @@ class ConditionBuilder:
             if one is None or type(one) is str:
                 return one
             return (" AND " if one[0] else " OR ").join(one[1])
+        items = self._parts(conds, True, True, writer)
+        return None if items is None else " AND ".join(items)
+
+    def _parts(self, conds: Sequence[ir.Condition], conj: bool, truth: bool,
+               w: ExpressionWriter) -> list[str] | None:
+        """The texts of the parts of an AND (``conj``) or OR of ``conds``: a nested one of
+        the same kind flattened, of the other kind in parentheses; None where ``_text``
+        declines, or where a part repeats (``and_``/``or_`` would drop the repeats)."""
         items: list[str] = []
         for cond in conds:
-            part = self._text(cond, True, writer)
+            part = self._text(cond, truth, w)
             if part is None:
                 return None
             if type(part) is str:
                 items.append(part)
-            elif part[0]:
+            elif part[0] == conj:
                 items.extend(part[1])
             else:
-                items.append("(" + " OR ".join(part[1]) + ")")
+                items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
         if len(set(items)) != len(items):
             return None
-        return " AND ".join(items)
+        return items
 
     def _text(self, cond: ir.Condition, truth: bool, w: ExpressionWriter
               ) -> str | tuple[bool, list[str]] | None:
@@ -647,20 +655,8 @@ class ConditionBuilder:
             if len(operands) == 1:
                 return self._text(operands[0], truth, w)
             conj = (kind is ir.And) == truth
-            items: list[str] = []
-            for operand in operands:
-                part = self._text(operand, truth, w)
-                if part is None:
-                    return None
-                if type(part) is str:
-                    items.append(part)
-                elif part[0] == conj:
-                    items.extend(part[1])
-                else:
-                    items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
-            if len(set(items)) != len(items):
-                return None  # and_/or_ would drop the repeats
-            return conj, items
+            items = self._parts(operands, conj, truth, w)
+            return None if items is None else (conj, items)
         if kind is ir.Not:
             return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
         return None
