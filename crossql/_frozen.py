@@ -49,6 +49,7 @@ def fast_inits(classes: Iterable[type]) -> None:
         init.__code__ = init.__code__.replace(co_name="__init__", co_qualname=init.__qualname__)
         init.__module__ = cls.__module__
         init.__doc__ = cls.__init__.__doc__  # type: ignore[misc]
+        init.fast_init = True  # plan templates call such a constructor (compiler/templates.py)
         setattr(cls, "__init__", init)  # noqa: B010 - mypy keeps the dataclass signature
 
 

@@ -19,6 +19,7 @@ from typing import Literal as TLiteral
 from crossql import ir
 from crossql.compiler.regex_safety import catastrophic
 from crossql.compiler.shape import output_key, output_name
+from crossql.compiler.templates import HOLE_TYPES
 from crossql.errors import QuerySemanticError
 from crossql.grammar.parser import INT64_MAX, INT64_MIN
 from crossql.limits import (
@@ -481,9 +482,14 @@ _UNUSED_SHOWN = 10
 
 def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
     """Substitute every parameter with its value; refuse unbound and unused parameters."""
+    return substitute(checked, bind_values(checked, params))
+
+
+def bind_values(checked: CheckedQuery, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Each parameter's value checked against every place it fills, as the plain copy
+    the bound query holds; unbound and unused parameters refused."""
     params = params or {}
-    query = checked.query
-    source = query.source
+    source = checked.query.source
     # each value is read once into a plain copy, checked against every place it fills,
     # and that copy is what the query holds
     values: dict[str, Any] = {}
@@ -504,8 +510,14 @@ def bind(checked: CheckedQuery, params: Mapping[str, Any] | None) -> ir.Query:
         if len(unused) > _UNUSED_SHOWN:
             shown += f" and {len(unused) - _UNUSED_SHOWN:,} more"
         raise _error("unused parameter" + ("s " if len(unused) > 1 else " ") + shown,
-                     "unused-parameter", query.span, source=source,
+                     "unused-parameter", checked.query.span, source=source,
                      hint="remove it, or use it in the query")
+    return values
+
+
+def substitute(checked: CheckedQuery, values: Mapping[str, Any]) -> ir.Query:
+    """The query with each parameter replaced by its checked value (``bind_values``)."""
+    query = checked.query
     if not checked.slots:
         return query
     bound = _substitute(query, values)
@@ -535,9 +547,14 @@ def _bound_betweens(before: Any, after: Any) -> list[ir.Between]:
     return out
 
 
+_KIND_OF_TYPE: dict[type, ir.LiteralKind] = {
+    int: "int", str: "string", float: "float", bool: "bool"}
+
 _LITERAL_KINDS: dict[type, ir.LiteralKind] = {
-    int: "int", str: "string", float: "float", bool: "bool", type(None): "null"}
-"""The literal kind of each plain scalar type (``plain_value`` gives exact types)."""
+    int: "int", str: "string", float: "float", bool: "bool", type(None): "null",
+    **{hole: _KIND_OF_TYPE[of] for of, hole in HOLE_TYPES.items()}}
+"""The literal kind of each plain scalar type (``plain_value`` gives exact types), and
+of each plan template's hole (``templates.py``)."""
 
 
 def _value_of(node: Any, params: Mapping[str, Any]) -> Any:

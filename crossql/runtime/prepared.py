@@ -14,14 +14,25 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
-from crossql.compiler.checks import CheckedQuery, bind, check_query
+from crossql.compiler.checks import CheckedQuery, bind_values, check_query, substitute
+from crossql.compiler.templates import (
+    HOLE_TYPES,
+    Template,
+    make_template,
+    strictly_equal,
+)
 from crossql.grammar import parse_query
+
+_INF = float("inf")
+_MAX_TEMPLATES = 16
+"""Templates kept per prepared query (one per kind of values: types, limit, offset)."""
 
 
 class PreparedQuery:
     """A checked query for one backend; ``plan(params)`` binds and compiles."""
 
-    __slots__ = ("_backend", "_checked", "_options", "_plan", "_schema", "_text")
+    __slots__ = ("_backend", "_checked", "_counts", "_options", "_plan", "_schema",
+                 "_templates", "_text")
 
     def __init__(self, query: str | ir.Query, backend: str = "memory", *, schema: Any = None,
                  options: Any = None) -> None:
@@ -32,8 +43,13 @@ class PreparedQuery:
         self._schema = schema
         self._options = options
         self._plan: Plan | None = None
+        self._templates: dict[tuple[Any, ...], Template | None] | None = None
+        self._counts: frozenset[str] = frozenset()
         if not self._checked.slots:
             self._plan = self._compile(self._checked.query)
+        elif not self._checked.recheck_betweens:  # else each binding needs its check
+            self._templates = {}
+            self._counts = frozenset(s.name for s in self._checked.slots if s.kind == "count")
 
     @property
     def checked(self) -> CheckedQuery:
@@ -74,10 +90,98 @@ class PreparedQuery:
             raise
 
     def plan(self, params: Mapping[str, Any] | None = None) -> Plan:
-        """The plan for these parameter values (the shared plan when there are none)."""
+        """The plan for these parameter values (the shared plan when there are none).
+
+        A query with parameters fills a plan template (``compiler/templates.py``) when
+        one fits the values' kinds, else binds and compiles."""
         if self._plan is not None and not params:
             return self._plan
-        return self._compile(bind(self.checked, params))
+        checked = self.checked
+        values = bind_values(checked, params)
+        templates = self._templates
+        if templates is not None:
+            key = self._template_key(values)
+            if key is not None:
+                if key not in templates:
+                    return self._first_of_kind(key, checked, values, templates)
+                template = templates[key]
+                if template is not None:
+                    plan = self._filled(template, key, checked, values, templates)
+                    if plan is not None:
+                        return plan
+        return self._compile(substitute(checked, values))
+
+    def _template_key(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """What a template is chosen by: each value's type (a string's emptiness too),
+        and the values of ``limit``/``offset`` parameters; None: compile in full."""
+        key: list[Any] = []
+        counts = self._counts
+        for name, value in values.items():
+            if name in counts:
+                key.append(value)
+                continue
+            kind = type(value)
+            if kind is str:
+                if not value:
+                    return None
+            elif kind is float:
+                if value != value or value in (_INF, -_INF):
+                    return None
+            elif kind is not int and kind is not bool:
+                return None  # null, lists: their plans differ in shape
+            key.append(kind)
+        return tuple(key)
+
+    def _first_of_kind(self, key: tuple[Any, ...], checked: CheckedQuery,
+                       values: dict[str, Any],
+                       templates: dict[tuple[Any, ...], Template | None]) -> Plan:
+        """Compile in full, and try a template for the values of this kind."""
+        plan = self._compile(substitute(checked, values))
+        if len(templates) >= _MAX_TEMPLATES:
+            return plan
+        holes = {name: value if name in self._counts else HOLE_TYPES[type(value)](name)
+                 for name, value in values.items()}
+        template: Template | None
+        try:
+            template = make_template(self._backend.compile(
+                substitute(checked, holes), schema=self._schema, options=self._options))
+            filled = self._fill(template, values)
+            if filled is None or not strictly_equal(filled, plan):
+                template = None
+        except Exception:  # the compiler looked at a value, or failed: no template
+            template = None
+        templates[key] = template
+        return plan
+
+    def _fill(self, template: Template, values: dict[str, Any]) -> Plan | None:
+        """The filled template, or None when these values must be compiled in full."""
+        counts = self._counts
+        constants = template.constants
+        seen: list[Any] = []
+        for name, value in values.items():
+            if name in counts:
+                continue
+            if value in constants or value in seen:
+                return None  # equal values may be merged by the compiler
+            seen.append(value)
+        try:
+            plan: Plan = template.fill(values)
+        except Exception:  # Refill, or a value a step refuses: compile, which
+            return None  # refuses it with the located error
+        return plan
+
+    def _filled(self, template: Template, key: tuple[Any, ...], checked: CheckedQuery,
+                values: dict[str, Any],
+                templates: dict[tuple[Any, ...], Template | None]) -> Plan | None:
+        plan = self._fill(template, values)
+        if plan is None or not template.checks_left:
+            return plan
+        compiled = self._compile(substitute(checked, values))
+        if strictly_equal(plan, compiled):
+            template.checks_left -= 1
+        else:
+            templates[key] = None
+        return compiled
 
 
 class PlanCache:

@@ -46,6 +46,7 @@ from typing import Any, TypeAlias
 from crossql import ir
 from crossql._frozen import fast_init
 from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
+from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
 
 Path: TypeAlias = tuple[str, ...]
@@ -771,6 +772,11 @@ class ExpressionWriter:
                     av = _shared(_STRINGS, raw, {"S": raw})
                 self.values[placeholder] = av
             return placeholder
+        if isinstance(raw, Hole):  # a plan template's: never shared with another value
+            n = len(self.values)
+            placeholder = _VALUES[n] if n < _SHARED else f":v{n}"
+            self.values[placeholder] = raw.then(scalar_attribute_value)
+            return placeholder
         av = None
         key: Any
         kind = type(raw)
@@ -830,3 +836,15 @@ class ExpressionWriter:
         if kind is SizeComparison:
             return f"size({path or self.path(e.path)}) {e.op} {self.value(e.value)}"
         raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded
+
+
+def scalar_attribute_value(raw: str | int | float | bool) -> dict[str, Any]:
+    """The AttributeValue ``ExpressionWriter.value`` gives a string, number or bool."""
+    kind = type(raw)
+    if kind is str:
+        return {"S": raw}
+    if kind is bool:
+        return {"BOOL": raw}
+    if kind is int and -_SAFE_INT < raw < _SAFE_INT:  # type: ignore[operator]
+        return {"N": str(raw)}
+    return {"N": number_text(raw)}  # type: ignore[arg-type]

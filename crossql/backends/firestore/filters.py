@@ -46,6 +46,7 @@ from crossql.backends.firestore.plan import (
     FilterOp,
     Or,
 )
+from crossql.compiler.templates import Hole, HoleInspected, Refill
 from crossql.errors import CapabilityError
 from crossql.runtime.reference import freeze
 
@@ -535,6 +536,11 @@ class FilterBuilder:
             self.new_names = True
         literal = cond.value
         prefix: Any = literal.value if type(literal) is _LITERAL else _value(literal)
+        if isinstance(prefix, Hole):  # a plan template's: the range made when filled
+            if truth and segments != ("_id",):
+                return And((FieldFilter(segments, ">=", prefix, at),
+                            FieldFilter(segments, "<", prefix.then(_successor), at)))
+            raise HoleInspected(prefix.name)
         if truth and prefix and segments != ("_id",):
             code = ord(prefix[-1]) + 1
             if code < 0xD800:  # successor(prefix) without a carry: what startswith makes
@@ -917,3 +923,12 @@ def non_null_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
     for s in known[1:]:
         result &= s
     return result
+
+
+def _successor(prefix: str) -> str:
+    """The first string after every string that starts with ``prefix`` (a non-empty
+    string), when it needs no carry: the range ``_startswith`` makes."""
+    code = ord(prefix[-1]) + 1
+    if code >= 0xD800:
+        raise Refill(prefix)  # the compiler makes another filter for this prefix
+    return prefix[:-1] + chr(code)

@@ -28,6 +28,7 @@ from typing import Any, TypeAlias
 
 from crossql import ir
 from crossql.backends.base import refuse
+from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
 
 Filter = dict[str, Any]
@@ -546,7 +547,7 @@ class FilterBuilder:
         if kind is ir.Size:
             return self.size(node.path, node.op, _value(node.value), truth)
         if kind is ir.StartsWith:
-            return self.regex(node.path, "^" + escape_regex(_value(node.value)), truth)
+            return self.regex(node.path, prefix_pattern(_value(node.value)), truth)
         if kind is ir.Matches:
             return self.regex(node.path, bson_pattern(_value(node.value)), truth)
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
@@ -593,7 +594,7 @@ def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
     if kind is ir.StartsWith:
         path = node.path
         return path.segments, field_name(path), {
-            "$regex": "^" + escape_regex(_value(node.value)), "$not": _ARRAY}
+            "$regex": prefix_pattern(_value(node.value)), "$not": _ARRAY}
     if kind is ir.Between:
         path = node.path
         return path.segments, field_name(path), {
@@ -654,6 +655,14 @@ def bson_pattern(pattern: str) -> str:
         backslashes = backslashes + 1 if ch == "\\" else 0
         out.append(ch)
     return "".join(out)
+
+
+def prefix_pattern(prefix: Any) -> Any:
+    """The anchored pattern of a ``startswith`` prefix (of a plan template's hole: the
+    pattern is made from the value when the template is filled)."""
+    if isinstance(prefix, Hole):
+        return prefix.then(prefix_pattern)
+    return "^" + escape_regex(prefix)
 
 
 def escape_regex(text: str) -> str:

@@ -1,0 +1,256 @@
+"""Plan templates: a prepared query's plan compiled once with holes for its values.
+
+Re-binding a prepared query would otherwise bind and run the whole backend compile
+again for every execution. A template is the backend's plan for the query with
+each value parameter left as a ``Hole``: the compiler places the hole where the
+value goes, and ``fill(values)`` rebuilds only the containers on the way to the
+holes (generated code, one function per template), sharing everything else.
+
+Why a template can be trusted (``docs/performance.md``, "Plan templates"):
+
+- A hole refuses to be looked at: truth value, comparison, hashing, ``len``,
+  ``str``/``repr``, arithmetic all raise. A compiler that decides anything from a
+  value cannot build a template (the query falls back to a full compile), so the
+  plan's shape depends only on what the template is keyed by: each parameter's
+  exact type (a string also by being empty or not) and the values of ``limit`` and
+  ``offset`` parameters, which are compiled in, not left as holes.
+- The few places where a compiler *transforms* a value (a MongoDB prefix regex,
+  a DynamoDB AttributeValue, a Firestore prefix range) ask the hole for a
+  derived hole (``Hole.then``); the transformation runs on the real value at fill
+  time and may refuse (``Refill``) when the value would change the plan's shape.
+- Values equal to one another, or to a scalar the template already holds (a name,
+  a type code, a constant of the query), are not filled: a compiler may merge
+  equal values (DynamoDB shares one placeholder), so those executions compile.
+- The first executions of each template are compiled in full as well and
+  compared with the filled plan (types included); a difference discards the
+  template for good. The test suite compares filled and compiled plans on
+  generated queries and values for every backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+FillFunction = Callable[[Mapping[str, Any]], Any]
+
+
+class HoleInspected(Exception):
+    """A compiler looked at a value that a template leaves as a hole."""
+
+
+class Refill(Exception):
+    """A value does not fit its template (it would change the plan's shape)."""
+
+
+def _inspected(self: Hole, *args: object) -> NoReturn:
+    raise HoleInspected(self.name)
+
+
+class Hole:
+    """A parameter's value, unknown while a template compiles; see the module docstring.
+
+    ``steps`` are the transformations a compiler asked for (``then``), applied in
+    order to the real value when the template is filled.
+    """
+
+    __slots__ = ("name", "steps")
+    kind = "value"
+
+    def __init__(self, name: str, steps: tuple[Callable[[Any], Any], ...] = ()) -> None:
+        self.name = name
+        self.steps = steps
+
+    def then(self, step: Callable[[Any], Any]) -> Hole:
+        """The hole of ``step(value)``."""
+        return type(self)(self.name, (*self.steps, step))
+
+    __bool__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _inspected
+    __hash__ = __len__ = __iter__ = __contains__ = __getitem__ = _inspected
+    __str__ = __repr__ = __format__ = __bytes__ = _inspected
+    __int__ = __float__ = __index__ = __complex__ = __round__ = _inspected
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _inspected
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _inspected
+    __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = _inspected
+    __reduce__ = __reduce_ex__ = __copy__ = __deepcopy__ = _inspected
+
+
+class StringHole(Hole):
+    """A hole for a non-empty string."""
+
+    __slots__ = ()
+    kind = "string"
+
+
+class IntHole(Hole):
+    """A hole for an int."""
+
+    __slots__ = ()
+    kind = "int"
+
+
+class FloatHole(Hole):
+    """A hole for a finite float."""
+
+    __slots__ = ()
+    kind = "float"
+
+
+class BoolHole(Hole):
+    """A hole for a bool."""
+
+    __slots__ = ()
+    kind = "bool"
+
+
+HOLE_TYPES: dict[type, type[Hole]] = {str: StringHole, int: IntHole, float: FloatHole,
+                                      bool: BoolHole}
+"""The hole for each exact type of value a template can leave open."""
+
+
+def is_hole(value: object) -> bool:
+    """True for a template's hole (compilers test this where they transform a value)."""
+    return isinstance(value, Hole)
+
+
+def strictly_equal(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (``1 == True == 1.0`` is not)."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return (len(a) == len(b) and list(a) == list(b)
+                and all(strictly_equal(a[k], b[k]) for k in a))
+    if kind is list or kind is tuple:
+        return len(a) == len(b) and all(strictly_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Hole):
+        return False
+    if dataclasses.is_dataclass(a):
+        return all(strictly_equal(getattr(a, f.name), getattr(b, f.name))
+                   for f in dataclasses.fields(a))
+    if kind is float and a != a:  # NaN
+        return bool(b != b)
+    equal: bool = a == b
+    return equal
+
+
+_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
+class _Emitter:
+    """Writes the fill function of one template: a statement per rebuilt container."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_new": object.__new__}
+        self.lines: list[str] = []
+        self.constants: set[Any] = set()
+        self.holes: dict[tuple[str, tuple[Any, ...]], str] = {}
+        self._done: dict[int, str | None] = {}
+        self._keep: list[Any] = []  # objects whose id() is memoised stay alive
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def emit(self, obj: Any) -> str | None:
+        """The local holding ``obj`` rebuilt with its holes filled; None when ``obj``
+        holds no hole (the template's own object is shared)."""
+        kind = type(obj)
+        if kind in _SCALARS:
+            if kind is not bytes and kind is not type(None):
+                self.constants.add(obj)
+            return None
+        if isinstance(obj, Hole):
+            return self._hole(obj)
+        if id(obj) in self._done:
+            return self._done[id(obj)]
+        self._keep.append(obj)
+        out: str | None
+        if kind is dict:
+            out = self._dict(obj)
+        elif kind is list or kind is tuple:
+            out = self._sequence(obj, kind)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            out = self._dataclass(obj)
+        else:
+            out = None  # an opaque object: the comparison at the first fills covers it
+        self._done[id(obj)] = out
+        return out
+
+    def _local(self, expression: str) -> str:
+        name = f"t{len(self.lines)}"
+        self.lines.append(f"    {name} = {expression}")
+        return name
+
+    def _hole(self, hole: Hole) -> str:
+        key = (hole.name, hole.steps)
+        name = self.holes.get(key)
+        if name is None:
+            value = f"v[{hole.name!r}]"
+            for step in hole.steps:
+                value = f"{self.const(step)}({value})"
+            name = self.holes[key] = self._local(value)
+        return name
+
+    def _dict(self, obj: dict[Any, Any]) -> str | None:
+        parts = [(key, self.emit(key), self.emit(value), value) for key, value in obj.items()]
+        if all(k is None and v is None for _, k, v, _ in parts):
+            return None
+        items = ", ".join(f"{k or self.const(key)}: {v or self.const(value)}"
+                          for key, k, v, value in parts)
+        return self._local("{" + items + "}")
+
+    def _sequence(self, obj: list[Any] | tuple[Any, ...], kind: type) -> str | None:
+        parts = [(self.emit(item), item) for item in obj]
+        if all(e is None for e, _ in parts):
+            return None
+        items = ", ".join(e or self.const(item) for e, item in parts)
+        return self._local(f"[{items}]" if kind is list else f"({items},)")
+
+    def _dataclass(self, obj: Any) -> str | None:
+        cls = type(obj)
+        # an IR node's span is offsets in the query text, never a value: not a constant
+        # a value could be confused with
+        ir_node = cls.__module__ == "crossql.ir"
+        parts = [(f.name, None if ir_node and f.name == "span" else self.emit(value), value)
+                 for f in dataclasses.fields(obj) for value in (getattr(obj, f.name),)]
+        if all(e is None for _, e, _ in parts):
+            return None
+        if getattr(cls.__init__, "fast_init", False):  # crossql/_frozen.py: every field
+            args = ", ".join(e or self.const(value) for _, e, value in parts)
+            return self._local(f"{self.const(cls)}({args})")
+        name = self._local(f"_new({self.const(cls)})")
+        for field, e, value in parts:
+            # a slot's own setter writes a frozen dataclass's field (as its __init__ would)
+            setter = getattr(cls.__dict__.get(field), "__set__", None)
+            if setter is not None:
+                self.lines.append(f"    {self.const(setter)}({name}, {e or self.const(value)})")
+            else:
+                self.namespace["_set"] = object.__setattr__
+                self.lines.append(f"    _set({name}, {field!r}, {e or self.const(value)})")
+        return name
+
+
+@dataclasses.dataclass(slots=True)
+class Template:
+    """A plan with holes, and the generated function that fills them."""
+
+    fill: FillFunction
+    constants: frozenset[Any]
+    """Every scalar the template holds: a value equal to one is not filled."""
+    checks_left: int = 2
+    """Fills still compared with a full compile before the template is trusted."""
+
+
+def make_template(plan: Any) -> Template:
+    """The template of a plan compiled with holes (``Refill`` raised by a step at fill
+    time means: compile this execution in full)."""
+    emitter = _Emitter()
+    result = emitter.emit(plan)
+    body = [*emitter.lines, f"    return {result or emitter.const(plan)}"]
+    source = "def fill(v):\n" + "\n".join(body) + "\n"
+    exec(source, emitter.namespace)  # generated from the template's own structure
+    fill: FillFunction = emitter.namespace["fill"]
+    return Template(fill, frozenset(emitter.constants))
