@@ -126,9 +126,9 @@ def strictly_equal(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(strictly_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Hole):
         return False
-    if dataclasses.is_dataclass(a):
+    if dataclasses.is_dataclass(a):  # as the class compares: diagnostics left out
         return all(strictly_equal(getattr(a, f.name), getattr(b, f.name))
-                   for f in dataclasses.fields(a))
+                   for f in dataclasses.fields(a) if f.compare)
     if kind is float and a != a:  # NaN
         return bool(b != b)
     equal: bool = a == b
@@ -141,7 +141,8 @@ _SCALARS = (str, int, float, bool, bytes, type(None))
 class _Emitter:
     """Writes the fill function of one template: a statement per rebuilt container."""
 
-    def __init__(self) -> None:
+    def __init__(self, unbound: Mapping[int, Any]) -> None:
+        self.unbound = unbound
         self.namespace: dict[str, Any] = {"_new": object.__new__}
         self.lines: list[str] = []
         self.constants: set[Any] = set()
@@ -214,8 +215,17 @@ class _Emitter:
         # an IR node's span is offsets in the query text, never a value: not a constant
         # a value could be confused with
         ir_node = cls.__module__ == "crossql.ir"
-        parts = [(f.name, None if ir_node and f.name == "span" else self.emit(value), value)
-                 for f in dataclasses.fields(obj) for value in (getattr(obj, f.name),)]
+        parts: list[tuple[str, str | None, Any]] = []
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if ir_node and f.name == "span":
+                parts.append((f.name, None, value))
+            elif not f.compare and id(value) in self.unbound:
+                # a diagnostic pointer to the query's condition (Firestore's `origin`, not
+                # compared): the unbound condition, as the query holds it, not a copy
+                parts.append((f.name, self.const(self.unbound[id(value)]), value))
+            else:
+                parts.append((f.name, self.emit(value), value))
         if all(e is None for _, e, _ in parts):
             return None
         if getattr(cls.__init__, "fast_init", False):  # crossql/_frozen.py: every field
@@ -244,10 +254,50 @@ class Template:
     """Fills still compared with a full compile before the template is trusted."""
 
 
-def make_template(plan: Any) -> Template:
-    """The template of a plan compiled with holes (``Refill`` raised by a step at fill
-    time means: compile this execution in full)."""
-    emitter = _Emitter()
+def unbound_nodes(unbound: Any, holed: Any) -> dict[int, Any]:
+    """For each IR node of ``holed`` (the query with holes) that differs from the
+    unbound query's, the unbound node (by ``id`` of the holed one)."""
+    out: dict[int, Any] = {}
+    stack = [(unbound, holed)]
+    while stack:
+        a, b = stack.pop()
+        if a is b:
+            continue
+        out[id(b)] = a
+        if type(a) is tuple and type(b) is tuple:
+            stack.extend(zip(a, b, strict=False))
+        elif dataclasses.is_dataclass(a) and type(a) is type(b):
+            stack.extend((getattr(a, f.name), getattr(b, f.name))
+                         for f in dataclasses.fields(a))
+    return out
+
+
+def holds_hole(obj: Any) -> bool:
+    """True when a hole is left anywhere in ``obj`` (diagnostic fields included)."""
+    seen: set[int] = set()
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Hole):
+            return True
+        kind = type(item)
+        if kind in _SCALARS or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return False
+
+
+def make_template(plan: Any, unbound: Mapping[int, Any] | None = None) -> Template:
+    """The template of a plan compiled with holes. ``unbound`` (``unbound_nodes``) maps
+    the IR nodes with holes to the query's own, for diagnostic fields to point at.
+    A fill raises when a step refuses a value: compile that execution in full."""
+    emitter = _Emitter(unbound or {})
     result = emitter.emit(plan)
     body = [*emitter.lines, f"    return {result or emitter.const(plan)}"]
     source = "def fill(v):\n" + "\n".join(body) + "\n"

@@ -18,12 +18,15 @@ from crossql.compiler.checks import CheckedQuery, bind_values, check_query, subs
 from crossql.compiler.templates import (
     HOLE_TYPES,
     Template,
+    holds_hole,
     make_template,
     strictly_equal,
+    unbound_nodes,
 )
 from crossql.grammar import parse_query
 
 _INF = float("inf")
+_UNSEEN: Any = object()
 _MAX_TEMPLATES = 16
 """Templates kept per prepared query (one per kind of values: types, limit, offset)."""
 
@@ -96,19 +99,22 @@ class PreparedQuery:
         one fits the values' kinds, else binds and compiles."""
         if self._plan is not None and not params:
             return self._plan
-        checked = self.checked
+        checked = self._checked or self.checked
         values = bind_values(checked, params)
         templates = self._templates
         if templates is not None:
             key = self._template_key(values)
             if key is not None:
-                if key not in templates:
+                template = templates.get(key, _UNSEEN)
+                if template is _UNSEEN:
                     return self._first_of_kind(key, checked, values, templates)
-                template = templates[key]
                 if template is not None:
-                    plan = self._filled(template, key, checked, values, templates)
+                    plan = self._fill(template, values)
                     if plan is not None:
-                        return plan
+                        if not template.checks_left:
+                            return plan
+                        return self._checked_fill(plan, template, key, checked, values,
+                                                  templates)
         return self._compile(substitute(checked, values))
 
     def _template_key(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -143,10 +149,12 @@ class PreparedQuery:
                  for name, value in values.items()}
         template: Template | None
         try:
-            template = make_template(self._backend.compile(
-                substitute(checked, holes), schema=self._schema, options=self._options))
+            holed = substitute(checked, holes)
+            template = make_template(
+                self._backend.compile(holed, schema=self._schema, options=self._options),
+                unbound_nodes(checked.query, holed))
             filled = self._fill(template, values)
-            if filled is None or not strictly_equal(filled, plan):
+            if filled is None or not strictly_equal(filled, plan) or holds_hole(filled):
                 template = None
         except Exception:  # the compiler looked at a value, or failed: no template
             template = None
@@ -170,14 +178,13 @@ class PreparedQuery:
             return None  # refuses it with the located error
         return plan
 
-    def _filled(self, template: Template, key: tuple[Any, ...], checked: CheckedQuery,
-                values: dict[str, Any],
-                templates: dict[tuple[Any, ...], Template | None]) -> Plan | None:
-        plan = self._fill(template, values)
-        if plan is None or not template.checks_left:
-            return plan
+    def _checked_fill(self, plan: Plan, template: Template, key: tuple[Any, ...],
+                      checked: CheckedQuery, values: dict[str, Any],
+                      templates: dict[tuple[Any, ...], Template | None]) -> Plan:
+        """A fill of a template not trusted yet: compiled in full as well and compared
+        (a difference discards the template)."""
         compiled = self._compile(substitute(checked, values))
-        if strictly_equal(plan, compiled):
+        if strictly_equal(plan, compiled) and not holds_hole(plan):
             template.checks_left -= 1
         else:
             templates[key] = None
