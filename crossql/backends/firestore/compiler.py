@@ -35,13 +35,13 @@ from crossql.backends.firestore.filters import (
     GOOD_NAMES,
     Exists,
     FilterBuilder,
-    Scan,
     and_,
     expand_exists,
     expand_top_exists,
     has_field,
     non_null_fields,
     or_,
+    scan,
     valid_document_id,
 )
 from crossql.backends.firestore.options import FirestoreOptions
@@ -62,6 +62,7 @@ from crossql.backends.firestore.plan import (
     Where,
     composites,
     field_path,
+    leaves,
 )
 from crossql.compiler.shape import output_key
 from crossql.errors import CapabilityError
@@ -210,10 +211,10 @@ class _Compiler(FilterBuilder):
     """One compile. It is the condition's ``FilterBuilder`` too (one object, and
     ``refuse`` is its own)."""
 
-    # what the condition's final tree holds (``take_leaves``); the class defaults are an
+    # what the condition's final tree holds (``analyse``); the class defaults are an
     # empty condition's (fewer stores per compile)
-    leaves: Sequence[FieldFilter] = ()
-    """The leaves of the condition's final filter tree, in order."""
+    leaf_count = 0
+    """How many leaves (filters) the condition's final filter tree has."""
     disjunctions = 1
     """How many disjunctions the tree has in normal form (as Firestore counts)."""
     arrays_per_disjunction = 0
@@ -308,24 +309,23 @@ class _Compiler(FilterBuilder):
             # the tree is normalised already: expanding nothing would rebuild it alike
             assert not isinstance(built, Exists)
             tree = built
-        self.take_leaves(tree)
+        self.analyse(tree)
         options = self.options
         if not (options.native_or and options.native_not_equal):
             self.check_profile(tree)  # (every filter the builder makes is allowed else)
         return self.key_equalities(tree) if self.on_id else tree
 
-    def take_leaves(self, tree: Filter) -> None:
-        """The leaves of the final tree and its normal form, and the leaves the checks
-        look at, sorted out in one pass."""
-        found = Scan(tree)
-        self.leaves = found.leaves
-        self.disjunctions = found.disjunctions
-        self.arrays_per_disjunction = found.arrays_per_disjunction
-        self.inequalities = found.inequalities
-        self.special = found.special
-        self.present = found.present
+    def analyse(self, tree: Filter) -> None:
+        """The final tree's normal form, size and the leaves the checks look at, sorted
+        out in one walk (``scan``)."""
+        inequalities: list[FieldFilter] = []
+        special: list[FieldFilter] = []
+        present: set[tuple[str, ...]] = set()
+        self.inequalities, self.special, self.present = inequalities, special, present
+        self.leaf_count, self.disjunctions, self.arrays_per_disjunction = scan(
+            tree, inequalities, special, present)
         if self.may_hold_id:
-            self.on_id = [leaf for leaf in self.leaves if leaf.field == ID_FIELD]
+            self.on_id = [leaf for leaf in leaves(tree) if leaf.field == ID_FIELD]
 
     def key_equalities(self, tree: Filter) -> Filter:
         """Firestore refuses `==`/`in` on the document id next to an inequality on another
@@ -363,7 +363,7 @@ class _Compiler(FilterBuilder):
             return out
 
         tree = rewrite(tree)
-        self.take_leaves(tree)
+        self.analyse(tree)
         return tree
 
     def check_profile(self, tree: Filter) -> None:
@@ -409,7 +409,7 @@ class _Compiler(FilterBuilder):
         not_in = not_equal if not_equal and not_equal[0].op == "not-in" else []
         if not_in:
             ors = [n for n in composites(tree) if isinstance(n, Or)]
-            others = [leaf for leaf in self.leaves if leaf.op in ("in", "array_contains_any")]
+            others = [leaf for leaf in self.special if leaf.op in ("in", "array_contains_any")]
             if ors or others:
                 raise self.refuse(
                     "not-in-combination", "not in", not_in[0].origin,
@@ -419,11 +419,10 @@ class _Compiler(FilterBuilder):
 
     def check_limits(self, tree: Filter, orders: int) -> None:
         where = self.query.where
-        all_leaves = self.leaves
         if self.special:  # most conditions have no list and no `!=`
             self.check_special_limits(tree)
         if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
-            arrays = [leaf for leaf in all_leaves
+            arrays = [leaf for leaf in leaves(tree)
                       if leaf.op in ("array_contains", "array_contains_any")]
             raise self.refuse(
                 "array-contains-per-disjunction", "contains", arrays[-1].origin,
@@ -444,12 +443,12 @@ class _Compiler(FilterBuilder):
                 f"firestore allows inequalities on {LIMITS['inequality fields']} fields; the "
                 f"condition has {self.inequality_fields}",
                 "turn some ranges into equalities, or split the query")
-        total = len(all_leaves) + orders
+        total = self.leaf_count + orders
         if total > LIMITS["filters and orders"]:
             raise self.refuse(
                 "filters-and-orders", "and", where,
                 f"firestore allows {LIMITS['filters and orders']} filters and orders in all; "
-                f"the query has {len(all_leaves)} filters and {orders} orders",
+                f"the query has {self.leaf_count} filters and {orders} orders",
                 "split the query")
 
     # -- presence --------------------------------------------------------------------------

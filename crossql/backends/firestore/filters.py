@@ -45,6 +45,7 @@ from crossql.backends.firestore.plan import (
     Filter,
     FilterOp,
     Or,
+    leaves,
 )
 from crossql.errors import CapabilityError
 from crossql.runtime.reference import freeze
@@ -777,82 +778,88 @@ def expand_top_exists(node: And, made: int, allowed: bool, refuse: Refuse) -> Fi
     return And(tuple(children))  # as expand_exists: each Exists became an Or
 
 
+def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilter],
+         present: set[tuple[str, ...]]) -> tuple[int, int, int]:
+    """One walk over a filter tree, for the compiler's checks: appends the leaves with an
+    inequality to ``inequalities`` and those with limits of their own (a list of values,
+    ``!=``) to ``special``, in order; adds to ``present`` the fields of the inequalities
+    at the top of the tree (every matching document has them; ``has_field`` finds the
+    others). Returns how many leaves the tree has, and its disjunctive normal form: how
+    many disjunctions it has (each value of ``in`` and ``array-contains-any`` counting
+    as one, as Firestore counts them) and the most ``array-contains``/
+    ``array-contains-any`` filters in one of them."""
+    if isinstance(node, FieldFilter):
+        present.add(node.field)
+        kind = _LEAF_KINDS[node.op]
+        if kind & _INEQUALITY:
+            inequalities.append(node)
+        if kind & _SPECIAL:
+            special.append(node)
+        return 1, len(node.value) if kind & _LISTED else 1, 1 if kind & _ARRAY else 0
+    return _walk(node, True, inequalities, special, present)
+
+
+def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
+          special: list[FieldFilter], present: set[tuple[str, ...]]) -> tuple[int, int, int]:
+    """``scan`` of an ``And`` or ``Or`` (``top``: the tree's root)."""
+    kinds = _LEAF_KINDS
+    is_and = type(node) is And
+    count, arrays = (1, 0) if is_and else (0, 0)
+    found = 0
+    for child in node.filters:
+        if type(child) is FieldFilter:
+            found += 1
+            kind = kinds[child.op]
+            if not kind:  # `==`, the common case: one disjunction, no array filter
+                if not is_and:
+                    count += 1
+                continue
+            if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
+                inequalities.append(child)
+                if is_and:
+                    if top:
+                        present.add(child.field)
+                else:
+                    count += 1
+                continue
+            if kind & _INEQUALITY:
+                inequalities.append(child)
+                if top and is_and:
+                    present.add(child.field)
+            if kind & _SPECIAL:
+                special.append(child)
+            n = len(child.value) if kind & _LISTED else 1
+            per = 1 if kind & _ARRAY else 0
+        else:
+            below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
+            found += below
+        if is_and:
+            count *= n
+            arrays += per
+        else:
+            count += n
+            if per > arrays:
+                arrays = per
+    return found, count, arrays
+
+
 class Scan:
-    """What one walk over a filter tree finds: its leaves in order, those with an
-    inequality, those with limits of their own (a list of values, ``!=``), and its
-    disjunctive normal form — how many disjunctions it has (each value of ``in`` and
-    ``array-contains-any`` counting as one, as Firestore counts them) and the most
-    ``array-contains``/``array-contains-any`` filters in one of them."""
+    """``scan`` as an object, with the tree's leaves in order (for tests and tools)."""
 
     __slots__ = ("arrays_per_disjunction", "disjunctions", "inequalities", "leaves", "present",
                  "special")
 
     def __init__(self, node: Filter) -> None:
-        self.leaves: list[FieldFilter] = []
         self.inequalities: list[FieldFilter] = []
         self.special: list[FieldFilter] = []
         self.present: set[tuple[str, ...]] = set()
-        """Fields of inequalities at the top of the tree (so every matching document has
-        them; ``has_field`` finds the others)."""
-        if isinstance(node, FieldFilter):
-            self.present.add(node.field)
-            self.leaves.append(node)
-            self._sort(node)
-            op = node.op
-            self.disjunctions = len(node.value) if op in _LIST_OPS else 1
-            self.arrays_per_disjunction = 1 if op in _ARRAY_OPS else 0
-        else:
-            self.disjunctions, self.arrays_per_disjunction = self._walk(node, True)
-
-    def _sort(self, leaf: FieldFilter) -> None:
-        kind = _LEAF_KINDS[leaf.op]
-        if kind & _INEQUALITY:
-            self.inequalities.append(leaf)
-        if kind & _SPECIAL:
-            self.special.append(leaf)
-
-    def _walk(self, node: And | Or, top: bool = False) -> tuple[int, int]:
-        append = self.leaves.append
-        kinds = _LEAF_KINDS
-        is_and = type(node) is And
-        count, arrays = (1, 0) if is_and else (0, 0)
-        for child in node.filters:
-            if type(child) is FieldFilter:
-                append(child)
-                kind = kinds[child.op]
-                if not kind:  # `==`, the common case: one disjunction, no array filter
-                    if not is_and:
-                        count += 1
-                    continue
-                if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
-                    self.inequalities.append(child)
-                    if is_and:
-                        if top:
-                            self.present.add(child.field)
-                    else:
-                        count += 1
-                    continue
-                if kind & _INEQUALITY:
-                    self.inequalities.append(child)
-                    if top and is_and:
-                        self.present.add(child.field)
-                if kind & _SPECIAL:
-                    self.special.append(child)
-                n = len(child.value) if kind & _LISTED else 1
-                per = 1 if kind & _ARRAY else 0
-            else:
-                n, per = self._walk(child)  # type: ignore[arg-type]
-            if is_and:
-                count *= n
-                arrays += per
-            else:
-                count += n
-                if per > arrays:
-                    arrays = per
-        return count, arrays
+        count, self.disjunctions, self.arrays_per_disjunction = scan(
+            node, self.inequalities, self.special, self.present)
+        self.leaves = list(leaves(node))
+        assert len(self.leaves) == count
 
 
-_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (Scan._walk tests `kind == 1`)
+_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (_walk tests `kind == 1`)
 _LEAF_KINDS: dict[str, int] = {
     op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
     | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
@@ -862,11 +869,6 @@ _LEAF_KINDS: dict[str, int] = {
                "array_contains_any")}
 """Per filter operator: whether it is an inequality, whether it has limits of its own,
 whether each of its values counts as a disjunction, whether it tests array elements."""
-_ARRAY_OPS = frozenset({"array_contains", "array_contains_any"})
-
-
-_LIST_OPS = frozenset({"in", "array_contains_any"})
-"""Operators whose every value counts as a disjunction."""
 
 
 def has_field(node: Filter, field: tuple[str, ...]) -> bool:
