@@ -487,23 +487,17 @@ class _Compiler(FilterBuilder):
         return out
 
     # -- plain queries -------------------------------------------------------------------------
-    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]]
-                    ) -> tuple[list[OrderBy], int]:
+    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]],
+                    aliases: Mapping[str, tuple[str, ...]]) -> tuple[list[OrderBy], int]:
         """The ``order_by`` steps, and how many inequality fields Firestore orders by
-        after them (implicitly)."""
+        after them (implicitly). ``aliases``: the path each select alias names."""
         q = self.query
         steps: list[OrderBy] = []
         seen: set[tuple[str, ...]] = set()
-        select = q.select
         for key in q.order_by:
             segs = key.path.segments
-            if len(segs) == 1 and select:
-                name = segs[0]
-                for item in select:  # resolve_order_key: an alias names a select item
-                    if item.alias == name:
-                        assert isinstance(item.expr, ir.Path)
-                        segs = item.expr.segments
-                        break
+            if aliases and len(segs) == 1:  # resolve_order_key: an alias names a select item
+                segs = aliases.get(segs[0], segs)
             if segs == ("_id",):
                 segs = ID_FIELD
             if segs in seen:
@@ -569,6 +563,7 @@ class _Compiler(FilterBuilder):
         select = q.select
         outputs: tuple[Output, ...] = ()
         projection: Select | None = None
+        aliases: Mapping[str, tuple[str, ...]] = _NO_ALIASES
         if select:
             # no aggregate here: each item is a path
             # (segments, alias) of each item, flat: fewer tuples to build and hash
@@ -580,14 +575,14 @@ class _Compiler(FilterBuilder):
             shape = _SHARED.get((Select, key))
             if shape is None:
                 shape = _shared((Select, key), lambda: _select_shape(key))
-            outputs, projection = shape
+            outputs, projection, aliases = shape
         never = type(tree) is Or and not tree.filters
         if never or limit == 0:
             reason = "the condition matches no document" if never else "`limit 0`"
             return FirestorePlan(q.collection, (), (), outputs, (), self.options,
                                  (f"no rows: {reason}",))
         inequality = self.check_inequality_fields(tree) if self.inequalities else []
-        orders, implicit = (self.order_steps(tree, inequality) if q.order_by
+        orders, implicit = (self.order_steps(tree, inequality, aliases) if q.order_by
                             else ([], len(inequality)))
         self.check_limits(tree, len(orders) + implicit)
         steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
@@ -754,16 +749,22 @@ def _limit(count: int) -> Limit:
         (Limit, type(count), count), lambda: Limit(count))
 
 
+_NO_ALIASES: Mapping[str, tuple[str, ...]] = {}
+
+
 def _select_shape(items: tuple[tuple[str, ...] | str | None, ...]
-                  ) -> tuple[tuple[Output, ...], Select]:
-    """The outputs and the ``select`` step of the selected paths: ``items`` is each
-    path's segments followed by its alias (or None)."""
+                  ) -> tuple[tuple[Output, ...], Select, Mapping[str, tuple[str, ...]]]:
+    """The outputs and the ``select`` step of the selected paths, and the path each
+    alias names: ``items`` is each path's segments followed by its alias (or None)."""
     outputs: list[Output] = []
     projection: list[tuple[str, ...]] = []
+    aliases: dict[str, tuple[str, ...]] = {}
     for at in range(0, len(items), 2):
         segs, alias = items[at], items[at + 1]
         assert isinstance(segs, tuple) and not isinstance(alias, tuple)
         key = segs if alias is None else (alias,)  # output_key(item)
+        if alias is not None:
+            aliases.setdefault(alias, segs)  # the first item an alias names (resolve_order_key)
         if segs == ("_id",):
             outputs.append(Output(key, ID_FIELD))
         else:
@@ -772,7 +773,7 @@ def _select_shape(items: tuple[tuple[str, ...] | str | None, ...]
     # a path under another selected path comes with it
     paths = tuple(p for p in projection
                   if not any(o != p and p[:len(o)] == o for o in projection))
-    return tuple(outputs), Select(tuple(dict.fromkeys(paths)))
+    return tuple(outputs), Select(tuple(dict.fromkeys(paths))), aliases or _NO_ALIASES
 
 
 def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
