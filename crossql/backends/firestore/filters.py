@@ -423,27 +423,38 @@ class FilterBuilder:
         return _HANDLERS[type(operand)](self, operand, truth, operand if truth else cond, cond)
 
     # `and`/`or` build their operands inline (``build`` of each): the hottest loop
+    # (loops, not list comprehensions: in Python 3.11 each comprehension is a function
+    # call of its own, dear next to two or three operands)
     def _and(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         handlers = _HANDLERS
+        parts: list[Node] = []
+        add = parts.append
         if truth:
-            return and_([handlers[type(c)](self, c, True, c, negation) for c in cond.operands])
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, True, c, negation))
+            return and_(parts)
         if negation is None:
-            parts = [handlers[type(c)](self, c, False, c, None) for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, c, None))
         else:
-            parts = [handlers[type(c)](self, c, False, negation, negation)
-                     for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, negation, negation))
         return or_(parts, at)
 
     def _or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         handlers = _HANDLERS
+        parts: list[Node] = []
+        add = parts.append
         if truth:
-            return or_([handlers[type(c)](self, c, True, c, negation) for c in cond.operands],
-                       cond)
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, True, c, negation))
+            return or_(parts, cond)
         if negation is None:
-            parts = [handlers[type(c)](self, c, False, c, None) for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, c, None))
         else:
-            parts = [handlers[type(c)](self, c, False, negation, negation)
-                     for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, negation, negation))
         return and_(parts)
 
     def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
