@@ -551,7 +551,10 @@ class _Compiler(FilterBuilder):
                               "leave `limit` out to read every row")
         return offset, limit
 
-    def plain(self, tree: Filter) -> FirestorePlan:
+    def plain(self, tree: Filter, selected: tuple[tuple[str, ...] | str | None, ...]
+              ) -> FirestorePlan:
+        """The plan of a query without aggregates; ``selected``: each selected path's
+        segments followed by its alias (``_select_shape``)."""
         q = self.query
         count = q.limit
         value = count.value if type(count) is ir.Literal else None
@@ -560,21 +563,13 @@ class _Compiler(FilterBuilder):
             offset, limit = 0, value if type(value) is int else None  # page(), inline
         else:
             offset, limit = self.page()
-        select = q.select
         outputs: tuple[Output, ...] = ()
         projection: Select | None = None
         aliases: Mapping[str, tuple[str, ...]] = _NO_ALIASES
-        if select:
-            # no aggregate here: each item is a path
-            # (segments, alias) of each item, flat: fewer tuples to build and hash
-            flat: list[tuple[str, ...] | str | None] = []
-            for item in select:
-                flat.append(item.expr.segments)  # type: ignore[union-attr]
-                flat.append(item.alias)
-            key = tuple(flat)
-            shape = _SHARED.get((Select, key))
+        if selected:
+            shape = _SHARED.get((Select, selected))
             if shape is None:
-                shape = _shared((Select, key), lambda: _select_shape(key))
+                shape = _shared((Select, selected), lambda: _select_shape(selected))
             outputs, projection, aliases = shape
         never = type(tree) is Or and not tree.filters
         if never or limit == 0:
@@ -691,15 +686,22 @@ class _Compiler(FilterBuilder):
     def run(self) -> FirestorePlan:
         q = self.query
         # one pass over the select list: whether it aggregates, whether its paths are known
-        # good (``GOOD_NAMES``; the builder looks at the condition's)
+        # good (``GOOD_NAMES``; the builder looks at the condition's), and the key of a
+        # plain query's select shape: each path's segments followed by its alias (flat:
+        # fewer tuples to build and hash)
         good = GOOD_NAMES
         known = q.collection in good and not q.group_by
         aggregate = False
+        selected: list[tuple[str, ...] | str | None] = []
+        add = selected.append
         for item in q.select:
             expr = item.expr
             if isinstance(expr, ir.Path):
-                if expr.segments not in good:
+                segments = expr.segments
+                if segments not in good:
                     known = False
+                add(segments)
+                add(item.alias)
             else:
                 aggregate = True  # q.is_aggregate (no group by past the check below)
                 if expr.arg is not None and expr.arg.segments not in good:
@@ -717,7 +719,7 @@ class _Compiler(FilterBuilder):
                 "firestore cannot evaluate `group by`",
                 "Firestore aggregates a whole query; run one query per group value")
         tree = self.condition()
-        return self.aggregate(tree) if aggregate else self.plain(tree)
+        return self.aggregate(tree) if aggregate else self.plain(tree, tuple(selected))
 
 
 _SHARED: dict[Any, Any] = {}
