@@ -170,6 +170,31 @@ def and_(parts: Sequence[Node]) -> Node:
             return NEVER
         else:
             flat.append(part)
+    # the common case: no two filters with one field and one operator, no `!=` or
+    # `not-in`: nothing to merge or repeat, so the conjunction is ``flat`` less the
+    # `exists` another filter implies
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    exists = False
+    for part in flat:
+        if type(part) is FieldFilter:
+            key = (part.field, part.op)
+            if key in seen or part.op in _NOT_EQUAL_OPS:
+                return _and_general(flat)
+            seen.add(key)
+        elif type(part) is Exists:
+            exists = True
+    if exists:
+        _drop_implied(flat, [at for at, part in enumerate(flat) if type(part) is Exists])
+    if len(flat) == 1:
+        return flat[0]
+    return And(tuple(flat))  # type: ignore[arg-type]  # Exists leaves are expanded later
+
+
+_NOT_EQUAL_OPS = frozenset({"!=", "not-in"})
+
+
+def _and_general(flat: list[Node]) -> Node:
+    """``and_`` of its flattened parts, some of which may merge, repeat or imply another."""
     out: list[Node] = []
     add = out.append
     # per field: its first filter, or the list of its filters once there are two (most
@@ -814,40 +839,55 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
           special: list[FieldFilter], present: set[tuple[str, ...]]) -> tuple[int, int, int]:
     """``scan`` of an ``And`` or ``Or`` (``top``: the tree's root)."""
     kinds = _LEAF_KINDS
-    is_and = type(node) is And
-    count, arrays = (1, 0) if is_and else (0, 0)
-    found = 0
-    for child in node.filters:
-        if type(child) is FieldFilter:
-            found += 1
-            kind = kinds[child.op]
-            if not kind:  # `==`, the common case: one disjunction, no array filter
-                if not is_and:
-                    count += 1
-                continue
-            if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
-                inequalities.append(child)
-                if is_and:
+    children = node.filters
+    found = len(children)  # leaves; each composite child adds its own less itself
+    if type(node) is And:
+        # normal form: the product of the children's disjunctions; arrays add up
+        count, arrays = 1, 0
+        for child in children:
+            if type(child) is FieldFilter:
+                kind = kinds[child.op]
+                if not kind:  # `==`, the common case: one disjunction, no array filter
+                    continue
+                if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
+                    inequalities.append(child)
                     if top:
                         present.add(child.field)
-                else:
-                    count += 1
+                    continue
+                if kind & _INEQUALITY:
+                    inequalities.append(child)
+                    if top:
+                        present.add(child.field)
+                if kind & _SPECIAL:
+                    special.append(child)
+                if kind & _LISTED:
+                    count *= len(child.value)
+                if kind & _ARRAY:
+                    arrays += 1
+            else:
+                below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
+                found += below - 1
+                count *= n
+                arrays += per
+        return found, count, arrays
+    # an Or: the sum of the children's disjunctions; arrays: the most in one of them
+    count = arrays = 0
+    for child in children:
+        if type(child) is FieldFilter:
+            kind = kinds[child.op]
+            if not kind:
+                count += 1
                 continue
             if kind & _INEQUALITY:
                 inequalities.append(child)
-                if top and is_and:
-                    present.add(child.field)
             if kind & _SPECIAL:
                 special.append(child)
-            n = len(child.value) if kind & _LISTED else 1
-            per = 1 if kind & _ARRAY else 0
+            count += len(child.value) if kind & _LISTED else 1
+            if kind & _ARRAY and not arrays:
+                arrays = 1
         else:
             below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
-            found += below
-        if is_and:
-            count *= n
-            arrays += per
-        else:
+            found += below - 1
             count += n
             if per > arrays:
                 arrays = per
