@@ -535,7 +535,9 @@ class _Compiler(FilterBuilder):
             if f not in seen:
                 implicit.append(f)
         if implicit and steps:
-            self.notes += (_implicit_order_note(tuple(implicit)),)
+            fields = tuple(implicit)
+            note = _SHARED.get(("implicit order note", fields))
+            self.notes += (note if note is not None else _implicit_order_note(fields),)
         return steps, len(implicit)
 
     def page(self) -> tuple[int, int | None]:
@@ -779,9 +781,6 @@ def _select_shape(items: tuple[tuple[str, ...] | str | None, ...]
 
 
 def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
-    found = _SHARED.get(("implicit order note", fields))
-    if found is not None:
-        return found  # type: ignore[no-any-return]
     return _shared(  # type: ignore[no-any-return]
         ("implicit order note", fields),
         lambda: "Firestore appends the inequality field"

@@ -174,17 +174,17 @@ def and_(parts: Sequence[Node]) -> Node:
     # `not-in`: nothing to merge or repeat, so the conjunction is ``flat`` less the
     # `exists` another filter implies
     seen: set[tuple[tuple[str, ...], str]] = set()
-    exists = False
-    for part in flat:
+    exists: list[int] = []
+    for at, part in enumerate(flat):
         if type(part) is FieldFilter:
             key = (part.field, part.op)
             if key in seen or part.op in _NOT_EQUAL_OPS:
                 return _and_general(flat)
             seen.add(key)
         elif type(part) is Exists:
-            exists = True
+            exists.append(at)
     if exists:
-        _drop_implied(flat, [at for at, part in enumerate(flat) if type(part) is Exists])
+        _drop_implied(flat, exists)
     if len(flat) == 1:
         return flat[0]
     return And(tuple(flat))  # type: ignore[arg-type]  # Exists leaves are expanded later
