@@ -695,15 +695,14 @@ class _Compiler(FilterBuilder):
         known = q.collection in good and not q.group_by
         aggregate = False
         selected: list[tuple[str, ...] | str | None] = []
-        add = selected.append
         for item in q.select:
             expr = item.expr
             if isinstance(expr, ir.Path):
                 segments = expr.segments
                 if segments not in good:
                     known = False
-                add(segments)
-                add(item.alias)
+                selected.append(segments)
+                selected.append(item.alias)
             else:
                 aggregate = True  # q.is_aggregate (no group by past the check below)
                 if expr.arg is not None and expr.arg.segments not in good:
