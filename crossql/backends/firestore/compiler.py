@@ -466,23 +466,23 @@ class _Compiler(FilterBuilder):
         on_id = 0
         present, required = self.present, self.required
         for leaf in self.inequalities:
-            if leaf.field in seen:
+            field = leaf.field
+            if field in seen:
                 continue
-            seen.add(leaf.field)
-            if leaf.field == ID_FIELD:
+            seen.add(field)
+            if field == ID_FIELD:
                 on_id = 1
                 continue
             # is_present, inline: most inequality fields are at the top of the tree
-            if (leaf.field not in present and leaf.field not in required
-                    and not has_field(tree, leaf.field)):
-                dotted = ".".join(leaf.field)
+            if field not in present and field not in required and not has_field(tree, field):
+                dotted = ".".join(field)
                 raise self.refuse(
                     "inequality-missing-field", "or", leaf.origin,
                     f"firestore orders by `{dotted}` for this inequality and so leaves out "
                     f"documents without `{dotted}`, which the condition would keep",
                     f"make every branch of the `or` test `{dotted}`, or declare it required: "
                     f"schema={{{self.query.collection!r}: {{'required': [{dotted!r}]}}}}")
-            out.append(leaf.field)
+            out.append(field)
         self.inequality_fields = len(out) + on_id
         return out
 
