@@ -930,9 +930,11 @@ def has_field(node: Filter, field: tuple[str, ...]) -> bool:
     if isinstance(node, FieldFilter):
         return node.field == field or node.field[:n] == field
     if type(node) is And:
+        head = field[0]  # most children differ there: no slice to build
         for child in node.filters:
             if type(child) is FieldFilter:
-                if child.field == field or (len(child.field) > n and child.field[:n] == field):
+                path = child.field
+                if path[0] == head and (path == field or path[:n] == field):
                     return True
             elif has_field(child, field):
                 return True
