@@ -35,13 +35,13 @@ from crossql.backends.firestore.filters import (
     GOOD_NAMES,
     Exists,
     FilterBuilder,
-    Scan,
     and_,
     expand_exists,
     expand_top_exists,
     has_field,
     non_null_fields,
     or_,
+    scan,
     valid_document_id,
 )
 from crossql.backends.firestore.options import FirestoreOptions
@@ -62,6 +62,7 @@ from crossql.backends.firestore.plan import (
     Where,
     composites,
     field_path,
+    leaves,
 )
 from crossql.compiler.shape import output_key
 from crossql.errors import CapabilityError
@@ -210,10 +211,10 @@ class _Compiler(FilterBuilder):
     """One compile. It is the condition's ``FilterBuilder`` too (one object, and
     ``refuse`` is its own)."""
 
-    # what the condition's final tree holds (``take_leaves``); the class defaults are an
+    # what the condition's final tree holds (``analyse``); the class defaults are an
     # empty condition's (fewer stores per compile)
-    leaves: Sequence[FieldFilter] = ()
-    """The leaves of the condition's final filter tree, in order."""
+    leaf_count = 0
+    """How many leaves (filters) the condition's final filter tree has."""
     disjunctions = 1
     """How many disjunctions the tree has in normal form (as Firestore counts)."""
     arrays_per_disjunction = 0
@@ -308,24 +309,23 @@ class _Compiler(FilterBuilder):
             # the tree is normalised already: expanding nothing would rebuild it alike
             assert not isinstance(built, Exists)
             tree = built
-        self.take_leaves(tree)
+        self.analyse(tree)
         options = self.options
         if not (options.native_or and options.native_not_equal):
             self.check_profile(tree)  # (every filter the builder makes is allowed else)
         return self.key_equalities(tree) if self.on_id else tree
 
-    def take_leaves(self, tree: Filter) -> None:
-        """The leaves of the final tree and its normal form, and the leaves the checks
-        look at, sorted out in one pass."""
-        found = Scan(tree)
-        self.leaves = found.leaves
-        self.disjunctions = found.disjunctions
-        self.arrays_per_disjunction = found.arrays_per_disjunction
-        self.inequalities = found.inequalities
-        self.special = found.special
-        self.present = found.present
+    def analyse(self, tree: Filter) -> None:
+        """The final tree's normal form, size and the leaves the checks look at, sorted
+        out in one walk (``scan``)."""
+        inequalities: list[FieldFilter] = []
+        special: list[FieldFilter] = []
+        present: set[tuple[str, ...]] = set()
+        self.inequalities, self.special, self.present = inequalities, special, present
+        self.leaf_count, self.disjunctions, self.arrays_per_disjunction = scan(
+            tree, inequalities, special, present)
         if self.may_hold_id:
-            self.on_id = [leaf for leaf in self.leaves if leaf.field == ID_FIELD]
+            self.on_id = [leaf for leaf in leaves(tree) if leaf.field == ID_FIELD]
 
     def key_equalities(self, tree: Filter) -> Filter:
         """Firestore refuses `==`/`in` on the document id next to an inequality on another
@@ -363,7 +363,7 @@ class _Compiler(FilterBuilder):
             return out
 
         tree = rewrite(tree)
-        self.take_leaves(tree)
+        self.analyse(tree)
         return tree
 
     def check_profile(self, tree: Filter) -> None:
@@ -409,7 +409,7 @@ class _Compiler(FilterBuilder):
         not_in = not_equal if not_equal and not_equal[0].op == "not-in" else []
         if not_in:
             ors = [n for n in composites(tree) if isinstance(n, Or)]
-            others = [leaf for leaf in self.leaves if leaf.op in ("in", "array_contains_any")]
+            others = [leaf for leaf in self.special if leaf.op in ("in", "array_contains_any")]
             if ors or others:
                 raise self.refuse(
                     "not-in-combination", "not in", not_in[0].origin,
@@ -419,11 +419,10 @@ class _Compiler(FilterBuilder):
 
     def check_limits(self, tree: Filter, orders: int) -> None:
         where = self.query.where
-        all_leaves = self.leaves
         if self.special:  # most conditions have no list and no `!=`
             self.check_special_limits(tree)
         if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
-            arrays = [leaf for leaf in all_leaves
+            arrays = [leaf for leaf in leaves(tree)
                       if leaf.op in ("array_contains", "array_contains_any")]
             raise self.refuse(
                 "array-contains-per-disjunction", "contains", arrays[-1].origin,
@@ -444,12 +443,12 @@ class _Compiler(FilterBuilder):
                 f"firestore allows inequalities on {LIMITS['inequality fields']} fields; the "
                 f"condition has {self.inequality_fields}",
                 "turn some ranges into equalities, or split the query")
-        total = len(all_leaves) + orders
+        total = self.leaf_count + orders
         if total > LIMITS["filters and orders"]:
             raise self.refuse(
                 "filters-and-orders", "and", where,
                 f"firestore allows {LIMITS['filters and orders']} filters and orders in all; "
-                f"the query has {len(all_leaves)} filters and {orders} orders",
+                f"the query has {self.leaf_count} filters and {orders} orders",
                 "split the query")
 
     # -- presence --------------------------------------------------------------------------
@@ -467,44 +466,38 @@ class _Compiler(FilterBuilder):
         on_id = 0
         present, required = self.present, self.required
         for leaf in self.inequalities:
-            if leaf.field in seen:
+            field = leaf.field
+            if field in seen:
                 continue
-            seen.add(leaf.field)
-            if leaf.field == ID_FIELD:
+            seen.add(field)
+            if field == ID_FIELD:
                 on_id = 1
                 continue
             # is_present, inline: most inequality fields are at the top of the tree
-            if (leaf.field not in present and leaf.field not in required
-                    and not has_field(tree, leaf.field)):
-                dotted = ".".join(leaf.field)
+            if field not in present and field not in required and not has_field(tree, field):
+                dotted = ".".join(field)
                 raise self.refuse(
                     "inequality-missing-field", "or", leaf.origin,
                     f"firestore orders by `{dotted}` for this inequality and so leaves out "
                     f"documents without `{dotted}`, which the condition would keep",
                     f"make every branch of the `or` test `{dotted}`, or declare it required: "
                     f"schema={{{self.query.collection!r}: {{'required': [{dotted!r}]}}}}")
-            out.append(leaf.field)
+            out.append(field)
         self.inequality_fields = len(out) + on_id
         return out
 
     # -- plain queries -------------------------------------------------------------------------
-    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]]
-                    ) -> tuple[list[OrderBy], int]:
+    def order_steps(self, tree: Filter, inequality: list[tuple[str, ...]],
+                    aliases: Mapping[str, tuple[str, ...]]) -> tuple[list[OrderBy], int]:
         """The ``order_by`` steps, and how many inequality fields Firestore orders by
-        after them (implicitly)."""
+        after them (implicitly). ``aliases``: the path each select alias names."""
         q = self.query
         steps: list[OrderBy] = []
         seen: set[tuple[str, ...]] = set()
-        select = q.select
         for key in q.order_by:
             segs = key.path.segments
-            if len(segs) == 1 and select:
-                name = segs[0]
-                for item in select:  # resolve_order_key: an alias names a select item
-                    if item.alias == name:
-                        assert isinstance(item.expr, ir.Path)
-                        segs = item.expr.segments
-                        break
+            if aliases and len(segs) == 1:  # resolve_order_key: an alias names a select item
+                segs = aliases.get(segs[0], segs)
             if segs == ("_id",):
                 segs = ID_FIELD
             if segs in seen:
@@ -542,7 +535,9 @@ class _Compiler(FilterBuilder):
             if f not in seen:
                 implicit.append(f)
         if implicit and steps:
-            self.notes += (_implicit_order_note(tuple(implicit)),)
+            fields = tuple(implicit)
+            note = _SHARED.get(("implicit order note", fields))
+            self.notes += (note if note is not None else _implicit_order_note(fields),)
         return steps, len(implicit)
 
     def page(self) -> tuple[int, int | None]:
@@ -558,7 +553,10 @@ class _Compiler(FilterBuilder):
                               "leave `limit` out to read every row")
         return offset, limit
 
-    def plain(self, tree: Filter) -> FirestorePlan:
+    def plain(self, tree: Filter, selected: tuple[tuple[str, ...] | str | None, ...]
+              ) -> FirestorePlan:
+        """The plan of a query without aggregates; ``selected``: each selected path's
+        segments followed by its alias (``_select_shape``)."""
         q = self.query
         count = q.limit
         value = count.value if type(count) is ir.Literal else None
@@ -567,28 +565,21 @@ class _Compiler(FilterBuilder):
             offset, limit = 0, value if type(value) is int else None  # page(), inline
         else:
             offset, limit = self.page()
-        select = q.select
         outputs: tuple[Output, ...] = ()
         projection: Select | None = None
-        if select:
-            # no aggregate here: each item is a path
-            # (segments, alias) of each item, flat: fewer tuples to build and hash
-            flat: list[tuple[str, ...] | str | None] = []
-            for item in select:
-                flat.append(item.expr.segments)  # type: ignore[union-attr]
-                flat.append(item.alias)
-            key = tuple(flat)
-            shape = _SHARED.get((Select, key))
+        aliases: Mapping[str, tuple[str, ...]] = _NO_ALIASES
+        if selected:
+            shape = _SHARED.get((Select, selected))
             if shape is None:
-                shape = _shared((Select, key), lambda: _select_shape(key))
-            outputs, projection = shape
+                shape = _shared((Select, selected), lambda: _select_shape(selected))
+            outputs, projection, aliases = shape
         never = type(tree) is Or and not tree.filters
         if never or limit == 0:
             reason = "the condition matches no document" if never else "`limit 0`"
             return FirestorePlan(q.collection, (), (), outputs, (), self.options,
                                  (f"no rows: {reason}",))
         inequality = self.check_inequality_fields(tree) if self.inequalities else []
-        orders, implicit = (self.order_steps(tree, inequality) if q.order_by
+        orders, implicit = (self.order_steps(tree, inequality, aliases) if q.order_by
                             else ([], len(inequality)))
         self.check_limits(tree, len(orders) + implicit)
         steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
@@ -697,15 +688,21 @@ class _Compiler(FilterBuilder):
     def run(self) -> FirestorePlan:
         q = self.query
         # one pass over the select list: whether it aggregates, whether its paths are known
-        # good (``GOOD_NAMES``; the builder looks at the condition's)
+        # good (``GOOD_NAMES``; the builder looks at the condition's), and the key of a
+        # plain query's select shape: each path's segments followed by its alias (flat:
+        # fewer tuples to build and hash)
         good = GOOD_NAMES
         known = q.collection in good and not q.group_by
         aggregate = False
+        selected: list[tuple[str, ...] | str | None] = []
         for item in q.select:
             expr = item.expr
             if isinstance(expr, ir.Path):
-                if expr.segments not in good:
+                segments = expr.segments
+                if segments not in good:
                     known = False
+                selected.append(segments)
+                selected.append(item.alias)
             else:
                 aggregate = True  # q.is_aggregate (no group by past the check below)
                 if expr.arg is not None and expr.arg.segments not in good:
@@ -723,7 +720,7 @@ class _Compiler(FilterBuilder):
                 "firestore cannot evaluate `group by`",
                 "Firestore aggregates a whole query; run one query per group value")
         tree = self.condition()
-        return self.aggregate(tree) if aggregate else self.plain(tree)
+        return self.aggregate(tree) if aggregate else self.plain(tree, tuple(selected))
 
 
 _SHARED: dict[Any, Any] = {}
@@ -755,16 +752,22 @@ def _limit(count: int) -> Limit:
         (Limit, type(count), count), lambda: Limit(count))
 
 
+_NO_ALIASES: Mapping[str, tuple[str, ...]] = {}
+
+
 def _select_shape(items: tuple[tuple[str, ...] | str | None, ...]
-                  ) -> tuple[tuple[Output, ...], Select]:
-    """The outputs and the ``select`` step of the selected paths: ``items`` is each
-    path's segments followed by its alias (or None)."""
+                  ) -> tuple[tuple[Output, ...], Select, Mapping[str, tuple[str, ...]]]:
+    """The outputs and the ``select`` step of the selected paths, and the path each
+    alias names: ``items`` is each path's segments followed by its alias (or None)."""
     outputs: list[Output] = []
     projection: list[tuple[str, ...]] = []
+    aliases: dict[str, tuple[str, ...]] = {}
     for at in range(0, len(items), 2):
         segs, alias = items[at], items[at + 1]
         assert isinstance(segs, tuple) and not isinstance(alias, tuple)
         key = segs if alias is None else (alias,)  # output_key(item)
+        if alias is not None:
+            aliases.setdefault(alias, segs)  # the first item an alias names (resolve_order_key)
         if segs == ("_id",):
             outputs.append(Output(key, ID_FIELD))
         else:
@@ -773,13 +776,10 @@ def _select_shape(items: tuple[tuple[str, ...] | str | None, ...]
     # a path under another selected path comes with it
     paths = tuple(p for p in projection
                   if not any(o != p and p[:len(o)] == o for o in projection))
-    return tuple(outputs), Select(tuple(dict.fromkeys(paths)))
+    return tuple(outputs), Select(tuple(dict.fromkeys(paths))), aliases or _NO_ALIASES
 
 
 def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
-    found = _SHARED.get(("implicit order note", fields))
-    if found is not None:
-        return found  # type: ignore[no-any-return]
     return _shared(  # type: ignore[no-any-return]
         ("implicit order note", fields),
         lambda: "Firestore appends the inequality field"

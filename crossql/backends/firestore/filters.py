@@ -45,6 +45,7 @@ from crossql.backends.firestore.plan import (
     Filter,
     FilterOp,
     Or,
+    leaves,
 )
 from crossql.compiler.templates import Hole, HoleInspected, Refill
 from crossql.errors import CapabilityError
@@ -170,6 +171,31 @@ def and_(parts: Sequence[Node]) -> Node:
             return NEVER
         else:
             flat.append(part)
+    # the common case: no two filters with one field and one operator, no `!=` or
+    # `not-in`: nothing to merge or repeat, so the conjunction is ``flat`` less the
+    # `exists` another filter implies
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    exists: list[int] = []
+    for at, part in enumerate(flat):
+        if type(part) is FieldFilter:
+            key = (part.field, part.op)
+            if key in seen or part.op in _NOT_EQUAL_OPS:
+                return _and_general(flat)
+            seen.add(key)
+        elif type(part) is Exists:
+            exists.append(at)
+    if exists:
+        _drop_implied(flat, exists)
+    if len(flat) == 1:
+        return flat[0]
+    return And(tuple(flat))  # type: ignore[arg-type]  # Exists leaves are expanded later
+
+
+_NOT_EQUAL_OPS = frozenset({"!=", "not-in"})
+
+
+def _and_general(flat: list[Node]) -> Node:
+    """``and_`` of its flattened parts, some of which may merge, repeat or imply another."""
     out: list[Node] = []
     add = out.append
     # per field: its first filter, or the list of its filters once there are two (most
@@ -423,27 +449,38 @@ class FilterBuilder:
         return _HANDLERS[type(operand)](self, operand, truth, operand if truth else cond, cond)
 
     # `and`/`or` build their operands inline (``build`` of each): the hottest loop
+    # (loops, not list comprehensions: in Python 3.11 each comprehension is a function
+    # call of its own, dear next to two or three operands)
     def _and(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         handlers = _HANDLERS
+        parts: list[Node] = []
+        add = parts.append
         if truth:
-            return and_([handlers[type(c)](self, c, True, c, negation) for c in cond.operands])
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, True, c, negation))
+            return and_(parts)
         if negation is None:
-            parts = [handlers[type(c)](self, c, False, c, None) for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, c, None))
         else:
-            parts = [handlers[type(c)](self, c, False, negation, negation)
-                     for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, negation, negation))
         return or_(parts, at)
 
     def _or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         handlers = _HANDLERS
+        parts: list[Node] = []
+        add = parts.append
         if truth:
-            return or_([handlers[type(c)](self, c, True, c, negation) for c in cond.operands],
-                       cond)
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, True, c, negation))
+            return or_(parts, cond)
         if negation is None:
-            parts = [handlers[type(c)](self, c, False, c, None) for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, c, None))
         else:
-            parts = [handlers[type(c)](self, c, False, negation, negation)
-                     for c in cond.operands]
+            for c in cond.operands:
+                add(handlers[type(c)](self, c, False, negation, negation))
         return and_(parts)
 
     def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
@@ -783,82 +820,103 @@ def expand_top_exists(node: And, made: int, allowed: bool, refuse: Refuse) -> Fi
     return And(tuple(children))  # as expand_exists: each Exists became an Or
 
 
+def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilter],
+         present: set[tuple[str, ...]]) -> tuple[int, int, int]:
+    """One walk over a filter tree, for the compiler's checks: appends the leaves with an
+    inequality to ``inequalities`` and those with limits of their own (a list of values,
+    ``!=``) to ``special``, in order; adds to ``present`` the fields of the inequalities
+    at the top of the tree (every matching document has them; ``has_field`` finds the
+    others). Returns how many leaves the tree has, and its disjunctive normal form: how
+    many disjunctions it has (each value of ``in`` and ``array-contains-any`` counting
+    as one, as Firestore counts them) and the most ``array-contains``/
+    ``array-contains-any`` filters in one of them."""
+    if isinstance(node, FieldFilter):
+        present.add(node.field)
+        kind = _LEAF_KINDS[node.op]
+        if kind & _INEQUALITY:
+            inequalities.append(node)
+        if kind & _SPECIAL:
+            special.append(node)
+        return 1, len(node.value) if kind & _LISTED else 1, 1 if kind & _ARRAY else 0
+    return _walk(node, True, inequalities, special, present)
+
+
+def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
+          special: list[FieldFilter], present: set[tuple[str, ...]]) -> tuple[int, int, int]:
+    """``scan`` of an ``And`` or ``Or`` (``top``: the tree's root)."""
+    kinds = _LEAF_KINDS
+    children = node.filters
+    found = len(children)  # leaves; each composite child adds its own less itself
+    if type(node) is And:
+        # normal form: the product of the children's disjunctions; arrays add up
+        count, arrays = 1, 0
+        for child in children:
+            if type(child) is FieldFilter:
+                kind = kinds[child.op]
+                if not kind:  # `==`, the common case: one disjunction, no array filter
+                    continue
+                if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
+                    inequalities.append(child)
+                    if top:
+                        present.add(child.field)
+                    continue
+                if kind & _INEQUALITY:
+                    inequalities.append(child)
+                    if top:
+                        present.add(child.field)
+                if kind & _SPECIAL:
+                    special.append(child)
+                if kind & _LISTED:
+                    count *= len(child.value)
+                if kind & _ARRAY:
+                    arrays += 1
+            else:
+                below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
+                found += below - 1
+                count *= n
+                arrays += per
+        return found, count, arrays
+    # an Or: the sum of the children's disjunctions; arrays: the most in one of them
+    count = arrays = 0
+    for child in children:
+        if type(child) is FieldFilter:
+            kind = kinds[child.op]
+            if not kind:
+                count += 1
+                continue
+            if kind & _INEQUALITY:
+                inequalities.append(child)
+            if kind & _SPECIAL:
+                special.append(child)
+            count += len(child.value) if kind & _LISTED else 1
+            if kind & _ARRAY and not arrays:
+                arrays = 1
+        else:
+            below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
+            found += below - 1
+            count += n
+            if per > arrays:
+                arrays = per
+    return found, count, arrays
+
+
 class Scan:
-    """What one walk over a filter tree finds: its leaves in order, those with an
-    inequality, those with limits of their own (a list of values, ``!=``), and its
-    disjunctive normal form — how many disjunctions it has (each value of ``in`` and
-    ``array-contains-any`` counting as one, as Firestore counts them) and the most
-    ``array-contains``/``array-contains-any`` filters in one of them."""
+    """``scan`` as an object, with the tree's leaves in order (for tests and tools)."""
 
     __slots__ = ("arrays_per_disjunction", "disjunctions", "inequalities", "leaves", "present",
                  "special")
 
     def __init__(self, node: Filter) -> None:
-        self.leaves: list[FieldFilter] = []
         self.inequalities: list[FieldFilter] = []
         self.special: list[FieldFilter] = []
         self.present: set[tuple[str, ...]] = set()
-        """Fields of inequalities at the top of the tree (so every matching document has
-        them; ``has_field`` finds the others)."""
-        if isinstance(node, FieldFilter):
-            self.present.add(node.field)
-            self.leaves.append(node)
-            self._sort(node)
-            op = node.op
-            self.disjunctions = len(node.value) if op in _LIST_OPS else 1
-            self.arrays_per_disjunction = 1 if op in _ARRAY_OPS else 0
-        else:
-            self.disjunctions, self.arrays_per_disjunction = self._walk(node, True)
-
-    def _sort(self, leaf: FieldFilter) -> None:
-        kind = _LEAF_KINDS[leaf.op]
-        if kind & _INEQUALITY:
-            self.inequalities.append(leaf)
-        if kind & _SPECIAL:
-            self.special.append(leaf)
-
-    def _walk(self, node: And | Or, top: bool = False) -> tuple[int, int]:
-        append = self.leaves.append
-        kinds = _LEAF_KINDS
-        is_and = type(node) is And
-        count, arrays = (1, 0) if is_and else (0, 0)
-        for child in node.filters:
-            if type(child) is FieldFilter:
-                append(child)
-                kind = kinds[child.op]
-                if not kind:  # `==`, the common case: one disjunction, no array filter
-                    if not is_and:
-                        count += 1
-                    continue
-                if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
-                    self.inequalities.append(child)
-                    if is_and:
-                        if top:
-                            self.present.add(child.field)
-                    else:
-                        count += 1
-                    continue
-                if kind & _INEQUALITY:
-                    self.inequalities.append(child)
-                    if top and is_and:
-                        self.present.add(child.field)
-                if kind & _SPECIAL:
-                    self.special.append(child)
-                n = len(child.value) if kind & _LISTED else 1
-                per = 1 if kind & _ARRAY else 0
-            else:
-                n, per = self._walk(child)  # type: ignore[arg-type]
-            if is_and:
-                count *= n
-                arrays += per
-            else:
-                count += n
-                if per > arrays:
-                    arrays = per
-        return count, arrays
+        count, self.disjunctions, self.arrays_per_disjunction = scan(
+            node, self.inequalities, self.special, self.present)
+        self.leaves = list(leaves(node))
+        assert len(self.leaves) == count
 
 
-_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (Scan._walk tests `kind == 1`)
+_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (_walk tests `kind == 1`)
 _LEAF_KINDS: dict[str, int] = {
     op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
     | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
@@ -868,11 +926,6 @@ _LEAF_KINDS: dict[str, int] = {
                "array_contains_any")}
 """Per filter operator: whether it is an inequality, whether it has limits of its own,
 whether each of its values counts as a disjunction, whether it tests array elements."""
-_ARRAY_OPS = frozenset({"array_contains", "array_contains_any"})
-
-
-_LIST_OPS = frozenset({"in", "array_contains_any"})
-"""Operators whose every value counts as a disjunction."""
 
 
 def has_field(node: Filter, field: tuple[str, ...]) -> bool:
@@ -883,9 +936,11 @@ def has_field(node: Filter, field: tuple[str, ...]) -> bool:
     if isinstance(node, FieldFilter):
         return node.field == field or node.field[:n] == field
     if type(node) is And:
+        head = field[0]  # most children differ there: no slice to build
         for child in node.filters:
             if type(child) is FieldFilter:
-                if child.field == field or (len(child.field) > n and child.field[:n] == field):
+                path = child.field
+                if path[0] == head and (path == field or path[:n] == field):
                     return True
             elif has_field(child, field):
                 return True
