@@ -153,6 +153,9 @@ def test_generated_runs_filled_templates(profile: str) -> None:
     templates that were checked and then trusted (the later bindings were filled)."""
     if profile not in TRUSTED:
         pytest.skip("the property test above was deselected")
+    if profile == "memory":  # its plan is the bound query: nothing to fill
+        assert TRUSTED[profile] == 0, TRUSTED
+        return
     assert TRUSTED[profile] >= 3, TRUSTED
     print(f"{profile}: {TRUSTED[profile]} templates trusted")
 
@@ -199,9 +202,10 @@ def test_table(profile: str, text: str, bindings: list[dict[str, Any]]) -> None:
             _same(prepared, checked, options, values)
 
 
-@pytest.mark.parametrize("profile", sorted(set(PROFILES) - {"firestore"}))  # (refuses `or`)
+@pytest.mark.parametrize("profile", sorted(set(PROFILES) - {"firestore", "memory"}))
 def test_a_template_is_used_for_e(profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """E with parameters: after the checked fills, executions no longer compile."""
+    """E with parameters: after the checked fills, executions no longer compile (on
+    the backends that fill templates; default Firestore refuses E's `or`)."""
     options = PROFILES[profile]
     text = E_PARAMS.replace(" order by age desc", "") if profile.startswith("dynamodb") \
         else E_PARAMS

@@ -100,6 +100,9 @@ class BackendSpec:
     """``compile_write(statement, *, schema=None, options=None) -> Plan`` for a bound
     ``update``/``delete``; None while the backend compiles no writes (a
     ``CapabilityError``)."""
+    templates: bool = True
+    """Whether a prepared query fills plan templates (``compiler/templates.py``); False
+    where the compile costs less than a fill (the memory engine's plan is the query)."""
 
 
 def refuse(backend: str, construct: str, node: Any, message: str, hint: str | None = None,

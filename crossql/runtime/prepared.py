@@ -50,7 +50,8 @@ class PreparedQuery:
         self._counts: frozenset[str] = frozenset()
         if not self._checked.slots:
             self._plan = self._compile(self._checked.query)
-        elif not self._checked.recheck_betweens:  # else each binding needs its check
+        elif self._backend.templates and not self._checked.recheck_betweens:
+            # (a `between` with a parameter bound needs its check at each binding)
             self._templates = {}
             self._counts = frozenset(s.name for s in self._checked.slots if s.kind == "count")
 

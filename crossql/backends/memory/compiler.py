@@ -100,4 +100,4 @@ def compile_memory_write(statement: ir.Update | ir.Delete, *, schema: Any = None
 
 
 BACKEND = BackendSpec(name="memory", capabilities=CAPABILITIES, compile=compile_memory,
-                      compile_write=compile_memory_write)
+                      compile_write=compile_memory_write, templates=False)
