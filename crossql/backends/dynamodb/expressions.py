@@ -693,7 +693,8 @@ _SHARED = 64
 _NAMES = tuple(f"#n{n}" for n in range(_SHARED))
 _VALUES = tuple(f":v{n}" for n in range(_SHARED))
 """Placeholders, one string each however many plans hold them (plans are cached)."""
-_STRINGS: dict[str, AttributeValue] = {}
+_PLAIN: dict[str | int, AttributeValue] = {}
+"""AttributeValues of strings and short ints, keyed by the value itself."""
 _SCALARS: dict[tuple[str, Any], AttributeValue] = {}
 _MAX_SHARED_VALUES = 4096
 
@@ -761,24 +762,24 @@ class ExpressionWriter:
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
         raw = value.value if type(value) is ir.Literal else value
-        if type(raw) is str:  # most values: keyed by the string itself
+        kind = type(raw)
+        # equal keys exactly where the AttributeValues are equal: a string, or an int of
+        # at most 38 digits, is its own key (no str equals an int, and bools, which equal
+        # ints, are keyed below); another scalar its type and text, a list its JSON text
+        if kind is str or (kind is int and -_SAFE_INT < raw < _SAFE_INT):  # type: ignore[operator]
             placeholder = self._value_of.get(raw)
             if placeholder is None:
                 n = len(self.values)
                 placeholder = self._value_of[raw] = _VALUES[n] if n < _SHARED else f":v{n}"
-                av = _STRINGS.get(raw)
+                av = _PLAIN.get(raw)  # type: ignore[arg-type]
                 if av is None:
-                    av = _shared(_STRINGS, raw, {"S": raw})
+                    # str(raw) is number_text's own first case
+                    av = _shared(_PLAIN, raw, {"S": raw} if kind is str else {"N": str(raw)})
                 self.values[placeholder] = av
             return placeholder
         av = None
         key: Any
-        kind = type(raw)
-        # equal keys exactly where the AttributeValues are equal: a scalar's type and
-        # text, or the JSON text of a list
-        if kind is int and -_SAFE_INT < raw < _SAFE_INT:  # type: ignore[operator]
-            key = ("N", str(raw))  # number_text's own first case
-        elif kind is int or kind is float:
+        if kind is int or kind is float:
             key = ("N", number_text(raw))  # type: ignore[arg-type]
         elif kind is bool:
             key = ("BOOL", raw)
