@@ -326,23 +326,26 @@ _RENAMED = frozenset({"_id"})
 """The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
 
-class _Compiler:
-    __slots__ = ("builder", "options", "query", "table")
+class _Compiler(ConditionBuilder):
+    __slots__ = ("options", "query", "table")
+
+    renamed = _RENAMED
+    max_depth = MAX_PATH_DEPTH
 
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions) -> None:
         self.query = query
         self.table = table
         self.options = options
-        self.builder = ConditionBuilder(self.attribute, self._refuse_at, _RENAMED,
-                                        MAX_PATH_DEPTH)
+
+    @property
+    def builder(self) -> ConditionBuilder:
+        """The condition builder: the compiler itself (one object per compile)."""
+        return self
 
     # -- errors and names ------------------------------------------------------------
     def refuse(self, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
         return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source)
-
-    def _refuse_at(self, construct: str, node: Any, message: str, hint: str) -> CapabilityError:
-        return self.refuse(construct, node, message, hint)
 
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path (``_id`` → ``pk_field``)."""
@@ -579,7 +582,7 @@ class _Compiler:
         if len(usable) > 1:
             usable.sort(key=lambda c: (not c.sort, c.path.index is not None))
         if usable:
-            return self.build(usable[0], conjuncts, counting)
+            return self.plan(usable[0], conjuncts, counting)
         if ordered:
             raise self.order_refusal(choices)
         if not self.options.allow_scan:
@@ -591,7 +594,7 @@ class _Compiler:
                 "it pins no partition key with ==",
                 f"add `<partition key> == value` for one of {keys}, or compile with "
                 "allow_scan=True")
-        return self.build(None, conjuncts, counting)
+        return self.plan(None, conjuncts, counting)
 
     def _key_expr(self, choice: _Choice) -> Expr:
         partition = choice.partition
@@ -609,8 +612,9 @@ class _Compiler:
                     parts.append(Function("begins_with", sk, v))
         return and_(*parts)
 
-    def build(self, choice: _Choice | None, conjuncts: list[ir.Condition],
-              counting: bool) -> DynamoPlan:
+    def plan(self, choice: _Choice | None, conjuncts: list[ir.Condition],
+             counting: bool) -> DynamoPlan:
+        """The plan: a Query on ``choice``, or a Scan (None)."""
         q = self.query
         table = self.options.table_prefix + q.collection
         rest = choice.rest if choice is not None else conjuncts
@@ -631,10 +635,10 @@ class _Compiler:
                 self.check_limits("KeyConditionExpression", key_text, key_expr)
         # The filter written straight to text; the expression tree only where the text
         # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
-        filter_text = self.builder.text(rest, writer) if rest else ""
+        filter_text = self.text(rest, writer) if rest else ""
         never = False
         if filter_text is None or len(filter_text) > _SHORT or not filter_text.isascii():
-            build = self.builder.build
+            build = self.build
             filter_expr = and_(*[build(c) for c in rest])
             writer = ExpressionWriter()  # the text may have numbered placeholders
             if key_expr is not None:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from crossql import ir
 from crossql._frozen import fast_init
@@ -311,26 +311,28 @@ def _order_key(value: ir.Literal) -> Any:
     return value.value
 
 
-Refuse = Callable[[str, Any, str, str], CapabilityError]
-"""``refuse(construct, node, message, hint)`` → the error to raise."""
-
-
 class ConditionBuilder:
     """Builds ``true(c)`` / ``false(c)`` expressions of CrossQL conditions. A number
     DynamoDB cannot hold raises ``UnstorableValue``, even where its predicate folds
-    away."""
+    away. A compiler subclasses it: it says how a CrossQL path is addressed
+    (``attribute``) and how a refusal is raised (``refuse``)."""
 
-    __slots__ = ("attribute", "max_depth", "refuse", "renamed")
+    __slots__ = ()
 
-    def __init__(self, attribute: Callable[[ir.Path], Path], refuse: Refuse,
-                 renamed: frozenset[str] | None = None, max_depth: int = 0) -> None:
-        """``renamed`` and ``max_depth``, when given, promise that ``attribute`` returns a
-        path's own segments when its first is not in ``renamed`` and it has at most
-        ``max_depth`` (so the text path need not call it)."""
-        self.attribute = attribute
-        self.refuse = refuse
-        self.renamed = renamed
-        self.max_depth = max_depth
+    renamed: ClassVar[frozenset[str] | None] = None
+    """With ``max_depth``, when set, a promise that ``attribute`` returns a path's own
+    segments when its first is not in ``renamed`` and it has at most ``max_depth`` (so
+    the text path need not call it)."""
+    max_depth: ClassVar[int] = 0
+
+    def attribute(self, path: ir.Path) -> Path:
+        """The DynamoDB attribute path of a CrossQL path."""
+        raise NotImplementedError
+
+    def refuse(self, construct: str, node: Any, message: str,
+               hint: str | None = None) -> CapabilityError:
+        """The error to raise for what DynamoDB cannot evaluate."""
+        raise NotImplementedError
 
     # -- atoms ------------------------------------------------------------------------
     @staticmethod
