@@ -739,26 +739,27 @@ class ExpressionWriter:
     def path(self, path: Path) -> str:
         """A document path as placeholders joined by dots."""
         name_of = self._name_of
-        text = name_of.get(path)
-        if text is None and len(path) == 1:  # most paths: one name
+        if len(path) == 1:  # most paths: one name, whose placeholder is the path's text
             segment = path[0]
             text = name_of.get(segment)
-            if text is None:
+            if text is None:  # self.name(segment), inlined
                 n = len(self.names)
                 text = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
                 self.names[text] = segment
-            name_of[path] = text
-        elif text is None:
-            # placeholders are numbered on first use, so a path's text never changes
+            return text
+        # a dotted path's text is kept by its tuple: placeholders are numbered on first
+        # use, so it never changes
+        text = name_of.get(path)
+        if text is None:
             parts = []
-            for segment in path:  # self.name(segment), inlined: paths are most names
+            for segment in path:  # self.name(segment), inlined
                 placeholder = name_of.get(segment)
                 if placeholder is None:
                     n = len(self.names)
                     placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
                     self.names[placeholder] = segment
                 parts.append(placeholder)
-            text = self._name_of[path] = parts[0] if len(parts) == 1 else ".".join(parts)
+            text = name_of[path] = ".".join(parts)
         return text
 
     def value(self, value: Lit) -> str:
@@ -804,13 +805,13 @@ class ExpressionWriter:
         """The expression text."""
         kind = type(expr)
         e: Any = expr  # its class is known in each branch
-        path = self._name_of.get(e.path) if kind in _PATHED else None
+        path = self.path(e.path) if kind in _PATHED else None
         if kind is Comparison:
-            return f"{path or self.path(e.path)} {e.op} {self.value(e.value)}"
+            return f"{path} {e.op} {self.value(e.value)}"
         if kind is Function:
             if e.value is None:
-                return f"{e.name}({path or self.path(e.path)})"
-            return f"{e.name}({path or self.path(e.path)}, {self.value(e.value)})"
+                return f"{e.name}({path})"
+            return f"{e.name}({path}, {self.value(e.value)})"
         if kind is And or kind is Or:
             ops: tuple[Expr, ...] = e.operands
             render = self.render
@@ -825,11 +826,9 @@ class ExpressionWriter:
                 else "NOT " + text
         if kind is Between:
             # parenthesized so its AND never reads as the conjunction's
-            return f"({path or self.path(e.path)} BETWEEN {self.value(e.low)} AND " \
-                f"{self.value(e.high)})"
+            return f"({path} BETWEEN {self.value(e.low)} AND {self.value(e.high)})"
         if kind is InList:
-            return f"{path or self.path(e.path)} IN " \
-                f"({', '.join([self.value(v) for v in e.values])})"
+            return f"{path} IN ({', '.join([self.value(v) for v in e.values])})"
         if kind is SizeComparison:
-            return f"size({path or self.path(e.path)}) {e.op} {self.value(e.value)}"
+            return f"size({path}) {e.op} {self.value(e.value)}"
         raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded
