@@ -658,16 +658,20 @@ class _Compiler(ConditionBuilder):
         outputs = None
         if q.select and not counting:
             outputs = []
+            names_only = True  # every path one name: only a repeat can overlap
             for item in q.select:
                 path = item.expr
                 assert type(path) is ir.Path
                 source = path.segments
                 if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
                     source = self.attribute(path)
+                if len(source) != 1:
+                    names_only = False
                 # output_key(item), for a path
                 outputs.append((path.segments if item.alias is None else (item.alias,), source))
                 projection.append(source)
-            if len(projection) > 1:
+            if len(projection) > 1 and not (names_only
+                                            and len(set(projection)) == len(projection)):
                 projection = _without_overlaps(projection)
         names = writer.names
         condition_names = len(names)
@@ -675,7 +679,7 @@ class _Compiler(ConditionBuilder):
             path_text = writer.path
             text = req["ProjectionExpression"] = intern(
                 path_text(projection[0]) if len(projection) == 1
-                else ", ".join([path_text(p) for p in projection]))
+                else ", ".join(map(path_text, projection)))
             if len(text) > _SHORT or not text.isascii():
                 self.check_limits("ProjectionExpression", text, None)
         if names:
@@ -754,12 +758,6 @@ def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path,
 def _without_overlaps(projection: list[Path]) -> list[Path]:
     """The projection without paths another one covers: DynamoDB refuses overlapping
     paths (`a` and `a.b`, or `a` twice)."""
-    for p in projection:
-        if len(p) != 1:
-            break
-    else:
-        if len(set(projection)) == len(projection):
-            return projection
     return [p for i, p in enumerate(projection)
             if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
                        for j, o in enumerate(projection) if j != i)]
