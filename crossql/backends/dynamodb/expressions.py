@@ -561,7 +561,16 @@ class ConditionBuilder:
         """An atom's text, or (True for AND / False for OR, the texts of its parts)."""
         kind = type(cond)
         if kind not in _TEXT_KINDS:  # the predicates first: most conditions are
-            return self._compound_text(cond, kind, truth, w)
+            if kind is ir.And or kind is ir.Or:
+                operands = cond.operands  # type: ignore[union-attr]
+                if len(operands) == 1:
+                    return self._text(operands[0], truth, w)
+                conj = (kind is ir.And) == truth
+                items = self._parts(operands, conj, truth, w)
+                return None if items is None else (conj, items)
+            if kind is ir.Not:
+                return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
+            return None  # the predicates only the tree writes
         path = cond.path  # type: ignore[union-attr]
         segments = path.segments
         renamed = self.renamed
@@ -598,14 +607,15 @@ class ConditionBuilder:
                 return None
             if truth:
                 return f"begins_with({p}, {w.value(prefix)})"
-            return True, [f"attribute_type({p}, {w.value(_TYPES['S'])})",
+            return True, [f"attribute_type({p}, {w.value(_STRING)})",
                           f"NOT begins_with({p}, {w.value(prefix)})"]
         if kind is ir.Contains:
             value: Any = cond.value  # type: ignore[union-attr]
             if type(value) is ir.Param:
                 return None
-            storable(value)
-            return True, [f"attribute_type({p}, {w.value(_TYPES['L'])})",
+            if type(value) is not ir.Literal or type(value.value) is not str:
+                storable(value)
+            return True, [f"attribute_type({p}, {w.value(_LIST)})",
                           f"contains({p}, {w.value(value)})" if truth
                           else f"NOT contains({p}, {w.value(value)})"]
         if kind is ir.Between:
@@ -649,21 +659,6 @@ class ConditionBuilder:
         return True, guard
 
 
-    def _compound_text(self, cond: ir.Condition, kind: type, truth: bool, w: ExpressionWriter
-                       ) -> str | tuple[bool, list[str]] | None:
-        """``_text`` of and/or/not (None for the predicates it does not write)."""
-        if kind is ir.And or kind is ir.Or:
-            operands = cond.operands  # type: ignore[union-attr]
-            if len(operands) == 1:
-                return self._text(operands[0], truth, w)
-            conj = (kind is ir.And) == truth
-            items = self._parts(operands, conj, truth, w)
-            return None if items is None else (conj, items)
-        if kind is ir.Not:
-            return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
-        return None
-
-
 def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     """The text of ``ConditionBuilder._any_equal`` on the path text ``p``."""
     if len(plain) == 1:
@@ -671,7 +666,7 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     return f"{p} IN ({', '.join([w.value(v) for v in plain])})"
 
 
-_NULL = _TYPES["NULL"]
+_NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
 _TEXT_KINDS = frozenset({ir.Compare, ir.Exists, ir.StartsWith, ir.Contains, ir.Between, ir.In})
 """The predicates ``ConditionBuilder.text`` writes (the others need the tree)."""
 
