@@ -137,12 +137,22 @@ CAPABILITIES = Capabilities(
 
 
 def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
+    """The top-level ``and`` of ``cond`` flattened, without repeats; or ``[cond]`` when
+    none of its operands can pin a key (an ``==``; see ``_Compiler.choice``) or needs
+    flattening: such a condition is only a filter, whose text flattens and declines
+    repeats, and whose tree drops them, as this list would."""
     if cond is None:
         return []
     if type(cond) is not ir.And:
         return [cond]
-    out: list[ir.Condition] = []
     operands = cond.operands
+    for c in operands:
+        kind = type(c)
+        if kind is ir.And or (kind is ir.Compare and c.op == "=="):  # type: ignore[union-attr]
+            break
+    else:
+        return [cond]
+    out: list[ir.Condition] = []
     if len(operands) <= 8:
         for c in operands:
             kind = type(c)
