@@ -716,8 +716,8 @@ class ExpressionWriter:
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, AttributeValue] = {}
-        # placeholders of names (by name) and texts of paths (by path tuple)
-        self._name_of: dict[str | Path, str] = {}
+        # placeholders of names, by name
+        self._name_of: dict[str, str] = {}
         # placeholders of values: by the string itself, or by a (type, text) tuple
         self._value_of: dict[Any, str] = {}
 
@@ -742,20 +742,17 @@ class ExpressionWriter:
                 text = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
                 self.names[text] = segment
             return text
-        # a dotted path's text is kept by its tuple: placeholders are numbered on first
-        # use, so it never changes
-        text = name_of.get(path)
-        if text is None:
-            parts = []
-            for segment in path:  # self.name(segment), inlined
-                placeholder = name_of.get(segment)
-                if placeholder is None:
-                    n = len(self.names)
-                    placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
-                    self.names[placeholder] = segment
-                parts.append(placeholder)
-            text = name_of[path] = ".".join(parts)
-        return text
+        # a dotted path is joined again at each use: most are used once, and keeping
+        # its text would cost a tuple's hash and a store each time
+        parts = []
+        for segment in path:  # self.name(segment), inlined
+            placeholder = name_of.get(segment)
+            if placeholder is None:
+                n = len(self.names)
+                placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
+                self.names[placeholder] = segment
+            parts.append(placeholder)
+        return ".".join(parts)
 
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
