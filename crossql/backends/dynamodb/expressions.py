@@ -718,7 +718,8 @@ class ExpressionWriter:
         self.values: dict[str, AttributeValue] = {}
         # placeholders of names, by name
         self._name_of: dict[str, str] = {}
-        # placeholders of values: by the string itself, or by a (type, text) tuple
+        # placeholders of values: by the string or short int itself, or by a (type,
+        # text) tuple
         self._value_of: dict[Any, str] = {}
 
     def name(self, attribute: str) -> str:
