@@ -137,12 +137,22 @@ CAPABILITIES = Capabilities(
 
 
 def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
+    """The top-level ``and`` of ``cond`` flattened, without repeats; or ``[cond]`` when
+    none of its operands can pin a key (an ``==``; see ``_Compiler.choice``) or needs
+    flattening: such a condition is only a filter, whose text flattens and declines
+    repeats, and whose tree drops them, as this list would."""
     if cond is None:
         return []
     if type(cond) is not ir.And:
         return [cond]
-    out: list[ir.Condition] = []
     operands = cond.operands
+    for c in operands:
+        kind = type(c)
+        if kind is ir.And or (kind is ir.Compare and c.op == "=="):  # type: ignore[union-attr]
+            break
+    else:
+        return [cond]
+    out: list[ir.Condition] = []
     if len(operands) <= 8:
         for c in operands:
             kind = type(c)
@@ -326,23 +336,26 @@ _RENAMED = frozenset({"_id"})
 """The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
 
-class _Compiler:
-    __slots__ = ("builder", "options", "query", "table")
+class _Compiler(ConditionBuilder):
+    __slots__ = ("options", "query", "table")
+
+    renamed = _RENAMED
+    max_depth = MAX_PATH_DEPTH
 
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions) -> None:
         self.query = query
         self.table = table
         self.options = options
-        self.builder = ConditionBuilder(self.attribute, self._refuse_at, _RENAMED,
-                                        MAX_PATH_DEPTH)
+
+    @property
+    def builder(self) -> ConditionBuilder:
+        """The condition builder: the compiler itself (one object per compile)."""
+        return self
 
     # -- errors and names ------------------------------------------------------------
     def refuse(self, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
         return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source)
-
-    def _refuse_at(self, construct: str, node: Any, message: str, hint: str) -> CapabilityError:
-        return self.refuse(construct, node, message, hint)
 
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path (``_id`` → ``pk_field``)."""
@@ -579,7 +592,7 @@ class _Compiler:
         if len(usable) > 1:
             usable.sort(key=lambda c: (not c.sort, c.path.index is not None))
         if usable:
-            return self.build(usable[0], conjuncts, counting)
+            return self.plan(usable[0], conjuncts, counting)
         if ordered:
             raise self.order_refusal(choices)
         if not self.options.allow_scan:
@@ -591,7 +604,7 @@ class _Compiler:
                 "it pins no partition key with ==",
                 f"add `<partition key> == value` for one of {keys}, or compile with "
                 "allow_scan=True")
-        return self.build(None, conjuncts, counting)
+        return self.plan(None, conjuncts, counting)
 
     def _key_expr(self, choice: _Choice) -> Expr:
         partition = choice.partition
@@ -609,8 +622,9 @@ class _Compiler:
                     parts.append(Function("begins_with", sk, v))
         return and_(*parts)
 
-    def build(self, choice: _Choice | None, conjuncts: list[ir.Condition],
-              counting: bool) -> DynamoPlan:
+    def plan(self, choice: _Choice | None, conjuncts: list[ir.Condition],
+             counting: bool) -> DynamoPlan:
+        """The plan: a Query on ``choice``, or a Scan (None)."""
         q = self.query
         table = self.options.table_prefix + q.collection
         rest = choice.rest if choice is not None else conjuncts
@@ -631,10 +645,10 @@ class _Compiler:
                 self.check_limits("KeyConditionExpression", key_text, key_expr)
         # The filter written straight to text; the expression tree only where the text
         # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
-        filter_text = self.builder.text(rest, writer) if rest else ""
+        filter_text = self.text(rest, writer) if rest else ""
         never = False
         if filter_text is None or len(filter_text) > _SHORT or not filter_text.isascii():
-            build = self.builder.build
+            build = self.build
             filter_expr = and_(*[build(c) for c in rest])
             writer = ExpressionWriter()  # the text may have numbered placeholders
             if key_expr is not None:
@@ -654,16 +668,20 @@ class _Compiler:
         outputs = None
         if q.select and not counting:
             outputs = []
+            names_only = True  # every path one name: only a repeat can overlap
             for item in q.select:
                 path = item.expr
                 assert type(path) is ir.Path
                 source = path.segments
                 if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
                     source = self.attribute(path)
+                if len(source) != 1:
+                    names_only = False
                 # output_key(item), for a path
                 outputs.append((path.segments if item.alias is None else (item.alias,), source))
                 projection.append(source)
-            if len(projection) > 1:
+            if len(projection) > 1 and not (names_only
+                                            and len(set(projection)) == len(projection)):
                 projection = _without_overlaps(projection)
         names = writer.names
         condition_names = len(names)
@@ -671,7 +689,7 @@ class _Compiler:
             path_text = writer.path
             text = req["ProjectionExpression"] = intern(
                 path_text(projection[0]) if len(projection) == 1
-                else ", ".join([path_text(p) for p in projection]))
+                else ", ".join(map(path_text, projection)))
             if len(text) > _SHORT or not text.isascii():
                 self.check_limits("ProjectionExpression", text, None)
         if names:
@@ -750,12 +768,6 @@ def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path,
 def _without_overlaps(projection: list[Path]) -> list[Path]:
     """The projection without paths another one covers: DynamoDB refuses overlapping
     paths (`a` and `a.b`, or `a` twice)."""
-    for p in projection:
-        if len(p) != 1:
-            break
-    else:
-        if len(set(projection)) == len(projection):
-            return projection
     return [p for i, p in enumerate(projection)
             if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
                        for j, o in enumerate(projection) if j != i)]

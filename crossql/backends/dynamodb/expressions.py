@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from crossql import ir
 from crossql._frozen import fast_init
@@ -312,26 +312,28 @@ def _order_key(value: ir.Literal) -> Any:
     return value.value
 
 
-Refuse = Callable[[str, Any, str, str], CapabilityError]
-"""``refuse(construct, node, message, hint)`` → the error to raise."""
-
-
 class ConditionBuilder:
     """Builds ``true(c)`` / ``false(c)`` expressions of CrossQL conditions. A number
     DynamoDB cannot hold raises ``UnstorableValue``, even where its predicate folds
-    away."""
+    away. A compiler subclasses it: it says how a CrossQL path is addressed
+    (``attribute``) and how a refusal is raised (``refuse``)."""
 
-    __slots__ = ("attribute", "max_depth", "refuse", "renamed")
+    __slots__ = ()
 
-    def __init__(self, attribute: Callable[[ir.Path], Path], refuse: Refuse,
-                 renamed: frozenset[str] | None = None, max_depth: int = 0) -> None:
-        """``renamed`` and ``max_depth``, when given, promise that ``attribute`` returns a
-        path's own segments when its first is not in ``renamed`` and it has at most
-        ``max_depth`` (so the text path need not call it)."""
-        self.attribute = attribute
-        self.refuse = refuse
-        self.renamed = renamed
-        self.max_depth = max_depth
+    renamed: ClassVar[frozenset[str] | None] = None
+    """With ``max_depth``, when set, a promise that ``attribute`` returns a path's own
+    segments when its first is not in ``renamed`` and it has at most ``max_depth`` (so
+    the text path need not call it)."""
+    max_depth: ClassVar[int] = 0
+
+    def attribute(self, path: ir.Path) -> Path:
+        """The DynamoDB attribute path of a CrossQL path."""
+        raise NotImplementedError
+
+    def refuse(self, construct: str, node: Any, message: str,
+               hint: str | None = None) -> CapabilityError:
+        """The error to raise for what DynamoDB cannot evaluate."""
+        raise NotImplementedError
 
     # -- atoms ------------------------------------------------------------------------
     @staticmethod
@@ -560,7 +562,16 @@ class ConditionBuilder:
         """An atom's text, or (True for AND / False for OR, the texts of its parts)."""
         kind = type(cond)
         if kind not in _TEXT_KINDS:  # the predicates first: most conditions are
-            return self._compound_text(cond, kind, truth, w)
+            if kind is ir.And or kind is ir.Or:
+                operands = cond.operands  # type: ignore[union-attr]
+                if len(operands) == 1:
+                    return self._text(operands[0], truth, w)
+                conj = (kind is ir.And) == truth
+                items = self._parts(operands, conj, truth, w)
+                return None if items is None else (conj, items)
+            if kind is ir.Not:
+                return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
+            return None  # the predicates only the tree writes
         path = cond.path  # type: ignore[union-attr]
         segments = path.segments
         renamed = self.renamed
@@ -597,14 +608,15 @@ class ConditionBuilder:
                 return None
             if truth:
                 return f"begins_with({p}, {w.value(prefix)})"
-            return True, [f"attribute_type({p}, {w.value(_TYPES['S'])})",
+            return True, [f"attribute_type({p}, {w.value(_STRING)})",
                           f"NOT begins_with({p}, {w.value(prefix)})"]
         if kind is ir.Contains:
             value: Any = cond.value  # type: ignore[union-attr]
             if type(value) is ir.Param:
                 return None
-            storable(value)
-            return True, [f"attribute_type({p}, {w.value(_TYPES['L'])})",
+            if type(value) is not ir.Literal or type(value.value) is not str:
+                storable(value)
+            return True, [f"attribute_type({p}, {w.value(_LIST)})",
                           f"contains({p}, {w.value(value)})" if truth
                           else f"NOT contains({p}, {w.value(value)})"]
         if kind is ir.Between:
@@ -648,21 +660,6 @@ class ConditionBuilder:
         return True, guard
 
 
-    def _compound_text(self, cond: ir.Condition, kind: type, truth: bool, w: ExpressionWriter
-                       ) -> str | tuple[bool, list[str]] | None:
-        """``_text`` of and/or/not (None for the predicates it does not write)."""
-        if kind is ir.And or kind is ir.Or:
-            operands = cond.operands  # type: ignore[union-attr]
-            if len(operands) == 1:
-                return self._text(operands[0], truth, w)
-            conj = (kind is ir.And) == truth
-            items = self._parts(operands, conj, truth, w)
-            return None if items is None else (conj, items)
-        if kind is ir.Not:
-            return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
-        return None
-
-
 def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     """The text of ``ConditionBuilder._any_equal`` on the path text ``p``."""
     if len(plain) == 1:
@@ -670,7 +667,7 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     return f"{p} IN ({', '.join([w.value(v) for v in plain])})"
 
 
-_NULL = _TYPES["NULL"]
+_NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
 _TEXT_KINDS = frozenset({ir.Compare, ir.Exists, ir.StartsWith, ir.Contains, ir.Between, ir.In})
 """The predicates ``ConditionBuilder.text`` writes (the others need the tree)."""
 
@@ -694,7 +691,8 @@ _SHARED = 64
 _NAMES = tuple(f"#n{n}" for n in range(_SHARED))
 _VALUES = tuple(f":v{n}" for n in range(_SHARED))
 """Placeholders, one string each however many plans hold them (plans are cached)."""
-_STRINGS: dict[str, AttributeValue] = {}
+_PLAIN: dict[str | int, AttributeValue] = {}
+"""AttributeValues of strings and short ints, keyed by the value itself."""
 _SCALARS: dict[tuple[str, Any], AttributeValue] = {}
 _MAX_SHARED_VALUES = 4096
 
@@ -719,9 +717,10 @@ class ExpressionWriter:
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, AttributeValue] = {}
-        # placeholders of names (by name) and texts of paths (by path tuple)
-        self._name_of: dict[str | Path, str] = {}
-        # placeholders of values: by the string itself, or by a (type, text) tuple
+        # placeholders of names, by name
+        self._name_of: dict[str, str] = {}
+        # placeholders of values: by the string or short int itself, or by a (type,
+        # text) tuple
         self._value_of: dict[Any, str] = {}
 
     def name(self, attribute: str) -> str:
@@ -737,39 +736,42 @@ class ExpressionWriter:
     def path(self, path: Path) -> str:
         """A document path as placeholders joined by dots."""
         name_of = self._name_of
-        text = name_of.get(path)
-        if text is None and len(path) == 1:  # most paths: one name
+        if len(path) == 1:  # most paths: one name, whose placeholder is the path's text
             segment = path[0]
             text = name_of.get(segment)
-            if text is None:
+            if text is None:  # self.name(segment), inlined
                 n = len(self.names)
                 text = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
                 self.names[text] = segment
-            name_of[path] = text
-        elif text is None:
-            # placeholders are numbered on first use, so a path's text never changes
-            parts = []
-            for segment in path:  # self.name(segment), inlined: paths are most names
-                placeholder = name_of.get(segment)
-                if placeholder is None:
-                    n = len(self.names)
-                    placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
-                    self.names[placeholder] = segment
-                parts.append(placeholder)
-            text = self._name_of[path] = parts[0] if len(parts) == 1 else ".".join(parts)
-        return text
+            return text
+        # a dotted path is joined again at each use: most are used once, and keeping
+        # its text would cost a tuple's hash and a store each time
+        parts = []
+        for segment in path:  # self.name(segment), inlined
+            placeholder = name_of.get(segment)
+            if placeholder is None:
+                n = len(self.names)
+                placeholder = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
+                self.names[placeholder] = segment
+            parts.append(placeholder)
+        return ".".join(parts)
 
     def value(self, value: Lit) -> str:
         """The placeholder of one value, in typed AttributeValue form."""
         raw = value.value if type(value) is ir.Literal else value
-        if type(raw) is str:  # most values: keyed by the string itself
+        kind = type(raw)
+        # equal keys exactly where the AttributeValues are equal: a string, or an int of
+        # at most 38 digits, is its own key (no str equals an int, and bools, which equal
+        # ints, are keyed below); another scalar its type and text, a list its JSON text
+        if kind is str or (kind is int and -_SAFE_INT < raw < _SAFE_INT):  # type: ignore[operator]
             placeholder = self._value_of.get(raw)
             if placeholder is None:
                 n = len(self.values)
                 placeholder = self._value_of[raw] = _VALUES[n] if n < _SHARED else f":v{n}"
-                av = _STRINGS.get(raw)
+                av = _PLAIN.get(raw)  # type: ignore[arg-type]
                 if av is None:
-                    av = _shared(_STRINGS, raw, {"S": raw})
+                    # str(raw) is number_text's own first case
+                    av = _shared(_PLAIN, raw, {"S": raw} if kind is str else {"N": str(raw)})
                 self.values[placeholder] = av
             return placeholder
         if isinstance(raw, Hole):  # a plan template's: never shared with another value
@@ -779,12 +781,7 @@ class ExpressionWriter:
             return placeholder
         av = None
         key: Any
-        kind = type(raw)
-        # equal keys exactly where the AttributeValues are equal: a scalar's type and
-        # text, or the JSON text of a list
-        if kind is int and -_SAFE_INT < raw < _SAFE_INT:  # type: ignore[operator]
-            key = ("N", str(raw))  # number_text's own first case
-        elif kind is int or kind is float:
+        if kind is int or kind is float:
             key = ("N", number_text(raw))  # type: ignore[arg-type]
         elif kind is bool:
             key = ("BOOL", raw)
@@ -807,13 +804,13 @@ class ExpressionWriter:
         """The expression text."""
         kind = type(expr)
         e: Any = expr  # its class is known in each branch
-        path = self._name_of.get(e.path) if kind in _PATHED else None
+        path = self.path(e.path) if kind in _PATHED else None
         if kind is Comparison:
-            return f"{path or self.path(e.path)} {e.op} {self.value(e.value)}"
+            return f"{path} {e.op} {self.value(e.value)}"
         if kind is Function:
             if e.value is None:
-                return f"{e.name}({path or self.path(e.path)})"
-            return f"{e.name}({path or self.path(e.path)}, {self.value(e.value)})"
+                return f"{e.name}({path})"
+            return f"{e.name}({path}, {self.value(e.value)})"
         if kind is And or kind is Or:
             ops: tuple[Expr, ...] = e.operands
             render = self.render
@@ -828,13 +825,11 @@ class ExpressionWriter:
                 else "NOT " + text
         if kind is Between:
             # parenthesized so its AND never reads as the conjunction's
-            return f"({path or self.path(e.path)} BETWEEN {self.value(e.low)} AND " \
-                f"{self.value(e.high)})"
+            return f"({path} BETWEEN {self.value(e.low)} AND {self.value(e.high)})"
         if kind is InList:
-            return f"{path or self.path(e.path)} IN " \
-                f"({', '.join([self.value(v) for v in e.values])})"
+            return f"{path} IN ({', '.join([self.value(v) for v in e.values])})"
         if kind is SizeComparison:
-            return f"size({path or self.path(e.path)}) {e.op} {self.value(e.value)}"
+            return f"size({path}) {e.op} {self.value(e.value)}"
         raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded
 
 
