@@ -125,3 +125,28 @@ def test_the_same_errors_everywhere(runner: asyncio.Runner, people: Any) -> None
         with pytest.raises(crossql.CapabilityError) as info:
             runner.run(people.fetch("from people group by age select age"))
         assert info.value.backend == people.driver
+
+
+PREPARED = ("from people where age >= :min and name startswith :prefix "
+            "and tags contains :tag")
+BINDINGS = [{"min": 18, "prefix": "A", "tag": "vip"}, {"min": 0, "prefix": "A", "tag": "beta"},
+            {"min": 40, "prefix": "E", "tag": "vip"}, {"min": 10, "prefix": "B", "tag": "x"},
+            {"min": 30, "prefix": "Ad", "tag": "vip"}, {"min": 2, "prefix": "Al", "tag": "beta"},
+            {"min": 5, "prefix": "E", "tag": "vip"}, {"min": 1, "prefix": "Ev", "tag": "beta"}]
+
+
+def test_prepared_runs_with_filled_plans_return_the_reference_rows(
+        runner: asyncio.Runner, people: Any) -> None:
+    """Executions of a prepared query past its first few run filled plan templates
+    (crossql/compiler/templates.py) on the real server: each returns the reference
+    rows for its values."""
+    prepared = people.prepare(PREPARED)
+    for values in BINDINGS:
+        want = crossql.evaluate(PREPARED, PEOPLE, params=values)
+        got = runner.run(prepared.fetch(**values))
+        assert same_rows(got, want, ordered=False), (values, got, want)
+    templates = people._cache.get(PREPARED, people.driver)._templates
+    if people.driver == "memory":  # its plan is the bound query: nothing to fill
+        assert templates is None
+    else:  # one kind of values: one template, checked twice, then trusted
+        assert [t.checks_left for t in templates.values()] == [0]
