@@ -175,7 +175,8 @@ do not edit by hand. Machine: {machine}; {settings}.
   compile; no cache. **backend compile**: the backend's compile from the checked, bound
   IR. **cached compile**: `PlanCache.plan(text, backend)` on a hit (what
   `Store.plan`/`fetch` do). **re-bind**: `PreparedQuery.plan(params)` of E with its
-  literals as parameters, alternating between two sets of values (bind + backend compile).
+  literals as parameters, alternating between two sets of values (values checked, the
+  plan template filled; see the notes below).
 - **start-up**: fresh interpreters (`subprocess`, {startup_runs} runs each, interleaved,
   bytecode cached as after `pip install`): `python -c pass`, `import lark`, and
   `import crossql; crossql.compile(E, backend="mongodb")`. The crossql row is the median
@@ -198,6 +199,13 @@ do not edit by hand. Machine: {machine}; {settings}.
 {table}
 
 ## Targets
+
+The issue states every target as a same-run ratio against the baseline, which it
+measured at about 160 µs: a target of *t* µs (or ms) is checked as
+*figure / baseline ≤ t / 160 µs* (the target column shows both), so that a loaded
+or slower machine moves the figure and its baseline together. The median column
+keeps the absolute figure of this run; the memory targets are bytes, checked as they
+are.
 
 {held} of {total} targets and goals hold in this run. Missed:
 

@@ -39,6 +39,20 @@ class Verdict:
         return self.figure is not None and self.figure <= self.target.limit
 
 
+ISSUE_BASELINE_US = 160.0
+"""The baseline (``Lark(parser="lalr").parse(E)``) on the machine the issue's targets
+were set on. The issue states its targets as same-run ratios against the baseline,
+because absolute times drift with the machine's load: a target of ``t`` µs is
+checked as ``figure / baseline <= t / 160`` (the table shows the µs figure too)."""
+
+
+def _at_baseline(key: str, micros: float, text: str) -> Target:
+    """A time target the issue gives in µs (ms for start-up), checked as its ratio."""
+    shown = f"{micros / 1000:g} ms" if micros >= 1000 else f"{micros:g} µs"
+    return Target(key, micros / ISSUE_BASELINE_US, "ratio", text,
+                  f"≤ {shown} (≤ {micros / ISSUE_BASELINE_US:.4g}\u00d7 baseline)")
+
+
 def targets() -> list[Target]:
     """Every target, as rows and limits."""
     out = []
@@ -47,15 +61,15 @@ def targets() -> list[Target]:
             Target(f"cold.E.{b}", 0.85, "ratio", f"cold parse+check+compile of E on {b} "
                    "<= 0.85 x baseline"),
             Target(f"cold.Q30.{b}", 5.5, "ratio", f"cold Q30 on {b} <= 5.5 x baseline"),
-            Target(f"compile.E.{b}", 10.0, "value", f"backend compile of E on {b} <= 10 us"),
-            Target(f"compile.Q30.{b}", 50.0, "value", f"backend compile of Q30 on {b} <= 50 us"),
-            Target(f"cached.E.{b}", 1.0, "value", f"cached compile of E on {b} <= 1 us"),
-            Target(f"rebind.E.{b}", 10.0, "value", f"re-binding E on {b} <= 10 us"),
+            _at_baseline(f"compile.E.{b}", 10.0, f"backend compile of E on {b} <= 10 us"),
+            _at_baseline(f"compile.Q30.{b}", 50.0, f"backend compile of Q30 on {b} <= 50 us"),
+            _at_baseline(f"cached.E.{b}", 1.0, f"cached compile of E on {b} <= 1 us"),
+            _at_baseline(f"rebind.E.{b}", 10.0, f"re-binding E on {b} <= 10 us"),
             Target(f"memory.E.{b}", 4.0, "value", f"memory per cached plan of E on {b} <= 4 KB"),
         ]
-    out.append(Target("startup.crossql", 60.0, "value",
-                      "import crossql + parser ready + first compile <= 60 ms "
-                      "(interpreter start-up subtracted)"))
+    out.append(_at_baseline("startup.crossql", 60_000.0,
+                            "import crossql + parser ready + first compile <= 60 ms "
+                            "(interpreter start-up subtracted)"))
     return out
 
 
