@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import wraps
 from sys import intern
 from typing import Any, TypeVar
 
@@ -198,6 +199,52 @@ def _deep_checked(node: _Bool) -> _Bool:
 
 _BOOL_TYPES = (ir.Not, ir.And, ir.Or)
 
+
+_SPANS: dict[ir.Span, ir.Span] = {}
+"""The spans of IR nodes, shared: queries of one shape hold spans at the same offsets,
+so cached queries share them instead of holding a tuple per node each (spans are
+immutable). A callback builds a span and keeps ``_share(span, span)``, the equal one
+seen before (a ``setdefault``: a dict subclass's ``__missing__`` costs a Python call
+on each new span)."""
+_share = _SPANS.setdefault
+_PATHS: dict[tuple[Any, ...], ir.Path] = {}
+"""Paths by their tokens' text and offsets (which make the segments and the span)."""
+_LITERALS: dict[tuple[Any, ...], ir.Literal] = {}
+"""Literals by their token's terminal, text and offsets."""
+_MEMO_MAX = 4096
+"""Entries a memo of the parser may hold when a parse starts; past it, the memo starts
+again empty (checked once per parse: a memo holds at most that and one query's worth)."""
+_MEMO_TEXT_MAX = 64
+"""Characters of the longest text whose node a memo keeps (longer ones are rare and
+would make the memos hold large strings)."""
+
+
+def _bound_memos() -> None:
+    for memo in (_SPANS, _PATHS, _LITERALS):
+        if len(memo) > _MEMO_MAX:
+            memo.clear()
+
+
+def _by_token(build: Callable[[Any, list[Any]], ir.Literal]
+              ) -> Callable[[Any, list[Any]], ir.Literal]:
+    """A literal's callback, memoised: a token's terminal, text and offsets decide the
+    node (value, kind, span), so queries of one shape with the same literals in the same
+    places share the nodes (immutable) instead of holding copies; a hit skips decoding."""
+
+    @wraps(build)
+    def callback(self: Any, children: list[Any]) -> ir.Literal:
+        tok = children[0]
+        key = (tok.type, tok.value, tok.start_pos, tok.end_pos)
+        node = _LITERALS.get(key)
+        if node is None:
+            node = build(self, children)
+            if tok.end_pos - tok.start_pos <= _MEMO_TEXT_MAX:
+                _LITERALS[key] = node
+        return node
+
+    return callback
+
+
 _ONE_SEGMENT: dict[str, tuple[str]] = {}
 _ONE_SEGMENT_MAX = 4096
 
@@ -249,10 +296,13 @@ class _ToIR:
     """
 
     # --- values ---
+    @_by_token
     def string(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
-        return ir.Literal(decode_string(tok), "string", (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(decode_string(tok), "string", _share(span, span))
 
+    @_by_token
     def integer(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
         text: str = tok.value
@@ -265,8 +315,10 @@ class _ToIR:
                 f"integer {shown} is out of the 64-bit range", code="syntax.integer-out-of-range",
                 span=_span_of(tok), hint="integers are 64-bit signed; write a float (e.g. 1e20)",
             )
-        return ir.Literal(value, "int", (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(value, "int", _share(span, span))
 
+    @_by_token
     def decimal(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
         text: str = tok.value
@@ -278,27 +330,36 @@ class _ToIR:
                 code="syntax.float-out-of-range",
                 span=_span_of(tok),
             )
-        return ir.Literal(value, "float", (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(value, "float", _share(span, span))
 
+    @_by_token
     def true(self, children: list[Any]) -> ir.Literal:
         tok = children[0]
-        return ir.Literal(True, "bool", (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(True, "bool", _share(span, span))
 
+    @_by_token
     def false(self, children: list[Any]) -> ir.Literal:
         tok = children[0]
-        return ir.Literal(False, "bool", (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(False, "bool", _share(span, span))
 
+    @_by_token
     def null(self, children: list[Any]) -> ir.Literal:
         tok = children[0]
-        return ir.Literal(None, "null", (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(None, "null", _share(span, span))
 
     def param(self, children: list[Any]) -> ir.Param:
         (tok,) = children
-        return ir.Param(tok.value[1:], (tok.start_pos, tok.end_pos))
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Param(tok.value[1:], _share(span, span))
 
     def array(self, children: list[Any]) -> ir.ListValue:
         items = tuple(c for c in children[1:-1] if c is not None)
-        node = ir.ListValue(items, (children[0].start_pos, children[-1].end_pos))
+        span = (children[0].start_pos, children[-1].end_pos)
+        node = ir.ListValue(items, _share(span, span))
         # depth is checked as lists are built, so nothing deeper ever exists
         depth = self._list_depth(node)
         if depth > MAX_LIST_DEPTH:
@@ -314,54 +375,73 @@ class _ToIR:
 
     # --- names ---
     def path(self, children: list[Any]) -> ir.Path:
-        if len(children) == 1:
-            tok = children[0]
-            return ir.Path(_segments(tok.value if tok.type == "NAME" else decode_name(tok)),
-                           (tok.start_pos, tok.end_pos))
-        return ir.Path(tuple([intern(t.value if t.type == "NAME" else decode_name(t))
-                              for t in children]),
-                       (children[0].start_pos, children[-1].end_pos))
+        # the text of the name tokens (backticks included) and the offsets make the Path
+        first, last = children[0], children[-1]
+        one = len(children) == 1
+        key: tuple[Any, ...] = (first.value, first.start_pos, first.end_pos) if one else \
+            (*[t.value for t in children], first.start_pos, last.end_pos)
+        node = _PATHS.get(key)
+        if node is None:
+            segments: tuple[str, ...] = _segments(
+                first.value if first.type == "NAME" else decode_name(first)) if one else \
+                tuple([intern(t.value if t.type == "NAME" else decode_name(t))
+                       for t in children])
+            span = (first.start_pos, last.end_pos)
+            node = ir.Path(segments, _share(span, span))
+            if last.end_pos - first.start_pos <= _MEMO_TEXT_MAX:
+                _PATHS[key] = node
+        return node
 
     # --- predicates ---
     def compare(self, children: list[Any]) -> ir.Compare:
         path, op, value = children
-        return ir.Compare(_COMPARE_OPS[op.value], path, value, (path.span[0], value.span[1]))
+        span = (path.span[0], value.span[1])
+        return ir.Compare(_COMPARE_OPS[op.value], path, value, _share(span, span))
 
     def between(self, children: list[Any]) -> ir.Between:
         path, low, high = children
-        return ir.Between(path, low, high, (path.span[0], high.span[1]))
+        span = (path.span[0], high.span[1])
+        return ir.Between(path, low, high, _share(span, span))
 
     def in_(self, children: list[Any]) -> ir.In:
         path, values = children
-        return ir.In(path, values, False, (path.span[0], values.span[1]))
+        span = (path.span[0], values.span[1])
+        return ir.In(path, values, False, _share(span, span))
 
     def not_in(self, children: list[Any]) -> ir.In:
         path, _not, values = children
-        return ir.In(path, values, True, (path.span[0], values.span[1]))
+        span = (path.span[0], values.span[1])
+        return ir.In(path, values, True, _share(span, span))
 
     def contains(self, children: list[Any]) -> ir.Contains:
         path, value = children
-        return ir.Contains(path, value, (path.span[0], value.span[1]))
+        span = (path.span[0], value.span[1])
+        return ir.Contains(path, value, _share(span, span))
 
     def contains_any(self, children: list[Any]) -> ir.ContainsAny:
         path, values = children
-        return ir.ContainsAny(path, values, (path.span[0], values.span[1]))
+        span = (path.span[0], values.span[1])
+        return ir.ContainsAny(path, values, _share(span, span))
 
     def contains_all(self, children: list[Any]) -> ir.ContainsAll:
         path, values = children
-        return ir.ContainsAll(path, values, (path.span[0], values.span[1]))
+        span = (path.span[0], values.span[1])
+        return ir.ContainsAll(path, values, _share(span, span))
 
     def startswith(self, children: list[Any]) -> ir.StartsWith:
         path, value = children
-        return ir.StartsWith(path, value, (path.span[0], value.span[1]))
+        span = (path.span[0], value.span[1])
+        return ir.StartsWith(path, value, _share(span, span))
 
     def matches(self, children: list[Any]) -> ir.Matches:
         path, value = children
-        return ir.Matches(path, value, (path.span[0], value.span[1]))
+        span = (path.span[0], value.span[1])
+        return ir.Matches(path, value, _share(span, span))
 
     def call(self, children: list[Any]) -> tuple[Any, ir.Path | None, ir.Span]:
         name, path, rpar = children
-        return (name, path, (name.start_pos, rpar.end_pos))
+        span = (name.start_pos, rpar.end_pos)
+        return (name, path, _share(span, span))
 
     def call_predicate(self, children: list[Any]) -> ir.Exists:
         ((name, path, span),) = children
@@ -395,28 +475,33 @@ class _ToIR:
                 "`size()` needs a path", code="syntax.missing-argument", span=span,
                 hint="write size(field) > 0",
             )
-        return ir.Size(_COMPARE_OPS[op.value], path, value, (span[0], value.span[1]))
+        span = (span[0], value.span[1])  # from the call's to the value's end
+        return ir.Size(_COMPARE_OPS[op.value], path, value, _share(span, span))
 
     # --- boolean structure ---
     def paren(self, children: list[Any]) -> Any:
         # `( c )` builds no node, but its span covers the parentheses so that an `and`
         # or `or` starting or ending with one underlines balanced text
         lpar, cond, rpar = children
-        return _with_span(cond, (lpar.start_pos, rpar.end_pos))
+        span = (lpar.start_pos, rpar.end_pos)
+        return _with_span(cond, _share(span, span))
 
     def not_(self, children: list[Any]) -> ir.Not:
         tok, operand = children
-        node = ir.Not(operand, (tok.start_pos, operand.span[1]))
+        span = (tok.start_pos, operand.span[1])
+        node = ir.Not(operand, _share(span, span))
         return node if type(operand) not in _BOOL_TYPES else _deep_checked(node)
 
     def and_cond(self, children: list[Any]) -> ir.And:
         operands = tuple(children)
-        node = ir.And(operands, (operands[0].span[0], operands[-1].span[1]))
+        span = (operands[0].span[0], operands[-1].span[1])
+        node = ir.And(operands, _share(span, span))
         return node if _shallow(operands) else _deep_checked(node)
 
     def or_cond(self, children: list[Any]) -> ir.Or:
         operands = tuple(children)
-        node = ir.Or(operands, (operands[0].span[0], operands[-1].span[1]))
+        span = (operands[0].span[0], operands[-1].span[1])
+        node = ir.Or(operands, _share(span, span))
         return node if _shallow(operands) else _deep_checked(node)
 
     # --- clauses ---
@@ -440,7 +525,8 @@ class _ToIR:
             expr = ir.Aggregate(fname, arg, span)
         if alias is None:
             return ir.SelectItem(expr, None, expr.span)
-        return ir.SelectItem(expr, decode_name(alias), (expr.span[0], alias.end_pos))
+        span = (expr.span[0], alias.end_pos)
+        return ir.SelectItem(expr, decode_name(alias), _share(span, span))
 
     def select(self, children: list[ir.SelectItem]) -> tuple[ir.SelectItem, ...]:
         return tuple(children)
@@ -449,7 +535,8 @@ class _ToIR:
         path, direction = children
         if direction is None:
             return ir.OrderKey(path, False, path.span)
-        return ir.OrderKey(path, direction.type == "DESC", (path.span[0], direction.end_pos))
+        span = (path.span[0], direction.end_pos)
+        return ir.OrderKey(path, direction.type == "DESC", _share(span, span))
 
     def order(self, children: list[ir.OrderKey]) -> tuple[ir.OrderKey, ...]:
         return tuple(children)
@@ -467,10 +554,11 @@ class _ToIR:
             if part is not None:
                 last = part[-1] if type(part) is tuple else part
                 break
+        span = (from_tok.start_pos, _span_of(last)[1])
         return ir.Query(
             collection=intern(decode_name(name)), where=where, group_by=group or (),
             select=select or (), order_by=order or (), limit=limit, offset=offset,
-            span=(from_tok.start_pos, _span_of(last)[1]),
+            span=_share(span, span),
         )
 
     # --- writes ---
@@ -481,7 +569,8 @@ class _ToIR:
                 f"unexpected `{op.value}`; an assignment is written `path = value`",
                 code="syntax.invalid-assignment", span=_span_of(op),
                 hint=f"write `{path.dotted} = ...`")
-        return ir.SetField(path, value, (path.span[0], value.span[1]))
+        span = (path.span[0], value.span[1])
+        return ir.SetField(path, value, _share(span, span))
 
     def increment(self, children: list[Any]) -> ir.Increment:
         path, op, other, _plus, amount = children
@@ -496,7 +585,8 @@ class _ToIR:
                 code="syntax.invalid-assignment", span=(path.span[0], amount.span[1]),
                 hint=f"an increment adds to the field it sets: `{path.dotted} = "
                      f"{path.dotted} + n`")
-        return ir.Increment(path, amount, (path.span[0], amount.span[1]))
+        span = (path.span[0], amount.span[1])
+        return ir.Increment(path, amount, _share(span, span))
 
     def unset(self, children: list[Any]) -> ir.Unset:
         word, path = children
@@ -505,7 +595,8 @@ class _ToIR:
                 f"unexpected `{word.value}`; expected `unset <path>` or `<path> = <value>`",
                 code="syntax.invalid-assignment", span=_span_of(word),
                 hint="an update sets fields with `set a = 1, b = b + 1, unset c`")
-        return ir.Unset(path, (word.start_pos, path.span[1]))
+        span = (word.start_pos, path.span[1])
+        return ir.Unset(path, _share(span, span))
 
     def write_where(self, children: list[Any]) -> Any:
         (cond,) = children
@@ -522,6 +613,7 @@ class _ToIR:
         end = _span_of(limit if limit is not None else where if where is not None
                        else assignments[-1])[1]
         span = (word.start_pos, end)
+        span = _share(span, span)
         _require_where(where, "update", span, assignments[-1])
         return ir.Update(intern(decode_name(name)), tuple(assignments),
                          None if where is _EVERYTHING else where, limit, span)
@@ -536,6 +628,7 @@ class _ToIR:
                      "`delete from <collection> where ...`")
         end = _span_of(limit if limit is not None else where if where is not None else name)[1]
         span = (word.start_pos, end)
+        span = _share(span, span)
         _require_where(where, "delete", span, name)
         return ir.Delete(intern(decode_name(name)), None if where is _EVERYTHING else where,
                          limit, span)
@@ -868,6 +961,8 @@ def _run(text: str, start: str, parse: Callable[[str, str], Any] = _lalr) -> Any
             code="syntax.too-long", span=(MAX_QUERY_LENGTH, len(text)), source=text,
             hint="pass large value lists as a parameter",
         )
+    if len(_SPANS) > _MEMO_MAX or len(_PATHS) > _MEMO_MAX or len(_LITERALS) > _MEMO_MAX:
+        _bound_memos()
     try:
         return parse(text, start)
     except (LexError, ParseError) as err:

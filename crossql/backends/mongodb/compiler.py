@@ -107,17 +107,17 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         else:
             sort.append((field, -1 if key.descending else 1))
     # plain paths of one segment, no alias (aggregates were handled above)
-    projection = None
+    names = []
     for item in query.select:
-        if item.alias is not None or len(item.expr.segments) != 1:  # type: ignore[union-attr]
+        segments = item.expr.segments  # type: ignore[union-attr]
+        if item.alias is not None or len(segments) != 1:
             break
+        names.append(segments[0])
     else:
-        if query.select:
-            projection = {item.expr.segments[0]: 1  # type: ignore[union-attr]
-                          for item in query.select}
-            projection.setdefault("_id", 0)
-        return new_plan("find", query.collection, match, projection, tuple(sort), skip, limit,
-                        (), None, _FIND_REASON)
+        projection = _projection_of(tuple(names)) if names else None
+        return new_plan("find", query.collection, match, projection,
+                        _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
+                        _FIND_REASON)
     pipeline: list[dict[str, Any]] = []
     if match:
         pipeline.append({"$match": match})
@@ -137,6 +137,39 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
 
 
 _FIND_REASON = "whole documents or a plain projection: a find is enough"
+
+# Plans of the same select list (or order by) share one projection document (sort
+# tuple): cached plans of queries that differ only in their values hold them once.
+# Sharing the dict is safe: plans are immutable data by contract, the runtime hands the
+# projection to pymongo as it is, and pymongo only reads it (``find`` keeps a mapping
+# projection as given).
+_PROJECTIONS: dict[tuple[str, ...], dict[str, int]] = {}
+_SORTS: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+_SHARED_MAX = 4096
+"""Distinct select lists (sort keys) remembered; past it, a memo starts again empty."""
+
+
+def _projection_of(names: tuple[str, ...]) -> dict[str, int]:
+    """The ``find`` projection of the one-segment paths ``names``: each included, and
+    ``_id`` left out unless selected; one shared document per list of names."""
+    projection = _PROJECTIONS.get(names)
+    if projection is None:
+        projection = dict.fromkeys(names, 1)
+        projection.setdefault("_id", 0)
+        if len(_PROJECTIONS) >= _SHARED_MAX:
+            _PROJECTIONS.clear()
+        _PROJECTIONS[names] = projection
+    return projection
+
+
+def _shared_sort(sort: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """``sort``, or the equal tuple an earlier plan holds."""
+    shared = _SORTS.get(sort)
+    if shared is None:
+        if len(_SORTS) >= _SHARED_MAX:
+            _SORTS.clear()
+        shared = _SORTS[sort] = sort
+    return shared
 
 
 def _ref(segments: tuple[str, ...]) -> str:
