@@ -66,6 +66,10 @@ def _is_driver_error(err: BaseException) -> bool:
     return type(err).__module__.startswith(("google.", "grpc"))
 
 
+_SCALARS = frozenset({bool, int, float, str, type(None)})
+"""Types ``_plain`` returns as they are (exact types: a subclass goes through it)."""
+
+
 def _plain(value: Any) -> Any:
     """Firestore values → plain Python (references become their path; others stay)."""
     if isinstance(value, dict):
@@ -184,7 +188,13 @@ def _with_bounded_reconnects(client: Any) -> None:
 def _shape(plan: FirestorePlan, snapshot: Any) -> Document:
     data = snapshot.to_dict() or {}
     if plan.whole_documents:
-        return with_id_first(_plain(data), snapshot.id)
+        # one pass building the row (``with_id_first(_plain(data), id)`` copied the
+        # document twice): ``to_dict`` hands over a fresh copy, read once
+        whole: Document = {"_id": snapshot.id}
+        for key, value in data.items():
+            if key != "_id":
+                whole[key] = value if type(value) in _SCALARS else _plain(value)
+        return whole
     row: Document = {}
     for out in plan.outputs:
         assert out.path is not None
