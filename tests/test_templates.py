@@ -179,7 +179,8 @@ TABLE: list[tuple[str, str, list[dict[str, Any]]]] = [
         {"min": 12, "status": None, "tag": "t3", "prefix": "p3", "n": 10},
     ]) for p in sorted(PROFILES)],
     ("dynamodb-schema", "from users where _id == :id", [
-        {"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": 5}, {"id": "d"}, {"id": "S"}]),
+        {"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": 5}, {"id": "d"}, {"id": "S"},
+        {"id": "x" * 1500}, {"id": "é" * 600}, {"id": "x" * 2049}, {"id": "e"}]),
     ("dynamodb-schema", "from users where status == :s and age > :a limit :n", [
         {"s": "on", "a": 3, "n": 5}, {"s": "off", "a": 4, "n": 5},
         {"s": "x", "a": 5, "n": 5}, {"s": "y", "a": 6.5, "n": 5}, {"s": "y", "a": 6, "n": 0}]),
@@ -223,6 +224,27 @@ def test_a_template_is_used_for_e(profile: str, monkeypatch: pytest.MonkeyPatch)
     for values in bindings[3:]:
         _same(prepared, checked, options, values)
     assert compiles == []
+
+
+@pytest.mark.parametrize(("profile", "text", "values"), [
+    ("dynamodb-schema", "from users where _id == :id", [{"id": f"u{i}"} for i in range(6)]),
+    ("dynamodb-schema", "from users where status == :s and age > :a",
+     [{"s": f"s{i}", "a": 10 + i} for i in range(6)]),
+    ("mongodb", "from users where a.b == :x or c != :y offset :o",
+     [{"x": 1, "y": 2, "o": 1}] + [{"x": 10 + i, "y": 20 + i, "o": 1} for i in range(5)]),
+])
+def test_key_lookups_and_colliding_first_values_get_templates(
+        profile: str, text: str, values: list[dict[str, Any]]) -> None:
+    """A DynamoDB key condition on a parameter fills a template (a string hole is
+    short enough for any key), and a template whose first values equal a constant of
+    the plan (`1`, the offset) is kept and checked at its next fills."""
+    options = PROFILES[profile]
+    prepared = PreparedQuery(text, options["backend"], schema=options.get("schema"))
+    checked = check_query(crossql.parse(text))
+    for binding in values:
+        _same(prepared, checked, options, binding)
+    assert [t is not None and t.checks_left for t in (prepared._templates or {}).values()] \
+        == [0]
 
 
 def test_a_hole_refuses_to_be_looked_at() -> None:

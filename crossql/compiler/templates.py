@@ -77,10 +77,12 @@ class Hole:
 
 
 class StringHole(Hole):
-    """A hole for a non-empty string."""
+    """A hole for a non-empty string of at most ``MAX_BYTES`` UTF-8 bytes (a longer one
+    is never left as a hole: DynamoDB keys, for one, have a size limit)."""
 
     __slots__ = ()
     kind = "string"
+    MAX_BYTES = 1024
 
 
 class IntHole(Hole):

@@ -17,6 +17,7 @@ from crossql.backends import Plan, get_backend
 from crossql.compiler.checks import CheckedQuery, bind_values, check_query, substitute
 from crossql.compiler.templates import (
     HOLE_TYPES,
+    StringHole,
     Template,
     holds_hole,
     make_template,
@@ -27,6 +28,8 @@ from crossql.grammar import parse_query
 
 _INF = float("inf")
 _UNSEEN: Any = object()
+_SHORT = StringHole.MAX_BYTES // 4
+"""Characters of a string that surely fits ``StringHole.MAX_BYTES`` (4 bytes at most each)."""
 _MAX_TEMPLATES = 16
 """Templates kept per prepared query (one per kind of values: types, limit, offset)."""
 
@@ -129,7 +132,8 @@ class PreparedQuery:
                 continue
             kind = type(value)
             if kind is str:
-                if not value:
+                if not value or (len(value) > _SHORT and
+                                 len(value.encode("utf-8")) > StringHole.MAX_BYTES):
                     return None
             elif kind is float:
                 if value != value or value in (_INF, -_INF):
@@ -155,7 +159,10 @@ class PreparedQuery:
                 self._backend.compile(holed, schema=self._schema, options=self._options),
                 unbound_nodes(checked.query, holed))
             filled = self._fill(template, values)
-            if filled is None or not strictly_equal(filled, plan) or holds_hole(filled):
+            # (None: these values are not filled, a value equal to a constant, say; the
+            # template is checked at its next fills instead)
+            if filled is not None and (not strictly_equal(filled, plan)
+                                       or holds_hole(filled)):
                 template = None
         except Exception:  # the compiler looked at a value, or failed: no template
             template = None

@@ -70,6 +70,7 @@ from crossql.backends.dynamodb.schema import (
 )
 from crossql.backends.dynamodb.values import UnstorableValue, number_text
 from crossql.compiler.shape import output_key, resolve_order_key
+from crossql.compiler.templates import StringHole
 from crossql.errors import CapabilityError
 
 if TYPE_CHECKING:
@@ -423,6 +424,9 @@ class _Compiler(ConditionBuilder):
         if not isinstance(value, ir.Literal):
             return False
         declared = self.table.attribute_types.get(attribute)
+        if value.kind == "string" and isinstance(value.value, StringHole):
+            # a plan template's: a non-empty string of at most StringHole.MAX_BYTES
+            return declared in (None, "S") and max_bytes >= StringHole.MAX_BYTES
         if value.kind == "string":
             assert isinstance(value.value, str)
             size = len(value.value.encode("utf-8"))
