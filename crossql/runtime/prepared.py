@@ -146,7 +146,10 @@ class PreparedQuery:
     def _first_of_kind(self, key: tuple[Any, ...], checked: CheckedQuery,
                        values: dict[str, Any],
                        templates: dict[tuple[Any, ...], Template | None]) -> Plan:
-        """Compile in full, and try a template for the values of this kind."""
+        """Compile in full, and try a template for the values of this kind: kept when
+        it fills to the compiled plan for these values and for plain probe values of
+        the same kinds (a compiler that took another way for a hole than for a value of
+        its type, unseen by the hole, differs from the compile there)."""
         plan = self._compile(substitute(checked, values))
         if len(templates) >= _MAX_TEMPLATES:
             return plan
@@ -158,16 +161,25 @@ class PreparedQuery:
             template = make_template(
                 self._backend.compile(holed, schema=self._schema, options=self._options),
                 unbound_nodes(checked.query, holed))
-            filled = self._fill(template, values)
-            # (None: these values are not filled, a value equal to a constant, say; the
-            # template is checked at its next fills instead)
-            if filled is not None and (not strictly_equal(filled, plan)
-                                       or holds_hole(filled)):
+            probe = _probe_values(values, self._counts, template.constants)
+            probe_plan = self._compile(substitute(checked, bind_values(checked, probe)))
+            # the probe is always filled; the first values may not be (one equal to a
+            # constant, say: then the next fills are checked instead)
+            if (self._fills_to(template, probe, probe_plan) is not True
+                    or self._fills_to(template, values, plan) is False):
                 template = None
         except Exception:  # the compiler looked at a value, or failed: no template
             template = None
         templates[key] = template
         return plan
+
+    def _fills_to(self, template: Template, values: dict[str, Any], plan: Plan
+                  ) -> bool | None:
+        """Whether the template filled with ``values`` is ``plan`` (None: not filled)."""
+        filled = self._fill(template, values)
+        if filled is None:
+            return None
+        return strictly_equal(filled, plan) and not holds_hole(filled)
 
     def _fill(self, template: Template, values: dict[str, Any]) -> Plan | None:
         """The filled template, or None when these values must be compiled in full."""
@@ -249,3 +261,33 @@ class PlanCache:
                 old, _ = self._entries.popitem(last=False)
                 self._plans.pop(old, None)
         return entry
+
+
+def _probe_values(values: dict[str, Any], counts: frozenset[str],
+                  constants: frozenset[Any]) -> dict[str, Any]:
+    """Plain values of the same types as ``values`` (``limit``/``offset`` as they are),
+    distinct from one another and from the template's constants."""
+    probe: dict[str, Any] = {}
+    seen = set(constants)
+    flag = True
+    for n, (name, value) in enumerate(values.items()):
+        kind = type(value)
+        if name in counts:
+            probe[name] = value
+            continue
+        if kind is bool:
+            candidate: Any = flag  # two values only: the other kind of a repeat collides
+            flag = not flag
+        else:
+            for attempt in range(100):
+                if kind is str:
+                    candidate = f"qz{n}probe{attempt}"
+                elif kind is int:
+                    candidate = 7919 + 104729 * (n + 100 * attempt)
+                else:
+                    candidate = 0.4375 + n + 100 * attempt
+                if candidate not in seen:
+                    break
+        seen.add(candidate)
+        probe[name] = candidate
+    return probe
