@@ -21,10 +21,12 @@ Why a template can be trusted (``docs/performance.md``, "Plan templates"):
 - Values equal to one another, or to a scalar the template already holds (a name,
   a type code, a constant of the query), are not filled: a compiler may merge
   equal values (DynamoDB shares one placeholder), so those executions compile.
-- The first executions of each template are compiled in full as well and
-  compared with the filled plan (types included); a difference discards the
-  template for good. The test suite compares filled and compiled plans on
-  generated queries and values for every backend.
+- A template is kept only if it fills to the full compile of the first values of
+  its kind and of plain probe values of the same kinds (a compiler dispatching on a
+  value's type takes another way for a hole; the probe shows it). The next
+  executions are compiled in full as well and compared with the filled plan (types
+  included); a difference discards the template for good. The test suite compares
+  filled and compiled plans on generated queries and values for every backend.
 """
 
 from __future__ import annotations
