@@ -1,9 +1,10 @@
 """Prepared queries and the plan cache.
 
-A ``PreparedQuery`` is parsed and checked once; each execution binds its
-parameters and re-runs only the backend compile. A query without parameters
-keeps its plan, so a cache hit is a dictionary lookup. Cached objects are
-immutable and shared, never copied.
+A ``PreparedQuery`` is parsed and checked once; each execution checks its
+parameters' values and fills a plan template compiled once for values of their
+kinds (``compiler/templates.py``), or binds and re-runs the backend compile where
+no template fits. A query without parameters keeps its plan, so a cache hit is a
+dictionary lookup. Cached objects are immutable and shared, never copied.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _MAX_TEMPLATES = 16
 
 
 class PreparedQuery:
-    """A checked query for one backend; ``plan(params)`` binds and compiles."""
+    """A checked query for one backend; ``plan(params)`` gives the plan for values."""
 
     __slots__ = ("_backend", "_checked", "_counts", "_options", "_plan", "_schema",
                  "_templates", "_text")
@@ -122,8 +123,9 @@ class PreparedQuery:
         return self._compile(substitute(checked, values))
 
     def _template_key(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
-        """What a template is chosen by: each value's type (a string's emptiness too),
-        and the values of ``limit``/``offset`` parameters; None: compile in full."""
+        """What a template is chosen by: each value's type (a string's being non-empty
+        and short too), and the values of ``limit``/``offset`` parameters; None: these
+        values are compiled in full."""
         key: list[Any] = []
         counts = self._counts
         for name, value in values.items():
@@ -177,9 +179,7 @@ class PreparedQuery:
                   ) -> bool | None:
         """Whether the template filled with ``values`` is ``plan`` (None: not filled)."""
         filled = self._fill(template, values)
-        if filled is None:
-            return None
-        return strictly_equal(filled, plan) and not holds_hole(filled)
+        return None if filled is None else _same_plan(filled, plan)
 
     def _fill(self, template: Template, values: dict[str, Any]) -> Plan | None:
         """The filled template, or None when these values must be compiled in full."""
@@ -204,7 +204,7 @@ class PreparedQuery:
         """A fill of a template not trusted yet: compiled in full as well and compared
         (a difference discards the template)."""
         compiled = self._compile(substitute(checked, values))
-        if strictly_equal(plan, compiled) and not holds_hole(plan):
+        if _same_plan(plan, compiled):
             template.checks_left -= 1
         else:
             templates[key] = None
@@ -261,6 +261,10 @@ class PlanCache:
                 old, _ = self._entries.popitem(last=False)
                 self._plans.pop(old, None)
         return entry
+
+
+def _same_plan(filled: Plan, compiled: Plan) -> bool:
+    return strictly_equal(filled, compiled) and not holds_hole(filled)
 
 
 def _probe_values(values: dict[str, Any], counts: frozenset[str],
