@@ -58,7 +58,6 @@ class Hole:
     """
 
     __slots__ = ("name", "steps")
-    kind = "value"
 
     def __init__(self, name: str, steps: tuple[Callable[[Any], Any], ...] = ()) -> None:
         self.name = name
@@ -83,7 +82,6 @@ class StringHole(Hole):
     is never left as a hole: DynamoDB keys, for one, have a size limit)."""
 
     __slots__ = ()
-    kind = "string"
     MAX_BYTES = 1024
 
 
@@ -91,31 +89,23 @@ class IntHole(Hole):
     """A hole for an int."""
 
     __slots__ = ()
-    kind = "int"
 
 
 class FloatHole(Hole):
     """A hole for a finite float."""
 
     __slots__ = ()
-    kind = "float"
 
 
 class BoolHole(Hole):
     """A hole for a bool."""
 
     __slots__ = ()
-    kind = "bool"
 
 
 HOLE_TYPES: dict[type, type[Hole]] = {str: StringHole, int: IntHole, float: FloatHole,
                                       bool: BoolHole}
 """The hole for each exact type of value a template can leave open."""
-
-
-def is_hole(value: object) -> bool:
-    """True for a template's hole (compilers test this where they transform a value)."""
-    return isinstance(value, Hole)
 
 
 def strictly_equal(a: Any, b: Any) -> bool:
