@@ -188,6 +188,10 @@ TABLE: list[tuple[str, str, list[dict[str, Any]]]] = [
     # a hole took that way too, so only the plain probe value shows the difference
     ("firestore", "from users where _id == :id", [
         {"id": "a/b"}, {"id": "c/d"}, {"id": "e/f"}, {"id": "plain"}, {"id": "x"}]),
+    # a literal of the query the plan holds only as {"N": "-1"}: a value equal to it
+    # shares its placeholder, so it is compiled, not filled (found by hypothesis)
+    ("dynamodb", "from items where count < -1 and size(x) == :a", [
+        {"a": 0}, {"a": 1}, {"a": 2}, {"a": 3}, {"a": -1}, {"a": 4}]),
     ("firestore", "from users where name startswith :p and age > 3", [
         {"p": "ab"}, {"p": "ac"}, {"p": "ad"}, {"p": "a\ud7ff"}, {"p": "ae"}]),
     ("mongodb", "from users where a.b == :x or c != :y offset :o", [

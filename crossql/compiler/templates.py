@@ -32,7 +32,7 @@ Why a template can be trusted (``docs/performance.md``, "Plan templates"):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 FillFunction = Callable[[Mapping[str, Any]], Any]
@@ -287,9 +287,11 @@ def holds_hole(obj: Any) -> bool:
     return False
 
 
-def make_template(plan: Any, unbound: Mapping[int, Any] | None = None) -> Template:
+def make_template(plan: Any, unbound: Mapping[int, Any] | None = None,
+                  literals: Iterable[Any] = ()) -> Template:
     """The template of a plan compiled with holes. ``unbound`` (``unbound_nodes``) maps
-    the IR nodes with holes to the query's own, for diagnostic fields to point at.
+    the IR nodes with holes to the query's own, for diagnostic fields to point at;
+    ``literals`` are more constants a value must differ from to be filled.
     A fill raises when a step refuses a value: compile that execution in full."""
     emitter = _Emitter(unbound or {})
     result = emitter.emit(plan)
@@ -297,4 +299,6 @@ def make_template(plan: Any, unbound: Mapping[int, Any] | None = None) -> Templa
     source = "def fill(v):\n" + "\n".join(body) + "\n"
     exec(source, emitter.namespace)  # generated from the template's own structure
     fill: FillFunction = emitter.namespace["fill"]
-    return Template(fill, frozenset(emitter.constants))
+    constants = emitter.constants
+    constants.update(v for v in literals if type(v) in _SCALARS and v is not None)
+    return Template(fill, frozenset(constants))

@@ -162,7 +162,10 @@ class PreparedQuery:
             holed = substitute(checked, holes)
             template = make_template(
                 self._backend.compile(holed, schema=self._schema, options=self._options),
-                unbound_nodes(checked.query, holed))
+                unbound_nodes(checked.query, holed),
+                # the query's own literals too: a plan may hold one only in another
+                # form (DynamoDB's {"N": "-1"}) and still merge an equal value with it
+                [n.value for n in ir.walk(checked.query) if type(n) is ir.Literal])
             probe = _probe_values(values, self._counts, template.constants)
             probe_plan = self._compile(substitute(checked, bind_values(checked, probe)))
             # the probe is always filled; the first values may not be (one equal to a
