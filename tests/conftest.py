@@ -1,22 +1,23 @@
-"""Shared test settings: hypothesis profiles ("ci" when $CI is set, "dev" otherwise),
-and an environment without configuration overrides for tests that use no server."""
+"""Shared test settings: hypothesis profiles (``ci`` when $CI is set, ``dev`` otherwise;
+``CROSSQL_HYPOTHESIS_PROFILE`` chooses, see tests/budget.py), and an environment
+without configuration overrides for tests that use no server."""
 
-import os
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from crossql.config import ENVIRONMENT
+from tests.budget import PROFILE, examples
 
-settings.register_profile("dev", deadline=None)
+settings.register_profile("dev", deadline=None, max_examples=examples(100))
 settings.register_profile(
     "ci",
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(PROFILE)
 
 _BACKENDS_DIR = Path(__file__).parent / "backends"
 
@@ -32,3 +33,30 @@ def _no_config_from_the_environment(request: pytest.FixtureRequest,
         return
     for name in [*ENVIRONMENT, "CROSSQL_CONFIG"]:
         monkeypatch.delenv(name, raising=False)
+
+
+BACKENDS = ("memory", "mongodb", "dynamodb", "firestore")
+_FIXTURE_BACKEND = {"mongodb_uri": "mongodb", "mongo_store": "mongodb",
+                    "dynamodb_endpoint": "dynamodb", "dynamo_store": "dynamodb",
+                    "firestore_host": "firestore", "firestore_store": "firestore"}
+
+
+def _backends_of(item: pytest.Item) -> set[str]:
+    """The backends a test exercises: named by its file, by the server fixtures it
+    uses, or by a parameter of its id (``[dynamodb]``, ``[firestore-native]``)."""
+    found = {b for b in BACKENDS if b in Path(str(item.fspath)).stem}
+    found |= {_FIXTURE_BACKEND[f] for f in getattr(item, "fixturenames", ())
+              if f in _FIXTURE_BACKEND}
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        words = set("-".join(str(v) for v in callspec.params.values()).split("-"))
+        words |= set(callspec.id.split("-"))
+        found |= words & set(BACKENDS)
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``pytest -m dynamodb`` selects a backend's unit and server tests alike."""
+    for item in items:
+        for backend in sorted(_backends_of(item)):
+            item.add_marker(getattr(pytest.mark, backend))

@@ -17,6 +17,7 @@ from crossql.compiler.checks import bind, check_query
 from crossql.grammar.formatter import format_value
 from crossql.limits import MAX_LIST_DEPTH, MAX_LIST_ITEMS
 from crossql.runtime.prepared import PlanCache, PreparedQuery
+from tests.budget import examples
 
 DOCS = [{"_id": 1, "n": 5, "s": "abc", "t": ["x", "y"]}, {"_id": 2, "n": 9, "s": "b", "t": []}]
 
@@ -210,7 +211,7 @@ def test_bound_values_keep_their_crossql_type() -> None:
     assert crossql.evaluate("from c where a == :v", docs, params={"v": True}) == [docs[1]]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
               st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=5)),

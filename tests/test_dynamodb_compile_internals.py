@@ -23,6 +23,7 @@ from crossql.backends.dynamodb.expressions import (
 )
 from crossql.backends.dynamodb.schema import default_table, dynamo_options
 from crossql.backends.dynamodb.values import UnstorableValue
+from tests.budget import examples
 from tests.strategies import any_condition
 
 
@@ -36,7 +37,7 @@ def _has_param(cond: ir.Condition) -> bool:
     return any(isinstance(node, ir.Param) for node in ir.walk(cond))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(any_condition(valid=True, max_leaves=12))
 def test_every_operator_takes_at_least_four_characters(cond: ir.Condition) -> None:
     # check_limits counts operators only for texts over 4 * 300 characters

@@ -16,6 +16,7 @@ from crossql.backends.dynamodb.compiler import _Compiler, _conjuncts
 from crossql.backends.dynamodb.expressions import Const, ExpressionWriter, and_
 from crossql.backends.dynamodb.schema import default_table, dynamo_options
 from crossql.backends.dynamodb.values import UnstorableValue
+from tests.budget import examples
 from tests.strategies import any_condition
 
 
@@ -43,7 +44,7 @@ def _both(cond: ir.Condition) -> tuple[Any, Any]:
     return fast, slow
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=list(HealthCheck))
 @given(any_condition(valid=True, max_leaves=12))
 def test_the_text_is_the_trees_rendering(cond: ir.Condition) -> None:
     if _has_param(cond):

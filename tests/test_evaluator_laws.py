@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from crossql.runtime.reference import MISSING, evaluate_condition, freeze, get_path, sort_key
+from tests.budget import examples
 from tests.strategies import (
     DEFAULT_SCHEMA,
     MAX_DOCS,
@@ -24,7 +25,7 @@ from tests.strategies import (
     wild_documents,
 )
 
-LAWS = settings(max_examples=300, deadline=None,
+LAWS = settings(max_examples=examples(300), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 any_docs = st.one_of(documents(12), documents(12), wild_documents(10))

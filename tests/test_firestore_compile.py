@@ -32,6 +32,7 @@ from crossql.backends.firestore.filters import (
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import And, FieldFilter, Filter, FirestorePlan, Or, Where
 from crossql.errors import CapabilityError
+from tests.budget import examples
 from tests.strategies import DEFAULT_SCHEMA, conditions
 
 NATIVE = FirestoreOptions(native_or=True, native_not_equal=True)
@@ -78,7 +79,7 @@ def _built(cond: ir.Condition, truth: bool) -> Filter | None:
         return None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(conditions(DEFAULT_SCHEMA), st.booleans())
 def test_and_or_give_back_their_own_output(cond: ir.Condition, truth: bool) -> None:
     tree = _built(cond, truth)
@@ -92,7 +93,7 @@ def test_and_or_give_back_their_own_output(cond: ir.Condition, truth: bool) -> N
             assert expand_exists(node, True, _refuse) is node
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(conditions(DEFAULT_SCHEMA), st.booleans())
 def test_scan_and_presence_agree_with_the_slow_walks(cond: ir.Condition, truth: bool) -> None:
     tree = _built(cond, truth)

@@ -18,6 +18,7 @@ from crossql.backends.firestore.filters import (
 from crossql.backends.firestore.plan import And
 from crossql.errors import CapabilityError
 from crossql.grammar import parse_query
+from tests.budget import examples
 from tests.strategies import DEFAULT_SCHEMA, conditions
 
 
@@ -73,7 +74,7 @@ def test_top_level_exists_expand_alike() -> None:
     assert any(type(c) is Exists for c in built.filters)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(conditions(DEFAULT_SCHEMA), st.booleans())
 def test_generated_conditions_expand_alike(cond: ir.Condition, truth: bool) -> None:
     _check(cond, truth)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from crossql import ir
+from tests.budget import examples
 from tests.strategies import any_query
 
 
@@ -12,7 +13,7 @@ def _paths_by_walk(node: object) -> list[ir.Path]:
     return [n for n in ir.walk(node) if isinstance(n, ir.Path)]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(any_query(valid=False))
 def test_paths_are_the_paths_walk_meets_in_the_same_order(query: ir.Query) -> None:
     assert [p.segments for p in ir.paths(query)] == [p.segments for p in _paths_by_walk(query)]

@@ -17,6 +17,7 @@ from crossql.grammar.generate import build_lark
 from crossql.grammar.lark_support import LarkLexer
 from crossql.grammar.lexer import FOLDING_CHARACTERS, KEYWORD_TERMINALS, MASTER, LexError, tokens
 from crossql.grammar.parser import KEYWORDS
+from tests.budget import examples
 from tests.test_fuzz_text import SEPARATORS, VOCABULARY
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "queries.yaml").read_text("utf-8"))
@@ -71,7 +72,7 @@ KEYWORDY = st.lists(st.one_of(
 ), max_size=20).map("".join)
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600), suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=60), WORDISH, KEYWORDY,
                  st.lists(st.sampled_from(VOCABULARY + SEPARATORS), max_size=25).map("".join)))
 @example("a\u017f")  # `as` to Lark: U+017F (long s) folds onto s

@@ -18,6 +18,7 @@ from crossql.errors import QueryError
 from crossql.grammar import _tables, generate
 from crossql.grammar.lark_support import parse_with_lark
 from crossql.grammar.parser import _run
+from tests.budget import examples
 from tests.test_fuzz_text import SEPARATORS, VOCABULARY, shaped
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "queries.yaml").read_text("utf-8"))
@@ -54,7 +55,7 @@ def test_corpus_parses_as_lark_does(entry: dict[str, Any]) -> None:
     _same(entry["query"])
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(shaped().map(lambda case: case[0]),
                  st.lists(st.sampled_from(VOCABULARY + SEPARATORS), max_size=25).map("".join),
                  st.text(max_size=40)))

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import crossql
 from crossql.compiler.regex_safety import catastrophic
 from crossql.limits import MAX_PATTERN_LENGTH
+from tests.budget import examples
 
 REFUSED = {
     # a repeated group that can match the empty string
@@ -159,7 +160,7 @@ ADVERSARIAL = ["a" * 26 + "!", "ab" * 14 + "!", "1" * 26 + "!", "a1" * 13 + "!",
 _seen = {"accepted": 0, "refused": 0}
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_patterns())
 @example("(a|ab)+b")
 @example("(\\w\\d?)+!x")
@@ -186,4 +187,4 @@ def test_accepted_patterns_search_adversarial_text_quickly(pattern: str) -> None
 def test_the_generator_reaches_both_verdicts() -> None:
     if not sum(_seen.values()):
         pytest.skip("the property test did not run")
-    assert min(_seen.values()) >= 100, _seen
+    assert min(_seen.values()) >= examples(100), _seen

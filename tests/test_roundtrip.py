@@ -13,10 +13,11 @@ from crossql.compiler.checks import check_query
 from crossql.compiler.writes import check_write
 from crossql.grammar import parse_condition
 from crossql.grammar.formatter import format_condition
+from tests.budget import examples
 from tests.strategies import any_condition, any_query, any_write, queries
 
 ROUNDTRIP = settings(
-    max_examples=1000, deadline=None,
+    max_examples=examples(1000), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -51,7 +52,7 @@ def test_condition_roundtrips(cond: ir.Condition) -> None:
     assert format_condition(parse_condition(text)) == text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(any_query(valid=True))
 def test_valid_strategy_passes_the_checks(query: ir.Query) -> None:
     # the strategy promises check-valid IR; the checker must agree, on the IR and
@@ -61,7 +62,7 @@ def test_valid_strategy_passes_the_checks(query: ir.Query) -> None:
     assert check_query(crossql.parse(crossql.format(query))).param_names == checked.param_names
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(queries(total_order=True))
 def test_typed_queries_roundtrip_and_compile(query: ir.Query) -> None:
     text = crossql.format(query)
@@ -71,7 +72,7 @@ def test_typed_queries_roundtrip_and_compile(query: ir.Query) -> None:
     assert plan.to_dict()["text"] == text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(any_query(valid=False), st.data())
 def test_format_is_idempotent_on_noisy_text(query: ir.Query, data: st.DataObject) -> None:
     # the same query written with other keyword case, extra whitespace and comments
@@ -151,7 +152,7 @@ def test_canonical_text(text: str, canonical: str) -> None:
 
 @example("\U0001f600`.x")
 @given(st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_any_name_roundtrips(name: str) -> None:
     query = ir.Query(name, where=ir.Exists(ir.Path((name, name))),
                      select=(ir.SelectItem(ir.Path((name,)), name),))
@@ -167,7 +168,7 @@ def test_any_write_roundtrips(statement: ir.Update | ir.Delete) -> None:
     assert crossql.format(parsed) == text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(any_write(valid=True))
 def test_valid_write_strategy_passes_the_checks(statement: ir.Update | ir.Delete) -> None:
     checked = check_write(statement)

@@ -25,6 +25,7 @@ from crossql.compiler.templates import (
 )
 from crossql.errors import QueryError
 from crossql.runtime.prepared import PreparedQuery
+from tests.budget import examples
 from tests.strategies import any_query
 
 DYNAMO_SCHEMA: dict[str, Any] = {
@@ -119,7 +120,9 @@ def _params_of(query: ir.Query) -> list[str]:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# at least 60 draws: the summary below needs a few templates trusted on every backend
+@settings(max_examples=examples(120, at_least=60), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_filled_plans_are_compiled_plans(profile: str, data: st.DataObject) -> None:
     """Generated queries with parameters: every execution of the prepared query gives

@@ -14,6 +14,7 @@ from crossql import ir
 from crossql.errors import BackendError, CapabilityError, QuerySemanticError, QuerySyntaxError
 from crossql.runtime.reference import evaluate_condition
 from crossql.runtime.writes import WriteResult, apply
+from tests.budget import examples
 from tests.strategies import DEFAULT_SCHEMA, conditions, documents
 
 
@@ -198,7 +199,7 @@ def test_increment_out_of_range_writes_nothing() -> None:
     assert docs == [{"_id": 1, "n": 1}, {"_id": 2, "n": 2**63 - 1}]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(documents(8), conditions(DEFAULT_SCHEMA))
 def test_delete_removes_exactly_the_documents_where_the_condition_is_true(
         docs: list[dict[str, Any]], cond: ir.Condition) -> None:

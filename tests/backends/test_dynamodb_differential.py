@@ -37,6 +37,7 @@ import crossql
 from crossql import ir
 from tests.backends.conftest import canonical
 from tests.backends.differential import STATS
+from tests.budget import examples
 from tests.strategies import (
     DEFAULT_SCHEMA,
     ID_DOMAIN,
@@ -134,7 +135,8 @@ def _compare(runner: asyncio.Runner, store: Any, family: str, docs: list[dict[st
 
 # no shrinking: each example is a whole table and 90 queries, and the failure message
 # already names the query, its plan and the documents
-@settings(max_examples=25, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(25), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_dynamodb_matches_reference(runner: asyncio.Runner, dynamo_store: Any,

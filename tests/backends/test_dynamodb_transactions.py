@@ -19,6 +19,7 @@ from crossql.runtime.writes import apply
 from tests.backends.conftest import canonical, load
 from tests.backends.test_dynamodb_writes import NESTED, NESTED_DOCS
 from tests.backends.write_differential import typed_writes
+from tests.budget import examples
 from tests.strategies import DEFAULT_SCHEMA, MAX_DOCS, documents
 
 pytestmark = pytest.mark.integration
@@ -367,7 +368,8 @@ def test_two_statements_at_once_cannot_both_write_one_item(
 COMPARED: list[ir.Update | ir.Delete] = []
 
 
-@settings(max_examples=50, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(50, at_least=20), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_writes_in_a_transaction_match_the_reference(

@@ -16,6 +16,7 @@ from crossql.grammar import parse_statement
 from crossql.runtime.writes import WriteResult
 from tests.backends.conftest import load
 from tests.backends.write_differential import DOCS, compare_write, run_on_docs, typed_writes
+from tests.budget import examples
 from tests.strategies import MAX_DOCS, Field, Schema, documents
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.integration
 SEEN: Counter[str] = Counter()
 
 
-@settings(max_examples=80, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(80, at_least=40), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_dynamodb_writes_match_reference(runner: asyncio.Runner, dynamo_store: Any,
@@ -125,7 +127,8 @@ def _below_a_map(statement: ir.Update | ir.Delete) -> bool:
         for a in statement.assignments)
 
 
-@settings(max_examples=60, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(60, at_least=30), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
 @given(data=st.data())

@@ -28,6 +28,7 @@ from crossql import ir
 from tests.backends.conftest import canonical, load
 from tests.backends.differential import STATS
 from tests.backends.firestore_support import PROFILES, emulator_rows
+from tests.budget import examples
 from tests.strategies import (
     DEFAULT_SCHEMA,
     MAX_DOCS,
@@ -86,7 +87,7 @@ def compare(runner: asyncio.Runner, store: Any, docs: list[dict[str, Any]],
                   else "query"] += 1
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=examples(60), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_firestore_matches_reference(runner: asyncio.Runner, firestore_store: Any,
@@ -105,7 +106,7 @@ def _storable(value: Any, in_array: bool = False) -> bool:
     return True
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=examples(30), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_firestore_filters_match_reference_on_mixed_types(runner: asyncio.Runner,

@@ -15,6 +15,7 @@ from crossql.errors import BackendError, CapabilityError
 from crossql.runtime.writes import WriteResult
 from tests.backends.conftest import load
 from tests.backends.write_differential import DOCS, compare_write, run_on_docs, typed_writes
+from tests.budget import examples
 from tests.strategies import MAX_DOCS, documents
 
 pytestmark = pytest.mark.integration
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.integration
 SEEN: Counter[str] = Counter()
 
 
-@settings(max_examples=80, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(80, at_least=40), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_firestore_writes_match_reference(runner: asyncio.Runner, firestore_store: Any,

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.backends.differential import compare_on_backend
+from tests.budget import examples
 from tests.strategies import MAX_DOCS, documents, queries
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,8 @@ QUERIES_PER_COLLECTION = 40
 
 # no shrinking: each example is a whole collection and 40 queries, and the failure
 # message already names the one query, its plan and the documents
-@settings(max_examples=25, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(25), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_mongodb_matches_reference(runner: asyncio.Runner, mongo_store: Any,
@@ -34,5 +36,5 @@ def test_the_differential_compared_queries() -> None:
     """Runs after the property test: it must have compared queries, not refused them all."""
     from tests.backends.differential import STATS
 
-    assert STATS["mongodb"]["compared"] >= 500
+    assert STATS["mongodb"]["compared"] >= examples(500)
     assert STATS["mongodb"].get("refused", 0) == 0  # MongoDB refuses nothing of the language

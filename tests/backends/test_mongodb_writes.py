@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from crossql.runtime.writes import WriteResult
 from tests.backends.write_differential import compare_write, run_on_docs, typed_writes
+from tests.budget import examples
 from tests.strategies import MAX_DOCS, documents
 
 pytestmark = pytest.mark.integration
 
 
-@settings(max_examples=200, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=examples(200), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_mongodb_writes_match_reference(runner: asyncio.Runner, mongo_store: Any,
