@@ -10,7 +10,7 @@ from crossql.backends import Plan, get_backend
 from crossql.backends.base import BackendSpec
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.writes import bind_write, check_write
-from crossql.errors import CapabilityError, QueryError
+from crossql.errors import QueryError
 from crossql.grammar import parse_query, parse_statement
 from crossql.grammar.formatter import format_statement
 
@@ -66,12 +66,6 @@ def compile(
 def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
                    params: Mapping[str, Any] | None, schema: Any, options: Any) -> Plan:
     bound = bind_write(check_write(statement), params)
-    if spec.compile_write is None:
-        verb = "update" if isinstance(statement, ir.Update) else "delete"
-        raise CapabilityError(
-            f"{spec.name} does not run `{verb}` yet", backend=spec.name, construct=verb,
-            code=f"capability.{spec.name}", span=statement.span, source=statement.source,
-            hint="writes run on the memory backend so far (issue 9)")
     try:
         return spec.compile_write(bound, schema=schema, options=options)
     except QueryError as err:

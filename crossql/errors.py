@@ -13,6 +13,7 @@
 
     RuntimeError
     └── BackendError               a driver or server failed while running a plan
+        └── TransactionConflict    a transaction lost to a concurrent one (retry it)
 
 Errors are data (code, message, span, label, hint) rendered separately into a
 frame that shows the offending line with a caret underline.

@@ -96,10 +96,10 @@ class BackendSpec:
     capabilities: Capabilities
     compile: Callable[..., Plan]
     """``compile(query, *, schema=None, options=None) -> Plan`` for a bound query."""
-    compile_write: Callable[..., Plan] | None = None
+    compile_write: Callable[..., Plan]
     """``compile_write(statement, *, schema=None, options=None) -> Plan`` for a bound
-    ``update``/``delete``; None while the backend compiles no writes (a
-    ``CapabilityError``)."""
+    ``update``/``delete`` (a construct the backend cannot write is a located
+    ``CapabilityError`` from it)."""
     templates: bool = True
     """Whether a prepared query fills plan templates (``compiler/templates.py``); False
     where the compile costs less than a fill (the memory engine's plan is the query)."""

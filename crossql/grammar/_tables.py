@@ -16,7 +16,7 @@ from typing import TypeAlias
 Rule: TypeAlias = tuple[str, int, str, bool, tuple[tuple[int, bool, int], ...] | None, int]
 
 
-GRAMMAR_SHA256: str = '77f5af539e1d2beccef079b6899c5d0d04064066bbc60d246d21d835f83438fc'
+GRAMMAR_SHA256: str = 'e87f32e4db2240588787f9d2fa87dcb48d599c5f51e950eeb148059b9b80020f'
 
 LARK_VERSION: str = '1.3.1'
 
