@@ -59,7 +59,20 @@ class MongoConfig(_Model):
     plan_cache_size: int = Field(256, ge=0)
 
     def client_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``pymongo.AsyncMongoClient`` (unset options left out)."""
+        """Keyword arguments for ``pymongo.AsyncMongoClient`` (unset options left out).
+
+        The URI's own options win over this block's *defaults*: a key the user wrote
+        in the block (or the environment set) is passed and overrides the URI, as in
+        PyMongo; a key left at its default is not passed when the URI names that
+        option (``?serverSelectionTimeoutMS=2000`` stays 2 s)."""
+        options = self._block_options()
+        in_uri = _uri_option_names(self.uri)
+        written = {_MONGO_OPTION_OF_FIELD[f] for f in self.model_fields_set
+                   if f in _MONGO_OPTION_OF_FIELD}
+        return {k: v for k, v in options.items()
+                if k in written or k.lower() not in in_uri}
+
+    def _block_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "maxPoolSize": self.max_pool_size,
             "minPoolSize": self.min_pool_size,
@@ -81,6 +94,33 @@ class MongoConfig(_Model):
         }
         options.update({k: v for k, v in optional.items() if v is not None})
         return options
+
+
+_MONGO_OPTION_OF_FIELD = {
+    "max_pool_size": "maxPoolSize", "min_pool_size": "minPoolSize",
+    "server_selection_timeout_ms": "serverSelectionTimeoutMS",
+    "connect_timeout_ms": "connectTimeoutMS", "socket_timeout_ms": "socketTimeoutMS",
+    "timeout_ms": "timeoutMS", "retry_writes": "retryWrites", "retry_reads": "retryReads",
+    "read_preference": "readPreference", "write_concern_w": "w", "auth_source": "authSource",
+    "tls": "tls", "tls_ca_file": "tlsCAFile",
+    "tls_certificate_key_file": "tlsCertificateKeyFile",
+    "tls_allow_invalid_certificates": "tlsAllowInvalidCertificates",
+}
+"""The ``mongodb:`` block's keys and the PyMongo option each one sets."""
+
+_URI_ALIASES = {"ssl": "tls", "wtimeout": "wtimeoutms"}
+
+
+def _uri_option_names(uri: str) -> set[str]:
+    """The options a MongoDB URI sets, lower-cased (URI option names are
+    case-insensitive: https://www.mongodb.com/docs/manual/reference/connection-string/)."""
+    _, _, query = uri.partition("?")
+    names = set()
+    for part in query.replace(";", "&").split("&"):
+        name = part.partition("=")[0].strip().lower()
+        if name:
+            names.add(_URI_ALIASES.get(name, name))
+    return names
 
 
 class DynamoConfig(_Model):

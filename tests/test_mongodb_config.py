@@ -69,3 +69,59 @@ def test_compiling_needs_no_driver() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+URI_WITH_OPTIONS = ("mongodb://127.0.0.1:9/?readPreference=secondaryPreferred"
+                    "&serverSelectionTimeoutMS=2000&maxPoolSize=7")
+
+
+def test_the_uris_options_win_over_the_blocks_defaults() -> None:
+    options = MongoConfig(uri=URI_WITH_OPTIONS).client_options()
+    for name in ("readPreference", "serverSelectionTimeoutMS", "maxPoolSize"):
+        assert name not in options, options  # the URI's values stand
+    assert options["connectTimeoutMS"] == 20_000  # a default the URI does not name
+
+
+def test_a_key_written_in_the_block_wins_over_the_uri() -> None:
+    options = MongoConfig(uri=URI_WITH_OPTIONS, max_pool_size=3).client_options()
+    assert options["maxPoolSize"] == 3
+    assert "readPreference" not in options
+    # URI option names are case-insensitive, and `ssl` is `tls`
+    cfg = MongoConfig(uri="mongodb://h/?READPREFERENCE=nearest&ssl=true")
+    assert "readPreference" not in cfg.client_options()
+    assert "tls" not in MongoConfig(uri="mongodb://h/?ssl=true", tls=None).client_options()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_client_opened_from_the_uri_has_the_uris_options() -> None:
+    from pymongo import ReadPreference
+
+    store = crossql.connect({"driver": "mongodb", "mongodb": {"uri": URI_WITH_OPTIONS}})
+    seen: dict[str, object] = {}
+
+    async def run() -> None:
+        async with store:
+            client = store.database.client  # type: ignore[attr-defined]
+            seen["read_preference"] = client.read_preference
+            seen["selection_timeout"] = client.options.server_selection_timeout
+            seen["pool"] = client.options.pool_options.max_pool_size
+            await store.fetch("from users where age > 1")  # nothing listens on port 9
+
+    with pytest.raises(crossql.BackendError) as info:
+        asyncio.run(run())
+    assert seen == {"read_preference": ReadPreference.SECONDARY_PREFERRED,
+                    "selection_timeout": 2.0, "pool": 7}
+    # PyMongo's message names the timeout it waited for: the URI's, not the block's 30 s
+    assert "Timeout: 2.0s" in str(info.value) or "2000" in str(info.value), str(info.value)
+    del info
+    gc.collect()
+
+
+def test_an_error_of_ours_is_not_wrapped_again() -> None:
+    # a store used before `async with`: the error names the backend once (it read
+    # "mongodb: BackendError: mongodb: the store is not open")
+    store = crossql.connect({"driver": "mongodb", "mongodb": {"uri": "mongodb://127.0.0.1:9"}})
+    with pytest.raises(crossql.BackendError) as info:
+        asyncio.run(store.create_collection("users"))  # type: ignore[attr-defined]
+    assert str(info.value) == "mongodb: the store is not open: use `async with store:`"

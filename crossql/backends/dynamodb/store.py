@@ -49,7 +49,7 @@ from crossql.backends.dynamodb.values import (
 )
 from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.config import DynamoConfig
-from crossql.errors import BackendError
+from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
@@ -101,6 +101,36 @@ def _driver_error(err: Exception) -> DynamoError:
         code = str(error.get("Code") or type(err).__name__)
         return DynamoError(code, str(error.get("Message") or err))
     return DynamoError(type(err).__name__, str(err))
+
+
+_CREDENTIAL_CHAIN = (
+    "`access_key`/`secret_key` in the dynamodb: block, the environment "
+    "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared files "
+    "(~/.aws/credentials and ~/.aws/config, profile AWS_PROFILE), web identity, SSO, and "
+    "container and instance metadata")
+
+
+async def _session(aioboto3: Any, cfg: DynamoConfig) -> Any:
+    """An aioboto3 session whose region and credentials come from what the user set.
+
+    A region written in the block wins; otherwise boto's own sources (AWS_REGION,
+    AWS_DEFAULT_REGION, the profile) do, and the block's default only when they name
+    none. Missing credentials are a configuration error at ``open``, not a failed
+    call later (``ConfigError``, exit status 2 on the command line)."""
+    written = cfg.region if "region" in cfg.model_fields_set else None
+    session = aioboto3.Session(aws_access_key_id=cfg.access_key,
+                               aws_secret_access_key=cfg.secret_key, region_name=written)
+    if session.region_name is None:
+        session = aioboto3.Session(aws_access_key_id=cfg.access_key,
+                                   aws_secret_access_key=cfg.secret_key,
+                                   region_name=cfg.region)
+    if cfg.access_key is None and await session.get_credentials() is None:
+        local = (" (DynamoDB Local accepts any values, e.g. AWS_ACCESS_KEY_ID=local "
+                 "AWS_SECRET_ACCESS_KEY=local)") if cfg.endpoint_url else ""
+        raise ConfigError([("dynamodb.access_key", (
+            f"no AWS credentials were found; tried {_CREDENTIAL_CHAIN}. Give access_key "
+            f"and secret_key in the block or set the environment variables{local}"))])
+    return session
 
 
 def _from_driver(err: Exception) -> bool:
@@ -200,9 +230,7 @@ class DynamoStore(Store):
             raise BackendError("dynamodb", "the DynamoDB driver is missing: "
                                "pip install 'crossql[dynamodb]'") from err
         cfg = self._config
-        session = aioboto3.Session(aws_access_key_id=cfg.access_key,
-                                   aws_secret_access_key=cfg.secret_key,
-                                   region_name=cfg.region)
+        session = await _session(aioboto3, cfg)
         # retries are ours (_call): botocore's own would multiply them
         boto_config = Config(retries={"total_max_attempts": 1},
                              connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,

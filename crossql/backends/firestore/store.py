@@ -37,7 +37,7 @@ from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan
-from crossql.errors import BackendError, TransactionConflict
+from crossql.errors import BackendError, ConfigError, TransactionConflict
 from crossql.runtime.reference import MISSING, evaluate_condition, get_path
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope
@@ -59,7 +59,22 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def _driver_error(err: BaseException) -> BackendError:
+    if isinstance(err, BackendError):  # already ours: wrapping it again doubles the prefix
+        return err
     return BackendError("firestore", f"{type(err).__name__}: {err}")
+
+
+def _no_credentials(err: BaseException) -> ConfigError:
+    """Missing Google credentials: a configuration problem (exit status 2), saying what
+    was tried and how to give some (google.auth's chain:
+    https://cloud.google.com/docs/authentication/application-default-credentials)."""
+    return ConfigError([("firestore.credentials_json", (
+        "no Google credentials were found; tried `credentials_json` in the firestore: "
+        "block, GOOGLE_APPLICATION_CREDENTIALS, the gcloud CLI's application default "
+        "credentials (`gcloud auth application-default login`) and the metadata server. "
+        "Give credentials_json (a service-account key file or its JSON), or set "
+        "GOOGLE_APPLICATION_CREDENTIALS; for the emulator set FIRESTORE_EMULATOR_HOST "
+        f"(or emulator_host in the block). ({err})"))])
 
 
 def _is_driver_error(err: BaseException) -> bool:
@@ -261,6 +276,8 @@ class FirestoreStore(Store):
             client = AsyncClient(project=project, credentials=credentials,
                                  database=cfg.database_id)
         except Exception as err:
+            if type(err).__name__ == "DefaultCredentialsError":
+                raise _no_credentials(err) from err
             raise _driver_error(err) from err
         if emulator:
             # the client reads FIRESTORE_EMULATOR_HOST when constructed; a host given in

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 
 def _driver_error(err: Exception) -> BackendError:
+    if isinstance(err, BackendError):  # already ours: wrapping it again doubles the prefix
+        return err
     return BackendError("mongodb", f"{type(err).__name__}: {err}")
 
 
