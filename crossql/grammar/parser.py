@@ -888,6 +888,37 @@ def _describe_token(token: Any) -> str:
     return f"`{token}`"
 
 
+_IS_NULL = re.compile(r"is\s+(not\s+)?null\b", re.IGNORECASE)
+_NULLS_ORDER = re.compile(r"nulls\s+(first|last)\b", re.IGNORECASE)
+
+
+def _sql_habit(text: str, pos: int, word: str) -> str | None:
+    """A hint in CrossQL's spelling for an SQL habit at ``pos`` (``word`` is the token
+    or character found there), or None."""
+    lower = word.lower()
+    before = text[:pos].rstrip().lower()
+    if word == ">" and text[pos - 1 : pos] == "<":
+        return "`<>` is SQL; CrossQL writes `!=`"
+    if lower in ("like", "ilike"):
+        return (f"`{lower}` is SQL; CrossQL writes `startswith \"A\"` for a prefix and "
+                "`matches \"^A.*z$\"` for a pattern (a regular expression)")
+    m = _IS_NULL.match(text, pos) if lower == "is" else None
+    if m is not None and m.group(1):
+        return ("`is not null` is SQL; CrossQL writes `p != null` (present and not null) "
+                "or `exists(p)` (present, null or not)")
+    if m is not None:
+        return ("`is null` is SQL; CrossQL writes `p == null` (an explicit null) or "
+                "`not exists(p)` (a missing field)")
+    if lower == "nulls" and _NULLS_ORDER.match(text, pos):
+        return ("`nulls first/last` is SQL; in CrossQL missing and null keys always sort first "
+                "in ascending order and last in descending order")
+    if word == "*" and before.endswith("count("):
+        return "`count(*)` is SQL; CrossQL writes `count()` to count documents"
+    if word == "*" and before.endswith("select"):
+        return "`select *` is SQL; leave out `select` to get whole documents"
+    return None
+
+
 def _syntax_error(err: LexError | ParseError, text: str) -> QuerySyntaxError:
     if isinstance(err, LexError):
         pos = err.pos
@@ -915,6 +946,7 @@ def _syntax_error(err: LexError | ParseError, text: str) -> QuerySyntaxError:
             hint = "numbers are written like 12, -3, 1.5 or 2e3"
         else:
             hint = "names are letters, digits and _ (backtick any other name: `my name`)"
+        hint = _sql_habit(text, pos, char) or hint
         return QuerySyntaxError(
             f"unexpected character `{char}`", code="syntax.unexpected-character",
             span=(pos, pos + 1), source=text, hint=hint,
@@ -945,6 +977,7 @@ def _syntax_error(err: LexError | ParseError, text: str) -> QuerySyntaxError:
                     "order by, limit, offset")
         elif "FROM" in expected:
             hint = "a query starts with `from <collection>`"
+        hint = _sql_habit(text, token.start_pos, str(token)) or hint
         return QuerySyntaxError(
             f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}",
             code="syntax.unexpected-token", span=span, source=text, hint=hint,
