@@ -30,6 +30,7 @@ from crossql.limits import (
     MAX_STRING_LENGTH,
     MAX_VALUE_ITEMS,
 )
+from crossql.visitor import ConditionVisitor
 
 SlotKind = TLiteral["value", "orderable", "list", "string", "regex", "int", "count", "number"]
 
@@ -171,51 +172,14 @@ class _Checker:
 
     # -- conditions ----------------------------------------------------------
     def condition(self, cond: ir.Condition) -> None:
-        # dispatch on the exact node type, the most frequent first (a `match` on class
-        # patterns tries its cases one after the other)
-        kind = type(cond)
-        node: Any = cond
-        if kind is ir.Compare:
-            value = node.value
+        # the most frequent node, a comparison with a number or a string, is checked
+        # here without dispatch: fine for every operator (a bool for == and != only)
+        if type(cond) is ir.Compare:
+            value = cond.value
             if type(value) is ir.Literal and value.kind != "null" and (
-                    value.kind != "bool" or node.op not in ir.ORDERING_OPS):
-                return  # a number or string: fine for every operator; a bool for == !=
-            op = node.op
-            if op in ir.ORDERING_OPS:
-                self.value(value, "orderable", f"`{op}`")
-            else:
-                self.value(value, "value", f"`{op}`")
-        elif kind is ir.And or kind is ir.Or:
-            for op in node.operands:
-                self.condition(op)
-        elif kind is ir.Not:
-            self.condition(node.operand)
-        elif kind is ir.Between:
-            low, high = node.low, node.high
-            if type(low) is ir.Param or type(high) is ir.Param:
-                self.param_betweens = True
-            self.value(low, "orderable", "`between`")
-            self.value(high, "orderable", "`between`")
-            if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
-                    and _is_number(low.kind) != _is_number(high.kind)):
-                raise self.err("`between` bounds must both be numbers or both be strings",
-                               "type-mismatch", node.span)
-        elif kind is ir.In:
-            self.value(node.values, "list", "`not in`" if node.negated else "`in`")
-        elif kind is ir.Contains:
-            self.value(node.value, "value", "`contains`")
-        elif kind is ir.ContainsAny:
-            self.value(node.values, "list", "`contains any`")
-        elif kind is ir.ContainsAll:
-            self.value(node.values, "list", "`contains all`")
-        elif kind is ir.StartsWith:
-            self.value(node.value, "string", "`startswith`")
-        elif kind is ir.Matches:
-            self.value(node.value, "regex", "`matches`")
-        elif kind is ir.Size:
-            self.value(node.value, "int", "`size(...)`")
-        elif kind is not ir.Exists:  # pragma: no cover - every node is handled above
-            raise TypeError(f"unknown condition node {kind.__name__}")
+                    value.kind != "bool" or cond.op not in ir.ORDERING_OPS):
+                return
+        _CONDITIONS.visit(cond, self)
 
     # -- clauses -------------------------------------------------------------
     def count(self, value: ir.Literal | ir.Param | None, clause: str) -> None:
@@ -631,3 +595,61 @@ def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
     if kind is ir.Exists:
         return node
     raise TypeError(f"unknown node {kind.__name__}")  # pragma: no cover - every node above
+
+
+class _ConditionChecks(ConditionVisitor[None]):
+    """The value checks of each condition node (the checker holds the slots and the
+    source: it is passed along)."""
+
+    NAME = "checks"
+
+    def visit_And(self, node: ir.And, checker: _Checker) -> None:
+        for op in node.operands:
+            checker.condition(op)
+
+    visit_Or = visit_And
+
+    def visit_Not(self, node: ir.Not, checker: _Checker) -> None:
+        checker.condition(node.operand)
+
+    def visit_Compare(self, node: ir.Compare, checker: _Checker) -> None:
+        kind: SlotKind = "orderable" if node.op in ir.ORDERING_OPS else "value"
+        checker.value(node.value, kind, f"`{node.op}`")
+
+    def visit_Between(self, node: ir.Between, checker: _Checker) -> None:
+        low, high = node.low, node.high
+        if type(low) is ir.Param or type(high) is ir.Param:
+            checker.param_betweens = True
+        checker.value(low, "orderable", "`between`")
+        checker.value(high, "orderable", "`between`")
+        if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
+                and _is_number(low.kind) != _is_number(high.kind)):
+            raise checker.err("`between` bounds must both be numbers or both be strings",
+                              "type-mismatch", node.span)
+
+    def visit_In(self, node: ir.In, checker: _Checker) -> None:
+        checker.value(node.values, "list", "`not in`" if node.negated else "`in`")
+
+    def visit_Contains(self, node: ir.Contains, checker: _Checker) -> None:
+        checker.value(node.value, "value", "`contains`")
+
+    def visit_ContainsAny(self, node: ir.ContainsAny, checker: _Checker) -> None:
+        checker.value(node.values, "list", "`contains any`")
+
+    def visit_ContainsAll(self, node: ir.ContainsAll, checker: _Checker) -> None:
+        checker.value(node.values, "list", "`contains all`")
+
+    def visit_StartsWith(self, node: ir.StartsWith, checker: _Checker) -> None:
+        checker.value(node.value, "string", "`startswith`")
+
+    def visit_Matches(self, node: ir.Matches, checker: _Checker) -> None:
+        checker.value(node.value, "regex", "`matches`")
+
+    def visit_Size(self, node: ir.Size, checker: _Checker) -> None:
+        checker.value(node.value, "int", "`size(...)`")
+
+    def visit_Exists(self, node: ir.Exists, checker: _Checker) -> None:
+        return None  # a path alone: the name checks cover it
+
+
+_CONDITIONS = _ConditionChecks()

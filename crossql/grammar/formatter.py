@@ -6,6 +6,7 @@ import re
 
 from crossql import ir
 from crossql.grammar.parser import KEYWORDS
+from crossql.visitor import ConditionVisitor
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -72,36 +73,59 @@ def _operand(cond: ir.Condition, parent: int) -> str:
     return f"({text})" if own <= parent and own < 3 else text
 
 
+class _ConditionText(ConditionVisitor[str]):
+    """A condition as canonical text, parenthesised only where the tree needs it."""
+
+    NAME = "formatter"
+
+    def visit_Or(self, node: ir.Or) -> str:
+        return " or ".join(_operand(c, 1) for c in node.operands)
+
+    def visit_And(self, node: ir.And) -> str:
+        return " and ".join(_operand(c, 2) for c in node.operands)
+
+    def visit_Not(self, node: ir.Not) -> str:
+        return "not " + _operand(node.operand, 3)
+
+    def visit_Compare(self, node: ir.Compare) -> str:
+        return f"{format_path(node.path)} {node.op} {format_value(node.value)}"
+
+    def visit_Between(self, node: ir.Between) -> str:
+        return (f"{format_path(node.path)} between {format_value(node.low)} "
+                f"and {format_value(node.high)}")
+
+    def visit_In(self, node: ir.In) -> str:
+        word = "not in" if node.negated else "in"
+        return f"{format_path(node.path)} {word} {format_value(node.values)}"
+
+    def visit_Contains(self, node: ir.Contains) -> str:
+        return f"{format_path(node.path)} contains {format_value(node.value)}"
+
+    def visit_ContainsAny(self, node: ir.ContainsAny) -> str:
+        return f"{format_path(node.path)} contains any {format_value(node.values)}"
+
+    def visit_ContainsAll(self, node: ir.ContainsAll) -> str:
+        return f"{format_path(node.path)} contains all {format_value(node.values)}"
+
+    def visit_StartsWith(self, node: ir.StartsWith) -> str:
+        return f"{format_path(node.path)} startswith {format_value(node.value)}"
+
+    def visit_Matches(self, node: ir.Matches) -> str:
+        return f"{format_path(node.path)} matches {format_value(node.value)}"
+
+    def visit_Exists(self, node: ir.Exists) -> str:
+        return f"exists({format_path(node.path)})"
+
+    def visit_Size(self, node: ir.Size) -> str:
+        return f"size({format_path(node.path)}) {node.op} {format_value(node.value)}"
+
+
+_TEXT = _ConditionText()
+
+
 def format_condition(cond: ir.Condition) -> str:
     """A condition as canonical text, parenthesised only where the tree needs it."""
-    match cond:
-        case ir.Or(operands=ops):
-            return " or ".join(_operand(c, 1) for c in ops)
-        case ir.And(operands=ops):
-            return " and ".join(_operand(c, 2) for c in ops)
-        case ir.Not(operand=op):
-            return "not " + _operand(op, 3)
-        case ir.Compare(op=op, path=path, value=value):
-            return f"{format_path(path)} {op} {format_value(value)}"
-        case ir.Between(path=path, low=low, high=high):
-            return f"{format_path(path)} between {format_value(low)} and {format_value(high)}"
-        case ir.In(path=path, values=values, negated=negated):
-            return f"{format_path(path)} {'not in' if negated else 'in'} {format_value(values)}"
-        case ir.Contains(path=path, value=value):
-            return f"{format_path(path)} contains {format_value(value)}"
-        case ir.ContainsAny(path=path, values=values):
-            return f"{format_path(path)} contains any {format_value(values)}"
-        case ir.ContainsAll(path=path, values=values):
-            return f"{format_path(path)} contains all {format_value(values)}"
-        case ir.StartsWith(path=path, value=value):
-            return f"{format_path(path)} startswith {format_value(value)}"
-        case ir.Matches(path=path, value=value):
-            return f"{format_path(path)} matches {format_value(value)}"
-        case ir.Exists(path=path):
-            return f"exists({format_path(path)})"
-        case ir.Size(op=op, path=path, value=value):
-            return f"size({format_path(path)}) {op} {format_value(value)}"
-    raise TypeError(f"unknown condition node {type(cond).__name__}")  # pragma: no cover
+    return _TEXT.visit(cond)
 
 
 def _select_item(item: ir.SelectItem) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from crossql import ir
 from crossql.compiler.shape import output_key, resolve_order_key
+from crossql.visitor import ConditionVisitor
 
 Truth = bool | None
 
@@ -191,57 +192,83 @@ def _in(field: Any, values: list[Any]) -> Truth:
     return _kleene_or(_equals(field, v) for v in values)
 
 
+class _Truth(ConditionVisitor[Truth]):
+    """The truth value of each condition node on a document (LANGUAGE.md, Semantics)."""
+
+    NAME = "reference evaluator"
+
+    def visit_And(self, node: ir.And, doc: Mapping[str, Any]) -> Truth:
+        return _kleene_and(self.visit(c, doc) for c in node.operands)
+
+    def visit_Or(self, node: ir.Or, doc: Mapping[str, Any]) -> Truth:
+        return _kleene_or(self.visit(c, doc) for c in node.operands)
+
+    def visit_Not(self, node: ir.Not, doc: Mapping[str, Any]) -> Truth:
+        return _kleene_not(self.visit(node.operand, doc))
+
+    def visit_Exists(self, node: ir.Exists, doc: Mapping[str, Any]) -> Truth:
+        return get_path(doc, node.path.segments) is not MISSING
+
+    def visit_Compare(self, node: ir.Compare, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if node.op == "==":
+            return _equals(field, _lit(node.value))
+        if node.op == "!=":
+            return _not_equals(field, _lit(node.value))
+        return _ordering(node.op, field, _lit(node.value))
+
+    def visit_Between(self, node: ir.Between, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        return _kleene_and((_ordering(">=", field, _lit(node.low)),
+                            _ordering("<=", field, _lit(node.high))))
+
+    def visit_In(self, node: ir.In, doc: Mapping[str, Any]) -> Truth:
+        result = _in(get_path(doc, node.path.segments), _lit(node.values))
+        return _kleene_not(result) if node.negated else result
+
+    def visit_Contains(self, node: ir.Contains, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if type_of(field) != "array":
+            return None
+        return _element_in(field, _lit(node.value))
+
+    def visit_ContainsAny(self, node: ir.ContainsAny, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if type_of(field) != "array":
+            return None
+        return any(_element_in(field, v) for v in _lit(node.values))
+
+    def visit_ContainsAll(self, node: ir.ContainsAll, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if type_of(field) != "array":
+            return None
+        return all(_element_in(field, v) for v in _lit(node.values))
+
+    def visit_Size(self, node: ir.Size, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if type_of(field) != "array":
+            return None
+        return _ORDER_OPS[node.op](len(field), _lit(node.value))
+
+    def visit_StartsWith(self, node: ir.StartsWith, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if type_of(field) != "string":
+            return None
+        return bool(field.startswith(_lit(node.value)))
+
+    def visit_Matches(self, node: ir.Matches, doc: Mapping[str, Any]) -> Truth:
+        field = get_path(doc, node.path.segments)
+        if type_of(field) != "string":
+            return None
+        return _regex(_lit(node.value)).search(field) is not None
+
+
+_TRUTH = _Truth()
+
+
 def evaluate_condition(cond: ir.Condition, doc: Mapping[str, Any]) -> Truth:
     """The truth value (True, False or None for unknown) of a condition on a document."""
-    match cond:
-        case ir.And(operands=ops):
-            return _kleene_and(evaluate_condition(c, doc) for c in ops)
-        case ir.Or(operands=ops):
-            return _kleene_or(evaluate_condition(c, doc) for c in ops)
-        case ir.Not(operand=operand):
-            return _kleene_not(evaluate_condition(operand, doc))
-        case ir.Exists(path=path):
-            return get_path(doc, path.segments) is not MISSING
-    field = get_path(doc, cond.path.segments)
-    match cond:
-        case ir.Compare(op="==", value=value):
-            return _equals(field, _lit(value))
-        case ir.Compare(op="!=", value=value):
-            return _not_equals(field, _lit(value))
-        case ir.Compare(op=op, value=value):
-            return _ordering(op, field, _lit(value))
-        case ir.Between(low=low, high=high):
-            return _kleene_and((_ordering(">=", field, _lit(low)),
-                                _ordering("<=", field, _lit(high))))
-        case ir.In(values=values, negated=negated):
-            result = _in(field, _lit(values))
-            return _kleene_not(result) if negated else result
-    match cond:
-        case ir.Contains(value=value):
-            if type_of(field) != "array":
-                return None
-            return _element_in(field, _lit(value))
-        case ir.ContainsAny(values=values):
-            if type_of(field) != "array":
-                return None
-            return any(_element_in(field, v) for v in _lit(values))
-        case ir.ContainsAll(values=values):
-            if type_of(field) != "array":
-                return None
-            return all(_element_in(field, v) for v in _lit(values))
-        case ir.Size(op=op, value=value):
-            if type_of(field) != "array":
-                return None
-            return _ORDER_OPS[op](len(field), _lit(value))
-        case ir.StartsWith(value=value):
-            if type_of(field) != "string":
-                return None
-            return bool(field.startswith(_lit(value)))
-        case ir.Matches(value=value):
-            if type_of(field) != "string":
-                return None
-            return _regex(_lit(value)).search(field) is not None
-    raise TypeError(f"unknown condition node {type(cond).__name__}")  # pragma: no cover
+    return _TRUTH.visit(cond, doc)
 
 
 def _element_in(array: list[Any], value: Any) -> bool:
