@@ -409,3 +409,77 @@ def test_an_aggregated_field_is_ordered_after_an_id_filter() -> None:
     assert plan.to_dict()["query"][1] == {"order_by": "n", "direction": "ASCENDING"}
     plan = compile_fs("from c where n > 1 select sum(n) as s")
     assert [step for step in plan.to_dict()["query"] if "order_by" in step] == []
+
+
+# --- query value size and path depth (issue #15, item 5) -----------------------------------------
+
+_X = "x" * 1500
+_VALUE_PAST_LIMIT = [
+    # (query, the part the error underlines); each value is 1,501 bytes or more as Firestore
+    # counts it (a string: UTF-8 bytes + 1; a number 8; an array: the sum of its values)
+    (f'from c where s == "{_X}"', f's == "{_X}"'),
+    (f'from c where s < "{_X}"', f's < "{_X}"'),
+    (f'from c where s != "{_X}"', f's != "{_X}"'),
+    (f'from c where s in ["a", "{_X}"]', f's in ["a", "{_X}"]'),
+    (f'from c where s startswith "{_X}"', f's startswith "{_X}"'),
+    (f'from c where t contains "{_X}"', f't contains "{_X}"'),
+    (f'from c where t contains any ["{_X}"]', f't contains any ["{_X}"]'),
+    (f'from c where s == "{"é" * 750}"', f's == "{"é" * 750}"'),
+    (f'from c where s == ["{"x" * 749}", "{"x" * 750}"]',
+     f's == ["{"x" * 749}", "{"x" * 750}"]'),
+    ("from c where s == [" + ", ".join(["1"] * 188) + "]",
+     "s == [" + ", ".join(["1"] * 188) + "]"),
+    (f'from c where a == 1 and s > "{_X}" order by s', f's > "{_X}"'),
+    (f'from c where s >= "{_X}" select count() as n', f's >= "{_X}"'),
+]
+
+
+@pytest.mark.parametrize(("query", "underlined"), _VALUE_PAST_LIMIT,
+                         ids=range(len(_VALUE_PAST_LIMIT)))
+def test_query_values_past_1500_bytes_are_refused_located(query: str, underlined: str) -> None:
+    err = refusal(query, "native")
+    assert err.code == "capability.firestore.value-bytes", err.render()
+    assert err.span is not None and query[err.span[0]:err.span[1]] == underlined
+    assert err.hint and "hash" in err.hint
+
+
+@pytest.mark.parametrize("query", [
+    f'from c where s == "{"x" * 1499}"',
+    f'from c where s in ["{"x" * 1499}", "{"y" * 1499}"]',  # each value counts, not the list
+    f'from c where s == "{"é" * 749}x"',
+    f'from c where s == ["{"x" * 749}", "{"x" * 749}"]',
+    "from c where s == [" + ", ".join(["1"] * 187) + "]",
+    f'from c where _id == "{_X}"',  # ids are references, not sized values
+    f'from c where _id > "{_X}"',
+    f'from c where s == [["{_X}"]]',  # an array in an array: decided without a query
+])
+def test_query_values_within_the_limit_compile(query: str) -> None:
+    compile_fs(query, "native")
+
+
+def test_a_long_value_bound_to_a_prepared_query_is_refused_located() -> None:
+    from crossql.runtime.prepared import PreparedQuery
+
+    query = "from c where s == :p and n > :q"
+    prepared = PreparedQuery(query, "firestore")
+    for short in ("a", "b", "c", "d"):  # a template for strings is made and trusted
+        prepared.plan({"p": short, "q": 1})
+    for value in (_X, "é" * 750, "x" * 1024 + "é" * 300):
+        with pytest.raises(crossql.CapabilityError) as info:
+            prepared.plan({"p": value, "q": 2})
+        err = info.value
+        assert err.code == "capability.firestore.value-bytes"
+        assert err.span is not None and query[err.span[0]:err.span[1]] == "s == :p"
+    plan = prepared.plan({"p": "x" * 1499, "q": 3})
+    assert isinstance(plan, FirestorePlan)
+
+
+def test_field_paths_of_more_than_20_segments_are_refused_located() -> None:
+    deep = ".".join(f"a{i}" for i in range(21))
+    for query in (f"from c where {deep} == 1", f"from c select {deep}",
+                  f"from c where x > 1 order by {deep}", f"from c select sum({deep}) as s"):
+        err = refusal(query, "native")
+        assert err.code == "capability.firestore.path-segments", err.render()
+        assert err.span is not None and query[err.span[0]:err.span[1]] == deep
+        assert err.hint
+    compile_fs("from c where " + ".".join(f"a{i}" for i in range(20)) + " == 1")
