@@ -828,3 +828,24 @@ def firestore_sized_values(draw: st.DrawFn, limit: int = 1500) -> Any:
         count = (limit + 8 * slack) // 8
         return [draw(st.sampled_from([1, 2.5]))] * count
     return [True] * (limit + slack)
+
+
+# --- queries that fix the document id (issue #15, item 11b) ------------------------------
+
+
+@st.composite
+def queries_by_id(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA) -> ir.Query:
+    """A plain query of ``queries(schema)`` whose ``where`` is ``_id == <an id>``, alone or
+    ``and``-ed with (before or after) a typed condition on the same document: a backend
+    may answer it with a get by key; ``select``, ``order by``, ``limit`` and ``offset``
+    stay as drawn, so paging a single document is exercised too. The id is sometimes
+    one no document has."""
+    query = draw(queries(schema, grouped=False))
+    doc_id = draw(st.sampled_from((*ID_DOMAIN, "d-none")))
+    on_id = ir.Compare("==", ir.Path(("_id",)), _lit(doc_id, "string"))
+    rest = draw(st.one_of(st.none(), conditions(schema)))
+    if rest is None:
+        where: ir.Condition = on_id
+    else:
+        where = ir.And((on_id, rest) if draw(st.booleans()) else (rest, on_id))
+    return replace(query, where=where)

@@ -99,7 +99,6 @@ def leaf(field: str, op: str, value: Any) -> dict[str, Any]:
     ("exists(f) and f > 1", "default", leaf("f", ">", 1)),
     ("exists(f)", "native", {"or": [leaf("f", "==", None), leaf("f", "!=", None)]}),
     ("exists(a) and a.b == 1", "default", leaf("a.b", "==", 1)),
-    ('_id == "d1"', "default", leaf("__name__", "==", {"document_id": "d1"})),
     ('_id in ["d1", 5, "a/b", "d2"]', "default",
      leaf("__name__", "in", [{"document_id": "d1"}, {"document_id": "d2"}])),
     ('_id startswith "d0"', "default", {"and": [leaf("__name__", ">=", {"document_id": "d0"}),
@@ -357,6 +356,10 @@ def test_to_python_is_the_query_build_makes(profile: str) -> None:
                                                   for line in plan.to_python().splitlines()))
         if plan.static_rows is not None:
             continue
+        if plan.document is not None:
+            assert plan.build(client).path == f"{plan.collection}/{plan.document}"
+            assert f'.document("{plan.document}").get()' in plan.to_python()
+            continue
         built = plan.build(client)
         shown = _executed_chain(plan, client)
         assert _proto(shown) == _proto(built), entry["name"]
@@ -395,12 +398,39 @@ def test_a_required_field_is_never_missing(condition: str, expected: Any) -> Non
 
 def test_an_id_equality_next_to_an_inequality_becomes_a_range() -> None:
     """Firestore refuses `__name__ ==` with an inequality on another field."""
-    assert where('_id == "d1" and f > 1') == {"and": [
-        leaf("__name__", ">=", {"document_id": "d1"}),
-        leaf("__name__", "<=", {"document_id": "d1"}),
+    assert where('(_id == "d1" or g == 2) and f > 1', "native") == {"and": [
+        {"or": [{"and": [leaf("__name__", ">=", {"document_id": "d1"}),
+                         leaf("__name__", "<=", {"document_id": "d1"})]},
+                leaf("g", "==", 2)]},
         leaf("f", ">", 1)]}
-    assert where('_id == "d1" and f == 1') == {"and": [
-        leaf("__name__", "==", {"document_id": "d1"}), leaf("f", "==", 1)]}
+
+
+@pytest.mark.parametrize("condition", [
+    '_id == "d1"', '_id == "d1" and f > 1', '_id == "d1" and f == 1',
+    'f == 1 and (g == 2 or h == 3) and _id == "d1"', '_id in ["d1"] and f > 1',
+])
+def test_a_fixed_document_id_is_a_document_get(condition: str) -> None:
+    """`where _id == "..."` (alone or next to conditions on the same document) gets the
+    document instead of running a query (issue #15, item 11b); the whole `where` is then
+    evaluated on it by the reference evaluator, as explain() says."""
+    plan = compile_fs(f"from c where {condition} select f, g as x order by f limit 2",
+                      "native", schema={"c": {"required": ["f"]}})
+    data = plan.to_dict()
+    assert "query" not in data and data["get"] == {"document_id": "d1"}
+    assert data["rows"] == {"f": "f", "x": "g"}
+    assert plan.document == "d1" and plan.steps == ()
+    text = plan.explain()
+    assert 'document("d1").get()' in text and "reference evaluator" in text
+    assert crossql.format(f"from c where {condition}").split("where ", 1)[1] in text
+    skipped = compile_fs(f"from c where {condition} offset 1", "native")
+    assert skipped.static_rows == () and skipped.document is None
+
+
+def test_an_id_equality_inside_an_or_stays_a_query() -> None:
+    plan = compile_fs('from c where _id == "d1" or f == 1', "native")
+    assert plan.document is None and "query" in plan.to_dict()
+    plan = compile_fs('from c where _id == "d1" select count() as n')
+    assert plan.document is None and plan.aggregations
 
 
 def test_an_aggregated_field_is_ordered_after_an_id_filter() -> None:

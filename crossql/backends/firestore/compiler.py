@@ -679,6 +679,10 @@ class _Compiler(FilterBuilder):
         orders, implicit = (self.order_steps(tree, inequality, aliases) if q.order_by
                             else ([], len(inequality)))
         self.check_limits(tree, len(orders) + implicit)
+        if self.on_id:
+            document = _id_equality(tree)
+            if document is not None:
+                return self.document_get(document, outputs, offset)
         steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
         if orders:
             steps.extend(orders)
@@ -691,6 +695,21 @@ class _Compiler(FilterBuilder):
             steps.append(projection)
         return FirestorePlan(q.collection, tuple(steps), (), outputs, None, self.options,
                              self.notes)
+
+    def document_get(self, document: str, outputs: tuple[Output, ...],
+                     offset: int) -> FirestorePlan:
+        """The plan of a plain query whose condition fixes the document id: one document
+        get, the whole ``where`` then evaluated on that document by the reference
+        evaluator (exact; ``order by`` and ``limit`` cannot change one row, an offset
+        drops it). Checked first as the query it replaces, so what it accepts and
+        refuses is the query's."""
+        q = self.query
+        if offset:
+            return FirestorePlan(q.collection, (), (), outputs, (), self.options,
+                                 ("no rows: the condition fixes the document id, so at "
+                                  "most one document matches, and the offset skips it",))
+        return FirestorePlan(q.collection, (), (), outputs, None, self.options, (),
+                             document, q.where)
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
@@ -883,6 +902,27 @@ def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
                 f"{'s' if len(fields) > 1 else ''} "
                 + ", ".join(f"`{'.'.join(f)}`" for f in fields)
                 + " to the order (ties only)")
+
+
+def _id_equality(tree: Filter) -> str | None:
+    """The document id ``tree`` fixes at its top (``__name__ == id``, or the range
+    ``>= id and <= id`` ``key_equalities`` makes of it), else None."""
+    if type(tree) is FieldFilter:
+        return tree.value if tree.field == ID_FIELD and tree.op == "==" else None
+    if type(tree) is not And:
+        return None
+    low = high = None
+    for child in tree.filters:
+        if type(child) is FieldFilter and child.field == ID_FIELD:
+            if child.op == "==":
+                return child.value  # type: ignore[no-any-return]
+            if child.op == ">=":
+                low = child.value
+            elif child.op == "<=":
+                high = child.value
+    if low is not None and high is not None and type(low) is str and low == high:
+        return low
+    return None
 
 
 def _matches_all(tree: Filter) -> bool:

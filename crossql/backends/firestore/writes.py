@@ -141,8 +141,9 @@ class FirestoreWritePlan(Plan):
         return "\n".join(lines)
 
     def to_python(self) -> str:
-        body = [self.read.to_python(), "batch = db.batch()",
-                "async for snapshot in query.stream():",
+        loop = ("for snapshot in rows_snapshots:  # the document, when it matches"
+                if self.read.document is not None else "async for snapshot in query.stream():")
+        body = [self.read.to_python(), "batch = db.batch()", loop,
                 "    option = db.write_option(last_update_time=snapshot.update_time)"]
         if self.kind == "update":
             update = ", ".join(
@@ -178,9 +179,6 @@ class FirestoreWritePlan(Plan):
         except BackendError as err:  # an increment out of range
             raise BackendError(BACKEND, err.message + note) from err
 
-    def _query(self, client: Any, *, limited: bool) -> Any:
-        return self.read.build(client) if limited else self.read_without_limit(client)
-
     async def run(self, store: Any) -> WriteResult:
         """Run on an open ``FirestoreStore`` (the store's ``execute_plan`` calls this)."""
         if store._tx is not None:
@@ -197,9 +195,9 @@ class FirestoreWritePlan(Plan):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if self.read.static_rows is not None or left == 0:
                 break
-            query = self._query(client, limited=attempt == 1 and not self.reads_past_limit)
+            limited = attempt == 1 and not self.reads_past_limit
             writes: list[tuple[Any, dict[str, Any] | None]] = []
-            for snap in await store.statement_snapshots(query):
+            for snap in await store.plan_snapshots(self.read, limited=limited):
                 if snap.id in done:
                     continue
                 if left is not None and len(writes) >= left:
@@ -262,8 +260,7 @@ class FirestoreWritePlan(Plan):
         docs: list[Document] = []
         if self.read.static_rows is None:
             limited = not written and not self.reads_past_limit
-            for snap in await store.statement_snapshots(self._query(store.client,
-                                                                    limited=limited)):
+            for snap in await store.plan_snapshots(self.read, limited=limited):
                 if snap.id in written:
                     continue  # taken as the transaction left it, below
                 old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
