@@ -682,7 +682,9 @@ class _Compiler(FilterBuilder):
         if self.on_id:
             document = _id_equality(tree)
             if document is not None:
-                return self.document_get(document, outputs, offset)
+                # the id alone needs nothing evaluated on the document
+                return self.document_get(document, outputs, offset,
+                                         type(tree) is not FieldFilter)
         steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
         if orders:
             steps.extend(orders)
@@ -696,20 +698,20 @@ class _Compiler(FilterBuilder):
         return FirestorePlan(q.collection, tuple(steps), (), outputs, None, self.options,
                              self.notes)
 
-    def document_get(self, document: str, outputs: tuple[Output, ...],
-                     offset: int) -> FirestorePlan:
+    def document_get(self, document: str, outputs: tuple[Output, ...], offset: int,
+                     evaluate: bool) -> FirestorePlan:
         """The plan of a plain query whose condition fixes the document id: one document
         get, the whole ``where`` then evaluated on that document by the reference
         evaluator (exact; ``order by`` and ``limit`` cannot change one row, an offset
         drops it). Checked first as the query it replaces, so what it accepts and
-        refuses is the query's."""
+        refuses is the query's. ``evaluate``: the ``where`` says more than the id."""
         q = self.query
         if offset:
             return FirestorePlan(q.collection, (), (), outputs, (), self.options,
                                  ("no rows: the condition fixes the document id, so at "
                                   "most one document matches, and the offset skips it",))
         return FirestorePlan(q.collection, (), (), outputs, None, self.options, (),
-                             document, q.where)
+                             document, q.where if evaluate else None)
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:

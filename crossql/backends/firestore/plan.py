@@ -283,8 +283,9 @@ class FirestorePlan(Plan):
             out["static_rows"] = [dict(r) for r in self.static_rows]
         elif self.document is not None:
             out["get"] = {"document_id": self.document}
-            out["then"] = ("the query's `where`, evaluated on the document by CrossQL's "
-                           "reference evaluator")
+            if self.condition is not None:
+                out["then"] = ("the query's `where`, evaluated on the document by "
+                               "CrossQL's reference evaluator")
         else:
             out["query"] = [_step_dict(s) for s in self.steps]
             if self.aggregations:
@@ -311,10 +312,11 @@ class FirestorePlan(Plan):
                          f"{json.dumps(list(self.static_rows))}")
         elif self.document is not None:
             lines.append(f"  gets one document by id: {self._chain_lines()[0]}")
-            lines.append(f"  then evaluates `where {_condition_text(self.condition)}` on it "
-                         "with CrossQL's reference evaluator (client-side, exact: the "
-                         "document is the only candidate); no row when it is missing or "
-                         "the condition is not true")
+            if self.condition is not None:
+                lines.append(f"  then evaluates `where {_condition_text(self.condition)}` on "
+                             "it with CrossQL's reference evaluator (client-side, exact: the "
+                             "document is the only candidate); no row when it is missing or "
+                             "the condition is not true")
         else:
             kind = "aggregation query" if self.aggregations else "query"
             lines.append(f"  runs one {kind}:")
@@ -437,11 +439,14 @@ def _render_python(plan: FirestorePlan) -> str:
                 f"rows = {list(plan.static_rows)!r}")
     if plan.document is not None:
         lines = ["from google.cloud import firestore", "", "db = firestore.AsyncClient()",
-                 f"doc = await {_chain(plan, 'db')[0]}",
-                 f"# kept when `where {_condition_text(plan.condition)}` is true of it "
-                 "(CrossQL's reference evaluator)",
-                 'rows = [{"_id": doc.id, **doc.to_dict()}] if doc.exists and matches(doc) '
-                 "else []"]
+                 f"doc = await {_chain(plan, 'db')[0]}"]
+        if plan.condition is None:
+            lines.append('rows = [{"_id": doc.id, **doc.to_dict()}] if doc.exists else []')
+        else:
+            lines += [f"# kept when `where {_condition_text(plan.condition)}` is true of it "
+                      "(CrossQL's reference evaluator)",
+                      'rows = [{"_id": doc.id, **doc.to_dict()}] if doc.exists and '
+                      "matches(doc) else []"]
         if not plan.whole_documents:
             lines.append("rows = [shape(row) for row in rows]  # the selected fields")
         return "\n".join(lines)
