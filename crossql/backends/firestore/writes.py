@@ -31,6 +31,7 @@ arrays in arrays).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
 from crossql.errors import BackendError
+from crossql.runtime.reference import get_path
 from crossql.runtime.store import Document, with_id_first
 from crossql.runtime.writes import WriteResult, assignment_applies, selects, strict_equal, updated
 
@@ -49,6 +51,28 @@ MAX_ATTEMPTS = 3
 """Reads-then-writes tried before a document that keeps changing is an error."""
 
 Op = Literal["set", "unset", "add"]
+
+INT_HEADROOM = 2**62
+"""An int counter read within this of zero, with an int amount of at most
+``INT_AMOUNT``, is incremented by Firestore's ``Increment`` transform: concurrent
+increments cannot carry it out of int64 (where ``Increment`` saturates and CrossQL
+refuses) unless some 2³² of them meet between one read and its write."""
+INT_AMOUNT = 2**30
+FLOAT_HEADROOM = 2.0**1000
+"""As ``INT_HEADROOM``, for a counter or an amount that is a float (it becomes inf only
+past about 2¹⁰²⁴)."""
+
+
+def _headroom(value: Any, amount: Any) -> bool:
+    """Whether ``value + amount`` may be left to an ``Increment`` transform: ``value`` is
+    a number (the reference's condition for ``p = p + n``) far enough from the ends of
+    its range that concurrent increments cannot reach them (``INT_HEADROOM``)."""
+    if type(value) is bool or not isinstance(value, int | float):
+        return False
+    if type(value) is int and type(amount) is int:
+        return abs(value) <= INT_HEADROOM and abs(amount) <= INT_AMOUNT
+    return (math.isfinite(value) and math.isfinite(amount)
+            and abs(value) <= FLOAT_HEADROOM and abs(amount) <= FLOAT_HEADROOM)
 
 
 def changes(old: Mapping[str, Any], new: Mapping[str, Any], delete: Any,
@@ -98,6 +122,25 @@ class FirestoreWritePlan(Plan):
         return self.limit is not None and any(
             op == "add" or len(path) > 1 for path, _, op in self.fields)
 
+    @property
+    def increments_only(self) -> bool:
+        """Whether every assignment is an increment: then a document whose counters read
+        as numbers with headroom (``_headroom``) is written with ``Increment`` transforms
+        under an ``exists`` precondition, which concurrent increments do not fail."""
+        return self.kind == "update" and bool(self.fields) and all(
+            op == "add" for _, _, op in self.fields)
+
+    def transforms(self, old: Document, increment: Any) -> dict[str, Any] | None:
+        """The ``Increment`` transforms (``increment(amount)``) of ``old``'s counters, or
+        None when one of them is too near the end of its range (then the computed value
+        is written under the ``last_update_time`` precondition, exactly)."""
+        out: dict[str, Any] = {}
+        for path, amount, _ in self.fields:
+            if not _headroom(get_path(old, path), amount):
+                return None
+            out[field_path(path)] = increment(amount)
+        return out
+
     def _update(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for path, value, op in self.fields:
@@ -116,6 +159,11 @@ class FirestoreWritePlan(Plan):
             out["computed"] = ("each document's new values from its snapshot; a document "
                                "where an assignment does not apply is not matched; only the "
                                "fields that change are written")
+        if self.increments_only:
+            out["increments"] = ("Increment transforms with an `exists` precondition on "
+                                 "each document whose counters read as numbers with "
+                                 "headroom; the computed values under the precondition "
+                                 "above otherwise")
         if self.limit is not None:
             out["limit"] = self.limit
             if self.reads_past_limit:
@@ -138,6 +186,14 @@ class FirestoreWritePlan(Plan):
         lines.append(f"  batches of {BATCH_SIZE}, each write with the document's "
                      "last_update_time as precondition; a changed document fails its batch, "
                      f"which is read again and retried (at most {MAX_ATTEMPTS} attempts)")
+        if self.increments_only:
+            lines.append(
+                "  increments: a document whose counters read as numbers (with headroom: "
+                "ints within 2^62 of zero, amounts up to 2^30) is written with Firestore's "
+                "`Increment` transforms under an `exists` precondition instead, so "
+                "concurrent increments all land; residual race: a writer that makes a "
+                "counter a non-number between the read and the write has it overwritten "
+                "(docs/backends/firestore.md)")
         return "\n".join(lines)
 
     def to_python(self) -> str:
@@ -196,7 +252,8 @@ class FirestoreWritePlan(Plan):
             if self.read.static_rows is not None or left == 0:
                 break
             limited = attempt == 1 and not self.reads_past_limit
-            writes: list[tuple[Any, dict[str, Any] | None]] = []
+            # (snapshot, fields to write or None to delete, whether they are transforms)
+            writes: list[tuple[Any, dict[str, Any] | None, bool]] = []
             for snap in await store.plan_snapshots(self.read, limited=limited):
                 if snap.id in done:
                     continue
@@ -206,28 +263,41 @@ class FirestoreWritePlan(Plan):
                 if not self._applies(old):
                     continue
                 fields = None
+                transform = False
                 if self.kind == "update":
                     note = f" ({matched} documents were written before)" if matched else ""
                     fields = changes(old, self._new(old, note), firestore.DELETE_FIELD)
-                writes.append((snap, fields))
-            unchanged = [snap.id for snap, fields in writes if fields == {}]
+                    if fields and self.increments_only:
+                        # the read proved each counter a number (the reference's condition)
+                        # and in range: Increment adds to whatever value concurrent
+                        # increments left, where a computed value would fail its precondition
+                        transforms = self.transforms(old, firestore.Increment)
+                        if transforms is not None:
+                            fields, transform = transforms, True
+                writes.append((snap, fields, transform))
+            unchanged = [snap.id for snap, fields, _ in writes if fields == {}]
             done.update(unchanged)
             matched += len(unchanged)
             if left is not None:
                 left -= len(unchanged)
-            writes = [(snap, fields) for snap, fields in writes if fields != {}]
+            writes = [w for w in writes if w[1] != {}]
             try:
                 for start in range(0, len(writes), BATCH_SIZE):
                     chunk = writes[start:start + BATCH_SIZE]
                     batch = client.batch()
-                    for snap, fields in chunk:
+                    for snap, fields, transform in chunk:
+                        if transform:
+                            # `update` carries the precondition exists=True itself (the
+                            # client refuses an explicit one)
+                            batch.update(snap.reference, fields)
+                            continue
                         option = client.write_option(last_update_time=snap.update_time)
                         if fields is None:
                             batch.delete(snap.reference, option=option)
                         else:
                             batch.update(snap.reference, fields, option=option)
                     await batch.commit(**store._call(write=True))
-                    done.update(snap.id for snap, _ in chunk)
+                    done.update(snap.id for snap, _, _ in chunk)
                     matched += len(chunk)
                     modified += len(chunk) if self.kind == "update" else 0
                     if left is not None:
@@ -347,8 +417,10 @@ WRITE_CAPABILITIES = Capabilities(
         "set a.b = v": "the new values are computed from each snapshot with the reference "
                        "semantics (a non-map `a` is not matched), then written under the "
                        "precondition",
-        "p = p + n": "computed from each snapshot (numbers only; `Increment` would create "
-                     "a missing field), then written under the precondition",
+        "p = p + n": "numbers only, checked on each snapshot (`Increment` alone would "
+                     "create a missing field); a statement of increments only sends "
+                     "`Increment` transforms (no lost update under contention), else the "
+                     "computed value under the precondition",
         "unset p": "`DELETE_FIELD` under the precondition",
         "delete": "batched `delete`s under the precondition",
         "limit (writes)": "the read's `limit` (dropped when an assignment may not apply, "
