@@ -517,3 +517,17 @@ def test_field_paths_of_more_than_20_segments_are_refused_located() -> None:
         assert err.span is not None and query[err.span[0]:err.span[1]] == deep
         assert err.hint
     compile_fs("from c where " + ".".join(f"a{i}" for i in range(20)) + " == 1")
+
+
+def test_an_assignment_path_of_more_than_20_segments_is_refused_located() -> None:
+    deep = ".".join(f"a{i}" for i in range(21))
+    for text in (f"update c set {deep} = 1 where x == 1",
+                 f"update c set {deep} = {deep} + 1 where x == 1",
+                 f"update c set unset {deep} where x == 1"):
+        with pytest.raises(crossql.CapabilityError) as info:
+            crossql.compile(text, backend="firestore")
+        err = info.value
+        assert err.code == "capability.firestore.path-segments", err.render()
+        assert err.span is not None and text[err.span[0]:err.span[1]] == deep
+    crossql.compile("update c set " + ".".join(f"a{i}" for i in range(20)) + " = 1 where x == 1",
+                    backend="firestore")

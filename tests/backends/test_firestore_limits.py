@@ -131,11 +131,21 @@ def test_21_path_segments_are_the_emulators_edge(runner: asyncio.Runner, sized: 
             query = sized.client.collection("sized").order_by(path)
             [snap async for snap in query.stream()]
 
+        async def update(path: str = path) -> None:
+            await sized.client.collection("sized").document("n").update({path: 1})
+
         if n == 20:
             runner.run(run())
+            runner.run(update())
             crossql.compile(f"from sized where {path} == 1", backend="firestore")
+            crossql.compile(f"update sized set {path} = 1 where s == 1", backend="firestore")
         else:
             with pytest.raises(exceptions.InvalidArgument, match="at most 20 elements"):
                 runner.run(run())
+            with pytest.raises(exceptions.InvalidArgument, match="at most 20 elements"):
+                runner.run(update())
             with pytest.raises(crossql.CapabilityError):
                 crossql.compile(f"from sized where {path} == 1", backend="firestore")
+            with pytest.raises(crossql.CapabilityError):
+                crossql.compile(f"update sized set {path} = 1 where s == 1",
+                                backend="firestore")

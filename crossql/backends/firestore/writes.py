@@ -39,7 +39,7 @@ from typing import Any, Literal
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
-from crossql.errors import BackendError
+from crossql.errors import BackendError, CapabilityError
 from crossql.runtime.reference import get_path
 from crossql.runtime.store import Document, with_id_first
 from crossql.runtime.writes import WriteResult, assignment_applies, selects, strict_equal, updated
@@ -369,7 +369,7 @@ def _nested_list(value: Any) -> bool:
 def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                             options: Any = None) -> FirestoreWritePlan:
     """Compile a bound ``update``/``delete`` into a Firestore write plan."""
-    from crossql.backends.firestore.compiler import compile_firestore
+    from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 
     limit = statement.limit
     n = limit.value if isinstance(limit, ir.Literal) else None
@@ -384,6 +384,15 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
     fields: list[tuple[tuple[str, ...], Any, Op]] = []
     if isinstance(statement, ir.Update):
         for item in statement.assignments:
+            segments = item.path.segments
+            if len(segments) > LIMITS["field path segments"]:
+                raise CapabilityError(
+                    f"firestore field paths have at most {LIMITS['field path segments']} "
+                    f"segments; `{item.path.dotted}` has {len(segments)}",
+                    backend=BACKEND, construct="field name", span=item.path.span,
+                    code="capability.firestore.path-segments", source=statement.source,
+                    hint="Firestore nests maps at most 20 levels deep: store the value at "
+                         "a shallower path")
             if isinstance(item, ir.Increment):
                 amount = item.amount
                 assert isinstance(amount, ir.Literal), "a bound statement has no parameters"
