@@ -531,3 +531,24 @@ def test_an_assignment_path_of_more_than_20_segments_is_refused_located() -> Non
         assert err.span is not None and text[err.span[0]:err.span[1]] == deep
     crossql.compile("update c set " + ".".join(f"a{i}" for i in range(20)) + " = 1 where x == 1",
                     backend="firestore")
+
+
+def test_an_increments_only_update_says_it_sends_increment_transforms() -> None:
+    from crossql.backends.firestore.writes import FirestoreWritePlan, _headroom
+
+    plan = crossql.compile('update c set n = n + 1, m.k = m.k + 0.5 where _id == "a"',
+                           backend="firestore")
+    assert isinstance(plan, FirestoreWritePlan) and plan.increments_only
+    assert "Increment transforms" in plan.to_dict()["increments"]
+    assert "residual race" in plan.explain() and "firestore.Increment(1)" in plan.to_python()
+    assert plan.transforms({"n": 5, "m": {"k": 1.5}}, lambda v: ("inc", v)) == {
+        "n": ("inc", 1), "m.k": ("inc", 0.5)}
+    assert plan.transforms({"n": 2**62 + 1, "m": {"k": 1.5}}, lambda v: v) is None
+    mixed = crossql.compile("update c set n = n + 1, s = 2 where x == 1", backend="firestore")
+    assert isinstance(mixed, FirestoreWritePlan) and not mixed.increments_only
+    assert "increments" not in mixed.to_dict()
+    # the read proves a number; ends of the range keep the exact computed write
+    assert _headroom(2**62, 2**30) and _headroom(-(2**62), -1) and _headroom(1.5, 1)
+    assert not _headroom(2**62 + 1, 1) and not _headroom(0, 2**30 + 1)
+    assert not _headroom(True, 1) and not _headroom("1", 1) and not _headroom(None, 1)
+    assert not _headroom(2.0**1001, 1) and not _headroom(float("inf"), 1)

@@ -197,7 +197,7 @@ class FirestoreWritePlan(Plan):
         return "\n".join(lines)
 
     def to_python(self) -> str:
-        loop = ("for snapshot in rows_snapshots:  # the document, when it matches"
+        loop = ("for snapshot in ([doc] if rows else []):  # the document, when it matches"
                 if self.read.document is not None else "async for snapshot in query.stream():")
         body = [self.read.to_python(), "batch = db.batch()", loop,
                 "    option = db.write_option(last_update_time=snapshot.update_time)"]
@@ -211,9 +211,15 @@ class FirestoreWritePlan(Plan):
                      f"    new = {{{update}}}  # computed by CrossQL (reference semantics)",
                      "    if not all_assignments_apply(old):  # `p + n` on a number, "
                      "`a.b` below a map",
-                     "        continue",
-                     "    batch.update(snapshot.reference, changed_fields(old, new), "
-                     "option=option)"]
+                     "        continue"]
+            if self.increments_only:
+                increments = ", ".join(f"{field_path(p)!r}: firestore.Increment({v!r})"
+                                       for p, v, _ in self.fields)
+                body += ["    if counters_have_headroom(old):  # ints within 2**62 of zero",
+                         f"        batch.update(snapshot.reference, {{{increments}}})",
+                         "        continue"]
+            body.append("    batch.update(snapshot.reference, changed_fields(old, new), "
+                        "option=option)")
         else:
             body.append("    batch.delete(snapshot.reference, option=option)")
         body.append(f"await batch.commit()  # every {BATCH_SIZE} writes")
