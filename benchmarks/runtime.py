@@ -176,6 +176,9 @@ async def _firestore_cases() -> AsyncIterator[list[Case]]:
                 """What a user writes with the AsyncClient: the same query (built with
                 the SDK's own where/limit calls) streamed into dicts with their ids."""
                 query = plan.build(client)
+                if plan.document is not None:  # a document get (`_id == "..."`)
+                    snap = await query.get()
+                    return [{"_id": snap.id, **snap.to_dict()}] if snap.exists else []
                 return [{"_id": snap.id, **snap.to_dict()} async for snap in query.stream()]
 
             n = len(await ours())
@@ -240,4 +243,6 @@ def runtime_rows(settings: Settings) -> list[Row]:
                   "see scripts/servers/README.md)", file=sys.stderr)
             continue
         rows += asyncio.run(_measure(backend, rounds, inner))
-    return rows
+    from benchmarks.contention import contention_rows  # a counter under contention
+
+    return rows + contention_rows(settings)

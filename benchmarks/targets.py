@@ -102,7 +102,9 @@ def check(rows: list[Row]) -> list[Verdict]:
     """Every target (and goal) with the figure this run gave it."""
     by_key = {r.key: r for r in rows}
     verdicts = []
-    for target in targets() + runtime_targets(rows) + goals(rows):
+    from benchmarks.contention import contention_targets
+
+    for target in targets() + runtime_targets(rows) + contention_targets(rows) + goals(rows):
         row = by_key.get(target.key)
         verdicts.append(Verdict(target, target.figure(row) if row is not None else None))
     return verdicts

@@ -801,3 +801,51 @@ def queries(
 def drop_paging(query: ir.Query) -> ir.Query:
     """The query without ``limit``/``offset`` (to compare a page with the whole)."""
     return replace(query, limit=None, offset=None)
+
+
+# --- values near Firestore's query value limit (issue #15, item 5) ----------------------
+
+
+@st.composite
+def firestore_sized_values(draw: st.DrawFn, limit: int = 1500) -> Any:
+    """A query value within a few bytes of Firestore's query value limit (``limit`` bytes,
+    a string counting its UTF-8 bytes + 1, a number 8, a bool or null 1, an array the sum
+    of its values): a string of 1- to 4-byte characters, or an array of strings, numbers
+    or bools; on either side of the edge in about equal proportions."""
+    slack = draw(st.integers(-3, 3))
+    kind = draw(st.sampled_from(["ascii", "wide", "strings", "numbers", "bools"]))
+    if kind == "ascii":
+        return "x" * (limit - 1 + slack)
+    if kind == "wide":
+        wide = draw(st.sampled_from(["é", "€", "😀"]))
+        width = len(wide.encode("utf-8"))
+        count = (limit - 1 + slack) // width
+        return wide * count + "x" * (limit - 1 + slack - count * width)
+    if kind == "strings":
+        half = (limit + slack) // 2
+        return ["a" * (half - 1), "b" * (limit + slack - half - 1)]
+    if kind == "numbers":
+        count = (limit + 8 * slack) // 8
+        return [draw(st.sampled_from([1, 2.5]))] * count
+    return [True] * (limit + slack)
+
+
+# --- queries that fix the document id (issue #15, item 11b) ------------------------------
+
+
+@st.composite
+def queries_by_id(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA) -> ir.Query:
+    """A plain query of ``queries(schema)`` whose ``where`` is ``_id == <an id>``, alone or
+    ``and``-ed with (before or after) a typed condition on the same document: a backend
+    may answer it with a get by key; ``select``, ``order by``, ``limit`` and ``offset``
+    stay as drawn, so paging a single document is exercised too. The id is sometimes
+    one no document has."""
+    query = draw(queries(schema, grouped=False))
+    doc_id = draw(st.sampled_from((*ID_DOMAIN, "d-none")))
+    on_id = ir.Compare("==", ir.Path(("_id",)), _lit(doc_id, "string"))
+    rest = draw(st.one_of(st.none(), conditions(schema)))
+    if rest is None:
+        where: ir.Condition = on_id
+    else:
+        where = ir.And((on_id, rest) if draw(st.booleans()) else (rest, on_id))
+    return replace(query, where=where)

@@ -98,3 +98,16 @@ def test_plan_cache_binds_parameters_and_evicts_plans_with_entries() -> None:
     cache.plan("from c", "memory")  # evicts `from a`, and its plan
     assert len(cache) == 2
     assert cache.plan("from a", "memory") is not first  # compiled again
+
+
+def test_the_contention_row_has_its_target() -> None:
+    """The Firestore counter row (issue #15, item 8) is checked against its own target,
+    not the runtime rows' 1.05x."""
+    from benchmarks.contention import CONTENTION_TARGET, KEY
+
+    row = Row(KEY, "contention", "50 concurrent increments", "firestore", 200.0, "ms", 1.6)
+    (verdict,) = [v for v in check([row]) if v.target.key == KEY]
+    assert verdict.target.limit == CONTENTION_TARGET and verdict.holds
+    slow = Row(KEY, "contention", "50 concurrent increments", "firestore", 400.0, "ms", 3.1)
+    (verdict,) = [v for v in check([slow]) if v.target.key == KEY]
+    assert not verdict.holds

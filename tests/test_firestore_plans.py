@@ -99,7 +99,6 @@ def leaf(field: str, op: str, value: Any) -> dict[str, Any]:
     ("exists(f) and f > 1", "default", leaf("f", ">", 1)),
     ("exists(f)", "native", {"or": [leaf("f", "==", None), leaf("f", "!=", None)]}),
     ("exists(a) and a.b == 1", "default", leaf("a.b", "==", 1)),
-    ('_id == "d1"', "default", leaf("__name__", "==", {"document_id": "d1"})),
     ('_id in ["d1", 5, "a/b", "d2"]', "default",
      leaf("__name__", "in", [{"document_id": "d1"}, {"document_id": "d2"}])),
     ('_id startswith "d0"', "default", {"and": [leaf("__name__", ">=", {"document_id": "d0"}),
@@ -357,6 +356,10 @@ def test_to_python_is_the_query_build_makes(profile: str) -> None:
                                                   for line in plan.to_python().splitlines()))
         if plan.static_rows is not None:
             continue
+        if plan.document is not None:
+            assert plan.build(client).path == f"{plan.collection}/{plan.document}"
+            assert f'.document("{plan.document}").get()' in plan.to_python()
+            continue
         built = plan.build(client)
         shown = _executed_chain(plan, client)
         assert _proto(shown) == _proto(built), entry["name"]
@@ -395,12 +398,43 @@ def test_a_required_field_is_never_missing(condition: str, expected: Any) -> Non
 
 def test_an_id_equality_next_to_an_inequality_becomes_a_range() -> None:
     """Firestore refuses `__name__ ==` with an inequality on another field."""
-    assert where('_id == "d1" and f > 1') == {"and": [
-        leaf("__name__", ">=", {"document_id": "d1"}),
-        leaf("__name__", "<=", {"document_id": "d1"}),
+    assert where('(_id == "d1" or g == 2) and f > 1', "native") == {"and": [
+        {"or": [{"and": [leaf("__name__", ">=", {"document_id": "d1"}),
+                         leaf("__name__", "<=", {"document_id": "d1"})]},
+                leaf("g", "==", 2)]},
         leaf("f", ">", 1)]}
-    assert where('_id == "d1" and f == 1') == {"and": [
-        leaf("__name__", "==", {"document_id": "d1"}), leaf("f", "==", 1)]}
+
+
+@pytest.mark.parametrize("condition", [
+    '_id == "d1"', '_id == "d1" and f > 1', '_id == "d1" and f == 1',
+    'f == 1 and (g == 2 or h == 3) and _id == "d1"', '_id in ["d1"] and f > 1',
+])
+def test_a_fixed_document_id_is_a_document_get(condition: str) -> None:
+    """`where _id == "..."` (alone or next to conditions on the same document) gets the
+    document instead of running a query (issue #15, item 11b); the whole `where` is then
+    evaluated on it by the reference evaluator, as explain() says."""
+    plan = compile_fs(f"from c where {condition} select f, g as x order by f limit 2",
+                      "native", schema={"c": {"required": ["f"]}})
+    data = plan.to_dict()
+    assert "query" not in data and data["get"] == {"document_id": "d1"}
+    assert data["rows"] == {"f": "f", "x": "g"}
+    assert plan.document == "d1" and plan.steps == ()
+    text = plan.explain()
+    assert 'document("d1").get()' in text
+    if condition == '_id == "d1"':  # nothing more to evaluate
+        assert plan.condition is None and "then" not in data
+    else:
+        assert "reference evaluator" in text and "reference evaluator" in data["then"]
+        assert crossql.format(f"from c where {condition}").split("where ", 1)[1] in text
+    skipped = compile_fs(f"from c where {condition} offset 1", "native")
+    assert skipped.static_rows == () and skipped.document is None
+
+
+def test_an_id_equality_inside_an_or_stays_a_query() -> None:
+    plan = compile_fs('from c where _id == "d1" or f == 1', "native")
+    assert plan.document is None and "query" in plan.to_dict()
+    plan = compile_fs('from c where _id == "d1" select count() as n')
+    assert plan.document is None and plan.aggregations
 
 
 def test_an_aggregated_field_is_ordered_after_an_id_filter() -> None:
@@ -409,3 +443,112 @@ def test_an_aggregated_field_is_ordered_after_an_id_filter() -> None:
     assert plan.to_dict()["query"][1] == {"order_by": "n", "direction": "ASCENDING"}
     plan = compile_fs("from c where n > 1 select sum(n) as s")
     assert [step for step in plan.to_dict()["query"] if "order_by" in step] == []
+
+
+# --- query value size and path depth (issue #15, item 5) -----------------------------------------
+
+_X = "x" * 1500
+_VALUE_PAST_LIMIT = [
+    # (query, the part the error underlines); each value is 1,501 bytes or more as Firestore
+    # counts it (a string: UTF-8 bytes + 1; a number 8; an array: the sum of its values)
+    (f'from c where s == "{_X}"', f's == "{_X}"'),
+    (f'from c where s < "{_X}"', f's < "{_X}"'),
+    (f'from c where s != "{_X}"', f's != "{_X}"'),
+    (f'from c where s in ["a", "{_X}"]', f's in ["a", "{_X}"]'),
+    (f'from c where s startswith "{_X}"', f's startswith "{_X}"'),
+    (f'from c where t contains "{_X}"', f't contains "{_X}"'),
+    (f'from c where t contains any ["{_X}"]', f't contains any ["{_X}"]'),
+    (f'from c where s == "{"é" * 750}"', f's == "{"é" * 750}"'),
+    (f'from c where s == ["{"x" * 749}", "{"x" * 750}"]',
+     f's == ["{"x" * 749}", "{"x" * 750}"]'),
+    ("from c where s == [" + ", ".join(["1"] * 188) + "]",
+     "s == [" + ", ".join(["1"] * 188) + "]"),
+    (f'from c where a == 1 and s > "{_X}" order by s', f's > "{_X}"'),
+    (f'from c where s >= "{_X}" select count() as n', f's >= "{_X}"'),
+]
+
+
+@pytest.mark.parametrize(("query", "underlined"), _VALUE_PAST_LIMIT,
+                         ids=range(len(_VALUE_PAST_LIMIT)))
+def test_query_values_past_1500_bytes_are_refused_located(query: str, underlined: str) -> None:
+    err = refusal(query, "native")
+    assert err.code == "capability.firestore.value-bytes", err.render()
+    assert err.span is not None and query[err.span[0]:err.span[1]] == underlined
+    assert err.hint and "hash" in err.hint
+
+
+@pytest.mark.parametrize("query", [
+    f'from c where s == "{"x" * 1499}"',
+    f'from c where s in ["{"x" * 1499}", "{"y" * 1499}"]',  # each value counts, not the list
+    f'from c where s == "{"é" * 749}x"',
+    f'from c where s == ["{"x" * 749}", "{"x" * 749}"]',
+    "from c where s == [" + ", ".join(["1"] * 187) + "]",
+    f'from c where _id == "{_X}"',  # ids are references, not sized values
+    f'from c where _id > "{_X}"',
+    f'from c where s == [["{_X}"]]',  # an array in an array: decided without a query
+])
+def test_query_values_within_the_limit_compile(query: str) -> None:
+    compile_fs(query, "native")
+
+
+def test_a_long_value_bound_to_a_prepared_query_is_refused_located() -> None:
+    from crossql.runtime.prepared import PreparedQuery
+
+    query = "from c where s == :p and n > :q"
+    prepared = PreparedQuery(query, "firestore")
+    for short in ("a", "b", "c", "d"):  # a template for strings is made and trusted
+        prepared.plan({"p": short, "q": 1})
+    for value in (_X, "é" * 750, "x" * 1024 + "é" * 300):
+        with pytest.raises(crossql.CapabilityError) as info:
+            prepared.plan({"p": value, "q": 2})
+        err = info.value
+        assert err.code == "capability.firestore.value-bytes"
+        assert err.span is not None and query[err.span[0]:err.span[1]] == "s == :p"
+    plan = prepared.plan({"p": "x" * 1499, "q": 3})
+    assert isinstance(plan, FirestorePlan)
+
+
+def test_field_paths_of_more_than_20_segments_are_refused_located() -> None:
+    deep = ".".join(f"a{i}" for i in range(21))
+    for query in (f"from c where {deep} == 1", f"from c select {deep}",
+                  f"from c where x > 1 order by {deep}", f"from c select sum({deep}) as s"):
+        err = refusal(query, "native")
+        assert err.code == "capability.firestore.path-segments", err.render()
+        assert err.span is not None and query[err.span[0]:err.span[1]] == deep
+        assert err.hint
+    compile_fs("from c where " + ".".join(f"a{i}" for i in range(20)) + " == 1")
+
+
+def test_an_assignment_path_of_more_than_20_segments_is_refused_located() -> None:
+    deep = ".".join(f"a{i}" for i in range(21))
+    for text in (f"update c set {deep} = 1 where x == 1",
+                 f"update c set {deep} = {deep} + 1 where x == 1",
+                 f"update c set unset {deep} where x == 1"):
+        with pytest.raises(crossql.CapabilityError) as info:
+            crossql.compile(text, backend="firestore")
+        err = info.value
+        assert err.code == "capability.firestore.path-segments", err.render()
+        assert err.span is not None and text[err.span[0]:err.span[1]] == deep
+    crossql.compile("update c set " + ".".join(f"a{i}" for i in range(20)) + " = 1 where x == 1",
+                    backend="firestore")
+
+
+def test_an_increments_only_update_says_it_sends_increment_transforms() -> None:
+    from crossql.backends.firestore.writes import FirestoreWritePlan, _headroom
+
+    plan = crossql.compile('update c set n = n + 1, m.k = m.k + 0.5 where _id == "a"',
+                           backend="firestore")
+    assert isinstance(plan, FirestoreWritePlan) and plan.increments_only
+    assert "Increment transforms" in plan.to_dict()["increments"]
+    assert "residual race" in plan.explain() and "firestore.Increment(1)" in plan.to_python()
+    assert plan.transforms({"n": 5, "m": {"k": 1.5}}, lambda v: ("inc", v)) == {
+        "n": ("inc", 1), "m.k": ("inc", 0.5)}
+    assert plan.transforms({"n": 2**62 + 1, "m": {"k": 1.5}}, lambda v: v) is None
+    mixed = crossql.compile("update c set n = n + 1, s = 2 where x == 1", backend="firestore")
+    assert isinstance(mixed, FirestoreWritePlan) and not mixed.increments_only
+    assert "increments" not in mixed.to_dict()
+    # the read proves a number; ends of the range keep the exact computed write
+    assert _headroom(2**62, 2**30) and _headroom(-(2**62), -1) and _headroom(1.5, 1)
+    assert not _headroom(2**62 + 1, 1) and not _headroom(0, 2**30 + 1)
+    assert not _headroom(True, 1) and not _headroom("1", 1) and not _headroom(None, 1)
+    assert not _headroom(2.0**1001, 1) and not _headroom(float("inf"), 1)

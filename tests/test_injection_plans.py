@@ -50,9 +50,11 @@ def _marker_like(value: Any) -> Any:
     return [_marker_like(v) for v in value]
 
 
-VALUE_KEYS = frozenset({"value", "literal", "text", "ExpressionAttributeValues"})
-"""Where a plan holds values: Firestore filters, the memory plan's IR and text, DynamoDB's
-value placeholders. In MongoDB filters, values sit under operators (``$eq``, ``$in``...)."""
+VALUE_KEYS = frozenset({"value", "literal", "text", "ExpressionAttributeValues",
+                        "document_id"})
+"""Where a plan holds values: Firestore filters and document gets, the memory plan's IR and
+text, DynamoDB's value placeholders. In MongoDB filters, values sit under operators
+(``$eq``, ``$in``...)."""
 STRUCTURAL_OPERATORS = frozenset({"$type", "$exists"})
 
 

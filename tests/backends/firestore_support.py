@@ -81,3 +81,10 @@ LIMIT_CASES: list[tuple[str, str, str, str]] = [
 ]
 """(limit, a query just inside it, one just past it, the refusal's code) for every limit in
 crossql.backends.firestore.compiler.LIMITS, and the combinations Firestore forbids."""
+
+LIMIT_CASES += [
+    ("value bytes", "from c where s == \"" + "x" * 1499 + "\"",
+     "from c where s == \"" + "x" * 1500 + "\"", "value-bytes"),
+    ("field path segments", "from c where " + ".".join(["a"] * 20) + " == 1",
+     "from c where " + ".".join(["a"] * 21) + " == 1", "path-segments"),
+]

@@ -35,6 +35,7 @@ from tests.strategies import (
     Schema,
     documents,
     queries,
+    queries_by_id,
     wild_documents,
 )
 
@@ -84,6 +85,7 @@ def compare(runner: asyncio.Runner, store: Any, docs: list[dict[str, Any]],
             stats["compared"] += 1
             stats["static (no query sent)" if plan.to_dict().get("static_rows") is not None
                   else "aggregation query" if plan.to_dict().get("aggregations")
+                  else "document get" if plan.to_dict().get("get")
                   else "query"] += 1
 
 
@@ -96,6 +98,21 @@ def test_firestore_matches_reference(runner: asyncio.Runner, firestore_store: An
     query_list = [data.draw(queries(SCHEMA, total_order=True), label=f"q{i}")
                   for i in range(QUERIES_PER_COLLECTION)]
     compare(runner, firestore_store, docs, query_list)
+
+
+@settings(max_examples=examples(25), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_firestore_document_gets_match_reference(runner: asyncio.Runner,
+                                                 firestore_store: Any,
+                                                 data: st.DataObject) -> None:
+    """`where _id == "..."` (alone or with conditions on the same document) is a document
+    get, then the reference evaluator on that document: rows, select, order, limit, offset
+    and count as the reference has them (issue #15, item 11b)."""
+    docs = data.draw(documents(MAX_DOCS, min_size=5, schema=SCHEMA), label="docs")
+    query_list = [data.draw(queries_by_id(SCHEMA), label=f"q{i}")
+                  for i in range(QUERIES_PER_COLLECTION)]
+    compare(runner, firestore_store, docs, query_list, label=", by id")
 
 
 def _storable(value: Any, in_array: bool = False) -> bool:
@@ -129,3 +146,6 @@ def test_both_profiles_accept_generated_queries() -> None:
     native = STATS.get("firestore (native profile)", {})
     assert default.get("compared", 0) > 0
     assert native.get("compared", 0) > default.get("compared", 0)
+    for profile in ("default", "native"):
+        by_id = STATS.get(f"firestore ({profile} profile, by id)", {})
+        assert by_id.get("document get", 0) > 0, by_id

@@ -14,7 +14,15 @@ from crossql import ir
 from crossql.errors import BackendError, CapabilityError
 from crossql.runtime.writes import WriteResult
 from tests.backends.conftest import load
-from tests.backends.write_differential import DOCS, compare_write, run_on_docs, typed_writes
+from tests.backends.write_differential import (
+    DOCS,
+    NO_FIELD,
+    compare_write,
+    concurrent_increments,
+    counter_cases,
+    run_on_docs,
+    typed_writes,
+)
 from tests.budget import examples
 from tests.strategies import MAX_DOCS, documents
 
@@ -128,3 +136,105 @@ def test_a_document_changed_after_the_read_is_read_again_not_overwritten(
     assert result == WriteResult()
     assert runner.run(firestore_store.collection("docs").get("a")) == \
         {"_id": "a", "n": 1, "s": "z"}
+
+
+# --- a counter under contention (issue #15, item 8) ------------------------------------------
+
+
+def test_50_concurrent_increments_of_one_document_lose_none(runner: asyncio.Runner,
+                                                            firestore_store: Any) -> None:
+    load(runner, firestore_store, "counters", [{"_id": "a", "n": 0}, {"_id": "b", "n": 0}])
+    results = runner.run(concurrent_increments(firestore_store, "counters", 50))
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert errors == []
+    assert results == [WriteResult(matched=1, modified=1)] * 50
+    rows = runner.run(firestore_store.fetch("from counters order by _id"))
+    assert [row["n"] for row in rows] == [50, 0]
+
+
+def test_concurrent_increments_keep_the_reference_semantics(runner: asyncio.Runner,
+                                                            firestore_store: Any) -> None:
+    """Under contention too, a missing, null or non-numeric field is not matched
+    (Firestore's Increment would create or overwrite it), and a float stays a float."""
+    load(runner, firestore_store, "counters", [
+        {"_id": "a", "n": "x"}, {"_id": "b"}, {"_id": "c", "n": 0.5}, {"_id": "d", "n": None},
+        {"_id": "e", "n": 5}, {"_id": "f", "n": True}, {"_id": "g", "m": {"n": 1}}])
+    results = runner.run(concurrent_increments(firestore_store, "counters", 20, where="true"))
+    assert results == [WriteResult(matched=2, modified=2)] * 20
+    rows = {row["_id"]: row for row in runner.run(firestore_store.fetch("from counters"))}
+    assert [rows[k].get("n", "missing") for k in "abcdefg"] == [
+        "x", "missing", 20.5, None, 25, True, "missing"]
+    assert rows["g"]["m"] == {"n": 1}
+    nested = runner.run(concurrent_increments(firestore_store, "counters", 10,
+                                              where='_id == "g"', path="m.n"))
+    assert nested == [WriteResult(matched=1, modified=1)] * 10
+    assert runner.run(firestore_store.collection("counters").get("g")) == \
+        {"_id": "g", "m": {"n": 11}}
+
+
+def test_an_increment_at_the_int64_edge_is_exact(runner: asyncio.Runner,
+                                                 firestore_store: Any) -> None:
+    load(runner, firestore_store, "counters", [{"_id": "a", "n": 2**63 - 2},
+                                               {"_id": "b", "n": -(2**63) + 1}])
+    assert runner.run(firestore_store.execute('update counters set n = n + 1 where _id == "a"')) \
+        == WriteResult(matched=1, modified=1)
+    with pytest.raises(BackendError, match="64-bit"):
+        runner.run(firestore_store.execute('update counters set n = n + 1 where _id == "a"'))
+    assert runner.run(firestore_store.execute('update counters set n = n + -1 where _id == "b"')) \
+        == WriteResult(matched=1, modified=1)
+    with pytest.raises(BackendError, match="64-bit"):
+        runner.run(firestore_store.execute('update counters set n = n + -1 where _id == "b"'))
+    rows = runner.run(firestore_store.fetch("from counters order by _id"))
+    assert [row["n"] for row in rows] == [2**63 - 1, -(2**63)]
+
+
+COUNTER_SEEN: Counter[str] = Counter()
+
+
+@settings(max_examples=examples(25, at_least=20), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=counter_cases())
+def test_generated_concurrent_increments_lose_nothing(runner: asyncio.Runner,
+                                                      firestore_store: Any,
+                                                      case: tuple[Any, list[Any]]) -> None:
+    """Concurrent increments of one counter end where the reference, applying the
+    statements one after another, ends: each one that returned a result was applied
+    once, a non-number is never matched nor changed, and no value leaves int64."""
+    start, amounts = case
+    doc: dict[str, Any] = {"_id": "a"} if start == NO_FIELD else {"_id": "a", "n": start}
+    load(runner, firestore_store, "counters", [doc])
+
+    async def run_all() -> list[Any]:
+        return await asyncio.gather(
+            *(firestore_store.execute(f"update counters set n = n + {amount} "
+                                      'where _id == "a"') for amount in amounts),
+            return_exceptions=True)
+
+    results = runner.run(run_all())
+    (row,) = runner.run(firestore_store.fetch("from counters"))
+    number = type(start) in (int, float)
+    if not number:
+        assert results == [WriteResult()] * len(amounts)
+        assert row == doc
+        COUNTER_SEEN["not a number"] += 1
+        return
+    applied = [amount for amount, r in zip(amounts, results, strict=True)
+               if isinstance(r, WriteResult)]
+    failed = [r for r in results if not isinstance(r, WriteResult)]
+    assert all(isinstance(r, BackendError) for r in failed), failed
+    assert all(r in (WriteResult(matched=1, modified=1), WriteResult(matched=1))
+               for r in results if isinstance(r, WriteResult))
+    want = start + sum(applied)
+    assert row["n"] == want and type(row["n"]) is type(want), (start, amounts, results, row)
+    if type(want) is int:
+        assert -(2**63) <= want <= 2**63 - 1
+    if abs(start) <= 2**62:
+        assert failed == [], failed  # away from int64's ends, contention loses nothing
+        COUNTER_SEEN["counter"] += 1
+    else:
+        COUNTER_SEEN["near int64's ends"] += 1
+
+
+def test_generated_counters_were_exercised() -> None:
+    """Runs after the generated test: counters, non-numbers and int64's ends were drawn."""
+    assert COUNTER_SEEN["counter"] > 0 and COUNTER_SEEN["not a number"] > 0

@@ -111,3 +111,37 @@ def run_on_docs(runner: asyncio.Runner, store: Any, text: str) -> WriteResult:
     load(runner, store, "docs", DOCS)
     result: WriteResult = runner.run(store.execute(text))
     return result
+
+
+# --- concurrent increments of one document (issue #15, item 8) ------------------------------
+
+
+async def concurrent_increments(store: Any, collection: str, n: int, *,
+                                amount: int = 1, where: str = '_id == "a"',
+                                path: str = "n") -> list[Any]:
+    """``n`` concurrent ``update <collection> set <path> = <path> + <amount> where
+    <where>`` on ``store``, each as its own statement; the result of each (a
+    ``WriteResult``, or the exception it raised), in order. A counter must lose none."""
+    text = f"update {collection} set {path} = {path} + {amount} where {where}"
+    results: list[Any] = await asyncio.gather(
+        *(store.execute(text) for _ in range(n)), return_exceptions=True)
+    return results
+
+
+NO_FIELD = "<missing>"
+
+
+@st.composite
+def counter_cases(draw: st.DrawFn) -> tuple[Any, list[int | float]]:
+    """A counter's first value (``NO_FIELD``: the document lacks it) and the amounts of
+    concurrent increments of it: ints or halves (exact in binary, so the order of the
+    additions cannot change the sum), a counter that is not a number (not matched by
+    ``p = p + n``), or an int near the ends of int64 (where an increment may be refused)."""
+    start = draw(st.one_of(
+        st.integers(-1000, 1000), st.sampled_from([0.5, -2.5, 1e15]),
+        st.sampled_from([NO_FIELD, None, "7", True, [1], {"k": 1}]),
+        st.integers(1, 40).map(lambda d: 2**63 - d),
+        st.integers(1, 40).map(lambda d: -(2**63) + d)))
+    amounts = draw(st.lists(st.one_of(st.integers(-3, 3), st.sampled_from([0.5, -1.5])),
+                            min_size=2, max_size=12))
+    return start, amounts

@@ -45,6 +45,8 @@ def _filter(node: Filter, collection: Any) -> BaseFilter:
 def build(plan: FirestorePlan, client: Any) -> Any:
     """The ``AsyncQuery`` (or ``AsyncAggregationQuery``) of ``plan`` on ``client``."""
     collection = client.collection(plan.collection)
+    if plan.document is not None:
+        return collection.document(plan.document)
     query: Any = collection
     for step in plan.steps:
         if isinstance(step, Where):

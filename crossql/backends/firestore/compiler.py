@@ -65,6 +65,7 @@ from crossql.backends.firestore.plan import (
     leaves,
 )
 from crossql.compiler.shape import output_key
+from crossql.compiler.templates import Hole, StringHole
 from crossql.errors import CapabilityError
 
 LIMITS: dict[str, int] = {
@@ -80,6 +81,8 @@ LIMITS: dict[str, int] = {
     "limit": 2**31 - 1,
     "offset": 2**31 - 1,
     "field path bytes": 1499,
+    "field path segments": 20,
+    "value bytes": 1500,
 }
 """Firestore's limits, each checked at compile time with an error code of its own."""
 
@@ -194,6 +197,71 @@ _SHORT_PATH = LIMITS["field path bytes"] // 20
 quoted: each character takes at most 4 bytes in UTF-8 and quoting at most doubles a
 segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
+_SHORT_STRING = (LIMITS["value bytes"] - 1) // 4
+"""Strings of at most this many characters fit the value limit (4 UTF-8 bytes at most
+each, plus one)."""
+_LISTED_OPS = frozenset({"in", "not-in", "array_contains_any"})
+"""Operators whose values Firestore sizes one by one (the list as a whole is not)."""
+
+
+def value_size(value: Any) -> int:
+    """A value's size as Firestore counts it against the query value limit
+    (https://firebase.google.com/docs/firestore/storage-size#field-value-size): a string
+    is its UTF-8 bytes + 1, a number 8, a bool or null 1, an array the sum of its values,
+    a map the sum of its keys' string sizes and its values' sizes (the emulator counts an
+    array or map no more than that: ``tests/backends/test_firestore_limits.py``)."""
+    kind = type(value)
+    if kind is str:
+        return len(value.encode("utf-8")) + 1
+    if kind is bool or value is None:
+        return 1
+    if kind is int or kind is float:
+        return 8
+    if kind is tuple or kind is list:
+        return sum(value_size(v) for v in value)
+    if kind is dict:
+        return sum(len(k.encode("utf-8")) + 1 + value_size(v) for k, v in value.items())
+    if isinstance(value, Hole):
+        # a plan template's hole: a string hole is at most StringHole.MAX_BYTES (< the
+        # limit, see ``_HOLE_FITS``), the others are scalars; a longer string is never a
+        # hole, so its execution compiles in full and is refused here
+        return 0
+    return 8  # pragma: no cover - plans hold JSON values only
+
+
+_HOLE_FITS = LIMITS["value bytes"] >= StringHole.MAX_BYTES + 1
+assert _HOLE_FITS, "a string hole could hold a value Firestore refuses in a query"
+
+
+def _oversized(tree: Filter) -> FieldFilter | None:
+    """The first leaf of ``tree`` with a value past Firestore's query value limit (the
+    values of ``in``/``not-in``/``array-contains-any`` one by one; document ids are
+    references, which the limit does not count)."""
+    stack: list[Filter] = [tree]
+    limit = LIMITS["value bytes"]
+    short = _SHORT_STRING
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, FieldFilter):
+            stack.extend(reversed(node.filters))
+            continue
+        value = node.value
+        kind = type(value)
+        if kind is str:
+            if (len(value) > short and len(value.encode("utf-8")) >= limit
+                    and node.field != ID_FIELD):
+                return node
+        elif kind is tuple and node.field != ID_FIELD:
+            if node.op in _LISTED_OPS:
+                if any(value_size(v) > limit for v in value):
+                    return node
+            elif value_size(value) > limit:
+                return node
+        elif kind is dict and value_size(value) > limit:
+            return node
+    return None
+
+
 _SET_LIMITS = {op: (name, LIMITS[f"{name} values"]) for op, name in (
     ("in", "in"), ("not-in", "not-in"), ("array_contains_any", "array-contains-any"))}
 """Operators with a list of values: their name in ``LIMITS`` and in messages, and
@@ -268,6 +336,14 @@ class _Compiler(FilterBuilder):
             segments = node.segments
             if segments in GOOD_NAMES:
                 continue
+            if len(segments) > LIMITS["field path segments"]:
+                raise self.refuse(
+                    "path-segments", "field name", node,
+                    f"firestore field paths have at most {LIMITS['field path segments']} "
+                    f"segments; `{node.dotted}` has {len(segments)}",
+                    "Firestore nests maps at most 20 levels deep "
+                    "(https://firebase.google.com/docs/firestore/quotas#collections_"
+                    "documents_and_fields): store the value at a shallower path")
             length = 0
             for seg in segments:
                 if seg == "" or (len(seg) >= 4 and seg.startswith("__") and seg.endswith("__")):
@@ -419,6 +495,8 @@ class _Compiler(FilterBuilder):
 
     def check_limits(self, tree: Filter, orders: int) -> None:
         where = self.query.where
+        if where is not None:
+            self.check_values(tree)
         if self.special:  # most conditions have no list and no `!=`
             self.check_special_limits(tree)
         if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
@@ -450,6 +528,25 @@ class _Compiler(FilterBuilder):
                 f"firestore allows {LIMITS['filters and orders']} filters and orders in all; "
                 f"the query has {self.leaf_count} filters and {orders} orders",
                 "split the query")
+
+    def check_values(self, tree: Filter) -> None:
+        """Refuse a value past Firestore's query value limit (1,500 bytes as Firestore
+        sizes values: ``value_size``); the server would refuse the query ("too large to
+        be used in a query")."""
+        leaf = _oversized(tree)
+        if leaf is None:
+            return
+        value = leaf.value
+        sizes = [value_size(v) for v in value] if (
+            type(value) is tuple and leaf.op in _LISTED_OPS) else [value_size(value)]
+        size = max(sizes)
+        raise self.refuse(
+            "value-bytes", "value", leaf.origin,
+            f"firestore compares values of at most {LIMITS['value bytes']} bytes in a "
+            f"query; this one is {size} bytes (a string counts its UTF-8 bytes + 1)",
+            "Firestore does not index longer values: compare a shorter value (a prefix with "
+            "`startswith`), or store a hash of the long value in a field of its own and "
+            "compare that")
 
     # -- presence --------------------------------------------------------------------------
     def is_present(self, tree: Filter, field: tuple[str, ...]) -> bool:
@@ -582,6 +679,12 @@ class _Compiler(FilterBuilder):
         orders, implicit = (self.order_steps(tree, inequality, aliases) if q.order_by
                             else ([], len(inequality)))
         self.check_limits(tree, len(orders) + implicit)
+        if self.on_id:
+            document = _id_equality(tree)
+            if document is not None:
+                # the id alone needs nothing evaluated on the document
+                return self.document_get(document, outputs, offset,
+                                         type(tree) is not FieldFilter)
         steps: list[Step] = [] if type(tree) is And and not tree.filters else [Where(tree)]
         if orders:
             steps.extend(orders)
@@ -594,6 +697,21 @@ class _Compiler(FilterBuilder):
             steps.append(projection)
         return FirestorePlan(q.collection, tuple(steps), (), outputs, None, self.options,
                              self.notes)
+
+    def document_get(self, document: str, outputs: tuple[Output, ...], offset: int,
+                     evaluate: bool) -> FirestorePlan:
+        """The plan of a plain query whose condition fixes the document id: one document
+        get, the whole ``where`` then evaluated on that document by the reference
+        evaluator (exact; ``order by`` and ``limit`` cannot change one row, an offset
+        drops it). Checked first as the query it replaces, so what it accepts and
+        refuses is the query's. ``evaluate``: the ``where`` says more than the id."""
+        q = self.query
+        if offset:
+            return FirestorePlan(q.collection, (), (), outputs, (), self.options,
+                                 ("no rows: the condition fixes the document id, so at "
+                                  "most one document matches, and the offset skips it",))
+        return FirestorePlan(q.collection, (), (), outputs, None, self.options, (),
+                             document, q.where if evaluate else None)
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
@@ -786,6 +904,27 @@ def _implicit_order_note(fields: tuple[tuple[str, ...], ...]) -> str:
                 f"{'s' if len(fields) > 1 else ''} "
                 + ", ".join(f"`{'.'.join(f)}`" for f in fields)
                 + " to the order (ties only)")
+
+
+def _id_equality(tree: Filter) -> str | None:
+    """The document id ``tree`` fixes at its top (``__name__ == id``, or the range
+    ``>= id and <= id`` ``key_equalities`` makes of it), else None."""
+    if type(tree) is FieldFilter:
+        return tree.value if tree.field == ID_FIELD and tree.op == "==" else None
+    if type(tree) is not And:
+        return None
+    low = high = None
+    for child in tree.filters:
+        if type(child) is FieldFilter and child.field == ID_FIELD:
+            if child.op == "==":
+                return child.value  # type: ignore[no-any-return]
+            if child.op == ">=":
+                low = child.value
+            elif child.op == "<=":
+                high = child.value
+    if low is not None and high is not None and type(low) is str and low == high:
+        return low
+    return None
 
 
 def _matches_all(tree: Filter) -> bool:

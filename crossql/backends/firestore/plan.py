@@ -242,6 +242,12 @@ class FirestorePlan(Plan):
     static_rows: tuple[dict[str, Any], ...] | None = None
     options: FirestoreOptions = dc_field(default_factory=FirestoreOptions)
     notes: tuple[str, ...] = ()
+    document: str | None = None
+    """Set: no query; the plan gets this document by id (``where _id == "..."``, alone
+    or with conditions on the same document) and keeps it when ``condition`` is true."""
+    condition: Any = None
+    """For a document get: the query's ``where`` (bound IR), evaluated on the document
+    with the reference evaluator (exact: one document, nothing else to decide)."""
     backend = "firestore"
 
     @property
@@ -261,6 +267,8 @@ class FirestorePlan(Plan):
     def summary(self) -> str:
         if self.static_rows is not None:
             return "no request: the answer is known"
+        if self.document is not None:
+            return f"document get ({self.options.profile}): {self.document!r}"
         chain = " → ".join(type(s).__name__.lower() for s in self.steps)
         kind = "aggregation query" if self.aggregations else "query"
         return f"{kind} ({self.options.profile}): {chain or 'whole collection'}"
@@ -273,6 +281,11 @@ class FirestorePlan(Plan):
         }
         if self.static_rows is not None:
             out["static_rows"] = [dict(r) for r in self.static_rows]
+        elif self.document is not None:
+            out["get"] = {"document_id": self.document}
+            if self.condition is not None:
+                out["then"] = ("the query's `where`, evaluated on the document by "
+                               "CrossQL's reference evaluator")
         else:
             out["query"] = [_step_dict(s) for s in self.steps]
             if self.aggregations:
@@ -297,6 +310,13 @@ class FirestorePlan(Plan):
         if self.static_rows is not None:
             lines.append(f"  no query is sent; the answer is known: "
                          f"{json.dumps(list(self.static_rows))}")
+        elif self.document is not None:
+            lines.append(f"  gets one document by id: {self._chain_lines()[0]}")
+            if self.condition is not None:
+                lines.append(f"  then evaluates `where {_condition_text(self.condition)}` on "
+                             "it with CrossQL's reference evaluator (client-side, exact: the "
+                             "document is the only candidate); no row when it is missing or "
+                             "the condition is not true")
         else:
             kind = "aggregation query" if self.aggregations else "query"
             lines.append(f"  runs one {kind}:")
@@ -309,8 +329,9 @@ class FirestorePlan(Plan):
 
     # -- the real query -------------------------------------------------------------
     def build(self, client: Any) -> Any:
-        """The ``google.cloud.firestore`` ``AsyncQuery`` (or ``AsyncAggregationQuery``)
-        of this plan on ``client`` (an ``AsyncClient``). Imports the driver."""
+        """The ``google.cloud.firestore`` ``AsyncQuery`` (or ``AsyncAggregationQuery``;
+        for a document get, the ``AsyncDocumentReference``) of this plan on ``client``
+        (an ``AsyncClient``). Imports the driver."""
         from crossql.backends.firestore import _driver
 
         return _driver.build(self, client)
@@ -353,8 +374,16 @@ def _filter_code(node: Filter, coll: str, indent: str) -> str:
     return f"{name}([\n" + "\n".join(parts) + f"\n{indent}])"
 
 
+def _condition_text(condition: Any) -> str:
+    from crossql.grammar.formatter import format_condition
+
+    return format_condition(condition)
+
+
 def _chain(plan: FirestorePlan, db: str) -> list[str]:
     coll = f"{db}.collection({_literal(plan.collection)})"
+    if plan.document is not None:
+        return [f"{coll}.document({_literal(plan.document)}).get()"]
     lines = [coll]
     for step in plan.steps:
         if isinstance(step, Where):
@@ -408,6 +437,19 @@ def _render_python(plan: FirestorePlan) -> str:
     if plan.static_rows is not None:
         return (f"# no query: the answer is known without reading `{plan.collection}`\n"
                 f"rows = {list(plan.static_rows)!r}")
+    if plan.document is not None:
+        lines = ["from google.cloud import firestore", "", "db = firestore.AsyncClient()",
+                 f"doc = await {_chain(plan, 'db')[0]}"]
+        if plan.condition is None:
+            lines.append('rows = [{"_id": doc.id, **doc.to_dict()}] if doc.exists else []')
+        else:
+            lines += [f"# kept when `where {_condition_text(plan.condition)}` is true of it "
+                      "(CrossQL's reference evaluator)",
+                      'rows = [{"_id": doc.id, **doc.to_dict()}] if doc.exists and '
+                      "matches(doc) else []"]
+        if not plan.whole_documents:
+            lines.append("rows = [shape(row) for row in rows]  # the selected fields")
+        return "\n".join(lines)
     chain = _chain(plan, "db")
     lines = [*_imports(plan), "", "db = firestore.AsyncClient()"]
     var = "aggregation" if plan.aggregations else "query"

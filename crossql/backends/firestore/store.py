@@ -350,6 +350,10 @@ class FirestoreStore(Store):
         if fplan.aggregations:
             yield await self._aggregate_row(fplan)
             return
+        if fplan.document is not None:
+            for snapshot in await self._get_document(fplan, self._read_call()):
+                yield _shape(fplan, snapshot)
+            return
         query = fplan.build(self.client)
         stream = query.stream(**self._read_call())
         calls: list[Any] = []  # the gRPC call of this stream, seen by _CallTracker
@@ -378,6 +382,44 @@ class FirestoreStore(Store):
             if aclose is not None:
                 await aclose()
 
+    async def _get_document(self, plan: FirestorePlan, call: dict[str, Any]) -> list[Any]:
+        """A document get plan's snapshot, in a list when the document exists and the
+        plan's condition is true of it (the reference evaluator: exact on one document)."""
+        assert plan.document is not None
+        try:
+            snapshot = await plan.build(self.client).get(**call)
+        except Exception as err:
+            if _is_driver_error(err):
+                raise self._error(err) from err
+            raise
+        if not snapshot.exists:
+            return []
+        condition = plan.condition
+        if condition is not None and evaluate_condition(condition, with_id_first(
+                _plain(snapshot.to_dict() or {}), snapshot.id)) is not True:
+            return []
+        return [snapshot]
+
+    async def plan_snapshots(self, plan: FirestorePlan, *, limited: bool = True) -> list[Any]:
+        """The snapshots ``plan`` (a query or a document get) reads for a write statement
+        (``statement_snapshots``); ``limited=False`` drops the query's ``limit``."""
+        if plan.document is not None:
+            call = self._call()
+            if self._tx is not None:
+                self._tx.check_open()
+                call["transaction"] = self._tx.transaction
+            return await self._get_document(plan, call)
+        if limited:
+            query = plan.build(self.client)
+        else:
+            from dataclasses import replace
+
+            from crossql.backends.firestore.plan import Limit
+
+            query = replace(plan, steps=tuple(
+                s for s in plan.steps if not isinstance(s, Limit))).build(self.client)
+        return await self.statement_snapshots(query)
+
     async def _aggregate_row(self, plan: FirestorePlan) -> Document:
         try:
             results = await plan.build(self.client).get(**self._read_call())
@@ -400,6 +442,8 @@ class FirestoreStore(Store):
             return len(fplan.static_rows)
         if fplan.aggregations:
             return 1
+        if fplan.document is not None:
+            return len(await self._get_document(fplan, self._read_call()))
         query = fplan.build(self.client)
         try:
             results = await query.count(alias="n").get(**self._read_call())
@@ -659,7 +703,7 @@ class FirestoreTransaction(TransactionScope):
         if plan.static_rows is not None:
             found: list[str] = [row["_id"] for row in plan.static_rows]
         else:
-            found = [s.id for s in await view.statement_snapshots(plan.build(view.client))]
+            found = [s.id for s in await view.plan_snapshots(plan)]
         written = dict(self.live(collection))
         doomed = [doc_id for doc_id in found if doc_id not in written]
         doomed += [doc_id for doc_id, doc in written.items() if doc is not None and (

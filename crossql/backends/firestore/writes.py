@@ -31,6 +31,7 @@ arrays in arrays).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,7 +39,8 @@ from typing import Any, Literal
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
-from crossql.errors import BackendError
+from crossql.errors import BackendError, CapabilityError
+from crossql.runtime.reference import get_path
 from crossql.runtime.store import Document, with_id_first
 from crossql.runtime.writes import WriteResult, assignment_applies, selects, strict_equal, updated
 
@@ -49,6 +51,28 @@ MAX_ATTEMPTS = 3
 """Reads-then-writes tried before a document that keeps changing is an error."""
 
 Op = Literal["set", "unset", "add"]
+
+INT_HEADROOM = 2**62
+"""An int counter read within this of zero, with an int amount of at most
+``INT_AMOUNT``, is incremented by Firestore's ``Increment`` transform: concurrent
+increments cannot carry it out of int64 (where ``Increment`` saturates and CrossQL
+refuses) unless some 2³² of them meet between one read and its write."""
+INT_AMOUNT = 2**30
+FLOAT_HEADROOM = 2.0**1000
+"""As ``INT_HEADROOM``, for a counter or an amount that is a float (it becomes inf only
+past about 2¹⁰²⁴)."""
+
+
+def _headroom(value: Any, amount: Any) -> bool:
+    """Whether ``value + amount`` may be left to an ``Increment`` transform: ``value`` is
+    a number (the reference's condition for ``p = p + n``) far enough from the ends of
+    its range that concurrent increments cannot reach them (``INT_HEADROOM``)."""
+    if type(value) is bool or not isinstance(value, int | float):
+        return False
+    if type(value) is int and type(amount) is int:
+        return abs(value) <= INT_HEADROOM and abs(amount) <= INT_AMOUNT
+    return (math.isfinite(value) and math.isfinite(amount)
+            and abs(value) <= FLOAT_HEADROOM and abs(amount) <= FLOAT_HEADROOM)
 
 
 def changes(old: Mapping[str, Any], new: Mapping[str, Any], delete: Any,
@@ -98,6 +122,25 @@ class FirestoreWritePlan(Plan):
         return self.limit is not None and any(
             op == "add" or len(path) > 1 for path, _, op in self.fields)
 
+    @property
+    def increments_only(self) -> bool:
+        """Whether every assignment is an increment: then a document whose counters read
+        as numbers with headroom (``_headroom``) is written with ``Increment`` transforms
+        under an ``exists`` precondition, which concurrent increments do not fail."""
+        return self.kind == "update" and bool(self.fields) and all(
+            op == "add" for _, _, op in self.fields)
+
+    def transforms(self, old: Document, increment: Any) -> dict[str, Any] | None:
+        """The ``Increment`` transforms (``increment(amount)``) of ``old``'s counters, or
+        None when one of them is too near the end of its range (then the computed value
+        is written under the ``last_update_time`` precondition, exactly)."""
+        out: dict[str, Any] = {}
+        for path, amount, _ in self.fields:
+            if not _headroom(get_path(old, path), amount):
+                return None
+            out[field_path(path)] = increment(amount)
+        return out
+
     def _update(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for path, value, op in self.fields:
@@ -116,6 +159,11 @@ class FirestoreWritePlan(Plan):
             out["computed"] = ("each document's new values from its snapshot; a document "
                                "where an assignment does not apply is not matched; only the "
                                "fields that change are written")
+        if self.increments_only:
+            out["increments"] = ("Increment transforms with an `exists` precondition on "
+                                 "each document whose counters read as numbers with "
+                                 "headroom; the computed values under the precondition "
+                                 "above otherwise")
         if self.limit is not None:
             out["limit"] = self.limit
             if self.reads_past_limit:
@@ -138,11 +186,20 @@ class FirestoreWritePlan(Plan):
         lines.append(f"  batches of {BATCH_SIZE}, each write with the document's "
                      "last_update_time as precondition; a changed document fails its batch, "
                      f"which is read again and retried (at most {MAX_ATTEMPTS} attempts)")
+        if self.increments_only:
+            lines.append(
+                "  increments: a document whose counters read as numbers (with headroom: "
+                "ints within 2^62 of zero, amounts up to 2^30) is written with Firestore's "
+                "`Increment` transforms under an `exists` precondition instead, so "
+                "concurrent increments all land; residual race: a writer that makes a "
+                "counter a non-number between the read and the write has it overwritten "
+                "(docs/backends/firestore.md)")
         return "\n".join(lines)
 
     def to_python(self) -> str:
-        body = [self.read.to_python(), "batch = db.batch()",
-                "async for snapshot in query.stream():",
+        loop = ("for snapshot in ([doc] if rows else []):  # the document, when it matches"
+                if self.read.document is not None else "async for snapshot in query.stream():")
+        body = [self.read.to_python(), "batch = db.batch()", loop,
                 "    option = db.write_option(last_update_time=snapshot.update_time)"]
         if self.kind == "update":
             update = ", ".join(
@@ -154,9 +211,15 @@ class FirestoreWritePlan(Plan):
                      f"    new = {{{update}}}  # computed by CrossQL (reference semantics)",
                      "    if not all_assignments_apply(old):  # `p + n` on a number, "
                      "`a.b` below a map",
-                     "        continue",
-                     "    batch.update(snapshot.reference, changed_fields(old, new), "
-                     "option=option)"]
+                     "        continue"]
+            if self.increments_only:
+                increments = ", ".join(f"{field_path(p)!r}: firestore.Increment({v!r})"
+                                       for p, v, _ in self.fields)
+                body += ["    if counters_have_headroom(old):  # ints within 2**62 of zero",
+                         f"        batch.update(snapshot.reference, {{{increments}}})",
+                         "        continue"]
+            body.append("    batch.update(snapshot.reference, changed_fields(old, new), "
+                        "option=option)")
         else:
             body.append("    batch.delete(snapshot.reference, option=option)")
         body.append(f"await batch.commit()  # every {BATCH_SIZE} writes")
@@ -178,9 +241,6 @@ class FirestoreWritePlan(Plan):
         except BackendError as err:  # an increment out of range
             raise BackendError(BACKEND, err.message + note) from err
 
-    def _query(self, client: Any, *, limited: bool) -> Any:
-        return self.read.build(client) if limited else self.read_without_limit(client)
-
     async def run(self, store: Any) -> WriteResult:
         """Run on an open ``FirestoreStore`` (the store's ``execute_plan`` calls this)."""
         if store._tx is not None:
@@ -197,9 +257,10 @@ class FirestoreWritePlan(Plan):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if self.read.static_rows is not None or left == 0:
                 break
-            query = self._query(client, limited=attempt == 1 and not self.reads_past_limit)
-            writes: list[tuple[Any, dict[str, Any] | None]] = []
-            for snap in await store.statement_snapshots(query):
+            limited = attempt == 1 and not self.reads_past_limit
+            # (snapshot, fields to write or None to delete, whether they are transforms)
+            writes: list[tuple[Any, dict[str, Any] | None, bool]] = []
+            for snap in await store.plan_snapshots(self.read, limited=limited):
                 if snap.id in done:
                     continue
                 if left is not None and len(writes) >= left:
@@ -208,28 +269,41 @@ class FirestoreWritePlan(Plan):
                 if not self._applies(old):
                     continue
                 fields = None
+                transform = False
                 if self.kind == "update":
                     note = f" ({matched} documents were written before)" if matched else ""
                     fields = changes(old, self._new(old, note), firestore.DELETE_FIELD)
-                writes.append((snap, fields))
-            unchanged = [snap.id for snap, fields in writes if fields == {}]
+                    if fields and self.increments_only:
+                        # the read proved each counter a number (the reference's condition)
+                        # and in range: Increment adds to whatever value concurrent
+                        # increments left, where a computed value would fail its precondition
+                        transforms = self.transforms(old, firestore.Increment)
+                        if transforms is not None:
+                            fields, transform = transforms, True
+                writes.append((snap, fields, transform))
+            unchanged = [snap.id for snap, fields, _ in writes if fields == {}]
             done.update(unchanged)
             matched += len(unchanged)
             if left is not None:
                 left -= len(unchanged)
-            writes = [(snap, fields) for snap, fields in writes if fields != {}]
+            writes = [w for w in writes if w[1] != {}]
             try:
                 for start in range(0, len(writes), BATCH_SIZE):
                     chunk = writes[start:start + BATCH_SIZE]
                     batch = client.batch()
-                    for snap, fields in chunk:
+                    for snap, fields, transform in chunk:
+                        if transform:
+                            # `update` carries the precondition exists=True itself (the
+                            # client refuses an explicit one)
+                            batch.update(snap.reference, fields)
+                            continue
                         option = client.write_option(last_update_time=snap.update_time)
                         if fields is None:
                             batch.delete(snap.reference, option=option)
                         else:
                             batch.update(snap.reference, fields, option=option)
                     await batch.commit(**store._call(write=True))
-                    done.update(snap.id for snap, _ in chunk)
+                    done.update(snap.id for snap, _, _ in chunk)
                     matched += len(chunk)
                     modified += len(chunk) if self.kind == "update" else 0
                     if left is not None:
@@ -262,8 +336,7 @@ class FirestoreWritePlan(Plan):
         docs: list[Document] = []
         if self.read.static_rows is None:
             limited = not written and not self.reads_past_limit
-            for snap in await store.statement_snapshots(self._query(store.client,
-                                                                    limited=limited)):
+            for snap in await store.plan_snapshots(self.read, limited=limited):
                 if snap.id in written:
                     continue  # taken as the transaction left it, below
                 old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
@@ -302,7 +375,7 @@ def _nested_list(value: Any) -> bool:
 def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                             options: Any = None) -> FirestoreWritePlan:
     """Compile a bound ``update``/``delete`` into a Firestore write plan."""
-    from crossql.backends.firestore.compiler import compile_firestore
+    from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 
     limit = statement.limit
     n = limit.value if isinstance(limit, ir.Literal) else None
@@ -317,6 +390,15 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
     fields: list[tuple[tuple[str, ...], Any, Op]] = []
     if isinstance(statement, ir.Update):
         for item in statement.assignments:
+            segments = item.path.segments
+            if len(segments) > LIMITS["field path segments"]:
+                raise CapabilityError(
+                    f"firestore field paths have at most {LIMITS['field path segments']} "
+                    f"segments; `{item.path.dotted}` has {len(segments)}",
+                    backend=BACKEND, construct="field name", span=item.path.span,
+                    code="capability.firestore.path-segments", source=statement.source,
+                    hint="Firestore nests maps at most 20 levels deep: store the value at "
+                         "a shallower path")
             if isinstance(item, ir.Increment):
                 amount = item.amount
                 assert isinstance(amount, ir.Literal), "a bound statement has no parameters"
@@ -350,8 +432,10 @@ WRITE_CAPABILITIES = Capabilities(
         "set a.b = v": "the new values are computed from each snapshot with the reference "
                        "semantics (a non-map `a` is not matched), then written under the "
                        "precondition",
-        "p = p + n": "computed from each snapshot (numbers only; `Increment` would create "
-                     "a missing field), then written under the precondition",
+        "p = p + n": "numbers only, checked on each snapshot (`Increment` alone would "
+                     "create a missing field); a statement of increments only sends "
+                     "`Increment` transforms (no lost update under contention), else the "
+                     "computed value under the precondition",
         "unset p": "`DELETE_FIELD` under the precondition",
         "delete": "batched `delete`s under the precondition",
         "limit (writes)": "the read's `limit` (dropped when an assignment may not apply, "
