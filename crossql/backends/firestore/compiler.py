@@ -449,8 +449,11 @@ class _Compiler(FilterBuilder):
         if not native_or and type(tree) is not FieldFilter:
             for node in composites(tree):
                 if isinstance(node, Or) and node.filters:
-                    raise self.refuse("or", "or", node.origin, "firestore cannot evaluate `or`",
-                                      _OPTION_HINT["or"])
+                    # Firestore answers OR filters since 2023; leaving them out is
+                    # the profile's choice, and the message says so
+                    raise self.refuse("or", "or", node.origin,
+                                      f"the {self.options.profile} Firestore profile does "
+                                      "not emit `or`", _OPTION_HINT["or"])
         if native_not_equal:
             return
         for leaf in self.special:
