@@ -61,6 +61,7 @@ __all__ = [
     "any_query",
     "any_value",
     "any_write",
+    "bound_lists_near_limits",
     "conditions",
     "documents",
     "drop_paging",
@@ -801,3 +802,48 @@ def queries(
 def drop_paging(query: ir.Query) -> ir.Query:
     """The query without ``limit``/``offset`` (to compare a page with the whole)."""
     return replace(query, limit=None, offset=None)
+
+
+# --- bound lists near the backends' limits ------------------------------------------
+
+LIST_LENGTHS = (0, 1, 2, 9, 10, 11, 29, 30, 31, 99, 100, 101, 299, 300, 301, 1_000, 10_000)
+"""Lengths around each backend's list limits (Firestore: 10 for `not in`, 30 for `in`;
+DynamoDB: 100 values of an `IN`, 300 operators), and long lists past them all (10,000 is
+the most a parameter may hold, ``MAX_LIST_ITEMS``)."""
+
+_LIST_OPS = ("in", "not in", "contains any", "contains all")
+
+
+def _bound_list(length: int, mode: str, seed: int) -> list[Any]:
+    """``length`` values: distinct ints, distinct strings, a few values repeated (so the
+    distinct ones stay under a limit however long the list), ints and floats that
+    are equal numbers (1 and 1.0), or with nulls among them."""
+    if mode == "ints":
+        return [seed + i for i in range(length)]
+    if mode == "strings":
+        return [f"v{seed}_{i}" for i in range(length)]
+    if mode == "repeated":
+        return [i % (seed + 1) for i in range(length)]
+    if mode == "numbers":
+        return [i // 2 if i % 2 == 0 else float(i // 2) for i in range(length)]
+    return [None if i % (seed + 2) == 0 else i for i in range(length)]  # "nulls"
+
+
+@st.composite
+def bound_lists_near_limits(draw: st.DrawFn) -> tuple[str, dict[str, Any], int]:
+    """(query text, params, list length): ``a <op> :xs`` (``in``, ``not in``,
+    ``contains any``, ``contains all``), alone or beside another predicate, with a
+    bound list of a length near the backends' limits (``LIST_LENGTHS``). The list is
+    built from a few drawn choices, not drawn item by item (10,000 items are more
+    than a Hypothesis example holds)."""
+    length = draw(st.sampled_from(LIST_LENGTHS))
+    mode = draw(st.sampled_from(("ints", "strings", "repeated", "numbers", "nulls")))
+    values = _bound_list(length, mode, draw(st.integers(0, 3)))
+    op = draw(st.sampled_from(_LIST_OPS))
+    condition = f"a {op} :xs"
+    shape = draw(st.sampled_from(("alone", "not", "and", "or")))
+    if shape == "not":
+        condition = f"not ({condition})"
+    elif shape != "alone":
+        condition = f"{condition} {shape} b == 1"
+    return f"from items where {condition}", {"xs": values}, length

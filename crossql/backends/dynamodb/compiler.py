@@ -176,9 +176,12 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
 
 
 def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
-                  seen: dict[Any, ir.Condition], more: dict[Any, list[ir.Condition]]) -> None:
+                  seen: dict[Any, ir.Condition], more: dict[Any, Any]) -> None:
     """Append to ``out`` the conjuncts not equal to one before: ``seen`` holds the
-    first of each path (or ``_shape``), ``more`` the others kept of one."""
+    first of each path (or ``_shape``), ``more`` the others kept of one: a list, or a
+    set once it is long (many conditions on one path compared pairwise were
+    quadratic; a short list is compared, as a hole of a plan template refuses to be
+    hashed)."""
     for c in operands:
         kind = type(c)
         if kind is ir.And:
@@ -194,6 +197,11 @@ def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
         others = more.get(key)
         if others is None:
             more[key] = [c]
+        elif type(others) is set:
+            size = len(others)
+            others.add(c)
+            if len(others) == size:
+                continue
         else:
             for o in others:
                 if type(o) is kind and o == c:
@@ -201,8 +209,14 @@ def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
             else:
                 others.append(c)
                 out.append(c)
+                if len(others) > _SCAN:
+                    more[key] = {first, *others}
             continue
         out.append(c)
+
+
+_SCAN = 8
+"""Conditions of one path compared pairwise, at most (then hashed)."""
 
 
 def _shape(cond: ir.Condition) -> Any:
@@ -272,6 +286,11 @@ def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
         return None
     if type(value) is ir.ListValue:
         for item in value.items:
+            if type(item) is ir.Literal:  # the common cases, without a call
+                number = item.value
+                kind = type(number)
+                if kind is str or (kind is int and -_SAFE_INT < number < _SAFE_INT):
+                    continue
             bad = _bad_value(item)
             if bad is not None:
                 return bad
@@ -490,7 +509,9 @@ class _Compiler(ConditionBuilder):
                 if merged is None:
                     return None
                 sort = merged
-                others = [c for c in others if c not in on_sort]
+                # by identity: the conjuncts hold no two equal conditions
+                taken = {id(c) for c in on_sort}
+                others = [c for c in others if id(c) not in taken]
         keys = path.keys
         for c in others:
             if any(self.attribute(p)[0] in keys for p in _leaf_paths(c)):
@@ -650,6 +671,10 @@ class _Compiler(ConditionBuilder):
         # The filter written straight to text; the expression tree only where the text
         # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
         filter_text = self.text(rest, writer) if rest else ""
+        if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
+            # the text is what the tree would render (see ConditionBuilder.text), and it
+            # is over the size limit already: refused without building the tree
+            self.check_limits("FilterExpression", filter_text, None)
         never = False
         if filter_text is None or len(filter_text) > _SHORT or not filter_text.isascii():
             build = self.build
@@ -771,10 +796,13 @@ def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path,
 
 def _without_overlaps(projection: list[Path]) -> list[Path]:
     """The projection without paths another one covers: DynamoDB refuses overlapping
-    paths (`a` and `a.b`, or `a` twice)."""
+    paths (`a` and `a.b`, or `a` twice). Linear: each path looks its own prefixes up
+    (at most 31), rather than comparing itself with every other path."""
+    first: dict[Path, int] = {}
+    for i, p in enumerate(projection):
+        first.setdefault(p, i)
     return [p for i, p in enumerate(projection)
-            if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
-                       for j, o in enumerate(projection) if j != i)]
+            if first[p] == i and not any(p[:n] in first for n in range(1, len(p)))]
 
 
 def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> DynamoPlan:

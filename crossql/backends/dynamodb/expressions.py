@@ -157,10 +157,28 @@ Expr: TypeAlias = Const | Comparison | Between | InList | Function | SizeCompari
 _PATHED = frozenset({Comparison, Between, InList, Function, SizeComparison})
 
 
+_SCAN = 8
+"""Up to this many items of one group are compared pairwise; past it, by hash."""
+
+
+def _group(expr: Expr) -> Any:
+    """A key equal for equal expressions, and seldom for others: an atom's path, or the
+    class, size and first operand's key of and/or/not."""
+    kind = type(expr)
+    if kind in _PATHED:
+        return expr.path  # type: ignore[union-attr]
+    if kind is Not:
+        return kind, _group(expr.operand)  # type: ignore[union-attr]
+    if kind is And or kind is Or:
+        operands = expr.operands  # type: ignore[union-attr]
+        return kind, len(operands), _group(operands[0])
+    return kind
+
+
 def _unique(items: list[Expr]) -> list[Expr]:
     """``items`` without repeats (the first of equal ones kept, in order)."""
     out: list[Expr] = []
-    if len(items) <= 8:
+    if len(items) <= _SCAN:
         for p in items:
             kind = type(p)
             for o in out:
@@ -170,24 +188,35 @@ def _unique(items: list[Expr]) -> list[Expr]:
             else:
                 out.append(p)
         return out
-    # equal expressions have one class and one path: compare only within groups of one
-    # path (or class, for and/or/not); hashing whole expressions would walk them
+    # equal expressions have one path (or shape): compare only within groups of one;
+    # hashing every expression would walk each, and a hole of a plan template refuses
+    # to be hashed, so a group is hashed only once it is large (many values of one
+    # path: `contains all` of a long list), which keeps this linear
     groups: dict[Any, list[Expr]] = {}
+    hashed: dict[Any, set[Expr]] = {}
     for p in items:
-        kind = type(p)
-        key = p.path if kind in _PATHED else kind  # type: ignore[union-attr]
+        key = _group(p)
         same = groups.get(key)
         if same is None:
             groups[key] = [p]
-        else:
-            for o in same:
-                if type(o) is kind and o == p:
-                    break
-            else:
-                same.append(p)
+            out.append(p)
+            continue
+        members = hashed.get(key)
+        if members is not None:
+            size = len(members)
+            members.add(p)
+            if len(members) != size:
                 out.append(p)
             continue
-        out.append(p)
+        kind = type(p)
+        for o in same:
+            if type(o) is kind and o == p:
+                break
+        else:
+            same.append(p)
+            out.append(p)
+            if len(same) > _SCAN:
+                hashed[key] = set(same)
     return out
 
 
@@ -295,6 +324,11 @@ def storable(value: ir.Value) -> None:
             number_text(number)
     elif type(value) is ir.ListValue:
         for item in value.items:
+            if type(item) is ir.Literal:  # the common case, without a call
+                number = item.value
+                kind = type(number)
+                if kind is str or (kind is int and -_SAFE_INT < number < _SAFE_INT):
+                    continue
             storable(item)
 
 
@@ -304,8 +338,35 @@ def _items(value: ir.Value) -> tuple[Lit, ...]:
     return lit.items
 
 
-def _is_null(value: Lit) -> bool:
-    return isinstance(value, ir.Literal) and value.kind == "null"
+def distinct_values(values: Sequence[Lit]) -> tuple[list[Lit], bool]:
+    """The values of an ``in`` list other than null, without repeats (the first of equal
+    ones kept, in order), and whether null is among them. Linear in the list: a long
+    list is deduplicated by hash (a bound list may hold 10,000 values; comparing each
+    with every other took seconds), a short one pairwise (a hole of a plan template
+    refuses to be hashed)."""
+    plain: list[Lit] = []
+    nulls = False
+    if len(values) <= _SCAN:
+        for v in values:
+            if type(v) is ir.Literal and v.kind == "null":
+                nulls = True
+            elif v not in plain:
+                plain.append(v)
+        return plain, nulls
+    seen: set[Any] = set()
+    for v in values:
+        key: Any = v
+        if type(v) is ir.Literal:
+            kind = v.kind
+            if kind == "null":
+                nulls = True
+                continue
+            key = (v.value, kind)  # what Literal's __eq__ and __hash__ compare, without a call
+        size = len(seen)
+        seen.add(key)
+        if len(seen) != size:
+            plain.append(v)
+    return plain, nulls
 
 
 def _order_key(value: ir.Literal) -> Any:
@@ -365,10 +426,7 @@ class ConditionBuilder:
 
     def in_list(self, p: Path, values: tuple[Lit, ...], truth: bool, node: ir.In) -> Expr:
         """Where ``p in values`` is ``truth``."""
-        plain: list[Lit] = []
-        for v in values:
-            if not _is_null(v) and v not in plain:
-                plain.append(v)
+        plain, nulls = distinct_values(values)
         if len(plain) > MAX_IN_VALUES:
             raise self.refuse(
                 "in", node, f"dynamodb cannot evaluate `in` with {len(plain)} values: "
@@ -379,7 +437,7 @@ class ConditionBuilder:
                 return self.present_non_null(p)
             return and_(self.present_non_null(p), not_(self._any_equal(p, plain)))
         parts = [self._any_equal(p, plain)] if plain else []
-        if any(_is_null(v) for v in values):
+        if nulls:
             parts.append(self.has_type(p, "NULL"))
         return or_(*parts)
 
@@ -635,16 +693,12 @@ class ConditionBuilder:
         values: Any = cond.values  # type: ignore[union-attr]
         if type(values) is not ir.ListValue:
             return None
+        if len(values.items) > MAX_IN_VALUES:
+            # over 100 values unless repeats: the tree's builder deduplicates them once,
+            # and refuses past 100
+            return None
         storable(values)
-        plain: list[Lit] = []
-        nulls = False
-        for item in values.items:
-            if type(item) is ir.Literal and item.kind == "null":
-                nulls = True
-            elif item not in plain:
-                plain.append(item)
-        if len(plain) > MAX_IN_VALUES:
-            return None  # refused by the tree's builder
+        plain, nulls = distinct_values(values.items)
         if truth != cond.negated:  # type: ignore[union-attr]
             if not plain:
                 if not nulls:
