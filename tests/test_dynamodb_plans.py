@@ -289,6 +289,18 @@ def test_default_key_schema_is_pk_field() -> None:
     assert plan.outputs == ((("_id",), ("id",)), (("v",), ("v",)))
 
 
+def test_a_limit_past_32_bits_is_capped_in_the_request() -> None:
+    # DynamoDB's Limit is a 32-bit integer: 2^31 was an InternalFailure (issue #15, item 2).
+    # The request asks for at most 2^31 - 1 items a page; the rows are still counted to
+    # the query's limit, page after page
+    for limit in (2**31, 2**63 - 1):
+        plan = compile_dd(f"from docs limit {limit}")
+        assert (plan.limit, plan.request["Limit"]) == (limit, 2**31 - 1)
+        assert f"until {limit} rows matched" in plan.explain()
+    plan = compile_dd("from docs limit 2147483647")
+    assert (plan.limit, plan.request["Limit"]) == (2**31 - 1, 2**31 - 1)
+
+
 def test_limit_is_a_row_count() -> None:
     plain = compile_dd("from docs limit 5")
     assert (plain.limit, plain.request["Limit"]) == (5, 5)  # every evaluated item is a row

@@ -81,6 +81,8 @@ BACKEND = "dynamodb"
 MAX_EXPRESSION_BYTES = 4096
 MAX_OPERATORS = 300
 MAX_PATH_DEPTH = 32
+MAX_REQUEST_LIMIT = 2**31 - 1
+"""The largest ``Limit`` of a Query or Scan (a 32-bit integer)."""
 _MAX_PARTITION_KEY_BYTES = 2048
 _MAX_SORT_KEY_BYTES = 1024
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -732,8 +734,11 @@ class _Compiler(ConditionBuilder):
         else:
             req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
             if limit and "FilterExpression" not in req:
-                # without a filter every evaluated item is a row: one page is enough
-                req["Limit"] = limit
+                # without a filter every evaluated item is a row: one page is enough;
+                # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so a
+                # larger limit asks for pages of 2^31 - 1, and the runtime still counts
+                # rows to the query's limit
+                req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
         return DynamoPlan(
             "Query" if choice is not None else "Scan",  # operation
             q.collection, table,
