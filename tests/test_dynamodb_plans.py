@@ -301,6 +301,43 @@ def test_a_limit_past_32_bits_is_capped_in_the_request() -> None:
     assert (plan.limit, plan.request["Limit"]) == (2**31 - 1, 2**31 - 1)
 
 
+def test_without_a_schema_the_key_is_assumed_a_string_and_the_plan_says_so() -> None:
+    # issue #15, item 4: create_collection keys `_id` as S, so a plan compiled without a
+    # schema must not pin `_id` with a number (the table rejects such a Query)
+    assert compile_dd("from items where _id == 5").operation == "Scan"
+    assert compile_dd("from items where _id == 0.2").operation == "Scan"
+    err = refusal("from items where _id == 5 select _id order by v")
+    assert err.construct == "order by"
+    plan = compile_dd("from items where _id == 'a' select _id order by v")
+    assert plan.operation == "Query"
+    assumption = "`_id` is the table's only key, a string (S) partition key"
+    assert any(a.startswith(assumption) for a in plan.assumptions)
+    assert assumption in plan.explain() and "assuming" in plan.explain()
+    assert plan.to_dict()["assumes"] == list(plan.assumptions)
+    assert assumption in plan.summary()
+    # the Scan's choice rests on the same assumption: stated too, but a Scan runs on any
+    # table, so the one-line summary does not carry it
+    scan = compile_dd("from items where _id == 5")
+    assert scan.assumptions == plan.assumptions and scan.summary() == "Scan on table items"
+    options = {"pk_field": "id"}
+    assert compile_dd("from items where _id == 'a'", options=options).assumptions[0] \
+        .startswith("`id` is the table's only key")
+
+
+def test_a_schema_without_key_types_states_the_types_a_query_assumes() -> None:
+    untyped = {"music": {"partition_key": "artist", "sort_key": "year"}}
+    plan = compile_dd("from music where artist == 'a' and year > 1990", untyped)
+    assert plan.operation == "Query"
+    assert plan.assumptions == (
+        "`artist` is a key of type S (the schema gives no type)",
+        "`year` is a key of type N (the schema gives no type)")
+    typed = compile_dd("from music where artist == 'a' and year > 1990", MUSIC)
+    assert typed.assumptions == () and "assumes" not in typed.to_dict()
+    assert "assuming" not in typed.explain()
+    # a Scan sends no key condition: it assumes no key type
+    assert compile_dd("from music where plays > 3", untyped).assumptions == ()
+
+
 def test_limit_is_a_row_count() -> None:
     plain = compile_dd("from docs limit 5")
     assert (plain.limit, plain.request["Limit"]) == (5, 5)  # every evaluated item is a row

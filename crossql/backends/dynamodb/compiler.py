@@ -359,15 +359,18 @@ _RENAMED = frozenset({"_id"})
 
 
 class _Compiler(ConditionBuilder):
-    __slots__ = ("options", "query", "table")
+    __slots__ = ("assumed", "options", "query", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
 
-    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions) -> None:
+    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
+                 assumed: bool = False) -> None:
         self.query = query
         self.table = table
         self.options = options
+        self.assumed = assumed
+        """No schema was given for the collection: ``table`` is ``default_table``."""
 
     @property
     def builder(self) -> ConditionBuilder:
@@ -749,7 +752,24 @@ class _Compiler(ConditionBuilder):
             never,
             self.options.pk_field, self.reason(choice) if choice is not None else _SCAN_REASON,
             condition_names,
+            self.assumptions(choice),
         )
+
+    def assumptions(self, choice: _Choice | None) -> tuple[str, ...]:
+        """What the plan assumes of the table (``DynamoPlan.assumptions``)."""
+        if self.assumed:
+            return _default_assumption(self.options.pk_field, self.query.collection)
+        if choice is None:
+            return ()
+        types = self.table.attribute_types
+        keys = [(choice.path.partition_key, choice.partition.value)]
+        if choice.sort:
+            assert choice.path.sort_key is not None
+            sort = choice.sort[0]
+            keys.append((choice.path.sort_key, sort.low if isinstance(sort, ir.Between)
+                         else sort.value))  # type: ignore[union-attr]
+        return tuple(_key_type_assumption(key, value) for key, value in keys
+                     if key not in types)
 
     def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
@@ -780,6 +800,30 @@ class _Compiler(ConditionBuilder):
         if choice.sort:
             text += f"; `{choice.path.sort_key}` is a sort key condition"
         return text
+
+
+_ASSUMED: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _default_assumption(pk_field: str, collection: str) -> tuple[str, ...]:
+    """The assumption of a plan compiled without a schema for its collection: one tuple
+    for every cached plan of the collection (a bounded table, emptied when full)."""
+    key = (pk_field, collection)
+    out = _ASSUMED.get(key)
+    if out is None:
+        if len(_ASSUMED) >= 1024:
+            _ASSUMED.clear()
+        out = _ASSUMED[key] = (
+            f"`{pk_field}` is the table's only key, a string (S) partition key (no key "
+            f"schema was given for `{collection}`; create_collection makes such a table)",)
+    return out
+
+
+def _key_type_assumption(key: str, value: ir.Value) -> str:
+    """A key condition's value gives the type of a key the schema gives none."""
+    kind = value.kind if isinstance(value, ir.Literal) else "string"
+    return f"`{key}` is a key of type {'S' if kind == 'string' else 'N'} " \
+           "(the schema gives no type)"
 
 
 _SCAN_REASON = "no partition key of the table or an index is pinned with ==: a Scan " \
@@ -814,15 +858,18 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     """Compile a bound query into a DynamoDB plan.
 
     ``schema`` maps collection names to key schemas (``TableSchema`` or plain
-    dicts); a collection without one has the partition key ``pk_field`` and no
-    sort key. ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
+    dicts); a collection without one is assumed to be keyed by ``pk_field`` alone, a
+    string (``S``) partition key, as ``create_collection`` makes it, and its plan says
+    so (``DynamoPlan.assumptions``). ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
     ``pk_field``, ``table_prefix``).
     """
     if options is None and schema is None:  # the defaults, validated once
-        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS).run()
+        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
-    return _Compiler(query, table or default_table(opts.pk_field), opts).run()
+    if table is None:
+        return _Compiler(query, default_table(opts.pk_field), opts, assumed=True).run()
+    return _Compiler(query, table, opts).run()
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)
