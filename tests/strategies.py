@@ -65,6 +65,7 @@ __all__ = [
     "conditions",
     "documents",
     "drop_paging",
+    "key_conditions",
     "names",
     "queries",
     "wild_documents",
@@ -847,3 +848,49 @@ def bound_lists_near_limits(draw: st.DrawFn) -> tuple[str, dict[str, Any], int]:
     elif shape != "alone":
         condition = f"{condition} {shape} b == 1"
     return f"from items where {condition}", {"xs": values}, length
+
+
+# --- conditions on a table's key attributes --------------------------------------------
+
+
+@functools.cache
+def _key_predicates(path: ir.Path, kind: str) -> st.SearchStrategy[ir.Condition]:
+    """Every condition form on a key attribute of type ``kind`` (``S`` or ``N``): also
+    those a key never satisfies (it is never missing, ``null`` or an array) and values
+    of the other type."""
+    if kind == "S":
+        values = st.one_of(st.sampled_from(ID_DOMAIN[:6]), st.sampled_from(_ID_PREFIXES))
+    else:
+        values = st.integers(-1, 6)
+    other = st.integers(0, 3) if kind == "S" else st.sampled_from(ID_DOMAIN[:3])
+    scalar = st.one_of(values, values, other).map(ir.literal_of)
+    same = values.map(ir.literal_of)
+    items = st.one_of(values, values, other, st.none())
+    p = st.just(path)
+    listed = st.lists(items, max_size=3).map(ir.literal_of)
+    return st.one_of(
+        st.builds(ir.Compare, _compare_ops, p, scalar),
+        st.builds(ir.Compare, _equality_ops, p, st.just(_NULL)),
+        st.builds(ir.Between, p, same, same),
+        st.builds(ir.In, p, listed, st.booleans()),
+        st.builds(ir.StartsWith, p, st.sampled_from(_ID_PREFIXES).map(ir.literal_of)),
+        st.just(ir.Exists(path)),
+        st.builds(ir.Contains, p, scalar),
+        st.builds(ir.ContainsAny, p, listed.filter(lambda v: _NULL not in v.items)),
+        st.builds(ir.ContainsAll, p, listed.filter(lambda v: _NULL not in v.items)),
+        st.builds(ir.Size, _compare_ops, p, st.integers(0, 2).map(ir.literal_of)),
+    )
+
+
+@functools.cache
+def key_conditions(keys: tuple[tuple[str, str], ...] = (("_id", "S"),),
+                   schema: Schema = DEFAULT_SCHEMA,
+                   max_leaves: int = 5) -> st.SearchStrategy[ir.Condition]:
+    """Conditions on a table's key attributes (``keys``: name and type, ``S`` or ``N``)
+    in every form, mixed under not/and/or with ``conditions(schema)``: a key is on
+    every item, of its type, so the DynamoDB compiler drops the guards of missing,
+    ``null`` and non-array values there (issue #15, item 11a); the answers must not
+    change."""
+    on_keys = st.one_of([_key_predicates(ir.Path((name,)), kind) for name, kind in keys])
+    others = st.one_of([_field_predicates(path, f) for path, f in schema.paths()])
+    return _boolean_structure(st.one_of(on_keys, on_keys, others), max_leaves)

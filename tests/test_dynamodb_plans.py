@@ -194,6 +194,52 @@ def test_filter_expression(condition: str, expression: str, values: dict[str, An
     assert (got, got_values) == (expression, values)
 
 
+KEYED: dict[str, Any] = {"keyed": {
+    "partition_key": "_id", "sort_key": "n",
+    "indexes": [{"name": "by_g", "partition_key": "g"}],
+    "attribute_types": {"_id": "S", "n": "N", "g": "S"}}}
+
+
+@pytest.mark.parametrize(("condition", "expression"), [
+    # issue #15, item 11a: a table key is on every item, of its key type, never NULL and
+    # never a list: what the guards test is known (Scans: the table's keys)
+    ("_id != 'a'", "#n0 <> :v0"),
+    ("not (_id == 'a')", "#n0 <> :v0"),
+    ("_id not in ['a', 'b']", "NOT #n0 IN (:v0, :v1)"),
+    ("n not in [1] and v > 1", "NOT #n0 = :v0 AND #n1 > :v0"),
+    ("_id in ['a', null]", "#n0 = :v0"),
+    ("not (_id startswith 'a')", "NOT begins_with(#n0, :v0)"),
+    ("_id != null or v == 1", None),  # always true: no filter
+    ("_id == null or v == 1", "#n0 = :v0"),
+    ("exists(n) and v == 1", "#n0 = :v0"),
+    ("not exists(n) or v == 1", "#n0 = :v0"),
+    ("_id contains 'a' or v == 1", "#n0 = :v0"),
+    ("size(n) > 1 or not (n contains any [1]) or v == 1", "#n0 = :v0"),
+    ("not (n startswith '1') or v == 1", "#n0 = :v0"),  # a number is never a string
+    # not a table key: the guards stay (an index key is on the index's items only)
+    ("g != 'a'", "attribute_exists(#n0) AND NOT attribute_type(#n0, :v0) AND #n0 <> :v1"),
+    ("_id.x != 'a'",
+     "attribute_exists(#n0.#n1) AND NOT attribute_type(#n0.#n1, :v0) AND #n0.#n1 <> :v1"),
+])
+def test_table_keys_need_no_guards(condition: str, expression: str | None) -> None:
+    plan = compile_dd(f"from keyed where {condition}", KEYED)
+    assert plan.operation == "Scan"
+    assert plan.request.get("FilterExpression") == expression
+
+
+def test_key_guards_are_dropped_on_a_query_of_an_index_and_kept_where_unproven() -> None:
+    # a Query of the index `by_g`: the table's keys are on every item of it
+    plan = compile_dd("from keyed where g == 'a' and _id != 'b'", KEYED)
+    assert (plan.index_name, plan.request["FilterExpression"]) == ("by_g", "#n1 <> :v1")
+    # a key whose type the schema does not give: `startswith` keeps its string guard
+    untyped = {"keyed": {"partition_key": "_id"}}
+    assert compile_dd("from keyed where not (_id startswith 'a')", untyped) \
+        .request["FilterExpression"] == "attribute_type(#n0, :v0) AND NOT begins_with(#n0, :v1)"
+    # presence and NULL need no type
+    assert compile_dd("from keyed where _id != 'a'", untyped) \
+        .request["FilterExpression"] == "#n0 <> :v0"
+
+
 def test_names_and_values_are_placeholders_numbered_by_first_use() -> None:
     text, names, values = filter_of(
         "`order`.`from` == 'a' and size == \"it's\" and `order`.x > 1e2")

@@ -359,7 +359,7 @@ _RENAMED = frozenset({"_id"})
 
 
 class _Compiler(ConditionBuilder):
-    __slots__ = ("assumed", "options", "query", "table")
+    __slots__ = ("assumed", "keys", "options", "query", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
@@ -371,6 +371,14 @@ class _Compiler(ConditionBuilder):
         self.options = options
         self.assumed = assumed
         """No schema was given for the collection: ``table`` is ``default_table``."""
+        types = table.attribute_types
+        # the table's keys: on every item, the index's items included (an index
+        # projects them); an index's own keys are on its items only, and a Query on it
+        # may not filter on them anyway
+        self.keys = {key: types.get(key, "?") for key in table.key_attributes}
+
+    def key_type(self, p: Path) -> str:
+        return self.keys.get(p[0], "") if len(p) == 1 else ""
 
     @property
     def builder(self) -> ConditionBuilder:

@@ -391,6 +391,13 @@ class ConditionBuilder:
         """The DynamoDB attribute path of a CrossQL path."""
         raise NotImplementedError
 
+    def key_type(self, p: Path) -> str:
+        """For a key attribute of the table (on every item, of its key type: never
+        missing, NULL or a list): its type, ``S``, ``N`` or ``B``, or ``?`` when the
+        schema does not say; ``""`` for any other path. The guards such an attribute
+        needs no longer are dropped (a builder knowing no table says ``""``)."""
+        return ""
+
     def refuse(self, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
         """The error to raise for what DynamoDB cannot evaluate."""
@@ -414,7 +421,15 @@ class ConditionBuilder:
 
     def present_non_null(self, p: Path) -> Expr:
         """The attribute is present and not ``NULL``."""
+        if self.key_type(p):
+            return ALWAYS
         return and_(self.exists(p), not_(self.has_type(p, "NULL")))
+
+    def is_null(self, p: Path) -> Expr:
+        """The attribute is ``NULL``."""
+        if self.key_type(p):
+            return NEVER
+        return self.has_type(p, "NULL")
 
     # -- equality -----------------------------------------------------------------------
     def equals(self, p: Path, value: Lit, truth: bool) -> Expr:
@@ -438,7 +453,7 @@ class ConditionBuilder:
             return and_(self.present_non_null(p), not_(self._any_equal(p, plain)))
         parts = [self._any_equal(p, plain)] if plain else []
         if nulls:
-            parts.append(self.has_type(p, "NULL"))
+            parts.append(self.is_null(p))
         return or_(*parts)
 
     @staticmethod
@@ -461,13 +476,13 @@ class ConditionBuilder:
     # -- arrays -----------------------------------------------------------------------
     def _array(self, p: Path, inner: Expr) -> Expr:
         # contains() and size() also work on strings, sets and maps: arrays only
-        if type(inner) is Const and not inner.value:
-            return NEVER
+        if (type(inner) is Const and not inner.value) or self.key_type(p):
+            return NEVER  # (a key is never a list)
         return and_(self.has_type(p, "L"), inner)
 
     def contains(self, p: Path, values: tuple[Lit, ...], truth: bool, mode: str) -> Expr:
         """``contains`` (one value), ``contains any`` or ``contains all``, true or false."""
-        if len(values) == 1:
+        if len(values) == 1 and not self.key_type(p):
             # what the general case gives for one value, without its folding machinery
             test: Expr = Function("contains", p, values[0])
             return And((Function("attribute_type", p, _TYPES["L"]),
@@ -490,6 +505,11 @@ class ConditionBuilder:
         test = Function("begins_with", p, prefix)
         if truth:
             return test
+        key = self.key_type(p)
+        if key == "S":
+            return not_(test)
+        if key and key != "?":
+            return NEVER  # a number or binary key is never a string
         return and_(self.has_type(p, "S"), not_(test))
 
     # -- conditions ---------------------------------------------------------------------
@@ -512,6 +532,8 @@ class ConditionBuilder:
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
     def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:
+        if self.key_type(p):
+            return ALWAYS if truth else NEVER
         return Function("attribute_exists" if truth else "attribute_not_exists", p)
 
     def _compare(self, cond: ir.Compare, p: Path, truth: bool) -> Expr:
@@ -525,6 +547,8 @@ class ConditionBuilder:
             return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
         if type(v) is ir.Literal and v.kind == "null":
             # `== null` is two-valued: an explicit NULL, never a missing attribute
+            if self.key_type(p):  # a key is never missing or NULL
+                return ALWAYS if truth == (op == "!=") else NEVER
             if op == "==":
                 return self.has_type(p, "NULL") if truth else not_(self.has_type(p, "NULL"))
             return self.present_non_null(p) if truth else \
@@ -549,6 +573,8 @@ class ConditionBuilder:
         if type(value) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
             _lit(value)
         storable(value)
+        if self.key_type(p):
+            return NEVER  # a key is never a list
         # contains() of one value, as self.contains gives it
         test: Expr = Function("contains", p, value)  # type: ignore[arg-type]
         return And((Function("attribute_type", p, _TYPES["L"]), test if truth else Not(test)))
@@ -635,6 +661,8 @@ class ConditionBuilder:
         renamed = self.renamed
         if renamed is None or segments[0] in renamed or len(segments) > self.max_depth:
             segments = self.attribute(path)
+        if len(segments) == 1 and self.key_type(segments):
+            return None  # a key's guards are dropped: the tree folds them
         p = w.path(segments)
         if kind is ir.Compare:
             v: Any = cond.value  # type: ignore[union-attr]
