@@ -354,6 +354,25 @@ class _Choice:
     why_not: list[str] = field(default_factory=list)
 
 
+_KEYS: dict[int, tuple[TableSchema, dict[str, str]]] = {}
+
+
+def _keys_of(table: TableSchema) -> dict[str, str]:
+    """The table's key attributes and their types, ``?`` where the schema gives none:
+    on every item, the index's items included (an index projects them); an index's
+    own keys are on its items only, and a Query on it may not filter on them anyway.
+    Kept per table (a bounded table, emptied when full): every compile needs them."""
+    known = _KEYS.get(id(table))
+    if known is not None and known[0] is table:
+        return known[1]
+    types = table.attribute_types
+    keys = {key: types.get(key, "?") for key in table.key_attributes}
+    if len(_KEYS) >= 256:
+        _KEYS.clear()
+    _KEYS[id(table)] = (table, keys)
+    return keys
+
+
 _RENAMED = frozenset({"_id"})
 """The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
@@ -371,14 +390,7 @@ class _Compiler(ConditionBuilder):
         self.options = options
         self.assumed = assumed
         """No schema was given for the collection: ``table`` is ``default_table``."""
-        types = table.attribute_types
-        # the table's keys: on every item, the index's items included (an index
-        # projects them); an index's own keys are on its items only, and a Query on it
-        # may not filter on them anyway
-        self.keys = {key: types.get(key, "?") for key in table.key_attributes}
-
-    def key_type(self, p: Path) -> str:
-        return self.keys.get(p[0], "") if len(p) == 1 else ""
+        self.keys = _keys_of(table)
 
     @property
     def builder(self) -> ConditionBuilder:

@@ -39,7 +39,7 @@ reference semantics need them:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
@@ -386,6 +386,9 @@ class ConditionBuilder:
     segments when its first is not in ``renamed`` and it has at most ``max_depth`` (so
     the text path need not call it)."""
     max_depth: ClassVar[int] = 0
+    keys: Mapping[str, str] = {}
+    """The table's key attributes and their types (see ``key_type``); a compiler sets
+    its own."""
 
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path."""
@@ -396,7 +399,7 @@ class ConditionBuilder:
         missing, NULL or a list): its type, ``S``, ``N`` or ``B``, or ``?`` when the
         schema does not say; ``""`` for any other path. The guards such an attribute
         needs no longer are dropped (a builder knowing no table says ``""``)."""
-        return ""
+        return self.keys.get(p[0], "") if len(p) == 1 else ""
 
     def refuse(self, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -661,8 +664,8 @@ class ConditionBuilder:
         renamed = self.renamed
         if renamed is None or segments[0] in renamed or len(segments) > self.max_depth:
             segments = self.attribute(path)
-        if len(segments) == 1 and self.key_type(segments):
-            return None  # a key's guards are dropped: the tree folds them
+        if len(segments) == 1 and segments[0] in self.keys:
+            return None  # a key's guards are dropped: the tree folds them (key_type)
         p = w.path(segments)
         if kind is ir.Compare:
             v: Any = cond.value  # type: ignore[union-attr]
