@@ -34,6 +34,9 @@ reference semantics need them:
   not an empty match: such a ``between`` is never true, so it is not emitted.
 - A dotted path ``a.b`` only descends maps in DynamoDB, never lists (a list
   element needs ``a[0]``), which is what the reference does: no guard.
+- A key attribute of the table is on every item, of its key type, never ``NULL``
+  and never a list (``ConditionBuilder.key_type``): on it, none of these guards
+  is needed, and ``exists``, ``== null``, ``contains`` and ``size`` fold.
 """
 
 from __future__ import annotations
