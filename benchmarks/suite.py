@@ -267,6 +267,9 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     baseline_us = next(r.value for r in rows if r.key == "baseline")
     rows += startup_rows(settings, baseline_us)
     rows += memory_rows(settings)
+    from benchmarks.lists import list_rows
+
+    rows += list_rows(settings)
     if runtime:
         from benchmarks.runtime import runtime_rows
 

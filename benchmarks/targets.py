@@ -67,9 +67,30 @@ def targets() -> list[Target]:
             _at_baseline(f"rebind.E.{b}", 10.0, f"re-binding E on {b} <= 10 us"),
             Target(f"memory.E.{b}", 4.0, "value", f"memory per cached plan of E on {b} <= 4 KB"),
         ]
+    out += list_targets()
     out.append(_at_baseline("startup.crossql", 60_000.0,
                             "import crossql + parser ready + first compile <= 60 ms "
                             "(interpreter start-up subtracted)"))
+    return out
+
+
+def list_targets() -> list[Target]:
+    """Issue #15, item 6: compile time is linear in a bound list's length on every backend
+    (time per value at 10,000 at most twice that at 1,000), and DynamoDB refuses 10,000
+    values for about what binding them costs (the refusal once took 35 s)."""
+    out = [Target(f"lists.linear.in.{b}", 2.0, "value",
+                  f"`in` of a bound list on {b}: time per value at 10,000 <= 2 x at 1,000")
+           for b in BACKENDS]
+    out += [Target(f"lists.linear.{w}.dynamodb", 2.0, "value",
+                   f"`{w}` on dynamodb: time per value at 10,000 <= 2 x at 1,000")
+            for w in ("in-repeated", "contains-all")]
+    # binding 10,000 values (checking each, one IR literal each) is most of the time on
+    # every backend: about 6 ms alone on the issue's machine
+    out.append(_at_baseline("lists.in.10000.dynamodb", 20_000.0,
+                            "dynamodb refuses `in` of 10,000 bound values <= 20 ms"))
+    out.append(Target("lists.refusal-over-bind.dynamodb", 2.0, "value",
+                      "dynamodb's refusal of 10,000 values <= 2 x binding them "
+                      "(the memory backend's compile)"))
     return out
 
 

@@ -61,11 +61,15 @@ __all__ = [
     "any_query",
     "any_value",
     "any_write",
+    "bound_lists_near_limits",
     "conditions",
     "documents",
     "drop_paging",
+    "firestore_sized_values",
+    "key_conditions",
     "names",
     "queries",
+    "queries_by_id",
     "wild_documents",
 ]
 
@@ -849,3 +853,94 @@ def queries_by_id(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA) -> ir.Query:
     else:
         where = ir.And((on_id, rest) if draw(st.booleans()) else (rest, on_id))
     return replace(query, where=where)
+
+
+# --- bound lists near the backends' limits ------------------------------------------
+
+LIST_LENGTHS = (0, 1, 2, 9, 10, 11, 29, 30, 31, 99, 100, 101, 299, 300, 301, 1_000, 10_000)
+"""Lengths around each backend's list limits (Firestore: 10 for `not in`, 30 for `in`;
+DynamoDB: 100 values of an `IN`, 300 operators), and long lists past them all (10,000 is
+the most a parameter may hold, ``MAX_LIST_ITEMS``)."""
+
+_LIST_OPS = ("in", "not in", "contains any", "contains all")
+
+
+def _bound_list(length: int, mode: str, seed: int) -> list[Any]:
+    """``length`` values: distinct ints, distinct strings, a few values repeated (so the
+    distinct ones stay under a limit however long the list), ints and floats that
+    are equal numbers (1 and 1.0), or with nulls among them."""
+    if mode == "ints":
+        return [seed + i for i in range(length)]
+    if mode == "strings":
+        return [f"v{seed}_{i}" for i in range(length)]
+    if mode == "repeated":
+        return [i % (seed + 1) for i in range(length)]
+    if mode == "numbers":
+        return [i // 2 if i % 2 == 0 else float(i // 2) for i in range(length)]
+    return [None if i % (seed + 2) == 0 else i for i in range(length)]  # "nulls"
+
+
+@st.composite
+def bound_lists_near_limits(draw: st.DrawFn) -> tuple[str, dict[str, Any], int]:
+    """(query text, params, list length): ``a <op> :xs`` (``in``, ``not in``,
+    ``contains any``, ``contains all``), alone or beside another predicate, with a
+    bound list of a length near the backends' limits (``LIST_LENGTHS``). The list is
+    built from a few drawn choices, not drawn item by item (10,000 items are more
+    than a Hypothesis example holds)."""
+    length = draw(st.sampled_from(LIST_LENGTHS))
+    mode = draw(st.sampled_from(("ints", "strings", "repeated", "numbers", "nulls")))
+    values = _bound_list(length, mode, draw(st.integers(0, 3)))
+    op = draw(st.sampled_from(_LIST_OPS))
+    condition = f"a {op} :xs"
+    shape = draw(st.sampled_from(("alone", "not", "and", "or")))
+    if shape == "not":
+        condition = f"not ({condition})"
+    elif shape != "alone":
+        condition = f"{condition} {shape} b == 1"
+    return f"from items where {condition}", {"xs": values}, length
+
+
+# --- conditions on a table's key attributes --------------------------------------------
+
+
+@functools.cache
+def _key_predicates(path: ir.Path, kind: str) -> st.SearchStrategy[ir.Condition]:
+    """Every condition form on a key attribute of type ``kind`` (``S`` or ``N``): also
+    those a key never satisfies (it is never missing, ``null`` or an array) and values
+    of the other type."""
+    if kind == "S":
+        values = st.one_of(st.sampled_from(ID_DOMAIN[:6]), st.sampled_from(_ID_PREFIXES))
+    else:
+        values = st.integers(-1, 6)
+    other = st.integers(0, 3) if kind == "S" else st.sampled_from(ID_DOMAIN[:3])
+    scalar = st.one_of(values, values, other).map(ir.literal_of)
+    same = values.map(ir.literal_of)
+    items = st.one_of(values, values, other, st.none())
+    p = st.just(path)
+    listed = st.lists(items, max_size=3).map(ir.literal_of)
+    return st.one_of(
+        st.builds(ir.Compare, _compare_ops, p, scalar),
+        st.builds(ir.Compare, _equality_ops, p, st.just(_NULL)),
+        st.builds(ir.Between, p, same, same),
+        st.builds(ir.In, p, listed, st.booleans()),
+        st.builds(ir.StartsWith, p, st.sampled_from(_ID_PREFIXES).map(ir.literal_of)),
+        st.just(ir.Exists(path)),
+        st.builds(ir.Contains, p, scalar),
+        st.builds(ir.ContainsAny, p, listed.filter(lambda v: _NULL not in v.items)),
+        st.builds(ir.ContainsAll, p, listed.filter(lambda v: _NULL not in v.items)),
+        st.builds(ir.Size, _compare_ops, p, st.integers(0, 2).map(ir.literal_of)),
+    )
+
+
+@functools.cache
+def key_conditions(keys: tuple[tuple[str, str], ...] = (("_id", "S"),),
+                   schema: Schema = DEFAULT_SCHEMA,
+                   max_leaves: int = 5) -> st.SearchStrategy[ir.Condition]:
+    """Conditions on a table's key attributes (``keys``: name and type, ``S`` or ``N``)
+    in every form, mixed under not/and/or with ``conditions(schema)``: a key is on
+    every item, of its type, so the DynamoDB compiler drops the guards of missing,
+    ``null`` and non-array values there (issue #15, item 11a); the answers must not
+    change."""
+    on_keys = st.one_of([_key_predicates(ir.Path((name,)), kind) for name, kind in keys])
+    others = st.one_of([_field_predicates(path, f) for path, f in schema.paths()])
+    return _boolean_structure(st.one_of(on_keys, on_keys, others), max_leaves)

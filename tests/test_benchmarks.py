@@ -27,6 +27,12 @@ EXPECTED = (
     + [f"memory.E.{b}.held" for b in BACKENDS]
     + [f"peer.{w}.{p}" for w in ("E", "Q30") for p in ("sqlglot", "boto3", "pymongo")]
     + ["startup.python", "startup.crossql", "startup.crossql.total", "startup.lark"]
+    + [f"lists.in.{n}.{b}" for n in (100, 1000, 10000) for b in BACKENDS]
+    + [f"lists.{w}.{n}.dynamodb" for w in ("in-repeated", "contains-all")
+       for n in (100, 1000, 10000)]
+    + [f"lists.linear.in.{b}" for b in BACKENDS]
+    + ["lists.linear.in-repeated.dynamodb", "lists.linear.contains-all.dynamodb",
+       "lists.refusal-over-bind.dynamodb"]
 )
 
 

@@ -15,9 +15,14 @@ from crossql import ir
 from crossql.backends.dynamodb import DynamoPlan
 from crossql.backends.dynamodb.compiler import MAX_OPERATORS, _Compiler
 from crossql.backends.dynamodb.expressions import (
+    And,
+    Comparison,
     Const,
     ExpressionWriter,
     Function,
+    InList,
+    Not,
+    Or,
     and_,
     operator_count,
 )
@@ -137,3 +142,60 @@ def test_numbers_dynamodb_cannot_hold_are_refused_first(query: str, number: str)
         compile_dd(query)
     assert info.value.construct == "number"
     assert info.value.message.startswith(f"dynamodb cannot hold this number: {number} ")
+
+
+# --- compile work is linear in the size of a list (issue #15, item 6) -----------------------
+
+_COMPARED = (ir.Literal, ir.ListValue, *ir.PREDICATE_TYPES, ir.Not, ir.And, ir.Or,
+             Function, Comparison, InList, Not, And, Or)
+"""The classes whose equality test dedups of IR literals, conditions and expressions call."""
+
+
+def _equality_tests(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A one-item list counting every ``==`` between the nodes of ``_COMPARED`` from now on."""
+    calls = [0]
+    for cls in _COMPARED:
+        def eq(self: Any, other: Any, _eq: Any = cls.__eq__) -> Any:
+            calls[0] += 1
+            return _eq(self, other)
+        monkeypatch.setattr(cls, "__eq__", eq)
+    return calls
+
+
+N = 1_000
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    ("from docs where x in :xs", list(range(N))),  # refused: over 100 distinct values
+    ("from docs where x in :xs", [i % 100 for i in range(N)]),  # 100 distinct: accepted
+    ("from docs where x not in :xs", [i % 7 for i in range(N)]),
+    ("from docs where x in :xs or x in :xs", [f"v{i % 50}" for i in range(N)]),
+    ("from docs where c contains all :xs", list(range(N))),  # over 300 operators
+    ("from docs where c contains any :xs", list(range(N))),
+    ("from docs where not (c contains all :xs)", list(range(N))),
+    ("from docs where c contains all :xs", [i % 10 for i in range(N)]),  # accepted
+])
+def test_a_bound_list_costs_equality_tests_linear_in_its_length(
+        monkeypatch: pytest.MonkeyPatch, text: str, values: list[Any]) -> None:
+    calls = _equality_tests(monkeypatch)
+    try:
+        compile_dd(text, params={"xs": values})
+    except crossql.CapabilityError as err:
+        assert err.construct in ("in", "operators", "expression size")
+    # pairwise dedup made about N * N / 2 of them
+    assert calls[0] <= 4 * N, calls[0]
+
+
+@pytest.mark.parametrize("template", [
+    "a == {i}", "a != {i}", "c contains {i}", "not (c contains {i})", "a startswith 's{i}'",
+    "size(a) == {i}", "a between {i} and {j}", "not (a == {i})",
+])
+@pytest.mark.parametrize("joiner", [" and ", " or "])
+def test_many_predicates_on_one_path_cost_linear_equality_tests(
+        monkeypatch: pytest.MonkeyPatch, template: str, joiner: str) -> None:
+    text = "from docs where " + joiner.join(template.format(i=i, j=i + 1) for i in range(N))
+    calls = _equality_tests(monkeypatch)
+    with pytest.raises(crossql.CapabilityError) as info:  # far over DynamoDB's limits
+        compile_dd(text)
+    assert info.value.construct in ("operators", "expression size")
+    assert calls[0] <= 4 * N, calls[0]

@@ -194,6 +194,52 @@ def test_filter_expression(condition: str, expression: str, values: dict[str, An
     assert (got, got_values) == (expression, values)
 
 
+KEYED: dict[str, Any] = {"keyed": {
+    "partition_key": "_id", "sort_key": "n",
+    "indexes": [{"name": "by_g", "partition_key": "g"}],
+    "attribute_types": {"_id": "S", "n": "N", "g": "S"}}}
+
+
+@pytest.mark.parametrize(("condition", "expression"), [
+    # issue #15, item 11a: a table key is on every item, of its key type, never NULL and
+    # never a list: what the guards test is known (Scans: the table's keys)
+    ("_id != 'a'", "#n0 <> :v0"),
+    ("not (_id == 'a')", "#n0 <> :v0"),
+    ("_id not in ['a', 'b']", "NOT #n0 IN (:v0, :v1)"),
+    ("n not in [1] and v > 1", "NOT #n0 = :v0 AND #n1 > :v0"),
+    ("_id in ['a', null]", "#n0 = :v0"),
+    ("not (_id startswith 'a')", "NOT begins_with(#n0, :v0)"),
+    ("_id != null or v == 1", None),  # always true: no filter
+    ("_id == null or v == 1", "#n0 = :v0"),
+    ("exists(n) and v == 1", "#n0 = :v0"),
+    ("not exists(n) or v == 1", "#n0 = :v0"),
+    ("_id contains 'a' or v == 1", "#n0 = :v0"),
+    ("size(n) > 1 or not (n contains any [1]) or v == 1", "#n0 = :v0"),
+    ("not (n startswith '1') or v == 1", "#n0 = :v0"),  # a number is never a string
+    # not a table key: the guards stay (an index key is on the index's items only)
+    ("g != 'a'", "attribute_exists(#n0) AND NOT attribute_type(#n0, :v0) AND #n0 <> :v1"),
+    ("_id.x != 'a'",
+     "attribute_exists(#n0.#n1) AND NOT attribute_type(#n0.#n1, :v0) AND #n0.#n1 <> :v1"),
+])
+def test_table_keys_need_no_guards(condition: str, expression: str | None) -> None:
+    plan = compile_dd(f"from keyed where {condition}", KEYED)
+    assert plan.operation == "Scan"
+    assert plan.request.get("FilterExpression") == expression
+
+
+def test_key_guards_are_dropped_on_a_query_of_an_index_and_kept_where_unproven() -> None:
+    # a Query of the index `by_g`: the table's keys are on every item of it
+    plan = compile_dd("from keyed where g == 'a' and _id != 'b'", KEYED)
+    assert (plan.index_name, plan.request["FilterExpression"]) == ("by_g", "#n1 <> :v1")
+    # a key whose type the schema does not give: `startswith` keeps its string guard
+    untyped = {"keyed": {"partition_key": "_id"}}
+    assert compile_dd("from keyed where not (_id startswith 'a')", untyped) \
+        .request["FilterExpression"] == "attribute_type(#n0, :v0) AND NOT begins_with(#n0, :v1)"
+    # presence and NULL need no type
+    assert compile_dd("from keyed where _id != 'a'", untyped) \
+        .request["FilterExpression"] == "#n0 <> :v0"
+
+
 def test_names_and_values_are_placeholders_numbered_by_first_use() -> None:
     text, names, values = filter_of(
         "`order`.`from` == 'a' and size == \"it's\" and `order`.x > 1e2")
@@ -287,6 +333,55 @@ def test_default_key_schema_is_pk_field() -> None:
     assert plan.operation == "Query" and plan.table == "app_docs"
     assert plan.request["ExpressionAttributeNames"] == {"#n0": "id", "#n1": "v"}
     assert plan.outputs == ((("_id",), ("id",)), (("v",), ("v",)))
+
+
+def test_a_limit_past_32_bits_is_capped_in_the_request() -> None:
+    # DynamoDB's Limit is a 32-bit integer: 2^31 was an InternalFailure (issue #15, item 2).
+    # The request asks for at most 2^31 - 1 items a page; the rows are still counted to
+    # the query's limit, page after page
+    for limit in (2**31, 2**63 - 1):
+        plan = compile_dd(f"from docs limit {limit}")
+        assert (plan.limit, plan.request["Limit"]) == (limit, 2**31 - 1)
+        assert f"until {limit} rows matched" in plan.explain()
+    plan = compile_dd("from docs limit 2147483647")
+    assert (plan.limit, plan.request["Limit"]) == (2**31 - 1, 2**31 - 1)
+
+
+def test_without_a_schema_the_key_is_assumed_a_string_and_the_plan_says_so() -> None:
+    # issue #15, item 4: create_collection keys `_id` as S, so a plan compiled without a
+    # schema must not pin `_id` with a number (the table rejects such a Query)
+    assert compile_dd("from items where _id == 5").operation == "Scan"
+    assert compile_dd("from items where _id == 0.2").operation == "Scan"
+    err = refusal("from items where _id == 5 select _id order by v")
+    assert err.construct == "order by"
+    plan = compile_dd("from items where _id == 'a' select _id order by v")
+    assert plan.operation == "Query"
+    assumption = "`_id` is the table's only key, a string (S) partition key"
+    assert any(a.startswith(assumption) for a in plan.assumptions)
+    assert assumption in plan.explain() and "assuming" in plan.explain()
+    assert plan.to_dict()["assumes"] == list(plan.assumptions)
+    assert assumption in plan.summary()
+    # the Scan's choice rests on the same assumption: stated too, but a Scan runs on any
+    # table, so the one-line summary does not carry it
+    scan = compile_dd("from items where _id == 5")
+    assert scan.assumptions == plan.assumptions and scan.summary() == "Scan on table items"
+    options = {"pk_field": "id"}
+    assert compile_dd("from items where _id == 'a'", options=options).assumptions[0] \
+        .startswith("`id` is the table's only key")
+
+
+def test_a_schema_without_key_types_states_the_types_a_query_assumes() -> None:
+    untyped = {"music": {"partition_key": "artist", "sort_key": "year"}}
+    plan = compile_dd("from music where artist == 'a' and year > 1990", untyped)
+    assert plan.operation == "Query"
+    assert plan.assumptions == (
+        "`artist` is a key of type S (the schema gives no type)",
+        "`year` is a key of type N (the schema gives no type)")
+    typed = compile_dd("from music where artist == 'a' and year > 1990", MUSIC)
+    assert typed.assumptions == () and "assumes" not in typed.to_dict()
+    assert "assuming" not in typed.explain()
+    # a Scan sends no key condition: it assumes no key type
+    assert compile_dd("from music where plays > 3", untyped).assumptions == ()
 
 
 def test_limit_is_a_row_count() -> None:

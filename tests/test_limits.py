@@ -11,14 +11,17 @@ what the unguarded code took.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import crossql
-from crossql import limits
+from crossql import ir, limits
+from crossql.backends.dynamodb import expressions as dynamo_expressions
 from crossql.limits import (
     MAX_CONDITION_DEPTH,
     MAX_LIST_DEPTH,
@@ -29,6 +32,8 @@ from crossql.limits import (
     MAX_STRING_LENGTH,
     MAX_VALUE_ITEMS,
 )
+from tests.budget import examples
+from tests.strategies import bound_lists_near_limits
 
 BACKENDS = ["memory", "mongodb", "dynamodb", "firestore"]
 
@@ -250,3 +255,52 @@ def test_the_memory_store_refuses_documents_nested_past_100_levels() -> None:
             return await store.fetch("from c where exists(x) order by x")
 
     assert [row["_id"] for row in asyncio.run(scenario())] == [1]
+
+
+# --- bound lists near the backends' limits (issue #15, item 6) --------------------------
+
+_COMPARED = (ir.Literal, ir.ListValue, *ir.PREDICATE_TYPES, ir.Not, ir.And, ir.Or,
+             *(cls for cls in vars(dynamo_expressions).values()
+               if isinstance(cls, type) and cls.__module__ == dynamo_expressions.__name__
+               and dataclasses.is_dataclass(cls)))
+"""IR nodes and DynamoDB expression nodes: what a dedup of a list's values compares."""
+
+
+@contextlib.contextmanager
+def equality_tests() -> Iterator[list[int]]:
+    """A one-item list counting every ``==`` between nodes of ``_COMPARED`` in the block:
+    the work of a deduplication, counted instead of timed."""
+    calls = [0]
+    saved = {cls: cls.__dict__["__eq__"] for cls in _COMPARED}
+
+    def counting(eq: Any) -> Any:
+        def counted(self: Any, other: Any) -> Any:
+            calls[0] += 1
+            return eq(self, other)
+        return counted
+
+    try:
+        for cls, eq in saved.items():
+            setattr(cls, "__eq__", counting(eq))  # noqa: B010 - restored below
+        yield calls
+    finally:
+        for cls, eq in saved.items():
+            setattr(cls, "__eq__", eq)  # noqa: B010
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck))
+@given(bound_lists_near_limits())
+def test_bound_lists_near_the_limits_compile_or_are_refused_in_linear_work(
+        case: tuple[str, dict[str, Any], int]) -> None:
+    # DynamoDB once compared a list's values pairwise before refusing more than 100:
+    # 10,000 values took 35 s; now each backend either compiles the list or refuses it
+    # with a located error, comparing values a bounded number of times per value
+    text, params, length = case
+    for backend in BACKENDS:
+        with equality_tests() as calls:
+            try:
+                crossql.compile(text, backend=backend, params=params)
+            except crossql.QueryError as err:
+                assert err.span is not None, (backend, err)
+        # a nested node compares its fields too: a few tests per value and per level
+        assert calls[0] <= 20 * length + 1000, (backend, length, calls[0])

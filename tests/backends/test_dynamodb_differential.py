@@ -46,6 +46,7 @@ from tests.strategies import (
     Schema,
     documents,
     drop_paging,
+    key_conditions,
     queries,
 )
 
@@ -162,3 +163,33 @@ def test_the_differential_exercises_every_access_path(dynamo_store: Any) -> None
     assert generated["Scan"] > 0 and generated["refused"] > 0
     assert unordered["Scan"] > generated["Scan"]
     assert keyed["Query"] > 0 and keyed["Query on by_g"] > 0 and keyed["Query on by_g_id"] > 0
+
+
+KEY_TABLE_KEYS = (("_id", "S"), ("k", "N"))
+
+
+@settings(max_examples=examples(10), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_conditions_on_table_keys_match_reference(runner: asyncio.Runner, dynamo_store: Any,
+                                                  data: st.DataObject) -> None:
+    """Every condition form on a table's keys (``_id`` a string partition key, ``k`` a
+    number sort key), where the compiler drops the guards a key never needs (issue #15,
+    item 11a): the rows are the reference's."""
+    docs = data.draw(documents(MAX_DOCS, schema=SCHEMA, min_size=5), label="docs")
+    for i, doc in enumerate(docs):
+        doc["k"] = i % 3  # a sort key is on every item
+
+    async def load() -> None:
+        await dynamo_store.drop_collection("keyed")
+        await dynamo_store.create_collection("keyed", sort_key="k",
+                                             attribute_types={"_id": "S", "k": "N"})
+        await dynamo_store.collection("keyed").insert_many(docs)
+
+    runner.run(load())
+    conditions = key_conditions(KEY_TABLE_KEYS, SCHEMA)
+    query_list = [ir.Query("keyed", data.draw(conditions, label=f"c{i}"))
+                  for i in range(QUERIES_PER_FAMILY)]
+    _compare(runner, dynamo_store, "keys", docs, query_list)
+    assert STATS["dynamodb (keys)"]["compared"] > 0

@@ -81,6 +81,8 @@ BACKEND = "dynamodb"
 MAX_EXPRESSION_BYTES = 4096
 MAX_OPERATORS = 300
 MAX_PATH_DEPTH = 32
+MAX_REQUEST_LIMIT = 2**31 - 1
+"""The largest ``Limit`` of a Query or Scan (a 32-bit integer)."""
 _MAX_PARTITION_KEY_BYTES = 2048
 _MAX_SORT_KEY_BYTES = 1024
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -176,9 +178,12 @@ def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
 
 
 def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
-                  seen: dict[Any, ir.Condition], more: dict[Any, list[ir.Condition]]) -> None:
+                  seen: dict[Any, ir.Condition], more: dict[Any, Any]) -> None:
     """Append to ``out`` the conjuncts not equal to one before: ``seen`` holds the
-    first of each path (or ``_shape``), ``more`` the others kept of one."""
+    first of each path (or ``_shape``), ``more`` the others kept of one: a list, or a
+    set once it is long (many conditions on one path compared pairwise were
+    quadratic; a short list is compared, as a hole of a plan template refuses to be
+    hashed)."""
     for c in operands:
         kind = type(c)
         if kind is ir.And:
@@ -194,6 +199,11 @@ def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
         others = more.get(key)
         if others is None:
             more[key] = [c]
+        elif type(others) is set:
+            size = len(others)
+            others.add(c)
+            if len(others) == size:
+                continue
         else:
             for o in others:
                 if type(o) is kind and o == c:
@@ -201,8 +211,14 @@ def _flatten_into(operands: tuple[ir.Condition, ...], out: list[ir.Condition],
             else:
                 others.append(c)
                 out.append(c)
+                if len(others) > _SCAN:
+                    more[key] = {first, *others}
             continue
         out.append(c)
+
+
+_SCAN = 8
+"""Conditions of one path compared pairwise, at most (then hashed)."""
 
 
 def _shape(cond: ir.Condition) -> Any:
@@ -272,6 +288,11 @@ def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
         return None
     if type(value) is ir.ListValue:
         for item in value.items:
+            if type(item) is ir.Literal:  # the common cases, without a call
+                number = item.value
+                kind = type(number)
+                if kind is str or (kind is int and -_SAFE_INT < number < _SAFE_INT):
+                    continue
             bad = _bad_value(item)
             if bad is not None:
                 return bad
@@ -333,20 +354,43 @@ class _Choice:
     why_not: list[str] = field(default_factory=list)
 
 
+_KEYS: dict[int, tuple[TableSchema, dict[str, str]]] = {}
+
+
+def _keys_of(table: TableSchema) -> dict[str, str]:
+    """The table's key attributes and their types, ``?`` where the schema gives none:
+    on every item, the index's items included (an index projects them); an index's
+    own keys are on its items only, and a Query on it may not filter on them anyway.
+    Kept per table (a bounded table, emptied when full): every compile needs them."""
+    known = _KEYS.get(id(table))
+    if known is not None and known[0] is table:
+        return known[1]
+    types = table.attribute_types
+    keys = {key: types.get(key, "?") for key in table.key_attributes}
+    if len(_KEYS) >= 256:
+        _KEYS.clear()
+    _KEYS[id(table)] = (table, keys)
+    return keys
+
+
 _RENAMED = frozenset({"_id"})
 """The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
 
 class _Compiler(ConditionBuilder):
-    __slots__ = ("options", "query", "table")
+    __slots__ = ("assumed", "keys", "options", "query", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
 
-    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions) -> None:
+    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
+                 assumed: bool = False) -> None:
         self.query = query
         self.table = table
         self.options = options
+        self.assumed = assumed
+        """No schema was given for the collection: ``table`` is ``default_table``."""
+        self.keys = _keys_of(table)
 
     @property
     def builder(self) -> ConditionBuilder:
@@ -490,7 +534,9 @@ class _Compiler(ConditionBuilder):
                 if merged is None:
                     return None
                 sort = merged
-                others = [c for c in others if c not in on_sort]
+                # by identity: the conjuncts hold no two equal conditions
+                taken = {id(c) for c in on_sort}
+                others = [c for c in others if id(c) not in taken]
         keys = path.keys
         for c in others:
             if any(self.attribute(p)[0] in keys for p in _leaf_paths(c)):
@@ -650,6 +696,10 @@ class _Compiler(ConditionBuilder):
         # The filter written straight to text; the expression tree only where the text
         # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
         filter_text = self.text(rest, writer) if rest else ""
+        if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
+            # the text is what the tree would render (see ConditionBuilder.text), and it
+            # is over the size limit already: refused without building the tree
+            self.check_limits("FilterExpression", filter_text, None)
         never = False
         if filter_text is None or len(filter_text) > _SHORT or not filter_text.isascii():
             build = self.build
@@ -707,8 +757,11 @@ class _Compiler(ConditionBuilder):
         else:
             req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
             if limit and "FilterExpression" not in req:
-                # without a filter every evaluated item is a row: one page is enough
-                req["Limit"] = limit
+                # without a filter every evaluated item is a row: one page is enough;
+                # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so a
+                # larger limit asks for pages of 2^31 - 1, and the runtime still counts
+                # rows to the query's limit
+                req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
         return DynamoPlan(
             "Query" if choice is not None else "Scan",  # operation
             q.collection, table,
@@ -719,7 +772,24 @@ class _Compiler(ConditionBuilder):
             never,
             self.options.pk_field, self.reason(choice) if choice is not None else _SCAN_REASON,
             condition_names,
+            self.assumptions(choice),
         )
+
+    def assumptions(self, choice: _Choice | None) -> tuple[str, ...]:
+        """What the plan assumes of the table (``DynamoPlan.assumptions``)."""
+        if self.assumed:
+            return _default_assumption(self.options.pk_field, self.query.collection)
+        if choice is None:
+            return ()
+        types = self.table.attribute_types
+        keys = [(choice.path.partition_key, choice.partition.value)]
+        if choice.sort:
+            assert choice.path.sort_key is not None
+            sort = choice.sort[0]
+            keys.append((choice.path.sort_key, sort.low if isinstance(sort, ir.Between)
+                         else sort.value))  # type: ignore[union-attr]
+        return tuple(_key_type_assumption(key, value) for key, value in keys
+                     if key not in types)
 
     def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
@@ -752,6 +822,30 @@ class _Compiler(ConditionBuilder):
         return text
 
 
+_ASSUMED: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _default_assumption(pk_field: str, collection: str) -> tuple[str, ...]:
+    """The assumption of a plan compiled without a schema for its collection: one tuple
+    for every cached plan of the collection (a bounded table, emptied when full)."""
+    key = (pk_field, collection)
+    out = _ASSUMED.get(key)
+    if out is None:
+        if len(_ASSUMED) >= 1024:
+            _ASSUMED.clear()
+        out = _ASSUMED[key] = (
+            f"`{pk_field}` is the table's only key, a string (S) partition key (no key "
+            f"schema was given for `{collection}`; create_collection makes such a table)",)
+    return out
+
+
+def _key_type_assumption(key: str, value: ir.Value) -> str:
+    """A key condition's value gives the type of a key the schema gives none."""
+    kind = value.kind if isinstance(value, ir.Literal) else "string"
+    return f"`{key}` is a key of type {'S' if kind == 'string' else 'N'} " \
+           "(the schema gives no type)"
+
+
 _SCAN_REASON = "no partition key of the table or an index is pinned with ==: a Scan " \
                "reads the whole table"
 
@@ -771,25 +865,31 @@ def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path,
 
 def _without_overlaps(projection: list[Path]) -> list[Path]:
     """The projection without paths another one covers: DynamoDB refuses overlapping
-    paths (`a` and `a.b`, or `a` twice)."""
+    paths (`a` and `a.b`, or `a` twice). Linear: each path looks its own prefixes up
+    (at most 31), rather than comparing itself with every other path."""
+    first: dict[Path, int] = {}
+    for i, p in enumerate(projection):
+        first.setdefault(p, i)
     return [p for i, p in enumerate(projection)
-            if not any(o == p[:len(o)] and (len(o) < len(p) or j < i)
-                       for j, o in enumerate(projection) if j != i)]
+            if first[p] == i and not any(p[:n] in first for n in range(1, len(p)))]
 
 
 def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> DynamoPlan:
     """Compile a bound query into a DynamoDB plan.
 
     ``schema`` maps collection names to key schemas (``TableSchema`` or plain
-    dicts); a collection without one has the partition key ``pk_field`` and no
-    sort key. ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
+    dicts); a collection without one is assumed to be keyed by ``pk_field`` alone, a
+    string (``S``) partition key, as ``create_collection`` makes it, and its plan says
+    so (``DynamoPlan.assumptions``). ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
     ``pk_field``, ``table_prefix``).
     """
     if options is None and schema is None:  # the defaults, validated once
-        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS).run()
+        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
-    return _Compiler(query, table or default_table(opts.pk_field), opts).run()
+    if table is None:
+        return _Compiler(query, default_table(opts.pk_field), opts, assumed=True).run()
+    return _Compiler(query, table, opts).run()
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

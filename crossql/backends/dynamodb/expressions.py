@@ -34,12 +34,15 @@ reference semantics need them:
   not an empty match: such a ``between`` is never true, so it is not emitted.
 - A dotted path ``a.b`` only descends maps in DynamoDB, never lists (a list
   element needs ``a[0]``), which is what the reference does: no guard.
+- A key attribute of the table is on every item, of its key type, never ``NULL``
+  and never a list (``ConditionBuilder.key_type``): on it, none of these guards
+  is needed, and ``exists``, ``== null``, ``contains`` and ``size`` fold.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
@@ -157,10 +160,28 @@ Expr: TypeAlias = Const | Comparison | Between | InList | Function | SizeCompari
 _PATHED = frozenset({Comparison, Between, InList, Function, SizeComparison})
 
 
+_SCAN = 8
+"""Up to this many items of one group are compared pairwise; past it, by hash."""
+
+
+def _group(expr: Expr) -> Any:
+    """A key equal for equal expressions, and seldom for others: an atom's path, or the
+    class, size and first operand's key of and/or/not."""
+    kind = type(expr)
+    if kind in _PATHED:
+        return expr.path  # type: ignore[union-attr]
+    if kind is Not:
+        return kind, _group(expr.operand)  # type: ignore[union-attr]
+    if kind is And or kind is Or:
+        operands = expr.operands  # type: ignore[union-attr]
+        return kind, len(operands), _group(operands[0])
+    return kind
+
+
 def _unique(items: list[Expr]) -> list[Expr]:
     """``items`` without repeats (the first of equal ones kept, in order)."""
     out: list[Expr] = []
-    if len(items) <= 8:
+    if len(items) <= _SCAN:
         for p in items:
             kind = type(p)
             for o in out:
@@ -170,24 +191,35 @@ def _unique(items: list[Expr]) -> list[Expr]:
             else:
                 out.append(p)
         return out
-    # equal expressions have one class and one path: compare only within groups of one
-    # path (or class, for and/or/not); hashing whole expressions would walk them
+    # equal expressions have one path (or shape): compare only within groups of one;
+    # hashing every expression would walk each, and a hole of a plan template refuses
+    # to be hashed, so a group is hashed only once it is large (many values of one
+    # path: `contains all` of a long list), which keeps this linear
     groups: dict[Any, list[Expr]] = {}
+    hashed: dict[Any, set[Expr]] = {}
     for p in items:
-        kind = type(p)
-        key = p.path if kind in _PATHED else kind  # type: ignore[union-attr]
+        key = _group(p)
         same = groups.get(key)
         if same is None:
             groups[key] = [p]
-        else:
-            for o in same:
-                if type(o) is kind and o == p:
-                    break
-            else:
-                same.append(p)
+            out.append(p)
+            continue
+        members = hashed.get(key)
+        if members is not None:
+            size = len(members)
+            members.add(p)
+            if len(members) != size:
                 out.append(p)
             continue
-        out.append(p)
+        kind = type(p)
+        for o in same:
+            if type(o) is kind and o == p:
+                break
+        else:
+            same.append(p)
+            out.append(p)
+            if len(same) > _SCAN:
+                hashed[key] = set(same)
     return out
 
 
@@ -295,6 +327,11 @@ def storable(value: ir.Value) -> None:
             number_text(number)
     elif type(value) is ir.ListValue:
         for item in value.items:
+            if type(item) is ir.Literal:  # the common case, without a call
+                number = item.value
+                kind = type(number)
+                if kind is str or (kind is int and -_SAFE_INT < number < _SAFE_INT):
+                    continue
             storable(item)
 
 
@@ -304,8 +341,35 @@ def _items(value: ir.Value) -> tuple[Lit, ...]:
     return lit.items
 
 
-def _is_null(value: Lit) -> bool:
-    return isinstance(value, ir.Literal) and value.kind == "null"
+def distinct_values(values: Sequence[Lit]) -> tuple[list[Lit], bool]:
+    """The values of an ``in`` list other than null, without repeats (the first of equal
+    ones kept, in order), and whether null is among them. Linear in the list: a long
+    list is deduplicated by hash (a bound list may hold 10,000 values; comparing each
+    with every other took seconds), a short one pairwise (a hole of a plan template
+    refuses to be hashed)."""
+    plain: list[Lit] = []
+    nulls = False
+    if len(values) <= _SCAN:
+        for v in values:
+            if type(v) is ir.Literal and v.kind == "null":
+                nulls = True
+            elif v not in plain:
+                plain.append(v)
+        return plain, nulls
+    seen: set[Any] = set()
+    for v in values:
+        key: Any = v
+        if type(v) is ir.Literal:
+            kind = v.kind
+            if kind == "null":
+                nulls = True
+                continue
+            key = (v.value, kind)  # what Literal's __eq__ and __hash__ compare, without a call
+        size = len(seen)
+        seen.add(key)
+        if len(seen) != size:
+            plain.append(v)
+    return plain, nulls
 
 
 def _order_key(value: ir.Literal) -> Any:
@@ -325,10 +389,20 @@ class ConditionBuilder:
     segments when its first is not in ``renamed`` and it has at most ``max_depth`` (so
     the text path need not call it)."""
     max_depth: ClassVar[int] = 0
+    keys: Mapping[str, str] = {}
+    """The table's key attributes and their types (see ``key_type``); a compiler sets
+    its own."""
 
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path."""
         raise NotImplementedError
+
+    def key_type(self, p: Path) -> str:
+        """For a key attribute of the table (on every item, of its key type: never
+        missing, NULL or a list): its type, ``S``, ``N`` or ``B``, or ``?`` when the
+        schema does not say; ``""`` for any other path. The guards such an attribute
+        needs no longer are dropped (a builder knowing no table says ``""``)."""
+        return self.keys.get(p[0], "") if len(p) == 1 else ""
 
     def refuse(self, construct: str, node: Any, message: str,
                hint: str | None = None) -> CapabilityError:
@@ -353,7 +427,15 @@ class ConditionBuilder:
 
     def present_non_null(self, p: Path) -> Expr:
         """The attribute is present and not ``NULL``."""
+        if self.key_type(p):
+            return ALWAYS
         return and_(self.exists(p), not_(self.has_type(p, "NULL")))
+
+    def is_null(self, p: Path) -> Expr:
+        """The attribute is ``NULL``."""
+        if self.key_type(p):
+            return NEVER
+        return self.has_type(p, "NULL")
 
     # -- equality -----------------------------------------------------------------------
     def equals(self, p: Path, value: Lit, truth: bool) -> Expr:
@@ -365,10 +447,7 @@ class ConditionBuilder:
 
     def in_list(self, p: Path, values: tuple[Lit, ...], truth: bool, node: ir.In) -> Expr:
         """Where ``p in values`` is ``truth``."""
-        plain: list[Lit] = []
-        for v in values:
-            if not _is_null(v) and v not in plain:
-                plain.append(v)
+        plain, nulls = distinct_values(values)
         if len(plain) > MAX_IN_VALUES:
             raise self.refuse(
                 "in", node, f"dynamodb cannot evaluate `in` with {len(plain)} values: "
@@ -379,8 +458,8 @@ class ConditionBuilder:
                 return self.present_non_null(p)
             return and_(self.present_non_null(p), not_(self._any_equal(p, plain)))
         parts = [self._any_equal(p, plain)] if plain else []
-        if any(_is_null(v) for v in values):
-            parts.append(self.has_type(p, "NULL"))
+        if nulls:
+            parts.append(self.is_null(p))
         return or_(*parts)
 
     @staticmethod
@@ -403,13 +482,13 @@ class ConditionBuilder:
     # -- arrays -----------------------------------------------------------------------
     def _array(self, p: Path, inner: Expr) -> Expr:
         # contains() and size() also work on strings, sets and maps: arrays only
-        if type(inner) is Const and not inner.value:
-            return NEVER
+        if (type(inner) is Const and not inner.value) or self.key_type(p):
+            return NEVER  # (a key is never a list)
         return and_(self.has_type(p, "L"), inner)
 
     def contains(self, p: Path, values: tuple[Lit, ...], truth: bool, mode: str) -> Expr:
         """``contains`` (one value), ``contains any`` or ``contains all``, true or false."""
-        if len(values) == 1:
+        if len(values) == 1 and not self.key_type(p):
             # what the general case gives for one value, without its folding machinery
             test: Expr = Function("contains", p, values[0])
             return And((Function("attribute_type", p, _TYPES["L"]),
@@ -432,6 +511,11 @@ class ConditionBuilder:
         test = Function("begins_with", p, prefix)
         if truth:
             return test
+        key = self.key_type(p)
+        if key == "S":
+            return not_(test)
+        if key and key != "?":
+            return NEVER  # a number or binary key is never a string
         return and_(self.has_type(p, "S"), not_(test))
 
     # -- conditions ---------------------------------------------------------------------
@@ -454,6 +538,8 @@ class ConditionBuilder:
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
     def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:
+        if self.key_type(p):
+            return ALWAYS if truth else NEVER
         return Function("attribute_exists" if truth else "attribute_not_exists", p)
 
     def _compare(self, cond: ir.Compare, p: Path, truth: bool) -> Expr:
@@ -467,6 +553,8 @@ class ConditionBuilder:
             return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
         if type(v) is ir.Literal and v.kind == "null":
             # `== null` is two-valued: an explicit NULL, never a missing attribute
+            if self.key_type(p):  # a key is never missing or NULL
+                return ALWAYS if truth == (op == "!=") else NEVER
             if op == "==":
                 return self.has_type(p, "NULL") if truth else not_(self.has_type(p, "NULL"))
             return self.present_non_null(p) if truth else \
@@ -491,6 +579,8 @@ class ConditionBuilder:
         if type(value) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
             _lit(value)
         storable(value)
+        if self.key_type(p):
+            return NEVER  # a key is never a list
         # contains() of one value, as self.contains gives it
         test: Expr = Function("contains", p, value)  # type: ignore[arg-type]
         return And((Function("attribute_type", p, _TYPES["L"]), test if truth else Not(test)))
@@ -577,6 +667,8 @@ class ConditionBuilder:
         renamed = self.renamed
         if renamed is None or segments[0] in renamed or len(segments) > self.max_depth:
             segments = self.attribute(path)
+        if len(segments) == 1 and segments[0] in self.keys:
+            return None  # a key's guards are dropped: the tree folds them (key_type)
         p = w.path(segments)
         if kind is ir.Compare:
             v: Any = cond.value  # type: ignore[union-attr]
@@ -635,16 +727,12 @@ class ConditionBuilder:
         values: Any = cond.values  # type: ignore[union-attr]
         if type(values) is not ir.ListValue:
             return None
+        if len(values.items) > MAX_IN_VALUES:
+            # over 100 values unless repeats: the tree's builder deduplicates them once,
+            # and refuses past 100
+            return None
         storable(values)
-        plain: list[Lit] = []
-        nulls = False
-        for item in values.items:
-            if type(item) is ir.Literal and item.kind == "null":
-                nulls = True
-            elif item not in plain:
-                plain.append(item)
-        if len(plain) > MAX_IN_VALUES:
-            return None  # refused by the tree's builder
+        plain, nulls = distinct_values(values.items)
         if truth != cond.negated:  # type: ignore[union-attr]
             if not plain:
                 if not nulls:

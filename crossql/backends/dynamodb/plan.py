@@ -46,6 +46,11 @@ class DynamoPlan(Plan):
     condition_names: int = 0
     """How many of the request's attribute names (the first ones) its key and filter
     conditions use; the others only the projection does."""
+    assumptions: tuple[str, ...] = ()
+    """What the plan assumes of the table that no schema said: its key schema when none
+    was given, a key's type when the schema gives none. A table that differs may
+    reject the plan (a Query whose key value has another type is a
+    ValidationException) or deserve another one."""
     backend = "dynamodb"
 
     @property
@@ -76,6 +81,9 @@ class DynamoPlan(Plan):
         if self.never:
             return "no request: no item can match"
         target = f"index {self.index_name}" if self.index_name else f"table {self.table}"
+        if self.operation == "Query" and self.assumptions:
+            # a Scan runs on any table; a Query's key condition only on the assumed one
+            return f"{self.operation} on {target}, assuming {'; '.join(self.assumptions)}"
         return f"{self.operation} on {target}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +104,8 @@ class DynamoPlan(Plan):
             out["never"] = True
         if self.pk_field != "_id":
             out["pk_field"] = self.pk_field
+        if self.assumptions:
+            out["assumes"] = list(self.assumptions)
         out["reason"] = self.reason
         result: dict[str, Any] = json.loads(json.dumps(out))
         return result
@@ -104,6 +114,7 @@ class DynamoPlan(Plan):
         where = f"index `{self.index_name}` of table `{self.table}`" if self.index_name \
             else f"table `{self.table}`"
         lines = [f"dynamodb: {self.operation} on {where} — {self.reason}"]
+        lines += [f"  assuming {assumption}" for assumption in self.assumptions]
         for key, value in self.request.items():
             if key == "TableName":
                 continue

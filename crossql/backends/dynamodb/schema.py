@@ -10,8 +10,9 @@ key. So the compiler takes the key schema of every table it compiles for::
                                "sort_key": "Awards"}]}})
 
 Plain dicts are validated into these pydantic models; a ``DynamoStore`` fills
-them from ``DescribeTable``. A collection without an entry has the partition
-key ``pk_field`` (``_id`` by default) and no sort key.
+them from ``DescribeTable``. A collection without an entry is assumed to be the
+table ``create_collection`` makes: the string (``S``) partition key ``pk_field``
+(``_id`` by default) and no sort key; its plans state that assumption.
 """
 
 from __future__ import annotations
@@ -198,11 +199,14 @@ _DEFAULT_TABLES: dict[str, TableSchema] = {}
 
 
 def default_table(pk_field: str) -> TableSchema:
-    """The schema of a collection without one: partition key ``pk_field``, no sort key
-    (validated once per ``pk_field``; the model is frozen, so it is shared)."""
+    """The schema of a collection without one: the table ``create_collection`` makes by
+    default, keyed by ``pk_field`` alone, a string (``S``) partition key (validated once
+    per ``pk_field``; the model is frozen, so it is shared). A plan compiled on it says
+    so (``DynamoPlan.assumptions``): a table keyed otherwise may reject it."""
     table = _DEFAULT_TABLES.get(pk_field)
     if table is None:
-        table = TableSchema(partition_key=pk_field, sort_key=None)
+        table = TableSchema(partition_key=pk_field, sort_key=None,
+                            attribute_types={pk_field: "S"})
         if len(_DEFAULT_TABLES) >= _MAX_CACHED:
             _DEFAULT_TABLES.clear()
         _DEFAULT_TABLES[pk_field] = table
