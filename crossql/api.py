@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.backends.base import BackendSpec
+from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.writes import bind_write, check_write
 from crossql.errors import QueryError
@@ -37,7 +38,7 @@ def _query(query: str | ir.Query) -> ir.Query:
 
 
 def compile(
-    query: str | ir.Statement,
+    query: str | ir.Statement | QueryBuilder | UpdateBuilder | DeleteBuilder,
     backend: str = "memory",
     params: Mapping[str, Any] | None = None,
     schema: Any = None,
@@ -50,8 +51,13 @@ def compile(
     refuses one with ``CapabilityError``. Raises ``QuerySyntaxError``,
     ``QuerySemanticError`` (including an unbound or unused parameter) or
     ``CapabilityError``; returns an immutable ``Plan``.
+
+    A builder (``crossql.query(...)``, docs/builder.md) compiles as its canonical
+    text, with its values merged into ``params``.
     """
     spec = get_backend(backend)
+    if isinstance(query, QueryBuilder | UpdateBuilder | DeleteBuilder):
+        query, params = query.text_and_params(params)
     statement = parse_statement(query) if isinstance(query, str) else query
     if isinstance(statement, ir.Update | ir.Delete):
         return _compile_write(spec, statement, params, schema, options)
@@ -73,17 +79,20 @@ def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
 
 
 def evaluate(
-    query: str | ir.Query,
+    query: str | ir.Query | QueryBuilder,
     documents: Iterable[Mapping[str, Any]],
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of ``query`` over ``documents`` under the reference semantics.
+    """The rows of ``query`` (text, IR or a ``crossql.query(...)`` builder) over
+    ``documents`` under the reference semantics.
 
     A document nested deeper than Python's recursion allows (thousands of levels;
     MongoDB stores at most 100) raises ``ValueError`` naming it."""
     from crossql.backends.memory.store import MAX_DOCUMENT_DEPTH, document_depth
     from crossql.runtime import reference
 
+    if isinstance(query, QueryBuilder):
+        query, params = query.text_and_params(params)
     bound = bind(check_query(_query(query)), params)
     docs = documents if isinstance(documents, list | tuple) else list(documents)
     try:
@@ -98,8 +107,11 @@ def evaluate(
         raise
 
 
-def format(query: str | ir.Statement) -> str:
-    """The canonical text of a query or a write (``parse(format(q)) == q``)."""
+def format(query: str | ir.Statement | QueryBuilder | UpdateBuilder | DeleteBuilder) -> str:
+    """The canonical text of a query or a write (``parse(format(q)) == q``); of a
+    builder, with its values as parameters ``:p0``, ``:p1``, ..."""
+    if isinstance(query, QueryBuilder | UpdateBuilder | DeleteBuilder):
+        return query.format()
     return format_statement(parse_statement(query) if isinstance(query, str) else query)
 
 

@@ -45,6 +45,7 @@ from crossql.backends.dynamodb.store import (
 )
 from crossql.backends.dynamodb.values import AttributeValue, item_to_python
 from crossql.backends.dynamodb.writes import DynamoWritePlan
+from crossql.builder import QueryBuilder, as_text
 from crossql.compiler.checks import bind
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.prepared import PlanCache, PreparedQuery
@@ -429,25 +430,28 @@ class DynamoView(DynamoStore):
             return None
         return bind(prepared.checked, params).where
 
-    def prepare(self, text: str) -> BoundQuery:
-        return _ViewQuery(self, text)
+    def prepare(self, text: str | QueryBuilder) -> BoundQuery:
+        return _ViewQuery(self, text.format() if isinstance(text, QueryBuilder) else text)
 
-    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         return self._stream(text, params)
 
-    async def _stream(self, text: str, params: Mapping[str, Any]) -> AsyncIterator[Document]:
+    async def _stream(self, text: str | QueryBuilder,
+                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+        text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         plan = self._plan(self.plan(text, params))
-        async for row in self._rows(plan, self._where(self._prepared(text), params)):
+        async for row in self._rows(plan, self._where(self._prepared(text), params or {})):
             yield row
 
-    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
         return [row async for row in self._stream(text, params)]
 
-    async def count(self, text: str, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+        text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        plan = self._plan(self.plan(text, params))
-        return await self._count_rows(plan, self._where(self._prepared(text), params))
+        plan = self._plan(self.plan(text, given))
+        return await self._count_rows(plan, self._where(self._prepared(text), given or {}))
 
     def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         return self._rows(self._plan(plan), None)
