@@ -53,3 +53,24 @@ def test_every_combination_fetches_the_rows_of_the_hand_written_text(
                                   params=search_text(s, sort=None, limit=None)[1]))
              for s in COMBINATIONS}
     assert len(sizes) >= 4
+
+
+@pytest.mark.parametrize("backend", ["mongodb", "dynamodb"])
+def test_a_transaction_reads_and_writes_with_builders(
+        request: pytest.FixtureRequest, runner: asyncio.Runner, backend: str) -> None:
+    store = store_of(request, runner, backend)
+    load(runner, store, "builder_tx", ORDERS)
+    paid = crossql.query("builder_tx").where(crossql.field("status") == "paid")
+
+    async def body() -> tuple[Any, ...]:
+        # reads first: DynamoDB cannot read a transaction's writes before its commit
+        async with store.transaction() as tx:
+            before = await tx.count(paid)
+            rows = [r["_id"] async for r in tx.stream(paid.select("_id"))]
+            result = await tx.execute(crossql.update("builder_tx").set("status", "refunded")
+                                      .where(crossql.field("_id") == "o1"))
+        return before, result.modified, sorted(rows), await store.count(paid)
+
+    before, modified, rows, after = runner.run(body())
+    assert (before, modified, after) == (4, 1, 3)
+    assert rows == ["o1", "o2", "o4", "o6"]
