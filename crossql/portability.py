@@ -12,6 +12,7 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
+from crossql.builder import QueryBuilder
 from crossql.errors import CapabilityError
 
 
@@ -47,7 +48,7 @@ def _options_for(backend: str, options: Any) -> Any:
     return options if module.startswith(f"crossql.backends.{backend}") else None
 
 
-def check(query: str | ir.Query, *, params: Mapping[str, Any] | None = None,
+def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | None = None,
           schema: Mapping[str, Any] | None = None, options: Any = None) -> list[Verdict]:
     """Compile ``query`` for every backend; one ``Verdict`` per backend, in order.
 
@@ -59,6 +60,8 @@ def check(query: str | ir.Query, *, params: Mapping[str, Any] | None = None,
     from crossql.api import compile as compile_query
     from crossql.api import parse
 
+    if isinstance(query, QueryBuilder):
+        query, params = query.text_and_params(params)
     q = parse(query) if isinstance(query, str) else query
     verdicts = []
     for name in BACKEND_NAMES:

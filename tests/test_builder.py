@@ -508,3 +508,12 @@ def test_a_write_without_a_condition_must_say_so() -> None:
         crossql.update("users").where(field("a") == 1).format()
     assert crossql.update("users").set("a.b", [1, 2]).unset("`x y`").where(
         field("a") == 1).format() == "update users set a.b = :p0, unset `x y` where a == :p1"
+
+
+def test_check_takes_a_builder() -> None:
+    q = query("orders").where(field("coupon").exists(), field("total") > param("min"))
+    verdicts = {v.backend: v.accepted for v in crossql.check(q, params={"min": 5})}
+    text = {v.backend: v.accepted for v in crossql.check(
+        "from orders where exists(coupon) and total > :min", params={"min": 5})}
+    assert verdicts == text
+    assert verdicts["memory"] and not verdicts["firestore"]
