@@ -29,8 +29,8 @@ from typing import Any, ClassVar, Literal, TypeAlias, Union
 
 from crossql import ir
 from crossql.errors import QuerySemanticError
-from crossql.grammar.formatter import format_statement
-from crossql.grammar.lexer import LexError, tokens
+from crossql.grammar.formatter import format_condition, format_path, format_statement
+from crossql.grammar.lexer import KEYWORD_TERMINALS, LexError, tokens
 
 __all__ = [
     "Condition",
@@ -121,18 +121,10 @@ def parse_path(text: str) -> tuple[str, ...]:
     return tuple(segments)
 
 
-def _keywords() -> frozenset[str]:
-    from crossql.grammar.lexer import KEYWORD_TERMINALS
-
-    return frozenset(KEYWORD_TERMINALS)
-
-
-_KEYWORDS = _keywords()
+_KEYWORDS = frozenset(KEYWORD_TERMINALS)
 
 
 def _dotted(segments: tuple[str, ...]) -> str:
-    from crossql.grammar.formatter import format_path
-
     return format_path(ir.Path(segments))
 
 
@@ -246,7 +238,8 @@ Kind: TypeAlias = Literal["compare", "between", "in", "not in", "contains", "con
 class Condition:
     """A condition: a predicate on a field, or ``and_``/``or_``/``not_`` of conditions
     (also ``a & b``, ``a | b``, ``~a``). ``and_()`` is the empty condition: it adds
-    nothing, and a ``where`` of only empty conditions is left out."""
+    nothing, and a ``where`` of only empty conditions is left out. Made by ``Field``'s
+    methods and operators and by ``and_``/``or_``/``not_``, not directly."""
 
     __slots__ = ("_field", "_kind", "_op", "_operands", "_values")
     __hash__ = None  # type: ignore[assignment]  # conditions are not set members
@@ -325,8 +318,6 @@ class Condition:
 
     def format(self) -> str:
         """The condition as canonical text (values as ``:p0``, ``:p1``, ...; empty: ``""``)."""
-        from crossql.grammar.formatter import format_condition
-
         node = self.to_ir()
         return "" if node is None else format_condition(node)
 
@@ -372,10 +363,10 @@ def or_(*conditions: Condition | None) -> Condition:
 def not_(condition: Condition | None = None) -> Condition:
     """The negation of a condition (Kleene: not unknown is unknown); of ``None`` or the
     empty condition, the empty condition."""
+    if not isinstance(condition, Condition | None):
+        raise TypeError(f"not_() takes a condition, not {type(condition).__name__}")
     if condition is None or condition.is_empty:
         return _EMPTY
-    if not isinstance(condition, Condition):
-        raise TypeError(f"not_() takes a condition, not {type(condition).__name__}")
     return Condition("not", operands=(condition,))
 
 

@@ -303,6 +303,10 @@ def test_a_condition_has_no_truth_value() -> None:
         field("a") == field("b")  # noqa: B015
     with pytest.raises(TypeError, match="list of values"):
         field("a").in_("abc")
+    with pytest.raises(TypeError, match="takes conditions"):
+        and_(field("a") == 1, "")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="takes a condition"):
+        not_(field("a"))  # type: ignore[arg-type]
 
 
 # -- names: the text's rules, and a declared schema ---------------------------------------------
