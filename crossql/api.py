@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.backends.base import BackendSpec
-from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.writes import bind_write, check_write
 from crossql.errors import QueryError
@@ -18,6 +17,7 @@ from crossql.grammar.formatter import format_statement
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.config import NoSQLConfig
     from crossql.runtime.store import Store
 
@@ -56,8 +56,8 @@ def compile(
     text, with its values merged into ``params``.
     """
     spec = get_backend(backend)
-    if isinstance(query, QueryBuilder | UpdateBuilder | DeleteBuilder):
-        query, params = query.text_and_params(params)
+    if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
+        query, params = _builder_text(query, params)
     statement = parse_statement(query) if isinstance(query, str) else query
     if isinstance(statement, ir.Update | ir.Delete):
         return _compile_write(spec, statement, params, schema, options)
@@ -67,6 +67,14 @@ def compile(
         return spec.compile(bound, schema=schema, options=options)
     except QueryError as err:
         raise err.with_source(q.source) from None
+
+
+def _builder_text(query: QueryBuilder | UpdateBuilder | DeleteBuilder,
+                  params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any] | None]:
+    # imported here: a builder exists only once crossql.builder is imported
+    from crossql.builder import as_text
+
+    return as_text(query, params)
 
 
 def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
@@ -91,8 +99,8 @@ def evaluate(
     from crossql.backends.memory.store import MAX_DOCUMENT_DEPTH, document_depth
     from crossql.runtime import reference
 
-    if isinstance(query, QueryBuilder):
-        query, params = query.text_and_params(params)
+    if not isinstance(query, str | ir.Query):
+        query, params = _builder_text(query, params)
     bound = bind(check_query(_query(query)), params)
     docs = documents if isinstance(documents, list | tuple) else list(documents)
     try:
@@ -110,8 +118,8 @@ def evaluate(
 def format(query: str | ir.Statement | QueryBuilder | UpdateBuilder | DeleteBuilder) -> str:
     """The canonical text of a query or a write (``parse(format(q)) == q``); of a
     builder, with its values as parameters ``:p0``, ``:p1``, ..."""
-    if isinstance(query, QueryBuilder | UpdateBuilder | DeleteBuilder):
-        return query.format()
+    if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
+        query = _builder_text(query, None)[0]
     return format_statement(parse_statement(query) if isinstance(query, str) else query)
 
 

@@ -827,10 +827,10 @@ def delete_from(collection: str, *, fields: Iterable[str] | None = None,
     return DeleteBuilder(_collection(collection), _schema(fields, model))
 
 
-def as_text(text: str | QueryBuilder, params: Mapping[str, Any] | None
+def as_text(text: str | Builder, params: Mapping[str, Any] | None
             ) -> tuple[str, Mapping[str, Any] | None]:
     """Text and parameters as the stores take them: a builder's canonical text and its
-    values merged with ``params``; text and ``params`` as they are."""
-    if isinstance(text, QueryBuilder):
+    values merged with ``params``; anything else (text) and ``params`` as they are."""
+    if isinstance(text, _Statement):
         return text.text_and_params(params)
     return text, params

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
-from crossql.builder import QueryBuilder
 from crossql.errors import CapabilityError
+
+if TYPE_CHECKING:
+    from crossql.builder import QueryBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,10 @@ def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | N
     from crossql.api import compile as compile_query
     from crossql.api import parse
 
-    if isinstance(query, QueryBuilder):
-        query, params = query.text_and_params(params)
+    if not isinstance(query, str | ir.Query):
+        from crossql.builder import as_text
+
+        query, params = as_text(query, params)
     q = parse(query) if isinstance(query, str) else query
     verdicts = []
     for name in BACKEND_NAMES:

@@ -521,3 +521,18 @@ def test_check_takes_a_builder() -> None:
         "from orders where exists(coupon) and total > :min", params={"min": 5})}
     assert verdicts == text
     assert verdicts["memory"] and not verdicts["firestore"]
+
+
+def test_import_crossql_and_compiling_text_do_not_load_the_builder() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys, crossql\n"
+             "crossql.compile('from users where age >= :a', backend='mongodb', params={'a': 1})\n"
+             "print('crossql.builder' in sys.modules)\n"
+             "crossql.field\n"
+             "print('crossql.builder' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert done.stdout.split() == ["False", "True"]

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crossql import ir
 from crossql.backends import Plan
-from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder, as_text
 from crossql.compiler.checks import bind, check_query
 from crossql.errors import BackendError, QuerySemanticError
 from crossql.grammar import parse_condition, parse_query, parse_statement
@@ -23,6 +22,7 @@ from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.writes import WriteResult
 
 if TYPE_CHECKING:
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import Transaction, TransactionScope
 
 Document = dict[str, Any]
@@ -97,7 +97,7 @@ class Store(abc.ABC):
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         """Parse and check ``text`` once; run it many times with different parameters (of a
         builder: its text; each run passes every value, ``**builder.params`` included)."""
-        text = text.format() if isinstance(text, QueryBuilder) else text
+        text = as_text(text, None)[0]
         return BoundQuery(self, self._cache.get(text, self.driver, schema=self._schema,
                                                 options=self._options))
 
@@ -130,8 +130,8 @@ class Store(abc.ABC):
         compiled for this store's backend (``CapabilityError`` where it runs no writes)."""
         from crossql.api import compile as compile_statement
 
-        if isinstance(text, UpdateBuilder | DeleteBuilder):
-            text, params = text.text_and_params(params)
+        if not isinstance(text, str | ir.Update | ir.Delete):
+            text, params = as_text(text, params)
         statement = parse_statement(text) if isinstance(text, str) else text
         if not isinstance(statement, ir.Update | ir.Delete):
             raise QuerySemanticError(
@@ -213,6 +213,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def new_id(self) -> Any:
         """A fresh document id for a document inserted without ``_id``."""
+
+
+def as_text(text: str | QueryBuilder | UpdateBuilder | DeleteBuilder,
+            params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any] | None]:
+    """Text and parameters as given, or a builder's canonical text and its values merged
+    with ``params`` (docs/builder.md)."""
+    if isinstance(text, str):
+        return text, params
+    # imported here: a builder exists only once crossql.builder is imported
+    from crossql.builder import as_text as builder_text
+
+    return builder_text(text, params)
 
 
 class BoundQuery:

@@ -48,16 +48,16 @@ from crossql.backends.dynamodb.values import (
     to_attribute_value,
 )
 from crossql.backends.dynamodb.writes import DynamoWritePlan
-from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder, as_text
 from crossql.config import DynamoConfig
 from crossql.errors import BackendError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
-from crossql.runtime.store import BoundQuery, Document, Store, with_id_first
+from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
 from crossql.runtime.writes import WriteResult, strict_equal, updated
 
 if TYPE_CHECKING:
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import TransactionScope
 
 BATCH_SIZE = 25
@@ -312,7 +312,7 @@ class DynamoStore(Store):
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         """Parse, check and plan ``text`` with the key schemas known so far; each run
         looks the table up first (and re-plans if its schema was not known yet)."""
-        return _DynamoBoundQuery(self, text.format() if isinstance(text, QueryBuilder) else text)
+        return _DynamoBoundQuery(self, as_text(text, None)[0])
 
     def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         return self._stream(text, params)
@@ -408,8 +408,9 @@ class DynamoStore(Store):
     async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
                       /, **params: Any) -> WriteResult:
         """Look the table's key schema up, then run the write (``Store.execute``)."""
-        if isinstance(text, UpdateBuilder | DeleteBuilder):
-            text, params = text.text_and_params(params)
+        if not isinstance(text, str | ir.Update | ir.Delete):
+            text, given = as_text(text, params)
+            params = dict(given or {})
         statement = parse_statement(text) if isinstance(text, str) else text
         if isinstance(statement, ir.Update | ir.Delete):
             await self._ensure_schema(statement.collection)

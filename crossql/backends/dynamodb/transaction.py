@@ -29,7 +29,7 @@ import copy
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
@@ -45,14 +45,16 @@ from crossql.backends.dynamodb.store import (
 )
 from crossql.backends.dynamodb.values import AttributeValue, item_to_python
 from crossql.backends.dynamodb.writes import DynamoWritePlan
-from crossql.builder import QueryBuilder, as_text
 from crossql.compiler.checks import bind
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import evaluate_condition
-from crossql.runtime.store import BoundQuery, Document, Store
+from crossql.runtime.store import BoundQuery, Document, Store, as_text
 from crossql.runtime.transaction import TransactionScope
 from crossql.runtime.writes import WriteResult, selects, strict_equal, updated
+
+if TYPE_CHECKING:
+    from crossql.builder import QueryBuilder
 
 MAX_ACTIONS = 100
 """Actions in one ``TransactWriteItems`` (DynamoDB's limit)."""
@@ -431,7 +433,7 @@ class DynamoView(DynamoStore):
         return bind(prepared.checked, params).where
 
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
-        return _ViewQuery(self, text.format() if isinstance(text, QueryBuilder) else text)
+        return _ViewQuery(self, as_text(text, None)[0])
 
     def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         return self._stream(text, params)
