@@ -103,7 +103,8 @@ class Store(abc.ABC):
 
     def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
-        text, params = as_text(text, params)
+        if not isinstance(text, str):  # a builder; text, the hot path, pays one check
+            text, params = as_text(text, params)
         return self._cache.plan(text, self.driver, params, schema=self._schema,
                                 options=self._options)
 
