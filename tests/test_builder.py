@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
@@ -24,6 +24,7 @@ from crossql.backends import BACKEND_NAMES
 from crossql.builder import Condition, Field, QueryBuilder
 from crossql.grammar.formatter import format_query
 from crossql.runtime.store import Store
+from tests.budget import examples
 from tests.strategies import any_condition
 
 R = TypeVar("R")
@@ -251,6 +252,7 @@ def _named_params(cond: ir.Condition) -> dict[str, Any]:
     return {node.name: 1 for node in ir.walk(cond) if isinstance(node, ir.Param)}
 
 
+@settings(max_examples=examples(300), deadline=None)
 @given(any_condition(valid=True, max_leaves=6))
 def test_a_generated_condition_built_compiles_like_its_text(cond: ir.Condition) -> None:
     names = _named_params(cond)
