@@ -560,13 +560,15 @@ class _Statement:
     conditions: tuple[Condition, ...]
     limit_value: Any
 
-    def _field(self, name: FieldArg) -> Field:
+    def _field(self, name: FieldArg, also: frozenset[tuple[str, ...]] = frozenset()) -> Field:
+        """``name`` as a field, checked against the schema (``also``: names accepted besides
+        the declared ones, such as select aliases)."""
         if isinstance(name, Field):
-            if self.schema is not None:
+            if self.schema is not None and name.segments not in also:
                 self.schema.check(name.segments)
             return name
         segments = parse_path(name)
-        if self.schema is not None:
+        if self.schema is not None and segments not in also:
             self.schema.check(segments, name)
         return Field(segments)
 
@@ -603,6 +605,12 @@ class _Statement:
     def __str__(self) -> str:
         return self.format()
 
+    def __repr__(self) -> str:
+        try:
+            return f"<{type(self).__name__} {self.format()}>"
+        except QuerySemanticError as err:  # an update that sets nothing, say
+            return f"<{type(self).__name__} of {self.collection}: {err.message}>"
+
     def text_and_params(self, params: Mapping[str, Any] | None = None
                         ) -> tuple[str, dict[str, Any]]:
         """The canonical text and the parameters: the builder's values merged with
@@ -625,7 +633,7 @@ def _count(value: int | Param | None, what: str) -> int | Param | None:
     return value
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class QueryBuilder(_Statement):
     """A read query. Each method returns a new builder (the old one is unchanged), so a
     base query can be shared and refined."""
@@ -658,13 +666,14 @@ class QueryBuilder(_Statement):
     def order_by(self, *keys: FieldArg | OrderKey, desc: bool = False) -> QueryBuilder:
         """Add sort keys: names (each ``desc`` when ``desc=True``) or
         ``field(...).desc()``/``.asc()``. A name from user input passes the text's name
-        rules and, with a schema, must be declared."""
+        rules and, with a schema, must be declared (or be an alias of ``select``)."""
         out = list(self.ordering)
+        aliases = frozenset((i.alias,) for i in self.selected if i.alias is not None)
         for key in keys:
             if isinstance(key, OrderKey):
-                out.append(OrderKey(self._field(key.field), key.descending))
+                out.append(OrderKey(self._field(key.field, aliases), key.descending))
             else:
-                out.append(OrderKey(self._field(key), bool(desc)))
+                out.append(OrderKey(self._field(key, aliases), bool(desc)))
         return replace(self, ordering=tuple(out))
 
     def limit(self, n: int | Param | None) -> QueryBuilder:
@@ -706,7 +715,7 @@ def _require_where(conditions: tuple[Condition, ...], everything: bool, what: st
             hint=f"add .where(...), or call .everything() to {what} every document")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class UpdateBuilder(_Statement):
     """``update C set ... where ... [limit n]``; run with ``store.execute``."""
 
@@ -764,7 +773,7 @@ class UpdateBuilder(_Statement):
         return ir.Update(self.collection, tuple(items), where=where, limit=limit), r.values
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class DeleteBuilder(_Statement):
     """``delete from C where ... [limit n]``; run with ``store.execute``."""
 

@@ -388,6 +388,19 @@ def test_a_model_declares_the_fields_a_user_may_choose() -> None:
         orders.select(field("secret").as_("s"))
 
 
+def test_a_select_alias_may_be_a_sort_key_under_a_schema() -> None:
+    orders = query("orders", fields=["total"])
+    assert orders.select(field("total").as_("amount")).order_by("amount").format() == (
+        "from orders select total as amount order by amount")
+    with pytest.raises(crossql.QuerySemanticError):
+        orders.order_by("amount")
+
+
+def test_a_builder_shows_its_text() -> None:
+    assert repr(query("c").where(field("a") == 1)) == "<QueryBuilder from c where a == :p0>"
+    assert repr(crossql.update("c")) == "<UpdateBuilder of c: an update sets nothing>"
+
+
 def test_a_fields_list_declares_the_fields() -> None:
     orders = query("orders", fields=["status", "total", "address.city"])
     assert orders.order_by("address.city").format() == "from orders order by address.city"
