@@ -23,16 +23,35 @@ from crossql.runtime.store import Collection, Store
 
 if TYPE_CHECKING:
     from crossql.backends.firestore.options import FirestoreOptions
+    from crossql.builder import (
+        Condition,
+        DeleteBuilder,
+        Field,
+        QueryBuilder,
+        UpdateBuilder,
+        and_,
+        delete_from,
+        field,
+        not_,
+        or_,
+        param,
+        query,
+        update,
+    )
     from crossql.config import NoSQLConfig
 
 __version__ = "0.1.0"
 
-# pydantic models, imported on first use: `import crossql` and compiling do not need
-# pydantic (~40 ms to import), configuration does
+# imported on first use: `import crossql` and compiling do not need pydantic (~40 ms to
+# import), configuration does
 _LAZY = {
     "FirestoreOptions": "crossql.backends.firestore.options",
     "NoSQLConfig": "crossql.config",
 }
+# the query builder too (docs/builder.md): its classes cost as much to create as the IR's
+_LAZY.update(dict.fromkeys(
+    ["Condition", "DeleteBuilder", "Field", "QueryBuilder", "UpdateBuilder", "and_",
+     "delete_from", "field", "not_", "or_", "param", "query", "update"], "crossql.builder"))
 
 
 def __getattr__(name: str) -> Any:
@@ -54,21 +73,34 @@ __all__ = [
     "BackendError",
     "CapabilityError",
     "Collection",
+    "Condition",
     "ConfigError",
+    "DeleteBuilder",
+    "Field",
     "FirestoreOptions",
     "NoSQLConfig",
     "Plan",
+    "QueryBuilder",
     "QueryError",
     "QuerySemanticError",
     "QuerySyntaxError",
     "Store",
     "TransactionConflict",
+    "UpdateBuilder",
     "Verdict",
     "__version__",
+    "and_",
     "check",
     "compile",
     "connect",
+    "delete_from",
     "evaluate",
+    "field",
     "format",
+    "not_",
+    "or_",
+    "param",
     "parse",
+    "query",
+    "update",
 ]

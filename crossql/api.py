@@ -17,6 +17,7 @@ from crossql.grammar.formatter import format_statement
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.config import NoSQLConfig
     from crossql.runtime.store import Store
 
@@ -37,7 +38,7 @@ def _query(query: str | ir.Query) -> ir.Query:
 
 
 def compile(
-    query: str | ir.Statement,
+    query: str | ir.Statement | QueryBuilder | UpdateBuilder | DeleteBuilder,
     backend: str = "memory",
     params: Mapping[str, Any] | None = None,
     schema: Any = None,
@@ -50,8 +51,13 @@ def compile(
     refuses one with ``CapabilityError``. Raises ``QuerySyntaxError``,
     ``QuerySemanticError`` (including an unbound or unused parameter) or
     ``CapabilityError``; returns an immutable ``Plan``.
+
+    A builder (``crossql.query(...)``, docs/builder.md) compiles as its canonical
+    text, with its values merged into ``params``.
     """
     spec = get_backend(backend)
+    if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
+        query, params = _builder_text(query, params)
     statement = parse_statement(query) if isinstance(query, str) else query
     if isinstance(statement, ir.Update | ir.Delete):
         return _compile_write(spec, statement, params, schema, options)
@@ -61,6 +67,14 @@ def compile(
         return spec.compile(bound, schema=schema, options=options)
     except QueryError as err:
         raise err.with_source(q.source) from None
+
+
+def _builder_text(query: QueryBuilder | UpdateBuilder | DeleteBuilder,
+                  params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any] | None]:
+    # imported here: a builder exists only once crossql.builder is imported
+    from crossql.builder import as_text
+
+    return as_text(query, params)
 
 
 def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
@@ -73,17 +87,20 @@ def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
 
 
 def evaluate(
-    query: str | ir.Query,
+    query: str | ir.Query | QueryBuilder,
     documents: Iterable[Mapping[str, Any]],
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of ``query`` over ``documents`` under the reference semantics.
+    """The rows of ``query`` (text, IR or a ``crossql.query(...)`` builder) over
+    ``documents`` under the reference semantics.
 
     A document nested deeper than Python's recursion allows (thousands of levels;
     MongoDB stores at most 100) raises ``ValueError`` naming it."""
     from crossql.backends.memory.store import MAX_DOCUMENT_DEPTH, document_depth
     from crossql.runtime import reference
 
+    if not isinstance(query, str | ir.Query):
+        query, params = _builder_text(query, params)
     bound = bind(check_query(_query(query)), params)
     docs = documents if isinstance(documents, list | tuple) else list(documents)
     try:
@@ -98,8 +115,11 @@ def evaluate(
         raise
 
 
-def format(query: str | ir.Statement) -> str:
-    """The canonical text of a query or a write (``parse(format(q)) == q``)."""
+def format(query: str | ir.Statement | QueryBuilder | UpdateBuilder | DeleteBuilder) -> str:
+    """The canonical text of a query or a write (``parse(format(q)) == q``); of a
+    builder, with its values as parameters ``:p0``, ``:p1``, ..."""
+    if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
+        query = _builder_text(query, None)[0]
     return format_statement(parse_statement(query) if isinstance(query, str) else query)
 
 

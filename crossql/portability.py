@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
 from crossql.errors import CapabilityError
+
+if TYPE_CHECKING:
+    from crossql.builder import QueryBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ def _options_for(backend: str, options: Any) -> Any:
     return options if module.startswith(f"crossql.backends.{backend}") else None
 
 
-def check(query: str | ir.Query, *, params: Mapping[str, Any] | None = None,
+def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | None = None,
           schema: Mapping[str, Any] | None = None, options: Any = None) -> list[Verdict]:
     """Compile ``query`` for every backend; one ``Verdict`` per backend, in order.
 
@@ -59,6 +62,10 @@ def check(query: str | ir.Query, *, params: Mapping[str, Any] | None = None,
     from crossql.api import compile as compile_query
     from crossql.api import parse
 
+    if not isinstance(query, str | ir.Query):
+        from crossql.builder import as_text
+
+        query, params = as_text(query, params)
     q = parse(query) if isinstance(query, str) else query
     verdicts = []
     for name in BACKEND_NAMES:

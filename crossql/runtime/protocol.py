@@ -15,6 +15,7 @@ from crossql import ir
 from crossql.backends.base import Plan
 
 if TYPE_CHECKING:
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import Transaction
     from crossql.runtime.writes import WriteResult
 
@@ -90,23 +91,23 @@ class StoreProtocol(Protocol):
         """A handle on one collection."""
         ...
 
-    def prepare(self, text: str) -> PreparedProtocol:
+    def prepare(self, text: str | QueryBuilder) -> PreparedProtocol:
         """Parse and check once; run many times."""
         ...
 
-    def plan(self, text: str, params: Mapping[str, Any] | None = None) -> Plan:
+    def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``fetch(text, **params)`` runs."""
         ...
 
-    async def fetch(self, text: str, /, **params: Any) -> list[Row]:
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Row]:
         """All rows of a query."""
         ...
 
-    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Row]:
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Row]:
         """The rows of a query, one at a time."""
         ...
 
-    async def count(self, text: str, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         """How many rows the query returns."""
         ...
 
@@ -114,7 +115,7 @@ class StoreProtocol(Protocol):
         """Remove a collection and its documents."""
         ...
 
-    async def execute(self, text: str | ir.Update | ir.Delete, /,
+    async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder, /,
                       **params: Any) -> WriteResult:
         """Run an ``update`` or ``delete``; what it matched, modified and deleted."""
         ...

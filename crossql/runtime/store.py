@@ -22,6 +22,7 @@ from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.writes import WriteResult
 
 if TYPE_CHECKING:
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import Transaction, TransactionScope
 
 Document = dict[str, Any]
@@ -93,25 +94,29 @@ class Store(abc.ABC):
             await store.close()
 
     # -- queries -----------------------------------------------------------------
-    def prepare(self, text: str) -> BoundQuery:
-        """Parse and check ``text`` once; run it many times with different parameters."""
+    def prepare(self, text: str | QueryBuilder) -> BoundQuery:
+        """Parse and check ``text`` once; run it many times with different parameters (of a
+        builder: its text; each run passes every value, ``**builder.params`` included)."""
+        text = as_text(text, None)[0]
         return BoundQuery(self, self._cache.get(text, self.driver, schema=self._schema,
                                                 options=self._options))
 
-    def plan(self, text: str, params: Mapping[str, Any] | None = None) -> Plan:
+    def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
+        if not isinstance(text, str):  # a builder; text, the hot path, pays one check
+            text, params = as_text(text, params)
         return self._cache.plan(text, self.driver, params, schema=self._schema,
                                 options=self._options)
 
-    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
-        """All rows of a query, as plain dicts."""
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
+        """All rows of a query (text or a ``crossql.query(...)`` builder), as plain dicts."""
         return [row async for row in self.stream(text, **params)]
 
-    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         """The rows of a query, one at a time, as the backend delivers them."""
         return self.run_plan(self.plan(text, params))
 
-    async def count(self, text: str, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         """How many rows the query returns."""
         return await self.count_plan(self.plan(text, params))
 
@@ -120,12 +125,14 @@ class Store(abc.ABC):
         return Collection(self, name)
 
     # -- writes ------------------------------------------------------------------
-    def write_plan(self, text: str | ir.Update | ir.Delete,
+    def write_plan(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
                    params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``execute(text, **params)`` would run: parsed, checked, bound and
         compiled for this store's backend (``CapabilityError`` where it runs no writes)."""
         from crossql.api import compile as compile_statement
 
+        if not isinstance(text, str | ir.Update | ir.Delete):
+            text, params = as_text(text, params)
         statement = parse_statement(text) if isinstance(text, str) else text
         if not isinstance(statement, ir.Update | ir.Delete):
             raise QuerySemanticError(
@@ -135,7 +142,8 @@ class Store(abc.ABC):
         return compile_statement(statement, backend=self.driver, params=params,
                                  schema=self._schema, options=self._options)
 
-    async def execute(self, text: str | ir.Update | ir.Delete, /, **params: Any) -> WriteResult:
+    async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
+                      /, **params: Any) -> WriteResult:
         """Run an ``update`` or ``delete``; return the counts (matched, modified, deleted)."""
         return await self.execute_plan(self.write_plan(text, params))
 
@@ -206,6 +214,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def new_id(self) -> Any:
         """A fresh document id for a document inserted without ``_id``."""
+
+
+def as_text(text: str | QueryBuilder | UpdateBuilder | DeleteBuilder,
+            params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any] | None]:
+    """Text and parameters as given, or a builder's canonical text and its values merged
+    with ``params`` (docs/builder.md)."""
+    if isinstance(text, str):
+        return text, params
+    # imported here: a builder exists only once crossql.builder is imported
+    from crossql.builder import as_text as builder_text
+
+    return builder_text(text, params)
 
 
 class BoundQuery:

@@ -32,6 +32,7 @@ from crossql.errors import BackendError, TransactionConflict
 if TYPE_CHECKING:
     from crossql import ir
     from crossql.backends import Plan
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.store import BoundQuery, Collection, Document, Store
     from crossql.runtime.writes import WriteResult
 
@@ -114,19 +115,19 @@ class Transaction:
         """The store whose operations run inside this transaction."""
         return self._open_scope().view
 
-    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
         """All rows of a query, read inside the transaction."""
         return await self.view.fetch(text, **params)
 
-    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         """The rows of a query, read inside the transaction."""
         return self.view.stream(text, **params)
 
-    async def count(self, text: str, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         """How many rows a query returns, inside the transaction."""
         return await self.view.count(text, **params)
 
-    async def execute(self, text: str | ir.Update | ir.Delete, /,
+    async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder, /,
                       **params: Any) -> WriteResult:
         """Run an ``update`` or ``delete`` inside the transaction."""
         return await self.view.execute(text, **params)
@@ -136,11 +137,11 @@ class Transaction:
         ``get`` run inside the transaction."""
         return self.view.collection(name)
 
-    def prepare(self, text: str) -> BoundQuery:
+    def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         """A prepared query that runs inside the transaction."""
         return self.view.prepare(text)
 
-    def plan(self, text: str, params: dict[str, Any] | None = None) -> Plan:
+    def plan(self, text: str | QueryBuilder, params: dict[str, Any] | None = None) -> Plan:
         """The plan ``fetch(text, **params)`` runs (the store's plan)."""
         return self.view.plan(text, params)
 

@@ -53,10 +53,11 @@ from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
-from crossql.runtime.store import BoundQuery, Document, Store, with_id_first
+from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
 from crossql.runtime.writes import WriteResult, strict_equal, updated
 
 if TYPE_CHECKING:
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import TransactionScope
 
 BATCH_SIZE = 25
@@ -336,25 +337,28 @@ class DynamoStore(Store):
         return self._cache.get(text, self.driver, schema=self._schema, options=self._options)
 
     # -- queries (the table's key schema is looked up first) ---------------------------------
-    def prepare(self, text: str) -> BoundQuery:
+    def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         """Parse, check and plan ``text`` with the key schemas known so far; each run
         looks the table up first (and re-plans if its schema was not known yet)."""
-        return _DynamoBoundQuery(self, text)
+        return _DynamoBoundQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         return self._stream(text, params)
 
-    async def _stream(self, text: str, params: Mapping[str, Any]) -> AsyncIterator[Document]:
+    async def _stream(self, text: str | QueryBuilder,
+                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+        text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         async for row in self.run_plan(self.plan(text, params)):
             yield row
 
-    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
         return [row async for row in self._stream(text, params)]
 
-    async def count(self, text: str, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+        text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        return await self.count_plan(self.plan(text, params))
+        return await self.count_plan(self.plan(text, given))
 
     # -- plans ----------------------------------------------------------------------------
     def _plan(self, plan: Plan) -> DynamoPlan:
@@ -429,8 +433,12 @@ class DynamoStore(Store):
         return total if dplan.limit is None else min(total, dplan.limit)
 
     # -- writes ---------------------------------------------------------------------------
-    async def execute(self, text: str | ir.Update | ir.Delete, /, **params: Any) -> WriteResult:
+    async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
+                      /, **params: Any) -> WriteResult:
         """Look the table's key schema up, then run the write (``Store.execute``)."""
+        if not isinstance(text, str | ir.Update | ir.Delete):
+            text, given = as_text(text, params)
+            params = dict(given or {})
         statement = parse_statement(text) if isinstance(text, str) else text
         if isinstance(statement, ir.Update | ir.Delete):
             await self._ensure_schema(statement.collection)

@@ -29,7 +29,7 @@ import copy
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
@@ -49,9 +49,12 @@ from crossql.compiler.checks import bind
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import evaluate_condition
-from crossql.runtime.store import BoundQuery, Document, Store
+from crossql.runtime.store import BoundQuery, Document, Store, as_text
 from crossql.runtime.transaction import TransactionScope
 from crossql.runtime.writes import WriteResult, selects, strict_equal, updated
+
+if TYPE_CHECKING:
+    from crossql.builder import QueryBuilder
 
 MAX_ACTIONS = 100
 """Actions in one ``TransactWriteItems`` (DynamoDB's limit)."""
@@ -429,25 +432,28 @@ class DynamoView(DynamoStore):
             return None
         return bind(prepared.checked, params).where
 
-    def prepare(self, text: str) -> BoundQuery:
-        return _ViewQuery(self, text)
+    def prepare(self, text: str | QueryBuilder) -> BoundQuery:
+        return _ViewQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str, /, **params: Any) -> AsyncIterator[Document]:
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         return self._stream(text, params)
 
-    async def _stream(self, text: str, params: Mapping[str, Any]) -> AsyncIterator[Document]:
+    async def _stream(self, text: str | QueryBuilder,
+                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+        text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         plan = self._plan(self.plan(text, params))
-        async for row in self._rows(plan, self._where(self._prepared(text), params)):
+        async for row in self._rows(plan, self._where(self._prepared(text), params or {})):
             yield row
 
-    async def fetch(self, text: str, /, **params: Any) -> list[Document]:
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
         return [row async for row in self._stream(text, params)]
 
-    async def count(self, text: str, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+        text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        plan = self._plan(self.plan(text, params))
-        return await self._count_rows(plan, self._where(self._prepared(text), params))
+        plan = self._plan(self.plan(text, given))
+        return await self._count_rows(plan, self._where(self._prepared(text), given or {}))
 
     def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         return self._rows(self._plan(plan), None)
