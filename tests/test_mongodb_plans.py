@@ -147,3 +147,23 @@ def test_a_point_lookup_is_the_hand_written_find() -> None:
                            params={"id": "u-42"}).to_dict()
     assert plan["operation"] == "find"
     assert plan["arguments"] == {"filter": {"_id": "u-42"}}
+
+
+def test_a_dotted_sort_key_never_reads_through_an_array() -> None:
+    # `$sort` on `aom.k` reads into an array `aom`, where the reference sees the key
+    # missing: the key is computed, null when a proper prefix is not a map
+    plan = crossql.compile("from items where n > 1 order by aom.k desc, _id limit 5",
+                           backend="mongodb").to_dict()
+    assert plan["operation"] == "aggregate"
+    key = {"$cond": [{"$ne": [{"$type": "$aom"}, "object"]}, None, "$aom.k"]}
+    assert plan["arguments"]["pipeline"] == [
+        {"$match": {"n": {"$gt": 1, "$not": {"$type": "array"}}}},
+        {"$replaceRoot": {"newRoot": {"k0": key, "doc": "$$ROOT"}}},
+        {"$sort": {"k0": -1, "doc._id": 1}},
+        {"$limit": 5},
+        {"$replaceRoot": {"newRoot": "$doc"}},
+    ]
+    # keys without dots keep the plain find
+    plan = crossql.compile("from items order by k desc, _id limit 5", backend="mongodb").to_dict()
+    assert plan["operation"] == "find"
+    assert plan["arguments"]["sort"] == [["k", -1], ["_id", 1]]
