@@ -18,7 +18,12 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 import crossql
-from crossql.limits import MAX_LIST_ITEMS, MAX_PARAMETERS, MAX_QUERY_LENGTH
+from crossql.limits import (
+    MAX_CONDITION_DEPTH,
+    MAX_LIST_ITEMS,
+    MAX_PARAMETERS,
+    MAX_QUERY_LENGTH,
+)
 from tests.time_budget import assert_fast
 
 TIME_LIMIT = 1.0  # seconds per call on an idle machine, scaled by the load (time_budget.py)
@@ -372,6 +377,10 @@ PATHOLOGICAL: dict[str, str] = {
     "10k nots": W + "not " * 10_000 + "a == 1",
     "10k nots, no operand": W + "not " * 10_000,
     "10k not-parens": W + "not (" * 10_000 + "a == 1" + ")" * 10_000,
+    "49k balanced parens": W + "(" * 49_000 + "a == 1" + ")" * 49_000,
+    "parens past the limit, then an error": W + "(" * 65 + "a @ 1",
+    "deep parens mixed with not/and/or": W + "(not (a == 1 or (b == 2 and (" * 3_000
+    + "c == 3" + "))))" * 3_000,
     "5k nested ands": W + "a == 1 and (" * 5_000 + "b == 2" + ")" * 5_000,
     "left-nested ors": W + "(" * 5_000 + "a == 1" + " or b == 2)" * 5_000,
     "5k flat ors": W + " or ".join(["a == 1"] * 5_000),
@@ -473,3 +482,31 @@ def test_pathological_params() -> None:
         check("from users where a matches :p", params)
         check("from users limit :p", params)
 
+
+
+# --- nesting: parentheses mixed with not/and/or ---------------------------------------
+# Each opener nests: (text, its closer, parentheses it leaves open, not/and/or levels it
+# adds). A query is refused (`syntax.too-deep`) exactly when either count passes
+# MAX_CONDITION_DEPTH; parentheses are refused as they are read.
+_OPENERS = [("(", ")", 1, 0), ("not (", ")", 1, 1), ("not not (", ")", 1, 2),
+            ("a == 1 and (", ")", 1, 1), ("a == 1 or (", ")", 1, 1),
+            ("(a == 1) or not (", ")", 1, 2), ("((", "))", 2, 0)]
+_LAST = {"b == 2": (0, 1), "exists(b)": (0, 1), "not b == 2": (0, 2), "(b == 2)": (1, 1)}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_OPENERS), max_size=3 * MAX_CONDITION_DEPTH),
+       st.sampled_from(sorted(_LAST)))
+def test_deep_nesting_is_refused_exactly_past_the_limit(
+        openers: list[tuple[str, str, int, int]], last: str) -> None:
+    text = W + "".join(o[0] for o in openers) + last + "".join(o[1] for o in openers[::-1])
+    last_parens, last_levels = _LAST[last]
+    parens = sum(o[2] for o in openers) + last_parens
+    levels = sum(o[3] for o in openers) + last_levels
+    note(f"parentheses {parens}, levels {levels}")
+    result = check(text)
+    if parens > MAX_CONDITION_DEPTH or levels > MAX_CONDITION_DEPTH:
+        assert isinstance(result, crossql.QuerySyntaxError), result
+        assert result.code == "syntax.too-deep", result
+    else:
+        assert not isinstance(result, crossql.QueryError), result

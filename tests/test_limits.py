@@ -61,6 +61,12 @@ LIMIT_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any] | N
      "from c" + " " * (MAX_QUERY_LENGTH - 5), None, "syntax.too-long"),
     ("condition depth", "from c where " + "not " * (MAX_CONDITION_DEPTH - 1) + "a == 1", None,
      "from c where " + "not " * MAX_CONDITION_DEPTH + "a == 1", None, "syntax.too-deep"),
+    ("parenthesis depth", "from c where " + "(" * MAX_CONDITION_DEPTH + "a == 1"
+     + ")" * MAX_CONDITION_DEPTH, None, "from c where " + "(" * (MAX_CONDITION_DEPTH + 1)
+     + "a == 1" + ")" * (MAX_CONDITION_DEPTH + 1), None, "syntax.too-deep"),
+    ("parentheses and not", "from c where " + "not (" * (MAX_CONDITION_DEPTH - 1) + "a == 1"
+     + ")" * (MAX_CONDITION_DEPTH - 1), None, "from c where " + "(not " * MAX_CONDITION_DEPTH
+     + "a == 1" + ")" * MAX_CONDITION_DEPTH, None, "syntax.too-deep"),
     ("list items (literal)", "from c where a in [" + ",".join(["1"] * MAX_LIST_ITEMS) + "]",
      None, "from c where a in [" + ",".join(["1"] * (MAX_LIST_ITEMS + 1)) + "]", None,
      "semantic.list-too-long"),
@@ -239,3 +245,90 @@ def test_the_memory_store_refuses_documents_nested_past_100_levels() -> None:
             return await store.fetch("from c where exists(x) order by x")
 
     assert [row["_id"] for row in asyncio.run(scenario())] == [1]
+
+
+# --- nesting is counted as the query is read ----------------------------------------------
+
+W = "from c where "
+
+
+def _lexed_tokens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the tokens the parser reads (its scanner's matches)."""
+    from crossql.grammar import parser
+
+    read = [0]
+    real = parser.scanner
+
+    def counting(text: str) -> Any:
+        match = real(text)
+
+        def next_token() -> Any:
+            read[0] += 1
+            return match()
+
+        return next_token
+
+    monkeypatch.setattr(parser, "scanner", counting)
+    return read
+
+
+def test_49000_parentheses_are_refused_at_the_first_one_past_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    read = _lexed_tokens(monkeypatch)
+    text = W + "(" * 49_000 + "a == 1" + ")" * 49_000
+    err = error_of(text)
+    assert isinstance(err, crossql.QuerySyntaxError)
+    assert err.code == "syntax.too-deep"
+    assert "parentheses nest more than 64 deep" in err.message
+    first_past = len(W) + MAX_CONDITION_DEPTH
+    assert err.span == (first_past, first_past + 1)
+    assert (err.line, err.column) == (1, first_past + 1)
+    # the check is linear: the parser stopped reading right there (`from c where`, 65
+    # parentheses, and the first token once more: `compile` looks for `update`/`delete`)
+    assert read[0] == 3 + MAX_CONDITION_DEPTH + 1 + 1, read[0]
+
+
+def test_lark_s_parser_refuses_the_same_parenthesis() -> None:
+    from crossql.grammar.lark_support import parse_with_lark
+
+    text = W + "a == 1 or " + "(" * 70 + "b == 2" + ")" * 70
+    with pytest.raises(crossql.QuerySyntaxError) as ours:
+        crossql.parse(text)
+    for lexer in ("crossql", "basic"):
+        with pytest.raises(crossql.QuerySyntaxError) as lark:
+            parse_with_lark(text, lexer=lexer)
+        assert (lark.value.code, lark.value.span) == (ours.value.code, ours.value.span), lexer
+
+
+def test_parentheses_of_calls_and_closed_ones_do_not_count() -> None:
+    # 64 open at most, however many there are in all; `exists(` is a call, not nesting
+    deep = "(" * MAX_CONDITION_DEPTH + "exists(a)" + ")" * MAX_CONDITION_DEPTH
+    crossql.compile(W + " and ".join([deep] * 20))
+    crossql.compile(W + "(" * (MAX_CONDITION_DEPTH - 1) + "not (a == 1)"
+                    + ")" * (MAX_CONDITION_DEPTH - 1))
+
+
+def test_the_depth_check_visits_each_node_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 61 levels of `not` over a wide `and` of `or`s: walking the subtree at each new
+    # level (as the check once did) visits it 61 times over
+    from crossql.grammar import parser
+
+    visited = [0]
+    real = parser.condition_depth
+
+    def counting(cond: Any) -> int:
+        stack = [cond]
+        while stack:
+            node = stack.pop()
+            visited[0] += 1
+            if isinstance(node, crossql.ir.Not):
+                stack.append(node.operand)
+            elif isinstance(node, crossql.ir.And | crossql.ir.Or):
+                stack.extend(node.operands)
+        return real(cond)
+
+    monkeypatch.setattr(parser, "condition_depth", counting)
+    wide = " and ".join(["(a == 1 or b == 2)"] * 2_000)
+    crossql.parse(W + "not " * 61 + "(" + wide + ")")  # 61 + and + or + predicate: 64
+    nodes = 61 + 1 + 2_000 * 3
+    assert visited[0] <= 2 * nodes, visited[0]
