@@ -332,3 +332,21 @@ def test_the_depth_check_visits_each_node_once(monkeypatch: pytest.MonkeyPatch) 
     crossql.parse(W + "not " * 61 + "(" + wide + ")")  # 61 + and + or + predicate: 64
     nodes = 61 + 1 + 2_000 * 3
     assert visited[0] <= 2 * nodes, visited[0]
+
+
+def test_the_depth_memo_is_emptied_after_each_parse_and_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossql.grammar import parser
+    from crossql.grammar.lark_support import lark_parser
+
+    crossql.parse(W + "not " * 60 + "(a == 1 or (b == 2 and c == 3))")
+    assert not parser._DEPTHS
+    with pytest.raises(crossql.QuerySyntaxError):
+        crossql.parse(W + "not " * 70 + "a == 1")
+    assert not parser._DEPTHS
+    # Lark's parser used directly (no `_run` around it) keeps the memo bounded
+    monkeypatch.setattr(parser, "_DEPTHS_MAX", 1_000)
+    for _ in range(3):
+        lark_parser().parse(W + " or ".join(["not (a == 1 and b == 2)"] * 700), start="start")
+    assert 0 < len(parser._DEPTHS) <= 1_000
+    parser._DEPTHS.clear()

@@ -185,8 +185,11 @@ _Bool = TypeVar("_Bool", ir.Not, ir.And, ir.Or)
 _DEPTHS: dict[int, tuple[Any, int]] = {}
 """The depth of each not/and/or node built by the parse under way past two levels, by
 ``id`` (with the node, so an id is never mistaken for another's): a new node's depth is
-one more than its operands', without walking them again. Emptied after each parse;
-a node missing from it (another thread's parse emptied it) is walked instead."""
+one more than its operands', without walking them again. Emptied after each parse
+(and when it reaches ``_DEPTHS_MAX``: Lark's parser of ``lark_support`` may be used
+directly, without ``_run``); a node missing from it (another thread's parse emptied
+it) is walked instead."""
+_DEPTHS_MAX = 65_536
 
 
 def _depth_of(operand: Any) -> int:
@@ -216,6 +219,8 @@ def _deep_checked(node: _Bool) -> _Bool:
             code="syntax.too-deep", span=node.span,
             hint="flatten it: `not not c` is `c`, and `a and (b and c)` is `a and b and c`",
         )
+    if len(_DEPTHS) >= _DEPTHS_MAX:
+        _DEPTHS.clear()
     _DEPTHS[id(node)] = (node, depth)
     return node
 
