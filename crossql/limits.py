@@ -8,7 +8,8 @@ MAX_QUERY_LENGTH = 100_000
 """Characters in a query text."""
 
 MAX_CONDITION_DEPTH = 64
-"""Nesting of ``not``/``and``/``or``/parentheses in a ``where`` condition."""
+"""Nesting of ``not``/``and``/``or`` in a ``where`` condition, and of its parentheses
+(counted apart, as they are read: ``((c))`` is two deep though it builds no node)."""
 
 MAX_LIST_ITEMS = 10_000
 """Items in one list literal or one list bound to a parameter."""

@@ -533,6 +533,23 @@ def documents(
     return [{"_id": doc_id, **body} for doc_id, body in zip(ids, bodies, strict=True)]
 
 
+@st.composite
+def documents_with_arrays_of_maps(
+    draw: st.DrawFn, n: int = 12, *, schema: Schema = DEFAULT_SCHEMA, min_size: int = 0
+) -> list[dict[str, Any]]:
+    """``documents``, where a map field sometimes holds an array of maps of its fields
+    instead (``m: [{k: "a"}, {k: "b", v: 1}]``). The reference reads ``m.k`` as missing
+    there, in every clause; a backend that reads into the array (MongoDB's ``$sort`` on
+    ``m.k`` did) sorts, filters or groups those documents differently."""
+    docs = draw(documents(n, schema=schema, min_size=min_size))
+    maps = [f for f in schema.fields if f.kind == "map"]
+    for doc in docs:
+        for f in maps:
+            if draw(_ROLL) < 7:  # about a third of the documents
+                doc[f.name] = draw(st.lists(_body(f.fields), max_size=3))
+    return docs
+
+
 _wild_scalar = st.one_of(
     st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from([0.0, 1.0, 1.5, -0.5]),
     st.sampled_from(["", "a", "ab", "b", "1", "é"]),

@@ -16,6 +16,7 @@ from benchmarks import check
 from benchmarks.suite import Row
 from benchmarks.targets import BACKENDS, targets
 from crossql.runtime.prepared import PlanCache
+from tests.time_budget import within
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,9 +41,10 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
-    assert time.monotonic() - start < 20
+    # 20 s on an idle machine, scaled by a baseline timed in the same run
+    assert within(time.monotonic() - start, 20)
     rows = json.loads(out.read_text("utf-8"))
     keys = [r["key"] for r in rows]
     assert sorted(keys) == sorted(EXPECTED)

@@ -169,6 +169,8 @@ SYNTAX: list[Case] = [
          "syntax.too-deep", 1, 18, None, message="nests more than 64 levels"),
     Case("parens nested too deep", U + "not (a == 1 and " * 40 + "b == 2" + ")" * 40, Syn,
          "syntax.too-deep", 1, 18 + 16 * 8, None),
+    Case("parens too deep", U + "(" * 1000 + "a == 1" + ")" * 1000, Syn, "syntax.too-deep",
+         1, 18 + MAX_CONDITION_DEPTH, "(", message="parentheses nest more than 64 deep"),
     Case("list nested too deep", U + "a == " + "[" * 9 + "]" * 9, Syn, "syntax.too-deep",
          1, 23, "[" * 9 + "]" * 9, message="lists nest 9 deep"),
     # positions past line 1
@@ -480,8 +482,8 @@ def test_depth_limits_are_inclusive() -> None:
     crossql.compile(U + "not " * (MAX_CONDITION_DEPTH - 1) + "a == 1")
     crossql.compile(U + "a == " + "[" * 8 + "]" * 8)
     crossql.compile(U + "a in [" + "1," * (MAX_LIST_ITEMS - 1) + "1]")
-    # redundant parentheses add no level: they build no node
-    crossql.compile(U + "(" * 1000 + "a == 1" + ")" * 1000)
+    # parentheses count too, even redundant ones that build no node (issue #15, item 7)
+    crossql.compile(U + "(" * MAX_CONDITION_DEPTH + "a == 1" + ")" * MAX_CONDITION_DEPTH)
 
 
 def test_hierarchy() -> None:

@@ -67,6 +67,8 @@ def shape(data: Any, parent: str = "") -> Any:
         return [shape(v, parent) for v in data]
     if parent.startswith("$") and parent not in STRUCTURAL_OPERATORS:
         return "<v>"
+    if parent == "_id" and not isinstance(data, dict | list):
+        return "<v>"  # MongoDB's point lookup `{_id: v}`: a value in a field's place
     return data
 
 

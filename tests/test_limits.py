@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,6 +33,7 @@ from crossql.limits import (
 )
 from tests.budget import examples
 from tests.strategies import bound_lists_near_limits
+from tests.time_budget import assert_fast
 
 BACKENDS = ["memory", "mongodb", "dynamodb", "firestore"]
 
@@ -45,15 +45,10 @@ def error_of(text: str, params: dict[str, Any] | None = None,
     return info.value
 
 
-def best_of_two(call: Callable[[], Any]) -> float:
-    """Seconds the faster of two runs of ``call`` took (a QueryError is an outcome)."""
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        with contextlib.suppress(crossql.QueryError):
-            call()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def fast(call: Callable[[], Any], budget: float, what: object = "") -> None:
+    """``call`` keeps to ``budget`` seconds on an idle machine, scaled by a baseline timed
+    in the same run (a QueryError is an outcome): ``tests/time_budget.py``."""
+    assert_fast(call, budget, what)
 
 
 # --- each limit: just inside, just past -------------------------------------------------
@@ -72,6 +67,12 @@ LIMIT_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any] | N
      "from c" + " " * (MAX_QUERY_LENGTH - 5), None, "syntax.too-long"),
     ("condition depth", "from c where " + "not " * (MAX_CONDITION_DEPTH - 1) + "a == 1", None,
      "from c where " + "not " * MAX_CONDITION_DEPTH + "a == 1", None, "syntax.too-deep"),
+    ("parenthesis depth", "from c where " + "(" * MAX_CONDITION_DEPTH + "a == 1"
+     + ")" * MAX_CONDITION_DEPTH, None, "from c where " + "(" * (MAX_CONDITION_DEPTH + 1)
+     + "a == 1" + ")" * (MAX_CONDITION_DEPTH + 1), None, "syntax.too-deep"),
+    ("parentheses and not", "from c where " + "not (" * (MAX_CONDITION_DEPTH - 1) + "a == 1"
+     + ")" * (MAX_CONDITION_DEPTH - 1), None, "from c where " + "(not " * MAX_CONDITION_DEPTH
+     + "a == 1" + ")" * MAX_CONDITION_DEPTH, None, "syntax.too-deep"),
     ("list items (literal)", "from c where a in [" + ",".join(["1"] * MAX_LIST_ITEMS) + "]",
      None, "from c where a in [" + ",".join(["1"] * (MAX_LIST_ITEMS + 1)) + "]", None,
      "semantic.list-too-long"),
@@ -147,8 +148,7 @@ def test_the_limits_are_the_same_on_every_backend() -> None:
 def test_a_huge_regex_parameter_is_refused_at_once() -> None:
     # before the length limit, re.compile took ~1.3 s on a million characters
     pattern = "a" * 1_000_000
-    assert best_of_two(lambda: crossql.compile("from c where s matches :p",
-                                               params={"p": pattern})) < 0.05
+    fast(lambda: crossql.compile("from c where s matches :p", params={"p": pattern}), 0.05)
     assert error_of("from c where s matches :p", {"p": pattern}).code == \
         "semantic.pattern-too-long"
 
@@ -158,8 +158,8 @@ def test_a_megabyte_string_parameter_binds_in_linear_time() -> None:
     for text in ("x" * MAX_STRING_LENGTH, "é" * MAX_STRING_LENGTH):
         for backend in BACKENDS:
             query = "from c where s == :p"
-            assert best_of_two(lambda q=query, b=backend, t=text: crossql.compile(
-                q, backend=b, params={"p": t})) < 0.5, backend
+            fast(lambda q=query, b=backend, t=text: crossql.compile(
+                q, backend=b, params={"p": t}), 0.5, backend)
 
 
 def test_shared_and_cyclic_lists_cost_at_most_the_item_budget() -> None:
@@ -174,8 +174,7 @@ def test_shared_and_cyclic_lists_cost_at_most_the_item_budget() -> None:
                         (cyclic, "semantic.invalid-parameter"),
                         (wide_cycle, "semantic.invalid-parameter")):
         assert error_of("from c where a == :p", {"p": value}).code == code
-        assert best_of_two(lambda v=value: crossql.compile("from c where a == :p",
-                                                           params={"p": v})) < 0.5
+        fast(lambda v=value: crossql.compile("from c where a == :p", params={"p": v}), 0.5)
 
 
 def test_a_very_deep_parameter_raises_no_recursion_error() -> None:
@@ -195,7 +194,7 @@ def test_many_unused_parameters_give_a_short_error() -> None:
     assert err.code == "semantic.unused-parameter"
     assert "and 999,990 more" in err.message
     assert len(err.render()) < 1_000
-    assert best_of_two(lambda: crossql.compile("from c where x == :a", params=params)) < 3.0
+    fast(lambda: crossql.compile("from c where x == :a", params=params), 3.0)
 
 
 def test_big_lists_compile_in_linear_time_on_every_backend() -> None:
@@ -205,9 +204,8 @@ def test_big_lists_compile_in_linear_time_on_every_backend() -> None:
     for backend in BACKENDS:
         for op in ("in", "not in", "contains any", "contains all"):
             text = f"from c where a {op} :p"
-            elapsed = best_of_two(lambda t=text, b=backend: crossql.compile(
-                t, backend=b, params={"p": values}))
-            assert elapsed < 1.0, (backend, op, elapsed)
+            fast(lambda t=text, b=backend: crossql.compile(t, backend=b, params={"p": values}),
+                 1.0, (backend, op))
 
 
 def test_many_alternatives_compile_without_blowing_up() -> None:
@@ -218,9 +216,8 @@ def test_many_alternatives_compile_without_blowing_up() -> None:
     for backend, options in (("memory", None), ("mongodb", None), ("dynamodb", None),
                              ("firestore", None),
                              ("firestore", FirestoreOptions(native_or=True))):
-        elapsed = best_of_two(lambda b=backend, o=options: crossql.compile(
-            text, backend=b, options=o))
-        assert elapsed < 0.5, (backend, options)
+        fast(lambda b=backend, o=options: crossql.compile(text, backend=b, options=o), 0.5,
+             (backend, options))
 
 
 def test_catastrophic_patterns_never_reach_the_memory_engine() -> None:
@@ -228,11 +225,10 @@ def test_catastrophic_patterns_never_reach_the_memory_engine() -> None:
     for pattern in ("(a+)+b", "(a|a)*b", "(.*)*b", "(a*)*b", "(a|aa)+b", "\\w+\\w+\\w+b"):
         for params in ({}, {"p": pattern}):
             text = f"from c where s matches {':p' if params else repr(pattern)}"
-            start = time.perf_counter()
-            with pytest.raises(crossql.QuerySemanticError) as info:
-                crossql.evaluate(text, docs, params=params)
-            assert time.perf_counter() - start < 0.5
-            assert info.value.code == "semantic.unsafe-regex", pattern
+            error = assert_fast(lambda t=text, p=params: crossql.evaluate(t, docs, params=p), 0.5,
+                                pattern)
+            assert isinstance(error, crossql.QuerySemanticError), pattern
+            assert error.code == "semantic.unsafe-regex", pattern
 
 
 def test_the_memory_store_refuses_documents_nested_past_100_levels() -> None:
@@ -304,3 +300,108 @@ def test_bound_lists_near_the_limits_compile_or_are_refused_in_linear_work(
                 assert err.span is not None, (backend, err)
         # a nested node compares its fields too: a few tests per value and per level
         assert calls[0] <= 20 * length + 1000, (backend, length, calls[0])
+
+
+# --- nesting is counted as the query is read ----------------------------------------------
+
+W = "from c where "
+
+
+def _lexed_tokens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the tokens the parser reads (its scanner's matches)."""
+    from crossql.grammar import parser
+
+    read = [0]
+    real = parser.scanner
+
+    def counting(text: str) -> Any:
+        match = real(text)
+
+        def next_token() -> Any:
+            read[0] += 1
+            return match()
+
+        return next_token
+
+    monkeypatch.setattr(parser, "scanner", counting)
+    return read
+
+
+def test_49000_parentheses_are_refused_at_the_first_one_past_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    read = _lexed_tokens(monkeypatch)
+    text = W + "(" * 49_000 + "a == 1" + ")" * 49_000
+    err = error_of(text)
+    assert isinstance(err, crossql.QuerySyntaxError)
+    assert err.code == "syntax.too-deep"
+    assert "parentheses nest more than 64 deep" in err.message
+    first_past = len(W) + MAX_CONDITION_DEPTH
+    assert err.span == (first_past, first_past + 1)
+    assert (err.line, err.column) == (1, first_past + 1)
+    # the check is linear: the parser stopped reading right there (`from c where`, 65
+    # parentheses, and the first token once more: `compile` looks for `update`/`delete`)
+    assert read[0] == 3 + MAX_CONDITION_DEPTH + 1 + 1, read[0]
+
+
+def test_lark_s_parser_refuses_the_same_parenthesis() -> None:
+    from crossql.grammar.lark_support import parse_with_lark
+
+    text = W + "a == 1 or " + "(" * 70 + "b == 2" + ")" * 70
+    with pytest.raises(crossql.QuerySyntaxError) as ours:
+        crossql.parse(text)
+    for lexer in ("crossql", "basic"):
+        with pytest.raises(crossql.QuerySyntaxError) as lark:
+            parse_with_lark(text, lexer=lexer)
+        assert (lark.value.code, lark.value.span) == (ours.value.code, ours.value.span), lexer
+
+
+def test_parentheses_of_calls_and_closed_ones_do_not_count() -> None:
+    # 64 open at most, however many there are in all; `exists(` is a call, not nesting
+    deep = "(" * MAX_CONDITION_DEPTH + "exists(a)" + ")" * MAX_CONDITION_DEPTH
+    crossql.compile(W + " and ".join([deep] * 20))
+    crossql.compile(W + "(" * (MAX_CONDITION_DEPTH - 1) + "not (a == 1)"
+                    + ")" * (MAX_CONDITION_DEPTH - 1))
+
+
+def test_the_depth_check_visits_each_node_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 61 levels of `not` over a wide `and` of `or`s: walking the subtree at each new
+    # level (as the check once did) visits it 61 times over
+    from crossql.grammar import parser
+
+    visited = [0]
+    real = parser.condition_depth
+
+    def counting(cond: Any) -> int:
+        stack = [cond]
+        while stack:
+            node = stack.pop()
+            visited[0] += 1
+            if isinstance(node, crossql.ir.Not):
+                stack.append(node.operand)
+            elif isinstance(node, crossql.ir.And | crossql.ir.Or):
+                stack.extend(node.operands)
+        return real(cond)
+
+    monkeypatch.setattr(parser, "condition_depth", counting)
+    wide = " and ".join(["(a == 1 or b == 2)"] * 2_000)
+    crossql.parse(W + "not " * 61 + "(" + wide + ")")  # 61 + and + or + predicate: 64
+    nodes = 61 + 1 + 2_000 * 3
+    assert visited[0] <= 2 * nodes, visited[0]
+
+
+def test_the_depth_memo_is_emptied_after_each_parse_and_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossql.grammar import parser
+    from crossql.grammar.lark_support import lark_parser
+
+    crossql.parse(W + "not " * 60 + "(a == 1 or (b == 2 and c == 3))")
+    assert not parser._DEPTHS
+    with pytest.raises(crossql.QuerySyntaxError):
+        crossql.parse(W + "not " * 70 + "a == 1")
+    assert not parser._DEPTHS
+    # Lark's parser used directly (no `_run` around it) keeps the memo bounded
+    monkeypatch.setattr(parser, "_DEPTHS_MAX", 1_000)
+    for _ in range(3):
+        lark_parser().parse(W + " or ".join(["not (a == 1 and b == 2)"] * 700), start="start")
+    assert 0 < len(parser._DEPTHS) <= 1_000
+    parser._DEPTHS.clear()

@@ -114,3 +114,56 @@ def test_a_raw_nul_in_a_pattern_is_sent_as_an_escape() -> None:
             dumped = json.dumps(plan.to_dict())
             assert "\\u0000" not in dumped, (pattern, dumped)
             assert json.dumps(sent)[1:-1] in dumped, (pattern, dumped)
+
+
+# MongoDB's `_id` is never an array and never missing
+# (https://www.mongodb.com/docs/manual/core/document/#the-_id-field): predicates on it
+# carry no array or presence guard, and `_id == v` is the hand-written `{_id: v}`.
+@pytest.mark.parametrize(("condition", "expected"), [
+    ("_id == \"u-42\"", {"_id": "u-42"}),
+    ("_id == 5", {"_id": 5}),
+    ("_id == true", {"_id": True}),
+    ("_id == null", {"_id": {"$type": "null"}}),
+    ("_id != 5", {"_id": {"$nin": [5, None]}}),
+    ("not _id == 5", {"_id": {"$nin": [5, None]}}),
+    ("_id != null", {"_id": {"$not": {"$type": "null"}}}),
+    ("_id in [1, \"a\"]", {"_id": {"$in": [1, "a"]}}),
+    ("_id not in [1, \"a\"]", {"_id": {"$nin": [1, "a", None]}}),
+    ("_id < 5", {"_id": {"$lt": 5}}),
+    ("not (_id < 5)", {"_id": {"$gte": 5}}),
+    ("_id between 1 and 3", {"_id": {"$gte": 1, "$lte": 3}}),
+    ("_id startswith \"a\"", {"_id": {"$regex": "^a"}}),
+    ("_id == 5 and f == 1", {"_id": {"$eq": 5}, "f": {"$eq": 1, **NOT_ARRAY}}),
+])
+def test_id_predicates_carry_no_array_guard(condition: str, expected: Any) -> None:
+    got = _filter(condition)
+    if "$and" in got and "$and" not in expected and len(expected) > 1:
+        got = {k: v for part in got["$and"] for k, v in part.items()}
+    assert got == expected
+
+
+def test_a_point_lookup_is_the_hand_written_find() -> None:
+    plan = crossql.compile("from users where _id == :id", backend="mongodb",
+                           params={"id": "u-42"}).to_dict()
+    assert plan["operation"] == "find"
+    assert plan["arguments"] == {"filter": {"_id": "u-42"}}
+
+
+def test_a_dotted_sort_key_never_reads_through_an_array() -> None:
+    # `$sort` on `aom.k` reads into an array `aom`, where the reference sees the key
+    # missing: the key is computed, null when a proper prefix is not a map
+    plan = crossql.compile("from items where n > 1 order by aom.k desc, _id limit 5",
+                           backend="mongodb").to_dict()
+    assert plan["operation"] == "aggregate"
+    key = {"$cond": [{"$ne": [{"$type": "$aom"}, "object"]}, None, "$aom.k"]}
+    assert plan["arguments"]["pipeline"] == [
+        {"$match": {"n": {"$gt": 1, "$not": {"$type": "array"}}}},
+        {"$replaceRoot": {"newRoot": {"k0": key, "doc": "$$ROOT"}}},
+        {"$sort": {"k0": -1, "doc._id": 1}},
+        {"$limit": 5},
+        {"$replaceRoot": {"newRoot": "$doc"}},
+    ]
+    # keys without dots keep the plain find
+    plan = crossql.compile("from items order by k desc, _id limit 5", backend="mongodb").to_dict()
+    assert plan["operation"] == "find"
+    assert plan["arguments"]["sort"] == [["k", -1], ["_id", 1]]

@@ -26,7 +26,7 @@ from lark.lexer import Lexer
 
 from crossql import ir
 from crossql.grammar.generate import build_lark
-from crossql.grammar.lexer import LexError, tokens
+from crossql.grammar.lexer import LexError, ParenDepth, tokens
 from crossql.grammar.parser import TRANSFORMER, ParseError, _run
 
 
@@ -65,7 +65,23 @@ def lark_parser(lexer: str = "crossql") -> Lark:
 
 def _parse(text: str, start: str, lexer: str) -> Any:
     try:
-        return lark_parser(lexer).parse(text, start=start)
+        # Lark's parse loop, step by step, so that parentheses are counted as they are
+        # read with either lexer (``ParenDepth``), before the parser takes each
+        interactive = lark_parser(lexer).parse_interactive(text, start=start)
+        parens = ParenDepth()
+        previous = ""
+        last = None
+        try:
+            for token in interactive.iter_parse():
+                if token.type == "LPAR" or token.type == "RPAR":
+                    parens.read(token.type, previous, token.start_pos or 0)
+                previous = token.type
+                last = token
+            return interactive.feed_eof(last)  # type: ignore[no-untyped-call]
+        except UnexpectedToken as err:
+            # what Lark's own parse loop attaches, so that `accepts` can be computed
+            err.interactive_parser = interactive
+            raise
     except UnexpectedCharacters as err:
         raise LexError(err.pos_in_stream or 0) from None
     except UnexpectedToken as err:

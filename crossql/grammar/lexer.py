@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from crossql.limits import MAX_CONDITION_DEPTH
+
 KEYWORD_TERMINALS: dict[str, str] = {
     "from": "FROM", "where": "_WHERE", "group": "_GROUP", "by": "_BY", "select": "_SELECT",
     "order": "_ORDER", "asc": "ASC", "desc": "DESC", "limit": "_LIMIT", "offset": "_OFFSET",
@@ -92,6 +94,44 @@ class LexError(Exception):
         self.pos = pos
 
 
+class ParenthesisTooDeep(Exception):
+    """The ``(`` at ``pos`` opens more than ``MAX_CONDITION_DEPTH`` parentheses."""
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(f"parentheses too deep at offset {pos}")
+        self.pos = pos
+
+
+class ParenDepth:
+    """Counts the open parentheses of a condition as tokens are read, so that the first
+    one past ``MAX_CONDITION_DEPTH`` is refused before anything after it is lexed (the
+    parser would otherwise shift every ``(`` before building a node to check).
+
+    A call's parenthesis (``exists(``: a ``(`` right after a name) opens no nesting;
+    calls hold a path at most, so the next ``)`` closes it."""
+
+    __slots__ = ("in_call", "open")
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.in_call = False
+
+    def read(self, kind: str, previous: str, pos: int) -> None:
+        """Account for the ``LPAR`` or ``RPAR`` at ``pos`` (``previous``: the terminal of
+        the token before it)."""
+        if kind == "LPAR":
+            if previous == "NAME":
+                self.in_call = True
+                return
+            self.open += 1
+            if self.open > MAX_CONDITION_DEPTH:
+                raise ParenthesisTooDeep(pos)
+        elif self.in_call:
+            self.in_call = False
+        elif self.open:
+            self.open -= 1
+
+
 def scanner(text: str) -> Callable[[], re.Match[str] | None]:
     """``MASTER``'s matches one after another from the start of ``text``, each starting
     where the last one ended (None where none does)."""
@@ -105,6 +145,8 @@ def tokens(text: str) -> Iterator[tuple[str, str, int, int]]:
     keyword = KEYWORD_TERMINALS.get
     pos = 0
     end = len(text)
+    previous = ""
+    parens = ParenDepth()
     while pos < end:
         m = match()
         if m is None:
@@ -120,4 +162,7 @@ def tokens(text: str) -> Iterator[tuple[str, str, int, int]]:
             kind = keyword(value.lower(), "NAME")
         elif kind == "KEYWORD":
             kind = KEYWORD_TERMINALS[value.translate(_FOLD).lower()]
+        elif kind == "LPAR" or kind == "RPAR":
+            parens.read(kind, previous, start)
+        previous = kind
         yield kind, value, start, pos

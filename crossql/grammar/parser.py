@@ -30,6 +30,8 @@ from crossql.grammar.lexer import (
     _TRAILER,
     KEYWORD_TERMINALS,
     LexError,
+    ParenDepth,
+    ParenthesisTooDeep,
     scanner,
 )
 from crossql.limits import MAX_CONDITION_DEPTH, MAX_LIST_DEPTH, MAX_QUERY_LENGTH
@@ -180,21 +182,56 @@ def condition_depth(cond: Any) -> int:
 
 _Bool = TypeVar("_Bool", ir.Not, ir.And, ir.Or)
 
+_DEPTHS: dict[int, tuple[Any, int]] = {}
+"""The depth of each not/and/or node built by the parse under way past two levels, by
+``id`` (with the node, so an id is never mistaken for another's): a new node's depth is
+one more than its operands', without walking them again. Emptied after each parse
+(and when it reaches ``_DEPTHS_MAX``: Lark's parser of ``lark_support`` may be used
+directly, without ``_run``); a node missing from it (another thread's parse emptied
+it) is walked instead."""
+_DEPTHS_MAX = 65_536
+
+
+def _depth_of(operand: Any) -> int:
+    if type(operand) not in _BOOL_TYPES:
+        return 1
+    entry = _DEPTHS.get(id(operand))
+    if entry is not None and entry[0] is operand:
+        return entry[1]
+    return condition_depth(operand)  # two levels (never recorded), or a forgotten node
+
 
 def _deep_checked(node: _Bool) -> _Bool:
     """Refuse a condition nested past ``MAX_CONDITION_DEPTH`` as soon as it is built.
 
     The parser builds bottom-up, so the first node past the limit raises and no
-    deeper tree ever exists; each check walks at most the limit's worth of levels.
+    deeper tree ever exists; each node's depth comes from its operands' (``_DEPTHS``),
+    so the checks of a whole condition cost one look at each node.
     """
-    depth = condition_depth(node)
+    bool_node: Any = node
+    if type(node) is ir.Not:
+        depth = 1 + _depth_of(bool_node.operand)
+    else:
+        depth = 1 + max(map(_depth_of, bool_node.operands))
     if depth > MAX_CONDITION_DEPTH:
         raise QuerySyntaxError(
             f"the condition nests more than {MAX_CONDITION_DEPTH} levels deep",
             code="syntax.too-deep", span=node.span,
             hint="flatten it: `not not c` is `c`, and `a and (b and c)` is `a and b and c`",
         )
+    if len(_DEPTHS) >= _DEPTHS_MAX:
+        _DEPTHS.clear()
+    _DEPTHS[id(node)] = (node, depth)
     return node
+
+
+def too_deep_parenthesis(pos: int) -> QuerySyntaxError:
+    """The error for the ``(`` at ``pos`` that opens one more than ``MAX_CONDITION_DEPTH``
+    parentheses (raised as it is read: nothing past it is lexed or parsed)."""
+    return QuerySyntaxError(
+        f"parentheses nest more than {MAX_CONDITION_DEPTH} deep", code="syntax.too-deep",
+        span=(pos, pos + 1), hint="flatten nested parentheses: `((c))` is `c`",
+    )
 
 
 _BOOL_TYPES = (ir.Not, ir.And, ir.Or)
@@ -484,7 +521,11 @@ class _ToIR:
         # or `or` starting or ending with one underlines balanced text
         lpar, cond, rpar = children
         span = (lpar.start_pos, rpar.end_pos)
-        return _with_span(cond, _share(span, span))
+        node = _with_span(cond, _share(span, span))
+        entry = _DEPTHS.get(id(cond))
+        if entry is not None and entry[0] is cond:
+            _DEPTHS[id(node)] = (node, entry[1])
+        return node
 
     def not_(self, children: list[Any]) -> ir.Not:
         tok, operand = children
@@ -779,6 +820,8 @@ def _lalr(text: str, start: str) -> Any:
     size_of_text = len(text)
     first = -1  # offsets of the last token, for the end of input
     last: int | None = None
+    previous = ""  # the last token's terminal
+    parens = ParenDepth()
     while True:
         kind = "$END"
         if pos < size_of_text:
@@ -794,6 +837,9 @@ def _lalr(text: str, start: str) -> Any:
                     kind = keyword(text[first:pos].lower(), "NAME")
                 elif kind == "KEYWORD":
                     kind = KEYWORD_TERMINALS[text[first:pos].translate(_FOLD).lower()]
+                elif kind == "LPAR" or kind == "RPAR":
+                    parens.read(kind, previous, first)
+                previous = kind
         token = Token(kind, text[first:pos], first, pos) if kind in kept else None
         is_end = kind == "$END"
         while True:
@@ -994,10 +1040,12 @@ def _run(text: str, start: str, parse: Callable[[str, str], Any] = _lalr) -> Any
             code="syntax.too-long", span=(MAX_QUERY_LENGTH, len(text)), source=text,
             hint="pass large value lists as a parameter",
         )
-    if len(_SPANS) > _MEMO_MAX or len(_PATHS) > _MEMO_MAX or len(_LITERALS) > _MEMO_MAX:
+    if len(_SPANS) > _MEMO_MAX or len(_LITERALS) > _MEMO_MAX or len(_PATHS) > _MEMO_MAX:
         _bound_memos()
     try:
         return parse(text, start)
+    except ParenthesisTooDeep as err:
+        raise too_deep_parenthesis(err.pos).with_source(text) from None
     except (LexError, ParseError) as err:
         raise _syntax_error(err, text) from None
     except QuerySyntaxError as err:
@@ -1007,6 +1055,9 @@ def _run(text: str, start: str, parse: Callable[[str, str], Any] = _lalr) -> Any
             "the query nests too deeply to parse", code="syntax.too-deep", span=(0, len(text)),
             source=text, hint="flatten nested parentheses",
         ) from None
+    finally:
+        if _DEPTHS:
+            _DEPTHS.clear()
 
 
 def parse_query(text: str) -> ir.Query:

@@ -96,6 +96,7 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
     if query.is_aggregate:
         return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
     sort: list[tuple[str, int]] = []
+    dotted = False
     for key in query.order_by:
         item = resolve_order_key(query, key)
         path = item.expr if item is not None else key.path
@@ -106,6 +107,7 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
                 break
         else:
             sort.append((field, -1 if key.descending else 1))
+            dotted = dotted or len(path.segments) > 1
     # plain paths of one segment, no alias (aggregates were handled above)
     names = []
     for item in query.select:
@@ -114,11 +116,25 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
             break
         names.append(segments[0])
     else:
+        if dotted:
+            pipeline = _guarded_sort(match, sort, skip, limit)
+            if names:
+                pipeline.append({"$project": _projection_of(tuple(names))})
+            return MongoPlan(kind="aggregate", collection=query.collection,
+                             pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
         projection = _projection_of(tuple(names)) if names else None
         return new_plan("find", query.collection, match, projection,
                         _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
                         _FIND_REASON)
-    pipeline: list[dict[str, Any]] = []
+    if dotted:
+        pipeline = _guarded_sort(match, sort, skip, limit)
+        project = _projection(query.select)
+        if "_id" not in project:
+            project = {"_id": 0, **project}
+        pipeline.append({"$project": project})
+        return MongoPlan(kind="aggregate", collection=query.collection,
+                         pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
+    pipeline = []
     if match:
         pipeline.append({"$match": match})
     if sort:
@@ -137,6 +153,42 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
 
 
 _FIND_REASON = "whole documents or a plain projection: a find is enough"
+_GUARDED_SORT_REASON = ("a sort key is a dotted path: $sort would read through an array on "
+                        "its way, where the reference sees the key missing")
+
+
+def _guarded_sort(match: dict[str, Any], sort: list[tuple[str, int]], skip: int | None,
+                  limit: int | None) -> list[dict[str, Any]]:
+    """``$match``, sort, ``$skip`` and ``$limit`` stages that sort as the reference does
+    on dotted keys, giving back the whole documents.
+
+    ``$sort`` on ``a.b`` reads into an array ``a`` (its elements' ``b``s,
+    https://www.mongodb.com/docs/manual/reference/method/cursor.sort/#sort-by-an-array-field),
+    where the reference's ``a.b`` is missing whenever ``a`` is not a map. Each document is
+    wrapped as ``{k0: key, ..., doc: $$ROOT}`` (names no document field can clash with)
+    with a dotted key computed as null when a proper prefix is not a map; MongoDB sorts
+    null and missing together first, as the reference does. Then the document is
+    unwrapped."""
+    stages: list[dict[str, Any]] = [{"$match": match}] if match else []
+    wrapper: dict[str, Any] = {}
+    order: dict[str, int] = {}
+    for i, (field, direction) in enumerate(sort):
+        if "." not in field:
+            order[f"doc.{field}"] = direction
+            continue
+        segments = tuple(field.split("."))
+        guards = [_not_object(segments[:j]) for j in range(1, len(segments))]
+        wrapper[f"k{i}"] = {"$cond": [guards[0] if len(guards) == 1 else {"$or": guards},
+                                      None, _ref(segments)]}
+        order[f"k{i}"] = direction
+    wrapper["doc"] = "$$ROOT"
+    stages += [{"$replaceRoot": {"newRoot": wrapper}}, {"$sort": order}]
+    if skip:
+        stages.append({"$skip": skip})
+    if limit is not None:
+        stages.append({"$limit": limit})
+    stages.append({"$replaceRoot": {"newRoot": "$doc"}})
+    return stages
 
 # Plans of the same select list (or order by) share one projection document (sort
 # tuple): cached plans of queries that differ only in their values hold them once.

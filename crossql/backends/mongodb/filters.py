@@ -19,6 +19,11 @@ https://www.mongodb.com/docs/manual/tutorial/query-for-null-fields/):
 - ``$all: []`` matches nothing (``contains all []`` is true for every array),
   and ``$all: [x]`` matches the scalar ``x``: both are handled explicitly.
 - ``$size`` compares only with equality; other size comparisons use ``$expr``.
+
+One field needs none of the array and presence guards: ``_id`` is never an array and
+never missing (https://www.mongodb.com/docs/manual/core/document/#the-_id-field: it
+may hold any type but an array, and the server adds one to every inserted document),
+so predicates on it are the plain operators and ``_id == v`` is ``{_id: v}``.
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ _NOT_ARRAY: Filter = {"$not": _ARRAY}
 """Constant sub-documents are shared, not copied, by every filter that holds them: a
 filter is never mutated once built (``and_`` merges into new documents, copy on write,
 and pymongo only reads the filters it is given)."""
+_NOT_NULL: Filter = {"$not": {"$type": "null"}}
+ID = "_id"
+"""The field that is never an array and never missing (see the module's docstring)."""
+
+
+def _id_operators(ops: dict[str, Any]) -> dict[str, Any]:
+    """The operators ``ops`` on ``_id`` without the array guard it never needs."""
+    if ops.get("$not") is _NOT_ARRAY["$not"]:
+        return {k: v for k, v in ops.items() if k != "$not"}
+    return ops
 
 
 def and_(*filters: Filter) -> Filter:
@@ -328,6 +343,8 @@ class FilterBuilder:
     def eq_true(self, path: ir.Path, value: Any) -> Filter:
         """Where ``path == value`` is true (whole-value equality)."""
         f = field_name(path)
+        if f == ID and not isinstance(value, list):
+            return {f: {"$type": "null"}} if value is None else {f: value}
         if value is None:
             core: Filter = {f: {"$type": "null", "$not": _ARRAY}}
         elif isinstance(value, list):
@@ -341,6 +358,8 @@ class FilterBuilder:
     def eq_false(self, path: ir.Path, value: Any) -> Filter:
         """Where ``path == value`` is false."""
         f = field_name(path)
+        if f == ID and not isinstance(value, list):
+            return {f: _NOT_NULL} if value is None else {f: {"$nin": [value, None]}}
         if value is None:
             return or_({f: {"$not": {"$type": "null"}}}, {f: {"$type": "array"}},
                        *self.prefix_is_array(path))
@@ -355,6 +374,8 @@ class FilterBuilder:
     def not_null(self, path: ir.Path, truth: bool) -> Filter:
         """Where ``path != null`` is true (present, non-null) or false (missing or null)."""
         f = field_name(path)
+        if f == ID:
+            return {f: _NOT_NULL} if truth else {f: {"$type": "null"}}
         if truth:
             if len(path.segments) == 1:
                 return self.present_non_null(f)
@@ -369,7 +390,8 @@ class FilterBuilder:
         parts = [self.eq_true(path, v) for v in others]
         if scalars:
             f = field_name(path)
-            parts.insert(0, _guarded(path.segments, {f: {"$in": scalars, "$not": _ARRAY}}))
+            parts.insert(0, {f: {"$in": scalars}} if f == ID else
+                         _guarded(path.segments, {f: {"$in": scalars, "$not": _ARRAY}}))
         return disjoin(parts)
 
     def in_false(self, path: ir.Path, values: list[Any]) -> Filter:
@@ -379,6 +401,8 @@ class FilterBuilder:
             return and_(self.prefix_guard(path), self.present_non_null(f))
         scalars = [v for v in values if v is not None and not isinstance(v, list)]
         others = [v for v in values if v is None or isinstance(v, list)]
+        if f == ID and not others:
+            return {f: {"$nin": [*scalars, None]}}
         # eq_false(null) admits a missing field, where `in` is unknown: require presence
         parts = [self.eq_false(path, v) for v in others]
         if scalars:
@@ -389,7 +413,10 @@ class FilterBuilder:
     # -- ordering ------------------------------------------------------------
     def order(self, path: ir.Path, op: str, value: Any) -> Filter:
         """``path op value`` for op in < <= > >=; MongoDB brackets types as we need."""
-        return _guarded(path.segments, {field_name(path): {_OPS[op]: value, "$not": _ARRAY}})
+        f = field_name(path)
+        if f == ID:
+            return {f: {_OPS[op]: value}}
+        return _guarded(path.segments, {f: {_OPS[op]: value, "$not": _ARRAY}})
 
     # -- arrays ----------------------------------------------------------------
     def _array(self, path: ir.Path, extra: Filter) -> Filter:
@@ -447,6 +474,8 @@ class FilterBuilder:
         f = field_name(path)
         if truth:
             return _guarded(path.segments, {f: {"$regex": pattern, "$not": _ARRAY}})
+        if f == ID:
+            return {f: {"$type": "string", "$not": {"$regex": pattern}}}
         return and_(self.prefix_guard(path), {f: {"$type": "string", "$not": {"$regex": pattern}}},
                     {f: _NOT_ARRAY})
 
@@ -482,6 +511,8 @@ class FilterBuilder:
                     if ops:
                         segments = n.path.segments
                         f = field_name(n.path)
+                        if f == ID:
+                            ops = _id_operators(ops)
                         simple: Simple | None = (segments, f, ops)
                     else:
                         simple = None
@@ -518,6 +549,8 @@ class FilterBuilder:
         simple = _simple(cond, truth)
         if simple is not None:
             segments, f, ops = simple
+            if f == ID and len(ops) == 1 and "$eq" in ops and not isinstance(ops["$eq"], list):
+                return {f: ops["$eq"]}  # a point lookup: the hand-written find({_id: v})
             return _guarded(segments, {f: ops})
         if kind is ir.Compare:
             op, path, value = node.op, node.path, node.value
@@ -574,6 +607,14 @@ def _simple(cond: ir.Condition, truth: bool) -> Simple | None:
     """The filter of ``cond`` evaluating to ``truth`` as a ``Simple``, when it is one (the
     most frequent predicates): what ``FilterBuilder.build`` gives as
     ``_guarded(path.segments, {field: operators})``."""
+    simple = _simple_guarded(cond, truth)
+    if simple is not None and simple[1] == ID:
+        return simple[0], ID, _id_operators(simple[2])
+    return simple
+
+
+def _simple_guarded(cond: ir.Condition, truth: bool) -> Simple | None:
+    """``_simple``, with the array guard on ``_id`` too."""
     kind = type(cond)
     node: Any = cond
     if kind is ir.Compare:
