@@ -10,9 +10,9 @@ parse tree (``re._parser``, the tree ``re.compile`` itself builds):
    ``(a?)+``, ``(a|)+``; or that holds a part matching the empty string in two
    ways: ``(a(?:)?)*``, ``(a(b?)?)+``, ``(a(b|c?|d?))*``;
 2. a quantifier inside a repeated group (``(a+)+``, ``(\\w+\\s?)*``,
-   ``(a{1,9}){9}``), unless the group starts or ends with a character that none
-   of its inner quantifiers can consume, which splits the text into iterations
-   one way only (``([\\w-]+\\.)+``, ``(\\d+,)*``, ``(,\\d+)+`` are accepted);
+   ``(a{1,9}){9}``; an optional part too: ``(aa?)*``), unless the group starts or
+   ends with a character that none of its inner quantifiers can consume, which
+   splits the text into iterations one way only (``([\\w-]+\\.)+``, ``(\\d+,)*``, ``(,\\d+)+`` are accepted);
 3. inside a repeated group, alternatives that can begin with the same
    character, or an empty alternative: ``(a|a)*``, ``(a|ab)*``, ``(\\w+|_)+``;
 4. two quantifiers next to each other (only optional parts between them) that
@@ -268,6 +268,22 @@ class _Analysis:
                     bits |= self.varying(sub)
         return bits
 
+    def variable(self, items: list[Any]) -> int:
+        """The characters consumed by quantifiers inside the sequence whose count is not
+        fixed, ``?`` included: inside a repeated group, ``(aa?)*`` splits ``aaaa`` into
+        repetitions of one or two ``a`` in exponentially many ways."""
+        return int(self._cached("variable", items, self._variable))
+
+    def _variable(self, items: list[Any]) -> int:
+        bits = 0
+        for op, av in items:
+            if op in _REPEATS and av[0] != av[1]:
+                bits |= self.consume(av[2].data)
+            elif op not in _CHAR_OPS:
+                for sub in _children(op, av):
+                    bits |= self.variable(sub)
+        return bits
+
     # -- the checks -------------------------------------------------------------------
     def check(self, items: list[Any], repeated: bool) -> None:
         """Raise ``Refused`` for a known catastrophic shape in the sequence (recursively)."""
@@ -296,7 +312,7 @@ class _Analysis:
         if self.nullable(body):
             raise Refused("a repeated group can match the empty string, so the text splits "
                           "into its repetitions in countless ways")
-        inner = self.varying(body)
+        inner = self.variable(body)
         if not inner:
             return
         flat = _flatten(body)
