@@ -12,7 +12,8 @@ parse tree (``re._parser``, the tree ``re.compile`` itself builds):
 2. a quantifier inside a repeated group (``(a+)+``, ``(\\w+\\s?)*``,
    ``(a{1,9}){9}``; an optional part too: ``(aa?)*``), unless the group starts or
    ends with a character that none of its inner quantifiers can consume, which
-   splits the text into iterations one way only (``([\\w-]+\\.)+``, ``(\\d+,)*``, ``(,\\d+)+`` are accepted);
+   splits the text into iterations one way only (``([\\w-]+\\.)+``, ``(\\d+,)*``,
+   ``(,\\d+)+`` are accepted);
 3. inside a repeated group, alternatives that can begin with the same
    character, or an empty alternative: ``(a|a)*``, ``(a|ab)*``, ``(\\w+|_)+``;
 4. two quantifiers next to each other (only optional parts between them) that
