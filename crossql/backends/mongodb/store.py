@@ -25,6 +25,7 @@ from crossql.backends.mongodb.compiler import compile_mongodb
 from crossql.backends.mongodb.plan import MongoPlan
 from crossql.backends.mongodb.writes import MongoWritePlan
 from crossql.errors import BackendError, TransactionConflict
+from crossql.runtime import observe
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope, backoff
 from crossql.runtime.writes import WriteResult
@@ -232,6 +233,7 @@ class MongoStore(Store):
         except Exception as err:
             raise self._error(err) from err
         seen = first is not _END
+        observe.sent(1, int(seen))  # the find/aggregate and its first document
         try:
             if seen:
                 yield _plain(first)
@@ -243,6 +245,7 @@ class MongoStore(Store):
                         yield _plain(doc)
                 else:
                     while batch := await to_list(_CHUNK):
+                        observe.sent(0, len(batch))
                         for doc in batch:
                             yield _plain(doc)
         except BackendError:
@@ -260,6 +263,7 @@ class MongoStore(Store):
         mplan = self._plan(plan)
         self._check()
         coll = self.database[mplan.collection]
+        observe.sent()
         try:
             if mplan.kind == "find":
                 kwargs: dict[str, Any] = dict(self._in)
