@@ -24,6 +24,7 @@ from crossql.runtime.store import Collection, Store
 if TYPE_CHECKING:
     from crossql.backends.firestore.options import FirestoreOptions
     from crossql.config import NoSQLConfig
+    from crossql.runtime.sync import connect_sync
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "FirestoreOptions": "crossql.backends.firestore.options",
     "NoSQLConfig": "crossql.config",
+    "connect_sync": "crossql.runtime.sync",  # threads and a loop: only for scripts
 }
 
 
@@ -68,6 +70,7 @@ __all__ = [
     "check",
     "compile",
     "connect",
+    "connect_sync",
     "evaluate",
     "format",
     "parse",

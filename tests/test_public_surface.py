@@ -23,6 +23,7 @@ PUBLIC = [
     "check",
     "compile",
     "connect",
+    "connect_sync",
     "evaluate",
     "format",
     "parse",

@@ -32,18 +32,32 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-LOGGER = logging.getLogger("crossql")
-"""The library's logger: silent unless the application configures logging
-(https://docs.python.org/3/howto/logging.html#configuring-logging-for-a-library)."""
-LOGGER.addHandler(logging.NullHandler())
+if TYPE_CHECKING:
+    import logging
+
+_DEBUG = 10  # logging.DEBUG, logging.WARNING: `logging` is imported on the first call
+_WARNING = 30
+_logger: logging.Logger | None = None
+
+
+def logger() -> logging.Logger:
+    """The library's logger, ``crossql``: silent unless the application configures logging
+    (https://docs.python.org/3/howto/logging.html#configuring-logging-for-a-library).
+    Imported on first use: ``import crossql`` does not import ``logging`` (~3 ms)."""
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("crossql")
+        _logger.addHandler(logging.NullHandler())
+    return _logger
 
 SYSTEMS = {"mongodb": "mongodb", "dynamodb": "aws.dynamodb", "firestore": "gcp.firestore",
            "memory": "crossql.memory"}
@@ -174,7 +188,7 @@ def _tracer() -> Any:
 
 def observing() -> bool:
     """Whether a call starting now is observed (DEBUG logging or a tracer provider)."""
-    return LOGGER.isEnabledFor(logging.DEBUG) or _tracer() is not None
+    return (_logger or logger()).isEnabledFor(_DEBUG) or _tracer() is not None
 
 
 def current() -> Call | None:
@@ -279,8 +293,9 @@ class Call:
         elapsed = (time.perf_counter() - self.started) * 1000.0
         self._result(result)
         fields = self.fields(elapsed)
-        if LOGGER.isEnabledFor(logging.DEBUG):
-            LOGGER.debug("%s", _message(fields), extra={"crossql": fields})
+        log = logger()
+        if log.isEnabledFor(_DEBUG):
+            log.debug("%s", _message(fields), extra={"crossql": fields})
         if self.span is not None:
             self._end_span(fields)
 
@@ -500,13 +515,14 @@ def _capacity_units(consumed: Any) -> float | None:
 
 
 def _scan_warning(table: str | None, kwargs: Mapping[str, Any]) -> None:
-    if not LOGGER.isEnabledFor(logging.WARNING):
+    log = logger()
+    if not log.isEnabledFor(_WARNING):
         return
     call = _CURRENT.get()
     target = f"index {kwargs['IndexName']} of table {table}" if "IndexName" in kwargs \
         else f"table {table}"
     text = f" — {call.text}" if call is not None and call.text else ""
-    LOGGER.warning("DynamoDB Scan of %s: every item is read and filtered on the server "
+    log.warning("DynamoDB Scan of %s: every item is read and filtered on the server "
                    "(declare a key schema or an index the condition pins to run a Query)%s",
                    target, text, extra={"crossql": {"backend": "dynamodb", "plan": "Scan",
                                                     "table": table,
