@@ -373,12 +373,12 @@ def _record_error(span: Any, err: BaseException) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     code = getattr(err, "code", None)
-    span.set_attribute("error.type", str(code) if isinstance(code, str) and code
-                       else type(err).__qualname__)
-    # the exception's message, not the call's values: a CrossQL error quotes the query's
-    # text (a frame of it), never a parameter value
-    span.record_exception(err, escaped=True)
-    span.set_status(Status(StatusCode.ERROR, type(err).__name__))
+    kind = type(err).__qualname__
+    span.set_attribute("error.type", str(code) if isinstance(code, str) and code else kind)
+    # the exception's type only: its message may quote a value (a driver's error, a
+    # refused parameter), and no value goes into a span
+    span.add_event("exception", {"exception.type": f"{type(err).__module__}.{kind}"})
+    span.set_status(Status(StatusCode.ERROR, kind))
 
 
 def _message(fields: Mapping[str, Any]) -> str:

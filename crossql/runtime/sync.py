@@ -263,11 +263,12 @@ class SyncStore:
 class SyncRows(Iterator["Document"]):
     """The rows of a stream, without ``await``; ``close()`` ends one left early."""
 
-    __slots__ = ("_context", "_make", "_rows", "_runner")
+    __slots__ = ("_closed", "_context", "_make", "_rows", "_runner")
 
     def __init__(self, make: Callable[[], Any], runner: _Loop) -> None:
         self._make = make
         self._rows: Any = None
+        self._closed = False
         self._runner = runner
         # one context for every step, as when one task iterates the async stream
         self._context = contextvars.copy_context()
@@ -276,17 +277,21 @@ class SyncRows(Iterator["Document"]):
         return self
 
     def __next__(self) -> Document:
+        if self._closed:
+            raise StopIteration
         if self._rows is None:
             self._rows = self._context.run(self._make)
         try:
             row: Document = self._runner.run(_step(self._rows), self._context)
         except StopAsyncIteration:
+            self._closed = True
             raise StopIteration from None
         return row
 
     def close(self) -> None:
         """End the stream (the backend's cursor or request is released)."""
         rows, self._rows = self._rows, None
+        self._closed = True
         aclose = getattr(rows, "aclose", None)
         if aclose is not None and not self._runner.closed:
             self._runner.run(aclose(), self._context)
