@@ -537,9 +537,20 @@ Fn = Callable[..., Any]
 
 def _own() -> bool:
     """Whether a store call starting now is a call of its own (observed): no observed
-    call is running, or only a transaction."""
+    call is running, or only a transaction; and DEBUG logging or tracing is on. (On
+    every call: kept to a few dictionary lookups when nothing is observed.)"""
     parent = _CURRENT.get()
-    return (parent is None or parent.kind != "op") and observing()
+    if parent is not None and parent.kind == "op":
+        return False
+    if (_logger or logger()).isEnabledFor(_DEBUG):
+        return True
+    return "opentelemetry.trace" in sys.modules and _tracer() is not None
+
+
+def _within() -> Call | None:
+    """The observed call a plan runs in (None: none, or a transaction's)."""
+    call = _CURRENT.get()
+    return call if call is not None and call.kind == "op" else None
 
 
 async def _run(call: Call, work: Awaitable[T]) -> T:
@@ -597,11 +608,12 @@ def _text_call(operation: str) -> Callable[[Fn], Fn]:
     """``Store.fetch``/``count``/``execute``: the call's text is the first argument."""
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
-        async def observed(self: Any, query: Any, /, *args: Any, **params: Any) -> Any:
+        def observed(self: Any, query: Any, /, *args: Any, **params: Any) -> Any:
+            # a function returning the coroutine: no frame of its own when not observed
             if not _own():
-                return await fn(self, query, *args, **params)
+                return fn(self, query, *args, **params)
             call = Call(operation, self.driver, query, parent=_CURRENT.get())
-            return await _run(call, fn(self, query, *args, **params))
+            return _run(call, fn(self, query, *args, **params))
         return observed
     return wrap
 
@@ -633,16 +645,16 @@ def _plan_call(operation: str) -> Callable[[Fn], Fn]:
     """``count_plan``/``execute_plan``: within a call, the plan is noted; alone, a call."""
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
-        async def observed(self: Any, plan: Any, *args: Any, **kwargs: Any) -> Any:
-            call = _CURRENT.get()
-            if call is not None and call.kind == "op":
+        def observed(self: Any, plan: Any, *args: Any, **kwargs: Any) -> Any:
+            call = _within()
+            if call is not None:
                 call.planned(plan)
-                return await fn(self, plan, *args, **kwargs)
-            if not observing():
-                return await fn(self, plan, *args, **kwargs)
-            call = Call(operation, self.driver, parent=call)
+                return fn(self, plan, *args, **kwargs)
+            if not _own():
+                return fn(self, plan, *args, **kwargs)
+            call = Call(operation, self.driver, parent=_CURRENT.get())
             call.planned(plan)
-            return await _run(call, fn(self, plan, *args, **kwargs))
+            return _run(call, fn(self, plan, *args, **kwargs))
         return observed
     return wrap
 
@@ -650,13 +662,13 @@ def _plan_call(operation: str) -> Callable[[Fn], Fn]:
 def _plan_stream(fn: Fn) -> Fn:
     @functools.wraps(fn)
     def observed(self: Any, plan: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _CURRENT.get()
-        if call is not None and call.kind == "op":
+        call = _within()
+        if call is not None:
             call.planned(plan)
             return fn(self, plan, *args, **kwargs)
-        if not observing():
+        if not _own():
             return fn(self, plan, *args, **kwargs)
-        call = Call("stream", self.driver, parent=call)
+        call = Call("stream", self.driver, parent=_CURRENT.get())
         call.planned(plan)
         return _start_stream(call, lambda: fn(self, plan, *args, **kwargs))
     return observed
@@ -670,12 +682,12 @@ def _prepared_text(bound: Any) -> Any:
 def _prepared_call(operation: str) -> Callable[[Fn], Fn]:
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
-        async def observed(self: Any, **params: Any) -> Any:
+        def observed(self: Any, **params: Any) -> Any:
             if not _own():
-                return await fn(self, **params)
+                return fn(self, **params)
             call = Call(operation, self.store.driver, _prepared_text(self),
                         parent=_CURRENT.get())
-            return await _run(call, fn(self, **params))
+            return _run(call, fn(self, **params))
         return observed
     return wrap
 
@@ -693,16 +705,16 @@ def _prepared_stream(fn: Fn) -> Fn:
 def _collection_call(operation: str) -> Callable[[Fn], Fn]:
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
-        async def observed(self: Any, *args: Any, **params: Any) -> Any:
+        def observed(self: Any, *args: Any, **params: Any) -> Any:
             if not _own():
-                return await fn(self, *args, **params)
+                return fn(self, *args, **params)
             query = None
             if operation == "delete_many" and args:
                 query = _delete_text(self.name, args[0])
             call = Call(operation, self.store.driver, query, self.name, parent=_CURRENT.get())
             if operation == "get":
                 call.plan_kind = "get by _id"
-            return await _run(call, fn(self, *args, **params))
+            return _run(call, fn(self, *args, **params))
         return observed
     return wrap
 
