@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from crossql.backends.dynamodb.schema import TableSchema
 from crossql.runtime import observe
 from tests.backends.test_dynamodb_runtime import FakeClient, item, store_with
 
+ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-value"
 """A parameter value that must appear in no log record and no span."""
 
@@ -327,3 +330,23 @@ def test_no_parameter_value_appears_in_a_record_or_a_span(
         for event in span.events:
             assert SECRET not in json.dumps(dict(event.attributes), default=str)
         assert SECRET not in (span.status.description or "")
+
+
+# -- the documented records are the ones made ------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/observability.md"])
+def test_the_documented_debug_record_is_the_format_made(page: str) -> None:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    start = "fetch users on dynamodb (Query, index by_age): "
+    line = next(line for line in text.splitlines() if start in line)
+    documented = start + line.split(start, 1)[1].rstrip("`.")
+    requests, items, rows = (int(n) for n in re.findall(r"(\d+) (?:requests?|items?|rows?)\b",
+                                                        documented))
+    capacity = float(re.search(r"([\d.]+) capacity units", documented).group(1))
+    elapsed = float(re.search(r"in ([\d.]+) ms", documented).group(1))
+    fields = {"operation": "fetch", "backend": "dynamodb", "collection": "users",
+              "plan": "Query", "index": "by_age", "requests": requests, "items_read": items,
+              "scanned_count": items, "consumed_capacity": capacity, "rows": rows,
+              "elapsed_ms": elapsed, "query": "from users where age >= :min"}
+    assert observe._message(fields) == documented

@@ -381,6 +381,10 @@ def _record_error(span: Any, err: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, kind))
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _message(fields: Mapping[str, Any]) -> str:
     head = f"{fields['operation']}"
     if fields["collection"]:
@@ -389,15 +393,15 @@ def _message(fields: Mapping[str, Any]) -> str:
     plan = fields["plan"]
     if plan:
         head += f" ({plan}" + (f", index {fields['index']}" if fields["index"] else "") + ")"
-    parts = [f"{fields['requests']} requests"]
+    parts = [_n(fields["requests"], "request")]
     if fields["items_read"] is not None:
-        parts.append(f"{fields['items_read']} items read")
+        parts.append(f"{_n(fields['items_read'], 'item')} read")
     if "scanned_count" in fields and fields["requests"]:
         parts.append(f"ScannedCount {fields['scanned_count']}")
     if "consumed_capacity" in fields:
         parts.append(f"{fields['consumed_capacity']:g} capacity units")
     if fields["rows"] is not None:
-        parts.append(f"{fields['rows']} rows")
+        parts.append(_n(fields["rows"], "row"))
     if "count" in fields:
         parts.append(f"count {fields['count']}")
     for key in ("inserted", "matched", "modified", "deleted"):
