@@ -34,7 +34,6 @@ import functools
 import json
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,8 +83,6 @@ _DYNAMO_NAMES = {"query": "Query", "scan": "Scan", "get_item": "GetItem", "put_i
 
 # -- query text -------------------------------------------------------------------------------
 
-_TEXTS: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
-_TEXTS_MAX = 256
 _LITERALS = frozenset({"STRING", "INT", "FLOAT", "TRUE", "FALSE", "NULL"})
 
 
@@ -99,22 +96,21 @@ def query_text(query: Any) -> str | None:
 
 
 def _text_and_collection(query: Any) -> tuple[str | None, str | None]:
-    key = query if isinstance(query, str) else None
-    if key is not None:
-        known = _TEXTS.get(key)
-        if known is not None:
-            _TEXTS.move_to_end(key)
-            return known
-    answer: tuple[str | None, str | None]
+    if isinstance(query, str):
+        return _text_of(query)
+    return _answer(query)
+
+
+@functools.lru_cache(maxsize=256)  # thread-safe: sync stores call from their own threads
+def _text_of(text: str) -> tuple[str | None, str | None]:
+    return _answer(text)
+
+
+def _answer(query: Any) -> tuple[str | None, str | None]:
     try:
-        answer = _sanitised(query)
+        return _sanitised(query)
     except Exception:  # the call itself reports a bad statement
-        answer = (None, None)
-    if key is not None:
-        _TEXTS[key] = answer
-        if len(_TEXTS) > _TEXTS_MAX:
-            _TEXTS.popitem(last=False)
-    return answer
+        return None, None
 
 
 def _sanitised(query: Any) -> tuple[str, str]:
@@ -300,7 +296,12 @@ class Call:
             self._end_span(fields)
 
     def _result(self, result: Any) -> None:
-        if self.error is not None or result is None:
+        if self.error is not None:
+            return
+        if self.operation == "get":
+            self.rows = int(result is not None)
+            return
+        if result is None:
             return
         if isinstance(result, list):
             if self.operation in ("fetch",):
