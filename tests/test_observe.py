@@ -350,3 +350,21 @@ def test_the_documented_debug_record_is_the_format_made(page: str) -> None:
               "scanned_count": items, "consumed_capacity": capacity, "rows": rows,
               "elapsed_ms": elapsed, "query": "from users where age >= :min"}
     assert observe._message(fields) == documented
+
+
+def test_a_call_cancelled_before_it_starts_leaves_nothing_behind(
+        caplog: pytest.LogCaptureFixture, spans: Any) -> None:
+    caplog.set_level(logging.DEBUG, logger="crossql")
+
+    async def main() -> None:
+        store = await memory_store()
+        caplog.clear()
+        spans.clear()
+        for _ in range(3):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(store.fetch("from users"), 0)
+        rows = store.stream("from users")  # never read: nothing sent, nothing recorded
+        del rows
+
+    run(main())  # (a coroutine never awaited would fail the test: warnings are errors)
+    assert records(caplog) == [] and spans.get_finished_spans() == ()

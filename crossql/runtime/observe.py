@@ -230,6 +230,14 @@ class Call:
             self.text, named = _text_and_collection(query)
             if collection is None:
                 self.collection = named
+        self.started: float | None = None
+
+    def start(self) -> None:
+        """The call begins: its clock and its span start (once). Not at creation: a
+        stream that is never read, a call whose task is cancelled before it runs, sends
+        nothing and has no record."""
+        if self.started is not None:
+            return
         self.started = time.perf_counter()
         tracer = _tracer()
         if tracer is not None:
@@ -286,6 +294,8 @@ class Call:
         if self._ended:
             return
         self._ended = True
+        self.start()  # (a call that failed before it began: recorded all the same)
+        assert self.started is not None
         elapsed = (time.perf_counter() - self.started) * 1000.0
         self._result(result)
         fields = self.fields(elapsed)
@@ -558,12 +568,16 @@ def _within() -> Call | None:
     return call if call is not None and call.kind == "op" else None
 
 
-async def _run(call: Call, work: Awaitable[T]) -> T:
+async def _run(call: Call, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work()`` within ``call``. The store's coroutine is made here, not by the
+    wrapper: a task cancelled before it starts (``wait_for`` with no time left) leaves
+    no coroutine that was never awaited."""
+    call.start()
     token = _CURRENT.set(call)
     otel = call.attach()
     result: Any = None
     try:
-        value = await work
+        value = await work()
         result = value
         return value
     except BaseException as err:
@@ -579,6 +593,7 @@ async def _rows(call: Call, rows: AsyncIterator[T]) -> AsyncIterator[T]:
     """The rows of a stream, each step run within the call; the call ends when the stream
     is exhausted, closed or fails."""
     n = 0
+    call.start()
     try:
         while True:
             token = _CURRENT.set(call)
@@ -618,7 +633,7 @@ def _text_call(operation: str) -> Callable[[Fn], Fn]:
             if not _own():
                 return fn(self, query, *args, **params)
             call = Call(operation, self.driver, query, parent=_CURRENT.get())
-            return _run(call, fn(self, query, *args, **params))
+            return _run(call, lambda: fn(self, query, *args, **params))
         return observed
     return wrap
 
@@ -659,7 +674,7 @@ def _plan_call(operation: str) -> Callable[[Fn], Fn]:
                 return fn(self, plan, *args, **kwargs)
             call = Call(operation, self.driver, parent=_CURRENT.get())
             call.planned(plan)
-            return _run(call, fn(self, plan, *args, **kwargs))
+            return _run(call, lambda: fn(self, plan, *args, **kwargs))
         return observed
     return wrap
 
@@ -692,7 +707,7 @@ def _prepared_call(operation: str) -> Callable[[Fn], Fn]:
                 return fn(self, **params)
             call = Call(operation, self.store.driver, _prepared_text(self),
                         parent=_CURRENT.get())
-            return _run(call, fn(self, **params))
+            return _run(call, lambda: fn(self, **params))
         return observed
     return wrap
 
@@ -719,7 +734,7 @@ def _collection_call(operation: str) -> Callable[[Fn], Fn]:
             call = Call(operation, self.store.driver, query, self.name, parent=_CURRENT.get())
             if operation == "get":
                 call.plan_kind = "get by _id"
-            return _run(call, fn(self, *args, **params))
+            return _run(call, lambda: fn(self, *args, **params))
         return observed
     return wrap
 
@@ -796,6 +811,7 @@ def transaction_began(tx: Any) -> None:
     if not observing():
         return
     call = Call("transaction", tx.store.driver, parent=_CURRENT.get(), kind="transaction")
+    call.start()
     tx._observed = (call, _CURRENT.set(call), call.attach())
 
 
