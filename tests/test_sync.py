@@ -130,3 +130,45 @@ def test_named_backends_share_the_loop() -> None:
         assert store["other"].fetch("from c") == [{"_id": 1}]
         assert store.fetch("from c") == []
         assert store.backend_names == ["default", "other"]
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Any:
+    trace = pytest.importorskip("opentelemetry.trace")
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = sdk.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    yield exporter
+    provider.shutdown()
+
+
+def test_calls_are_children_of_the_callers_span(spans: Any,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from opentelemetry import trace
+
+    caplog.set_level(logging.DEBUG, logger="crossql")
+    with crossql.connect_sync(MEMORY) as store:
+        store.collection("users").insert_many(USERS)
+        with trace.get_tracer("app").start_as_current_span("cell") as cell:
+            store.fetch("from users where age > :a", a=1)
+            assert len(list(store.stream("from users"))) == 6
+            with store.transaction() as tx:
+                tx.count("from users")
+                tx.collection("users").insert_one({"_id": "t"})
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    parent = cell.get_span_context().span_id
+    assert finished["fetch users"].parent.span_id == parent
+    assert finished["stream users"].parent.span_id == parent
+    assert finished["transaction"].parent.span_id == parent
+    tx_id = finished["transaction"].context.span_id
+    assert finished["count users"].parent.span_id == tx_id
+    operations = [r.crossql["operation"] for r in caplog.records if r.name == "crossql"]
+    assert operations == ["insert_many", "fetch", "stream", "count", "insert_many",
+                          "transaction"]
