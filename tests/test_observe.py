@@ -285,6 +285,7 @@ def test_dynamodb_requests_are_child_spans_with_scanned_count(spans: Any) -> Non
     attributes = dict(call.attributes)
     assert attributes["db.system.name"] == "aws.dynamodb"
     assert attributes["aws.dynamodb.scanned_count"] == 57
+    assert attributes["aws.dynamodb.table_names"] == (store.table_name("users"),)
     assert attributes["crossql.plan.kind"] == "Scan"
     assert attributes["crossql.requests"] == 2
 

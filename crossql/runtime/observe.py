@@ -198,9 +198,9 @@ def current() -> Call | None:
 class Call:
     """One observed store call: what it ran, what it cost, its span."""
 
-    __slots__ = ("_ended", "_query", "backend", "capacity", "collection", "count",
-                 "error", "index", "items", "kind", "operation", "parent", "plan_kind",
-                 "requests", "rows", "scanned", "span", "started", "text", "written")
+    __slots__ = ("_ended", "backend", "capacity", "collection", "count", "error", "index",
+                 "items", "kind", "operation", "parent", "plan_kind", "requests", "rows",
+                 "scanned", "span", "started", "table", "text", "written")
 
     def __init__(self, operation: str, backend: str, query: Any = None,
                  collection: str | None = None, *, parent: Call | None = None,
@@ -210,11 +210,12 @@ class Call:
         self.kind = kind
         """``op`` (a store call) or ``transaction`` (calls inside are its children)."""
         self.parent = parent
-        self._query = query
         self.text: str | None = None
         self.collection = collection
         self.plan_kind: str | None = None
         self.index: str | None = None
+        self.table: str | None = None
+        """DynamoDB: the table the plan reads."""
         self.requests = 0
         self.items: int | None = None
         """Items the server read (DynamoDB: ScannedCount; others: documents returned)."""
@@ -279,6 +280,8 @@ class Call:
         collection, self.plan_kind, self.index = describe(plan)
         if self.collection is None:
             self.collection = collection
+        table = getattr(getattr(plan, "read", plan), "table", None)
+        self.table = table if isinstance(table, str) else None
 
     def sent(self, requests: int = 1, items: int | None = None) -> None:
         """``requests`` requests sent, ``items`` items read by the server."""
@@ -360,8 +363,8 @@ class Call:
             span.set_attribute("crossql.index", self.index)
             if self.backend == "dynamodb":
                 span.set_attribute("aws.dynamodb.index_name", self.index)
-        if self.collection and self.backend == "dynamodb":
-            span.set_attribute("aws.dynamodb.table_names", [self.collection])
+        if self.table is not None:
+            span.set_attribute("aws.dynamodb.table_names", [self.table])
         span.set_attribute("crossql.requests", self.requests)
         if self.items is not None:
             span.set_attribute("crossql.items_read", self.items)
