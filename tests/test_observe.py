@@ -4,6 +4,7 @@ record and one span per call, a WARNING per DynamoDB Scan, never a parameter val
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -12,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import crossql
+from crossql import ir
 from crossql.backends.dynamodb.schema import TableSchema
 from crossql.runtime import observe
 from tests.backends.test_dynamodb_runtime import FakeClient, item, store_with
+from tests.strategies import any_query, any_write
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-value"
@@ -369,3 +374,29 @@ def test_a_call_cancelled_before_it_starts_leaves_nothing_behind(
 
     run(main())  # (a coroutine never awaited would fail the test: warnings are errors)
     assert records(caplog) == [] and spans.get_finished_spans() == ()
+
+
+# -- the text shown, for every statement ---------------------------------------------------
+
+
+def _other_literals(node: Any) -> Any:
+    """``node`` with every literal replaced by one and the same string."""
+    if isinstance(node, ir.Literal):
+        return dataclasses.replace(node, value="zz-other", kind="string")
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return dataclasses.replace(node, **{f.name: _other_literals(getattr(node, f.name))
+                                            for f in dataclasses.fields(node) if f.init})
+    if isinstance(node, tuple):
+        return tuple(_other_literals(n) for n in node)
+    return node
+
+
+@given(st.one_of(any_query(), any_write()))
+def test_the_text_shown_is_parameterized_or_independent_of_every_literal(statement: Any) -> None:
+    text = observe.query_text(statement)
+    assert text is not None
+    if any(isinstance(node, ir.Param) for node in ir.walk(statement)):
+        assert text == crossql.format(statement)  # parameterized: kept as it is
+    else:
+        assert text == observe.query_text(_other_literals(statement))
+        assert "zz-other" not in text
