@@ -295,9 +295,11 @@ class MongoStore(Store):
             if plan.kind.startswith("find_then"):
                 cursor = coll.find(plan.filter, {"_id": 1}, **kw).limit(plan.limit or 0)
                 ids = [doc["_id"] async for doc in cursor]
+                observe.sent(1, len(ids))
                 if not ids:
                     return WriteResult()
                 filt = {"$and": [{"_id": {"$in": ids}}, plan.filter]}
+            observe.sent()  # the update or delete command
             if plan.update is not None:
                 one = plan.kind == "update_one"
                 result = await (coll.update_one(filt, plan.update, **kw) if one
