@@ -293,6 +293,12 @@ def test_dynamodb_requests_are_child_spans_with_scanned_count(spans: Any) -> Non
     assert attributes["aws.dynamodb.table_names"] == (store.table_name("users"),)
     assert attributes["crossql.plan.kind"] == "Scan"
     assert attributes["crossql.requests"] == 2
+    # a value goes into the requests, never into their spans
+    store = store_with(FakeClient(query=[{"Items": [], "Count": 0, "ScannedCount": 0}]))
+    store._tables["users"] = TableSchema(partition_key="_id")
+    run(store.fetch("from users where _id == :id", id=SECRET))
+    for span in spans.get_finished_spans():
+        assert SECRET not in json.dumps(dict(span.attributes), default=str)
 
 
 def test_without_opentelemetry_set_up_no_span_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
