@@ -3,8 +3,8 @@
 Each store call — ``fetch``, ``stream``, ``count``, ``execute``, a prepared query's
 runs, ``collection(...).insert_many``/``get``/``delete_many``, and a transaction — is
 one *call*. While one is observed, the backend stores count the requests they send
-and the items the server read (``request``/``read`` below; DynamoDB's ``_call`` hands
-each request to ``dynamodb_request``), and when the call ends (a stream: when it is
+and the items the server read (``sent`` below; DynamoDB's ``_call`` hands each
+request to ``dynamodb_request``), and when the call ends (a stream: when it is
 exhausted, closed or fails) it gives:
 
 - one DEBUG record on the ``crossql`` logger: the operation, backend, collection, plan
@@ -23,9 +23,9 @@ tracer provider is installed; otherwise the wrappers only look that up and call
 through. Independently, a DynamoDB Scan logs one WARNING when its first page is
 requested, whatever the call.
 
-OpenTelemetry is optional (``pip install 'crossql[otel]'``) and never imported here:
-spans are made only when the application has imported ``opentelemetry.trace`` and
-installed a tracer provider (a provider cannot be set otherwise).
+OpenTelemetry is optional (``pip install 'crossql[otel]'``): it is imported here only
+once the application has imported ``opentelemetry.trace`` and installed a tracer
+provider (a provider cannot be set otherwise), and spans are made only then.
 """
 
 from __future__ import annotations
@@ -185,11 +185,6 @@ def _tracer() -> Any:
 def observing() -> bool:
     """Whether a call starting now is observed (DEBUG logging or a tracer provider)."""
     return (_logger or logger()).isEnabledFor(_DEBUG) or _tracer() is not None
-
-
-def current() -> Call | None:
-    """The observed call the running code belongs to, if any."""
-    return _CURRENT.get()
 
 
 # -- one call ---------------------------------------------------------------------------------
