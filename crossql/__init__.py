@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         update,
     )
     from crossql.config import NoSQLConfig
+    from crossql.runtime.sync import connect_sync
 
 __version__ = "0.1.0"
 
@@ -47,6 +48,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "FirestoreOptions": "crossql.backends.firestore.options",
     "NoSQLConfig": "crossql.config",
+    "connect_sync": "crossql.runtime.sync",  # threads and a loop: only for scripts
 }
 # the query builder too (docs/builder.md): its classes cost as much to create as the IR's
 _LAZY.update(dict.fromkeys(
@@ -93,6 +95,7 @@ __all__ = [
     "check",
     "compile",
     "connect",
+    "connect_sync",
     "delete_from",
     "evaluate",
     "field",

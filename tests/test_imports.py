@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("lark", "pydantic", "rich", "yaml")
+HEAVY = ("lark", "pydantic", "rich", "yaml", "opentelemetry")
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -29,6 +29,7 @@ PUBLIC = [
     "check",
     "compile",
     "connect",
+    "connect_sync",
     "delete_from",
     "evaluate",
     "field",

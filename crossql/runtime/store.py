@@ -18,6 +18,7 @@ from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
 from crossql.errors import BackendError, QuerySemanticError
 from crossql.grammar import parse_condition, parse_query, parse_statement
+from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.writes import WriteResult
 
@@ -39,6 +40,10 @@ class Store(abc.ABC):
 
     driver: str = ""
     """The backend this store runs plans on (memory, mongodb, dynamodb, firestore)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        observe.instrument_store(cls)  # each call logged and traced (runtime/observe.py)
 
     def __init__(self, *, plan_cache_size: int = 256, schema: Any = None,
                  options: Any = None) -> None:
@@ -233,6 +238,10 @@ class BoundQuery:
 
     __slots__ = ("prepared", "store")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        observe.instrument_prepared(cls)
+
     def __init__(self, store: Store, prepared: PreparedQuery) -> None:
         self.store = store
         self.prepared = prepared
@@ -314,6 +323,9 @@ class Collection:
         return ir.Query(self.name, where=parse_condition(where), source=where)
 
 
+observe.instrument_store(Store)
+observe.instrument_prepared(BoundQuery)
+observe.instrument_collection(Collection)
 
 if TYPE_CHECKING:  # mypy proves the classes implement the protocols
     from crossql.runtime.protocol import CollectionProtocol, PreparedProtocol, StoreProtocol

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crossql.errors import BackendError, TransactionConflict
+from crossql.runtime import observe
 
 if TYPE_CHECKING:
     from crossql import ir
@@ -70,18 +71,20 @@ class Transaction:
     store's methods, run inside the transaction.
     """
 
-    __slots__ = ("_scope", "_state", "store")
+    __slots__ = ("_observed", "_scope", "_state", "store")
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._scope: TransactionScope | None = None
         self._state = "new"
+        self._observed: Any = None
 
     async def __aenter__(self) -> Transaction:
         if self._state != "new":
             raise BackendError(self.store.driver, "a transaction is entered once")
         self._scope = await self.store.begin_transaction()
         self._state = "open"
+        observe.transaction_began(self)  # a span and a log record (runtime/observe.py)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -89,15 +92,20 @@ class Transaction:
         scope = self._open_scope()
         if exc_type is not None:
             self._state = "rolled back"
-            await scope.abort()
+            try:
+                await scope.abort()
+            finally:
+                observe.transaction_ended(self, exc)
             return
         self._state = "committing"
         try:
             await scope.commit()
-        except BaseException:
+        except BaseException as err:
             self._state = "rolled back"
+            observe.transaction_ended(self, err)
             raise
         self._state = "committed"
+        observe.transaction_ended(self, None)
 
     @property
     def state(self) -> str:

@@ -51,6 +51,7 @@ from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.config import DynamoConfig
 from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
+from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
@@ -266,6 +267,11 @@ class DynamoStore(Store):
         return random.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
+        # counted and traced within an observed call; a Scan logs a WARNING (runtime/observe.py)
+        return await observe.dynamodb_request(kwargs.get("TableName"), method, kwargs,
+                                              self._send)
+
+    async def _send(self, method: str, kwargs: dict[str, Any]) -> Any:
         attempt = 0
         while True:
             try:

@@ -38,6 +38,7 @@ from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan
 from crossql.errors import BackendError, ConfigError, TransactionConflict
+from crossql.runtime import observe
 from crossql.runtime.reference import MISSING, evaluate_condition, get_path
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope
@@ -365,8 +366,11 @@ class FirestoreStore(Store):
                 return
             finally:
                 _STREAM_CALLS.reset(token)
+                observe.sent()  # one RunQuery; its documents counted as they come
+            observe.sent(0, 1)
             yield _shape(fplan, snapshot)
             async for snapshot in stream:
+                observe.sent(0, 1)
                 yield _shape(fplan, snapshot)
         except Exception as err:
             if _is_driver_error(err):
@@ -421,6 +425,7 @@ class FirestoreStore(Store):
         return await self.statement_snapshots(query)
 
     async def _aggregate_row(self, plan: FirestorePlan) -> Document:
+        observe.sent()
         try:
             results = await plan.build(self.client).get(**self._read_call())
         except Exception as err:
@@ -445,6 +450,7 @@ class FirestoreStore(Store):
         if fplan.document is not None:
             return len(await self._get_document(fplan, self._read_call()))
         query = fplan.build(self.client)
+        observe.sent()
         try:
             results = await query.count(alias="n").get(**self._read_call())
         except Exception as err:

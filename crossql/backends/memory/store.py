@@ -10,6 +10,7 @@ from crossql import ir
 from crossql.backends import Plan
 from crossql.backends.memory.compiler import MemoryPlan, MemoryWritePlan
 from crossql.errors import BackendError, TransactionConflict
+from crossql.runtime import observe
 from crossql.runtime.reference import copy_value, evaluate_condition, freeze, run
 from crossql.runtime.store import Document, Store
 from crossql.runtime.transaction import TransactionScope
@@ -44,7 +45,9 @@ class MemoryStore(Store):
     def _docs(self, plan: Plan) -> tuple[ir.Query, list[Document]]:
         if not isinstance(plan, MemoryPlan):
             raise TypeError(f"the memory store runs memory plans, not {type(plan).__name__}")
-        return plan.query, list((self._read(plan.collection) or {}).values())
+        docs = list((self._read(plan.collection) or {}).values())
+        observe.sent(0, len(docs))  # no request; every document is read
+        return plan.query, docs
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         query, docs = self._docs(plan)

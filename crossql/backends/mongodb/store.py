@@ -25,6 +25,7 @@ from crossql.backends.mongodb.compiler import compile_mongodb
 from crossql.backends.mongodb.plan import MongoPlan
 from crossql.backends.mongodb.writes import MongoWritePlan
 from crossql.errors import BackendError, TransactionConflict
+from crossql.runtime import observe
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope, backoff
 from crossql.runtime.writes import WriteResult
@@ -234,6 +235,7 @@ class MongoStore(Store):
         except Exception as err:
             raise self._error(err) from err
         seen = first is not _END
+        observe.sent(1, int(seen))  # the find/aggregate and its first document
         try:
             if seen:
                 yield _plain(first)
@@ -245,6 +247,7 @@ class MongoStore(Store):
                         yield _plain(doc)
                 else:
                     while batch := await to_list(_CHUNK):
+                        observe.sent(0, len(batch))
                         for doc in batch:
                             yield _plain(doc)
         except BackendError:
@@ -262,6 +265,7 @@ class MongoStore(Store):
         mplan = self._plan(plan)
         self._check()
         coll = self.database[mplan.collection]
+        observe.sent()
         try:
             if mplan.kind == "find":
                 kwargs: dict[str, Any] = dict(self._in)
@@ -293,9 +297,11 @@ class MongoStore(Store):
             if plan.kind.startswith("find_then"):
                 cursor = coll.find(plan.filter, {"_id": 1}, **kw).limit(plan.limit or 0)
                 ids = [doc["_id"] async for doc in cursor]
+                observe.sent(1, len(ids))
                 if not ids:
                     return WriteResult()
                 filt = {"$and": [{"_id": {"$in": ids}}, plan.filter]}
+            observe.sent()  # the update or delete command
             if plan.update is not None:
                 one = plan.kind == "update_one"
                 result = await (coll.update_one(filt, plan.update, **kw) if one
