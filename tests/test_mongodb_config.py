@@ -113,7 +113,7 @@ def test_a_client_opened_from_the_uri_has_the_uris_options() -> None:
     assert seen == {"read_preference": ReadPreference.SECONDARY_PREFERRED,
                     "selection_timeout": 2.0, "pool": 7}
     # PyMongo's message names the timeout it waited for: the URI's, not the block's 30 s
-    assert "Timeout: 2.0s" in str(info.value) or "2000" in str(info.value), str(info.value)
+    assert "Timeout: 2.0s" in str(info.value), str(info.value)
     del info
     gc.collect()
 
