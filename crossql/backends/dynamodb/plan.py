@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pprint
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Literal
@@ -136,6 +137,11 @@ class DynamoPlan(Plan):
         return "\n".join(lines)
 
     def to_python(self) -> str:
+        return self.python()
+
+    def python(self, then: Sequence[str] = ()) -> str:
+        """``to_python()``; with ``then``, those lines run after the read, inside the
+        ``async with`` block of the client (a write plan's per-item calls)."""
         request = pprint.pformat(self.request, indent=1, width=88,
                                  sort_dicts=False)
         head = [
@@ -143,7 +149,11 @@ class DynamoPlan(Plan):
             "",
             f"request = {request}",
         ]
-        if self.never:
+        if self.never or (then and self.limit == 0):
+            what = "no item" if self.never else "no item (limit 0)"
+            if then:
+                return "\n".join([*head, f"# the condition is true for {what}: "
+                                   "nothing to read or write"])
             return "\n".join([*head, "rows = []  # the condition is true for no item"])
         call = f"await client.{self.method}(**request)"
         if self.count_names is not None:
@@ -176,6 +186,11 @@ class DynamoPlan(Plan):
             "            break",
             '        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]',
         ]
+        if then:
+            if self.limit is not None:
+                body.append(f"    items = items[:{self.limit}]")
+            inner = [f"    {line}" for text in then for line in text.split("\n")]
+            return "\n".join([*head, *body, *inner])
         if self.limit is not None:
             body.append(f"items = items[:{self.limit}]")
         if self.outputs is not None:

@@ -219,8 +219,9 @@ class DynamoWritePlan(Plan):
             "    # below a map, per item (crossql's DynamoWritePlan.item_request):",
             *(f"    #   {w.describe()}" for w in self.nested),
         ] if self.nested else []
-        return "\n".join([
-            self.read.to_python(),
+        # the per-item calls run inside the read's `async with` block: the client is
+        # closed after it
+        return self.read.python(then=[
             f"write = {request}",
             "for item in items:",
             f"    key = {{k: item[k] for k in ({keys},)}}",
