@@ -38,6 +38,7 @@ from crossql.backends.firestore.filters import (
     and_,
     expand_exists,
     expand_top_exists,
+    fields_present,
     has_field,
     non_null_fields,
     or_,
@@ -85,6 +86,10 @@ LIMITS: dict[str, int] = {
     "value bytes": 1500,
 }
 """Firestore's limits, each checked at compile time with an error code of its own."""
+
+_WALK_PER_FIELD = 8
+"""Inequality leaves up to which each field's presence is found by its own walk of the
+filter (``has_field``, which stops early); past it, one walk finds them all."""
 
 _OPTION_HINT = {
     "!=": "enable native `!=` with FirestoreOptions(native_not_equal=True)",
@@ -565,6 +570,10 @@ class _Compiler(FilterBuilder):
         seen: set[tuple[str, ...]] = set()
         on_id = 0
         present, required = self.present, self.required
+        if len(self.inequalities) > _WALK_PER_FIELD:  # one walk for all, not one per field
+            in_tree = fields_present(tree)
+            present = present | (in_tree if in_tree is not None else
+                                 {leaf.field for leaf in self.inequalities})
         for leaf in self.inequalities:
             field = leaf.field
             if field in seen:

@@ -194,6 +194,11 @@ def and_(parts: Sequence[Node]) -> Node:
 _NOT_EQUAL_OPS = frozenset({"!=", "not-in"})
 
 
+_PAIRWISE = 8
+"""Filters on one field compared pair by pair before a set of their keys takes over: a
+plan template's hole refuses to be hashed, and most fields have one or two filters."""
+
+
 def _and_general(flat: list[Node]) -> Node:
     """``and_`` of its flattened parts, some of which may merge, repeat or imply another."""
     out: list[Node] = []
@@ -202,6 +207,7 @@ def _and_general(flat: list[Node]) -> Node:
     # fields have one filter; a filter repeats one with its operator only if their keys
     # are equal, and most fields with two have two operators: a range)
     on_field: dict[tuple[str, ...], Any] = {}
+    keys_on_field: dict[tuple[str, ...], set[tuple[Any, ...]]] = {}
     first = on_field.setdefault
     not_equal = 0
     implied: list[int] = []  # where a `!= null` or an `exists` another filter may imply is
@@ -214,11 +220,19 @@ def _and_general(flat: list[Node]) -> Node:
                     kept = on_field[part.field] = [prev]
                 else:
                     kept = prev
-                duplicate = False
-                for other in kept:
-                    if other.op == op and _leaf_key(other) == _leaf_key(part):
-                        duplicate = True
-                        break
+                if len(kept) < _PAIRWISE:
+                    duplicate = False
+                    for other in kept:
+                        if other.op == op and _leaf_key(other) == _leaf_key(part):
+                            duplicate = True
+                            break
+                else:  # many filters on one field: by hash, or the and is quadratic
+                    keys = keys_on_field.get(part.field)
+                    if keys is None:
+                        keys = keys_on_field[part.field] = {_leaf_key(o) for o in kept}
+                    key = _leaf_key(part)
+                    duplicate = key in keys
+                    keys.add(key)
                 if duplicate:
                     continue
                 kept.append(part)
@@ -244,6 +258,9 @@ def _drop_implied(parts: list[Node], candidates: list[int]) -> None:
     ``candidates`` indices) that another filter implies, and each repeated ``exists``."""
     drop: list[int] = []
     exists: set[tuple[str, ...]] = set()
+    if len(candidates) > _PAIRWISE:
+        _drop_implied_indexed(parts, candidates)
+        return
     for i in candidates:
         part = parts[i]
         if type(part) is Exists:
@@ -255,6 +272,34 @@ def _drop_implied(parts: list[Node], candidates: list[int]) -> None:
             drop.append(i)  # any other filter on the field (but `== null`) means non-null
     for i in reversed(drop):
         del parts[i]
+
+
+def _drop_implied_indexed(parts: list[Node], candidates: list[int]) -> None:
+    """``_drop_implied`` for many candidates: the filters' paths indexed once (asking
+    ``_implied_exists`` of each candidate scans every part: quadratic)."""
+    tested: set[tuple[str, ...]] = set()  # a filter tests it or a path under it
+    under: set[tuple[str, ...]] = set()  # a filter tests a path under it
+    non_null: set[tuple[str, ...]] = set()  # a filter on it other than == / != null
+    for leaf in parts:
+        if type(leaf) is FieldFilter:
+            path = leaf.field
+            tested.update(path[:n] for n in range(1, len(path) + 1))
+            under.update(path[:n] for n in range(1, len(path)))
+            if not (leaf.value is None and leaf.op in ("==", "!=")):
+                non_null.add(path)
+    exists: set[tuple[str, ...]] = set()
+    dropped: set[int] = set()
+    for i in candidates:
+        part = parts[i]
+        if isinstance(part, Exists):
+            if part.field in exists or part.field in tested:
+                dropped.add(i)
+            else:
+                exists.add(part.field)
+        elif isinstance(part, FieldFilter) and (part.field in under
+                                                or part.field in non_null):  # `!= null`
+            dropped.add(i)
+    parts[:] = [part for i, part in enumerate(parts) if i not in dropped]
 
 
 def _and_merged(flat: list[Node]) -> Node:
@@ -324,6 +369,7 @@ def _merge_not_equal(flat: list[Node]) -> list[Node]:
     per query)."""
     merged: list[Node] = []
     not_equal: dict[tuple[str, ...], int] = {}
+    values: dict[int, list[Any]] = {}  # at a merged filter's place: all its values
     for part in flat:
         if (type(part) is FieldFilter and part.op in ("!=", "not-in")
                 and part.value is not None):
@@ -332,13 +378,31 @@ def _merge_not_equal(flat: list[Node]) -> list[Node]:
                 not_equal[part.field] = len(merged)
                 merged.append(part)
                 continue
-            prev = merged[at]
-            assert isinstance(prev, FieldFilter)
-            values = _dedupe(_values(prev) + _values(part))
-            merged[at] = _set_filter(prev.field, "!=", "not-in", values, prev.origin)
+            _more_values(values, merged, at, part)
             continue
         merged.append(part)
+    _merge_values(values, merged, "!=", "not-in")
     return merged
+
+
+def _more_values(values: dict[int, list[Any]], merged: list[Node], at: int,
+                 part: FieldFilter) -> None:
+    """Add ``part``'s values to the filter at ``merged[at]`` (merged once, at the end:
+    merging as they come re-deduplicates the growing list, quadratic in its length)."""
+    kept = values.get(at)
+    if kept is None:
+        prev = merged[at]
+        assert isinstance(prev, FieldFilter)
+        kept = values[at] = _values(prev)
+    kept += _values(part)
+
+
+def _merge_values(values: dict[int, list[Any]], merged: list[Node], one: FilterOp,
+                  many: FilterOp) -> None:
+    for at, kept in values.items():
+        prev = merged[at]
+        assert isinstance(prev, FieldFilter)
+        merged[at] = _set_filter(prev.field, one, many, _dedupe(kept), prev.origin)
 
 
 def or_(parts: Sequence[Node], origin: Any) -> Node:
@@ -358,6 +422,7 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
             flat.append(part)
     merged: list[Node] = []
     equal: dict[tuple[str, ...], int] = {}
+    values: dict[int, list[Any]] = {}
     seen: set[tuple[Any, ...]] = set()
     for part in flat:
         if type(part) is FieldFilter:
@@ -367,10 +432,7 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
                 # (no other part has its key: one with it would be merged here)
                 at = equal.get(part.field)
                 if at is not None:
-                    prev = merged[at]
-                    assert isinstance(prev, FieldFilter)
-                    values = _dedupe(_values(prev) + _values(part))
-                    merged[at] = _set_filter(prev.field, "==", "in", values, prev.origin)
+                    _more_values(values, merged, at, part)
                     continue
                 equal[part.field] = len(merged)
             else:
@@ -379,6 +441,8 @@ def or_(parts: Sequence[Node], origin: Any) -> Node:
                     continue
                 seen.add(key)
         merged.append(part)
+    if values:
+        _merge_values(values, merged, "==", "in")
     if not merged:
         return NEVER
     if len(merged) == 1:
@@ -952,6 +1016,24 @@ def has_field(node: Filter, field: tuple[str, ...]) -> bool:
         elif not has_field(child, field):
             return False
     return True
+
+
+def fields_present(node: Filter) -> frozenset[tuple[str, ...]] | None:
+    """Every ``field`` for which ``has_field(node, field)`` holds, in one walk (None: all
+    of them, for a filter that matches nothing): asking ``has_field`` for each of many
+    fields walks the tree once per field."""
+    if isinstance(node, FieldFilter):
+        path = node.field
+        return frozenset(path[:n] for n in range(1, len(path) + 1))
+    sets = [fields_present(c) for c in node.filters]
+    if type(node) is And:
+        if any(s is None for s in sets):
+            return None
+        return frozenset().union(*(s for s in sets if s is not None))
+    known = [s for s in sets if s is not None]  # an Or: in every branch
+    if not known:
+        return None
+    return frozenset.intersection(*known)
 
 
 def non_null_fields(node: Filter) -> frozenset[tuple[str, ...]] | None:
