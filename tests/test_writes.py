@@ -300,7 +300,9 @@ def test_dynamodb_write_plan_rechecks_the_where_on_each_item() -> None:
                            backend="dynamodb")
     data = plan.to_dict()
     assert data["operation"] == "Scan then UpdateItem per item"
-    assert data["read"]["request"]["FilterExpression"] == "#n0 > :v0"
+    # the read also takes only numbers `n`: `limit 5` counts items that are written
+    assert data["read"]["request"]["FilterExpression"] == \
+        "#n0 > :v0 AND attribute_type(#n1, :v1)"
     write = data["write"]
     assert write["ConditionExpression"] == \
         "#n0 > :v0 AND attribute_type(#n1, :v1) AND attribute_exists(#n2)"
@@ -309,6 +311,23 @@ def test_dynamodb_write_plan_rechecks_the_where_on_each_item() -> None:
                                                  "#n3": "c"}
     assert "not atomic across items" in data["atomic"]
     assert "ConditionalCheckFailedException" in plan.to_python()
+
+
+@pytest.mark.parametrize(("text", "read_filter"), [
+    ("update items set m.x = 1 where true limit 1",
+     "attribute_not_exists(#n0) OR attribute_type(#n0, :v0)"),
+    ("update items set unset m.p.x where k == 1 limit 2",
+     "#n0 = :v0 AND (attribute_not_exists(#n1) OR attribute_type(#n1, :v1)) AND "
+     "(attribute_not_exists(#n1.#n2) OR attribute_type(#n1.#n2, :v1))"),
+    ("update items set a = a + 1 where true limit 1", "attribute_type(#n0, :v0)"),
+])
+def test_dynamodb_write_reads_only_items_its_assignments_apply_to(
+        text: str, read_filter: str) -> None:
+    """Issue #15, item 1: a document an assignment cannot apply to is not matched, so
+    the read must not return it and spend `limit` on it."""
+    read = crossql.compile(text, backend="dynamodb").to_dict()["read"]["request"]
+    assert read["FilterExpression"] == read_filter
+    assert "Limit" not in read
 
 
 def test_dynamodb_delete_by_key_is_a_query() -> None:

@@ -12,9 +12,16 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from crossql.errors import CapabilityError
-from crossql.runtime.writes import WriteResult, apply
+from crossql.runtime.writes import WriteResult, apply, chosen
 from tests.backends.conftest import canonical, load
-from tests.strategies import DEFAULT_SCHEMA, MAX_DOCS, Schema, conditions
+from tests.strategies import (
+    DEFAULT_SCHEMA,
+    MAX_DOCS,
+    Field,
+    Schema,
+    conditions,
+    documents,
+)
 
 _INCREMENTS = {"int": st.integers(-2, 2).map(lambda v: ir.Literal(v, "int")),
                "float": st.sampled_from([-1.25, 0.5, 2.0]).map(lambda v: ir.Literal(v, "float"))}
@@ -67,6 +74,58 @@ def typed_writes(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA, *,
             continue
         assignments.append(draw(_assignment(path, f.kind, f.domain)))
     return ir.Update("docs", tuple(assignments), where, limit)
+
+
+BLOCKING = Schema((
+    Field("n", "int", (0, 1, 2)),
+    Field("m", "map", fields=(Field("k", "string", ("a", "b")), Field("v", "int", (0, 1)))),
+    Field("s", "string", ("a", "b")),
+))
+"""The fields of ``inapplicable_writes``, whose ``m`` is not always a map and ``n`` not
+always a number."""
+
+_BLOCKED_ASSIGNMENTS: dict[str, st.SearchStrategy[ir.Assignment]] = {
+    # below `m` (or `m.k`), which may be anything: a non-map parent does not apply
+    "m": st.one_of(
+        st.sampled_from(["a", None, 3]).map(
+            lambda v: ir.SetField(ir.Path(("m", "k")), ir.literal_of(v))),
+        st.just(ir.Unset(ir.Path(("m", "k")))),
+        st.just(ir.SetField(ir.Path(("m", "k", "x")), ir.literal_of(1))),
+    ),
+    # over `n`, which may be anything: only a number is incremented
+    "n": _INCREMENTS["int"].map(lambda amount: ir.Increment(ir.Path(("n",)), amount)),
+    "s": st.sampled_from(["a", "z"]).map(lambda v: ir.SetField(ir.Path(("s",)),
+                                                                ir.literal_of(v))),
+}
+
+
+_OFF_TYPE = st.sampled_from([5, 1.5, "x", "1", True, [1, 2], {"k": 1}, {"k": "a"}, []])
+"""Values of ``m`` or ``n`` some assignments cannot apply to: not a map (or a map whose
+``k`` is not one), not a number."""
+
+
+@st.composite
+def inapplicable_writes(draw: st.DrawFn) -> tuple[list[dict[str, Any]],
+                                                  ir.Update]:
+    """Documents of any types and an update with assignments that cannot apply to some
+    of them (``set m.k`` over a non-map ``m``, ``n = n + 1`` over a non-number,
+    ``unset m.k``), with ``limit`` exactly the number of documents the reference takes
+    (at least 1): a backend that spends the limit on a document an assignment cannot
+    apply to writes fewer. No backend has a choice of documents."""
+    # typed documents, some of whose `m` and `n` hold another type (one every backend
+    # stores); at least one: DynamoDB has no table for an empty collection
+    docs = draw(documents(MAX_DOCS, schema=BLOCKING, min_size=1))
+    for doc in docs:
+        for name in ("m", "n"):
+            if draw(st.booleans()):
+                doc[name] = draw(_OFF_TYPE)
+    slots = draw(st.lists(st.sampled_from(["m", "n", "s"]), min_size=1, max_size=3,
+                          unique=True).filter(lambda s: s != ["s"]))
+    assignments = tuple(draw(_BLOCKED_ASSIGNMENTS[slot]) for slot in slots)
+    where = draw(st.one_of(st.none(), st.none(), conditions(BLOCKING)))
+    unlimited = ir.Update("docs", assignments, where)
+    taken = len(chosen(unlimited, docs))
+    return docs, ir.Update("docs", assignments, where, ir.Literal(max(taken, 1), "int"))
 
 
 async def _all(store: Any) -> list[dict[str, Any]]:

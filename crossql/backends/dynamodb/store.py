@@ -423,8 +423,9 @@ class DynamoStore(Store):
                 # assignments below a map are written as each item needs (None: skipped)
                 request = plan.item_request(self._document(item)) if plan.nested \
                     else plan.request
-                if request is not None:
-                    writes.append(({k: item[k] for k in plan.key_attributes}, request))
+                if request is None:
+                    continue  # not matched (the read's filter skips such items already)
+                writes.append(({k: item[k] for k in plan.key_attributes}, request))
                 if left is not None:
                     left -= 1
                     if left <= 0:

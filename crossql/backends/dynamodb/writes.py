@@ -39,9 +39,17 @@ from typing import Any, Literal
 
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
-from crossql.backends.dynamodb.expressions import NEVER, ExpressionWriter, and_
+from crossql.backends.dynamodb.compiler import _Compiler
+from crossql.backends.dynamodb.expressions import NEVER, Expr, ExpressionWriter, and_, or_
 from crossql.backends.dynamodb.plan import DynamoPlan
+from crossql.backends.dynamodb.schema import (
+    DynamoOptions,
+    TableSchema,
+    dynamo_options,
+    table_schemas,
+)
 from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
+from crossql.errors import CapabilityError
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.writes import updated
 
@@ -235,19 +243,46 @@ class DynamoWritePlan(Plan):
         return f"{self.read.operation} then {self.method} per item (not atomic across items)"
 
 
+class _WriteRead(_Compiler):
+    """The compiler of a write's read: its filter also says that every assignment
+    applies (the reference's ``assignment_applies``), so ``limit n`` counts only items
+    that are written: each map above an assigned path is missing or a map, an
+    incremented attribute a number. Without them the read would return items the
+    write's condition then refuses, and spend the limit on them."""
+
+    __slots__ = ("assignments",)
+
+    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
+                 assignments: tuple[ir.Assignment, ...]) -> None:
+        super().__init__(query, table, options)
+        self.assignments = assignments
+
+    def filter_guards(self) -> tuple[Expr, ...]:
+        guards: list[Expr] = []
+        for item in self.assignments:
+            try:
+                attribute = self.attribute(item.path)
+            except CapabilityError:
+                continue  # refused with the assignments, after the read's own refusals
+            for depth in range(1, len(attribute)):
+                parent = attribute[:depth]
+                guards.append(or_(self.missing(parent), self.has_type(parent, "M")))
+            if isinstance(item, ir.Increment):
+                guards.append(self.has_type(attribute, "N"))
+        return tuple(guards)
+
+
 def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                            options: Any = None) -> DynamoWritePlan:
     """Compile a bound ``update``/``delete`` into a DynamoDB write plan."""
-    from crossql.backends.dynamodb.compiler import _Compiler
-    from crossql.backends.dynamodb.schema import TableSchema, dynamo_options, table_schemas
-
     opts = dynamo_options(options)
     tables = table_schemas(schema)
     table = tables.get(statement.collection) or TableSchema(partition_key=opts.pk_field,
                                                                sort_key=None)
     query = ir.Query(statement.collection, statement.where, limit=statement.limit,
                      span=statement.span, source=statement.source)
-    compiler = _Compiler(query, table, opts)
+    compiler = _WriteRead(query, table, opts, statement.assignments
+                          if isinstance(statement, ir.Update) else ())
     read = compiler.run()
     builder = compiler.builder
 
