@@ -11,6 +11,7 @@ from hypothesis import given, settings
 
 import crossql
 from crossql import ir
+from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.errors import BackendError, CapabilityError, QuerySemanticError, QuerySyntaxError
 from crossql.runtime.reference import evaluate_condition
 from crossql.runtime.writes import WriteResult, apply
@@ -328,6 +329,87 @@ def test_dynamodb_write_reads_only_items_its_assignments_apply_to(
     read = crossql.compile(text, backend="dynamodb").to_dict()["read"]["request"]
     assert read["FilterExpression"] == read_filter
     assert "Limit" not in read
+
+
+def _deep_where(terms: int, depth: int = 29) -> str:
+    """``p0.s0.….s28 == 1 or p1.… == 1 or …``: a long filter of few operators."""
+    tail = ".".join(f"s{j}" for j in range(depth))
+    return " or ".join(f"p{i}.{tail} == 1" for i in range(terms))
+
+
+def _expression_bytes(request: dict[str, object]) -> list[int]:
+    return [len(str(request[k]).encode()) for k in request if str(k).endswith("Expression")]
+
+
+def test_dynamodb_write_condition_over_4kb_is_refused_at_compile_time() -> None:
+    """Issue #15, item 10: the read's filter (4,077 bytes) fits, the UpdateItem's
+    condition (4,104: `attribute_exists` of the key added) did not, and DynamoDB
+    refused it at run time, after the read."""
+    text = f"update items set n = n + 1 where {_deep_where(27)}"
+    with pytest.raises(CapabilityError) as info:
+        crossql.compile(text, backend="dynamodb")
+    err = info.value
+    assert err.construct == "expression size"
+    assert "ConditionExpression of each write: 4104 bytes" in str(err)
+    assert err.span == (text.index("where") + 6, len(text))
+    # one term less: every expression of every request fits
+    plan = crossql.compile(f"update items set n = n + 1 where {_deep_where(26)}",
+                           backend="dynamodb").to_dict()
+    sizes = _expression_bytes(plan["read"]["request"]) + _expression_bytes(plan["write"])
+    assert max(sizes) == 3954 and all(size <= 4096 for size in sizes)
+
+
+def test_dynamodb_write_condition_over_300_operators_is_refused() -> None:
+    where = " or ".join(f"a{i} == {i}" for i in range(150))  # 299 operators
+    assert crossql.compile(f"from items where {where}", backend="dynamodb")
+    with pytest.raises(CapabilityError, match="each write: 301 operators"):
+        crossql.compile(f"update items set x = 1 where {where}", backend="dynamodb")
+
+
+def test_dynamodb_update_expression_over_4kb_is_refused_at_the_assignments() -> None:
+    assignments = ", ".join(f"field{i} = {i}" for i in range(300))
+    text = f"update items set {assignments} where true"
+    with pytest.raises(CapabilityError, match="UpdateExpression of each write") as info:
+        crossql.compile(text, backend="dynamodb")
+    assert info.value.span == (len("update items set "), len("update items set ")
+                               + len(assignments))
+    fits = ", ".join(f"field{i} = {i}" for i in range(200))
+    plan = crossql.compile(f"update items set {fits} where true", backend="dynamodb")
+    assert len(plan.to_dict()["write"]["UpdateExpression"]) <= 4096
+
+
+@pytest.mark.parametrize("terms", [0, 10, 20])
+def test_dynamodb_per_item_requests_stay_within_the_checked_bound(terms: int) -> None:
+    """Below a map each item's request is built at run time: the compile-time check
+    bounds every form it can take (a map, a missing map at each depth). More and more
+    assignments, until refused: the last plan compiled sends only requests that fit."""
+    depth = 12
+    where = _deep_where(terms, 20) if terms else "true"
+    last: tuple[int, DynamoWritePlan] | None = None
+    for maps in range(1, 40):
+        paths = [".".join([f"m{i}"] + [f"k{j}" for j in range(depth)]) for i in range(maps)]
+        text = "update items set " + ", ".join(f"{p} = 1" for p in paths) + f" where {where}"
+        try:
+            plan = crossql.compile(text, backend="dynamodb")
+        except CapabilityError as err:
+            assert "ConditionExpression of each write: at most" in str(err)
+            break
+        assert isinstance(plan, DynamoWritePlan)
+        last = maps, plan
+    assert last is not None
+    maps, plan = last
+    longest = 0
+    for missing_at in range(depth + 1):
+        doc: dict[str, Any] = {"_id": "a"}
+        for i in range(maps):
+            # maps down to `missing_at` (none: `m<i>` itself is missing)
+            node = doc.setdefault(f"m{i}", {}) if missing_at else doc
+            for j in range(missing_at - 1):
+                node = node.setdefault(f"k{j}", {})
+        request = plan.item_request(doc)
+        assert request is not None
+        longest = max(longest, *_expression_bytes(request))
+    assert 3000 < longest <= 4096
 
 
 def test_dynamodb_delete_by_key_is_a_query() -> None:
