@@ -240,4 +240,6 @@ def runtime_rows(settings: Settings) -> list[Row]:
                   "see scripts/servers/README.md)", file=sys.stderr)
             continue
         rows += asyncio.run(_measure(backend, rounds, inner))
-    return rows
+    from benchmarks.dynamo_paging import paging_rows
+
+    return rows + paging_rows(settings)

@@ -98,3 +98,13 @@ def test_plan_cache_binds_parameters_and_evicts_plans_with_entries() -> None:
     cache.plan("from c", "memory")  # evicts `from a`, and its plan
     assert len(cache) == 2
     assert cache.plan("from a", "memory") is not first  # compiled again
+
+
+def test_paging_rows_need_dynamodb_local(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.dynamo_paging import paging_rows
+    from benchmarks.suite import Settings
+
+    monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    assert paging_rows(Settings.quick()) == []
+    assert "paging: dynamodb skipped" in capsys.readouterr().err
