@@ -8,13 +8,16 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crossql
 from crossql import ir
+from crossql.backends.dynamodb import compile_dynamodb
 from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.errors import BackendError, CapabilityError, QuerySemanticError, QuerySyntaxError
 from crossql.runtime.reference import evaluate_condition
 from crossql.runtime.writes import WriteResult, apply
+from tests.backends.write_differential import near_limit_writes
 from tests.strategies import DEFAULT_SCHEMA, conditions, documents
 
 
@@ -410,6 +413,47 @@ def test_dynamodb_per_item_requests_stay_within_the_checked_bound(terms: int) ->
         assert request is not None
         longest = max(longest, *_expression_bytes(request))
     assert 3000 < longest <= 4096
+
+
+REFUSED_NEAR_LIMIT: list[bool] = []
+
+
+def _filter_bytes(where: ir.Condition) -> int:
+    """The bytes of DynamoDB's FilterExpression of ``where`` (a refused one: more than
+    any limit)."""
+    try:
+        plan = compile_dynamodb(ir.Query("docs", where))
+    except CapabilityError:
+        return 10**6
+    return len(plan.request.get("FilterExpression", "").encode())
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_dynamodb_writes_that_compile_send_requests_within_the_limits(
+        data: st.DataObject) -> None:
+    """Around 4 KB: a write either is refused when compiled or sends only expressions
+    DynamoDB accepts: the read, the write's condition, each item's request."""
+    docs, statement = data.draw(near_limit_writes(_filter_bytes), label="write")
+    try:
+        plan = crossql.compile(crossql.format(statement), backend="dynamodb")
+    except CapabilityError as err:
+        if err.construct in ("expression size", "operators"):
+            REFUSED_NEAR_LIMIT.append(True)
+        return  # or something else DynamoDB cannot do (`matches`)
+    REFUSED_NEAR_LIMIT.append(False)
+    assert isinstance(plan, DynamoWritePlan)
+    if plan.never:
+        return  # no request is sent
+    requests = [plan.read.request, plan.request]
+    requests += [r for r in map(plan.item_request, docs) if r is not None]
+    for request in requests:
+        assert all(size <= 4096 for size in _expression_bytes(request)), request
+
+
+def test_writes_near_the_limit_were_both_compiled_and_refused() -> None:
+    """Runs after the property above: its writes straddle the limit."""
+    assert set(REFUSED_NEAR_LIMIT) == {True, False}
 
 
 def test_dynamodb_delete_by_key_is_a_query() -> None:

@@ -5,6 +5,7 @@ starting documents; the collections after, and the counts, must be identical."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -170,3 +171,42 @@ def run_on_docs(runner: asyncio.Runner, store: Any, text: str) -> WriteResult:
     load(runner, store, "docs", DOCS)
     result: WriteResult = runner.run(store.execute(text))
     return result
+
+
+
+def _deep_term(i: int, depth: int) -> ir.Condition:
+    return ir.Compare("==", ir.Path((f"p{i}", *(f"s{j}" for j in range(depth - 1)))),
+                      ir.Literal(1, "int"))
+
+
+@st.composite
+def near_limit_writes(draw: st.DrawFn, measure: Callable[[ir.Condition], int]
+                      ) -> tuple[list[dict[str, Any]], ir.Update]:
+    """``inapplicable_writes`` whose ``where`` is padded with ``or``-ed comparisons of
+    deep paths until ``measure`` (a backend's size of a condition, e.g. the bytes of
+    DynamoDB's filter) reaches a target drawn around 4 KB, the last comparison as
+    deep as still fits: the read, the write's condition (the where plus guards) and
+    each item's request must all respect the backend's limit, or the write be
+    refused when compiled."""
+    docs, statement = draw(inapplicable_writes())
+    target = draw(st.integers(3900, 4200))
+    depth = draw(st.integers(15, 32))
+    joined = draw(st.sampled_from([ir.And, ir.Or]))
+
+    def where(terms: list[ir.Condition]) -> ir.Condition:
+        padding = ir.Or(tuple(terms)) if len(terms) > 1 else terms[0]
+        return padding if statement.where is None else joined((statement.where, padding))
+
+    terms: list[ir.Condition] = []
+    # at most as many terms as a where of its own could use (one that folds to true
+    # or false measures nothing, however long)
+    while len(terms) < target // (4 * depth) and \
+            measure(where([*terms, _deep_term(len(terms), depth)])) <= target:
+        terms.append(_deep_term(len(terms), depth))
+    for shallower in range(depth - 1, 0, -1):
+        if measure(where([*terms, _deep_term(len(terms), shallower)])) <= target:
+            terms.append(_deep_term(len(terms), shallower))
+            break
+    if not terms:
+        return docs, statement
+    return docs, ir.Update("docs", statement.assignments, where(terms), statement.limit)
