@@ -247,5 +247,6 @@ def runtime_rows(settings: Settings) -> list[Row]:
             continue
         rows += asyncio.run(_measure(backend, rounds, inner))
     from benchmarks.contention import contention_rows  # a counter under contention
+    from benchmarks.dynamo_paging import paging_rows
 
-    return rows + contention_rows(settings)
+    return rows + contention_rows(settings) + paging_rows(settings)

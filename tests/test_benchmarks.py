@@ -119,3 +119,13 @@ def test_the_contention_row_has_its_target() -> None:
     slow = Row(KEY, "contention", "50 concurrent increments", "firestore", 400.0, "ms", 3.1)
     (verdict,) = [v for v in check([slow]) if v.target.key == KEY]
     assert not verdict.holds
+
+
+def test_paging_rows_need_dynamodb_local(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.dynamo_paging import paging_rows
+    from benchmarks.suite import Settings
+
+    monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    assert paging_rows(Settings.quick()) == []
+    assert "paging: dynamodb skipped" in capsys.readouterr().err

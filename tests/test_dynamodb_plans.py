@@ -560,3 +560,31 @@ def test_numbers_read_back() -> None:
     assert number_value("9223372036854775807") == 2**63 - 1
     assert number_value("0.1") == 0.1
     assert number_text(1e16) == "1e+16" and float(number_text(0.1 + 0.2)) == 0.1 + 0.2
+
+
+# --- the Limit of each page of a limited read (issue #15, item 11c) --------------------
+
+
+def test_page_limit_starts_at_the_rows_and_grows_with_the_share_that_matched() -> None:
+    from crossql.backends.dynamodb.store import MAX_PAGE_LIMIT, page_limit
+
+    assert page_limit(10, 10, 0, 0, 0) == 10  # first page: enough if every item matches
+    # 1 in 10 matched: 9 rows need about 90 items; 9 + 2 * 3 + 1 = 16 rows, 160 items
+    assert page_limit(10, 9, 1, 10, 10) == 160
+    assert page_limit(100, 100, 10, 100, 100) == 1210  # (100 + 20 + 1) / 0.1
+    assert page_limit(10, 4, 6, 6, 10) == 4  # every item matched: the rows left
+    assert page_limit(10, 10, 0, 10, 10) == 80  # nothing matched yet: 8 times more
+    assert page_limit(10, 2, 1, 10**9, 10**9) == MAX_PAGE_LIMIT == 2**31 - 1
+    assert page_limit(2**31 - 1, 2**31 - 1, 0, 0, 0) == MAX_PAGE_LIMIT
+    assert page_limit(10**12, 10**12, 0, 0, 0) == MAX_PAGE_LIMIT  # DynamoDB's Limit is 32-bit
+    assert page_limit(10, 1, 1, 1000, 1000) == 4000  # (1 + 2 + 1) / 0.001
+
+
+def test_explain_says_how_pages_are_limited() -> None:
+    plan = crossql.compile("from items where rare == true limit 10", backend="dynamodb")
+    assert "Limit" not in plan.to_dict()["request"]
+    assert "each page's Limit (items evaluated, not rows): 10 first, then the rows still " \
+        "needed (n, plus 2√n + 1) divided by the share of evaluated items that matched so " \
+        "far" in plan.explain()
+    unlimited = crossql.compile("from items where rare == true", backend="dynamodb")
+    assert "each page's Limit" not in unlimited.explain()

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crossql
 from crossql import ir
+from crossql.backends.dynamodb import compile_dynamodb
+from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.errors import BackendError, CapabilityError, QuerySemanticError, QuerySyntaxError
 from crossql.runtime.reference import evaluate_condition
 from crossql.runtime.writes import WriteResult, apply
+from tests.backends.write_differential import near_limit_writes
 from tests.budget import examples
 from tests.strategies import DEFAULT_SCHEMA, conditions, documents
 
@@ -301,7 +305,9 @@ def test_dynamodb_write_plan_rechecks_the_where_on_each_item() -> None:
                            backend="dynamodb")
     data = plan.to_dict()
     assert data["operation"] == "Scan then UpdateItem per item"
-    assert data["read"]["request"]["FilterExpression"] == "#n0 > :v0"
+    # the read also takes only numbers `n`: `limit 5` counts items that are written
+    assert data["read"]["request"]["FilterExpression"] == \
+        "#n0 > :v0 AND attribute_type(#n1, :v1)"
     write = data["write"]
     assert write["ConditionExpression"] == \
         "#n0 > :v0 AND attribute_type(#n1, :v1) AND attribute_exists(#n2)"
@@ -310,6 +316,145 @@ def test_dynamodb_write_plan_rechecks_the_where_on_each_item() -> None:
                                                  "#n3": "c"}
     assert "not atomic across items" in data["atomic"]
     assert "ConditionalCheckFailedException" in plan.to_python()
+
+
+@pytest.mark.parametrize(("text", "read_filter"), [
+    ("update items set m.x = 1 where true limit 1",
+     "attribute_not_exists(#n0) OR attribute_type(#n0, :v0)"),
+    ("update items set unset m.p.x where k == 1 limit 2",
+     "#n0 = :v0 AND (attribute_not_exists(#n1) OR attribute_type(#n1, :v1)) AND "
+     "(attribute_not_exists(#n1.#n2) OR attribute_type(#n1.#n2, :v1))"),
+    ("update items set a = a + 1 where true limit 1", "attribute_type(#n0, :v0)"),
+])
+def test_dynamodb_write_reads_only_items_its_assignments_apply_to(
+        text: str, read_filter: str) -> None:
+    """Issue #15, item 1: a document an assignment cannot apply to is not matched, so
+    the read must not return it and spend `limit` on it."""
+    read = crossql.compile(text, backend="dynamodb").to_dict()["read"]["request"]
+    assert read["FilterExpression"] == read_filter
+    assert "Limit" not in read
+
+
+def _deep_where(terms: int, depth: int = 29) -> str:
+    """``p0.s0.….s28 == 1 or p1.… == 1 or …``: a long filter of few operators."""
+    tail = ".".join(f"s{j}" for j in range(depth))
+    return " or ".join(f"p{i}.{tail} == 1" for i in range(terms))
+
+
+def _expression_bytes(request: dict[str, object]) -> list[int]:
+    return [len(str(request[k]).encode()) for k in request if str(k).endswith("Expression")]
+
+
+def test_dynamodb_write_condition_over_4kb_is_refused_at_compile_time() -> None:
+    """Issue #15, item 10: the read's filter (4,077 bytes) fits, the UpdateItem's
+    condition (4,104: `attribute_exists` of the key added) did not, and DynamoDB
+    refused it at run time, after the read."""
+    text = f"update items set n = n + 1 where {_deep_where(27)}"
+    with pytest.raises(CapabilityError) as info:
+        crossql.compile(text, backend="dynamodb")
+    err = info.value
+    assert err.construct == "expression size"
+    assert "ConditionExpression of each write: 4104 bytes" in str(err)
+    assert err.span == (text.index("where") + 6, len(text))
+    # one term less: every expression of every request fits
+    plan = crossql.compile(f"update items set n = n + 1 where {_deep_where(26)}",
+                           backend="dynamodb").to_dict()
+    sizes = _expression_bytes(plan["read"]["request"]) + _expression_bytes(plan["write"])
+    assert max(sizes) == 3954 and all(size <= 4096 for size in sizes)
+
+
+def test_dynamodb_write_condition_over_300_operators_is_refused() -> None:
+    where = " or ".join(f"a{i} == {i}" for i in range(150))  # 299 operators
+    assert crossql.compile(f"from items where {where}", backend="dynamodb")
+    with pytest.raises(CapabilityError, match="each write: 301 operators"):
+        crossql.compile(f"update items set x = 1 where {where}", backend="dynamodb")
+
+
+def test_dynamodb_update_expression_over_4kb_is_refused_at_the_assignments() -> None:
+    assignments = ", ".join(f"field{i} = {i}" for i in range(300))
+    text = f"update items set {assignments} where true"
+    with pytest.raises(CapabilityError, match="UpdateExpression of each write") as info:
+        crossql.compile(text, backend="dynamodb")
+    assert info.value.span == (len("update items set "), len("update items set ")
+                               + len(assignments))
+    fits = ", ".join(f"field{i} = {i}" for i in range(200))
+    plan = crossql.compile(f"update items set {fits} where true", backend="dynamodb")
+    assert len(plan.to_dict()["write"]["UpdateExpression"]) <= 4096
+
+
+@pytest.mark.parametrize("terms", [0, 10, 20])
+def test_dynamodb_per_item_requests_stay_within_the_checked_bound(terms: int) -> None:
+    """Below a map each item's request is built at run time: the compile-time check
+    bounds every form it can take (a map, a missing map at each depth). More and more
+    assignments, until refused: the last plan compiled sends only requests that fit."""
+    depth = 12
+    where = _deep_where(terms, 20) if terms else "true"
+    last: tuple[int, DynamoWritePlan] | None = None
+    for maps in range(1, 40):
+        paths = [".".join([f"m{i}"] + [f"k{j}" for j in range(depth)]) for i in range(maps)]
+        text = "update items set " + ", ".join(f"{p} = 1" for p in paths) + f" where {where}"
+        try:
+            plan = crossql.compile(text, backend="dynamodb")
+        except CapabilityError as err:
+            assert "ConditionExpression of each write: at most" in str(err)
+            break
+        assert isinstance(plan, DynamoWritePlan)
+        last = maps, plan
+    assert last is not None
+    maps, plan = last
+    longest = 0
+    for missing_at in range(depth + 1):
+        doc: dict[str, Any] = {"_id": "a"}
+        for i in range(maps):
+            # maps down to `missing_at` (none: `m<i>` itself is missing)
+            node = doc.setdefault(f"m{i}", {}) if missing_at else doc
+            for j in range(missing_at - 1):
+                node = node.setdefault(f"k{j}", {})
+        request = plan.item_request(doc)
+        assert request is not None
+        longest = max(longest, *_expression_bytes(request))
+    assert 3000 < longest <= 4096
+
+
+REFUSED_NEAR_LIMIT: list[bool] = []
+
+
+def _filter_bytes(where: ir.Condition) -> int:
+    """The bytes of DynamoDB's FilterExpression of ``where`` (a refused one: more than
+    any limit)."""
+    try:
+        plan = compile_dynamodb(ir.Query("docs", where))
+    except CapabilityError:
+        return 10**6
+    return len(plan.request.get("FilterExpression", "").encode())
+
+
+@settings(max_examples=examples(30, at_least=30), deadline=None)
+@given(data=st.data())
+def test_dynamodb_writes_that_compile_send_requests_within_the_limits(
+        data: st.DataObject) -> None:
+    """Around 4 KB: a write either is refused when compiled or sends only expressions
+    DynamoDB accepts: the read, the write's condition, each item's request."""
+    docs, statement = data.draw(near_limit_writes(_filter_bytes), label="write")
+    try:
+        plan = crossql.compile(crossql.format(statement), backend="dynamodb")
+    except CapabilityError as err:
+        if err.construct in ("expression size", "operators"):
+            REFUSED_NEAR_LIMIT.append(True)
+        return  # or something else DynamoDB cannot do (`matches`)
+    REFUSED_NEAR_LIMIT.append(False)
+    assert isinstance(plan, DynamoWritePlan)
+    if plan.never:
+        return  # no request is sent
+    requests = [plan.read.request, plan.request]
+    requests += [r for r in map(plan.item_request, docs) if r is not None]
+    for request in requests:
+        assert all(size <= 4096 for size in _expression_bytes(request)), request
+
+
+def test_writes_near_the_limit_were_both_compiled_and_refused() -> None:
+    """Runs after the property above: its writes straddle the limit."""
+    assert set(REFUSED_NEAR_LIMIT) == {True, False}
 
 
 def test_dynamodb_delete_by_key_is_a_query() -> None:

@@ -101,6 +101,54 @@ def test_stream_stops_early(runner: asyncio.Runner, big: Any) -> None:
     assert runner.run(first(5)) == [0, 1, 2, 3, 4]
 
 
+def _reads(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(Limit sent, items evaluated) of every Query/Scan the store sends from now on."""
+    seen: list[tuple[int, int]] = []
+    call = store._call
+
+    async def counting(method: str, **kwargs: Any) -> Any:
+        answer = await call(method, **kwargs)
+        if method in ("query", "scan"):
+            seen.append((kwargs.get("Limit", 0), answer.get("ScannedCount", 0)))
+        return answer
+
+    monkeypatch.setattr(store, "_call", counting)
+    return seen
+
+
+@pytest.mark.parametrize(("where", "share"), [("rare == false", 36 / 37),
+                                              ("rare == true", 1 / 37),
+                                              ("n < 200 or n >= 2990", 210 / ITEMS)])
+def test_a_limited_filtered_read_evaluates_about_what_it_needs(
+        runner: asyncio.Runner, big: Any, monkeypatch: pytest.MonkeyPatch, where: str,
+        share: float) -> None:
+    """Issue #15, item 11c: without a `Limit` a filtered `limit 10` read a whole 1 MB
+    page (~680 items here) whatever its selectivity. Each page's Limit now grows from
+    10 with the share of items that matched."""
+    query = f"from big where {where} select n limit 10"
+    want = runner.run(big.fetch(f"from big where {where} select n"))
+    seen = _reads(big, monkeypatch)
+    rows = runner.run(big.fetch(query))
+    assert len(rows) == 10 and {r["n"] for r in rows} <= {r["n"] for r in want}
+    evaluated = sum(items for _, items in seen)
+    needed = 10 / share  # about what a page of exactly the right Limit evaluates
+    assert evaluated <= 4 * needed + 20, seen
+    assert seen[0][0] == 10 and all(0 < limit <= 2**31 - 1 for limit, _ in seen)
+    seen.clear()
+    assert runner.run(big.count(query)) == 10
+    assert sum(items for _, items in seen) <= 4 * needed + 20, seen
+
+
+def test_a_limited_write_reads_in_growing_pages_too(
+        runner: asyncio.Runner, big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _reads(big, monkeypatch)
+    result = runner.run(big.execute("update big set tag = 1 where rare == false limit 5"))
+    assert result.matched == 5
+    assert sum(items for _, items in seen) <= 20, seen
+    monkeypatch.undo()
+    assert runner.run(big.count("from big where tag == 1")) == 5
+
+
 def test_delete_where_pages_too(runner: asyncio.Runner, big: Any) -> None:
     coll = big.collection("big")
     deleted = runner.run(coll.delete_many("rare == true"))
@@ -109,3 +157,4 @@ def test_delete_where_pages_too(runner: asyncio.Runner, big: Any) -> None:
     assert runner.run(big.count("from big")) == ITEMS - deleted
     with pytest.raises(crossql.CapabilityError):
         runner.run(coll.delete_many("pad matches 'x'"))
+

@@ -164,3 +164,49 @@ def test_an_item_changed_after_the_read_is_skipped_not_overwritten(
     assert result == WriteResult()
     assert runner.run(dynamo_store.collection("docs").get("a")) == \
         {"_id": "a", "n": 1, "s": "z"}
+
+
+def _deep_where(terms: int, depth: int = 29) -> str:
+    tail = ".".join(f"s{j}" for j in range(depth))
+    return " or ".join(f"p{i}.{tail} == 1" for i in range(terms))
+
+
+def test_a_condition_over_4kb_is_refused_before_anything_is_sent(
+        runner: asyncio.Runner, dynamo_store: Any) -> None:
+    """Issue #15, item 10: the read's filter fit in 4 KB, the UpdateItem's condition
+    (the where and its guards) did not: a ValidationException after the read."""
+    load(runner, dynamo_store, "docs", DOCS)
+    fits = f'update docs set n = n + 1 where {_deep_where(26)} or s == "x"'
+    assert runner.run(dynamo_store.execute(fits)) == WriteResult(matched=1, modified=1)
+    over = f'update docs set n = n + 1 where {_deep_where(27)} or s == "x"'
+    with pytest.raises(CapabilityError, match="ConditionExpression of each write"):
+        runner.run(dynamo_store.execute(over))
+    assert runner.run(dynamo_store.collection("docs").get("a")) == \
+        {"_id": "a", "n": 2, "s": "x"}
+
+
+def test_the_longest_per_item_requests_compiled_run(runner: asyncio.Runner,
+                                                    dynamo_store: Any) -> None:
+    """Below a map, each item's request is built at run time from the item: the
+    compile-time bound keeps every form under DynamoDB's limits."""
+    depth, statement, maps = 12, None, 0
+    for count in range(1, 40):
+        paths = [".".join([f"m{i}"] + [f"k{j}" for j in range(depth)]) for i in range(count)]
+        text = "update docs set " + ", ".join(f"{p} = 1" for p in paths) + " where true"
+        try:
+            dynamo_store.write_plan(text)
+        except CapabilityError:
+            break
+        statement, maps = parse_statement(text), count
+    assert statement is not None and maps > 10
+    docs: list[dict[str, Any]] = []
+    for missing_at in range(depth + 1):
+        # maps down to `missing_at` (none: `m<i>` itself is missing)
+        doc: dict[str, Any] = {"_id": f"d{missing_at:02d}"}
+        for i in range(maps):
+            node = doc.setdefault(f"m{i}", {}) if missing_at else doc
+            for j in range(missing_at - 1):
+                node = node.setdefault(f"k{j}", {})
+        docs.append(doc)
+    got = compare_write(runner, dynamo_store, docs, statement, modified=False)
+    assert got == WriteResult(matched=depth + 1, modified=depth + 1)

@@ -5,6 +5,7 @@ starting documents; the collections after, and the counts, must be identical."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -12,9 +13,16 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from crossql.errors import CapabilityError
-from crossql.runtime.writes import WriteResult, apply
+from crossql.runtime.writes import WriteResult, apply, chosen
 from tests.backends.conftest import canonical, load
-from tests.strategies import DEFAULT_SCHEMA, MAX_DOCS, Schema, conditions
+from tests.strategies import (
+    DEFAULT_SCHEMA,
+    MAX_DOCS,
+    Field,
+    Schema,
+    conditions,
+    documents,
+)
 
 _INCREMENTS = {"int": st.integers(-2, 2).map(lambda v: ir.Literal(v, "int")),
                "float": st.sampled_from([-1.25, 0.5, 2.0]).map(lambda v: ir.Literal(v, "float"))}
@@ -67,6 +75,58 @@ def typed_writes(draw: st.DrawFn, schema: Schema = DEFAULT_SCHEMA, *,
             continue
         assignments.append(draw(_assignment(path, f.kind, f.domain)))
     return ir.Update("docs", tuple(assignments), where, limit)
+
+
+BLOCKING = Schema((
+    Field("n", "int", (0, 1, 2)),
+    Field("m", "map", fields=(Field("k", "string", ("a", "b")), Field("v", "int", (0, 1)))),
+    Field("s", "string", ("a", "b")),
+))
+"""The fields of ``inapplicable_writes``, whose ``m`` is not always a map and ``n`` not
+always a number."""
+
+_BLOCKED_ASSIGNMENTS: dict[str, st.SearchStrategy[ir.Assignment]] = {
+    # below `m` (or `m.k`), which may be anything: a non-map parent does not apply
+    "m": st.one_of(
+        st.sampled_from(["a", None, 3]).map(
+            lambda v: ir.SetField(ir.Path(("m", "k")), ir.literal_of(v))),
+        st.just(ir.Unset(ir.Path(("m", "k")))),
+        st.just(ir.SetField(ir.Path(("m", "k", "x")), ir.literal_of(1))),
+    ),
+    # over `n`, which may be anything: only a number is incremented
+    "n": _INCREMENTS["int"].map(lambda amount: ir.Increment(ir.Path(("n",)), amount)),
+    "s": st.sampled_from(["a", "z"]).map(lambda v: ir.SetField(ir.Path(("s",)),
+                                                                ir.literal_of(v))),
+}
+
+
+_OFF_TYPE = st.sampled_from([5, 1.5, "x", "1", True, [1, 2], {"k": 1}, {"k": "a"}, []])
+"""Values of ``m`` or ``n`` some assignments cannot apply to: not a map (or a map whose
+``k`` is not one), not a number."""
+
+
+@st.composite
+def inapplicable_writes(draw: st.DrawFn) -> tuple[list[dict[str, Any]],
+                                                  ir.Update]:
+    """Documents of any types and an update with assignments that cannot apply to some
+    of them (``set m.k`` over a non-map ``m``, ``n = n + 1`` over a non-number,
+    ``unset m.k``), with ``limit`` exactly the number of documents the reference takes
+    (at least 1): a backend that spends the limit on a document an assignment cannot
+    apply to writes fewer. No backend has a choice of documents."""
+    # typed documents, some of whose `m` and `n` hold another type (one every backend
+    # stores); at least one: DynamoDB has no table for an empty collection
+    docs = draw(documents(MAX_DOCS, schema=BLOCKING, min_size=1))
+    for doc in docs:
+        for name in ("m", "n"):
+            if draw(st.booleans()):
+                doc[name] = draw(_OFF_TYPE)
+    slots = draw(st.lists(st.sampled_from(["m", "n", "s"]), min_size=1, max_size=3,
+                          unique=True).filter(lambda s: s != ["s"]))
+    assignments = tuple(draw(_BLOCKED_ASSIGNMENTS[slot]) for slot in slots)
+    where = draw(st.one_of(st.none(), st.none(), conditions(BLOCKING)))
+    unlimited = ir.Update("docs", assignments, where)
+    taken = len(chosen(unlimited, docs))
+    return docs, ir.Update("docs", assignments, where, ir.Literal(max(taken, 1), "int"))
 
 
 async def _all(store: Any) -> list[dict[str, Any]]:
@@ -145,3 +205,41 @@ def counter_cases(draw: st.DrawFn) -> tuple[Any, list[int | float]]:
     amounts = draw(st.lists(st.one_of(st.integers(-3, 3), st.sampled_from([0.5, -1.5])),
                             min_size=2, max_size=12))
     return start, amounts
+
+
+def _deep_term(i: int, depth: int) -> ir.Condition:
+    return ir.Compare("==", ir.Path((f"p{i}", *(f"s{j}" for j in range(depth - 1)))),
+                      ir.Literal(1, "int"))
+
+
+@st.composite
+def near_limit_writes(draw: st.DrawFn, measure: Callable[[ir.Condition], int]
+                      ) -> tuple[list[dict[str, Any]], ir.Update]:
+    """``inapplicable_writes`` whose ``where`` is padded with ``or``-ed comparisons of
+    deep paths until ``measure`` (a backend's size of a condition, e.g. the bytes of
+    DynamoDB's filter) reaches a target drawn around 4 KB, the last comparison as
+    deep as still fits: the read, the write's condition (the where plus guards) and
+    each item's request must all respect the backend's limit, or the write be
+    refused when compiled."""
+    docs, statement = draw(inapplicable_writes())
+    target = draw(st.integers(3900, 4200))
+    depth = draw(st.integers(15, 32))
+    joined = draw(st.sampled_from([ir.And, ir.Or]))
+
+    def where(terms: list[ir.Condition]) -> ir.Condition:
+        padding = ir.Or(tuple(terms)) if len(terms) > 1 else terms[0]
+        return padding if statement.where is None else joined((statement.where, padding))
+
+    terms: list[ir.Condition] = []
+    # at most as many terms as a where of its own could use (one that folds to true
+    # or false measures nothing, however long)
+    while len(terms) < target // (4 * depth) and \
+            measure(where([*terms, _deep_term(len(terms), depth)])) <= target:
+        terms.append(_deep_term(len(terms), depth))
+    for shallower in range(depth - 1, 0, -1):
+        if measure(where([*terms, _deep_term(len(terms), shallower)])) <= target:
+            terms.append(_deep_term(len(terms), shallower))
+            break
+    if not terms:
+        return docs, statement
+    return docs, ir.Update("docs", statement.assignments, where(terms), statement.limit)

@@ -609,6 +609,11 @@ class _Compiler(ConditionBuilder):
                            f"`{key.path.dotted}`", hint)
 
     # -- the plan -----------------------------------------------------------------------
+    def filter_guards(self) -> tuple[Expr, ...]:
+        """What the read's filter adds to the ``where``: nothing; the read of a write
+        adds that its assignments apply (``writes.py``)."""
+        return ()
+
     def run(self) -> DynamoPlan:
         counting = self.check_shape()
         # Numbers are checked where they are used (the builder checks every value of
@@ -695,15 +700,17 @@ class _Compiler(ConditionBuilder):
                 self.check_limits("KeyConditionExpression", key_text, key_expr)
         # The filter written straight to text; the expression tree only where the text
         # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
-        filter_text = self.text(rest, writer) if rest else ""
+        guards = self.filter_guards()
+        filter_text = self.text(rest, writer) if rest and not guards else ""
         if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
             # the text is what the tree would render (see ConditionBuilder.text), and it
             # is over the size limit already: refused without building the tree
             self.check_limits("FilterExpression", filter_text, None)
         never = False
-        if filter_text is None or len(filter_text) > _SHORT or not filter_text.isascii():
+        if guards or filter_text is None or len(filter_text) > _SHORT \
+                or not filter_text.isascii():
             build = self.build
-            filter_expr = and_(*[build(c) for c in rest])
+            filter_expr = and_(*[build(c) for c in rest], *guards)
             writer = ExpressionWriter()  # the text may have numbered placeholders
             if key_expr is not None:
                 writer.render(key_expr)  # the same text again

@@ -24,8 +24,9 @@ class DynamoPlan(Plan):
     ``client.scan(**request)`` exactly, values in typed AttributeValue form.
     DynamoDB pages at 1 MB and its ``Limit`` counts *evaluated* items, so the
     runtime follows ``LastEvaluatedKey`` until ``limit`` rows matched or the
-    data ends. Plans are shared read-only (plan cache): the runtime copies the
-    request before adding ``ExclusiveStartKey``.
+    data ends, each page's ``Limit`` grown from ``limit`` by the share of items
+    that matched (``store.page_limit``). Plans are shared read-only (plan cache):
+    the runtime copies the request before adding ``ExclusiveStartKey`` and ``Limit``.
     """
 
     operation: Operation
@@ -128,6 +129,11 @@ class DynamoPlan(Plan):
             pages = "until the data ends" if self.limit is None else \
                 f"until {self.limit} rows matched or the data ends"
             lines.append(f"  pages with LastEvaluatedKey {pages}")
+            if self.limit:
+                lines.append(f"  each page's Limit (items evaluated, not rows): {self.limit} "
+                             "first, then the rows still needed (n, plus 2√n + 1) divided "
+                             "by the share of evaluated items that matched so far (x8 "
+                             "while none matched)")
         if self.outputs is not None and any(k != p for k, p in self.outputs):
             renames = ", ".join(f"{'.'.join(k)} ← {'.'.join(p)}" for k, p in self.outputs
                                 if k != p)

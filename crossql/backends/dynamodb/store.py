@@ -5,7 +5,9 @@
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html).
   Rows are read page after page with ``ExclusiveStartKey`` until ``limit``
   rows matched or ``LastEvaluatedKey`` is absent; ``count`` sums
-  ``Select=COUNT`` pages the same way.
+  ``Select=COUNT`` pages the same way. With ``limit n``, each page's ``Limit``
+  grows from ``n`` with the share of evaluated items that matched
+  (``page_limit``), so a selective ``limit 10`` does not read a whole 1 MB page.
 - Key schemas: a collection's table is described with ``DescribeTable`` the
   first time a query names it (cached per store), so ``fetch`` plans a Query
   on the table's keys and indexes without a schema passed by hand.
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import uuid
@@ -84,6 +87,36 @@ conditional write is not: its first attempt may have succeeded, and the retry wo
 fail its own condition."""
 
 _CONCURRENT_BATCHES = 4
+
+MAX_PAGE_LIMIT = 2**31 - 1
+"""DynamoDB's ``Limit`` is a 32-bit integer."""
+PAGE_GROWTH = 8
+"""How much a page's ``Limit`` grows while no evaluated item matched."""
+
+
+def page_limit(rows: int, needed: int, matched: int, evaluated: int, previous: int) -> int:
+    """The ``Limit`` of the next page of a read of ``rows`` rows that has ``needed``
+    left to find, after pages that evaluated ``evaluated`` items of which ``matched``
+    matched (the previous page's ``Limit``: ``previous``; none yet: 0).
+
+    DynamoDB's ``Limit`` counts evaluated items, not rows
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html):
+    without one a selective ``limit 10`` reads a whole 1 MB page. The first page
+    evaluates ``rows`` items (enough if every item matches); the next ones what the
+    share of matches so far says the rows left need, or ``PAGE_GROWTH`` times more
+    while nothing matched; never fewer than the rows left. The rows left get a margin
+    of two standard deviations of a count of matches (``2√n + 1``): a page too short
+    costs a request, items past the last row read units."""
+    if evaluated == 0:
+        estimate = max(rows, previous * PAGE_GROWTH)
+    elif matched == 0:
+        estimate = previous * PAGE_GROWTH
+    elif matched >= evaluated:
+        estimate = needed
+    else:
+        wanted = needed + 2 * math.sqrt(needed) + 1
+        estimate = math.ceil(min(wanted * evaluated / matched, MAX_PAGE_LIMIT))
+    return max(1, min(MAX_PAGE_LIMIT, max(estimate, needed)))
 _TABLE_WAIT_SECONDS = 300.0
 
 
@@ -382,12 +415,36 @@ class DynamoStore(Store):
                 return
             kwargs["ExclusiveStartKey"] = last
 
+    async def _limited_pages(self, method: str, request: Mapping[str, Any],
+                             limit: int | None) -> AsyncIterator[Any]:
+        """The pages of a read that needs ``limit`` rows (items that pass its filter),
+        each with the ``Limit`` ``page_limit`` says; the caller stops when it has
+        enough. Without a limit: ``_pages``."""
+        if limit is None:
+            async for page in self._pages(method, request):
+                yield page
+            return
+        kwargs = dict(request)
+        matched = evaluated = previous = 0
+        while True:
+            previous = kwargs["Limit"] = page_limit(limit, max(limit - matched, 1), matched,
+                                                    evaluated, previous)
+            page = await self._call(method, **kwargs)
+            yield page
+            count = int(page.get("Count", 0))
+            matched += count
+            evaluated += int(page.get("ScannedCount", count))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
     async def _items(self, plan: DynamoPlan) -> AsyncIterator[dict[str, Any]]:
         """Matching items as plain dicts, at most ``plan.limit`` of them."""
         if plan.never or plan.limit == 0:
             return
         left = plan.limit
-        async for page in self._pages(plan.method, plan.request):
+        async for page in self._limited_pages(plan.method, plan.request, plan.limit):
             for item in page.get("Items", ()):
                 yield item_to_python(item)
                 if left is not None:
@@ -399,9 +456,10 @@ class DynamoStore(Store):
         if plan.never:
             return 0
         total = 0
-        async for page in self._pages(plan.method, request):
+        limit = plan.limit if plan.count_names is None else None  # `select count()`: rows
+        async for page in self._limited_pages(plan.method, request, limit):
             total += int(page.get("Count", 0))
-            if plan.limit is not None and plan.count_names is None and total >= plan.limit:
+            if limit is not None and total >= limit:
                 break
         return total
 
@@ -460,13 +518,14 @@ class DynamoStore(Store):
         left = read.limit
         writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
         # every key first (each write re-checks its item), then the writes
-        async for page in self._pages(read.method, read.request):
+        async for page in self._limited_pages(read.method, read.request, left):
             for item in page.get("Items", ()):
                 # assignments below a map are written as each item needs (None: skipped)
                 request = plan.item_request(self._document(item)) if plan.nested \
                     else plan.request
-                if request is not None:
-                    writes.append(({k: item[k] for k in plan.key_attributes}, request))
+                if request is None:
+                    continue  # not matched (the read's filter skips such items already)
+                writes.append(({k: item[k] for k in plan.key_attributes}, request))
                 if left is not None:
                     left -= 1
                     if left <= 0:

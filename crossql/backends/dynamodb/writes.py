@@ -39,9 +39,24 @@ from typing import Any, Literal
 
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
-from crossql.backends.dynamodb.expressions import NEVER, ExpressionWriter, and_
+from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, _Compiler
+from crossql.backends.dynamodb.expressions import (
+    NEVER,
+    Expr,
+    ExpressionWriter,
+    and_,
+    operator_count,
+    or_,
+)
 from crossql.backends.dynamodb.plan import DynamoPlan
+from crossql.backends.dynamodb.schema import (
+    DynamoOptions,
+    TableSchema,
+    dynamo_options,
+    table_schemas,
+)
 from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
+from crossql.errors import CapabilityError
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.writes import updated
 
@@ -236,19 +251,50 @@ class DynamoWritePlan(Plan):
         return f"{self.read.operation} then {self.method} per item (not atomic across items)"
 
 
+class _WriteRead(_Compiler):
+    """The compiler of a write's read: with ``limit n``, its filter also says that
+    every assignment applies (the reference's ``assignment_applies``), so the limit
+    counts only items that are written: each map above an assigned path is missing or
+    a map, an incremented attribute a number. Without them the read would return items
+    the write's condition then refuses, and spend the limit on them. Without a limit
+    the write's condition alone skips them (and the read stays as short as the
+    ``where``)."""
+
+    __slots__ = ("assignments",)
+
+    def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
+                 assignments: tuple[ir.Assignment, ...]) -> None:
+        super().__init__(query, table, options)
+        self.assignments = assignments
+
+    def filter_guards(self) -> tuple[Expr, ...]:
+        if self.query.limit is None:
+            return ()
+        guards: list[Expr] = []
+        for item in self.assignments:
+            try:
+                attribute = self.attribute(item.path)
+            except CapabilityError:
+                continue  # refused with the assignments, after the read's own refusals
+            for depth in range(1, len(attribute)):
+                parent = attribute[:depth]
+                guards.append(or_(self.missing(parent), self.has_type(parent, "M")))
+            if isinstance(item, ir.Increment):
+                guards.append(self.has_type(attribute, "N"))
+        return tuple(guards)
+
+
 def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                            options: Any = None) -> DynamoWritePlan:
     """Compile a bound ``update``/``delete`` into a DynamoDB write plan."""
-    from crossql.backends.dynamodb.compiler import _Compiler
-    from crossql.backends.dynamodb.schema import TableSchema, dynamo_options, table_schemas
-
     opts = dynamo_options(options)
     tables = table_schemas(schema)
     table = tables.get(statement.collection) or TableSchema(partition_key=opts.pk_field,
                                                                sort_key=None)
     query = ir.Query(statement.collection, statement.where, limit=statement.limit,
                      span=statement.span, source=statement.source)
-    compiler = _Compiler(query, table, opts)
+    compiler = _WriteRead(query, table, opts, statement.assignments
+                          if isinstance(statement, ir.Update) else ())
     read = compiler.run()
     builder = compiler.builder
 
@@ -320,12 +366,81 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
         request["ExpressionAttributeNames"] = writer.names
     if writer.values:
         request["ExpressionAttributeValues"] = writer.values
+    _check_write_limits(compiler, statement, request, condition, nested)
     return DynamoWritePlan(
         kind="update" if isinstance(statement, ir.Update) else "delete",
         collection=statement.collection, table=read.table, read=read,
         key_attributes=table.key_attributes, request=request, statement=statement,
         never=condition == NEVER or read.never or read.limit == 0, nested=tuple(nested),
         sets=tuple(sets) if nested else (), removes=tuple(removes) if nested else ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Assignments:
+    """Where a refusal of the ``UpdateExpression`` points: every assignment."""
+
+    span: ir.Span | None
+
+
+def _path_bytes(depth: int, placeholder: int) -> int:
+    """The most bytes of a path of ``depth`` segments, each a placeholder of at most
+    ``placeholder`` bytes, joined by dots."""
+    return depth * placeholder + depth - 1
+
+
+def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
+                        request: Mapping[str, Any], condition: Expr,
+                        nested: list[NestedWrite]) -> None:
+    """Refuse a write whose ``UpdateItem``/``DeleteItem`` passes DynamoDB's expression
+    limits (4 KB of text, 300 operators). The read's expressions were checked when it
+    was compiled, but the write's condition adds guards to the same ``where``, so a
+    filter just under 4 KB makes a condition over it (a ``ValidationException`` at run
+    time, after the read). With assignments below a map, the per-item request
+    (``DynamoWritePlan.item_request``) is bounded by its longest form: every
+    placeholder as wide as the widest, each write the longer of its two branches."""
+    text = request.get("ConditionExpression")
+    if text is None:
+        return  # nothing is sent: no item can match
+    condition_size = len(text.encode("utf-8"))
+    update_size = len(request.get("UpdateExpression", "").encode("utf-8"))
+    operators = operator_count(condition)
+    if nested:
+        segments = len({segment for write in nested for segment in write.path})
+        name = len(f"#w{segments - 1}")
+        value = len(f":w{len(nested)}")
+        condition_size += len("()")  # "(" base ")", then " AND " and each write's
+        update_size += len("SET  REMOVE ")
+        for write in nested:
+            depth = len(write.path)
+            is_map = len(" AND attribute_type(, )") + value
+            present = is_map + _path_bytes(depth - 1, name)
+            missing = len(" AND attribute_not_exists()") + _path_bytes(depth - 1, name) + \
+                (is_map + _path_bytes(depth - 2, name) if depth > 2 else 0)
+            condition_size += max(present, missing)
+            update_size += len(", ") + _path_bytes(depth, name) + \
+                (len(" = ") + value if write.kind == "set" else 0)
+        operators += 4 * len(nested)  # two functions, two AND operands at most
+    bound = "at most " if nested else ""
+    where = statement.where if statement.where is not None else statement
+    if condition_size > MAX_EXPRESSION_BYTES:
+        raise compiler.refuse(
+            "expression size", where, f"dynamodb cannot send the ConditionExpression of "
+            f"each write: {bound}{condition_size} bytes (the where and the write's guards), "
+            f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several")
+    if operators > MAX_OPERATORS:
+        raise compiler.refuse(
+            "operators", where, f"dynamodb cannot send the ConditionExpression of each "
+            f"write: {bound}{operators} operators (the where and the write's guards), "
+            f"DynamoDB allows {MAX_OPERATORS}",
+            "split the write into several, or use `in` for lists of values")
+    if update_size > MAX_EXPRESSION_BYTES and isinstance(statement, ir.Update):
+        first, last = statement.assignments[0].span, statement.assignments[-1].span
+        span = (first[0], last[1]) if first is not None and last is not None else None
+        raise compiler.refuse(
+            "expression size", _Assignments(span), f"dynamodb cannot send the "
+            f"UpdateExpression of each write: {bound}{update_size} bytes for "
+            f"{len(statement.assignments)} assignments, DynamoDB allows "
+            f"{MAX_EXPRESSION_BYTES}", "split the assignments into several updates")
 
 
 WRITE_CAPABILITIES = Capabilities(
