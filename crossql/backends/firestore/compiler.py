@@ -87,9 +87,10 @@ LIMITS: dict[str, int] = {
 }
 """Firestore's limits, each checked at compile time with an error code of its own."""
 
-_WALK_PER_FIELD = 8
+_WALK_PER_FIELD = 64
 """Inequality leaves up to which each field's presence is found by its own walk of the
-filter (``has_field``, which stops early); past it, one walk finds them all."""
+filter (``has_field``, which stops early); past it, one walk finds them all (that walk
+costs a third of Q30's compile, whose 16 inequality leaves each stop at the top)."""
 
 _OPTION_HINT = {
     "!=": "enable native `!=` with FirestoreOptions(native_not_equal=True)",
