@@ -243,29 +243,45 @@ def _oversized(tree: Filter) -> FieldFilter | None:
     """The first leaf of ``tree`` with a value past Firestore's query value limit (the
     values of ``in``/``not-in``/``array-contains-any`` one by one; document ids are
     references, which the limit does not count)."""
-    stack: list[Filter] = [tree]
-    limit = LIMITS["value bytes"]
-    short = _SHORT_STRING
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, FieldFilter):
-            stack.extend(reversed(node.filters))
-            continue
-        value = node.value
-        kind = type(value)
-        if kind is str:
-            if (len(value) > short and len(value.encode("utf-8")) >= limit
-                    and node.field != ID_FIELD):
-                return node
-        elif kind is tuple and node.field != ID_FIELD:
-            if node.op in _LISTED_OPS:
-                if any(value_size(v) > limit for v in value):
-                    return node
-            elif value_size(value) > limit:
-                return node
-        elif kind is dict and value_size(value) > limit:
-            return node
+    if isinstance(tree, FieldFilter):
+        return tree if _leaf_oversized(tree) else None
+    short, fits = _SHORT_STRING, _FITS
+    for child in tree.filters:
+        if type(child) is FieldFilter:
+            value = child.value
+            kind = type(value)
+            # the common leaves, without a call: a number, bool, null or short string
+            if kind in fits or (kind is str and len(value) <= short):
+                continue
+            if _leaf_oversized(child):
+                return child
+        else:
+            found = _oversized(child)
+            if found is not None:
+                return found
     return None
+
+
+_FITS = frozenset({int, float, bool, type(None)})
+"""Value types that always fit the limit (8 bytes at most)."""
+
+
+def _leaf_oversized(node: FieldFilter) -> bool:
+    value: Any = node.value
+    kind = type(value)
+    limit = LIMITS["value bytes"]
+    if kind is dict:
+        return value_size(value) > limit
+    if node.field == ID_FIELD:
+        return False
+    if kind is str:
+        return len(value) > _SHORT_STRING and len(value.encode("utf-8")) >= limit
+    if kind is tuple and node.op in _LISTED_OPS:
+        return any(value_size(v) > limit for v in value
+                   if not (type(v) in _FITS or (type(v) is str and len(v) <= _SHORT_STRING)))
+    if kind is tuple:
+        return value_size(value) > limit
+    return False
 
 
 _SET_LIMITS = {op: (name, LIMITS[f"{name} values"]) for op, name in (
