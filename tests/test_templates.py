@@ -120,8 +120,9 @@ def _params_of(query: ir.Query) -> list[str]:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
-# at least 60 draws: the summary below needs a few templates trusted on every backend
-@settings(max_examples=examples(120, at_least=60), deadline=None,
+# every draw: the summary below needs a few templates trusted on every backend (DynamoDB
+# without a schema trusts about 1 in 4 of what it did: keys are assumed strings)
+@settings(max_examples=examples(120, at_least=120), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_filled_plans_are_compiled_plans(profile: str, data: st.DataObject) -> None:
