@@ -33,6 +33,7 @@ from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
     GOOD_NAMES,
+    SHORT_STRING,
     Exists,
     FilterBuilder,
     and_,
@@ -206,6 +207,7 @@ segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 _SHORT_STRING = (LIMITS["value bytes"] - 1) // 4
 """Strings of at most this many characters fit the value limit (4 UTF-8 bytes at most
 each, plus one)."""
+assert _SHORT_STRING == SHORT_STRING, "filters.scan finds the values that may not fit"
 _LISTED_OPS = frozenset({"in", "not-in", "array_contains_any"})
 """Operators whose values Firestore sizes one by one (the list as a whole is not)."""
 
@@ -239,34 +241,14 @@ _HOLE_FITS = LIMITS["value bytes"] >= StringHole.MAX_BYTES + 1
 assert _HOLE_FITS, "a string hole could hold a value Firestore refuses in a query"
 
 
-def _oversized(tree: Filter) -> FieldFilter | None:
-    """The first leaf of ``tree`` with a value past Firestore's query value limit (the
-    values of ``in``/``not-in``/``array-contains-any`` one by one; document ids are
-    references, which the limit does not count)."""
-    if isinstance(tree, FieldFilter):
-        return tree if _leaf_oversized(tree) else None
-    short, fits = _SHORT_STRING, _FITS
-    for child in tree.filters:
-        if type(child) is FieldFilter:
-            value = child.value
-            kind = type(value)
-            # the common leaves, without a call: a number, bool, null or short string
-            if kind in fits or (kind is str and len(value) <= short):
-                continue
-            if _leaf_oversized(child):
-                return child
-        else:
-            found = _oversized(child)
-            if found is not None:
-                return found
-    return None
-
-
 _FITS = frozenset({int, float, bool, type(None)})
 """Value types that always fit the limit (8 bytes at most)."""
 
 
 def _leaf_oversized(node: FieldFilter) -> bool:
+    """Whether the leaf's value passes the query value limit (the values of
+    ``in``/``not-in``/``array-contains-any`` one by one; document ids are references,
+    which the limit does not count)."""
     value: Any = node.value
     kind = type(value)
     limit = LIMITS["value bytes"]
@@ -315,6 +297,8 @@ class _Compiler(FilterBuilder):
     """The leaves with an inequality (``INEQUALITY_OPS``), in order."""
     special: Sequence[FieldFilter] = ()
     """The leaves with a list of values or a ``!=``: those with limits of their own."""
+    large: Sequence[FieldFilter] = ()
+    """The leaves whose value may pass the query value limit (``check_values``)."""
     on_id: Sequence[FieldFilter] = ()
     """The leaves on the document id."""
     may_hold_id = False
@@ -420,8 +404,10 @@ class _Compiler(FilterBuilder):
         special: list[FieldFilter] = []
         present: set[tuple[str, ...]] = set()
         self.inequalities, self.special, self.present = inequalities, special, present
+        large: list[FieldFilter] = []
+        self.large = large
         self.leaf_count, self.disjunctions, self.arrays_per_disjunction = scan(
-            tree, inequalities, special, present)
+            tree, inequalities, special, present, large)
         if self.may_hold_id:
             self.on_id = [leaf for leaf in leaves(tree) if leaf.field == ID_FIELD]
 
@@ -520,8 +506,8 @@ class _Compiler(FilterBuilder):
 
     def check_limits(self, tree: Filter, orders: int) -> None:
         where = self.query.where
-        if where is not None:
-            self.check_values(tree)
+        if where is not None and self.large:  # (the leaves whose values may not fit)
+            self.check_values()
         if self.special:  # most conditions have no list and no `!=`
             self.check_special_limits(tree)
         if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
@@ -554,11 +540,12 @@ class _Compiler(FilterBuilder):
                 f"the query has {self.leaf_count} filters and {orders} orders",
                 "split the query")
 
-    def check_values(self, tree: Filter) -> None:
+    def check_values(self) -> None:
         """Refuse a value past Firestore's query value limit (1,500 bytes as Firestore
         sizes values: ``value_size``); the server would refuse the query ("too large to
         be used in a query")."""
-        leaf = _oversized(tree)
+        # `large` holds, in the tree's order, every leaf whose value may not fit
+        leaf = next((leaf for leaf in self.large if _leaf_oversized(leaf)), None)
         if leaf is None:
             return
         value = leaf.value

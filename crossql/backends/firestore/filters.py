@@ -885,7 +885,8 @@ def expand_top_exists(node: And, made: int, allowed: bool, refuse: Refuse) -> Fi
 
 
 def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilter],
-         present: set[tuple[str, ...]]) -> tuple[int, int, int]:
+         present: set[tuple[str, ...]], large: list[FieldFilter] | None = None
+         ) -> tuple[int, int, int]:
     """One walk over a filter tree, for the compiler's checks: appends the leaves with an
     inequality to ``inequalities`` and those with limits of their own (a list of values,
     ``!=``) to ``special``, in order; adds to ``present`` the fields of the inequalities
@@ -893,8 +894,15 @@ def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilte
     others). Returns how many leaves the tree has, and its disjunctive normal form: how
     many disjunctions it has (each value of ``in`` and ``array-contains-any`` counting
     as one, as Firestore counts them) and the most ``array-contains``/
-    ``array-contains-any`` filters in one of them."""
+    ``array-contains-any`` filters in one of them. ``large`` (when given) gets the leaves
+    whose value is neither a number, a bool, null nor a string of at most
+    ``SHORT_STRING`` characters: the only ones that can pass Firestore's query value
+    limit (the compiler sizes just those, when there are any)."""
+    if large is None:
+        large = []
     if isinstance(node, FieldFilter):
+        if not _fits(node.value):
+            large.append(node)
         present.add(node.field)
         kind = _LEAF_KINDS[node.op]
         if kind & _INEQUALITY:
@@ -902,13 +910,26 @@ def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilte
         if kind & _SPECIAL:
             special.append(node)
         return 1, len(node.value) if kind & _LISTED else 1, 1 if kind & _ARRAY else 0
-    return _walk(node, True, inequalities, special, present)
+    return _walk(node, True, inequalities, special, present, large)
+
+
+SHORT_STRING = (1500 - 1) // 4
+"""Strings of at most this many characters fit Firestore's query value limit of 1,500
+bytes (4 UTF-8 bytes at most each, plus one)."""
+_FITS = frozenset({int, float, bool, type(None)})
+
+
+def _fits(value: Any) -> bool:
+    kind = type(value)
+    return kind in _FITS or (kind is str and len(value) <= SHORT_STRING)
 
 
 def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
-          special: list[FieldFilter], present: set[tuple[str, ...]]) -> tuple[int, int, int]:
+          special: list[FieldFilter], present: set[tuple[str, ...]],
+          large: list[FieldFilter]) -> tuple[int, int, int]:
     """``scan`` of an ``And`` or ``Or`` (``top``: the tree's root)."""
     kinds = _LEAF_KINDS
+    fits, short = _FITS, SHORT_STRING
     children = node.filters
     found = len(children)  # leaves; each composite child adds its own less itself
     if type(node) is And:
@@ -916,6 +937,9 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
         count, arrays = 1, 0
         for child in children:
             if type(child) is FieldFilter:
+                value = child.value
+                if type(value) not in fits and (type(value) is not str or len(value) > short):
+                    large.append(child)
                 kind = kinds[child.op]
                 if not kind:  # `==`, the common case: one disjunction, no array filter
                     continue
@@ -935,7 +959,8 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
                 if kind & _ARRAY:
                     arrays += 1
             else:
-                below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
+                below, n, per = _walk(child, False, inequalities, special, present,  # type: ignore[arg-type]
+                                      large)
                 found += below - 1
                 count *= n
                 arrays += per
@@ -944,6 +969,9 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
     count = arrays = 0
     for child in children:
         if type(child) is FieldFilter:
+            value = child.value
+            if type(value) not in fits and (type(value) is not str or len(value) > short):
+                large.append(child)
             kind = kinds[child.op]
             if not kind:
                 count += 1
@@ -956,7 +984,8 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
             if kind & _ARRAY and not arrays:
                 arrays = 1
         else:
-            below, n, per = _walk(child, False, inequalities, special, present)  # type: ignore[arg-type]
+            below, n, per = _walk(child, False, inequalities, special, present,  # type: ignore[arg-type]
+                                      large)
             found += below - 1
             count += n
             if per > arrays:
