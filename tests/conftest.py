@@ -2,7 +2,9 @@
 ``CROSSQL_HYPOTHESIS_PROFILE`` chooses, see tests/budget.py), and an environment
 without configuration overrides for tests that use no server."""
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -33,6 +35,23 @@ def _no_config_from_the_environment(request: pytest.FixtureRequest,
         return
     for name in [*ENVIRONMENT, "CROSSQL_CONFIG"]:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An OpenTelemetry SDK tracer provider exporting to memory, installed for this test
+    only (the SDK is in the dev extra; its API is what crossql's spans use)."""
+    trace = pytest.importorskip("opentelemetry.trace")
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = sdk.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    yield exporter
+    provider.shutdown()
 
 
 BACKENDS = ("memory", "mongodb", "dynamodb", "firestore")

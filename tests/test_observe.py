@@ -8,7 +8,6 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,20 +206,6 @@ def test_a_dynamodb_query_does_not_warn(caplog: pytest.LogCaptureFixture) -> Non
 # -- OpenTelemetry ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An SDK tracer provider exporting to memory, installed for this test only."""
-    trace = pytest.importorskip("opentelemetry.trace")
-    sdk = pytest.importorskip("opentelemetry.sdk.trace")
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    provider = sdk.TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
-    yield exporter
-    provider.shutdown()
 
 
 def test_one_span_per_call_with_the_database_conventions(spans: Any) -> None:

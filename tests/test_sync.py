@@ -132,19 +132,6 @@ def test_named_backends_share_the_loop() -> None:
         assert store.backend_names == ["default", "other"]
 
 
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> Any:
-    trace = pytest.importorskip("opentelemetry.trace")
-    sdk = pytest.importorskip("opentelemetry.sdk.trace")
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    provider = sdk.TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
-    yield exporter
-    provider.shutdown()
 
 
 def test_calls_are_children_of_the_callers_span(spans: Any,

@@ -659,8 +659,10 @@ def _start_stream(call: Call, start: Callable[[], AsyncIterator[T]]) -> AsyncIte
     return _rows(call, rows)
 
 
-def _plan_call(operation: str) -> Callable[[Fn], Fn]:
-    """``count_plan``/``execute_plan``: within a call, the plan is noted; alone, a call."""
+def _plan_call(operation: str, start: Callable[[Call, Callable[[], Any]], Any] = _run
+               ) -> Callable[[Fn], Fn]:
+    """``run_plan``/``count_plan``/``execute_plan``: within a call, the plan is noted;
+    alone, a call of its own (``start``: how it runs, a stream or an awaited result)."""
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
         def observed(self: Any, plan: Any, *args: Any, **kwargs: Any) -> Any:
@@ -672,24 +674,9 @@ def _plan_call(operation: str) -> Callable[[Fn], Fn]:
                 return fn(self, plan, *args, **kwargs)
             call = Call(operation, self.driver, parent=_CURRENT.get())
             call.planned(plan)
-            return _run(call, lambda: fn(self, plan, *args, **kwargs))
+            return start(call, lambda: fn(self, plan, *args, **kwargs))
         return observed
     return wrap
-
-
-def _plan_stream(fn: Fn) -> Fn:
-    @functools.wraps(fn)
-    def observed(self: Any, plan: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _within()
-        if call is not None:
-            call.planned(plan)
-            return fn(self, plan, *args, **kwargs)
-        if not _own():
-            return fn(self, plan, *args, **kwargs)
-        call = Call("stream", self.driver, parent=_CURRENT.get())
-        call.planned(plan)
-        return _start_stream(call, lambda: fn(self, plan, *args, **kwargs))
-    return observed
 
 
 def _prepared_text(bound: Any) -> Any:
@@ -758,7 +745,7 @@ _STORE_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
     "stream": _text_stream,
     "count": _text_call("count"),
     "execute": _text_call("execute"),
-    "run_plan": _plan_stream,
+    "run_plan": _plan_call("stream", _start_stream),
     "count_plan": _plan_call("count"),
     "execute_plan": _plan_call("execute"),
 }
