@@ -158,6 +158,7 @@ async def _dynamodb_cases() -> AsyncIterator[list[Case]]:
 @asynccontextmanager
 async def _firestore_cases() -> AsyncIterator[list[Case]]:
     import crossql
+    from crossql.backends.firestore import _driver
 
     env = os.environ
     store: Any = crossql.connect({"driver": "firestore", "firestore": {
@@ -178,7 +179,7 @@ async def _firestore_cases() -> AsyncIterator[list[Case]]:
             async def raw(plan: Any = plan) -> list[Any]:
                 """What a user writes with the AsyncClient: the same query (built with
                 the SDK's own where/limit calls) streamed into dicts with their ids."""
-                query = plan.build(client)
+                query = _driver.build(plan, client)
                 if plan.document is not None:  # a document get (`_id == "..."`)
                     snap = await query.get()
                     return [{"_id": snap.id, **snap.to_dict()}] if snap.exists else []

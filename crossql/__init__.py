@@ -7,6 +7,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from crossql._version import __version__
 from crossql.api import compile, connect, evaluate, format, parse
 from crossql.backends import Plan
 from crossql.errors import (
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from crossql.config import NoSQLConfig
     from crossql.runtime.sync import connect_sync
 
-__version__ = "0.1.0"
 
 # imported on first use: `import crossql` and compiling do not need pydantic (~40 ms to
 # import), configuration does

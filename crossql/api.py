@@ -6,11 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
-from crossql.backends import Plan, get_backend
-from crossql.backends.base import BackendSpec
+from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
-from crossql.compiler.writes import bind_write, check_write
-from crossql.errors import QueryError
+from crossql.compiler.statement import compile_statement
 from crossql.grammar import parse_query, parse_statement
 from crossql.grammar.formatter import format_statement
 
@@ -55,18 +53,9 @@ def compile(
     A builder (``crossql.query(...)``, docs/builder.md) compiles as its canonical
     text, with its values merged into ``params``.
     """
-    spec = get_backend(backend)
     if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
         query, params = _builder_text(query, params)
-    statement = parse_statement(query) if isinstance(query, str) else query
-    if isinstance(statement, ir.Update | ir.Delete):
-        return _compile_write(spec, statement, params, schema, options)
-    q = _query(statement)
-    bound = bind(check_query(q), params)
-    try:
-        return spec.compile(bound, schema=schema, options=options)
-    except QueryError as err:
-        raise err.with_source(q.source) from None
+    return compile_statement(query, backend, params, schema=schema, options=options)
 
 
 def _builder_text(query: QueryBuilder | UpdateBuilder | DeleteBuilder,
@@ -75,15 +64,6 @@ def _builder_text(query: QueryBuilder | UpdateBuilder | DeleteBuilder,
     from crossql.builder import as_text
 
     return as_text(query, params)
-
-
-def _compile_write(spec: BackendSpec, statement: ir.Update | ir.Delete,
-                   params: Mapping[str, Any] | None, schema: Any, options: Any) -> Plan:
-    bound = bind_write(check_write(statement), params)
-    try:
-        return spec.compile_write(bound, schema=schema, options=options)
-    except QueryError as err:
-        raise err.with_source(statement.source) from None
 
 
 def evaluate(

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
+from crossql.compiler.statement import compile_statement
 from crossql.errors import CapabilityError
+from crossql.grammar import parse_statement
 
 if TYPE_CHECKING:
     from crossql.builder import QueryBuilder
@@ -59,20 +61,16 @@ def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | N
     name to that backend's schema. A syntax or semantic error is raised as is:
     it is the same for every backend.
     """
-    from crossql.api import compile as compile_query
-    from crossql.api import parse
-
     if not isinstance(query, str | ir.Query):
         from crossql.builder import as_text
 
         query, params = as_text(query, params)
-    q = parse(query) if isinstance(query, str) else query
+    q = parse_statement(query) if isinstance(query, str) else query
     verdicts = []
     for name in BACKEND_NAMES:
         try:
-            plan = compile_query(q, backend=name, params=params,
-                                 schema=(schema or {}).get(name),
-                                 options=_options_for(name, options))
+            plan = compile_statement(q, name, params, schema=(schema or {}).get(name),
+                                     options=_options_for(name, options))
         except CapabilityError as err:
             verdicts.append(Verdict(name, error=err))
         else:

@@ -343,6 +343,8 @@ def test_to_python_is_the_query_build_makes(profile: str) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.firestore import AsyncClient
 
+    from crossql.backends.firestore import _driver
+
     client = AsyncClient(project="p", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     checked = 0
     for entry in VALID:
@@ -357,10 +359,10 @@ def test_to_python_is_the_query_build_makes(profile: str) -> None:
         if plan.static_rows is not None:
             continue
         if plan.document is not None:
-            assert plan.build(client).path == f"{plan.collection}/{plan.document}"
+            assert _driver.build(plan, client).path == f"{plan.collection}/{plan.document}"
             assert f'.document("{plan.document}").get()' in plan.to_python()
             continue
-        built = plan.build(client)
+        built = _driver.build(plan, client)
         shown = _executed_chain(plan, client)
         assert _proto(shown) == _proto(built), entry["name"]
         checked += 1

@@ -175,7 +175,7 @@ def _tracer() -> Any:
     cached = _tracer_cache
     if cached is not None and cached[0] is provider:
         return cached[1]
-    from crossql import __version__
+    from crossql._version import __version__
 
     tracer = provider.get_tracer("crossql", __version__)
     _tracer_cache = (provider, tracer)

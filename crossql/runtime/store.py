@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from crossql import ir
 from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
+from crossql.compiler.statement import compile_statement
 from crossql.errors import BackendError, QuerySemanticError
 from crossql.grammar import parse_condition, parse_query, parse_statement
 from crossql.runtime import observe
@@ -134,8 +135,6 @@ class Store(abc.ABC):
                    params: Mapping[str, Any] | None = None) -> Plan:
         """The plan ``execute(text, **params)`` would run: parsed, checked, bound and
         compiled for this store's backend (``CapabilityError`` where it runs no writes)."""
-        from crossql.api import compile as compile_statement
-
         if not isinstance(text, str | ir.Update | ir.Delete):
             text, params = as_text(text, params)
         statement = parse_statement(text) if isinstance(text, str) else text
@@ -144,8 +143,8 @@ class Store(abc.ABC):
                 "`execute` runs `update` and `delete`; this is a read query",
                 code="semantic.not-a-write", span=statement.span, source=statement.source,
                 hint="read with fetch(), stream() or count()")
-        return compile_statement(statement, backend=self.driver, params=params,
-                                 schema=self._schema, options=self._options)
+        return compile_statement(statement, self.driver, params, schema=self._schema,
+                                 options=self._options)
 
     async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
                       /, **params: Any) -> WriteResult:

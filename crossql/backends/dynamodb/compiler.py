@@ -42,10 +42,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from sys import intern
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crossql import ir
-from crossql.backends.base import BackendSpec, Capabilities, refuse
+from crossql.backends.base import Capabilities, refuse
 from crossql.backends.dynamodb.expressions import (
     Between,
     Comparison,
@@ -72,9 +72,6 @@ from crossql.backends.dynamodb.values import UnstorableValue, number_text
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.compiler.templates import StringHole
 from crossql.errors import CapabilityError
-
-if TYPE_CHECKING:
-    from crossql.backends.dynamodb.writes import DynamoWritePlan
 
 BACKEND = "dynamodb"
 
@@ -903,12 +900,3 @@ _DEFAULT_OPTIONS = dynamo_options(None)
 _DEFAULT_TABLE = default_table(_DEFAULT_OPTIONS.pk_field)
 
 
-def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
-                   options: Any = None) -> DynamoWritePlan:
-    from crossql.backends.dynamodb.writes import compile_dynamodb_write
-
-    return compile_dynamodb_write(statement, schema=schema, options=options)
-
-
-BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_dynamodb,
-                           compile_write=_compile_write)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     CAPABILITIES: Capabilities
 
 _LAZY = {
-    "BACKEND": ("compiler", "BACKEND_SPEC"),
+    "BACKEND": ("backend", "BACKEND_SPEC"),
     "CAPABILITIES": ("compiler", "CAPABILITIES"),
     "compile_firestore": ("compiler", "compile_firestore"),
     "FirestorePlan": ("plan", "FirestorePlan"),

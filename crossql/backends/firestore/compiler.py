@@ -28,7 +28,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from crossql import ir
-from crossql.backends.base import BackendSpec, Capabilities, Plan
+from crossql.backends.base import Capabilities
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
@@ -968,14 +968,3 @@ def compile_firestore(query: ir.Query, *, schema: Any = None,
     ``{"users": {"required": ["age"]}}``."""
     return _Compiler(query, schema, options if type(options) is FirestoreOptions
                      else coerce_options(options)).run()
-
-
-def _compile_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
-                   options: Any = None) -> Plan:
-    from crossql.backends.firestore.writes import compile_firestore_write
-
-    return compile_firestore_write(statement, schema=schema, options=options)
-
-
-BACKEND_SPEC = BackendSpec(name=BACKEND, capabilities=CAPABILITIES, compile=compile_firestore,
-                           compile_write=_compile_write)

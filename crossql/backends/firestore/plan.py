@@ -327,15 +327,6 @@ class FirestorePlan(Plan):
     def to_python(self) -> str:
         return _render_python(self)
 
-    # -- the real query -------------------------------------------------------------
-    def build(self, client: Any) -> Any:
-        """The ``google.cloud.firestore`` ``AsyncQuery`` (or ``AsyncAggregationQuery``;
-        for a document get, the ``AsyncDocumentReference``) of this plan on ``client``
-        (an ``AsyncClient``). Imports the driver."""
-        from crossql.backends.firestore import _driver
-
-        return _driver.build(self, client)
-
     def _chain_lines(self) -> list[str]:
         return _chain(self, "db")
 

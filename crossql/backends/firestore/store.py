@@ -37,6 +37,10 @@ from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan
+from crossql.backends.firestore.results import SCALARS as _SCALARS
+from crossql.backends.firestore.results import driver_error as _driver_error
+from crossql.backends.firestore.results import is_driver_error as _is_driver_error
+from crossql.backends.firestore.results import plain as _plain
 from crossql.errors import BackendError, ConfigError, TransactionConflict
 from crossql.runtime import observe
 from crossql.runtime.reference import MISSING, evaluate_condition, get_path
@@ -59,12 +63,6 @@ DEFAULT_TIMEOUT = 60.0
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
-def _driver_error(err: BaseException) -> BackendError:
-    if isinstance(err, BackendError):  # already ours: wrapping it again doubles the prefix
-        return err
-    return BackendError("firestore", f"{type(err).__name__}: {err}")
-
-
 def _no_credentials(err: BaseException) -> ConfigError:
     """Missing Google credentials: a configuration problem (exit status 2), saying what
     was tried and how to give some (google.auth's chain:
@@ -78,26 +76,12 @@ def _no_credentials(err: BaseException) -> ConfigError:
         f"(or emulator_host in the block). ({err})"))])
 
 
-def _is_driver_error(err: BaseException) -> bool:
-    return type(err).__module__.startswith(("google.", "grpc"))
+def _build(plan: FirestorePlan, client: Any) -> Any:
+    """The driver's query (or document reference) of ``plan``: the driver is imported
+    when a plan first runs, not with the store's module."""
+    from crossql.backends.firestore import _driver
 
-
-_SCALARS = frozenset({bool, int, float, str, type(None)})
-"""Types ``_plain`` returns as they are (exact types: a subclass goes through it)."""
-
-
-def _plain(value: Any) -> Any:
-    """Firestore values → plain Python (references become their path; others stay)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    path = getattr(value, "path", None)
-    if type(value).__name__ in ("DocumentReference", "AsyncDocumentReference") and path:
-        return str(path)
-    return value
+    return _driver.build(plan, client)
 
 
 def _check_storable(value: Any, where: str, in_array: bool = False) -> None:
@@ -355,7 +339,7 @@ class FirestoreStore(Store):
             for snapshot in await self._get_document(fplan, self._read_call()):
                 yield _shape(fplan, snapshot)
             return
-        query = fplan.build(self.client)
+        query = _build(fplan, self.client)
         stream = query.stream(**self._read_call())
         calls: list[Any] = []  # the gRPC call of this stream, seen by _CallTracker
         try:
@@ -391,7 +375,7 @@ class FirestoreStore(Store):
         plan's condition is true of it (the reference evaluator: exact on one document)."""
         assert plan.document is not None
         try:
-            snapshot = await plan.build(self.client).get(**call)
+            snapshot = await _build(plan, self.client).get(**call)
         except Exception as err:
             if _is_driver_error(err):
                 raise self._error(err) from err
@@ -414,20 +398,20 @@ class FirestoreStore(Store):
                 call["transaction"] = self._tx.transaction
             return await self._get_document(plan, call)
         if limited:
-            query = plan.build(self.client)
+            query = _build(plan, self.client)
         else:
             from dataclasses import replace
 
             from crossql.backends.firestore.plan import Limit
 
-            query = replace(plan, steps=tuple(
-                s for s in plan.steps if not isinstance(s, Limit))).build(self.client)
+            query = _build(replace(plan, steps=tuple(
+                s for s in plan.steps if not isinstance(s, Limit))), self.client)
         return await self.statement_snapshots(query)
 
     async def _aggregate_row(self, plan: FirestorePlan) -> Document:
         observe.sent()
         try:
-            results = await plan.build(self.client).get(**self._read_call())
+            results = await _build(plan, self.client).get(**self._read_call())
         except Exception as err:
             if isinstance(err, BackendError):
                 raise
@@ -449,7 +433,7 @@ class FirestoreStore(Store):
             return 1
         if fplan.document is not None:
             return len(await self._get_document(fplan, self._read_call()))
-        query = fplan.build(self.client)
+        query = _build(fplan, self.client)
         observe.sent()
         try:
             results = await query.count(alias="n").get(**self._read_call())

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
+from crossql.backends.firestore.results import driver_error, is_driver_error, plain
 from crossql.errors import BackendError, CapabilityError
 from crossql.runtime.reference import get_path
 from crossql.runtime.store import Document, with_id_first
@@ -248,8 +249,6 @@ class FirestoreWritePlan(Plan):
         from google.api_core import exceptions
         from google.cloud import firestore
 
-        from crossql.backends.firestore.store import _driver_error, _is_driver_error, _plain
-
         client = store.client
         done: set[str] = set()  # written, or matched with nothing to change
         matched = modified = 0
@@ -265,7 +264,7 @@ class FirestoreWritePlan(Plan):
                     continue
                 if left is not None and len(writes) >= left:
                     break
-                old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
+                old = with_id_first(plain(snap.to_dict() or {}), snap.id)
                 if not self._applies(old):
                     continue
                 fields = None
@@ -313,8 +312,8 @@ class FirestoreWritePlan(Plan):
                 # while a transaction holds it): read the rest again
                 continue
             except Exception as err:
-                if _is_driver_error(err):
-                    raise _driver_error(err) from err
+                if is_driver_error(err):
+                    raise driver_error(err) from err
                 raise
             break
         else:
@@ -328,7 +327,6 @@ class FirestoreWritePlan(Plan):
     async def _run_in_transaction(self, store: Any) -> WriteResult:
         """The write in ``store``'s transaction: read through it, then keep the writes for
         its commit (refused, with nothing kept, past the transaction's write limit)."""
-        from crossql.backends.firestore.store import _plain
 
         tx = store._tx
         tx.check_open()
@@ -339,7 +337,7 @@ class FirestoreWritePlan(Plan):
             for snap in await store.plan_snapshots(self.read, limited=limited):
                 if snap.id in written:
                     continue  # taken as the transaction left it, below
-                old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
+                old = with_id_first(plain(snap.to_dict() or {}), snap.id)
                 if self._applies(old):
                     docs.append(old)
         docs += [doc for doc in written.values()
@@ -357,15 +355,6 @@ class FirestoreWritePlan(Plan):
         for old, new in changed:
             tx.stage_update(self.collection, old, new)
         return WriteResult(matched=len(docs), modified=len(changed))
-
-    def read_without_limit(self, client: Any) -> Any:
-        """The read query without its ``limit`` (a retry skips the documents written)."""
-        from dataclasses import replace
-
-        from crossql.backends.firestore.plan import Limit
-
-        return replace(self.read, steps=tuple(
-            s for s in self.read.steps if not isinstance(s, Limit))).build(client)
 
 
 def _nested_list(value: Any) -> bool:

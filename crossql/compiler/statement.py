@@ -1,0 +1,38 @@
+"""Compile one statement for one backend: parse (if text), check, bind every
+parameter, then the backend's own compiler. ``crossql.compile``, the stores and
+``crossql.check`` all go through ``compile_statement``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from crossql import ir
+from crossql.backends import Plan, get_backend
+from crossql.compiler.checks import bind, check_query
+from crossql.compiler.writes import bind_write, check_write
+from crossql.errors import QueryError
+from crossql.grammar import parse_statement
+
+
+def compile_statement(statement: str | ir.Statement, backend: str,
+                      params: Mapping[str, Any] | None = None, *, schema: Any = None,
+                      options: Any = None) -> Plan:
+    """The plan of a read (the backend's query plan) or a write (its write plan).
+    Raises ``QuerySyntaxError``, ``QuerySemanticError`` (an unbound or unused
+    parameter among them) or ``CapabilityError``, located in the statement's text."""
+    spec = get_backend(backend)
+    parsed = parse_statement(statement) if isinstance(statement, str) else statement
+    if isinstance(parsed, ir.Update | ir.Delete):
+        bound_write = bind_write(check_write(parsed), params)
+        try:
+            return spec.compile_write(bound_write, schema=schema, options=options)
+        except QueryError as err:
+            raise err.with_source(parsed.source) from None
+    if not isinstance(parsed, ir.Query):
+        raise TypeError(f"a query is text or crossql.ir.Query, not {type(parsed).__name__}")
+    bound = bind(check_query(parsed), params)
+    try:
+        return spec.compile(bound, schema=schema, options=options)
+    except QueryError as err:
+        raise err.with_source(parsed.source) from None
