@@ -622,8 +622,10 @@ async def _rows(call: Call, rows: AsyncIterator[T]) -> AsyncIterator[T]:
             call.ended()
 
 
-def _text_call(operation: str) -> Callable[[Fn], Fn]:
-    """``Store.fetch``/``count``/``execute``: the call's text is the first argument."""
+def _text_call(operation: str, start: Callable[[Call, Callable[[], Any]], Any] = _run
+               ) -> Callable[[Fn], Fn]:
+    """``Store.fetch``/``stream``/``count``/``execute``: the call's text is the first
+    argument (``start``: how the call runs, a stream or an awaited result)."""
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
         def observed(self: Any, query: Any, /, *args: Any, **params: Any) -> Any:
@@ -631,19 +633,9 @@ def _text_call(operation: str) -> Callable[[Fn], Fn]:
             if not _own():
                 return fn(self, query, *args, **params)
             call = Call(operation, self.driver, query, parent=_CURRENT.get())
-            return _run(call, lambda: fn(self, query, *args, **params))
+            return start(call, lambda: fn(self, query, *args, **params))
         return observed
     return wrap
-
-
-def _text_stream(fn: Fn) -> Fn:
-    @functools.wraps(fn)
-    def observed(self: Any, query: Any, /, *args: Any, **params: Any) -> Any:
-        if not _own():
-            return fn(self, query, *args, **params)
-        return _start_stream(Call("stream", self.driver, query, parent=_CURRENT.get()),
-                             lambda: fn(self, query, *args, **params))
-    return observed
 
 
 def _start_stream(call: Call, start: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]:
@@ -684,7 +676,9 @@ def _prepared_text(bound: Any) -> Any:
     return getattr(prepared, "_text", None) or prepared.query
 
 
-def _prepared_call(operation: str) -> Callable[[Fn], Fn]:
+def _prepared_call(operation: str, start: Callable[[Call, Callable[[], Any]], Any] = _run
+                   ) -> Callable[[Fn], Fn]:
+    """A prepared query's ``fetch``/``stream``/``count``: its text is the prepared one."""
     def wrap(fn: Fn) -> Fn:
         @functools.wraps(fn)
         def observed(self: Any, **params: Any) -> Any:
@@ -692,19 +686,9 @@ def _prepared_call(operation: str) -> Callable[[Fn], Fn]:
                 return fn(self, **params)
             call = Call(operation, self.store.driver, _prepared_text(self),
                         parent=_CURRENT.get())
-            return _run(call, lambda: fn(self, **params))
+            return start(call, lambda: fn(self, **params))
         return observed
     return wrap
-
-
-def _prepared_stream(fn: Fn) -> Fn:
-    @functools.wraps(fn)
-    def observed(self: Any, **params: Any) -> Any:
-        if not _own():
-            return fn(self, **params)
-        call = Call("stream", self.store.driver, _prepared_text(self), parent=_CURRENT.get())
-        return _start_stream(call, lambda: fn(self, **params))
-    return observed
 
 
 def _collection_call(operation: str) -> Callable[[Fn], Fn]:
@@ -742,7 +726,7 @@ def _delete_text(collection: str, where: Any) -> Any:
 
 _STORE_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
     "fetch": _text_call("fetch"),
-    "stream": _text_stream,
+    "stream": _text_call("stream", _start_stream),
     "count": _text_call("count"),
     "execute": _text_call("execute"),
     "run_plan": _plan_call("stream", _start_stream),
@@ -751,7 +735,7 @@ _STORE_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
 }
 _PREPARED_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
     "fetch": _prepared_call("fetch"),
-    "stream": _prepared_stream,
+    "stream": _prepared_call("stream", _start_stream),
     "count": _prepared_call("count"),
 }
 _COLLECTION_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
