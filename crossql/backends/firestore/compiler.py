@@ -40,6 +40,7 @@ from crossql.backends.firestore.filters import (
     expand_exists,
     expand_top_exists,
     fields_present,
+    fits,
     has_field,
     non_null_fields,
     or_,
@@ -204,10 +205,7 @@ _SHORT_PATH = LIMITS["field path bytes"] // 20
 quoted: each character takes at most 4 bytes in UTF-8 and quoting at most doubles a
 segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
-_SHORT_STRING = (LIMITS["value bytes"] - 1) // 4
-"""Strings of at most this many characters fit the value limit (4 UTF-8 bytes at most
-each, plus one)."""
-assert _SHORT_STRING == SHORT_STRING, "filters.scan finds the values that may not fit"
+assert (LIMITS["value bytes"] - 1) // 4 == SHORT_STRING, "scan's fits() must match the limit"
 _LISTED_OPS = frozenset({"in", "not-in", "array_contains_any"})
 """Operators whose values Firestore sizes one by one (the list as a whole is not)."""
 
@@ -241,10 +239,6 @@ _HOLE_FITS = LIMITS["value bytes"] >= StringHole.MAX_BYTES + 1
 assert _HOLE_FITS, "a string hole could hold a value Firestore refuses in a query"
 
 
-_FITS = frozenset({int, float, bool, type(None)})
-"""Value types that always fit the limit (8 bytes at most)."""
-
-
 def _leaf_oversized(node: FieldFilter) -> bool:
     """Whether the leaf's value passes the query value limit (the values of
     ``in``/``not-in``/``array-contains-any`` one by one; document ids are references,
@@ -257,10 +251,10 @@ def _leaf_oversized(node: FieldFilter) -> bool:
     if node.field == ID_FIELD:
         return False
     if kind is str:
-        return len(value) > _SHORT_STRING and len(value.encode("utf-8")) >= limit
+        return len(value) > SHORT_STRING and len(value.encode("utf-8")) >= limit
     if kind is tuple and node.op in _LISTED_OPS:
         return any(value_size(v) > limit for v in value
-                   if not (type(v) in _FITS or (type(v) is str and len(v) <= _SHORT_STRING)))
+                   if not fits(v))
     if kind is tuple:
         return value_size(value) > limit
     return False

@@ -256,11 +256,11 @@ def _and_general(flat: list[Node]) -> Node:
 def _drop_implied(parts: list[Node], candidates: list[int]) -> None:
     """Remove from ``parts`` (deduplicated) each ``!= null`` or ``exists`` (at the
     ``candidates`` indices) that another filter implies, and each repeated ``exists``."""
-    drop: list[int] = []
-    exists: set[tuple[str, ...]] = set()
     if len(candidates) > _PAIRWISE:
         _drop_implied_indexed(parts, candidates)
         return
+    drop: list[int] = []
+    exists: set[tuple[str, ...]] = set()
     for i in candidates:
         part = parts[i]
         if type(part) is Exists:
@@ -901,7 +901,7 @@ def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilte
     if large is None:
         large = []
     if isinstance(node, FieldFilter):
-        if not _fits(node.value):
+        if not fits(node.value):
             large.append(node)
         present.add(node.field)
         kind = _LEAF_KINDS[node.op]
@@ -919,7 +919,8 @@ bytes (4 UTF-8 bytes at most each, plus one)."""
 _FITS = frozenset({int, float, bool, type(None)})
 
 
-def _fits(value: Any) -> bool:
+def fits(value: Any) -> bool:
+    """Whether a query value surely fits the 1,500-byte limit without sizing it."""
     kind = type(value)
     return kind in _FITS or (kind is str and len(value) <= SHORT_STRING)
 
@@ -929,7 +930,7 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
           large: list[FieldFilter]) -> tuple[int, int, int]:
     """``scan`` of an ``And`` or ``Or`` (``top``: the tree's root)."""
     kinds = _LEAF_KINDS
-    fits, short = _FITS, SHORT_STRING
+    small, short = _FITS, SHORT_STRING  # fits(), inline: one test per leaf
     children = node.filters
     found = len(children)  # leaves; each composite child adds its own less itself
     if type(node) is And:
@@ -938,7 +939,7 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
         for child in children:
             if type(child) is FieldFilter:
                 value = child.value
-                if type(value) not in fits and (type(value) is not str or len(value) > short):
+                if type(value) not in small and (type(value) is not str or len(value) > short):
                     large.append(child)
                 kind = kinds[child.op]
                 if not kind:  # `==`, the common case: one disjunction, no array filter
@@ -970,7 +971,7 @@ def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
     for child in children:
         if type(child) is FieldFilter:
             value = child.value
-            if type(value) not in fits and (type(value) is not str or len(value) > short):
+            if type(value) not in small and (type(value) is not str or len(value) > short):
                 large.append(child)
             kind = kinds[child.op]
             if not kind:
