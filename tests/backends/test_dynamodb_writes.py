@@ -94,8 +94,8 @@ def test_a_nested_write_skips_an_item_whose_map_changed_after_the_read(
     load(runner, dynamo_store, "docs", NESTED_DOCS)
     pages = dynamo_store._pages
 
-    async def read_then_change(method: str, request: Any) -> Any:
-        async for page in pages(method, request):
+    async def read_then_change(method: str, request: Any, limit: int | None = None) -> Any:
+        async for page in pages(method, request, limit):
             yield page
         # `m` was missing when read: it is a map now, and the planned `SET m = {k: 2}`
         # would replace it
@@ -149,8 +149,8 @@ def test_an_item_changed_after_the_read_is_skipped_not_overwritten(
     load(runner, dynamo_store, "docs", DOCS)
     pages = dynamo_store._pages
 
-    async def read_then_change(method: str, request: Any) -> Any:
-        async for page in pages(method, request):
+    async def read_then_change(method: str, request: Any, limit: int | None = None) -> Any:
+        async for page in pages(method, request, limit):
             yield page
         # a concurrent writer: `a` no longer matches `s == "x"` when the write comes
         await dynamo_store.client.update_item(

@@ -405,35 +405,23 @@ class DynamoStore(Store):
             raise TypeError(f"the DynamoDB store runs DynamoDB plans, not {type(plan).__name__}")
         return plan
 
-    async def _pages(self, method: str, request: Mapping[str, Any]) -> AsyncIterator[Any]:
-        kwargs = dict(request)
-        while True:
-            page = await self._call(method, **kwargs)
-            yield page
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
-
-    async def _limited_pages(self, method: str, request: Mapping[str, Any],
-                             limit: int | None) -> AsyncIterator[Any]:
-        """The pages of a read that needs ``limit`` rows (items that pass its filter),
-        each with the ``Limit`` ``page_limit`` says; the caller stops when it has
-        enough. Without a limit: ``_pages``."""
-        if limit is None:
-            async for page in self._pages(method, request):
-                yield page
-            return
+    async def _pages(self, method: str, request: Mapping[str, Any],
+                     limit: int | None = None) -> AsyncIterator[Any]:
+        """The pages of a read, following ``LastEvaluatedKey``. For a read that needs
+        ``limit`` rows (items that pass its filter), each page gets the ``Limit``
+        ``page_limit`` says; the caller stops when it has enough."""
         kwargs = dict(request)
         matched = evaluated = previous = 0
         while True:
-            previous = kwargs["Limit"] = page_limit(limit, max(limit - matched, 1), matched,
-                                                    evaluated, previous)
+            if limit is not None:
+                previous = kwargs["Limit"] = page_limit(limit, max(limit - matched, 1),
+                                                        matched, evaluated, previous)
             page = await self._call(method, **kwargs)
             yield page
-            count = int(page.get("Count", 0))
-            matched += count
-            evaluated += int(page.get("ScannedCount", count))
+            if limit is not None:
+                count = int(page.get("Count", 0))
+                matched += count
+                evaluated += int(page.get("ScannedCount", count))
             last = page.get("LastEvaluatedKey")
             if not last:
                 return
@@ -444,7 +432,7 @@ class DynamoStore(Store):
         if plan.never or plan.limit == 0:
             return
         left = plan.limit
-        async for page in self._limited_pages(plan.method, plan.request, plan.limit):
+        async for page in self._pages(plan.method, plan.request, plan.limit):
             for item in page.get("Items", ()):
                 yield item_to_python(item)
                 if left is not None:
@@ -457,7 +445,7 @@ class DynamoStore(Store):
             return 0
         total = 0
         limit = plan.limit if plan.count_names is None else None  # `select count()`: rows
-        async for page in self._limited_pages(plan.method, request, limit):
+        async for page in self._pages(plan.method, request, limit):
             total += int(page.get("Count", 0))
             if limit is not None and total >= limit:
                 break
@@ -518,7 +506,7 @@ class DynamoStore(Store):
         left = read.limit
         writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
         # every key first (each write re-checks its item), then the writes
-        async for page in self._limited_pages(read.method, read.request, left):
+        async for page in self._pages(read.method, read.request, left):
             for item in page.get("Items", ()):
                 # assignments below a map are written as each item needs (None: skipped)
                 request = plan.item_request(self._document(item)) if plan.nested \

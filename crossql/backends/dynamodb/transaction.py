@@ -359,7 +359,7 @@ class DynamoView(DynamoStore):
         if plan.never or limit == 0:
             return
         left = limit
-        async for page in self._limited_pages(plan.method, request, limit):
+        async for page in self._pages(plan.method, request, limit):
             for item in page.get("Items", ()):
                 yield item
                 if left is not None:
