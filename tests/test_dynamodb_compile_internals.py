@@ -64,7 +64,7 @@ def test_the_operator_limit_still_holds_past_the_bound() -> None:
     many = " or ".join(f"a == {i}" for i in range(151))
     with pytest.raises(crossql.CapabilityError) as info:
         compile_dd(f"from docs where {many}")
-    assert info.value.construct == "operators" and "301 operators" in info.value.message
+    assert info.value.construct == "expression size" and "301 operators" in info.value.message
     assert len(" OR ".join(f"#n0 = :v{i}" for i in range(151))) > 4 * MAX_OPERATORS
 
 
@@ -140,7 +140,7 @@ def test_frozen_nodes_and_plans_stay_frozen() -> None:
 def test_numbers_dynamodb_cannot_hold_are_refused_first(query: str, number: str) -> None:
     with pytest.raises(crossql.CapabilityError) as info:
         compile_dd(query)
-    assert info.value.construct == "number"
+    assert info.value.construct == "value"
     assert info.value.message.startswith(f"dynamodb cannot hold this number: {number} ")
 
 
@@ -181,7 +181,7 @@ def test_a_bound_list_costs_equality_tests_linear_in_its_length(
     try:
         compile_dd(text, params={"xs": values})
     except crossql.CapabilityError as err:
-        assert err.construct in ("in", "operators", "expression size")
+        assert err.construct in ("in", "expression size")
     # pairwise dedup made about N * N / 2 of them
     assert calls[0] <= 4 * N, calls[0]
 
@@ -197,5 +197,5 @@ def test_many_predicates_on_one_path_cost_linear_equality_tests(
     calls = _equality_tests(monkeypatch)
     with pytest.raises(crossql.CapabilityError) as info:  # far over DynamoDB's limits
         compile_dd(text)
-    assert info.value.construct in ("operators", "expression size")
+    assert info.value.construct == "expression size"
     assert calls[0] <= 4 * N, calls[0]

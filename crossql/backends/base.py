@@ -105,11 +105,29 @@ class BackendSpec:
     where the compile costs less than a fill (the memory engine's plan is the query)."""
 
 
+LIMIT_CONSTRUCTS: tuple[str, ...] = (
+    "collection name", "field name", "aggregate name", "path depth", "value", "expression size",
+    "request size", "update", "scan", "parameter",
+)
+"""What a backend can refuse besides a construct of the language: its limits on names,
+values and the size of what it sends (docs/limits.md), a whole statement, a full scan."""
+
+REFUSABLE: frozenset[str] = frozenset(CONSTRUCTS + WRITE_CONSTRUCTS + LIMIT_CONSTRUCTS)
+"""The closed list of constructs a refusal may name (``CapabilityError.construct``)."""
+
+
 def refuse(backend: str, construct: str, node: Any, message: str, hint: str | None = None,
-           source: str | None = None) -> CapabilityError:
-    """A located ``CapabilityError`` for a construct of ``node`` this backend cannot run."""
+           source: str | None = None, *, rule: str | None = None) -> CapabilityError:
+    """A located ``CapabilityError`` for a construct of ``node`` this backend cannot run.
+
+    ``construct`` is one of ``REFUSABLE`` (the CLI and the support matrix read it);
+    ``rule`` names which of the backend's rules refused, and makes the code
+    ``capability.<backend>.<rule>`` (lower-case words joined by ``-``)."""
+    if construct not in REFUSABLE:
+        raise ValueError(f"{construct!r} is not a construct a refusal may name")
     span: ir.Span | None = getattr(node, "span", None)
     return CapabilityError(
-        message, backend=backend, construct=construct, code=f"capability.{backend}",
+        message, backend=backend, construct=construct,
+        code=f"capability.{backend}.{rule}" if rule else f"capability.{backend}",
         span=span, source=source, hint=hint,
     )

@@ -453,7 +453,7 @@ class _Compiler(ConditionBuilder):
         if bad is None:
             return None
         node, err = bad
-        return self.refuse("number", node, f"dynamodb cannot hold this number: {err}",
+        return self.refuse("value", node, f"dynamodb cannot hold this number: {err}",
                            "DynamoDB numbers have at most 38 digits and "
                            "magnitudes from 1E-130 to 9.99E+125")
 
@@ -812,7 +812,7 @@ class _Compiler(ConditionBuilder):
                 "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
                 f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several")
         raise self.refuse(
-            "operators", node, f"dynamodb cannot send a {name} of "
+            "expression size", node, f"dynamodb cannot send a {name} of "
             f"{operators} operators: DynamoDB allows {MAX_OPERATORS}",
             "split the query into several, or use `in` for lists of values")
 

@@ -429,7 +429,7 @@ def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
             f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several")
     if operators > MAX_OPERATORS:
         raise compiler.refuse(
-            "operators", where, f"dynamodb cannot send the ConditionExpression of each "
+            "expression size", where, f"dynamodb cannot send the ConditionExpression of each "
             f"write: {bound}{operators} operators (the where and the write's guards), "
             f"DynamoDB allows {MAX_OPERATORS}",
             "split the write into several, or use `in` for lists of values")
