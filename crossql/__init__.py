@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         update,
     )
     from crossql.config import NoSQLConfig
+    from crossql.queries import load_queries
     from crossql.runtime.sync import connect_sync
 
 
@@ -49,6 +50,7 @@ _LAZY = {
     "FirestoreOptions": "crossql.backends.firestore.options",
     "NoSQLConfig": "crossql.config",
     "connect_sync": "crossql.runtime.sync",  # threads and a loop: only for scripts
+    "load_queries": "crossql.queries",  # query files (docs/testing.md)
 }
 # the query builder too (docs/builder.md): its classes cost as much to create as the IR's
 _LAZY.update(dict.fromkeys(
@@ -100,6 +102,7 @@ __all__ = [
     "evaluate",
     "field",
     "format",
+    "load_queries",
     "not_",
     "or_",
     "param",

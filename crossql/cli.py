@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from rich.spinner import Spinner
 
     from crossql.config import NoSQLConfig
+    from crossql.queries import NamedQuery
     from crossql.runtime.store import Store
 
 EXIT_OK = 0
@@ -499,11 +500,12 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _compile(args: argparse.Namespace) -> Plan:
+def _compile(args: argparse.Namespace, text: str | None = None,
+             params: dict[str, Any] | None = None) -> Plan:
     """The plan of ``compile``/``explain``: for a driver (``--backend``, ``--option``,
     ``--schema``), or as a configured backend's store plans it (``--config``)."""
-    params = _params(args)
-    text = _query_text(args)
+    params = _params(args) if params is None else params
+    text = _query_text(args) if text is None else text
     options = _options(args)
     schemas = _schemas(args)
     loaded = _load_config(args)
@@ -548,6 +550,9 @@ async def _live_plan(store: Store, text: str, params: Mapping[str, Any]) -> Plan
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    named = _file_queries(args)
+    if named is not None:
+        return _compile_file(args, named)
     plan = _compile(args)
     if args.python:
         _write(plan.to_python())
@@ -557,6 +562,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    named = _file_queries(args)
+    if named is not None:
+        return _compile_file(args, named)
     _write(_compile(args).explain())
     return EXIT_OK
 
@@ -803,6 +811,9 @@ def rows_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    named = _file_queries(args)
+    if named is not None:
+        return _check_file(args, named)
     params = _params(args)
     text = _query_text(args)
     schemas, options = _schemas(args), _options(args)
@@ -833,6 +844,149 @@ def _print_check(verdicts: Sequence[crossql.Verdict]) -> None:
             out.append(f"\n{verdict.backend}:\n", style="bold")
             out.append(verdict.error.render() + "\n")
             note = _note(verdict.error)
+            if note:
+                out.append(note + "\n")
+    console = _console()
+    if console.is_terminal:
+        console.print(out, end="")
+    else:
+        sys.stdout.write(out.plain)
+
+
+# -- query files (crossql/queries.py): FILE.crossql[:name] in place of a query -----------------
+
+_QUERY_FILE = re.compile(r"(?P<path>[^\n]*\.crossql)(?::(?P<name>[A-Za-z_][A-Za-z0-9_]*))?")
+
+
+def _file_queries(args: argparse.Namespace) -> list[NamedQuery] | None:
+    """The queries a ``FILE.crossql`` or ``FILE.crossql:name`` argument names (every
+    query of the file without ``:name``); None when the argument is a query."""
+    from crossql.queries import load_queries
+
+    candidate, params = args.query, list(getattr(args, "params", None) or [])
+    if candidate is None and params and not _PARAM.fullmatch(params[-1]):
+        candidate = params.pop()  # `--params k=v FILE.crossql`: the greedy list took it
+    match = _QUERY_FILE.fullmatch(candidate or "") if args.file is None else None
+    if match is None:
+        return None
+    args.query, args.params = candidate, params
+    args.file_params = _params(args)
+    path = match.group("path")
+    if not Path(path).is_file():
+        raise UsageError(f"query file not found: {path}")
+    queries = load_queries(path)
+    name = match.group("name")
+    if name is None:
+        return list(queries)
+    if name not in queries:
+        raise UsageError(f"{path} has no query named {name!r}",
+                         hint=f"its queries are {', '.join(queries.names) or '(none)'}")
+    return [queries[name]]
+
+
+def _in_file(query: NamedQuery, err: crossql.QueryError) -> crossql.QueryError:
+    """``err`` rendered against the query file; an unbound parameter's hint says where
+    the file gives its value."""
+    located = query.located(err)
+    if err.code == "semantic.unbound-parameter":
+        name = re.search(r"`:(\w+)`", err.message)
+        located.hint = (f'give the query an example under its `-- name:` line: '
+                        f'-- example: {{"{name.group(1) if name else "name"}": ...}}')
+        located.args = (located.render(),)
+    return located
+
+
+def _file_params(args: argparse.Namespace, query: NamedQuery) -> dict[str, Any]:
+    """The query's ``-- example:`` values, with the ``--params`` it uses over them."""
+    given: dict[str, Any] = args.file_params
+    names = query.param_names
+    return {**(query.example or {}), **{k: v for k, v in given.items() if k in names}}
+
+
+def _compile_file(args: argparse.Namespace, queries: Sequence[NamedQuery]) -> int:
+    """``compile``/``explain`` of the queries of a file: one plan, or each query's under
+    its name (a JSON object of plans for ``compile``)."""
+    plans: dict[str, Plan] = {}
+    for query in queries:
+        try:
+            plans[query.name] = _compile(args, query.text, _file_params(args, query))
+        except crossql.QueryError as err:
+            raise _in_file(query, err) from None
+    if args.command == "compile" and not args.python:
+        _print_json(next(iter(plans.values())).to_dict() if len(plans) == 1 else
+                    {name: plan.to_dict() for name, plan in plans.items()})
+        return EXIT_OK
+    parts = []
+    for name, plan in plans.items():
+        text = plan.explain() if args.command == "explain" else plan.to_python()
+        lead = "--" if args.command == "explain" else "#"
+        parts.append(text if len(plans) == 1 else f"{lead} {name}\n{text}")
+    _write("\n\n".join(parts))
+    return EXIT_OK
+
+
+def _check_file(args: argparse.Namespace, queries: Sequence[NamedQuery]) -> int:
+    """``check FILE.crossql``: every query by every backend; exit 1 when a query is
+    refused by a backend it must run on (its ``-- backends:``, else every backend)."""
+    schemas, options = _schemas(args), _options(args)
+    rows: list[tuple[NamedQuery, list[crossql.Verdict]]] = []
+    for query in queries:
+        try:
+            with _schema_errors(args):
+                verdicts = crossql.check(query.text, params=_file_params(args, query),
+                                         schema=schemas or None, options=options or None)
+        except crossql.QueryError as err:
+            raise _in_file(query, err) from None
+        rows.append((query, verdicts))
+    failed = any(not v.accepted and v.backend in (q.backends or BACKEND_NAMES)
+                 for q, verdicts in rows for v in verdicts)
+    if args.json:
+        _print_json([{"query": q.name, "line": q.line, "backends": list(q.backends or
+                                                                        BACKEND_NAMES),
+                      "verdicts": [_file_verdict(q, v) for v in verdicts]}
+                     for q, verdicts in rows])
+    else:
+        _print_check_file(rows)
+    return EXIT_REFUSED if failed else EXIT_OK
+
+
+def _file_verdict(query: NamedQuery, verdict: crossql.Verdict) -> dict[str, Any]:
+    if verdict.error is None:
+        return verdict.to_dict()
+    located = query.located(verdict.error)
+    assert isinstance(located, crossql.CapabilityError)
+    return crossql.Verdict(verdict.backend, error=located).to_dict()
+
+
+def _print_check_file(rows: Sequence[tuple[NamedQuery, list[crossql.Verdict]]]) -> None:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("query")
+    for name in BACKEND_NAMES:
+        table.add_column(name)
+    for query, verdicts in rows:
+        targets = query.backends or BACKEND_NAMES
+        cells = [Text(query.name, style="bold")]
+        for verdict in verdicts:
+            if verdict.accepted:
+                cells.append(Text("accepted", style="green"))
+            elif verdict.backend in targets:
+                cells.append(Text("REFUSED", style="bold red"))
+            else:
+                cells.append(Text("refused (not a target)", style="dim"))
+        table.add_row(*cells)
+    _print_renderable(table)
+    out = Text()
+    for query, verdicts in rows:
+        for verdict in verdicts:
+            if verdict.error is None:
+                continue
+            targeted = verdict.backend in (query.backends or BACKEND_NAMES)
+            out.append(f"\n{query.name} on {verdict.backend}"
+                       f"{'' if targeted else ' (not one of its -- backends:)'}:\n",
+                       style="bold")
+            err = query.located(verdict.error)
+            out.append(err.render() + "\n")
+            note = _note(err)
             if note:
                 out.append(note + "\n")
     console = _console()

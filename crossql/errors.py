@@ -21,6 +21,7 @@ frame that shows the offending line with a caret underline.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from crossql.ir import Span
@@ -64,6 +65,10 @@ class QueryError(ValueError):
 
     kind = "QueryError"
     default_label = ""
+    origin = "query"
+    """What the frame's ``-->`` line names: ``query``, or the file the query came from."""
+    context = ""
+    """Said after the position (``in_file``: which query of the file)."""
 
     def __init__(
         self,
@@ -96,11 +101,24 @@ class QueryError(ValueError):
             label=self.label,
         )
 
+    def in_file(self, source: str, offset: int, origin: str, context: str = "") -> QueryError:
+        """The same error located in a larger text that holds the query's text at
+        ``offset`` (a query file): its line and column count in ``source``, and the frame
+        names ``origin`` (the file), then ``context`` (which query), instead of ``query``."""
+        moved = copy.copy(self)
+        moved.span = (self.span[0] + offset, self.span[1] + offset)
+        moved.source = source
+        moved.line, moved.column = line_col(source, moved.span[0])
+        moved.origin = origin
+        moved.context = context
+        moved.args = (moved.render(),)
+        return moved
+
     def render(self) -> str:
         """The human frame: message, ``--> query:L:C``, the line, a caret underline, hint."""
         head = f"crossql.{self.kind}: {self.message}"
         if self.source is None:
-            lines = [head, f"  --> query:{self.line}:{self.column}"]
+            lines = [head, f"  --> {self.origin}:{self.line}:{self.column}{self.context}"]
             if self.hint:
                 lines.append(f"   = hint: {self.hint}")
             return "\n".join(lines)
@@ -121,7 +139,7 @@ class QueryError(ValueError):
             underline += " " + self.label
         lines = [
             head,
-            f"{gutter} --> query:{self.line}:{self.column}",
+            f"{gutter} --> {self.origin}:{self.line}:{self.column}{self.context}",
             f"{gutter}  |",
             f" {self.line} | {line_text}",
             f"{gutter}  | {underline}",
@@ -144,7 +162,14 @@ class QueryError(ValueError):
 
     def __reduce__(self) -> Any:  # keep errors picklable despite keyword-only init
         return (_rebuild, (type(self), self.message, self.code, self.span, self.source,
-                           self.hint, self.label))
+                           self.hint, self.label), self._file_state())
+
+    def _file_state(self) -> dict[str, Any] | None:
+        """What ``in_file`` set (None when it was not called), kept across pickling."""
+        if self.origin == "query":
+            return None
+        return {"origin": self.origin, "context": self.context, "line": self.line,
+                "column": self.column, "args": self.args}
 
 
 def _rebuild(cls: type[QueryError], message: str, code: str, span: Span, source: str | None,
@@ -191,7 +216,8 @@ class CapabilityError(QueryError):
 
     def __reduce__(self) -> Any:
         return (_rebuild_capability, (self.message, self.backend, self.construct, self.code,
-                                      self.span, self.source, self.hint, self.label))
+                                      self.span, self.source, self.hint, self.label),
+                self._file_state())
 
 
 def _rebuild_capability(message: str, backend: str, construct: str, code: str, span: Span,

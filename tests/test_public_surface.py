@@ -34,6 +34,7 @@ PUBLIC = [
     "evaluate",
     "field",
     "format",
+    "load_queries",
     "not_",
     "or_",
     "param",
