@@ -251,14 +251,13 @@ def load_queries(path: str | os.PathLike[str] | Traversable, *,
     "queries.crossql", package="app")``). A problem raises a ``QueryError`` whose frame
     names the file, the line in the file and the query."""
     if package is not None:
-        path = resources.files(package).joinpath(os.fspath(path))  # type: ignore[arg-type]
+        name = os.fspath(path)  # type: ignore[arg-type]
+        return parse_query_file(resources.files(package).joinpath(name).read_text(
+            encoding="utf-8"), f"{package}:{name}")
     if isinstance(path, str | os.PathLike):
         origin = os.fspath(path)
-        text = Path(origin).read_text(encoding="utf-8")
-    else:
-        origin = f"{package}:{path.name}" if package is not None else str(path)
-        text = path.read_text(encoding="utf-8")
-    return parse_query_file(text, origin)
+        return parse_query_file(Path(origin).read_text(encoding="utf-8"), origin)
+    return parse_query_file(path.read_text(encoding="utf-8"), str(path))
 
 
 @dataclass(slots=True)
