@@ -980,10 +980,11 @@ def _print_check_file(rows: Sequence[tuple[NamedQuery, list[crossql.Verdict]]]) 
         for verdict in verdicts:
             if verdict.error is None:
                 continue
-            targeted = verdict.backend in (query.backends or BACKEND_NAMES)
-            out.append(f"\n{query.name} on {verdict.backend}"
-                       f"{'' if targeted else ' (not one of its -- backends:)'}:\n",
-                       style="bold")
+            if verdict.backend not in (query.backends or BACKEND_NAMES):
+                out.append(f"\n{query.name} on {verdict.backend} (not one of its backends): "
+                           f"{verdict.error.message}\n", style="dim")
+                continue
+            out.append(f"\n{query.name} on {verdict.backend}:\n", style="bold")
             err = query.located(verdict.error)
             out.append(err.render() + "\n")
             note = _note(err)

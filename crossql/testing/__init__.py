@@ -27,6 +27,7 @@ import pytest
 from crossql.backends import BACKEND_NAMES, Plan
 from crossql.errors import CapabilityError
 from crossql.queries import NamedQuery, QueryFile, load_queries
+from crossql.testing.plans import plan_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,19 +41,6 @@ __all__ = ["PlanCase", "PlanSnapshotExtension", "assert_portable", "crossql_plan
 
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".yaml", ".yml")
 """The fixture files ``load_data`` reads."""
-
-
-def plan_text(plan: Plan) -> str:
-    """A plan as its snapshot holds it: ``to_dict()`` as JSON with sorted keys, then
-    ``to_python()`` (the hand-written equivalent). Deterministic: the same plan always
-    gives the same text."""
-    data = json.dumps(plan.to_dict(), indent=2, sort_keys=True, ensure_ascii=False,
-                      default=str)
-    try:
-        python = plan.to_python()
-    except NotImplementedError:
-        return data
-    return f"{data}\n\n# to_python()\n{python}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 from syrupy.extensions.amber import AmberSnapshotExtension
 
 from crossql.backends import Plan
-from crossql.testing import plan_text
+from crossql.testing.plans import plan_text
 
 
 class PlanSnapshotExtension(AmberSnapshotExtension):
