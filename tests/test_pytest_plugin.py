@@ -170,6 +170,34 @@ def test_the_store_fixture_is_seeded_from_json_yaml_and_jsonl(
     result.stdout.fnmatch_lines(["*crossql_store: *missing.json*"])
 
 
+def test_the_decorator_and_plan_cases_do_what_the_marker_does(
+        pytester: pytest.Pytester) -> None:
+    pytester.makefile(".crossql", queries=QUERIES)
+    pytester.makepyfile(test_cases="""
+        import pytest
+
+        import crossql
+        from crossql.testing import crossql_plans, plan_cases, plan_text
+
+        @crossql_plans("queries.crossql", backends=["firestore"])
+        def test_decorated(crossql_plan):
+            assert crossql_plan.backend == "firestore"
+
+        def test_cases():
+            cases = plan_cases("queries.crossql", ["mongodb", "memory"])
+            assert [c.id for c in cases] == ["adults-mongodb", "adults-memory",
+                                             "by_id-mongodb", "by_id-memory"]
+            text = plan_text(cases[0].plan())
+            assert text.startswith("{") and "# to_python()" in text
+            assert plan_text(cases[0].plan()) == text  # deterministic
+            with pytest.raises(ValueError, match="unknown backend 'oracle'"):
+                plan_cases("queries.crossql", ["oracle"])
+    """)
+    result = _run(pytester, "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*test_decorated?adults-firestore? PASSED*"])
+
+
 def test_the_plan_fixture_without_its_marker_says_how(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_plan(crossql_plan):\n    pass\n")
     result = _run(pytester)
@@ -223,6 +251,26 @@ def test_the_example_application_fails_the_ways_issue_21_says(
                                  '*+ *"FilterExpression": "#n0 = :v0 AND #n1 = :v1",*',
                                  "*FAILED app/tests/test_plans.py::test_plan?orders_of_user-"
                                  "dynamodb?*"])
+
+
+def test_a_changed_compiler_fails_the_example_with_a_diff(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossql.backends.mongodb.plan import MongoPlan
+
+    app = _example(pytester)
+    compiled = MongoPlan.to_dict
+
+    def changed(plan: MongoPlan) -> dict[str, object]:
+        data = compiled(plan)
+        data["arguments"] = {**data["arguments"], "allowDiskUse": True}
+        return data
+
+    monkeypatch.setattr(MongoPlan, "to_dict", changed)  # a MongoDB compiler, changed
+    result = _run(pytester, str(app / "tests" / "test_plans.py"))
+    # every MongoDB read plan fails (the write, ship_order, is another class), none other
+    result.assert_outcomes(passed=6 + 12 + 1, failed=5)
+    result.stdout.fnmatch_lines(['*"arguments": {*', '*+ *"allowDiskUse": true,*',
+                                 "*FAILED app/tests/test_plans.py::test_plan?user_by_id-mongodb?*"])
 
 
 def test_the_example_snapshots_are_committed() -> None:
