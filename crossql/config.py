@@ -1,5 +1,10 @@
 """Configuration models (the ``nosql:`` section), loadable from dicts and YAML.
 
+The driver blocks are the registered backends' (``crossql.backends.registry``): each
+backend's ``ConfigBlock`` names its model (``crossql/backends/<name>/config.py``), its
+store factory and environment variables; ``DriverName``, the ``<driver>:`` keys and
+``ENVIRONMENT`` are made from them when this module is imported.
+
 Every model forbids unknown keys so a typo is an error, not a silent default.
 ``load_config`` accepts a model, a dict, or a path to a YAML file and reports
 every problem at once, each with its path in the configuration.
@@ -71,7 +76,7 @@ class BackendConfig(_Model):
     primary: bool = False
     """The store ``connect`` returns; at most one backend is primary (default: the
     top-level driver)."""
-    _with_blocks(locals())
+    _with_blocks(locals())  # then a key per driver, in the registry's order
 
 
 class NoSQLConfig(_Model):
@@ -87,7 +92,7 @@ class NoSQLConfig(_Model):
     """
 
     driver: DriverName = DEFAULT_DRIVER
-    _with_blocks(locals())
+    _with_blocks(locals())  # a key per driver, in the registry's order
     backends: tuple[BackendConfig, ...] = ()
 
     @model_validator(mode="after")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
-from crossql.backends import Plan, backend_names
+from crossql.backends import Plan, backend_names, get_backend
+from crossql.backends.base import resolve
 from crossql.compiler.statement import compile_statement
 from crossql.errors import CapabilityError
 from crossql.grammar import parse_statement
@@ -48,8 +49,8 @@ def _options_for(backend: str, options: Any) -> Any:
     if isinstance(options, Mapping) and set(options) <= set(backend_names()):
         return options.get(backend)
     # a single options object goes to the backend whose options it is
-    module = type(options).__module__
-    return options if module.startswith(f"crossql.backends.{backend}") else None
+    spec = get_backend(backend).options
+    return options if spec is not None and isinstance(options, resolve(spec.model)) else None
 
 
 def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | None = None,

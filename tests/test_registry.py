@@ -153,3 +153,22 @@ def test_a_fifth_backend_has_its_options_on_the_command_line(toy: dict[str, obje
     _, _, err = toy["cli_no_options"]  # type: ignore[misc]
     assert "mongodb takes no options" in err
     assert "and toy (native_not_equal, native_or)" in err
+
+
+def test_check_gives_an_options_object_to_the_backend_whose_options_it_is() -> None:
+    import crossql
+    from crossql.backends.dynamodb import DynamoOptions
+    from crossql.backends.firestore import FirestoreOptions
+
+    query = 'from users where status != "x"'
+    before = {v.backend: v.accepted for v in crossql.check(query)}
+    assert before["firestore"] is False and before["dynamodb"] is True
+    opened = {v.backend: v.accepted
+              for v in crossql.check(query, options=FirestoreOptions(native_not_equal=True))}
+    assert opened == {**before, "firestore": True}
+    closed = {v.backend: v.accepted
+              for v in crossql.check(query, options=DynamoOptions(allow_scan=False))}
+    assert closed == {**before, "dynamodb": False}
+    keyed = {v.backend: v.accepted for v in crossql.check(
+        query, options={"dynamodb": {"allow_scan": False}, "firestore": None})}
+    assert keyed == closed
