@@ -36,6 +36,7 @@ LEVELS: dict[Support, tuple[str, str]] = {
 }
 """How each support level is shown, and what it means."""
 
+
 def _footnote(backend: str, construct: str) -> str:
     if construct in WRITE_CONSTRUCTS:
         return f"{backend}-w{WRITE_CONSTRUCTS.index(construct) + 1}"
