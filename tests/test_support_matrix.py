@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 import crossql
+from crossql import ir
 from crossql.backends import backend_names, get_backend
 from crossql.backends.base import CONSTRUCTS, WRITE_CONSTRUCTS, BackendSpec, Capabilities, resolve
+from tests.plan_corpus import VALID, VALID_IDS
 
 EXAMPLES: dict[str, str] = {
     "==": 'from users where status == "active"',
@@ -118,3 +120,71 @@ def test_a_wrong_declaration_is_caught() -> None:
     lying = replace(spec.capabilities, support={**spec.capabilities.support, "==": "refused"})
     with pytest.raises(pytest.fail.Exception):
         _held_to_its_declaration(spec, lying, "==", EXAMPLES["=="])
+
+
+# -- the corpus against the declarations --------------------------------------------------
+
+_NODES: dict[type, str] = {
+    ir.Between: "between", ir.Contains: "contains", ir.ContainsAny: "contains any",
+    ir.ContainsAll: "contains all", ir.StartsWith: "startswith", ir.Matches: "matches",
+    ir.Exists: "exists", ir.Size: "size", ir.And: "and", ir.Or: "or", ir.Not: "not",
+}
+
+
+def _condition_constructs(node: ir.Condition, out: set[str]) -> None:
+    if isinstance(node, ir.Compare):
+        out.add(node.op if node.op in ("==", "!=") else "<, <=, >, >=")
+    elif isinstance(node, ir.In):
+        out.add("not in" if node.negated else "in")
+    elif isinstance(node, ir.Not) and isinstance(node.operand, ir.Exists):
+        out.add("not exists")
+    else:
+        out.add(_NODES[type(node)])
+        for child in getattr(node, "operands", ()) or [getattr(node, "operand", None)]:
+            if child is not None:
+                _condition_constructs(child, out)
+
+
+def constructs_of(query: ir.Query) -> set[str]:
+    """The constructs (``CONSTRUCTS``) a query uses."""
+    out: set[str] = set()
+    if query.where is not None:
+        _condition_constructs(query.where, out)
+    for item in query.select:
+        expr = item.expr
+        if isinstance(expr, ir.Aggregate):
+            out.add(("count(p)" if expr.arg is not None else "count()")
+                    if expr.func == "count" else expr.func)
+        else:
+            out.add("select")
+    clauses = {"group by": query.group_by, "order by": query.order_by,
+               "limit": query.limit is not None, "offset": query.offset is not None}
+    out.update(name for name, used in clauses.items() if used)
+    return out
+
+
+def test_the_constructs_of_a_query_are_found() -> None:
+    query = crossql.parse("from u where not exists(a) or not (b in [1] and c not in [2]) "
+                          "group by d select d, count(), count(e), min(f) order by d "
+                          "limit 1 offset 2")
+    assert isinstance(query, ir.Query)
+    assert constructs_of(query) == {
+        "not exists", "or", "not", "and", "in", "not in", "group by", "select", "count()",
+        "count(p)", "min", "order by", "limit", "offset"}
+
+
+@pytest.mark.parametrize("entry", [e for e in VALID if not e["query"].startswith(
+    ("update", "delete"))], ids=[i for i, e in zip(VALID_IDS, VALID, strict=True)
+                                 if not e["query"].startswith(("update", "delete"))])
+def test_a_corpus_query_compiled_uses_no_construct_declared_refused(
+        entry: dict[str, Any]) -> None:
+    query = crossql.parse(entry["query"])
+    assert isinstance(query, ir.Query)
+    used = constructs_of(query)
+    for backend in backend_names():
+        try:
+            crossql.compile(query, backend=backend, params=entry.get("params"))
+        except crossql.CapabilityError:
+            continue
+        support = get_backend(backend).capabilities.support
+        assert not [c for c in used if support[c] == "refused"], backend
