@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
-from crossql.backends import Plan
+from crossql.backends import Plan, get_backend
+from crossql.backends.base import resolve
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
 from crossql.grammar import parse_query, parse_statement
@@ -132,22 +133,7 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
 
 
 def _open_store(driver: str, block: Any, client: Any) -> Store:
-    if driver == "memory":
-        from crossql.backends.memory.store import MemoryStore
-
-        return MemoryStore(plan_cache_size=block.plan_cache_size)
-    if driver == "mongodb":
-        from crossql.backends.mongodb.store import MongoStore
-
-        if client is not None:
-            return MongoStore.from_client(client, block.database)
-        return MongoStore(block, plan_cache_size=block.plan_cache_size)
-    if driver == "firestore":
-        from crossql.backends.firestore.store import FirestoreStore
-
-        return FirestoreStore(block, client=client)
-    if driver == "dynamodb":
-        from crossql.backends.dynamodb.store import DynamoStore
-
-        return DynamoStore(block, client=client, plan_cache_size=block.plan_cache_size)
-    raise AssertionError(f"unhandled driver {driver}")  # pragma: no cover
+    config = get_backend(driver).config
+    assert config is not None, driver  # the configuration's drivers are those with a block
+    store: Store = resolve(config.open_store)(block, client)
+    return store

@@ -52,7 +52,8 @@ from rich.text import Text
 
 import crossql
 from crossql import ir
-from crossql.backends import BACKEND_NAMES, Plan
+from crossql.backends import Plan, backend_names, get_backend
+from crossql.backends.base import OptionsSpec, resolve
 from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime.writes import WriteResult
@@ -361,9 +362,9 @@ def parse_option(item: str) -> tuple[str, str, Any]:
         raise UsageError(f"--option takes BACKEND.KEY=VALUE, not {item!r}",
                          hint="for example --option firestore.native_or=true")
     backend, key, raw = match.groups()
-    if backend not in BACKEND_NAMES:
+    if backend not in backend_names():
         raise UsageError(f"--option {item}: unknown backend {backend!r}",
-                         hint=f"the backends are {', '.join(BACKEND_NAMES)}")
+                         hint=f"the backends are {', '.join(backend_names())}")
     try:
         value = json.loads(raw, parse_constant=_no_constants)
     except ValueError:
@@ -373,31 +374,32 @@ def parse_option(item: str) -> tuple[str, str, Any]:
 
 def _validated_options(backend: str, raw: dict[str, Any]) -> Any:
     """The backend's own options model for ``raw``; a usage error naming each bad key."""
-    if backend == "firestore":
-        from pydantic import ValidationError
-
-        from crossql.backends.firestore.options import FirestoreOptions
-
-        try:
-            return FirestoreOptions.model_validate(raw)
-        except ValidationError as err:
-            problems = [(".".join(str(p) for p in e["loc"]),
-                         "unknown option" if e["type"] == "extra_forbidden" else e["msg"])
-                        for e in err.errors()]
-    elif backend == "dynamodb":
-        from crossql.backends.dynamodb.schema import dynamo_options
-
-        try:
-            return dynamo_options(raw)
-        except ConfigError as err:
-            problems = [(path.removeprefix("options."), message)
-                        for path, message in err.problems]
-    else:
+    options = get_backend(backend).options
+    if options is None:
+        taking = [f"{name} ({', '.join(resolve(spec.model).model_fields)})"
+                  for name, spec in _options_specs()]
         raise UsageError(f"{backend} takes no options",
-                         hint="options exist for firestore (native_not_equal, native_or) "
-                              "and dynamodb (allow_scan, pk_field, table_prefix)")
-    raise UsageError("; ".join(f"--option {backend}.{path}: {message}"
-                               for path, message in problems))
+                         hint=f"options exist for {_and(taking)}")
+    try:
+        return resolve(options.coerce)(raw)
+    except ConfigError as err:
+        raise UsageError("; ".join(f"--option {backend}.{path}: {message}"
+                                   for path, message in err.problems)) from None
+
+
+def _options_specs() -> list[tuple[str, OptionsSpec]]:
+    """The backends that take compile options, and their options."""
+    found = [(name, get_backend(name).options) for name in backend_names()]
+    return [(name, spec) for name, spec in found if spec is not None]
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _flag(backend: str, option: str) -> str:
+    """The switch that sets a boolean option (``--firestore-native-or``)."""
+    return f"--{backend}-{option.replace('_', '-')}"
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -406,10 +408,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     for item in getattr(args, "option", None) or []:
         backend, key, value = parse_option(item)
         raw.setdefault(backend, {})[key] = value
-    if getattr(args, "firestore_native_not_equal", False):
-        raw.setdefault("firestore", {})["native_not_equal"] = True
-    if getattr(args, "firestore_native_or", False):
-        raw.setdefault("firestore", {})["native_or"] = True
+    for backend, spec in _options_specs():
+        for option in spec.flags:
+            if getattr(args, f"{backend}_{option}", False):
+                raw.setdefault(backend, {})[option] = True
     return {backend: _validated_options(backend, values) for backend, values in raw.items()}
 
 
@@ -428,9 +430,9 @@ def _schemas(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"{path}: not valid YAML: {exc}") from None
     else:
         data = _json(path, text)
-    if not isinstance(data, dict) or not set(data) <= set(BACKEND_NAMES):
+    if not isinstance(data, dict) or not set(data) <= set(backend_names()):
         raise UsageError(
-            f"{path} must map backend names ({', '.join(BACKEND_NAMES)}) to their schema",
+            f"{path} must map backend names ({', '.join(backend_names())}) to their schema",
             hint='e.g. {"dynamodb": {"music": {"partition_key": "Artist", "sort_key": '
                  '"SongTitle"}}, "firestore": {"users": {"required": ["age"]}}}')
     return data
@@ -523,9 +525,9 @@ def _compile(args: argparse.Namespace, text: str | None = None,
     if args.live:
         raise UsageError("--live asks a configured backend's server: give --config FILE")
     backend = args.backend or "memory"
-    if backend not in BACKEND_NAMES:
+    if backend not in backend_names():
         raise UsageError(f"unknown backend {backend!r} (choose from "
-                         f"{', '.join(BACKEND_NAMES)})",
+                         f"{', '.join(backend_names())})",
                          hint="with --config FILE, --backend names a backend of that file")
     others = sorted(set(options) - {backend})
     if others:
@@ -1028,12 +1030,10 @@ def _option_args(parser: argparse.ArgumentParser) -> None:
         "-o", "--option", action="append", metavar="BACKEND.KEY=VALUE",
         help="a compile option of one backend, VALUE read as JSON when it is JSON "
              "(firestore.native_or=true, dynamodb.allow_scan=false); repeatable")
-    parser.add_argument("--firestore-native-not-equal", action="store_true",
-                        help="the same as --option firestore.native_not_equal=true: "
-                             "let Firestore plans use `!=` and `not-in`")
-    parser.add_argument("--firestore-native-or", action="store_true",
-                        help="the same as --option firestore.native_or=true: "
-                             "let Firestore plans use `Or` filters")
+    for backend, spec in _options_specs():
+        for option, text in spec.flags.items():
+            parser.add_argument(_flag(backend, option), action="store_true",
+                                help=f"the same as --option {backend}.{option}=true: {text}")
     parser.add_argument(
         "--schema", metavar="FILE",
         help="a JSON or YAML file mapping backend names to their schema: DynamoDB key "
@@ -1052,7 +1052,7 @@ def _backend_arg(parser: argparse.ArgumentParser, *, run: bool) -> None:
         text = ("with --config, the named backend to run on (default: the primary; "
                 "`default` is the top-level driver)")
     else:
-        text = (f"a backend ({', '.join(BACKEND_NAMES)}; default: memory); with --config, "
+        text = (f"a backend ({', '.join(backend_names())}; default: memory); with --config, "
                 "a named backend of the file (default: its primary)")
     parser.add_argument("-b", "--backend", metavar="NAME", help=text)
 
@@ -1140,25 +1140,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OPTION_FLAGS = {"native_not_equal": "--firestore-native-not-equal",
-                 "native_or": "--firestore-native-or"}
+def _unbound_parameter(err: crossql.QueryError) -> str | None:
+    """The name of the parameter an unbound-parameter error points at (its span)."""
+    if err.code != "semantic.unbound-parameter" or err.span is None or err.source is None:
+        return None
+    start, end = err.span
+    return err.source[start:end].removeprefix(":") or None
 
 
 def _note(err: crossql.QueryError, configured: bool = False) -> str | None:
     """A command-line hint beside the library's own (which speaks of Python calls)."""
     gutter = " " * (len(str(err.line)) + 2)
-    match = re.search(r"parameter `:(\w+)` is not bound", err.message)
-    if match:
-        return f"{gutter}= on the command line: --params {match.group(1)}=VALUE"
-    names = [name for name in _OPTION_FLAGS if f"{name}=True" in (err.hint or "")]
-    if isinstance(err, crossql.CapabilityError) and err.backend == "firestore" and names:
-        if configured:
-            keys = ", ".join(f"{name}: true" for name in names)
-            return f"{gutter}= in the configuration: `options: {{{keys}}}` in the " \
-                   "`firestore:` block"
-        flags = " ".join(_OPTION_FLAGS[name] for name in names)
-        return f"{gutter}= on the command line: {flags}"
-    return None
+    unbound = _unbound_parameter(err)
+    if unbound:
+        return f"{gutter}= on the command line: --params {unbound}=VALUE"
+    if not isinstance(err, crossql.CapabilityError) or err.backend not in backend_names():
+        return None
+    options = get_backend(err.backend).options
+    names = options.lifts.get(err.code, ()) if options is not None else ()
+    if options is None or not names:
+        return None
+    if configured:
+        keys = ", ".join(f"{name}: true" for name in names)
+        return f"{gutter}= in the configuration: `options: {{{keys}}}` in the " \
+               f"`{err.backend}:` block"
+    flags = " ".join(_flag(err.backend, name) if name in options.flags
+                     else f"--option {err.backend}.{name}=true" for name in names)
+    return f"{gutter}= on the command line: {flags}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,16 +33,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from crossql.backends.firestore.options import FirestoreOptions
-from crossql.config import (
-    ENVIRONMENT,
-    BackendConfig,
-    DynamoConfig,
-    FirestoreConfig,
-    MemoryConfig,
-    MongoConfig,
-    NoSQLConfig,
-)
+from crossql.config import BLOCK_MODELS, CONFIG_BLOCKS, ENVIRONMENT, BackendConfig, NoSQLConfig
 
 DEFAULT_PATH = Path("docs/configuration.md")
 """The page whose generated part ``--write`` replaces (relative to the current directory)."""
@@ -53,69 +44,44 @@ END = "<!-- END GENERATED -->"
 REGENERATE = "python -m crossql.config_reference --write"
 """The command that regenerates the page's tables."""
 
-BLOCKS: tuple[tuple[str, type[BaseModel], str], ...] = (
-    ("nosql", NoSQLConfig, "The section itself: the default driver, its block, named backends."),
-    ("backends[]", BackendConfig, "One entry of the `backends:` list."),
-    ("memory", MemoryConfig, "The embedded engine."),
-    ("mongodb", MongoConfig, "MongoDB through PyMongo's `AsyncMongoClient` "
-                             "([backends/mongodb.md](backends/mongodb.md))."),
-    ("dynamodb", DynamoConfig, "DynamoDB through aioboto3 "
-                               "([backends/dynamodb.md](backends/dynamodb.md))."),
-    ("firestore", FirestoreConfig, "Firestore through `google.cloud.firestore.AsyncClient` "
-                                   "([backends/firestore.md](backends/firestore.md))."),
-    ("firestore.options", FirestoreOptions, "The Firestore profile: opt-in operators."),
-)
-"""Every block of the configuration: its heading, model and a one-line summary."""
+
+def _blocks() -> tuple[tuple[str, type[BaseModel], str], ...]:
+    out: list[tuple[str, type[BaseModel], str]] = [
+        ("nosql", NoSQLConfig, "The section itself: the default driver, its block, named "
+                               "backends."),
+        ("backends[]", BackendConfig, "One entry of the `backends:` list."),
+    ]
+    for name, block in CONFIG_BLOCKS.items():
+        model = BLOCK_MODELS[name]
+        out.append((name, model, block.summary))
+        for key, summary in block.nested.items():
+            out.append((f"{name}.{key}", _nested_model(model, key), summary))
+    return tuple(out)
+
+
+def _nested_model(model: type[BaseModel], key: str) -> type[BaseModel]:
+    annotation = model.model_fields[key].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, BaseModel), (model, key)
+    return annotation
+
+
+BLOCKS: tuple[tuple[str, type[BaseModel], str], ...] = _blocks()
+"""Every block of the configuration: its heading, model and a one-line summary (a
+driver's block and its nested ones from its backend's ``ConfigBlock``)."""
 
 FALLBACK: dict[tuple[str, str], str] = {
     ("NoSQLConfig", "driver"): "The default backend's driver; its block is the key of the "
                                "same name.",
-    ("NoSQLConfig", "memory"): "The default backend's block when `driver: memory`.",
-    ("NoSQLConfig", "mongodb"): "The default backend's block when `driver: mongodb`.",
-    ("NoSQLConfig", "dynamodb"): "The default backend's block when `driver: dynamodb`.",
-    ("NoSQLConfig", "firestore"): "The default backend's block when `driver: firestore`.",
+    **{("NoSQLConfig", name): f"The default backend's block when `driver: {name}`."
+       for name in CONFIG_BLOCKS},
     ("NoSQLConfig", "backends"): "Named backends, each reachable as `store.backend(name)` "
                                  "(names are unique; `default` is taken).",
     ("BackendConfig", "name"): "How the application and `crossql run --backend` name it.",
     ("BackendConfig", "driver"): "Its driver; the block of the same name must be given.",
-    ("BackendConfig", "memory"): "Its block when `driver: memory`.",
-    ("BackendConfig", "mongodb"): "Its block when `driver: mongodb`.",
-    ("BackendConfig", "dynamodb"): "Its block when `driver: dynamodb`.",
-    ("BackendConfig", "firestore"): "Its block when `driver: firestore`.",
-    ("MongoConfig", "uri"): "The connection string (hosts, credentials, URI options).",
-    ("MongoConfig", "database"): "The database that holds the collections.",
-    ("MongoConfig", "max_pool_size"): "`maxPoolSize`: connections per server at most.",
-    ("MongoConfig", "min_pool_size"): "`minPoolSize`: connections kept open per server.",
-    ("MongoConfig", "server_selection_timeout_ms"): "`serverSelectionTimeoutMS`: how long an "
-                                                    "operation waits for a usable server.",
-    ("MongoConfig", "connect_timeout_ms"): "`connectTimeoutMS`.",
-    ("MongoConfig", "socket_timeout_ms"): "`socketTimeoutMS` (null: no timeout).",
-    ("MongoConfig", "retry_writes"): "`retryWrites`: retry a write once after a network error "
-                                     "or failover.",
-    ("MongoConfig", "retry_reads"): "`retryReads`: the same for reads.",
-    ("MongoConfig", "read_preference"): "`readPreference`: which replica-set members serve "
-                                        "reads.",
-    ("MongoConfig", "write_concern_w"): "`w`: acknowledgement of writes (null: the server's "
-                                        "default).",
-    ("MongoConfig", "auth_source"): "`authSource`: the database that holds the credentials.",
-    ("MongoConfig", "tls"): "`tls`: connect with TLS (null: as the URI says).",
-    ("MongoConfig", "tls_ca_file"): "`tlsCAFile`.",
-    ("MongoConfig", "tls_certificate_key_file"): "`tlsCertificateKeyFile`.",
-    ("MongoConfig", "tls_allow_invalid_certificates"): "`tlsAllowInvalidCertificates` "
-                                                       "(for tests only).",
-    ("MongoConfig", "plan_cache_size"): "How many checked queries the store keeps for reuse "
-                                        "(LRU).",
-    ("DynamoConfig", "region"): "The AWS region.",
-    ("DynamoConfig", "secret_key"): "The secret of `access_key` (never shown in reprs).",
-    ("DynamoConfig", "connect_timeout"): "Seconds to wait for a connection.",
-    ("DynamoConfig", "read_timeout"): "Seconds to wait for an answer.",
-    ("DynamoConfig", "plan_cache_size"): "How many checked queries the store keeps for reuse "
-                                         "(LRU).",
-    ("FirestoreConfig", "database_id"): "The Firestore database of the project.",
-    ("FirestoreConfig", "plan_cache_size"): "How many checked queries the store keeps for "
-                                            "reuse (LRU).",
+    **{("BackendConfig", name): f"Its block when `driver: {name}`." for name in CONFIG_BLOCKS},
 }
-"""Descriptions of the fields the models leave undocumented, by (model, field)."""
+"""Descriptions of the fields the models leave undocumented, by (model, field): the
+section's own keys (a driver block's keys have their docstrings in its model)."""
 
 _ENVIRONMENT_EXTRA: tuple[tuple[str, str], ...] = (
     ("CROSSQL_CONFIG", "The YAML file `crossql.connect()` (and `crossql run` without "

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
-from crossql.backends import BACKEND_NAMES, Plan
+from crossql.backends import Plan, backend_names, get_backend
+from crossql.backends.base import resolve
 from crossql.compiler.statement import compile_statement
 from crossql.errors import CapabilityError
 from crossql.grammar import parse_statement
@@ -45,11 +46,11 @@ class Verdict:
 def _options_for(backend: str, options: Any) -> Any:
     if options is None:
         return None
-    if isinstance(options, Mapping) and set(options) <= set(BACKEND_NAMES):
+    if isinstance(options, Mapping) and set(options) <= set(backend_names()):
         return options.get(backend)
     # a single options object goes to the backend whose options it is
-    module = type(options).__module__
-    return options if module.startswith(f"crossql.backends.{backend}") else None
+    spec = get_backend(backend).options
+    return options if spec is not None and isinstance(options, resolve(spec.model)) else None
 
 
 def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | None = None,
@@ -67,7 +68,7 @@ def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | N
         query, params = as_text(query, params)
     q = parse_statement(query) if isinstance(query, str) else query
     verdicts = []
-    for name in BACKEND_NAMES:
+    for name in backend_names():
         try:
             plan = compile_statement(q, name, params, schema=(schema or {}).get(name),
                                      options=_options_for(name, options))

@@ -786,3 +786,24 @@ def test_a_bare_write_and_a_missing_collection_are_user_errors(inproc: InProcess
     assert "`delete` needs a `where` clause" in err and "where true" in err
     err = inproc.fails("run", "--data", SHOP, "update userz set a = 1 where true")
     assert "no collection `userz`" in err
+
+
+def test_the_note_reads_the_refusals_fields_not_its_text() -> None:
+    from crossql.cli import _note
+
+    def refusal(code: str, hint: str | None) -> crossql.CapabilityError:
+        return crossql.CapabilityError("refused", backend="firestore", construct="or", code=code,
+                                       span=(0, 4), source="a or b", hint=hint)
+
+    lifted = refusal("capability.firestore.or", hint=None)
+    assert _note(lifted) == "   = on the command line: --firestore-native-or"
+    assert _note(lifted, configured=True) == \
+        "   = in the configuration: `options: {native_or: true}` in the `firestore:` block"
+    both = refusal("capability.firestore.exists", hint=None)
+    assert _note(both) == \
+        "   = on the command line: --firestore-native-not-equal --firestore-native-or"
+    # a limit no option lifts, whatever its hint says
+    assert _note(refusal("capability.firestore.disjunctions", "native_or=True")) is None
+    unbound = crossql.QuerySemanticError("parameter", code="semantic.unbound-parameter",
+                                         span=(5, 10), source="a == :name")
+    assert _note(unbound) == "   = on the command line: --params name=VALUE"

@@ -1,32 +1,18 @@
 """Backends: each one is capabilities (data) + a pure compiler + a driver adapter.
 
-Compilers are imported lazily by name so ``import crossql`` loads no backend
-it does not use, and never a driver.
+Each is registered by name in ``crossql.backends.registry``; its spec is imported
+lazily, so ``import crossql`` loads no backend it does not use, and never a driver.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from crossql.backends.base import BackendSpec, Capabilities, Plan
+from crossql.backends.registry import REGISTRY, backend_names, get_backend
 
-BACKEND_NAMES: tuple[str, ...] = ("memory", "mongodb", "dynamodb", "firestore")
-"""Every backend CrossQL can compile for."""
-
-_cache: dict[str, BackendSpec] = {}
-
-
-def get_backend(name: str) -> BackendSpec:
-    """The backend spec called ``name``; ``ValueError`` listing the known names otherwise."""
-    spec = _cache.get(name)
-    if spec is not None:
-        return spec
-    if name not in BACKEND_NAMES:
-        raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
-    spec = import_module(f"crossql.backends.{name}").BACKEND
-    assert isinstance(spec, BackendSpec)
-    _cache[name] = spec
-    return spec
+BACKEND_NAMES: tuple[str, ...] = tuple(REGISTRY)
+"""Every backend CrossQL can compile for, as registered when ``crossql`` was imported
+(``backend_names()`` reads the registry now)."""
 
 
-__all__ = ["BACKEND_NAMES", "BackendSpec", "Capabilities", "Plan", "get_backend"]
+__all__ = ["BACKEND_NAMES", "BackendSpec", "Capabilities", "Plan", "backend_names",
+           "get_backend"]

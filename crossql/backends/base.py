@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 from typing import Literal as TLiteral
 
@@ -88,9 +89,54 @@ class Plan:
         return type(self).__name__
 
 
+def resolve(ref: str) -> Any:
+    """The object ``"package.module:name"`` names, its module imported on first use: how a
+    backend's spec points at its parts that would load pydantic or a driver."""
+    module, _, name = ref.partition(":")
+    return getattr(import_module(module), name)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigBlock:
+    """A backend's block of the configuration (``mongodb:``), and how its store opens.
+
+    The references are ``"module:name"`` (``resolve``), loaded when a configuration is
+    read or a store opened, so compiling loads neither pydantic nor a driver."""
+
+    model: str
+    """The block's pydantic model: ``crossql.config`` makes its key (the driver's name)
+    and ``crossql.config_reference`` its table."""
+    open_store: str
+    """``open_store(block, client) -> Store``: the store ``crossql.connect`` returns for
+    the block (``client``: a driver object handed in, or None)."""
+    summary: str
+    """The configuration reference's line under the block's heading (Markdown)."""
+    required: bool = True
+    """Whether ``driver: <name>`` needs the block written (False: its defaults serve)."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables that set a key of the block: ``{variable: key}``."""
+    nested: Mapping[str, str] = field(default_factory=dict)
+    """Keys of the block that hold a model of their own, with the summary of its table."""
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsSpec:
+    """A backend's compile options (``compile(..., options=...)``, ``--option b.key=v``)."""
+
+    model: str
+    """The options model (``resolve``); its fields are the options' names."""
+    coerce: str
+    """``coerce(mapping) -> options``: ``ConfigError`` whose paths are option names."""
+    flags: Mapping[str, str] = field(default_factory=dict)
+    """Boolean options with a command-line switch ``--<backend>-<option>``: its help."""
+    lifts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Refusal codes (``CapabilityError.code``) an option lifts: the options that do."""
+
+
 @dataclass(frozen=True, slots=True)
 class BackendSpec:
-    """A backend as the compiler sees it: name, capabilities, compile function."""
+    """A backend as one object: its name, capabilities, compilers, options, configuration
+    block, store and docs page (``crossql.backends.registry`` lists the backends)."""
 
     name: str
     capabilities: Capabilities
@@ -103,6 +149,14 @@ class BackendSpec:
     templates: bool = True
     """Whether a prepared query fills plan templates (``compiler/templates.py``); False
     where the compile costs less than a fill (the memory engine's plan is the query)."""
+    write_capabilities: Capabilities | None = None
+    """What it does with writes and transactions (``WRITE_CONSTRUCTS``)."""
+    options: OptionsSpec | None = None
+    """Its compile options; None: it takes none."""
+    config: ConfigBlock | None = None
+    """Its configuration block and store; None: it cannot be configured as a driver."""
+    docs: str | None = None
+    """Its page, relative to ``docs/`` (the support matrix links it)."""
 
 
 LIMIT_CONSTRUCTS: tuple[str, ...] = (

@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib import import_module
 from pathlib import Path
 
-from crossql.backends import BACKEND_NAMES, get_backend
 from crossql.backends.base import CONSTRUCTS, WRITE_CONSTRUCTS, Capabilities, Support
+from crossql.backends.registry import backend_names, get_backend
 
 DEFAULT_PATH = Path("docs/support-matrix.md")
 """Where ``--write`` puts the page (relative to the current directory)."""
@@ -37,12 +36,6 @@ LEVELS: dict[Support, tuple[str, str]] = {
 }
 """How each support level is shown, and what it means."""
 
-_PAGES = {
-    "mongodb": "backends/mongodb.md",
-    "dynamodb": "backends/dynamodb.md",
-    "firestore": "backends/firestore.md",
-}
-
 
 def _footnote(backend: str, construct: str) -> str:
     if construct in WRITE_CONSTRUCTS:
@@ -51,9 +44,10 @@ def _footnote(backend: str, construct: str) -> str:
 
 
 def write_capabilities(backend: str) -> Capabilities:
-    """What ``backend`` does with writes and transactions (its ``writes`` module's data)."""
-    caps = import_module(f"crossql.backends.{backend}.writes").WRITE_CAPABILITIES
-    assert isinstance(caps, Capabilities) and caps.constructs == WRITE_CONSTRUCTS
+    """What ``backend`` does with writes and transactions (its spec's data)."""
+    caps = get_backend(backend).write_capabilities
+    if caps is None or caps.constructs != WRITE_CONSTRUCTS:
+        raise ValueError(f"{backend} declares no write capabilities")
     return caps
 
 
@@ -88,10 +82,13 @@ def _limit_name(name: str) -> str:
     return name.replace("_", " ")
 
 
-def support_matrix(backends: Sequence[str] = BACKEND_NAMES) -> str:
-    """The support matrix as a Markdown page: a row per construct, a column per backend,
-    each cell the support level (with a footnote holding the backend's note), then every
-    backend's limits. Deterministic: the same capability data gives the same text."""
+def support_matrix(backends: Sequence[str] | None = None) -> str:
+    """The support matrix as a Markdown page: a row per construct, a column per backend
+    (default: every registered one), each cell the support level (with a footnote holding
+    the backend's note), then every backend's limits. Deterministic: the same capability
+    data gives the same text."""
+    if backends is None:
+        backends = backend_names()
     caps = [get_backend(name).capabilities for name in backends]
     out: list[str] = [
         "# Backend support matrix",
@@ -132,7 +129,8 @@ def support_matrix(backends: Sequence[str] = BACKEND_NAMES) -> str:
         out += ["", "No limits of their own: " + ", ".join(unlimited) + "."]
     out.append("")
 
-    pages = [f"[{name}]({_PAGES[name]})" for name in backends if name in _PAGES]
+    docs = [(name, get_backend(name).docs) for name in backends]
+    pages = [f"[{name}]({page})" for name, page in docs if page is not None]
     out += ["## Notes", "", "Each backend's page says more: " + ", ".join(pages) + ".", ""]
     for c, w in zip(caps, writes, strict=True):
         for each, construct in [*((c, k) for k in CONSTRUCTS),
