@@ -940,11 +940,11 @@ def _check_file(args: argparse.Namespace, queries: Sequence[NamedQuery]) -> int:
         except crossql.QueryError as err:
             raise _in_file(query, err) from None
         rows.append((query, verdicts))
-    failed = any(not v.accepted and v.backend in (q.backends or BACKEND_NAMES)
+    failed = any(not v.accepted and v.backend in (q.backends or backend_names())
                  for q, verdicts in rows for v in verdicts)
     if args.json:
         _print_json([{"query": q.name, "line": q.line, "backends": list(q.backends or
-                                                                        BACKEND_NAMES),
+                                                                        backend_names()),
                       "verdicts": [_file_verdict(q, v) for v in verdicts]}
                      for q, verdicts in rows])
     else:
@@ -963,10 +963,10 @@ def _file_verdict(query: NamedQuery, verdict: crossql.Verdict) -> dict[str, Any]
 def _print_check_file(rows: Sequence[tuple[NamedQuery, list[crossql.Verdict]]]) -> None:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("query")
-    for name in BACKEND_NAMES:
+    for name in backend_names():
         table.add_column(name)
     for query, verdicts in rows:
-        targets = query.backends or BACKEND_NAMES
+        targets = query.backends or backend_names()
         cells = [Text(query.name, style="bold")]
         for verdict in verdicts:
             if verdict.accepted:
@@ -982,7 +982,7 @@ def _print_check_file(rows: Sequence[tuple[NamedQuery, list[crossql.Verdict]]]) 
         for verdict in verdicts:
             if verdict.error is None:
                 continue
-            if verdict.backend not in (query.backends or BACKEND_NAMES):
+            if verdict.backend not in (query.backends or backend_names()):
                 out.append(f"\n{query.name} on {verdict.backend} (not one of its backends): "
                            f"{verdict.error.message}\n", style="dim")
                 continue
