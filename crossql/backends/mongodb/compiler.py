@@ -11,7 +11,7 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
-from crossql.backends.mongodb.filters import NEVER, FilterBuilder, field_name
+from crossql.backends.mongodb.filters import NEVER, FilterBuilder, check_collection, field_name
 from crossql.backends.mongodb.plan import MongoPlan, new_plan
 from crossql.backends.mongodb.writes import compile_mongodb_write
 from crossql.compiler.shape import output_key, resolve_order_key
@@ -42,14 +42,6 @@ CAPABILITIES = Capabilities(
 )
 
 
-def _check_collection(query: ir.Query) -> None:
-    if "$" in query.collection or "\x00" in query.collection or \
-            query.collection.startswith("system."):
-        raise refuse(BACKEND, "collection name", query,
-                     f"`{query.collection}` is not a valid MongoDB collection name",
-                     hint="collection names cannot hold `$` or NUL or start with `system.`")
-
-
 def _check_clause_names(query: ir.Query) -> None:
     """The paths of group by, select and order by (the condition's paths are checked
     as its filter is built: ``FilterBuilder.field``), then the aliases."""
@@ -66,8 +58,10 @@ def _check_clause_names(query: ir.Query) -> None:
         field(key.path)
     for item in query.select:
         if item.alias is not None and ("." in item.alias or item.alias.startswith("$")):
-            raise refuse(BACKEND, "alias", item, f"`{item.alias}` is not a valid output name "
-                         "in MongoDB", hint="choose an alias without `.` or a leading `$`")
+            # the alias names a field of the output documents: a limit on field names
+            raise refuse(BACKEND, "field name", item, f"`{item.alias}` is not a valid output "
+                         "name in MongoDB", hint="choose an alias without `.` or a leading `$`",
+                         rule="alias")
 
 
 def _count(value: ir.Literal | ir.Param | None) -> int | None:
@@ -83,7 +77,7 @@ _BUILDER = FilterBuilder()  # stateless: one for every compile
 def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> MongoPlan:
     """Compile a bound query into a MongoDB plan."""
     # names are refused in the order they appear: collection, condition, the clauses
-    _check_collection(query)
+    check_collection(query.collection, query)
     match = _BUILDER.build(query.where) if query.where is not None else {}
     _check_clause_names(query)
     offset, limit_node = query.offset, query.limit
@@ -313,7 +307,8 @@ def _grouped(query: ir.Query, match: dict[str, Any], skip: int | None,
             if "." in key[0] or key[0].startswith("$"):
                 raise refuse(BACKEND, "aggregate name", item,
                              f"MongoDB cannot name an output field `{key[0]}`",
-                             hint=f"name it with `as`, e.g. `{key[0]} as total`")
+                             hint=f"name it with `as`, e.g. `{key[0]} as total`",
+                             rule="aggregate-name")
             group[f"a{i}"] = _accumulator(item.expr)
             internal[i] = f"a{i}"
         else:

@@ -240,7 +240,18 @@ def unaddressable(path: ir.Path, segment: str) -> CapabilityError:
     or starts with `$` (https://www.mongodb.com/docs/manual/core/dot-dollar-considerations/)."""
     return refuse("mongodb", "field name", path,
                   f"MongoDB queries cannot address the field name `{segment}`",
-                  hint="field names with `.` or a leading `$` are not queryable by path")
+                  hint="field names with `.` or a leading `$` are not queryable by path",
+                  rule="field-name")
+
+
+def check_collection(name: str, node: Any) -> None:
+    """Refuse a collection name MongoDB does not allow (`$` or NUL inside, or the
+    reserved ``system.`` prefix: https://www.mongodb.com/docs/manual/reference/limits/#naming-restrictions)."""
+    if "$" in name or "\x00" in name or name.startswith("system."):
+        raise refuse("mongodb", "collection name", node,
+                     f"`{name}` is not a valid MongoDB collection name",
+                     hint="collection names cannot hold `$` or NUL or start with `system.`",
+                     rule="collection-name")
 
 
 def field_name(path: ir.Path) -> str:
