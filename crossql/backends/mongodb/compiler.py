@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
 from crossql.backends.mongodb.filters import NEVER, FilterBuilder, check_collection, field_name
 from crossql.backends.mongodb.plan import MongoPlan, new_plan
@@ -185,14 +186,14 @@ def _guarded_sort(match: dict[str, Any], sort: list[tuple[str, int]], skip: int 
     return stages
 
 # Plans of the same select list (or order by) share one projection document (sort
-# tuple): cached plans of queries that differ only in their values hold them once.
-# Sharing the dict is safe: plans are immutable data by contract, the runtime hands the
-# projection to pymongo as it is, and pymongo only reads it (``find`` keeps a mapping
-# projection as given).
-_PROJECTIONS: dict[tuple[str, ...], dict[str, int]] = {}
-_SORTS: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+# tuple): cached plans of queries that differ only in their values hold them once
+# (why sharing is safe: crossql/_memo.py; pymongo's ``find`` only reads a mapping
+# projection).
 _SHARED_MAX = 4096
-"""Distinct select lists (sort keys) remembered; past it, a memo starts again empty."""
+"""Distinct select lists (sort keys) remembered."""
+_PROJECTIONS: Memo[tuple[str, ...], dict[str, int]] = Memo(_SHARED_MAX, "mongodb projections")
+_SORTS: Memo[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = Memo(
+    _SHARED_MAX, "mongodb sorts")
 
 
 def _projection_of(names: tuple[str, ...]) -> dict[str, int]:
@@ -202,9 +203,7 @@ def _projection_of(names: tuple[str, ...]) -> dict[str, int]:
     if projection is None:
         projection = dict.fromkeys(names, 1)
         projection.setdefault("_id", 0)
-        if len(_PROJECTIONS) >= _SHARED_MAX:
-            _PROJECTIONS.clear()
-        _PROJECTIONS[names] = projection
+        _PROJECTIONS.put(names, projection)
     return projection
 
 
@@ -212,9 +211,7 @@ def _shared_sort(sort: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ..
     """``sort``, or the equal tuple an earlier plan holds."""
     shared = _SORTS.get(sort)
     if shared is None:
-        if len(_SORTS) >= _SHARED_MAX:
-            _SORTS.clear()
-        shared = _SORTS[sort] = sort
+        shared = _SORTS.put(sort, sort)
     return shared
 
 

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends.base import refuse
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
@@ -271,9 +272,7 @@ def field_name(path: ir.Path) -> str:
             for seg in segments:
                 if "." in seg or seg[:1] == "$" or "\x00" in seg:
                     raise unaddressable(path, seg)
-        if len(_DOTTED) >= _MEMO_SIZE:
-            _DOTTED.clear()
-        _DOTTED[segments] = name
+        _DOTTED.put(segments, name)
     return name
 
 
@@ -286,18 +285,15 @@ def _prefixes(segments: tuple[str, ...]) -> tuple[str, ...]:
         for seg in segments[1:-1]:
             prefix = f"{prefix}.{seg}"
             found.append(prefix)
-        out = tuple(found)
-        if len(_PREFIXES) >= _MEMO_SIZE:
-            _PREFIXES.clear()
-        _PREFIXES[segments] = out
+        out = _PREFIXES.put(segments, tuple(found))
     return out
 
 
 _MEMO_SIZE = 4096
 """Dotted paths whose name and prefixes are remembered (applications query the same
-fields over and over); past it, the memos start again empty."""
-_DOTTED: dict[tuple[str, ...], str] = {}
-_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}
+fields over and over)."""
+_DOTTED: Memo[tuple[str, ...], str] = Memo(_MEMO_SIZE, "mongodb dotted names")
+_PREFIXES: Memo[tuple[str, ...], tuple[str, ...]] = Memo(_MEMO_SIZE, "mongodb path prefixes")
 
 
 def _guarded(segments: tuple[str, ...], core: Filter) -> Filter:
