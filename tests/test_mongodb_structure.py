@@ -4,9 +4,16 @@ definition, naming the backend and the node)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pytest
+
 import crossql
+from crossql import ir, visitor
 from crossql._memo import MEMOS, Memo
 from crossql.backends.mongodb import compiler, filters
+from crossql.backends.mongodb.filters import FilterBuilder
+from crossql.visitor import CONDITION_TYPES, ConditionVisitor
 
 
 def test_the_memos_are_bounded_memos_and_stay_bounded() -> None:
@@ -24,3 +31,29 @@ def test_the_memos_are_bounded_memos_and_stay_bounded() -> None:
     assert plan.filter == {"$and": [{"a": {"$not": {"$type": "array"}}},
                                     {"a.b0": {"$not": {"$type": "array"}}},
                                     {"a.b0.c": {"$eq": 1, "$not": {"$type": "array"}}}]}
+
+
+@dataclass(frozen=True)
+class Near:
+    """A predicate the IR does not have (yet)."""
+
+    path: ir.Path
+
+
+def test_a_node_mongodb_does_not_handle_fails_at_class_definition(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(visitor, "CONDITION_TYPES", (*CONDITION_TYPES, Near))
+    with pytest.raises(TypeError, match=r"Filters \(mongodb\) handles no Near: write "
+                                        r"visit_<Node>"):
+        type("Filters", (FilterBuilder,), {})
+
+
+def test_every_node_has_a_handler_of_its_own() -> None:
+    """No catch-all: each of the 13 condition nodes is named by a ``visit_<Node>`` of the
+    MongoDB compiler, so leaving one out is the failure above."""
+    handlers = {k: v for k, v in vars(FilterBuilder).items() if k.startswith("visit_")}
+    assert set(handlers) == {f"visit_{n.__name__}" for n in CONDITION_TYPES}
+    assert {FilterBuilder.DISPATCH[n] for n in CONDITION_TYPES} == set(handlers.values())
+    without_size = {k: v for k, v in handlers.items() if k != "visit_Size"}
+    with pytest.raises(TypeError, match=r"Partial \(mongodb\) handles no Size"):
+        type("Partial", (ConditionVisitor,), {"NAME": "mongodb", **without_size})
