@@ -90,6 +90,29 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         match, limit = dict(NEVER), None
     if query.is_aggregate:
         return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
+    sort, dotted = _sort_keys(query)
+    # plain paths of one segment, no alias (aggregates were handled above)
+    names = []
+    for item in query.select:
+        segments = item.expr.segments  # type: ignore[union-attr]
+        if item.alias is not None or len(segments) != 1:
+            return _projected(query, match, sort, dotted, skip, limit)
+        names.append(segments[0])
+    if dotted:
+        pipeline = _guarded_sort(match, sort, skip, limit)
+        if names:
+            pipeline.append({"$project": _projection_of(tuple(names))})
+        return MongoPlan(kind="aggregate", collection=query.collection,
+                         pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
+    projection = _projection_of(tuple(names)) if names else None
+    return new_plan("find", query.collection, match, projection,
+                    _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
+                    _FIND_REASON)
+
+
+def _sort_keys(query: ir.Query) -> tuple[list[tuple[str, int]], bool]:
+    """The sort of an ungrouped query, ``(field, direction)`` in order without repeats,
+    and whether a key is a dotted path."""
     sort: list[tuple[str, int]] = []
     dotted = False
     for key in query.order_by:
@@ -103,48 +126,31 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         else:
             sort.append((field, -1 if key.descending else 1))
             dotted = dotted or len(path.segments) > 1
-    # plain paths of one segment, no alias (aggregates were handled above)
-    names = []
-    for item in query.select:
-        segments = item.expr.segments  # type: ignore[union-attr]
-        if item.alias is not None or len(segments) != 1:
-            break
-        names.append(segments[0])
-    else:
-        if dotted:
-            pipeline = _guarded_sort(match, sort, skip, limit)
-            if names:
-                pipeline.append({"$project": _projection_of(tuple(names))})
-            return MongoPlan(kind="aggregate", collection=query.collection,
-                             pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
-        projection = _projection_of(tuple(names)) if names else None
-        return new_plan("find", query.collection, match, projection,
-                        _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
-                        _FIND_REASON)
+    return sort, dotted
+
+
+def _projected(query: ir.Query, match: dict[str, Any], sort: list[tuple[str, int]],
+               dotted: bool, skip: int | None, limit: int | None) -> MongoPlan:
+    """The plan of an ungrouped query whose select renames or nests fields: an
+    ``aggregate`` ending in the ``$project`` of the reference rows."""
     if dotted:
         pipeline = _guarded_sort(match, sort, skip, limit)
-        project = _projection(query.select)
-        if "_id" not in project:
-            project = {"_id": 0, **project}
-        pipeline.append({"$project": project})
-        return MongoPlan(kind="aggregate", collection=query.collection,
-                         pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
-    pipeline = []
-    if match:
-        pipeline.append({"$match": match})
-    if sort:
-        pipeline.append({"$sort": dict(sort)})
-    if skip:
-        pipeline.append({"$skip": skip})
-    if limit is not None:
-        pipeline.append({"$limit": limit})
+        reason = _GUARDED_SORT_REASON
+    else:
+        pipeline = [{"$match": match}] if match else []
+        if sort:
+            pipeline.append({"$sort": dict(sort)})
+        if skip:
+            pipeline.append({"$skip": skip})
+        if limit is not None:
+            pipeline.append({"$limit": limit})
+        reason = "select renames or nests fields: $project builds exactly the reference rows"
     project = _projection(query.select)
     if "_id" not in project:
         project = {"_id": 0, **project}
     pipeline.append({"$project": project})
     return MongoPlan(kind="aggregate", collection=query.collection, pipeline=tuple(pipeline),
-                     reason="select renames or nests fields: $project builds exactly the "
-                            "reference rows")
+                     reason=reason)
 
 
 _FIND_REASON = "whole documents or a plain projection: a find is enough"
