@@ -9,10 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, note, settings
 
 import crossql
+from crossql import ir
 from crossql.backends.base import REFUSABLE
+from crossql.compiler.checks import check_query
+from crossql.errors import QueryError
+from tests.budget import examples
 from tests.plan_corpus import CORPUS
+from tests.strategies import queries_with_names_backends_may_refuse
 
 CODE = re.compile(r"capability\.mongodb\.[a-z]+(-[a-z]+)*")
 PACKAGE = Path(crossql.__file__).parent / "backends" / "mongodb"
@@ -81,3 +87,23 @@ def test_every_refuse_call_of_the_package_gives_a_rule() -> None:
                 raise AssertionError(f"{source.name}:{node.lineno}: CapabilityError "
                                      "built without refuse()")
     assert calls >= 4
+
+
+# a refused alias is about 1 draw in 10: at least 60 draws reach it
+@settings(max_examples=examples(200, at_least=60), deadline=None)
+@given(queries_with_names_backends_may_refuse())
+def test_a_name_mongodb_refuses_is_a_located_refusal_never_a_traceback(query: ir.Query
+                                                                        ) -> None:
+    text = crossql.format(query)
+    note(text)
+    try:
+        params = dict.fromkeys(check_query(query).param_names, 1)
+    except QueryError:
+        params = {}
+    try:
+        crossql.compile(text, backend="mongodb", params=params)
+    except crossql.CapabilityError as err:
+        assert err.backend == "mongodb" and CODE.fullmatch(err.code), err.code
+        assert err.span is not None and err.construct in REFUSABLE
+    except QueryError as err:
+        assert not err.code.startswith("capability"), err.code
