@@ -352,20 +352,6 @@ class FilterBuilder(ConditionVisitor["Part"]):
             return []
         return [{p: {"$type": "array"}} for p in _prefixes(path.segments)]
 
-    def guarded(self, path: ir.Path, core: Filter) -> Filter:
-        """``core`` (a fresh, non-empty filter) and the prefix guard of ``path``; a
-        one-segment path has no prefix to guard, so that is ``core`` itself."""
-        segments = path.segments
-        if len(segments) == 1:
-            return core
-        if len(core) == 1:
-            prefixes = _prefixes(segments)
-            ((key, _),) = core.items()
-            if key != "$and" and key not in prefixes:
-                # the guards and core are on distinct fields: what and_ gives, without it
-                return {"$and": [*[{p: _NOT_ARRAY} for p in prefixes], core]}
-        return and_(self.prefix_guard(path), core)
-
     def present_non_null(self, f: str) -> Filter:
         """The field is present and not null (an array holding null counts as non-null)."""
         return {"$or": [{f: {"$exists": True, "$not": {"$type": "null"}}}, {f: {"$type": "array"}}]}
