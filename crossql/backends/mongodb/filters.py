@@ -163,8 +163,9 @@ class _Conjunction:
         """Add a ``Simple``: the prefix guards of its path, then its operator document."""
         segments, f, ops = simple
         merged, on_field = self.merged, self.on_field
-        # a field met for the first time is appended here: ``add_operators`` only when
-        # there is something to merge with (this runs for most predicates of a query)
+        # a field met for the first time is appended here, ``add_operators`` is called
+        # only when there is something to merge with: this runs for most predicates of a
+        # query, and calling it every time cost 3 to 5% of Q30's compile
         if len(segments) > 1:
             for prefix in _prefixes(segments):
                 if prefix in on_field:
