@@ -961,3 +961,46 @@ def key_conditions(keys: tuple[tuple[str, str], ...] = (("_id", "S"),),
     on_keys = st.one_of([_key_predicates(ir.Path((name,)), kind) for name, kind in keys])
     others = st.one_of([_field_predicates(path, f) for path, f in schema.paths()])
     return _boolean_structure(st.one_of(on_keys, on_keys, others), max_leaves)
+
+
+# =============================================================================
+# Names a backend may refuse
+# =============================================================================
+
+_REFUSED_NAME_PARTS = st.sampled_from(["$", "$x", ".", "a.b", "x.", "system.", "__x__", "\x00",
+                                       "_id"])
+
+
+def names_backends_may_refuse() -> st.SearchStrategy[str]:
+    """A name that some backend cannot address, or accept as a collection or an output
+    name: a `$` first, a `.` inside, NUL, `system.` first, `__x__`, `_id`."""
+    return st.one_of(_REFUSED_NAME_PARTS,
+                     st.tuples(_REFUSED_NAME_PARTS, names()).map("".join),
+                     st.tuples(names(), _REFUSED_NAME_PARTS).map("".join))
+
+
+@st.composite
+def queries_with_names_backends_may_refuse(draw: st.DrawFn) -> ir.Query:
+    """``any_query(valid=True)`` with its collection, its aliases (in ``order by`` too) and
+    the first segment of its selected paths maybe renamed by ``names_backends_may_refuse``.
+    It may no longer pass ``check_query``: a compile must then answer a located
+    ``QueryError``, as it must for a name the backend refuses; never another exception."""
+    query = draw(any_query(valid=True, max_leaves=4))
+    hostile = names_backends_may_refuse()
+    renamed: dict[str, str] = {}
+    select = []
+    for item in query.select:
+        expr, alias = item.expr, item.alias
+        if alias is not None and draw(st.booleans()):
+            alias = renamed[alias] = draw(hostile)
+        if isinstance(expr, ir.Path) and draw(st.booleans()):
+            expr = ir.Path((draw(hostile), *expr.segments[1:]))
+        select.append(replace(item, expr=expr, alias=alias))
+    order_by = tuple(
+        replace(k, path=ir.Path((renamed[k.path.segments[0]],)))
+        if len(k.path.segments) == 1 and k.path.segments[0] in renamed else k
+        for k in query.order_by)
+    # a refused collection is refused first: renamed less often, the rest is reached
+    collection = draw(hostile) if draw(st.integers(0, 3)) == 0 else query.collection
+    return replace(query, collection=collection, select=tuple(select),
+                               order_by=order_by)

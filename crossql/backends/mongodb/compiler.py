@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
-from crossql.backends.mongodb.filters import NEVER, FilterBuilder, field_name
+from crossql.backends.mongodb.filters import NEVER, FilterBuilder, check_collection, field_name
 from crossql.backends.mongodb.plan import MongoPlan, new_plan
 from crossql.backends.mongodb.writes import compile_mongodb_write
 from crossql.compiler.shape import output_key, resolve_order_key
@@ -42,14 +43,6 @@ CAPABILITIES = Capabilities(
 )
 
 
-def _check_collection(query: ir.Query) -> None:
-    if "$" in query.collection or "\x00" in query.collection or \
-            query.collection.startswith("system."):
-        raise refuse(BACKEND, "collection name", query,
-                     f"`{query.collection}` is not a valid MongoDB collection name",
-                     hint="collection names cannot hold `$` or NUL or start with `system.`")
-
-
 def _check_clause_names(query: ir.Query) -> None:
     """The paths of group by, select and order by (the condition's paths are checked
     as its filter is built: ``FilterBuilder.field``), then the aliases."""
@@ -66,8 +59,10 @@ def _check_clause_names(query: ir.Query) -> None:
         field(key.path)
     for item in query.select:
         if item.alias is not None and ("." in item.alias or item.alias.startswith("$")):
-            raise refuse(BACKEND, "alias", item, f"`{item.alias}` is not a valid output name "
-                         "in MongoDB", hint="choose an alias without `.` or a leading `$`")
+            # the alias names a field of the output documents: a limit on field names
+            raise refuse(BACKEND, "field name", item, f"`{item.alias}` is not a valid output "
+                         "name in MongoDB", hint="choose an alias without `.` or a leading `$`",
+                         rule="alias")
 
 
 def _count(value: ir.Literal | ir.Param | None) -> int | None:
@@ -83,7 +78,7 @@ _BUILDER = FilterBuilder()  # stateless: one for every compile
 def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> MongoPlan:
     """Compile a bound query into a MongoDB plan."""
     # names are refused in the order they appear: collection, condition, the clauses
-    _check_collection(query)
+    check_collection(query.collection, query)
     match = _BUILDER.build(query.where) if query.where is not None else {}
     _check_clause_names(query)
     offset, limit_node = query.offset, query.limit
@@ -95,6 +90,29 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         match, limit = dict(NEVER), None
     if query.is_aggregate:
         return _grouped(query, match, skip, limit, one_row=not skip and not nothing)
+    sort, dotted = _sort_keys(query)
+    # plain paths of one segment, no alias (aggregates were handled above)
+    names = []
+    for item in query.select:
+        segments = item.expr.segments  # type: ignore[union-attr]
+        if item.alias is not None or len(segments) != 1:
+            return _projected(query, match, sort, dotted, skip, limit)
+        names.append(segments[0])
+    if dotted:
+        pipeline = _guarded_sort(match, sort, skip, limit)
+        if names:
+            pipeline.append({"$project": _projection_of(tuple(names))})
+        return MongoPlan(kind="aggregate", collection=query.collection,
+                         pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
+    projection = _projection_of(tuple(names)) if names else None
+    return new_plan("find", query.collection, match, projection,
+                    _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
+                    _FIND_REASON)
+
+
+def _sort_keys(query: ir.Query) -> tuple[list[tuple[str, int]], bool]:
+    """The sort of an ungrouped query, ``(field, direction)`` in order without repeats,
+    and whether a key is a dotted path."""
     sort: list[tuple[str, int]] = []
     dotted = False
     for key in query.order_by:
@@ -108,48 +126,31 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         else:
             sort.append((field, -1 if key.descending else 1))
             dotted = dotted or len(path.segments) > 1
-    # plain paths of one segment, no alias (aggregates were handled above)
-    names = []
-    for item in query.select:
-        segments = item.expr.segments  # type: ignore[union-attr]
-        if item.alias is not None or len(segments) != 1:
-            break
-        names.append(segments[0])
-    else:
-        if dotted:
-            pipeline = _guarded_sort(match, sort, skip, limit)
-            if names:
-                pipeline.append({"$project": _projection_of(tuple(names))})
-            return MongoPlan(kind="aggregate", collection=query.collection,
-                             pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
-        projection = _projection_of(tuple(names)) if names else None
-        return new_plan("find", query.collection, match, projection,
-                        _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
-                        _FIND_REASON)
+    return sort, dotted
+
+
+def _projected(query: ir.Query, match: dict[str, Any], sort: list[tuple[str, int]],
+               dotted: bool, skip: int | None, limit: int | None) -> MongoPlan:
+    """The plan of an ungrouped query whose select renames or nests fields: an
+    ``aggregate`` ending in the ``$project`` of the reference rows."""
     if dotted:
         pipeline = _guarded_sort(match, sort, skip, limit)
-        project = _projection(query.select)
-        if "_id" not in project:
-            project = {"_id": 0, **project}
-        pipeline.append({"$project": project})
-        return MongoPlan(kind="aggregate", collection=query.collection,
-                         pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
-    pipeline = []
-    if match:
-        pipeline.append({"$match": match})
-    if sort:
-        pipeline.append({"$sort": dict(sort)})
-    if skip:
-        pipeline.append({"$skip": skip})
-    if limit is not None:
-        pipeline.append({"$limit": limit})
+        reason = _GUARDED_SORT_REASON
+    else:
+        pipeline = [{"$match": match}] if match else []
+        if sort:
+            pipeline.append({"$sort": dict(sort)})
+        if skip:
+            pipeline.append({"$skip": skip})
+        if limit is not None:
+            pipeline.append({"$limit": limit})
+        reason = "select renames or nests fields: $project builds exactly the reference rows"
     project = _projection(query.select)
     if "_id" not in project:
         project = {"_id": 0, **project}
     pipeline.append({"$project": project})
     return MongoPlan(kind="aggregate", collection=query.collection, pipeline=tuple(pipeline),
-                     reason="select renames or nests fields: $project builds exactly the "
-                            "reference rows")
+                     reason=reason)
 
 
 _FIND_REASON = "whole documents or a plain projection: a find is enough"
@@ -191,14 +192,14 @@ def _guarded_sort(match: dict[str, Any], sort: list[tuple[str, int]], skip: int 
     return stages
 
 # Plans of the same select list (or order by) share one projection document (sort
-# tuple): cached plans of queries that differ only in their values hold them once.
-# Sharing the dict is safe: plans are immutable data by contract, the runtime hands the
-# projection to pymongo as it is, and pymongo only reads it (``find`` keeps a mapping
-# projection as given).
-_PROJECTIONS: dict[tuple[str, ...], dict[str, int]] = {}
-_SORTS: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+# tuple): cached plans of queries that differ only in their values hold them once
+# (why sharing is safe: crossql/_memo.py; pymongo's ``find`` only reads a mapping
+# projection).
 _SHARED_MAX = 4096
-"""Distinct select lists (sort keys) remembered; past it, a memo starts again empty."""
+"""Distinct select lists (sort keys) remembered."""
+_PROJECTIONS: Memo[tuple[str, ...], dict[str, int]] = Memo(_SHARED_MAX, "mongodb projections")
+_SORTS: Memo[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = Memo(
+    _SHARED_MAX, "mongodb sorts")
 
 
 def _projection_of(names: tuple[str, ...]) -> dict[str, int]:
@@ -208,9 +209,7 @@ def _projection_of(names: tuple[str, ...]) -> dict[str, int]:
     if projection is None:
         projection = dict.fromkeys(names, 1)
         projection.setdefault("_id", 0)
-        if len(_PROJECTIONS) >= _SHARED_MAX:
-            _PROJECTIONS.clear()
-        _PROJECTIONS[names] = projection
+        _PROJECTIONS.put(names, projection)
     return projection
 
 
@@ -218,9 +217,7 @@ def _shared_sort(sort: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ..
     """``sort``, or the equal tuple an earlier plan holds."""
     shared = _SORTS.get(sort)
     if shared is None:
-        if len(_SORTS) >= _SHARED_MAX:
-            _SORTS.clear()
-        shared = _SORTS[sort] = sort
+        shared = _SORTS.put(sort, sort)
     return shared
 
 
@@ -313,7 +310,8 @@ def _grouped(query: ir.Query, match: dict[str, Any], skip: int | None,
             if "." in key[0] or key[0].startswith("$"):
                 raise refuse(BACKEND, "aggregate name", item,
                              f"MongoDB cannot name an output field `{key[0]}`",
-                             hint=f"name it with `as`, e.g. `{key[0]} as total`")
+                             hint=f"name it with `as`, e.g. `{key[0]} as total`",
+                             rule="aggregate-name")
             group[f"a{i}"] = _accumulator(item.expr)
             internal[i] = f"a{i}"
         else:

@@ -31,8 +31,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
-from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
-from crossql.backends.mongodb.filters import NEVER, Filter, FilterBuilder, and_, or_
+from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan
+from crossql.backends.mongodb.filters import (
+    NEVER,
+    Filter,
+    FilterBuilder,
+    and_,
+    check_collection,
+    or_,
+)
 
 WriteKind = Literal["update_many", "update_one", "delete_many", "delete_one", "find_then_update",
                     "find_then_delete", "nothing"]
@@ -104,14 +111,6 @@ class MongoWritePlan(Plan):
         return f"{self.kind} ({self.atomic})"
 
 
-def _check_collection(statement: ir.Update | ir.Delete) -> None:
-    name = statement.collection
-    if "$" in name or "\x00" in name or name.startswith("system."):
-        raise refuse("mongodb", "collection name", statement,
-                     f"`{name}` is not a valid MongoDB collection name",
-                     hint="collection names cannot hold `$` or NUL or start with `system.`")
-
-
 def _guards(fb: FilterBuilder, statement: ir.Update) -> list[Filter]:
     guards: list[Filter] = []
     seen: set[str] = set()
@@ -153,7 +152,7 @@ def _update_document(fb: FilterBuilder, statement: ir.Update) -> dict[str, Any]:
 def compile_mongodb_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                           options: Any = None) -> MongoWritePlan:
     """Compile a bound ``update``/``delete`` into a MongoDB write plan."""
-    _check_collection(statement)
+    check_collection(statement.collection, statement)
     fb = FilterBuilder()
     match = fb.build(statement.where) if statement.where is not None else {}
     update = None
