@@ -55,7 +55,7 @@ from crossql import ir
 from crossql.backends import BACKEND_NAMES, Plan
 from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from rich.live import Live
