@@ -270,6 +270,9 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     from benchmarks.lists import list_rows
 
     rows += list_rows(settings)
+    from benchmarks.parse import parse_rows
+
+    rows += parse_rows(settings)
     if runtime:
         from benchmarks.runtime import runtime_rows
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
+from crossql._generated import exec_generated
+
 T = TypeVar("T", bound=type)
 
 
@@ -41,7 +43,9 @@ def fast_inits(classes: Iterable[type]) -> None:
             body.append(f"    _set{name}(self, {f.name})")
         sources.append(f"def __init__{n}(self, {', '.join(params)}):\n"
                        + "\n".join(body or ["    pass"]))
-    exec("\n".join(sources) + "\n", namespace)  # generated from the classes' field names
+    # generated from the classes' field names; registered so tracebacks show the lines
+    exec_generated("\n".join(sources) + "\n", namespace,
+                   f"fast __init__ of {classes[0].__module__}" if classes else "fast __init__")
     for n, cls in enumerate(classes):
         init = namespace[f"__init__{n}"]
         init.__name__ = "__init__"

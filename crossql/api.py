@@ -12,6 +12,7 @@ from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
 from crossql.grammar import parse_query, parse_statement
 from crossql.grammar.formatter import format_statement
+from crossql.semantics import reference
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -77,9 +78,6 @@ def evaluate(
 
     A document nested deeper than Python's recursion allows (thousands of levels;
     MongoDB stores at most 100) raises ``ValueError`` naming it."""
-    from crossql.backends.memory.store import MAX_DOCUMENT_DEPTH, document_depth
-    from crossql.runtime import reference
-
     if not isinstance(query, str | ir.Query):
         query, params = _builder_text(query, params)
     bound = bind(check_query(_query(query)), params)
@@ -88,11 +86,12 @@ def evaluate(
         return reference.run(bound, docs)
     except RecursionError:
         # found only on failure: measuring every document first would slow every call
+        limit = reference.MAX_DOCUMENT_DEPTH
         for i, doc in enumerate(docs):
-            if document_depth(doc) > MAX_DOCUMENT_DEPTH:
+            if reference.document_depth(doc) > limit:
                 raise ValueError(f"document {i} nests maps and lists deeper than Python's "
                                  "recursion allows; CrossQL evaluates documents nested at "
-                                 f"most {MAX_DOCUMENT_DEPTH} levels (MongoDB's limit)") from None
+                                 f"most {limit} levels (MongoDB's limit)") from None
         raise
 
 

@@ -56,7 +56,7 @@ from crossql.backends import Plan, backend_names, get_backend
 from crossql.backends.base import OptionsSpec, resolve
 from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from rich.live import Live

@@ -386,50 +386,6 @@ def to_dict(node: Any) -> Any:
     return out
 
 
-def paths(node: Any) -> Any:
-    """Yield every ``Path`` in ``node`` (a query, condition or clause item), in the
-    order ``walk`` meets them; a fast special case of ``walk`` for name checks."""
-    stack = [node]
-    pop = stack.pop
-    predicates = _PREDICATE_SET
-    while stack:
-        current = pop()
-        kind = type(current)
-        if kind in predicates:
-            yield current.path  # values hold no paths
-        elif kind is And or kind is Or:
-            stack.extend(reversed(current.operands))
-        elif kind is Path:
-            yield current
-        elif kind is Not:
-            stack.append(current.operand)
-        elif kind is Update or kind is Delete:
-            if current.where is not None:
-                stack.append(current.where)
-            if kind is Update:
-                stack.extend(reversed(current.assignments))
-        elif kind is SetField or kind is Increment or kind is Unset:
-            yield current.path
-        elif kind is Query:
-            stack.extend(reversed(current.order_by))
-            stack.extend(reversed(current.select))
-            stack.extend(reversed(current.group_by))
-            if current.where is not None:
-                stack.append(current.where)
-        elif kind is SelectItem:
-            stack.append(current.expr)
-        elif kind is Aggregate:
-            if current.arg is not None:
-                yield current.arg
-        elif kind is OrderKey:
-            yield current.path
-        elif kind is tuple:
-            stack.extend(reversed(current))
-        elif kind not in _LEAVES:
-            raise TypeError(f"paths() does not know {kind.__name__}")
-
-
-_PREDICATE_SET = frozenset(PREDICATE_TYPES)
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 """Per node class, the fields ``walk`` descends into (all but ``span`` and ``source``)."""
 _LEAVES = frozenset({str, int, float, bool, type(None)})

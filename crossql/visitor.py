@@ -88,3 +88,90 @@ class ConditionVisitor(Generic[R]):
         """The answer for a node of ``UNSUPPORTED`` (a visitor that has any overrides
         this, typically to raise a located ``CapabilityError``)."""
         raise NotImplementedError
+
+
+class _ConditionPaths(ConditionVisitor[None]):
+    """The paths a condition tests, appended to ``out`` (values hold no paths)."""
+
+    NAME = "paths"
+
+    def visit_predicate(self, node: ir.Predicate, out: list[ir.Path]) -> None:
+        out.append(node.path)
+
+    def visit_Not(self, node: ir.Not, out: list[ir.Path]) -> None:
+        self.DISPATCH[type(node.operand)](self, node.operand, out)
+
+    def visit_And(self, node: ir.And | ir.Or, out: list[ir.Path]) -> None:
+        dispatch = self.DISPATCH
+        for operand in node.operands:
+            dispatch[type(operand)](self, operand, out)
+
+    visit_Or = visit_And
+
+
+_CONDITION_PATHS = _ConditionPaths()
+
+
+def _query_paths(node: ir.Query, out: list[ir.Path]) -> None:
+    if node.where is not None:
+        _CONDITION_PATHS.visit(node.where, out)
+    for clause in (node.group_by, node.select, node.order_by):
+        for item in clause:
+            _PATHS[type(item)](item, out)
+
+
+def _write_paths(node: ir.Update | ir.Delete, out: list[ir.Path]) -> None:
+    if isinstance(node, ir.Update):
+        out.extend(assignment.path for assignment in node.assignments)
+    if node.where is not None:
+        _CONDITION_PATHS.visit(node.where, out)
+
+
+def _select_paths(node: ir.SelectItem, out: list[ir.Path]) -> None:
+    _PATHS[type(node.expr)](node.expr, out)
+
+
+def _aggregate_paths(node: ir.Aggregate, out: list[ir.Path]) -> None:
+    if node.arg is not None:
+        out.append(node.arg)
+
+
+def _tuple_paths(node: tuple[Any, ...], out: list[ir.Path]) -> None:
+    for item in node:
+        _visit_paths(item, out)
+
+
+def _visit_paths(node: Any, out: list[ir.Path]) -> None:
+    walk = _PATHS.get(type(node))
+    if walk is None:
+        raise TypeError(f"paths() does not know {type(node).__name__}")
+    walk(node, out)
+
+
+_LEAVES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+_PATHS: dict[type, Callable[[Any, list[ir.Path]], None]] = {
+    **{kind: _CONDITION_PATHS.visit for kind in CONDITION_TYPES},
+    ir.Query: _query_paths,
+    ir.Update: _write_paths,
+    ir.Delete: _write_paths,
+    ir.SetField: lambda node, out: out.append(node.path),
+    ir.Increment: lambda node, out: out.append(node.path),
+    ir.Unset: lambda node, out: out.append(node.path),
+    ir.SelectItem: _select_paths,
+    ir.Aggregate: _aggregate_paths,
+    ir.OrderKey: lambda node, out: out.append(node.path),
+    ir.Path: lambda node, out: out.append(node),
+    tuple: _tuple_paths,
+    **{kind: lambda node, out: None for kind in _LEAVES},
+}
+"""Per node class outside conditions, how ``paths`` finds the paths below it."""
+
+
+def paths(node: Any) -> list[ir.Path]:
+    """Every ``Path`` in ``node`` (a statement, condition, clause item or tuple of them),
+    in the order ``ir.walk`` meets them; a fast special case of ``ir.walk`` for name
+    checks. Conditions go through the one condition walk, ``ConditionVisitor``."""
+    out: list[ir.Path] = []
+    _visit_paths(node, out)
+    return out

@@ -79,8 +79,38 @@ def _backends_of(item: pytest.Item) -> set[str]:
     return found
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gap(backend, *, reason, ids=None): a known gap of `backend`, declared instead of an "
+        "`if store.driver == ...` in the test: there the test must fail (a strict xfail, "
+        "so a gap that closes fails until its marker goes); `ids` limits it to those "
+        "parameter ids (a profile of the backend)")
+
+
+def _gap(item: pytest.Item) -> pytest.MarkDecorator | None:
+    """The strict xfail of the first ``gap`` marker that applies to ``item``."""
+    for mark in item.iter_markers("gap"):
+        backend = mark.args[0] if len(mark.args) == 1 else None
+        reason = mark.kwargs.get("reason")
+        if backend not in BACKENDS or not reason:
+            raise pytest.UsageError(f"{item.nodeid}: write @pytest.mark.gap(backend, "
+                                    f"reason=...) with a backend of {BACKENDS}")
+        ids = mark.kwargs.get("ids")
+        callspec = getattr(item, "callspec", None)
+        if ids is not None and (callspec is None or callspec.id not in ids):
+            continue
+        if backend in _backends_of(item):
+            return pytest.mark.xfail(strict=True, reason=f"gap of {backend}: {reason}")
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``pytest -m dynamodb`` selects a backend's unit and server tests alike."""
+    """``pytest -m dynamodb`` selects a backend's unit and server tests alike; a ``gap``
+    marker becomes a strict xfail where its backend runs."""
     for item in items:
         for backend in sorted(_backends_of(item)):
             item.add_marker(getattr(pytest.mark, backend))
+        gap = _gap(item)
+        if gap is not None:
+            item.add_marker(gap)

@@ -34,6 +34,7 @@ EXPECTED = (
     + [f"lists.linear.in.{b}" for b in BACKENDS]
     + ["lists.linear.in-repeated.dynamodb", "lists.linear.contains-all.dynamodb",
        "lists.refusal-over-bind.dynamodb"]
+    + ["parse.E", "parse.E.new", "parse.corpus"]
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import crossql
 from crossql.grammar import parse_condition
-from crossql.runtime.reference import evaluate_condition
+from crossql.semantics.reference import evaluate_condition
 
 T, F, U = True, False, None  # U: unknown
 

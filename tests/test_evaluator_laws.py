@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import crossql
 from crossql import ir
-from crossql.runtime.reference import MISSING, evaluate_condition, freeze, get_path, sort_key
+from crossql.semantics.reference import MISSING, evaluate_condition, freeze, get_path, sort_key
 from tests.budget import examples
 from tests.strategies import (
     DEFAULT_SCHEMA,

@@ -1,10 +1,12 @@
-"""``ir.paths`` and the cached ``ir.walk``: the fast traversals behind name checks."""
+"""``visitor.paths`` and the cached ``ir.walk``: the fast traversals behind name checks."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 
-from crossql import ir
+import crossql
+from crossql import ir, visitor
 from tests.budget import examples
 from tests.strategies import any_query
 
@@ -16,11 +18,11 @@ def _paths_by_walk(node: object) -> list[ir.Path]:
 @settings(max_examples=examples(300))
 @given(any_query(valid=False))
 def test_paths_are_the_paths_walk_meets_in_the_same_order(query: ir.Query) -> None:
-    assert [p.segments for p in ir.paths(query)] == [p.segments for p in _paths_by_walk(query)]
+    assert [p.segments for p in visitor.paths(query)] == [p.segments for p in _paths_by_walk(query)]
     if query.where is not None:
-        assert list(ir.paths(query.where)) == _paths_by_walk(query.where)
+        assert list(visitor.paths(query.where)) == _paths_by_walk(query.where)
     clauses = (query.group_by, query.select, query.order_by)
-    assert list(ir.paths(clauses)) == _paths_by_walk(clauses)
+    assert list(visitor.paths(clauses)) == _paths_by_walk(clauses)
 
 
 def test_walk_order() -> None:
@@ -30,4 +32,13 @@ def test_walk_order() -> None:
     names = [type(n).__name__ for n in ir.walk(q)]
     assert names == ["Query", "And", "Compare", "Path", "Literal", "Not", "Exists", "Path",
                      "SelectItem", "Aggregate", "Path"]
-    assert [p.segments for p in ir.paths(q)] == [("a",), ("b", "c"), ("d",)]
+    assert [p.segments for p in visitor.paths(q)] == [("a",), ("b", "c"), ("d",)]
+
+
+def test_paths_of_writes_and_clause_items_are_the_paths_walk_meets() -> None:
+    for text in ("update users set a.b = 1, n = n + 2, unset c where d > 1 and not exists(e)",
+                 "delete from users where x in [1, 2] limit 3"):
+        statement = crossql.parse(text)
+        assert visitor.paths(statement) == _paths_by_walk(statement)
+    with pytest.raises(TypeError, match="paths\\(\\) does not know Literal"):
+        visitor.paths(ir.Literal(1, "int"))

@@ -400,7 +400,7 @@ def test_the_depth_memo_is_emptied_after_each_parse_and_bounded(
         crossql.parse(W + "not " * 70 + "a == 1")
     assert not parser._DEPTHS
     # Lark's parser used directly (no `_run` around it) keeps the memo bounded
-    monkeypatch.setattr(parser, "_DEPTHS_MAX", 1_000)
+    monkeypatch.setattr(parser._DEPTHS, "limit", 1_000)
     for _ in range(3):
         lark_parser().parse(W + " or ".join(["not (a == 1 and b == 2)"] * 700), start="start")
     assert 0 < len(parser._DEPTHS) <= 1_000

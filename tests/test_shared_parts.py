@@ -50,13 +50,16 @@ def test_shared_literals_keep_their_kind() -> None:
 
 
 def test_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parser_module, "_MEMO_MAX", 8)
-    memos = (parser_module._SPANS, parser_module._PATHS, parser_module._LITERALS)
+    memos = (parser_module._SPANS, parser_module._PATHS, parser_module._LITERALS,
+             parser_module._ONE_SEGMENT)
+    for memo in memos:
+        memo.clear()
+        monkeypatch.setattr(memo, "limit", 8)
     for i in range(50):
         query = parse_query(f"from c where f{i} == {i} and g{i} == 'x{i}'")
         assert query == parse_query(f"from c where f{i} == {i} and g{i} == 'x{i}'")
-        # checked as each parse starts: at most the bound and one query's worth
-        assert all(len(memo) <= 8 + 12 for memo in memos)
+        assert all(len(memo) <= 8 for memo in memos)
+    assert all(memo for memo in memos)
 
 
 def test_long_tokens_are_not_memoised() -> None:

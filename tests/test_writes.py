@@ -1,5 +1,5 @@
 """Writes (issue 9): the grammar of ``update``/``delete``, their checks and errors, the
-reference semantics (``crossql.runtime.writes``) and ``store.execute`` on memory."""
+reference semantics (``crossql.semantics.writes``) and ``store.execute`` on memory."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from crossql import ir
 from crossql.backends.dynamodb import compile_dynamodb
 from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.errors import BackendError, CapabilityError, QuerySemanticError, QuerySyntaxError
-from crossql.runtime.reference import evaluate_condition
-from crossql.runtime.writes import WriteResult, apply
+from crossql.semantics.reference import evaluate_condition
+from crossql.semantics.writes import WriteResult, apply
 from tests.backends.write_differential import near_limit_writes
 from tests.budget import examples
 from tests.strategies import DEFAULT_SCHEMA, conditions, documents
@@ -510,3 +510,13 @@ def test_firestore_write_plan_computes_increments_and_nested_assignments() -> No
 def test_firestore_refuses_what_it_cannot_write(text: str, message: str) -> None:
     with pytest.raises(CapabilityError, match=message):
         crossql.compile(text, backend="firestore")
+
+
+def test_the_old_module_of_write_results_still_names_them() -> None:
+    # the memory backend's to_python() prints crossql.runtime.writes.apply(...)
+    import crossql.runtime.writes as old
+    import crossql.semantics.writes as new
+
+    assert old.WriteResult is new.WriteResult and old.apply is new.apply
+    plan = crossql.compile("delete from users where age < 18")
+    assert plan.to_python().startswith("crossql.runtime.writes.apply(")

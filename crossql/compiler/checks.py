@@ -193,58 +193,9 @@ class _Checker:
 
     def shape(self) -> None:
         q = self.query
-        seen_groups: set[tuple[str, ...]] = set()
-        for path in q.group_by:
-            if path.segments in seen_groups:
-                raise self.err(f"`{path.dotted}` is grouped twice", "duplicate-group-key",
-                               path.span)
-            seen_groups.add(path.segments)
+        seen_groups = self._group_keys()
         grouped = q.is_aggregate  # once: it scans the select list
-        names: dict[str, ir.SelectItem] = {}
-        aliases: set[str] = set()
-        # output keys and their proper prefixes, each with the first key that owns it:
-        # a set lookup per prefix keeps this linear (a pairwise scan is quadratic)
-        outputs: dict[tuple[str, ...], int] = {}
-        prefixes: dict[tuple[str, ...], tuple[str, ...]] = {}
-        for item in q.select:
-            expr = item.expr
-            if isinstance(expr, ir.Aggregate):
-                if expr.func != "count" and expr.arg is None:
-                    raise self.err(f"`{expr.func}()` needs a path", "missing-argument",
-                                   expr.span, hint=f"write {expr.func}(field)")
-            elif grouped and expr.segments not in seen_groups:
-                hint = (f"add `group by {expr.dotted}`, or aggregate it, e.g. max({expr.dotted})"
-                        if not q.group_by else
-                        f"select only grouped paths and aggregates, or group by {expr.dotted}")
-                raise self.err(f"`{expr.dotted}` is neither grouped nor aggregated",
-                               "mixed-aggregate", expr.span, hint=hint)
-            if item.alias is None and type(expr) is ir.Path:  # output_name/_key, inline
-                key = expr.segments
-                name = key[0] if len(key) == 1 else ".".join(key)
-            else:
-                name, key = output_name(item), output_key(item)
-            if name in names:
-                raise self.err(f"two select items are named `{name}`", "duplicate-alias",
-                               item.span, hint="give one of them another name with `as`")
-            names[name] = item
-            if item.alias is not None:
-                aliases.add(item.alias)
-            if len(key) == 1:
-                clashes: list[tuple[str, ...]] = [key] if key in outputs else []
-            else:
-                clashes = [key[:n] for n in range(1, len(key) + 1) if key[:n] in outputs]
-            if key in prefixes:
-                clashes.append(prefixes[key])
-            if clashes:
-                other = min(clashes, key=outputs.__getitem__)  # the earliest selected
-                raise self.err(
-                    f"`{'.'.join(key)}` overlaps `{'.'.join(other)}` in the output",
-                    "conflicting-output", item.span,
-                    hint="select one of them, or name one with `as`")
-            outputs[key] = len(outputs)
-            if len(key) > 1:
-                for n in range(1, len(key)):
-                    prefixes.setdefault(key[:n], key)
+        aliases = self._outputs(seen_groups, grouped)
         for order_key in q.order_by:
             segs = order_key.path.segments
             if len(segs) == 1 and segs[0] in aliases:
@@ -256,6 +207,77 @@ class _Checker:
                     "unknown-alias", order_key.path.span,
                     hint=("order by one of: " + ", ".join(known)) if known else
                     "name an aggregate with `as` to order by it")
+
+    def _group_keys(self) -> set[tuple[str, ...]]:
+        seen_groups: set[tuple[str, ...]] = set()
+        for path in self.query.group_by:
+            if path.segments in seen_groups:
+                raise self.err(f"`{path.dotted}` is grouped twice", "duplicate-group-key",
+                               path.span)
+            seen_groups.add(path.segments)
+        return seen_groups
+
+    def _selected(self, expr: ir.Path | ir.Aggregate, grouped: bool,
+                  seen_groups: set[tuple[str, ...]]) -> None:
+        """An aggregate has its path; a path of a grouped query is grouped."""
+        if isinstance(expr, ir.Aggregate):
+            if expr.func != "count" and expr.arg is None:
+                raise self.err(f"`{expr.func}()` needs a path", "missing-argument",
+                               expr.span, hint=f"write {expr.func}(field)")
+        elif grouped and expr.segments not in seen_groups:
+            hint = (f"add `group by {expr.dotted}`, or aggregate it, e.g. max({expr.dotted})"
+                    if not self.query.group_by else
+                    f"select only grouped paths and aggregates, or group by {expr.dotted}")
+            raise self.err(f"`{expr.dotted}` is neither grouped nor aggregated",
+                           "mixed-aggregate", expr.span, hint=hint)
+
+    def _outputs(self, seen_groups: set[tuple[str, ...]], grouped: bool) -> set[str]:
+        """Check the select list: each item, its name, its output key against the others'.
+        Returns the aliases (``order by`` may name them)."""
+        names: dict[str, ir.SelectItem] = {}
+        aliases: set[str] = set()
+        # output keys and their proper prefixes, each with the first key that owns it:
+        # a set lookup per prefix keeps this linear (a pairwise scan is quadratic)
+        outputs: dict[tuple[str, ...], int] = {}
+        prefixes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for item in self.query.select:
+            expr = item.expr
+            if grouped or type(expr) is ir.Aggregate:
+                self._selected(expr, grouped, seen_groups)
+            if item.alias is None and type(expr) is ir.Path:  # output_name/_key, inline
+                key = expr.segments
+                name = key[0] if len(key) == 1 else ".".join(key)
+            else:
+                name, key = output_name(item), output_key(item)
+            if name in names:
+                raise self.err(f"two select items are named `{name}`", "duplicate-alias",
+                               item.span, hint="give one of them another name with `as`")
+            names[name] = item
+            if item.alias is not None:
+                aliases.add(item.alias)
+            self._output_key(item, key, outputs, prefixes)
+        return aliases
+
+    def _output_key(self, item: ir.SelectItem, key: tuple[str, ...],
+                    outputs: dict[tuple[str, ...], int],
+                    prefixes: dict[tuple[str, ...], tuple[str, ...]]) -> None:
+        """Refuse a key that is, holds or is held by an earlier output; remember it."""
+        if len(key) == 1:
+            clashes: list[tuple[str, ...]] = [key] if key in outputs else []
+        else:
+            clashes = [key[:n] for n in range(1, len(key) + 1) if key[:n] in outputs]
+        if key in prefixes:
+            clashes.append(prefixes[key])
+        if clashes:
+            other = min(clashes, key=outputs.__getitem__)  # the earliest selected
+            raise self.err(
+                f"`{'.'.join(key)}` overlaps `{'.'.join(other)}` in the output",
+                "conflicting-output", item.span,
+                hint="select one of them, or name one with `as`")
+        outputs[key] = len(outputs)
+        if len(key) > 1:
+            for n in range(1, len(key)):
+                prefixes.setdefault(key[:n], key)
 
     def run(self) -> CheckedQuery:
         q = self.query
@@ -331,74 +353,95 @@ def plain_value(value: Any, slot: Slot, source: str | None = None) -> Any:
         return value  # the common case, first
     if kind is str and len(value) <= 64 and (value.isascii() or not _SURROGATE.search(value)):
         return value
-    where = f"parameter `:{slot.name}`"
+    copy = _PlainCopy(slot, source)
+    if not isinstance(value, list | tuple):
+        return copy.scalar(value)
+    return copy.lists(value)
 
-    def refuse(message: str, code: str = "invalid-parameter",
+
+class _PlainCopy:
+    """``plain_value`` past its fast paths: one value copied, with the budget of
+    characters it has spent so far."""
+
+    __slots__ = ("chars", "slot", "source")
+
+    def __init__(self, slot: Slot, source: str | None) -> None:
+        self.slot = slot
+        self.source = source
+        self.chars = 0
+
+    def refuse(self, message: str, code: str = "invalid-parameter",
                hint: str | None = None) -> QuerySemanticError:
+        where = f"parameter `:{self.slot.name}`"
         text = f"{where} {message}" if message.startswith("is ") else f"{where}: {message}"
-        return _error(text, code, slot.span, source=source, hint=hint)
+        return _error(text, code, self.slot.span, source=self.source, hint=hint)
 
-    chars = 0
-
-    def scalar(item: Any) -> Any:
-        nonlocal chars
+    def scalar(self, item: Any) -> Any:
         if item is None or item is True or item is False:
             return item
         if isinstance(item, int):
             number = int.__index__(item)
             if not INT64_MIN <= number <= INT64_MAX:
                 shown = str(number) if abs(number) < 10**30 else f"of {number.bit_length()} bits"
-                raise refuse(f"integer {shown} is out of the 64-bit range")
+                raise self.refuse(f"integer {shown} is out of the 64-bit range")
             return number
         if isinstance(item, float):
             real = float.__float__(item)
             if not math.isfinite(real):
-                raise refuse(f"{real} is not a finite number",
-                             hint="NaN and infinities have no CrossQL meaning")
+                raise self.refuse(f"{real} is not a finite number",
+                                  hint="NaN and infinities have no CrossQL meaning")
             return real
         if isinstance(item, str):
-            text = str.__str__(item)
-            chars += len(text)
-            if chars > MAX_STRING_LENGTH:
-                raise refuse(f"the value holds more than {MAX_STRING_LENGTH:,} characters of "
-                             "text", "value-too-large",
-                             hint="bind less text; the limits are in docs/limits.md")
-            if not text.isascii() and _SURROGATE.search(text):
-                raise refuse("the string holds a lone surrogate")
-            return text
-        raise refuse(f"is bound to a {type(item).__name__}; a parameter is a plain value",
-                     hint="bind null, a bool, a number, a string or a list; never a dict or "
-                     "operator")
+            return self.string(item)
+        raise self.refuse(f"is bound to a {type(item).__name__}; a parameter is a plain value",
+                          hint="bind null, a bool, a number, a string or a list; never a dict "
+                          "or operator")
 
-    if not isinstance(value, list | tuple):
-        return scalar(value)
-    # (source list, its copy, depth) on an explicit stack: no recursion, and a budget
-    items = 0
-    root: list[Any] = []
-    stack: list[tuple[Any, list[Any], int]] = [(value, root, 1)]
-    while stack:
-        source_list, copy, depth = stack.pop()
+    def string(self, item: str) -> str:
+        text = str.__str__(item)
+        self.chars += len(text)
+        if self.chars > MAX_STRING_LENGTH:
+            raise self.refuse(f"the value holds more than {MAX_STRING_LENGTH:,} characters of "
+                              "text", "value-too-large",
+                              hint="bind less text; the limits are in docs/limits.md")
+        if not text.isascii() and _SURROGATE.search(text):
+            raise self.refuse("the string holds a lone surrogate")
+        return text
+
+    def lists(self, value: list[Any] | tuple[Any, ...]) -> list[Any]:
+        # (source list, its copy, depth) on an explicit stack: no recursion, and a budget
+        items = 0
+        root: list[Any] = []
+        stack: list[tuple[Any, list[Any], int]] = [(value, root, 1)]
+        while stack:
+            source_list, copy, depth = stack.pop()
+            snapshot = self.snapshot(source_list, depth)
+            items += len(snapshot)
+            if items > MAX_VALUE_ITEMS:
+                raise self.refuse(f"the value holds more than {MAX_VALUE_ITEMS:,} items in all",
+                                  "value-too-large",
+                                  hint="bind fewer values; the limits are in docs/limits.md")
+            for item in snapshot:
+                if isinstance(item, list | tuple):
+                    inner: list[Any] = []
+                    copy.append(inner)
+                    stack.append((item, inner, depth + 1))
+                else:
+                    copy.append(self.scalar(item))
+        return root
+
+    def snapshot(self, source_list: Any, depth: int) -> tuple[Any, ...]:
+        """The items of one list, read once, within the depth and length limits."""
         if depth > MAX_LIST_DEPTH:
-            raise refuse(f"lists nest deeper than {MAX_LIST_DEPTH}")
+            raise self.refuse(f"lists nest deeper than {MAX_LIST_DEPTH}")
         if len(source_list) > MAX_LIST_ITEMS:
-            raise refuse(f"the list has {len(source_list)} items; the limit is "
-                         f"{MAX_LIST_ITEMS}", "list-too-long")
+            raise self.refuse(f"the list has {len(source_list)} items; the limit is "
+                              f"{MAX_LIST_ITEMS}", "list-too-long")
         snapshot = tuple(source_list)
         if len(snapshot) > MAX_LIST_ITEMS:  # a list whose len() said otherwise
-            raise refuse(f"the list has more than {MAX_LIST_ITEMS} items", "list-too-long")
-        items += len(snapshot)
-        if items > MAX_VALUE_ITEMS:
-            raise refuse(f"the value holds more than {MAX_VALUE_ITEMS:,} items in all",
-                         "value-too-large",
-                         hint="bind fewer values; the limits are in docs/limits.md")
-        for item in snapshot:
-            if isinstance(item, list | tuple):
-                inner: list[Any] = []
-                copy.append(inner)
-                stack.append((item, inner, depth + 1))
-            else:
-                copy.append(scalar(item))
-    return root
+            raise self.refuse(f"the list has more than {MAX_LIST_ITEMS} items",
+                              "list-too-long")
+        return snapshot
 
 
 def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
@@ -531,70 +574,97 @@ def _value_of(node: Any, params: Mapping[str, Any]) -> Any:
     return ir.literal_of(value, node.span)
 
 
-def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
-    """``node`` with every parameter replaced by its value; nodes without parameters
+def _bound(value: ir.Param, params: Mapping[str, Any]) -> ir.Literal | ir.ListValue:
+    """The literal of a parameter's value (``_value_of`` for a known parameter)."""
+    bound = params[value.name]
+    literal_kind = _LITERAL_KINDS.get(type(bound))
+    if literal_kind is not None:
+        return ir.Literal(bound, literal_kind, value.span)
+    return ir.literal_of(bound, value.span)
+
+
+class _Substitution(ConditionVisitor[Any]):
+    """A condition with every parameter replaced by its value; nodes without parameters
     are shared, not copied."""
-    # dispatch on the exact type, the most frequent first; a value that is not a
-    # parameter is told apart inline (a call per value costs more than the test)
-    kind = type(node)
-    if kind is ir.Compare or kind is ir.Size:
+
+    NAME = "bind"
+
+    def visit_Compare(self, node: ir.Compare | ir.Size, params: Mapping[str, Any]) -> Any:
         value = node.value
         if type(value) is not ir.Param:
             return node
-        bound = params[value.name]  # _value_of, inline
-        literal_kind = _LITERAL_KINDS.get(type(bound))
-        return kind(node.op, node.path, ir.Literal(bound, literal_kind, value.span)
-                    if literal_kind is not None else ir.literal_of(bound, value.span),
-                    node.span)
-    if kind is ir.And or kind is ir.Or:
+        return type(node)(node.op, node.path, _bound(value, params), node.span)
+
+    visit_Size = visit_Compare
+
+    def visit_Contains(self, node: ir.Contains | ir.StartsWith | ir.Matches,
+                       params: Mapping[str, Any]) -> Any:
+        value = node.value
+        if type(value) is not ir.Param:
+            return node
+        return type(node)(node.path, _bound(value, params), node.span)
+
+    visit_StartsWith = visit_Matches = visit_Contains
+
+    def visit_And(self, node: ir.And | ir.Or, params: Mapping[str, Any]) -> Any:
+        dispatch = self.DISPATCH
         operands = []
         changed = False
         for op in node.operands:
-            new = _substitute(op, params)
+            new = dispatch[type(op)](self, op, params)
             if new is not op:
                 changed = True
             operands.append(new)
-        return kind(tuple(operands), node.span) if changed else node
-    if kind is ir.Contains or kind is ir.StartsWith or kind is ir.Matches:
-        value = node.value
-        if type(value) is not ir.Param:
-            return node
-        bound = params[value.name]  # _value_of, inline
-        literal_kind = _LITERAL_KINDS.get(type(bound))
-        return kind(node.path, ir.Literal(bound, literal_kind, value.span)
-                    if literal_kind is not None else ir.literal_of(bound, value.span),
-                    node.span)
-    if kind is ir.Query:
-        where = node.where
-        if where is not None:
-            where = _substitute(where, params)
-        limit, offset = node.limit, node.offset
-        if type(limit) is ir.Param:
-            limit = _value_of(limit, params)
-        if type(offset) is ir.Param:
-            offset = _value_of(offset, params)
-        if where is node.where and limit is node.limit and offset is node.offset:
-            return node
-        return ir.Query(node.collection, where, node.group_by, node.select, node.order_by,
-                        limit, offset, node.span, node.source)
-    if kind is ir.Not:
-        operand = _substitute(node.operand, params)
+        return type(node)(tuple(operands), node.span) if changed else node
+
+    visit_Or = visit_And
+
+    def visit_Not(self, node: ir.Not, params: Mapping[str, Any]) -> Any:
+        operand = self.DISPATCH[type(node.operand)](self, node.operand, params)
         return node if operand is node.operand else ir.Not(operand, node.span)
-    if kind is ir.Between:
+
+    def visit_Between(self, node: ir.Between, params: Mapping[str, Any]) -> Any:
         low, high = _value_of(node.low, params), _value_of(node.high, params)
         if low is node.low and high is node.high:
             return node
         return ir.Between(node.path, low, high, node.span)
-    if kind is ir.In:
+
+    def visit_In(self, node: ir.In, params: Mapping[str, Any]) -> Any:
         values = _value_of(node.values, params)
         return node if values is node.values else ir.In(node.path, values, node.negated,
                                                          node.span)
-    if kind is ir.ContainsAny or kind is ir.ContainsAll:
+
+    def visit_ContainsAny(self, node: ir.ContainsAny | ir.ContainsAll,
+                          params: Mapping[str, Any]) -> Any:
         values = _value_of(node.values, params)
-        return node if values is node.values else kind(node.path, values, node.span)
-    if kind is ir.Exists:
+        return node if values is node.values else type(node)(node.path, values, node.span)
+
+    visit_ContainsAll = visit_ContainsAny
+
+    def visit_Exists(self, node: ir.Exists, params: Mapping[str, Any]) -> Any:
         return node
-    raise TypeError(f"unknown node {kind.__name__}")  # pragma: no cover - every node above
+
+
+_SUBSTITUTION = _Substitution()
+
+
+def _substitute(node: Any, params: Mapping[str, Any]) -> Any:
+    """``node`` (a query or a condition) with every parameter replaced by its value;
+    nodes without parameters are shared, not copied."""
+    if type(node) is not ir.Query:
+        return _SUBSTITUTION.visit(node, params)
+    where = node.where
+    if where is not None:
+        where = _SUBSTITUTION.visit(where, params)
+    limit, offset = node.limit, node.offset
+    if type(limit) is ir.Param:
+        limit = _value_of(limit, params)
+    if type(offset) is ir.Param:
+        offset = _value_of(offset, params)
+    if where is node.where and limit is node.limit and offset is node.offset:
+        return node
+    return ir.Query(node.collection, where, node.group_by, node.select, node.order_by,
+                    limit, offset, node.span, node.source)
 
 
 class _ConditionChecks(ConditionVisitor[None]):

@@ -35,6 +35,8 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
+from crossql._generated import exec_generated
+
 FillFunction = Callable[[Mapping[str, Any]], Any]
 
 
@@ -297,7 +299,9 @@ def make_template(plan: Any, unbound: Mapping[int, Any] | None = None,
     result = emitter.emit(plan)
     body = [*emitter.lines, f"    return {result or emitter.const(plan)}"]
     source = "def fill(v):\n" + "\n".join(body) + "\n"
-    exec(source, emitter.namespace)  # generated from the template's own structure
+    # generated from the template's own structure; registered so tracebacks show the lines
+    exec_generated(source, emitter.namespace,
+                   f"template ({getattr(plan, 'backend', type(plan).__name__)})", bounded=True)
     fill: FillFunction = emitter.namespace["fill"]
     constants = emitter.constants
     constants.update(v for v in literals if type(v) in _SCALARS and v is not None)

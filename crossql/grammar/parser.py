@@ -22,6 +22,7 @@ from sys import intern
 from typing import Any, TypeVar
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.errors import QuerySyntaxError
 from crossql.grammar import _tables
 from crossql.grammar.lexer import (
@@ -182,14 +183,13 @@ def condition_depth(cond: Any) -> int:
 
 _Bool = TypeVar("_Bool", ir.Not, ir.And, ir.Or)
 
-_DEPTHS: dict[int, tuple[Any, int]] = {}
+_DEPTHS: Memo[int, tuple[Any, int]] = Memo(65_536, "parser condition depths")
 """The depth of each not/and/or node built by the parse under way past two levels, by
 ``id`` (with the node, so an id is never mistaken for another's): a new node's depth is
 one more than its operands', without walking them again. Emptied after each parse
-(and when it reaches ``_DEPTHS_MAX``: Lark's parser of ``lark_support`` may be used
-directly, without ``_run``); a node missing from it (another thread's parse emptied
-it) is walked instead."""
-_DEPTHS_MAX = 65_536
+(and when full: Lark's parser of ``lark_support`` may be used directly, without
+``_run``); a node missing from it (another thread's parse emptied it, or it was full)
+is walked instead."""
 
 
 def _depth_of(operand: Any) -> int:
@@ -219,9 +219,7 @@ def _deep_checked(node: _Bool) -> _Bool:
             code="syntax.too-deep", span=node.span,
             hint="flatten it: `not not c` is `c`, and `a and (b and c)` is `a and b and c`",
         )
-    if len(_DEPTHS) >= _DEPTHS_MAX:
-        _DEPTHS.clear()
-    _DEPTHS[id(node)] = (node, depth)
+    _DEPTHS.put(id(node), (node, depth))
     return node
 
 
@@ -237,29 +235,31 @@ def too_deep_parenthesis(pos: int) -> QuerySyntaxError:
 _BOOL_TYPES = (ir.Not, ir.And, ir.Or)
 
 
-_SPANS: dict[ir.Span, ir.Span] = {}
+class _Shared(Memo[ir.Span, ir.Span]):
+    """A memo of values that are their own keys: ``memo[span]`` is the equal span seen
+    before, or ``span``, now remembered (a hit is the dict's own lookup; only a miss
+    costs a Python call, ``__missing__``)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: ir.Span) -> ir.Span:
+        return self.put(key, key)
+
+
+_MEMO_MAX = 4096
+"""Entries each memo of the parser holds at most; past it, the memo starts again empty."""
+_SPANS = _Shared(_MEMO_MAX, "parser spans")
 """The spans of IR nodes, shared: queries of one shape hold spans at the same offsets,
 so cached queries share them instead of holding a tuple per node each (spans are
-immutable). A callback builds a span and keeps ``_share(span, span)``, the equal one
-seen before (a ``setdefault``: a dict subclass's ``__missing__`` costs a Python call
-on each new span)."""
-_share = _SPANS.setdefault
-_PATHS: dict[tuple[Any, ...], ir.Path] = {}
+immutable). A callback builds a span and keeps ``_SPANS[span]``, the equal one seen
+before."""
+_PATHS: Memo[tuple[Any, ...], ir.Path] = Memo(_MEMO_MAX, "parser paths")
 """Paths by their tokens' text and offsets (which make the segments and the span)."""
-_LITERALS: dict[tuple[Any, ...], ir.Literal] = {}
+_LITERALS: Memo[tuple[Any, ...], ir.Literal] = Memo(_MEMO_MAX, "parser literals")
 """Literals by their token's terminal, text and offsets."""
-_MEMO_MAX = 4096
-"""Entries a memo of the parser may hold when a parse starts; past it, the memo starts
-again empty (checked once per parse: a memo holds at most that and one query's worth)."""
 _MEMO_TEXT_MAX = 64
 """Characters of the longest text whose node a memo keeps (longer ones are rare and
 would make the memos hold large strings)."""
-
-
-def _bound_memos() -> None:
-    for memo in (_SPANS, _PATHS, _LITERALS):
-        if len(memo) > _MEMO_MAX:
-            memo.clear()
 
 
 def _by_token(build: Callable[[Any, list[Any]], ir.Literal]
@@ -276,14 +276,13 @@ def _by_token(build: Callable[[Any, list[Any]], ir.Literal]
         if node is None:
             node = build(self, children)
             if tok.end_pos - tok.start_pos <= _MEMO_TEXT_MAX:
-                _LITERALS[key] = node
+                _LITERALS.put(key, node)
         return node
 
     return callback
 
 
-_ONE_SEGMENT: dict[str, tuple[str]] = {}
-_ONE_SEGMENT_MAX = 4096
+_ONE_SEGMENT: Memo[str, tuple[str]] = Memo(_MEMO_MAX, "parser one-segment paths")
 
 
 def _segments(name: str) -> tuple[str]:
@@ -291,9 +290,7 @@ def _segments(name: str) -> tuple[str]:
     and each cached query would otherwise hold its own copies (names are interned)."""
     segments = _ONE_SEGMENT.get(name)
     if segments is None:
-        segments = (intern(name),)
-        if len(_ONE_SEGMENT) < _ONE_SEGMENT_MAX:
-            _ONE_SEGMENT[segments[0]] = segments
+        segments = _ONE_SEGMENT.put(name, (intern(name),))
     return segments
 
 
@@ -337,7 +334,7 @@ class _ToIR:
     def string(self, children: list[Any]) -> ir.Literal:
         (tok,) = children
         span = (tok.start_pos, tok.end_pos)
-        return ir.Literal(decode_string(tok), "string", _share(span, span))
+        return ir.Literal(decode_string(tok), "string", _SPANS[span])
 
     @_by_token
     def integer(self, children: list[Any]) -> ir.Literal:
@@ -353,7 +350,7 @@ class _ToIR:
                 span=_span_of(tok), hint="integers are 64-bit signed; write a float (e.g. 1e20)",
             )
         span = (tok.start_pos, tok.end_pos)
-        return ir.Literal(value, "int", _share(span, span))
+        return ir.Literal(value, "int", _SPANS[span])
 
     @_by_token
     def decimal(self, children: list[Any]) -> ir.Literal:
@@ -368,35 +365,35 @@ class _ToIR:
                 span=_span_of(tok),
             )
         span = (tok.start_pos, tok.end_pos)
-        return ir.Literal(value, "float", _share(span, span))
+        return ir.Literal(value, "float", _SPANS[span])
 
     @_by_token
     def true(self, children: list[Any]) -> ir.Literal:
         tok = children[0]
         span = (tok.start_pos, tok.end_pos)
-        return ir.Literal(True, "bool", _share(span, span))
+        return ir.Literal(True, "bool", _SPANS[span])
 
     @_by_token
     def false(self, children: list[Any]) -> ir.Literal:
         tok = children[0]
         span = (tok.start_pos, tok.end_pos)
-        return ir.Literal(False, "bool", _share(span, span))
+        return ir.Literal(False, "bool", _SPANS[span])
 
     @_by_token
     def null(self, children: list[Any]) -> ir.Literal:
         tok = children[0]
         span = (tok.start_pos, tok.end_pos)
-        return ir.Literal(None, "null", _share(span, span))
+        return ir.Literal(None, "null", _SPANS[span])
 
     def param(self, children: list[Any]) -> ir.Param:
         (tok,) = children
         span = (tok.start_pos, tok.end_pos)
-        return ir.Param(tok.value[1:], _share(span, span))
+        return ir.Param(tok.value[1:], _SPANS[span])
 
     def array(self, children: list[Any]) -> ir.ListValue:
         items = tuple(c for c in children[1:-1] if c is not None)
         span = (children[0].start_pos, children[-1].end_pos)
-        node = ir.ListValue(items, _share(span, span))
+        node = ir.ListValue(items, _SPANS[span])
         # depth is checked as lists are built, so nothing deeper ever exists
         depth = self._list_depth(node)
         if depth > MAX_LIST_DEPTH:
@@ -424,61 +421,61 @@ class _ToIR:
                 tuple([intern(t.value if t.type == "NAME" else decode_name(t))
                        for t in children])
             span = (first.start_pos, last.end_pos)
-            node = ir.Path(segments, _share(span, span))
+            node = ir.Path(segments, _SPANS[span])
             if last.end_pos - first.start_pos <= _MEMO_TEXT_MAX:
-                _PATHS[key] = node
+                _PATHS.put(key, node)
         return node
 
     # --- predicates ---
     def compare(self, children: list[Any]) -> ir.Compare:
         path, op, value = children
         span = (path.span[0], value.span[1])
-        return ir.Compare(_COMPARE_OPS[op.value], path, value, _share(span, span))
+        return ir.Compare(_COMPARE_OPS[op.value], path, value, _SPANS[span])
 
     def between(self, children: list[Any]) -> ir.Between:
         path, low, high = children
         span = (path.span[0], high.span[1])
-        return ir.Between(path, low, high, _share(span, span))
+        return ir.Between(path, low, high, _SPANS[span])
 
     def in_(self, children: list[Any]) -> ir.In:
         path, values = children
         span = (path.span[0], values.span[1])
-        return ir.In(path, values, False, _share(span, span))
+        return ir.In(path, values, False, _SPANS[span])
 
     def not_in(self, children: list[Any]) -> ir.In:
         path, _not, values = children
         span = (path.span[0], values.span[1])
-        return ir.In(path, values, True, _share(span, span))
+        return ir.In(path, values, True, _SPANS[span])
 
     def contains(self, children: list[Any]) -> ir.Contains:
         path, value = children
         span = (path.span[0], value.span[1])
-        return ir.Contains(path, value, _share(span, span))
+        return ir.Contains(path, value, _SPANS[span])
 
     def contains_any(self, children: list[Any]) -> ir.ContainsAny:
         path, values = children
         span = (path.span[0], values.span[1])
-        return ir.ContainsAny(path, values, _share(span, span))
+        return ir.ContainsAny(path, values, _SPANS[span])
 
     def contains_all(self, children: list[Any]) -> ir.ContainsAll:
         path, values = children
         span = (path.span[0], values.span[1])
-        return ir.ContainsAll(path, values, _share(span, span))
+        return ir.ContainsAll(path, values, _SPANS[span])
 
     def startswith(self, children: list[Any]) -> ir.StartsWith:
         path, value = children
         span = (path.span[0], value.span[1])
-        return ir.StartsWith(path, value, _share(span, span))
+        return ir.StartsWith(path, value, _SPANS[span])
 
     def matches(self, children: list[Any]) -> ir.Matches:
         path, value = children
         span = (path.span[0], value.span[1])
-        return ir.Matches(path, value, _share(span, span))
+        return ir.Matches(path, value, _SPANS[span])
 
     def call(self, children: list[Any]) -> tuple[Any, ir.Path | None, ir.Span]:
         name, path, rpar = children
         span = (name.start_pos, rpar.end_pos)
-        return (name, path, _share(span, span))
+        return (name, path, _SPANS[span])
 
     def call_predicate(self, children: list[Any]) -> ir.Exists:
         ((name, path, span),) = children
@@ -513,7 +510,7 @@ class _ToIR:
                 hint="write size(field) > 0",
             )
         span = (span[0], value.span[1])  # from the call's to the value's end
-        return ir.Size(_COMPARE_OPS[op.value], path, value, _share(span, span))
+        return ir.Size(_COMPARE_OPS[op.value], path, value, _SPANS[span])
 
     # --- boolean structure ---
     def paren(self, children: list[Any]) -> Any:
@@ -521,28 +518,28 @@ class _ToIR:
         # or `or` starting or ending with one underlines balanced text
         lpar, cond, rpar = children
         span = (lpar.start_pos, rpar.end_pos)
-        node = _with_span(cond, _share(span, span))
+        node = _with_span(cond, _SPANS[span])
         entry = _DEPTHS.get(id(cond))
         if entry is not None and entry[0] is cond:
-            _DEPTHS[id(node)] = (node, entry[1])
+            _DEPTHS.put(id(node), (node, entry[1]))
         return node
 
     def not_(self, children: list[Any]) -> ir.Not:
         tok, operand = children
         span = (tok.start_pos, operand.span[1])
-        node = ir.Not(operand, _share(span, span))
+        node = ir.Not(operand, _SPANS[span])
         return node if type(operand) not in _BOOL_TYPES else _deep_checked(node)
 
     def and_cond(self, children: list[Any]) -> ir.And:
         operands = tuple(children)
         span = (operands[0].span[0], operands[-1].span[1])
-        node = ir.And(operands, _share(span, span))
+        node = ir.And(operands, _SPANS[span])
         return node if _shallow(operands) else _deep_checked(node)
 
     def or_cond(self, children: list[Any]) -> ir.Or:
         operands = tuple(children)
         span = (operands[0].span[0], operands[-1].span[1])
-        node = ir.Or(operands, _share(span, span))
+        node = ir.Or(operands, _SPANS[span])
         return node if _shallow(operands) else _deep_checked(node)
 
     # --- clauses ---
@@ -567,7 +564,7 @@ class _ToIR:
         if alias is None:
             return ir.SelectItem(expr, None, expr.span)
         span = (expr.span[0], alias.end_pos)
-        return ir.SelectItem(expr, decode_name(alias), _share(span, span))
+        return ir.SelectItem(expr, decode_name(alias), _SPANS[span])
 
     def select(self, children: list[ir.SelectItem]) -> tuple[ir.SelectItem, ...]:
         return tuple(children)
@@ -577,7 +574,7 @@ class _ToIR:
         if direction is None:
             return ir.OrderKey(path, False, path.span)
         span = (path.span[0], direction.end_pos)
-        return ir.OrderKey(path, direction.type == "DESC", _share(span, span))
+        return ir.OrderKey(path, direction.type == "DESC", _SPANS[span])
 
     def order(self, children: list[ir.OrderKey]) -> tuple[ir.OrderKey, ...]:
         return tuple(children)
@@ -599,7 +596,7 @@ class _ToIR:
         return ir.Query(
             collection=intern(decode_name(name)), where=where, group_by=group or (),
             select=select or (), order_by=order or (), limit=limit, offset=offset,
-            span=_share(span, span),
+            span=_SPANS[span],
         )
 
     # --- writes ---
@@ -611,7 +608,7 @@ class _ToIR:
                 code="syntax.invalid-assignment", span=_span_of(op),
                 hint=f"write `{path.dotted} = ...`")
         span = (path.span[0], value.span[1])
-        return ir.SetField(path, value, _share(span, span))
+        return ir.SetField(path, value, _SPANS[span])
 
     def increment(self, children: list[Any]) -> ir.Increment:
         path, op, other, _plus, amount = children
@@ -627,7 +624,7 @@ class _ToIR:
                 hint=f"an increment adds to the field it sets: `{path.dotted} = "
                      f"{path.dotted} + n`")
         span = (path.span[0], amount.span[1])
-        return ir.Increment(path, amount, _share(span, span))
+        return ir.Increment(path, amount, _SPANS[span])
 
     def unset(self, children: list[Any]) -> ir.Unset:
         word, path = children
@@ -637,7 +634,7 @@ class _ToIR:
                 code="syntax.invalid-assignment", span=_span_of(word),
                 hint="an update sets fields with `set a = 1, b = b + 1, unset c`")
         span = (word.start_pos, path.span[1])
-        return ir.Unset(path, _share(span, span))
+        return ir.Unset(path, _SPANS[span])
 
     def write_where(self, children: list[Any]) -> Any:
         (cond,) = children
@@ -654,7 +651,7 @@ class _ToIR:
         end = _span_of(limit if limit is not None else where if where is not None
                        else assignments[-1])[1]
         span = (word.start_pos, end)
-        span = _share(span, span)
+        span = _SPANS[span]
         _require_where(where, "update", span, assignments[-1])
         return ir.Update(intern(decode_name(name)), tuple(assignments),
                          None if where is _EVERYTHING else where, limit, span)
@@ -669,7 +666,7 @@ class _ToIR:
                      "`delete from <collection> where ...`")
         end = _span_of(limit if limit is not None else where if where is not None else name)[1]
         span = (word.start_pos, end)
-        span = _share(span, span)
+        span = _SPANS[span]
         _require_where(where, "delete", span, name)
         return ir.Delete(intern(decode_name(name)), None if where is _EVERYTHING else where,
                          limit, span)
@@ -806,6 +803,17 @@ def _unexpected(stack: list[int], end_state: int, token: Token) -> ParseError:
     return ParseError(token, expected, _accepts(stack, end_state))
 
 
+def _unexpected_token(stack: list[int], end_state: int, token: Token | None, text: str,
+                      kind: str, offsets: tuple[int, int, int | None]) -> ParseError:
+    """The error for ``kind`` read where the tables have no action for it."""
+    first, pos, last = offsets
+    if kind == "$END":  # Lark's $END borrows the offsets of the last token
+        token = Token(kind, "", first, last) if last is not None else Token(kind, "", 0, None)
+    elif token is None:
+        token = Token(kind, text[first:pos], first, pos)
+    return _unexpected(stack, end_state, token)
+
+
 def _lalr(text: str, start: str) -> Any:
     """Lex and parse ``text`` from ``start``: Lark's ``feed_token`` loop over its tables."""
     states = _STATES
@@ -845,12 +853,8 @@ def _lalr(text: str, start: str) -> Any:
         while True:
             action = states[state_stack[-1]].get(kind)
             if action is None:
-                if is_end:  # Lark's $END borrows the offsets of the last token
-                    token = Token(kind, "", first, last) if last is not None else \
-                        Token(kind, "", 0, None)
-                elif token is None:
-                    token = Token(kind, text[first:pos], first, pos)
-                raise _unexpected(state_stack, end_state, token)
+                raise _unexpected_token(state_stack, end_state, token, text, kind,
+                                        (first, pos, last))
             if action >= 0:
                 assert not is_end, "the tables never shift the end of input"
                 state_stack.append(action)
@@ -1040,8 +1044,6 @@ def _run(text: str, start: str, parse: Callable[[str, str], Any] = _lalr) -> Any
             code="syntax.too-long", span=(MAX_QUERY_LENGTH, len(text)), source=text,
             hint="pass large value lists as a parameter",
         )
-    if len(_SPANS) > _MEMO_MAX or len(_LITERALS) > _MEMO_MAX or len(_PATHS) > _MEMO_MAX:
-        _bound_memos()
     try:
         return parse(text, start)
     except ParenthesisTooDeep as err:

@@ -17,7 +17,7 @@ from crossql.backends.base import Plan
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import Transaction
-    from crossql.runtime.writes import WriteResult
+    from crossql.semantics.writes import WriteResult
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from crossql.errors import BackendError, QuerySemanticError
 from crossql.grammar import parse_condition, parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from crossql.config import NoSQLConfig
     from crossql.runtime.store import BoundQuery, Collection, Document, Store
     from crossql.runtime.transaction import Transaction
-    from crossql.runtime.writes import WriteResult
+    from crossql.semantics.writes import WriteResult
 
 T = TypeVar("T")
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from crossql.backends import Plan
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.store import BoundQuery, Collection, Document, Store
-    from crossql.runtime.writes import WriteResult
+    from crossql.semantics.writes import WriteResult
 
 T = TypeVar("T")
 

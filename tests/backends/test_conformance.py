@@ -135,6 +135,7 @@ BINDINGS = [{"min": 18, "prefix": "A", "tag": "vip"}, {"min": 0, "prefix": "A", 
             {"min": 5, "prefix": "E", "tag": "vip"}, {"min": 1, "prefix": "Ev", "tag": "beta"}]
 
 
+@pytest.mark.gap("memory", reason="its plan is the bound query: no template to fill")
 def test_prepared_runs_with_filled_plans_return_the_reference_rows(
         runner: asyncio.Runner, people: Any) -> None:
     """Executions of a prepared query past its first few run filled plan templates
@@ -146,7 +147,5 @@ def test_prepared_runs_with_filled_plans_return_the_reference_rows(
         got = runner.run(prepared.fetch(**values))
         assert same_rows(got, want, ordered=False), (values, got, want)
     templates = people._cache.get(PREPARED, people.driver)._templates
-    if people.driver == "memory":  # its plan is the bound query: nothing to fill
-        assert templates is None
-    else:  # one kind of values: one template, checked twice, then trusted
-        assert [t.checks_left for t in templates.values()] == [0]
+    # one kind of values: one template, checked twice, then trusted
+    assert [t.checks_left for t in templates.values()] == [0]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from crossql.errors import BackendError, CapabilityError, TransactionConflict
-from crossql.runtime.writes import apply
+from crossql.semantics.writes import apply
 from tests.backends.conftest import canonical, load
 from tests.backends.test_dynamodb_writes import NESTED, NESTED_DOCS
 from tests.backends.write_differential import typed_writes

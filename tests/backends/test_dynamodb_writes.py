@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from crossql import ir
 from crossql.errors import CapabilityError
 from crossql.grammar import parse_statement
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 from tests.backends.conftest import load
 from tests.backends.write_differential import DOCS, compare_write, run_on_docs, typed_writes
 from tests.budget import examples

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from crossql import ir
 from crossql.errors import BackendError, CapabilityError
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 from tests.backends.conftest import load
 from tests.backends.write_differential import (
     DOCS,

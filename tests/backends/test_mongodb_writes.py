@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 from tests.backends.write_differential import compare_write, run_on_docs, typed_writes
 from tests.budget import examples
 from tests.strategies import MAX_DOCS, documents

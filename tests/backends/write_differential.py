@@ -1,5 +1,5 @@
 """Differential testing of writes: the same generated ``update``/``delete`` applied by
-the reference (``crossql.runtime.writes.apply``) and by a backend from the same
+the reference (``crossql.semantics.writes.apply``) and by a backend from the same
 starting documents; the collections after, and the counts, must be identical."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from crossql.errors import CapabilityError
-from crossql.runtime.writes import WriteResult, apply, chosen
+from crossql.semantics.writes import WriteResult, apply, chosen
 from tests.backends.conftest import canonical, load
 from tests.strategies import (
     DEFAULT_SCHEMA,

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
 
-from crossql import ir
+from crossql import ir, visitor
 from crossql.backends.base import Capabilities, refuse
 from crossql.backends.dynamodb.expressions import (
     Between,
@@ -241,7 +241,7 @@ def _predicate_path(cond: ir.Condition) -> ir.Path | None:
 
 
 def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
-    return list(ir.paths(cond))
+    return visitor.paths(cond)
 
 
 def _bad_number(cond: ir.Condition) -> tuple[ir.Literal, UnstorableValue] | None:

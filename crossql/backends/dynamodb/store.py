@@ -56,9 +56,9 @@ from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
-from crossql.runtime.writes import WriteResult, strict_equal, updated
+from crossql.semantics.reference import MISSING, get_path
+from crossql.semantics.writes import WriteResult, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder

@@ -48,10 +48,10 @@ from crossql.backends.dynamodb.writes import DynamoWritePlan
 from crossql.compiler.checks import bind
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.reference import evaluate_condition
 from crossql.runtime.store import BoundQuery, Document, Store, as_text
 from crossql.runtime.transaction import TransactionScope
-from crossql.runtime.writes import WriteResult, selects, strict_equal, updated
+from crossql.semantics.reference import evaluate_condition
+from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import QueryBuilder

@@ -57,8 +57,8 @@ from crossql.backends.dynamodb.schema import (
 )
 from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
 from crossql.errors import CapabilityError
-from crossql.runtime.reference import MISSING, get_path
-from crossql.runtime.writes import updated
+from crossql.semantics.reference import MISSING, get_path
+from crossql.semantics.writes import updated
 
 BACKEND = "dynamodb"
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from crossql import ir
+from crossql import ir, visitor
 from crossql.backends.base import Capabilities
 from crossql.backends.firestore.filters import (
     ALWAYS,
@@ -332,7 +332,7 @@ class _Compiler(FilterBuilder):
                 "a collection id is not empty, has no `/`, is not `.` or `..` or `__...__`, "
                 "and is at most 1500 bytes")
         _remember(q.collection)
-        for node in ir.paths(q):
+        for node in visitor.paths(q):
             segments = node.segments
             if segments in GOOD_NAMES:
                 continue

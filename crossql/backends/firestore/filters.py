@@ -49,7 +49,7 @@ from crossql.backends.firestore.plan import (
 )
 from crossql.compiler.templates import Hole, HoleInspected, Refill
 from crossql.errors import CapabilityError
-from crossql.runtime.reference import freeze
+from crossql.semantics.reference import freeze
 
 BACKEND = "firestore"
 

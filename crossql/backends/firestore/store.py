@@ -43,9 +43,9 @@ from crossql.backends.firestore.results import is_driver_error as _is_driver_err
 from crossql.backends.firestore.results import plain as _plain
 from crossql.errors import BackendError, ConfigError, TransactionConflict
 from crossql.runtime import observe
-from crossql.runtime.reference import MISSING, evaluate_condition, get_path
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope
+from crossql.semantics.reference import MISSING, evaluate_condition, get_path
 
 if TYPE_CHECKING:
     from crossql.config import FirestoreConfig

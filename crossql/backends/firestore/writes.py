@@ -4,7 +4,7 @@ batch), each write with the document's ``last_update_time`` as precondition.
 The plan reads the documents the ``where`` selects (the read plan of ``from <c>
 where <cond> [limit n]``: exactly the read's filters and refusals). From each
 snapshot it computes the document's new values client-side, with the reference
-semantics of writes (crossql/runtime/writes.py): ``p = p + n`` adds to a number
+semantics of writes (crossql/semantics/writes.py): ``p = p + n`` adds to a number
 only, ``set a.b = v`` writes below a map or a missing ``a``; a document where an
 assignment does not apply is not matched. Then it writes the fields that changed
 (``batch.update(ref, {path: value | DELETE_FIELD})``) or deletes
@@ -41,9 +41,9 @@ from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.plan import FirestorePlan, field_path
 from crossql.backends.firestore.results import driver_error, is_driver_error, plain
 from crossql.errors import BackendError, CapabilityError
-from crossql.runtime.reference import get_path
 from crossql.runtime.store import Document, with_id_first
-from crossql.runtime.writes import WriteResult, assignment_applies, selects, strict_equal, updated
+from crossql.semantics.reference import get_path
+from crossql.semantics.writes import WriteResult, assignment_applies, selects, strict_equal, updated
 
 BACKEND = "firestore"
 BATCH_SIZE = 500

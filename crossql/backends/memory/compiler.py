@@ -58,7 +58,7 @@ def compile_memory(query: ir.Query, *, schema: Any = None, options: Any = None) 
 @dataclass(frozen=True, slots=True)
 class MemoryWritePlan(Plan):
     """Apply a bound ``update``/``delete`` with the reference semantics of writes
-    (``crossql.runtime.writes``); atomic: a failure leaves nothing written."""
+    (``crossql.semantics.writes``); atomic: a failure leaves nothing written."""
 
     statement: ir.Update | ir.Delete
     backend = "memory"

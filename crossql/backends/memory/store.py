@@ -11,10 +11,17 @@ from crossql.backends import Plan
 from crossql.backends.memory.compiler import MemoryPlan, MemoryWritePlan
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime import observe
-from crossql.runtime.reference import copy_value, evaluate_condition, freeze, run
 from crossql.runtime.store import Document, Store
 from crossql.runtime.transaction import TransactionScope
-from crossql.runtime.writes import WriteResult, apply
+from crossql.semantics.reference import (
+    MAX_DOCUMENT_DEPTH,
+    copy_value,
+    document_depth,
+    evaluate_condition,
+    freeze,
+    run,
+)
+from crossql.semantics.writes import WriteResult, apply
 
 
 class MemoryStore(Store):
@@ -183,27 +190,6 @@ class _MemoryTransaction(TransactionScope):
 
     async def abort(self) -> None:
         self._view._collections.clear()
-
-
-MAX_DOCUMENT_DEPTH = 100
-"""Maps and lists nested in a stored document, at most (as MongoDB): every stage that
-walks a document recurses, so a deeper one would end in a RecursionError."""
-
-
-def document_depth(value: Any) -> int:
-    """How deep maps and lists nest in ``value`` (iteratively; stops past the limit)."""
-    deepest = 0
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list | tuple):
-            depth += 1
-            deepest = max(deepest, depth)
-            if depth > MAX_DOCUMENT_DEPTH:
-                return depth
-            stack.extend((v, depth) for v in (item.values() if isinstance(item, dict) else item)
-                         if isinstance(v, dict | list | tuple))
-    return deepest
 
 
 def _key(doc_id: Any) -> Any:

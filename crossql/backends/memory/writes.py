@@ -1,6 +1,6 @@
 """What the memory backend does with writes and transactions, as data (the support
 matrix's write rows). The writes themselves are the reference semantics
-(crossql/runtime/writes.py), run by ``MemoryStore.execute_plan``."""
+(crossql/semantics/writes.py), run by ``MemoryStore.execute_plan``."""
 
 from __future__ import annotations
 

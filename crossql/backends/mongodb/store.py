@@ -28,7 +28,7 @@ from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime import observe
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope, backoff
-from crossql.runtime.writes import WriteResult
+from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from crossql.config import MongoConfig

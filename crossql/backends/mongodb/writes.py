@@ -2,7 +2,7 @@
 
 The filter is the read filter of the ``where`` (``filters.FilterBuilder``: exactly
 the three-valued reference semantics), and with it the guards of
-``crossql.runtime.writes``: each proper prefix of an assigned path is missing or a
+``crossql.semantics.writes``: each proper prefix of an assigned path is missing or a
 map (never an array: MongoDB would traverse it), and the field of ``p = p + n``
 holds a number (``$inc`` would create a missing field and refuse a string). So a
 document the reference does not write is not matched here either.

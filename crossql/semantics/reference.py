@@ -42,6 +42,27 @@ _ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
 # --- values ---------------------------------------------------------------
 
 
+MAX_DOCUMENT_DEPTH = 100
+"""Maps and lists nested in a stored document, at most (as MongoDB): every stage that
+walks a document recurses, so a deeper one would end in a RecursionError."""
+
+
+def document_depth(value: Any) -> int:
+    """How deep maps and lists nest in ``value`` (iteratively; stops past the limit)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_DOCUMENT_DEPTH:
+                return depth
+            stack.extend((v, depth) for v in (item.values() if isinstance(item, dict) else item)
+                         if isinstance(v, dict | list | tuple))
+    return deepest
+
+
 def get_path(doc: Any, segments: tuple[str, ...]) -> Any:
     """The value at a dotted path, or ``MISSING``; never looks inside arrays."""
     current = doc
