@@ -14,9 +14,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "crossql"
 DRIVERS = ("pymongo", "motor", "boto3", "botocore", "aioboto3", "aiobotocore", "google",
            "grpc")
-STORE_MODULES = ("store", "transaction", "_driver")
-"""Module names, in a backend's folder, that run plans (they may import the runtime and,
-inside functions, the driver); every other module of the folder is compile-time."""
+STORE_MODULES = ("store", "transaction", "_driver", "config")
+"""Module names, in a backend's folder, that run plans or open them (they may import the
+runtime and, inside functions, the driver; ``config`` is the configuration block, whose
+store factory opens the store); every other module of the folder is compile-time."""
 
 
 def _name(path: Path) -> str:
@@ -133,7 +134,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the backend interface (Plan, BackendSpec, refuse) and the registry, which finds a
     # backend by name when asked (importlib), so compile_statement imports none
     ("compiler", ("crossql.compiler", "crossql.compiler.*", "crossql.backends",
-                  "crossql.backends.base")),
+                  "crossql.backends.base", "crossql.backends.registry")),
     ("reference semantics", ("crossql.semantics", "crossql.semantics.*")),
     ("backend compilers", ("crossql.backends.*",)),
     ("runtime", ("crossql.runtime", "crossql.runtime.*", "crossql.config")),
@@ -141,7 +142,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # connect_sync wraps crossql.connect in a thread: API surface kept in runtime/
     ("api and command line", ("crossql", "crossql.__main__", "crossql.api", "crossql.cli",
                               "crossql.portability", "crossql.config_reference",
-                              "crossql.runtime.sync")),
+                              "crossql.runtime.sync", "crossql.queries", "crossql.pytest_plugin",
+                              "crossql.testing", "crossql.testing.*")),
 )
 """The layers, lowest first: a module imports only modules of its own layer or below."""
 
