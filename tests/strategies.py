@@ -1004,3 +1004,50 @@ def queries_with_names_backends_may_refuse(draw: st.DrawFn) -> ir.Query:
     collection = draw(hostile) if draw(st.integers(0, 3)) == 0 else query.collection
     return replace(query, collection=collection, select=tuple(select),
                                order_by=order_by)
+
+
+# --- cursor pagination (issue 18) --------------------------------------------------------
+
+PAGE_ORDERS: tuple[str, ...] = ("order by v", "order by v desc", "order by a desc, b asc",
+                                "", "order by a, v desc", "order by b desc, a desc")
+"""The orders the paging differential walks (``""``: no order by, the id alone)."""
+
+
+def _page_value(draw: st.DrawFn, shared: list[Any], mixed: bool) -> Any:
+    """An order value: often one of a few shared ones (ties), null or missing
+    (``MISSING_VALUE``), of mixed types when ``mixed``."""
+    roll = draw(st.integers(0, 19))
+    if roll < 2:
+        return None
+    if roll < 4:  # enough null and missing that pages end among them
+        return MISSING_VALUE
+    if roll < 10:
+        return draw(st.sampled_from(shared))
+    if mixed and roll < 13:
+        return draw(st.one_of(st.booleans(), st.text("abcz", max_size=3)))
+    return draw(st.integers(-50, 50) | st.floats(-50, 50, allow_nan=False).map(
+        lambda x: round(x, 1)))
+
+
+MISSING_VALUE: Any = object()
+"""``_page_value``'s stand-in for a field left out of the document."""
+
+
+@st.composite
+def paging_documents(draw: st.DrawFn, max_docs: int = 40, *,
+                     mixed: bool = True) -> list[dict[str, Any]]:
+    """Documents to page through: ids of mixed widths, order fields ``v``, ``a``, ``b``
+    heavy with ties, null and missing values (and, when ``mixed``, strings and bools,
+    which sort after numbers in the reference)."""
+    count = draw(st.integers(0, max_docs))
+    shared = [1, 2, 2.5, "x"] if mixed else [1, 2, 2.5]
+    ids = draw(st.lists(st.integers(0, 10_000), min_size=count, max_size=count, unique=True))
+    docs = []
+    for n in ids:
+        doc: dict[str, Any] = {"_id": f"d{n}"}
+        for name in ("v", "a", "b"):
+            value = _page_value(draw, shared, mixed)
+            if value is not MISSING_VALUE:
+                doc[name] = value
+        docs.append(doc)
+    return docs

@@ -17,7 +17,7 @@ from crossql import ir
 from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
-from crossql.errors import BackendError, QuerySemanticError
+from crossql.errors import BackendError, QueryError, QuerySemanticError
 from crossql.grammar import parse_condition, parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
@@ -25,6 +25,7 @@ from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.runtime.paging import Page, PagePlan, PageRequest
     from crossql.runtime.transaction import Transaction, TransactionScope
 
 Document = dict[str, Any]
@@ -41,6 +42,13 @@ class Store(abc.ABC):
 
     driver: str = ""
     """The backend this store runs plans on (memory, mongodb, dynamodb, firestore)."""
+    cursor_secret: str | bytes | None = None
+    """The key page cursors are signed with (HMAC-SHA256; the configuration's
+    ``cursor_secret``); None: cursors are checked against accidental change only."""
+    page_resume: str = ("the query's condition and'ed with the range condition "
+                        "`(k > last) or (k == last and _id > last_id)` on the order keys, "
+                        "compiled by the backend")
+    """How a page after a cursor resumes on this backend (``explain`` of a page plan)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,6 +138,50 @@ class Store(abc.ABC):
         """A handle on one collection (nothing is created until written)."""
         return Collection(self, name)
 
+    # -- pages ---------------------------------------------------------------------
+    def page_plan(self, text: str | QueryBuilder, /, *, size: int, after: str | None = None,
+                  **params: Any) -> PagePlan:
+        """The plan ``page(text, size=size, after=after, **params)`` would run; its
+        ``explain()`` says how the page resumes after the cursor (docs/pagination.md)."""
+        text, bound = as_text(text, params)
+        return self.prepare(text).page_plan(size=size, after=after, **(bound or {}))
+
+    async def page(self, text: str | QueryBuilder, /, *, size: int, after: str | None = None,
+                   total: bool = False, **params: Any) -> Page:
+        """One page of a query's rows: at most ``size`` of them, in the query's order with
+        ``_id`` as the last key, after the row ``after`` (a page's ``next_cursor``) ended
+        on; ``total=True`` counts the query's documents too (docs/pagination.md)."""
+        text, bound = as_text(text, params)
+        return await self.prepare(text).page(size=size, after=after, total=total,
+                                             **(bound or {}))
+
+    def compile_page(self, req: PageRequest) -> Plan:
+        """The backend's plan reading one page (the generic form: the page query, its
+        resume condition in ``where``, through the backend's compiler)."""
+        from crossql.backends import get_backend
+
+        query = req.page_query()
+        try:
+            return get_backend(self.driver).compile(query, schema=self._schema,
+                                                    options=self._options)
+        except QueryError as err:
+            raise err.with_source(query.source) from None
+
+    async def run_page(self, plan: PagePlan) -> list[Document]:
+        """The whole documents of one page, at most ``plan.request.read`` of them."""
+        if plan.inner is None:
+            return []
+        return [doc async for doc in self.run_plan(plan.inner)]
+
+    async def count_unpaged(self, query: ir.Query) -> int:
+        """How many documents a bound query matches without ``limit``/``offset``."""
+        from crossql.backends import get_backend
+        from crossql.runtime.paging import unpaged
+
+        plan = get_backend(self.driver).compile(unpaged(query), schema=self._schema,
+                                                options=self._options)
+        return await self.count_plan(plan)
+
     # -- writes ------------------------------------------------------------------
     def write_plan(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
                    params: Mapping[str, Any] | None = None) -> Plan:
@@ -186,6 +238,7 @@ class Store(abc.ABC):
         """Give ``view`` (a store running inside a transaction) this store's plan cache,
         schema, options and named backends."""
         view._cache = self._cache
+        view.cursor_secret = self.cursor_secret
         view._schema = self._schema
         view._options = self._options
         view._group = self._group
@@ -260,6 +313,27 @@ class BoundQuery:
     async def count(self, **params: Any) -> int:
         """How many rows for these parameters."""
         return await self.store.count_plan(self.prepared.plan(params))
+
+    def page_plan(self, *, size: int, after: str | None = None, **params: Any) -> PagePlan:
+        """The plan of one page for these parameters (``Store.page_plan``)."""
+        from crossql.runtime.paging import PagePlan, request
+
+        store = self.store
+        req = request(self.prepared.checked, params, store.driver, size=size, after=after,
+                      secret=store.cursor_secret)
+        inner = store.compile_page(req) if req.read else None
+        return PagePlan(req, inner, store.page_resume, store.driver)
+
+    async def page(self, *, size: int, after: str | None = None, total: bool = False,
+                   **params: Any) -> Page:
+        """One page of rows for these parameters (``Store.page``)."""
+        from crossql.runtime.paging import finish
+
+        store = self.store
+        plan = self.page_plan(size=size, after=after, **params)
+        docs = await store.run_page(plan)
+        count = await store.count_unpaged(plan.request.query) if total else None
+        return finish(plan.request, docs, store.cursor_secret, count)
 
 
 def with_id_first(doc: Mapping[str, Any], doc_id: Any) -> Document:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from crossql import ir
@@ -11,6 +12,7 @@ from crossql.backends import Plan
 from crossql.backends.memory.compiler import MemoryPlan, MemoryWritePlan
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime import observe
+from crossql.runtime.paging import PagePlan
 from crossql.runtime.store import Document, Store
 from crossql.runtime.transaction import TransactionScope
 from crossql.semantics.reference import (
@@ -19,7 +21,9 @@ from crossql.semantics.reference import (
     document_depth,
     evaluate_condition,
     freeze,
+    get_path,
     run,
+    sort_key,
 )
 from crossql.semantics.writes import WriteResult, apply
 
@@ -64,6 +68,26 @@ class MemoryStore(Store):
     async def count_plan(self, plan: Plan) -> int:
         query, docs = self._docs(plan)
         return len(run(query, docs))
+
+    page_resume = ("the reference order of every matching document, from the first row "
+                   "that sorts strictly after the cursor's values (the oracle of the other "
+                   "backends: no resume condition)")
+
+    async def run_page(self, plan: PagePlan) -> list[Document]:
+        """The page by the reference alone: sort every matching document by the walk's
+        keys and keep the rows whose keys sort strictly after the cursor's values."""
+        req = plan.request
+        if not req.read:
+            return []
+        docs = list((self._read(req.query.collection) or {}).values())
+        observe.sent(0, len(docs))
+        walk = replace(req.query, select=(), limit=None, offset=None,
+                       order_by=tuple(ir.OrderKey(k.path, k.descending) for k in req.keys))
+        rows = run(walk, docs)
+        if req.after is not None:
+            after = req.after
+            rows = [row for row in rows if _sorts_after(req, row, after)]
+        return rows[:req.read]
 
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
         target = self._read(collection) or {}
@@ -190,6 +214,15 @@ class _MemoryTransaction(TransactionScope):
 
     async def abort(self) -> None:
         self._view._collections.clear()
+
+
+def _sorts_after(req: Any, doc: Document, values: tuple[Any, ...]) -> bool:
+    """Whether ``doc`` sorts strictly after the row whose walk-key values are ``values``."""
+    for key, value in zip(req.keys, values, strict=True):
+        mine, theirs = sort_key(get_path(doc, key.path.segments)), sort_key(value)
+        if mine != theirs:
+            return bool((mine > theirs) != key.descending)
+    return False
 
 
 def _key(doc_id: Any) -> Any:
