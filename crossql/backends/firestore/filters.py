@@ -37,6 +37,7 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends.firestore.plan import (
     ID_FIELD,
     INEQUALITY_OPS,
@@ -50,6 +51,7 @@ from crossql.backends.firestore.plan import (
 from crossql.compiler.templates import Hole, HoleInspected, Refill
 from crossql.errors import CapabilityError
 from crossql.runtime.reference import freeze
+from crossql.visitor import ConditionVisitor
 
 BACKEND = "firestore"
 
@@ -469,20 +471,36 @@ def _set_filter(path: tuple[str, ...], one: FilterOp, many: FilterOp, values: li
 
 Refuse = Callable[..., CapabilityError]
 
-GOOD_NAMES: set[str | tuple[str, ...]] = {("_id",)}
+GOOD_NAMES: Memo[str | tuple[str, ...], bool] = Memo(4096, "firestore good names")
 """Collection names and field paths (segments) found valid (the compiler's name check):
-checking a name again is a set lookup. Bounded: names come from queries."""
+checking a name again is a lookup. Bounded: names come from queries."""
+GOOD_NAMES.put(("_id",), True)
+
+_REFUSED: dict[type, tuple[str, str, str, str]] = {
+    ir.Matches: ("matches", "matches", "firestore cannot evaluate `matches`",
+                 "Firestore has no regular-expression filter; `startswith` is the one "
+                 "string test it can answer (as a range)"),
+    ir.Size: ("size", "size", "firestore cannot evaluate `size(...)`",
+              "Firestore cannot filter on the length of an array; store the length "
+              "in a field of its own and compare that"),
+}
+"""The predicates Firestore has no filter for: (rule, construct, message, hint)."""
 
 
-class FilterBuilder:
+class FilterBuilder(ConditionVisitor[Node]):
     """Builds the filter of documents where a condition is true or false.
 
-    ``refuse(code, construct, node, message, hint)`` makes the located error.
-    """
+    ``refusal(rule, construct, node, message, hint)`` makes the located error. One
+    ``visit_<Node>`` per condition node, each called as ``(node, truth, at, negation)``:
+    ``at`` is the node errors point at (the innermost `not` when the form is pushed
+    down), ``negation`` the innermost ``not`` above the node."""
 
-    def __init__(self, refuse: Refuse,
+    NAME = BACKEND
+    UNSUPPORTED = frozenset(_REFUSED)
+
+    def __init__(self, refusal: Refuse,
                  required: frozenset[tuple[str, ...]] = frozenset()) -> None:
-        self.refuse = refuse
+        self.refusal = refusal
         self.required = required
         """Paths present in every document (the schema says so): for them "missing"
         is impossible, so `exists`, `not (p == null)` and `not (p != null)` are exact."""
@@ -498,25 +516,32 @@ class FilterBuilder:
     def build(self, cond: ir.Condition, truth: bool = True, negation: ir.Not | None = None) -> Node:
         """The filter of documents where ``cond`` evaluates to ``truth``. ``negation`` is
         the innermost ``not`` above ``cond``: errors about a pushed-down form point at it."""
-        handler = _HANDLERS.get(type(cond))
-        if handler is None:  # pragma: no cover
-            raise TypeError(f"unhandled condition node {type(cond).__name__}")
-        return handler(self, cond, truth, cond if truth or negation is None else negation,
-                       negation)
+        at = cond if truth or negation is None else negation
+        try:
+            handler = self.DISPATCH[type(cond)]  # visit(), less a call: each compile's first
+        except KeyError:
+            return self.visit(cond, truth, at, negation)  # not a condition node: its error
+        built: Node = handler(self, cond, truth, at, negation)
+        return built
 
-    # -- one method per condition node: (node, truth, at, negation), ``at`` being the
-    # node errors point at (the innermost `not` when the form is pushed down)
-    def _not(self, cond: ir.Not, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+    def refuse(self, node: ir.Condition, *args: Any) -> Node:
+        """A predicate of ``UNSUPPORTED``: its located refusal (at ``args[1]``, ``at``)."""
+        rule, construct, message, hint = _REFUSED[type(node)]
+        raise self.refusal(rule, construct, args[1], message, hint)
+
+    def visit_Not(self, cond: ir.Not, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         operand = cond.operand
         truth = not truth
-        # build(operand, truth, cond), without its lookup
-        return _HANDLERS[type(operand)](self, operand, truth, operand if truth else cond, cond)
+        # build(operand, truth, cond), without its checks
+        built: Node = self.DISPATCH[type(operand)](self, operand, truth,
+                                                   operand if truth else cond, cond)
+        return built
 
     # `and`/`or` build their operands inline (``build`` of each): the hottest loop
     # (loops, not list comprehensions: in Python 3.11 each comprehension is a function
     # call of its own, dear next to two or three operands)
-    def _and(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        handlers = _HANDLERS
+    def visit_And(self, cond: ir.And, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        handlers = self.DISPATCH
         parts: list[Node] = []
         add = parts.append
         if truth:
@@ -531,8 +556,8 @@ class FilterBuilder:
                 add(handlers[type(c)](self, c, False, negation, negation))
         return or_(parts, at)
 
-    def _or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        handlers = _HANDLERS
+    def visit_Or(self, cond: ir.Or, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+        handlers = self.DISPATCH
         parts: list[Node] = []
         add = parts.append
         if truth:
@@ -547,7 +572,7 @@ class FilterBuilder:
                 add(handlers[type(c)](self, c, False, negation, negation))
         return and_(parts)
 
-    def _exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+    def visit_Exists(self, cond: ir.Exists, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         path = cond.path
         if path.segments not in GOOD_NAMES:
             self.new_names = True
@@ -558,7 +583,8 @@ class FilterBuilder:
         self.made_exists += 1
         return Exists(path.segments, at)
 
-    def _compare(self, cond: ir.Compare, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+    def visit_Compare(self, cond: ir.Compare, truth: bool, at: Any,
+                      negation: ir.Not | None) -> Node:
         op = cond.op
         literal = cond.value
         value = literal.value if type(literal) is _LITERAL else _value(literal)
@@ -573,7 +599,8 @@ class FilterBuilder:
             return self.order(cond.path, op if truth else _NEGATED[op], value, at)
         return FieldFilter(segments, op if truth else _NEGATED[op], value, at)
 
-    def _between(self, cond: ir.Between, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+    def visit_Between(self, cond: ir.Between, truth: bool, at: Any,
+                      negation: ir.Not | None) -> Node:
         path = cond.path
         lo, hi = _value(cond.low), _value(cond.high)
         segments = path.segments
@@ -589,7 +616,7 @@ class FilterBuilder:
             return and_([self.order(path, ">=", lo, at), self.order(path, "<=", hi, at)])
         return or_([self.order(path, "<", lo, at), self.order(path, ">", hi, at)], at)
 
-    def _in(self, cond: ir.In, truth: bool, at: Any, negation: ir.Not | None) -> Node:
+    def visit_In(self, cond: ir.In, truth: bool, at: Any, negation: ir.Not | None) -> Node:
         listed = cond.values
         segments = cond.path.segments
         if segments not in GOOD_NAMES:
@@ -607,7 +634,7 @@ class FilterBuilder:
                 return _set_filter(segments, "!=", "not-in", stored, at)
         return self.in_(cond.path, _value(listed), truth != cond.negated, at)
 
-    def _contains(self, cond: ir.Contains, truth: bool, at: Any,
+    def visit_Contains(self, cond: ir.Contains, truth: bool, at: Any,
                   negation: ir.Not | None) -> Node:
         literal = cond.value
         value = literal.value if type(literal) is _LITERAL else _value(literal)
@@ -618,19 +645,19 @@ class FilterBuilder:
             return FieldFilter(segments, "array_contains", value, at)  # `contains` as it is
         return self.contains(cond.path, [value], truth, at, cond, "contains")
 
-    def _contains_any(self, cond: ir.ContainsAny, truth: bool, at: Any,
+    def visit_ContainsAny(self, cond: ir.ContainsAny, truth: bool, at: Any,
                       negation: ir.Not | None) -> Node:
         if cond.path.segments not in GOOD_NAMES:
             self.new_names = True
         return self.contains(cond.path, _value(cond.values), truth, at, cond, "contains any")
 
-    def _contains_all(self, cond: ir.ContainsAll, truth: bool, at: Any,
+    def visit_ContainsAll(self, cond: ir.ContainsAll, truth: bool, at: Any,
                       negation: ir.Not | None) -> Node:
         if cond.path.segments not in GOOD_NAMES:
             self.new_names = True
         return self.contains_all(cond.path, _value(cond.values), truth, at, cond)
 
-    def _startswith(self, cond: ir.StartsWith, truth: bool, at: Any,
+    def visit_StartsWith(self, cond: ir.StartsWith, truth: bool, at: Any,
                     negation: ir.Not | None) -> Node:
         segments = cond.path.segments
         if segments not in GOOD_NAMES:
@@ -649,20 +676,8 @@ class FilterBuilder:
                             FieldFilter(segments, "<", prefix[:-1] + chr(code), at)))
         return self.startswith(cond.path, prefix, truth, at)
 
-    def _matches(self, cond: ir.Matches, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        raise self.refuse(
-            "matches", "matches", at, "firestore cannot evaluate `matches`",
-            "Firestore has no regular-expression filter; `startswith` is the one "
-            "string test it can answer (as a range)")
-
-    def _size(self, cond: ir.Size, truth: bool, at: Any, negation: ir.Not | None) -> Node:
-        raise self.refuse(
-            "size", "size", at, "firestore cannot evaluate `size(...)`",
-            "Firestore cannot filter on the length of an array; store the length "
-            "in a field of its own and compare that")
-
     def _not_exists(self, at: Any, path: ir.Path) -> CapabilityError:
-        return self.refuse(
+        return self.refusal(
             "not-exists", "not exists", at,
             f"firestore cannot find documents without `{path.dotted}`",
             "Firestore indexes only the fields a document has, so no filter matches a "
@@ -701,8 +716,8 @@ class FilterBuilder:
         if value == "":
             return ALWAYS if op in (">", ">=") else NEVER
         if not valid_document_id(value):
-            raise self.refuse(
-                "id-value", "_id", at,
+            raise self.refusal(
+                "id-value", "value", at,
                 f"firestore cannot compare document ids with {value!r}",
                 "Firestore compares ids as document paths; compare `_id` with a valid "
                 "document id (no `/`, not `.`/`..`, not `__...__`)")
@@ -736,12 +751,12 @@ class FilterBuilder:
     def _array_refusals(self, path: ir.Path, values: list[Any], truth: bool, at: Any,
                         construct: str) -> None:
         if not truth:
-            raise self.refuse(
-                "not-contains", f"not {construct}", at,
+            raise self.refusal(
+                "not-contains", construct, at,
                 f"firestore cannot find arrays that do not match `{construct}`",
                 "Firestore has no array-does-not-contain filter")
         if any(v is None for v in values):
-            raise self.refuse(
+            raise self.refusal(
                 "contains-null", construct, at,
                 f"firestore cannot find a null element with `{construct}`",
                 "Firestore's array-contains filters never match a null element")
@@ -766,12 +781,12 @@ class FilterBuilder:
             return NEVER  # no Firestore array holds an array
         elements = _dedupe(values)
         if not elements:
-            raise self.refuse(
+            raise self.refusal(
                 "contains-all", "contains all", at,
                 "firestore cannot evaluate `contains all []`",
                 "it is true for every array, and Firestore cannot test that a field is an array")
         if len(elements) > 1:
-            raise self.refuse(
+            raise self.refusal(
                 "contains-all", "contains all", at,
                 f"firestore cannot evaluate `contains all` with {len(elements)} values",
                 "Firestore allows one array-contains per query (or per disjunction); "
@@ -813,23 +828,6 @@ def _value(value: ir.Value) -> Any:
     if isinstance(value, ir.Param):  # pragma: no cover - plans are compiled from bound IR
         raise ValueError(f"parameter :{value.name} is not bound")
     return ir.python_value(value)
-
-
-_HANDLERS: dict[type, Callable[[FilterBuilder, Any, bool, Any, ir.Not | None], Node]] = {
-    ir.Not: FilterBuilder._not,
-    ir.And: FilterBuilder._and,
-    ir.Or: FilterBuilder._or,
-    ir.Exists: FilterBuilder._exists,
-    ir.Compare: FilterBuilder._compare,
-    ir.Between: FilterBuilder._between,
-    ir.In: FilterBuilder._in,
-    ir.Contains: FilterBuilder._contains,
-    ir.ContainsAny: FilterBuilder._contains_any,
-    ir.ContainsAll: FilterBuilder._contains_all,
-    ir.StartsWith: FilterBuilder._startswith,
-    ir.Matches: FilterBuilder._matches,
-    ir.Size: FilterBuilder._size,
-}
 
 
 # --- after building: exists, options, limits ------------------------------------------------
