@@ -722,8 +722,33 @@ class _Compiler(FilterBuilder):
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
+        """The plan of an aggregation query (no ``group by``): one row."""
         q = self.query
         offset, limit = self.page()
+        aggregations, outputs, empty, fields = self.aggregations(tree)
+        one_row = offset == 0 and (limit is None or limit > 0)
+        row = {".".join(o.key): empty[o.aggregation or ""] for o in outputs}
+        if _matches_nothing(tree) or not one_row:
+            reason = ("the condition matches no document, so the aggregates are of nothing"
+                      if one_row else "the offset/limit leaves out the single row")
+            return FirestorePlan(q.collection, outputs=tuple(outputs),
+                                 static_rows=(row,) if one_row else (),
+                                 options=self.options, notes=(reason,))
+        inequality = self.check_inequality_fields(tree)
+        orders = self.aggregated_orders(fields) if self.on_id else []
+        implicit = [f for f in inequality if f not in {o.field for o in orders}]
+        self.check_limits(tree, len(orders) + len(implicit))
+        steps: tuple[Step, ...] = (() if _matches_all(tree) else (Where(tree),)) + tuple(orders)
+        return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
+                             outputs=tuple(outputs), options=self.options,
+                             notes=self.notes)
+
+    def aggregations(self, tree: Filter) -> tuple[
+            list[Aggregation], list[Output], dict[str, Any],
+            list[tuple[tuple[str, ...], ir.SelectItem]]]:
+        """The select list's aggregations, their outputs, the row of an empty input (by
+        alias) and the aggregated fields (with their items), each checked."""
+        q = self.query
         aggregations: list[Aggregation] = []
         outputs: list[Output] = []
         empty: dict[str, Any] = {}
@@ -734,81 +759,85 @@ class _Compiler(FilterBuilder):
             agg = item.expr
             assert isinstance(agg, ir.Aggregate)
             alias = f"a{i}"
-            key = output_key(item)
-            if agg.func in ("min", "max"):
-                raise self.refusal(
-                    "aggregate", agg.func, agg, f"firestore cannot evaluate `{agg.func}(...)`",
-                    f"Firestore has count, sum and avg only; for {agg.func} order by the "
-                    f"field {'desc' if agg.func == 'max' else 'asc'} and take `limit 1`")
             arg = agg.arg.segments if agg.arg is not None else None
             if agg.func == "count":
                 if arg is not None and arg != ("_id",) and not non_null_known:
                     non_null, non_null_known = non_null_fields(tree), True
-                if arg is not None and arg != ("_id",) and not (
-                        non_null is None or arg in non_null):
-                    dotted = ".".join(arg)
-                    raise self.refusal(
-                        "count-field", "count(p)", agg,
-                        f"firestore cannot evaluate `count({dotted})`",
-                        f"Firestore counts documents only; add a test of `{dotted}` that "
-                        f"excludes null to `where` (e.g. `{dotted} != null`) and use count()")
+                self.check_count(agg, arg, non_null)
                 aggregations.append(Aggregation("count", None, alias))
                 empty[alias] = 0
             else:
-                if arg == ("_id",):
-                    raise self.refusal(
-                        "aggregate", agg.func, agg,
-                        f"firestore cannot evaluate `{agg.func}(_id)`",
-                        "document ids are strings; there is nothing to add up")
+                self.check_aggregated(agg, arg)
                 assert arg is not None
                 aggregations.append(Aggregation(agg.func, arg, alias))  # type: ignore[arg-type]
                 fields.append((arg, item))
                 empty[alias] = 0 if agg.func == "sum" else None
-            outputs.append(Output(key, aggregation=alias))
+            outputs.append(Output(output_key(item), aggregation=alias))
         if len(aggregations) > LIMITS["aggregations"]:
             raise self.refusal(
                 "aggregations", "select", q.select[LIMITS["aggregations"]],
                 f"firestore runs at most {LIMITS['aggregations']} aggregations in one query",
                 "split the aggregates over several queries")
         if len(aggregations) > 1:
-            for arg, item in fields:
-                if not self.is_present(tree, arg):
-                    dotted = ".".join(arg)
-                    raise self.refusal(
-                        "aggregate-missing-field", item.expr.func if isinstance(
-                            item.expr, ir.Aggregate) else "sum", item,
-                        f"with several aggregations firestore counts only documents that "
-                        f"have `{dotted}`",
-                        f"run this aggregate in a query of its own, add a test of `{dotted}` "
-                        "to `where`, or declare it required in the schema")
-        one_row = offset == 0 and (limit is None or limit > 0)
-        row = {".".join(o.key): empty[o.aggregation or ""] for o in outputs}
-        if _matches_nothing(tree) or not one_row:
-            reason = ("the condition matches no document, so the aggregates are of nothing"
-                      if one_row else "the offset/limit leaves out the single row")
-            return FirestorePlan(q.collection, outputs=tuple(outputs),
-                                 static_rows=(row,) if one_row else (),
-                                 options=self.options, notes=(reason,))
-        inequality = self.check_inequality_fields(tree)
+            self.check_aggregated_present(tree, fields)
+        return aggregations, outputs, empty, fields
+
+    def check_count(self, agg: ir.Aggregate, arg: tuple[str, ...] | None,
+                    non_null: frozenset[tuple[str, ...]] | None) -> None:
+        """``count(p)`` is ``count()`` only where the condition makes ``p`` non-null
+        (``non_null``: those paths, None for all)."""
+        if arg is not None and arg != ("_id",) and not (non_null is None or arg in non_null):
+            dotted = ".".join(arg)
+            raise self.refusal(
+                "count-field", "count(p)", agg,
+                f"firestore cannot evaluate `count({dotted})`",
+                f"Firestore counts documents only; add a test of `{dotted}` that "
+                f"excludes null to `where` (e.g. `{dotted} != null`) and use count()")
+
+    def check_aggregated(self, agg: ir.Aggregate, arg: tuple[str, ...] | None) -> None:
+        """Firestore has no ``min``/``max``; a document id adds up to nothing."""
+        if agg.func in ("min", "max"):
+            raise self.refusal(
+                "aggregate", agg.func, agg, f"firestore cannot evaluate `{agg.func}(...)`",
+                f"Firestore has count, sum and avg only; for {agg.func} order by the "
+                f"field {'desc' if agg.func == 'max' else 'asc'} and take `limit 1`")
+        if arg == ("_id",):
+            raise self.refusal(
+                "aggregate", agg.func, agg,
+                f"firestore cannot evaluate `{agg.func}(_id)`",
+                "document ids are strings; there is nothing to add up")
+
+    def check_aggregated_present(self, tree: Filter,
+                                 fields: list[tuple[tuple[str, ...], ir.SelectItem]]) -> None:
+        """With several aggregations Firestore counts only the documents that have every
+        aggregated field: each must be present wherever the condition holds."""
+        for arg, item in fields:
+            if not self.is_present(tree, arg):
+                dotted = ".".join(arg)
+                raise self.refusal(
+                    "aggregate-missing-field", item.expr.func if isinstance(
+                        item.expr, ir.Aggregate) else "sum", item,
+                    f"with several aggregations firestore counts only documents that "
+                    f"have `{dotted}`",
+                    f"run this aggregate in a query of its own, add a test of `{dotted}` "
+                    "to `where`, or declare it required in the schema")
+
+    def aggregated_orders(self, fields: list[tuple[tuple[str, ...], ir.SelectItem]]
+                          ) -> list[OrderBy]:
+        """The orders an aggregation with a filter on the document id needs (noted)."""
+        # with a filter on the document id, Firestore sums only fields ordered before
+        # the id ("requires an index that has fields [..] after __name__"); ordering
+        # drops documents without the field, which add nothing to sum or avg, and
+        # several aggregations already need their fields present
         orders: list[OrderBy] = []
-        if self.on_id:
-            # with a filter on the document id, Firestore sums only fields ordered before
-            # the id ("requires an index that has fields [..] after __name__"); ordering
-            # drops documents without the field, which add nothing to sum or avg, and
-            # several aggregations already need their fields present
-            for arg, _item in fields:
-                if arg not in {o.field for o in orders}:
-                    orders.append(OrderBy(arg))
-            if orders:
-                self.notes += ("ordered by the aggregated field"
-                               f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
-                               "a field after a document-id filter only when it is ordered",)
-        implicit = [f for f in inequality if f not in {o.field for o in orders}]
-        self.check_limits(tree, len(orders) + len(implicit))
-        steps: tuple[Step, ...] = (() if _matches_all(tree) else (Where(tree),)) + tuple(orders)
-        return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
-                             outputs=tuple(outputs), options=self.options,
-                             notes=self.notes)
+        for arg, _item in fields:
+            if arg not in {o.field for o in orders}:
+                orders.append(OrderBy(arg))
+        if orders:
+            self.notes += ("ordered by the aggregated field"
+                           f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
+                           "a field after a document-id filter only when it is ordered",)
+        return orders
 
     def run(self) -> FirestorePlan:
         q = self.query

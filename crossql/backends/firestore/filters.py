@@ -222,20 +222,7 @@ def _and_general(flat: list[Node]) -> Node:
                     kept = on_field[part.field] = [prev]
                 else:
                     kept = prev
-                if len(kept) < _PAIRWISE:
-                    duplicate = False
-                    for other in kept:
-                        if other.op == op and _leaf_key(other) == _leaf_key(part):
-                            duplicate = True
-                            break
-                else:  # many filters on one field: by hash, or the and is quadratic
-                    keys = keys_on_field.get(part.field)
-                    if keys is None:
-                        keys = keys_on_field[part.field] = {_leaf_key(o) for o in kept}
-                    key = _leaf_key(part)
-                    duplicate = key in keys
-                    keys.add(key)
-                if duplicate:
+                if _repeats(part, kept, keys_on_field):
                     continue
                 kept.append(part)
             if op == "!=" or op == "not-in":
@@ -253,6 +240,24 @@ def _and_general(flat: list[Node]) -> Node:
     if len(out) == 1:
         return out[0]
     return And(tuple(out))  # type: ignore[arg-type]  # Exists leaves are expanded later
+
+
+def _repeats(part: FieldFilter, kept: list[FieldFilter],
+             keys_on_field: dict[tuple[str, ...], set[tuple[Any, ...]]]) -> bool:
+    """Whether ``part`` repeats one of ``kept``, the filters on its field so far (by
+    their keys, in ``keys_on_field``, once there are many)."""
+    if len(kept) < _PAIRWISE:
+        op, key = part.op, _leaf_key(part)
+        return any(other.op == op and _leaf_key(other) == key for other in kept)
+    # many filters on one field: by hash, or the and is quadratic
+    keys = keys_on_field.get(part.field)
+    if keys is None:
+        keys = keys_on_field[part.field] = {_leaf_key(o) for o in kept}
+    key = _leaf_key(part)
+    if key in keys:
+        return True
+    keys.add(key)
+    return False
 
 
 def _drop_implied(parts: list[Node], candidates: list[int]) -> None:
@@ -908,7 +913,8 @@ def scan(node: Filter, inequalities: list[FieldFilter], special: list[FieldFilte
         if kind & _SPECIAL:
             special.append(node)
         return 1, len(node.value) if kind & _LISTED else 1, 1 if kind & _ARRAY else 0
-    return _walk(node, True, inequalities, special, present, large)
+    return (_walk_and if type(node) is And else _walk_or)(
+        node, True, inequalities, special, present, large)  # type: ignore[arg-type]
 
 
 SHORT_STRING = (1500 - 1) // 4
@@ -923,72 +929,79 @@ def fits(value: Any) -> bool:
     return kind in _FITS or (kind is str and len(value) <= SHORT_STRING)
 
 
-def _walk(node: And | Or, top: bool, inequalities: list[FieldFilter],
-          special: list[FieldFilter], present: set[tuple[str, ...]],
-          large: list[FieldFilter]) -> tuple[int, int, int]:
-    """``scan`` of an ``And`` or ``Or`` (``top``: the tree's root)."""
+def _walk_and(node: And, top: bool, inequalities: list[FieldFilter],
+              special: list[FieldFilter], present: set[tuple[str, ...]],
+              large: list[FieldFilter]) -> tuple[int, int, int]:
+    """``scan`` of an ``And`` (``top``: the tree's root). Its normal form is the product of
+    its children's disjunctions; their array filters add up."""
     kinds = _LEAF_KINDS
     small, short = _FITS, SHORT_STRING  # fits(), inline: one test per leaf
     children = node.filters
     found = len(children)  # leaves; each composite child adds its own less itself
-    if type(node) is And:
-        # normal form: the product of the children's disjunctions; arrays add up
-        count, arrays = 1, 0
-        for child in children:
-            if type(child) is FieldFilter:
-                value = child.value
-                if type(value) not in small and (type(value) is not str or len(value) > short):
-                    large.append(child)
-                kind = kinds[child.op]
-                if not kind:  # `==`, the common case: one disjunction, no array filter
-                    continue
-                if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
-                    inequalities.append(child)
-                    if top:
-                        present.add(child.field)
-                    continue
-                if kind & _INEQUALITY:
-                    inequalities.append(child)
-                    if top:
-                        present.add(child.field)
-                if kind & _SPECIAL:
-                    special.append(child)
-                if kind & _LISTED:
-                    count *= len(child.value)
-                if kind & _ARRAY:
-                    arrays += 1
-            else:
-                below, n, per = _walk(child, False, inequalities, special, present,  # type: ignore[arg-type]
-                                      large)
-                found += below - 1
-                count *= n
-                arrays += per
-        return found, count, arrays
-    # an Or: the sum of the children's disjunctions; arrays: the most in one of them
+    count, arrays = 1, 0
+    for child in children:
+        if type(child) is not FieldFilter:
+            below, n, per = (_walk_and if type(child) is And else _walk_or)(
+                child, False, inequalities, special, present, large)  # type: ignore[arg-type]
+            found += below - 1
+            count *= n
+            arrays += per
+            continue
+        value = child.value
+        if type(value) not in small and (type(value) is not str or len(value) > short):
+            large.append(child)
+        kind = kinds[child.op]
+        if not kind:  # `==`, the common case: one disjunction, no array filter
+            continue
+        if kind & _INEQUALITY:
+            inequalities.append(child)
+            if top:
+                present.add(child.field)
+            if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
+                continue
+        if kind & _SPECIAL:
+            special.append(child)
+        if kind & _LISTED:
+            count *= len(child.value)
+        if kind & _ARRAY:
+            arrays += 1
+    return found, count, arrays
+
+
+def _walk_or(node: Or, top: bool, inequalities: list[FieldFilter],
+             special: list[FieldFilter], present: set[tuple[str, ...]],
+             large: list[FieldFilter]) -> tuple[int, int, int]:
+    """``scan`` of an ``Or``: its normal form is the sum of its children's disjunctions;
+    arrays, the most in one of them (``top`` is unused: below an ``Or``, no field is
+    present in every document)."""
+    kinds = _LEAF_KINDS
+    small, short = _FITS, SHORT_STRING
+    children = node.filters
+    found = len(children)
     count = arrays = 0
     for child in children:
-        if type(child) is FieldFilter:
-            value = child.value
-            if type(value) not in small and (type(value) is not str or len(value) > short):
-                large.append(child)
-            kind = kinds[child.op]
-            if not kind:
-                count += 1
-                continue
-            if kind & _INEQUALITY:
-                inequalities.append(child)
-            if kind & _SPECIAL:
-                special.append(child)
-            count += len(child.value) if kind & _LISTED else 1
-            if kind & _ARRAY and not arrays:
-                arrays = 1
-        else:
-            below, n, per = _walk(child, False, inequalities, special, present,  # type: ignore[arg-type]
-                                      large)
+        if type(child) is not FieldFilter:
+            below, n, per = (_walk_and if type(child) is And else _walk_or)(
+                child, False, inequalities, special, present, large)  # type: ignore[arg-type]
             found += below - 1
             count += n
             if per > arrays:
                 arrays = per
+            continue
+        value = child.value
+        if type(value) not in small and (type(value) is not str or len(value) > short):
+            large.append(child)
+        kind = kinds[child.op]
+        if not kind:
+            count += 1
+            continue
+        if kind & _INEQUALITY:
+            inequalities.append(child)
+        if kind & _SPECIAL:
+            special.append(child)
+        count += len(child.value) if kind & _LISTED else 1
+        if kind & _ARRAY and not arrays:
+            arrays = 1
     return found, count, arrays
 
 
@@ -1008,7 +1021,7 @@ class Scan:
         assert len(self.leaves) == count
 
 
-_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (_walk tests `kind == 1`)
+_INEQUALITY, _SPECIAL, _LISTED, _ARRAY = 1, 2, 4, 8  # (_walk_and tests `kind == 1`)
 _LEAF_KINDS: dict[str, int] = {
     op: (_INEQUALITY if op in INEQUALITY_OPS else 0)
     | (_SPECIAL if op in ("in", "not-in", "array_contains_any", "!=") else 0)
