@@ -953,12 +953,15 @@ def _walk_and(node: And, top: bool, inequalities: list[FieldFilter],
         kind = kinds[child.op]
         if not kind:  # `==`, the common case: one disjunction, no array filter
             continue
+        if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
+            inequalities.append(child)
+            if top:
+                present.add(child.field)
+            continue
         if kind & _INEQUALITY:
             inequalities.append(child)
             if top:
                 present.add(child.field)
-            if kind == 1:  # _INEQUALITY alone (a range): as `==`, and an inequality
-                continue
         if kind & _SPECIAL:
             special.append(child)
         if kind & _LISTED:
