@@ -28,7 +28,7 @@ import os
 import secrets
 import string
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
@@ -36,7 +36,7 @@ from crossql.backends import Plan
 from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
-from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan
+from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan, Limit
 from crossql.backends.firestore.results import SCALARS as _SCALARS
 from crossql.backends.firestore.results import driver_error as _driver_error
 from crossql.backends.firestore.results import is_driver_error as _is_driver_error
@@ -402,10 +402,6 @@ class FirestoreStore(Store):
         if limited:
             query = _build(plan, self.client)
         else:
-            from dataclasses import replace
-
-            from crossql.backends.firestore.plan import Limit
-
             query = _build(replace(plan, steps=tuple(
                 s for s in plan.steps if not isinstance(s, Limit))), self.client)
         return await self.statement_snapshots(query)

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
+from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 from crossql.backends.firestore.plan import FirestorePlan, field_path
 from crossql.errors import BackendError
 from crossql.runtime.reference import get_path
@@ -255,8 +256,6 @@ def _nested_list(value: Any) -> bool:
 def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                             options: Any = None) -> FirestoreWritePlan:
     """Compile a bound ``update``/``delete`` into a Firestore write plan."""
-    from crossql.backends.firestore.compiler import LIMITS, compile_firestore
-
     limit = statement.limit
     n = limit.value if isinstance(limit, ir.Literal) else None
     assert n is None or isinstance(n, int)
