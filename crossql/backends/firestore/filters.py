@@ -165,32 +165,59 @@ def and_(parts: Sequence[Node]) -> Node:
                 and not (a.value is None and a.op == "!=")
                 and not (b.value is None and b.op == "!=")):
             return And((a, b))  # nothing to merge, repeat or imply
+    # one pass: flatten, and look for the common case: no two filters with one field and
+    # one operator, no `!=` or `not-in`: nothing to merge or repeat, so the conjunction
+    # is ``flat`` less the `exists` another filter implies (``general`` otherwise)
     flat: list[Node] = []
-    for part in parts:
-        if type(part) is And:
-            flat.extend(part.filters)
-        elif type(part) is Or and not part.filters:
-            return NEVER
-        else:
-            flat.append(part)
-    # the common case: no two filters with one field and one operator, no `!=` or
-    # `not-in`: nothing to merge or repeat, so the conjunction is ``flat`` less the
-    # `exists` another filter implies
+    add = flat.append
     seen: set[tuple[tuple[str, ...], str]] = set()
     exists: list[int] = []
-    for at, part in enumerate(flat):
-        if type(part) is FieldFilter:
-            key = (part.field, part.op)
-            if key in seen or part.op in _NOT_EQUAL_OPS:
-                return _and_general(flat)
-            seen.add(key)
-        elif type(part) is Exists:
-            exists.append(at)
+    general = False
+    for part in parts:
+        kind = type(part)
+        if kind is FieldFilter:
+            if not general:  # (mypy does not narrow on `kind`)
+                op = part.op  # type: ignore[union-attr]
+                key = (part.field, op)  # type: ignore[union-attr]
+                if key in seen or op in _NOT_EQUAL_OPS:
+                    general = True
+                else:
+                    seen.add(key)
+            add(part)
+        elif kind is And:
+            general = _flatten(part.filters, flat, seen, exists, general)  # type: ignore[union-attr]
+        elif kind is Or and not part.filters:  # type: ignore[union-attr]
+            return NEVER
+        else:
+            if kind is Exists:
+                exists.append(len(flat))
+            add(part)
+    if general:
+        return _and_general(flat)
     if exists:
         _drop_implied(flat, exists)
     if len(flat) == 1:
         return flat[0]
     return And(tuple(flat))  # type: ignore[arg-type]  # Exists leaves are expanded later
+
+
+def _flatten(children: Sequence[Node], flat: list[Node],
+             seen: set[tuple[tuple[str, ...], str]], exists: list[int], general: bool) -> bool:
+    """``and_``'s pass over the children of an ``And`` among its parts (no ``And``, no
+    empty ``Or``: ``and_`` made it): each appended to ``flat``; whether ``general`` now."""
+    for child in children:
+        if type(child) is FieldFilter:
+            if not general:
+                op = child.op
+                key = (child.field, op)
+                if key in seen or op in _NOT_EQUAL_OPS:
+                    general = True
+                else:
+                    seen.add(key)
+        elif type(child) is Exists:
+            exists.append(len(flat))
+        flat.append(child)
+    return general
 
 
 _NOT_EQUAL_OPS = frozenset({"!=", "not-in"})
