@@ -45,6 +45,7 @@ from sys import intern
 from typing import Any
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends.base import Capabilities, refuse
 from crossql.backends.dynamodb.expressions import (
     Between,
@@ -318,17 +319,14 @@ def _collection_span(query: ir.Query) -> ir.Span | None:
 _SHORT = 4 * MAX_OPERATORS
 """An ASCII expression text this short is within both limits (see ``check_limits``)."""
 
-_TABLE_NAMES: set[str] = set()
-"""Table names already found valid (bounded: emptied when full)."""
+_TABLE_NAMES: Memo[str, bool] = Memo(1024, "dynamodb table names")
+"""Table names already found valid."""
 
 
 def _valid_table_name(table: str) -> bool:
     if not _TABLE_NAME.match(table):
         return False
-    if len(_TABLE_NAMES) >= 1024:
-        _TABLE_NAMES.clear()
-    _TABLE_NAMES.add(table)
-    return True
+    return _TABLE_NAMES.put(table, True)
 
 
 def _count(value: ir.Literal | ir.Param | None) -> int | None:
@@ -351,22 +349,20 @@ class _Choice:
     why_not: list[str] = field(default_factory=list)
 
 
-_KEYS: dict[int, tuple[TableSchema, dict[str, str]]] = {}
+_KEYS: Memo[int, tuple[TableSchema, dict[str, str]]] = Memo(256, "dynamodb key types")
 
 
 def _keys_of(table: TableSchema) -> dict[str, str]:
     """The table's key attributes and their types, ``?`` where the schema gives none:
     on every item, the index's items included (an index projects them); an index's
     own keys are on its items only, and a Query on it may not filter on them anyway.
-    Kept per table (a bounded table, emptied when full): every compile needs them."""
+    Kept per table (a memo): every compile needs them."""
     known = _KEYS.get(id(table))
     if known is not None and known[0] is table:
         return known[1]
     types = table.attribute_types
     keys = {key: types.get(key, "?") for key in table.key_attributes}
-    if len(_KEYS) >= 256:
-        _KEYS.clear()
-    _KEYS[id(table)] = (table, keys)
+    _KEYS.put(id(table), (table, keys))
     return keys
 
 
@@ -826,20 +822,18 @@ class _Compiler(ConditionBuilder):
         return text
 
 
-_ASSUMED: dict[tuple[str, str], tuple[str, ...]] = {}
+_ASSUMED: Memo[tuple[str, str], tuple[str, ...]] = Memo(1024, "dynamodb assumptions")
 
 
 def _default_assumption(pk_field: str, collection: str) -> tuple[str, ...]:
     """The assumption of a plan compiled without a schema for its collection: one tuple
-    for every cached plan of the collection (a bounded table, emptied when full)."""
+    for every cached plan of the collection (a memo)."""
     key = (pk_field, collection)
     out = _ASSUMED.get(key)
     if out is None:
-        if len(_ASSUMED) >= 1024:
-            _ASSUMED.clear()
-        out = _ASSUMED[key] = (
+        out = _ASSUMED.put(key, (
             f"`{pk_field}` is the table's only key, a string (S) partition key (no key "
-            f"schema was given for `{collection}`; create_collection makes such a table)",)
+            f"schema was given for `{collection}`; create_collection makes such a table)",))
     return out
 
 
@@ -853,18 +847,14 @@ def _key_type_assumption(key: str, value: ir.Value) -> str:
 _SCAN_REASON = "no partition key of the table or an index is pinned with ==: a Scan " \
                "reads the whole table"
 
-_OUTPUTS: dict[Any, Any] = {}
+_Outputs = tuple[tuple[Path, Path], ...]
+_OUTPUTS: Memo[_Outputs, _Outputs] = Memo(1024, "dynamodb row shapes")
 
 
-def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path, Path], ...]:
-    """One tuple per row shape for every cached plan that has it (a bounded table,
-    emptied when full)."""
-    shared: tuple[tuple[Path, Path], ...] | None = _OUTPUTS.get(outputs)
-    if shared is None:
-        if len(_OUTPUTS) >= 1024:
-            _OUTPUTS.clear()
-        shared = _OUTPUTS[outputs] = outputs
-    return shared
+def _shared_outputs(outputs: _Outputs) -> _Outputs:
+    """One tuple per row shape for every cached plan that has it (a memo)."""
+    shared = _OUTPUTS.get(outputs)
+    return shared if shared is not None else _OUTPUTS.put(outputs, outputs)
 
 
 def _without_overlaps(projection: list[Path]) -> list[Path]:

@@ -48,6 +48,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from crossql import ir
 from crossql._frozen import fast_init
+from crossql._memo import Memo
 from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
@@ -779,20 +780,12 @@ _SHARED = 64
 _NAMES = tuple(f"#n{n}" for n in range(_SHARED))
 _VALUES = tuple(f":v{n}" for n in range(_SHARED))
 """Placeholders, one string each however many plans hold them (plans are cached)."""
-_PLAIN: dict[str | int, AttributeValue] = {}
-"""AttributeValues of strings and short ints, keyed by the value itself."""
-_SCALARS: dict[tuple[str, Any], AttributeValue] = {}
-_MAX_SHARED_VALUES = 4096
-
-
-def _shared(table: dict[Any, AttributeValue], key: Any, av: AttributeValue) -> AttributeValue:
-    """Keep ``av`` as the AttributeValue of ``key`` for every plan that holds that value:
-    plans are read-only and cached, and a one-entry dict is as big as a small plan's
-    text. Bounded tables (emptied when full), like ``sys.intern`` for strings."""
-    if len(table) >= _MAX_SHARED_VALUES:
-        table.clear()
-    table[key] = av
-    return av
+_PLAIN: Memo[str | int, AttributeValue] = Memo(4096, "dynamodb plain values")
+"""AttributeValues of strings and short ints, keyed by the value itself: one for every
+plan that holds that value (plans are read-only and cached, and a one-entry dict is as
+big as a small plan's text), like ``sys.intern`` for strings."""
+_SCALARS: Memo[tuple[str, Any], AttributeValue] = Memo(4096, "dynamodb scalar values")
+"""The same for other scalars, keyed by (type, text)."""
 
 
 class ExpressionWriter:
@@ -859,7 +852,8 @@ class ExpressionWriter:
                 av = _PLAIN.get(raw)  # type: ignore[arg-type]
                 if av is None:
                     # str(raw) is number_text's own first case
-                    av = _shared(_PLAIN, raw, {"S": raw} if kind is str else {"N": str(raw)})
+                    av = _PLAIN.put(raw, {"S": raw} if kind is str  # type: ignore[arg-type]
+                                    else {"N": str(raw)})
                 self.values[placeholder] = av
             return placeholder
         if isinstance(raw, Hole):  # a plan template's: never shared with another value
@@ -884,7 +878,7 @@ class ExpressionWriter:
             placeholder = _VALUES[n] if n < _SHARED else f":v{n}"
             self._value_of[key] = placeholder
             if av is None:
-                av = _SCALARS.get(key) or _shared(_SCALARS, key, {key[0]: key[1]})
+                av = _SCALARS.get(key) or _SCALARS.put(key, {key[0]: key[1]})
             self.values[placeholder] = av
         return placeholder
 
