@@ -366,6 +366,14 @@ def _keys_of(table: TableSchema) -> dict[str, str]:
     return keys
 
 
+REFUSAL_RULES = frozenset({
+    "table-name", "path-depth", "group-by", "aggregate", "offset", "number", "order-by",
+    "scan", "expression-bytes", "operators", "in-values", "matches", "nested-increment",
+    "key-attribute", "unstorable-value",
+})
+"""Why DynamoDB refuses, one name per rule: a refusal's code is
+``capability.dynamodb.<rule>`` (docs/backends/dynamodb.md lists them)."""
+
 _RENAMED = frozenset({"_id"})
 """The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
@@ -392,8 +400,10 @@ class _Compiler(ConditionBuilder):
 
     # -- errors and names ------------------------------------------------------------
     def refuse(self, construct: str, node: Any, message: str,
-               hint: str | None = None) -> CapabilityError:
-        return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source)
+               hint: str | None = None, *, rule: str) -> CapabilityError:
+        assert rule in REFUSAL_RULES, rule
+        return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source,
+                      rule=rule)
 
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path (``_id`` → ``pk_field``)."""
@@ -401,7 +411,7 @@ class _Compiler(ConditionBuilder):
             raise self.refuse("path depth", path,
                               f"dynamodb cannot address `{path.dotted}`: DynamoDB paths nest "
                               f"at most {MAX_PATH_DEPTH} levels, this one has "
-                              f"{len(path.segments)}")
+                              f"{len(path.segments)}", rule="path-depth")
         if path.segments[0] == "_id":
             return (self.options.pk_field, *path.segments[1:])
         return path.segments
@@ -416,12 +426,12 @@ class _Compiler(ConditionBuilder):
             raise self.refuse(
                 "collection name", _CollectionName(_collection_span(q)),
                 f"dynamodb cannot use `{table}` as a table name",
-                "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .")
+                "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .", rule="table-name")
         if q.group_by:
             raise self.refuse("group by", q.group_by[0],
                               "dynamodb cannot evaluate `group by`: DynamoDB does not group items",
                               "group the rows in your code, or keep per-group counters "
-                              "in a table of their own")
+                              "in a table of their own", rule="group-by")
         counting = False
         for item in q.select:
             agg = item.expr
@@ -432,13 +442,13 @@ class _Compiler(ConditionBuilder):
                                       f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
                                       "counts items (Select=COUNT)",
                                       "select count() alone, or aggregate the rows in your "
-                                      "code")
+                                      "code", rule="aggregate")
                 counting = True
         if q.offset is not None and _count(q.offset):
             raise self.refuse("offset", q.offset,
                               "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
                               "page with the last key you saw instead "
-                              "(a condition on the sort key)")
+                              "(a condition on the sort key)", rule="offset")
         return counting
 
     def number_refusal(self) -> CapabilityError | None:
@@ -451,7 +461,7 @@ class _Compiler(ConditionBuilder):
         node, err = bad
         return self.refuse("value", node, f"dynamodb cannot hold this number: {err}",
                            "DynamoDB numbers have at most 38 digits and "
-                           "magnitudes from 1E-130 to 9.99E+125")
+                           "magnitudes from 1E-130 to 9.99E+125", rule="number")
 
     # -- key conditions -----------------------------------------------------------------
     def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:
@@ -599,7 +609,7 @@ class _Compiler(ConditionBuilder):
                 + (": " + "; ".join(sorts) if sorts else " (this table has none)"))
         what = "a Scan" if not choices else "this Query"
         return self.refuse("order by", key, f"dynamodb cannot order {what} by "
-                           f"`{key.path.dotted}`", hint)
+                           f"`{key.path.dotted}`", hint, rule="order-by")
 
     # -- the plan -----------------------------------------------------------------------
     def filter_guards(self) -> tuple[Expr, ...]:
@@ -651,7 +661,7 @@ class _Compiler(ConditionBuilder):
                 "dynamodb cannot run this query without a Scan, and allow_scan is off: "
                 "it pins no partition key with ==",
                 f"add `<partition key> == value` for one of {keys}, or compile with "
-                "allow_scan=True")
+                "allow_scan=True", rule="scan")
         return self.plan(None, conjuncts, counting)
 
     def _key_expr(self, choice: _Choice) -> Expr:
@@ -806,11 +816,12 @@ class _Compiler(ConditionBuilder):
         if size > MAX_EXPRESSION_BYTES:
             raise self.refuse(
                 "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
-                f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several")
+                f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several",
+                rule="expression-bytes")
         raise self.refuse(
             "expression size", node, f"dynamodb cannot send a {name} of "
             f"{operators} operators: DynamoDB allows {MAX_OPERATORS}",
-            "split the query into several, or use `in` for lists of values")
+            "split the query into several, or use `in` for lists of values", rule="operators")
 
     def reason(self, choice: _Choice | None) -> str:
         if choice is None:

@@ -406,8 +406,9 @@ class ConditionBuilder:
         return self.keys.get(p[0], "") if len(p) == 1 else ""
 
     def refuse(self, construct: str, node: Any, message: str,
-               hint: str | None = None) -> CapabilityError:
-        """The error to raise for what DynamoDB cannot evaluate."""
+               hint: str | None = None, *, rule: str) -> CapabilityError:
+        """The error to raise for what DynamoDB cannot evaluate (``rule`` names why: the
+        code is ``capability.dynamodb.<rule>``)."""
         raise NotImplementedError
 
     # -- atoms ------------------------------------------------------------------------
@@ -453,7 +454,8 @@ class ConditionBuilder:
             raise self.refuse(
                 "in", node, f"dynamodb cannot evaluate `in` with {len(plain)} values: "
                 f"DynamoDB's IN takes at most {MAX_IN_VALUES}",
-                "split the list into several queries of at most 100 values each")
+                "split the list into several queries of at most 100 values each",
+                rule="in-values")
         if not truth:  # present, non-null, equal to none of the values
             if not plain:
                 return self.present_non_null(p)
@@ -535,7 +537,7 @@ class ConditionBuilder:
             raise self.refuse(
                 "matches", cond,
                 "dynamodb cannot evaluate `matches`: DynamoDB has no regular expressions",
-                "use startswith for a prefix, or filter the rows in your code")
+                "use startswith for a prefix, or filter the rows in your code", rule="matches")
         raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
 
     def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:

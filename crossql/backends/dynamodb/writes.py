@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
-from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
+from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan
 from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, _Compiler
 from crossql.backends.dynamodb.expressions import (
     NEVER,
@@ -59,8 +59,6 @@ from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
 from crossql.errors import CapabilityError
 from crossql.runtime.reference import MISSING, get_path
 from crossql.runtime.writes import updated
-
-BACKEND = "dynamodb"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +296,8 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
     read = compiler.run()
     builder = compiler.builder
 
-    def fail(node: Any, message: str, hint: str) -> Exception:
-        return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source)
+    def fail(node: Any, message: str, hint: str, rule: str) -> Exception:
+        return compiler.refuse("update", node, message, hint, rule=rule)
 
     guards = []
     nested: list[NestedWrite] = []
@@ -309,10 +307,12 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
             if len(attribute) > 1 and isinstance(item, ir.Increment):
                 raise fail(item, f"dynamodb cannot increment `{item.path.dotted}` below a "
                            "map: `SET a.b = a.b + n` fails the whole request where `a` is "
-                           "missing", "read the value and set it (`a.b = :new`) instead")
+                           "missing", "read the value and set it (`a.b = :new`) instead",
+                           "nested-increment")
             if attribute[0] in table.key_attributes:
                 raise fail(item, f"dynamodb cannot change the key attribute `{attribute[0]}`",
-                           "delete the item and insert it again with the new key")
+                           "delete the item and insert it again with the new key",
+                           "key-attribute")
             if isinstance(item, ir.Increment):
                 guards.append(builder.has_type(attribute, "N"))
     pk = (table.partition_key,)
@@ -335,7 +335,8 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
                     except UnstorableValue as err:
                         raise fail(item, f"dynamodb cannot store the value of "
                                    f"`{item.path.dotted}`: {err}",
-                                   "store a value DynamoDB can hold") from None
+                                   "store a value DynamoDB can hold",
+                                   "unstorable-value") from None
                 nested.append(NestedWrite("set" if isinstance(item, ir.SetField) else "unset",
                                           attribute))
                 continue
@@ -353,7 +354,8 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
                     removes.append(name)
             except UnstorableValue as err:
                 raise fail(item, f"dynamodb cannot store the value of `{item.path.dotted}`: "
-                           f"{err}", "store a value DynamoDB can hold") from None
+                           f"{err}", "store a value DynamoDB can hold",
+                           "unstorable-value") from None
         parts = []
         if sets:
             parts.append("SET " + ", ".join(sets))
@@ -426,13 +428,14 @@ def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
         raise compiler.refuse(
             "expression size", where, f"dynamodb cannot send the ConditionExpression of "
             f"each write: {bound}{condition_size} bytes (the where and the write's guards), "
-            f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several")
+            f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several",
+            rule="expression-bytes")
     if operators > MAX_OPERATORS:
         raise compiler.refuse(
             "expression size", where, f"dynamodb cannot send the ConditionExpression of each "
             f"write: {bound}{operators} operators (the where and the write's guards), "
             f"DynamoDB allows {MAX_OPERATORS}",
-            "split the write into several, or use `in` for lists of values")
+            "split the write into several, or use `in` for lists of values", rule="operators")
     if update_size > MAX_EXPRESSION_BYTES and isinstance(statement, ir.Update):
         first, last = statement.assignments[0].span, statement.assignments[-1].span
         span = (first[0], last[1]) if first is not None and last is not None else None
@@ -440,7 +443,8 @@ def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
             "expression size", _Assignments(span), f"dynamodb cannot send the "
             f"UpdateExpression of each write: {bound}{update_size} bytes for "
             f"{len(statement.assignments)} assignments, DynamoDB allows "
-            f"{MAX_EXPRESSION_BYTES}", "split the assignments into several updates")
+            f"{MAX_EXPRESSION_BYTES}", "split the assignments into several updates",
+            rule="expression-bytes")
 
 
 WRITE_CAPABILITIES = Capabilities(
