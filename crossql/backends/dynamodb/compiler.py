@@ -139,7 +139,7 @@ CAPABILITIES = Capabilities(
 
 def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
     """The top-level ``and`` of ``cond`` flattened, without repeats; or ``[cond]`` when
-    none of its operands can pin a key (an ``==``; see ``_Compiler.choice``) or needs
+    none of its operands can pin a key (an ``==``; see ``QueryCompiler.choice``) or needs
     flattening: such a condition is only a filter, whose text flattens and declines
     repeats, and whose tree drops them, as this list would."""
     if cond is None:
@@ -375,10 +375,13 @@ REFUSAL_RULES = frozenset({
 ``capability.dynamodb.<rule>`` (docs/backends/dynamodb.md lists them)."""
 
 _RENAMED = frozenset({"_id"})
-"""The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
+"""The first path segments ``QueryCompiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
 
-class _Compiler(ConditionBuilder):
+class QueryCompiler(ConditionBuilder):
+    """One compile of a read (``compile_dynamodb``; a write's read subclasses it in
+    writes.py): the access path, the conditions, the request, DynamoDB's limits."""
+
     __slots__ = ("assumed", "keys", "options", "query", "table")
 
     renamed = _RENAMED
@@ -889,12 +892,12 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     ``pk_field``, ``table_prefix``).
     """
     if options is None and schema is None:  # the defaults, validated once
-        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
+        return QueryCompiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
     if table is None:
-        return _Compiler(query, default_table(opts.pk_field), opts, assumed=True).run()
-    return _Compiler(query, table, opts).run()
+        return QueryCompiler(query, default_table(opts.pk_field), opts, assumed=True).run()
+    return QueryCompiler(query, table, opts).run()
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan
-from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, _Compiler
+from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, QueryCompiler
 from crossql.backends.dynamodb.expressions import (
     NEVER,
     Expr,
@@ -249,7 +249,7 @@ class DynamoWritePlan(Plan):
         return f"{self.read.operation} then {self.method} per item (not atomic across items)"
 
 
-class _WriteRead(_Compiler):
+class _WriteRead(QueryCompiler):
     """The compiler of a write's read: with ``limit n``, its filter also says that
     every assignment applies (the reference's ``assignment_applies``), so the limit
     counts only items that are written: each map above an assigned path is missing or
@@ -390,7 +390,7 @@ def _path_bytes(depth: int, placeholder: int) -> int:
     return depth * placeholder + depth - 1
 
 
-def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
+def _check_write_limits(compiler: QueryCompiler, statement: ir.Update | ir.Delete,
                         request: Mapping[str, Any], condition: Expr,
                         nested: list[NestedWrite]) -> None:
     """Refuse a write whose ``UpdateItem``/``DeleteItem`` passes DynamoDB's expression
