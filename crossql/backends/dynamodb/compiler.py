@@ -402,8 +402,8 @@ class QueryCompiler(ConditionBuilder):
         return self
 
     # -- errors and names ------------------------------------------------------------
-    def refuse(self, construct: str, node: Any, message: str,
-               hint: str | None = None, *, rule: str) -> CapabilityError:
+    def refusal(self, construct: str, node: Any, message: str,
+                hint: str | None = None, *, rule: str) -> CapabilityError:
         assert rule in REFUSAL_RULES, rule
         return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source,
                       rule=rule)
@@ -411,7 +411,7 @@ class QueryCompiler(ConditionBuilder):
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path (``_id`` → ``pk_field``)."""
         if len(path.segments) > MAX_PATH_DEPTH:
-            raise self.refuse("path depth", path,
+            raise self.refusal("path depth", path,
                               f"dynamodb cannot address `{path.dotted}`: DynamoDB paths nest "
                               f"at most {MAX_PATH_DEPTH} levels, this one has "
                               f"{len(path.segments)}", rule="path-depth")
@@ -426,12 +426,12 @@ class QueryCompiler(ConditionBuilder):
         q = self.query
         table = self.options.table_prefix + q.collection
         if table not in _TABLE_NAMES and not _valid_table_name(table):
-            raise self.refuse(
+            raise self.refusal(
                 "collection name", _CollectionName(_collection_span(q)),
                 f"dynamodb cannot use `{table}` as a table name",
                 "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .", rule="table-name")
         if q.group_by:
-            raise self.refuse("group by", q.group_by[0],
+            raise self.refusal("group by", q.group_by[0],
                               "dynamodb cannot evaluate `group by`: DynamoDB does not group items",
                               "group the rows in your code, or keep per-group counters "
                               "in a table of their own", rule="group-by")
@@ -441,14 +441,14 @@ class QueryCompiler(ConditionBuilder):
             if type(agg) is ir.Aggregate:
                 if agg.func != "count" or agg.arg is not None:
                     construct = "count(p)" if agg.func == "count" else agg.func
-                    raise self.refuse(construct, agg,
+                    raise self.refusal(construct, agg,
                                       f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
                                       "counts items (Select=COUNT)",
                                       "select count() alone, or aggregate the rows in your "
                                       "code", rule="aggregate")
                 counting = True
         if q.offset is not None and _count(q.offset):
-            raise self.refuse("offset", q.offset,
+            raise self.refusal("offset", q.offset,
                               "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
                               "page with the last key you saw instead "
                               "(a condition on the sort key)", rule="offset")
@@ -462,7 +462,7 @@ class QueryCompiler(ConditionBuilder):
         if bad is None:
             return None
         node, err = bad
-        return self.refuse("value", node, f"dynamodb cannot hold this number: {err}",
+        return self.refusal("value", node, f"dynamodb cannot hold this number: {err}",
                            "DynamoDB numbers have at most 38 digits and "
                            "magnitudes from 1E-130 to 9.99E+125", rule="number")
 
@@ -611,7 +611,7 @@ class QueryCompiler(ConditionBuilder):
                 "partition key with == and order by the sort key"
                 + (": " + "; ".join(sorts) if sorts else " (this table has none)"))
         what = "a Scan" if not choices else "this Query"
-        return self.refuse("order by", key, f"dynamodb cannot order {what} by "
+        return self.refusal("order by", key, f"dynamodb cannot order {what} by "
                            f"`{key.path.dotted}`", hint, rule="order-by")
 
     # -- the plan -----------------------------------------------------------------------
@@ -659,7 +659,7 @@ class QueryCompiler(ConditionBuilder):
         if not self.options.allow_scan:
             keys = ", ".join(f"`{p.partition_key}`" + (f" (index `{p.index}`)" if p.index else "")
                              for p in table_paths(self.table))
-            raise self.refuse(
+            raise self.refusal(
                 "scan", q.where if q.where is not None else q,
                 "dynamodb cannot run this query without a Scan, and allow_scan is off: "
                 "it pins no partition key with ==",
@@ -817,11 +817,11 @@ class QueryCompiler(ConditionBuilder):
         where = self.query.where if self.query.where is not None else self.query
         node = where if name != "ProjectionExpression" else self.query.select[0]
         if size > MAX_EXPRESSION_BYTES:
-            raise self.refuse(
+            raise self.refusal(
                 "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
                 f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several",
                 rule="expression-bytes")
-        raise self.refuse(
+        raise self.refusal(
             "expression size", node, f"dynamodb cannot send a {name} of "
             f"{operators} operators: DynamoDB allows {MAX_OPERATORS}",
             "split the query into several, or use `in` for lists of values", rule="operators")

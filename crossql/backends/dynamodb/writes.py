@@ -297,7 +297,7 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
     builder = compiler.builder
 
     def fail(node: Any, message: str, hint: str, rule: str) -> Exception:
-        return compiler.refuse("update", node, message, hint, rule=rule)
+        return compiler.refusal("update", node, message, hint, rule=rule)
 
     guards = []
     nested: list[NestedWrite] = []
@@ -425,13 +425,13 @@ def _check_write_limits(compiler: QueryCompiler, statement: ir.Update | ir.Delet
     bound = "at most " if nested else ""
     where = statement.where if statement.where is not None else statement
     if condition_size > MAX_EXPRESSION_BYTES:
-        raise compiler.refuse(
+        raise compiler.refusal(
             "expression size", where, f"dynamodb cannot send the ConditionExpression of "
             f"each write: {bound}{condition_size} bytes (the where and the write's guards), "
             f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several",
             rule="expression-bytes")
     if operators > MAX_OPERATORS:
-        raise compiler.refuse(
+        raise compiler.refusal(
             "expression size", where, f"dynamodb cannot send the ConditionExpression of each "
             f"write: {bound}{operators} operators (the where and the write's guards), "
             f"DynamoDB allows {MAX_OPERATORS}",
@@ -439,7 +439,7 @@ def _check_write_limits(compiler: QueryCompiler, statement: ir.Update | ir.Delet
     if update_size > MAX_EXPRESSION_BYTES and isinstance(statement, ir.Update):
         first, last = statement.assignments[0].span, statement.assignments[-1].span
         span = (first[0], last[1]) if first is not None and last is not None else None
-        raise compiler.refuse(
+        raise compiler.refusal(
             "expression size", _Assignments(span), f"dynamodb cannot send the "
             f"UpdateExpression of each write: {bound}{update_size} bytes for "
             f"{len(statement.assignments)} assignments, DynamoDB allows "
