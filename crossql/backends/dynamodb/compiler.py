@@ -685,74 +685,31 @@ class QueryCompiler(ConditionBuilder):
 
     def plan(self, choice: _Choice | None, conjuncts: list[ir.Condition],
              counting: bool) -> DynamoPlan:
-        """The plan: a Query on ``choice``, or a Scan (None)."""
+        """The plan: a Query on ``choice``, or a Scan (None). Assembled in parts: the key
+        condition, the filter (``filter``), the rows (``rows``), the read's settings
+        (``settings``)."""
         q = self.query
         table = self.options.table_prefix + q.collection
-        rest = choice.rest if choice is not None else conjuncts
-        key_expr = self._key_expr(choice) if choice is not None else None
-        limit = _count(q.limit)
-
         # The count request (derived by the plan) is the same read without the
         # projection, which is rendered last: its names are the first ones.
         writer = ExpressionWriter()
         req: dict[str, Any] = {"TableName": table}
-        if choice is not None and choice.path.index is not None:
-            req["IndexName"] = choice.path.index
-        key_text = None
-        if key_expr is not None:
+        key_expr = None
+        if choice is not None:
+            key_expr = self._key_expr(choice)
+            if choice.path.index is not None:
+                req["IndexName"] = choice.path.index
             # interned: cached plans of one shape (other values) share their texts
             key_text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
             if len(key_text) > _SHORT or not key_text.isascii():
                 self.check_limits("KeyConditionExpression", key_text, key_expr)
-        # The filter written straight to text; the expression tree only where the text
-        # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
-        guards = self.filter_guards()
-        filter_text = self.text(rest, writer) if rest and not guards else ""
-        if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
-            # the text is what the tree would render (see ConditionBuilder.text), and it
-            # is over the size limit already: refused without building the tree
-            self.check_limits("FilterExpression", filter_text, None)
-        never = False
-        if guards or filter_text is None or len(filter_text) > _SHORT \
-                or not filter_text.isascii():
-            build = self.build
-            filter_expr = and_(*[build(c) for c in rest], *guards)
-            writer = ExpressionWriter()  # the text may have numbered placeholders
-            if key_expr is not None:
-                writer.render(key_expr)  # the same text again
-            filter_text = None
-            if type(filter_expr) is Const:
-                never = not filter_expr.value
-            else:
-                filter_text = writer.render(filter_expr)
-                if len(filter_text) > _SHORT or not filter_text.isascii():
-                    self.check_limits("FilterExpression", filter_text, filter_expr)
-        if filter_text:
-            req["FilterExpression"] = intern(filter_text)
-
+        writer, never = self.filter(req, writer, choice.rest if choice is not None
+                                    else conjuncts, key_expr)
         # the select's paths are checked after the condition's, as they always were
-        projection: list[Path] = []
-        outputs = None
-        if q.select and not counting:
-            outputs = []
-            names_only = True  # every path one name: only a repeat can overlap
-            for item in q.select:
-                path = item.expr
-                assert type(path) is ir.Path
-                source = path.segments
-                if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
-                    source = self.attribute(path)
-                if len(source) != 1:
-                    names_only = False
-                # output_key(item), for a path
-                outputs.append((path.segments if item.alias is None else (item.alias,), source))
-                projection.append(source)
-            if len(projection) > 1 and not (names_only
-                                            and len(set(projection)) == len(projection)):
-                projection = _without_overlaps(projection)
+        outputs, projection = self.rows() if q.select and not counting else (None, [])
         names = writer.names
         condition_names = len(names)
-        if projection and not counting:
+        if projection:
             path_text = writer.path
             text = req["ProjectionExpression"] = intern(
                 path_text(projection[0]) if len(projection) == 1
@@ -763,18 +720,8 @@ class QueryCompiler(ConditionBuilder):
             req["ExpressionAttributeNames"] = names
         if writer.values:
             req["ExpressionAttributeValues"] = writer.values
-        if choice is not None:
-            req["ScanIndexForward"] = choice.forward
-        if counting:
-            req["Select"] = "COUNT"
-        else:
-            req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
-            if limit and "FilterExpression" not in req:
-                # without a filter every evaluated item is a row: one page is enough;
-                # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so a
-                # larger limit asks for pages of 2^31 - 1, and the runtime still counts
-                # rows to the query's limit
-                req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
+        limit = _count(q.limit)
+        self.settings(req, choice, counting, bool(projection), limit)
         return DynamoPlan(
             "Query" if choice is not None else "Scan",  # operation
             q.collection, table,
@@ -787,6 +734,81 @@ class QueryCompiler(ConditionBuilder):
             condition_names,
             self.assumptions(choice),
         )
+
+    def filter(self, req: dict[str, Any], writer: ExpressionWriter, rest: list[ir.Condition],
+               key_expr: Expr | None) -> tuple[ExpressionWriter, bool]:
+        """Add the ``FilterExpression`` of ``rest`` to ``req``: written straight to text,
+        the expression tree only where the text cannot be (see ``ConditionBuilder.text``)
+        or the limits must be counted on it. The writer of the placeholders, and whether
+        the filter is never true."""
+        guards = self.filter_guards()
+        filter_text = self.text(rest, writer) if rest and not guards else ""
+        if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
+            # the text is what the tree would render (see ConditionBuilder.text), and it
+            # is over the size limit already: refused without building the tree
+            self.check_limits("FilterExpression", filter_text, None)
+        never = False
+        if guards or filter_text is None or len(filter_text) > _SHORT \
+                or not filter_text.isascii():
+            writer, filter_text, never = self.filter_tree(rest, guards, key_expr)
+        if filter_text:
+            req["FilterExpression"] = intern(filter_text)
+        return writer, never
+
+    def filter_tree(self, rest: list[ir.Condition], guards: tuple[Expr, ...],
+                    key_expr: Expr | None) -> tuple[ExpressionWriter, str | None, bool]:
+        """The filter rendered from its expression tree, with its limits checked: a new
+        writer (the text may have numbered placeholders), the text (None when the tree
+        folds to a constant), and whether it is never true."""
+        build = self.build
+        filter_expr = and_(*[build(c) for c in rest], *guards)
+        writer = ExpressionWriter()
+        if key_expr is not None:
+            writer.render(key_expr)  # the same text again
+        if type(filter_expr) is Const:
+            return writer, None, not filter_expr.value
+        filter_text = writer.render(filter_expr)
+        if len(filter_text) > _SHORT or not filter_text.isascii():
+            self.check_limits("FilterExpression", filter_text, filter_expr)
+        return writer, filter_text, False
+
+    def rows(self) -> tuple[list[tuple[Path, Path]], list[Path]]:
+        """The rows of a ``select``: (output key, attribute path) pairs, and the paths to
+        project (without overlaps, which DynamoDB refuses)."""
+        outputs = []
+        projection: list[Path] = []
+        names_only = True  # every path one name: only a repeat can overlap
+        for item in self.query.select:
+            path = item.expr
+            assert type(path) is ir.Path
+            source = path.segments
+            if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
+                source = self.attribute(path)
+            if len(source) != 1:
+                names_only = False
+            # output_key(item), for a path
+            outputs.append((path.segments if item.alias is None else (item.alias,), source))
+            projection.append(source)
+        if len(projection) > 1 and not (names_only and len(set(projection)) == len(projection)):
+            projection = _without_overlaps(projection)
+        return outputs, projection
+
+    @staticmethod
+    def settings(req: dict[str, Any], choice: _Choice | None, counting: bool,
+                 projected: bool, limit: int | None) -> None:
+        """The read's order, what it returns, and DynamoDB's ``Limit``."""
+        if choice is not None:
+            req["ScanIndexForward"] = choice.forward
+        if counting:
+            req["Select"] = "COUNT"
+            return
+        req["Select"] = "SPECIFIC_ATTRIBUTES" if projected else "ALL_ATTRIBUTES"
+        if limit and "FilterExpression" not in req:
+            # without a filter every evaluated item is a row: one page is enough;
+            # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so a
+            # larger limit asks for pages of 2^31 - 1, and the runtime still counts
+            # rows to the query's limit
+            req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
 
     def assumptions(self, choice: _Choice | None) -> tuple[str, ...]:
         """What the plan assumes of the table (``DynamoPlan.assumptions``)."""
