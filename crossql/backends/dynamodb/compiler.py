@@ -685,9 +685,9 @@ class QueryCompiler(ConditionBuilder):
 
     def plan(self, choice: _Choice | None, conjuncts: list[ir.Condition],
              counting: bool) -> DynamoPlan:
-        """The plan: a Query on ``choice``, or a Scan (None). Assembled in parts: the key
-        condition, the filter (``filter``), the rows (``rows``), the read's settings
-        (``settings``)."""
+        """The plan: a Query on ``choice``, or a Scan (None). Assembled in named parts:
+        the key condition, the filter (``filter``), the rows (``rows``), then the read's
+        order, what it returns and DynamoDB's ``Limit``."""
         q = self.query
         table = self.options.table_prefix + q.collection
         # The count request (derived by the plan) is the same read without the
@@ -720,8 +720,19 @@ class QueryCompiler(ConditionBuilder):
             req["ExpressionAttributeNames"] = names
         if writer.values:
             req["ExpressionAttributeValues"] = writer.values
+        if choice is not None:
+            req["ScanIndexForward"] = choice.forward
         limit = _count(q.limit)
-        self.settings(req, choice, counting, bool(projection), limit)
+        if counting:
+            req["Select"] = "COUNT"
+        else:
+            req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
+            if limit and "FilterExpression" not in req:
+                # without a filter every evaluated item is a row: one page is enough;
+                # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so
+                # a larger limit asks for pages of 2^31 - 1, and the runtime still
+                # counts rows to the query's limit
+                req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
         return DynamoPlan(
             "Query" if choice is not None else "Scan",  # operation
             q.collection, table,
@@ -742,7 +753,7 @@ class QueryCompiler(ConditionBuilder):
         or the limits must be counted on it. The writer of the placeholders, and whether
         the filter is never true."""
         guards = self.filter_guards()
-        filter_text = self.text(rest, writer) if rest and not guards else ""
+        filter_text = writer.text(self, rest) if rest and not guards else ""
         if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
             # the text is what the tree would render (see ConditionBuilder.text), and it
             # is over the size limit already: refused without building the tree
@@ -792,23 +803,6 @@ class QueryCompiler(ConditionBuilder):
         if len(projection) > 1 and not (names_only and len(set(projection)) == len(projection)):
             projection = _without_overlaps(projection)
         return outputs, projection
-
-    @staticmethod
-    def settings(req: dict[str, Any], choice: _Choice | None, counting: bool,
-                 projected: bool, limit: int | None) -> None:
-        """The read's order, what it returns, and DynamoDB's ``Limit``."""
-        if choice is not None:
-            req["ScanIndexForward"] = choice.forward
-        if counting:
-            req["Select"] = "COUNT"
-            return
-        req["Select"] = "SPECIFIC_ATTRIBUTES" if projected else "ALL_ATTRIBUTES"
-        if limit and "FilterExpression" not in req:
-            # without a filter every evaluated item is a row: one page is enough;
-            # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so a
-            # larger limit asks for pages of 2^31 - 1, and the runtime still counts
-            # rows to the query's limit
-            req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
 
     def assumptions(self, choice: _Choice | None) -> tuple[str, ...]:
         """What the plan assumes of the table (``DynamoPlan.assumptions``)."""

@@ -846,7 +846,8 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         the order the tree renders them, so the placeholders are numbered alike."""
         self.builder = builder
         if len(conds) == 1:
-            one = self.visit(conds[0], True)
+            cond = conds[0]
+            one = self.DISPATCH[type(cond)](self, cond, True)  # self.visit, inlined
             if one is None or type(one) is str:
                 return one
             return (" AND " if one[0] else " OR ").join(one[1])
@@ -888,9 +889,19 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         renamed = builder.renamed
         if renamed is None or segments[0] in renamed or len(segments) > builder.max_depth:
             segments = builder.attribute(path)
-        if len(segments) == 1 and segments[0] in builder.keys:
+        if len(segments) != 1:
+            return self.path(segments)
+        segment = segments[0]
+        if segment in builder.keys:
             return None
-        return self.path(segments)
+        # self.path(segments), inlined for one name (most predicates' paths)
+        name_of = self._name_of
+        text = name_of.get(segment)
+        if text is None:
+            n = len(self.names)
+            text = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
+            self.names[text] = segment
+        return text
 
     def decline(self, cond: ir.Condition, truth: bool) -> Text:
         """A predicate only the tree writes."""
