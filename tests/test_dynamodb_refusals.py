@@ -9,11 +9,15 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import crossql
+from crossql import ir
 from crossql.backends.base import REFUSABLE
-from crossql.backends.dynamodb.compiler import REFUSAL_RULES
+from crossql.backends.dynamodb.compiler import REFUSAL_RULES, compile_dynamodb
+from tests.budget import examples
 from tests.plan_corpus import VALID
+from tests.strategies import any_condition
 from tests.test_dynamodb_plans import CORPUS_SCHEMA, MUSIC
 
 CODE = re.compile(r"capability\.dynamodb\.([a-z]+(?:-[a-z]+)*)\Z")
@@ -83,3 +87,17 @@ def test_every_refusal_of_the_corpus_has_a_rule_code(schema: Any) -> None:
             assert match.group(1) in REFUSAL_RULES, (entry["name"], err.code)
             assert err.construct in REFUSABLE, (entry["name"], err.construct)
     assert refused >= 5
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
+@given(any_condition(valid=True, max_leaves=8))
+def test_every_refusal_of_a_drawn_condition_has_a_rule_code(cond: ir.Condition) -> None:
+    if any(isinstance(node, ir.Param) for node in ir.walk(cond)):
+        return  # plans are compiled from bound conditions
+    for schema in (None, MUSIC):
+        try:
+            compile_dynamodb(ir.Query("music", cond), schema=schema)
+        except crossql.CapabilityError as err:
+            match = CODE.match(err.code)
+            assert match is not None and match.group(1) in REFUSAL_RULES, err.code
+            assert err.construct in REFUSABLE
