@@ -1,7 +1,8 @@
 """DynamoDB's conditions are walked by two condition visitors (``crossql.visitor``): the
 expression tree (``ConditionBuilder``, which the compiler is) and the text written
-straight from the conditions (``ExpressionWriter``). Both are a closed world: a node
-without a handler fails when the class is defined, naming the backend and the node."""
+straight from the conditions (``ExpressionWriter``); a third finds the number a
+refusal names (``_BadNumber``). Each is a closed world: a node without a handler
+fails when the class is defined, naming the backend and the node."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 import crossql
 from crossql import ir, visitor
-from crossql.backends.dynamodb.compiler import QueryCompiler
+from crossql.backends.dynamodb.compiler import QueryCompiler, _BadNumber
 from crossql.backends.dynamodb.expressions import ConditionBuilder, ExpressionWriter
 from crossql.backends.dynamodb.schema import default_table, dynamo_options
 from crossql.visitor import CONDITION_TYPES
@@ -27,7 +28,7 @@ class Near:
 
 @pytest.mark.parametrize(("base", "name"), [
     (ConditionBuilder, "dynamodb"), (QueryCompiler, "dynamodb"),
-    (ExpressionWriter, "dynamodb text"),
+    (ExpressionWriter, "dynamodb text"), (_BadNumber, "dynamodb numbers"),
 ])
 def test_a_visitor_without_a_handler_fails_at_definition(
         monkeypatch: pytest.MonkeyPatch, base: type[Any], name: str) -> None:

@@ -73,6 +73,7 @@ from crossql.backends.dynamodb.values import UnstorableValue, number_text
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.compiler.templates import StringHole
 from crossql.errors import CapabilityError
+from crossql.visitor import ConditionVisitor
 
 BACKEND = "dynamodb"
 
@@ -245,29 +246,50 @@ def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
     return list(ir.paths(cond))
 
 
-def _bad_number(cond: ir.Condition) -> tuple[ir.Literal, UnstorableValue] | None:
+_Bad = tuple[ir.Literal, UnstorableValue] | None
+
+
+class _BadNumber(ConditionVisitor[_Bad]):
     """The first number literal DynamoDB cannot hold, in the order ``ir.walk`` meets
-    them, with why."""
-    kind = type(cond)
-    if kind is ir.And or kind is ir.Or:
-        for operand in cond.operands:  # type: ignore[union-attr]
+    them, with why (``QueryCompiler.number_refusal``)."""
+
+    NAME = "dynamodb numbers"
+
+    def visit_And(self, node: ir.And | ir.Or) -> _Bad:
+        for operand in node.operands:
             if type(operand) is ir.Compare:  # the common case, without a call
                 value: Any = operand.value
                 if type(value) is ir.Literal and type(value.value) is str:
                     continue
-            bad = _bad_number(operand)
+            bad = self.visit(operand)
             if bad is not None:
                 return bad
         return None
-    if kind is ir.Not:
-        return _bad_number(cond.operand)  # type: ignore[union-attr]
-    if kind is ir.Exists:
+
+    visit_Or = visit_And
+
+    def visit_Not(self, node: ir.Not) -> _Bad:
+        return self.visit(node.operand)
+
+    def visit_Exists(self, node: ir.Exists) -> _Bad:
         return None
-    if kind is ir.Between:
-        return _bad_value(cond.low) or _bad_value(cond.high)  # type: ignore[union-attr]
-    if kind is ir.In or kind is ir.ContainsAny or kind is ir.ContainsAll:
-        return _bad_value(cond.values)  # type: ignore[union-attr]
-    return _bad_value(cond.value)  # type: ignore[union-attr]
+
+    def visit_Between(self, node: ir.Between) -> _Bad:
+        return _bad_value(node.low) or _bad_value(node.high)
+
+    def visit_In(self, node: ir.In | ir.ContainsAny | ir.ContainsAll) -> _Bad:
+        return _bad_value(node.values)
+
+    visit_ContainsAny = visit_ContainsAll = visit_In
+
+    def visit_Compare(self, node: ir.Compare | ir.Contains | ir.StartsWith | ir.Matches
+                      | ir.Size) -> _Bad:
+        return _bad_value(node.value)
+
+    visit_Contains = visit_StartsWith = visit_Matches = visit_Size = visit_Compare
+
+
+_BAD_NUMBER = _BadNumber()
 
 
 def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
@@ -458,7 +480,7 @@ class QueryCompiler(ConditionBuilder):
         """The refusal of the first number DynamoDB cannot hold, if any."""
         if self.query.where is None:
             return None
-        bad = _bad_number(self.query.where)
+        bad = _BAD_NUMBER.visit(self.query.where)
         if bad is None:
             return None
         node, err = bad
