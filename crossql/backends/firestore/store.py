@@ -50,7 +50,7 @@ from crossql.semantics.reference import MISSING, evaluate_condition, get_path
 from crossql.semantics.writes import WriteResult, selects, strict_equal
 
 if TYPE_CHECKING:
-    from crossql.config import FirestoreConfig
+    from crossql.backends.firestore.config import FirestoreConfig
 
 BATCH_SIZE = 500
 """Writes per batched write: Firestore's limit for one commit."""
