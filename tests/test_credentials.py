@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import crossql
-from crossql.backends.dynamodb.store import _session
+from crossql.backends.dynamodb.store_base import _session
 from crossql.config import DynamoConfig
 
 _AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",

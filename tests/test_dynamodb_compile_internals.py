@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 import crossql
 from crossql import ir
 from crossql.backends.dynamodb import DynamoPlan
-from crossql.backends.dynamodb.compiler import MAX_OPERATORS, _Compiler
+from crossql.backends.dynamodb.compiler import MAX_OPERATORS, QueryCompiler
 from crossql.backends.dynamodb.expressions import (
     And,
     Comparison,
@@ -48,7 +48,7 @@ def test_every_operator_takes_at_least_four_characters(cond: ir.Condition) -> No
     # check_limits counts operators only for texts over 4 * 300 characters
     if _has_param(cond):
         return
-    compiler = _Compiler(ir.Query("docs", cond), default_table("_id"), dynamo_options(None))
+    compiler = QueryCompiler(ir.Query("docs", cond), default_table("_id"), dynamo_options(None))
     try:
         compiler.check_shape()
         expr = and_(compiler.builder.build(cond))

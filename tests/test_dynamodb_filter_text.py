@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 import crossql
 from crossql import ir
 from crossql.backends.dynamodb import DynamoPlan
-from crossql.backends.dynamodb.compiler import _Compiler, _conjuncts
+from crossql.backends.dynamodb.compiler import QueryCompiler, _conjuncts
 from crossql.backends.dynamodb.expressions import Const, ExpressionWriter, and_
 from crossql.backends.dynamodb.schema import default_table, dynamo_options
 from crossql.backends.dynamodb.values import UnstorableValue
@@ -27,7 +27,7 @@ def _has_param(cond: ir.Condition) -> bool:
 def _both(cond: ir.Condition) -> tuple[Any, Any]:
     """(text, names, values) written straight, and rendered from the tree (None where
     the text path declines; the error's class where building refuses)."""
-    compiler = _Compiler(ir.Query("docs", cond), default_table("_id"), dynamo_options(None))
+    compiler = QueryCompiler(ir.Query("docs", cond), default_table("_id"), dynamo_options(None))
     conds = _conjuncts(cond)
     straight = ExpressionWriter()
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "crossql"
 DRIVERS = ("pymongo", "motor", "boto3", "botocore", "aioboto3", "aiobotocore", "google",
            "grpc")
-STORE_MODULES = ("store", "transaction", "_driver", "config")
+STORE_MODULES = ("store", "store_base", "transaction", "_driver", "config")
 """Module names, in a backend's folder, that run plans or open them (they may import the
 runtime and, inside functions, the driver; ``config`` is the configuration block, whose
 store factory opens the store); every other module of the folder is compile-time."""
@@ -80,10 +80,8 @@ def _cycles(graph: dict[str, set[str]] = GRAPH) -> list[list[str]]:
     return found
 
 
-KNOWN = {("crossql.backends.dynamodb.store", "crossql.backends.dynamodb.transaction",
-          "crossql.backends.dynamodb.store")}
-"""Cycles through imports inside functions that are still there (issue 14, point 3):
-DynamoDB's transaction view subclasses its store, whose ``begin_transaction`` makes one.
+KNOWN: set[tuple[str, ...]] = set()
+"""Cycles through imports inside functions that are still there (issue 14, point 3).
 A cycle fixed is a failure here until it leaves this set."""
 
 
@@ -147,10 +145,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The layers, lowest first: a module imports only modules of its own layer or below."""
 
-KNOWN_UPWARD = {("crossql.backends.firestore.writes", "crossql.runtime.store")}
-"""Imports that still point up (issue 14, point 3): Firestore's write plans run themselves
-(``FirestoreWritePlan.run``), so its write compiler imports the runtime's ``Document``.
-A fixed one is a failure here until it leaves this set."""
+KNOWN_UPWARD: set[tuple[str, str]] = set()
+"""Imports that still point up, each with its reason (none left: Firestore's write plans
+no longer run themselves). A fixed one is a failure here until it leaves this set."""
 
 
 def _fits(pattern: str, name: str) -> bool:

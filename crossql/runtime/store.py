@@ -204,14 +204,10 @@ class Store(abc.ABC):
         return await self.execute_plan(self.write_plan(text, params))
 
     async def execute_plan(self, plan: Plan) -> WriteResult:
-        """Run a compiled write plan: backends override this, or their write plan has a
-        ``run(store)`` coroutine (its driver imported only there)."""
-        run = getattr(plan, "run", None)
-        if run is None or getattr(plan, "backend", None) != self.driver:
-            raise BackendError(self.driver, f"{self.driver} cannot run the write plan "
-                               f"{type(plan).__name__}")
-        result: WriteResult = await run(self)
-        return result
+        """Run a compiled write plan (each backend's store overrides this: plans are data,
+        the store runs them)."""
+        raise BackendError(self.driver, f"{self.driver} cannot run the write plan "
+                           f"{type(plan).__name__}")
 
     # -- transactions --------------------------------------------------------------
     def transaction(self) -> Transaction:

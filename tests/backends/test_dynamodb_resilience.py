@@ -24,7 +24,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 import crossql
-from crossql.backends.dynamodb import store as dynamo_store_module
+from crossql.backends.dynamodb import store_base as dynamo_store_module
 from crossql.backends.dynamodb.store import DynamoStore
 from crossql.config import DynamoConfig
 from tests.backends.differential import STATS

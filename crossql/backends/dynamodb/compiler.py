@@ -45,6 +45,7 @@ from sys import intern
 from typing import Any
 
 from crossql import ir, visitor
+from crossql._memo import Memo
 from crossql.backends.base import Capabilities, refuse
 from crossql.backends.dynamodb.expressions import (
     Between,
@@ -72,6 +73,7 @@ from crossql.backends.dynamodb.values import UnstorableValue, number_text
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.compiler.templates import StringHole
 from crossql.errors import CapabilityError
+from crossql.visitor import ConditionVisitor
 
 BACKEND = "dynamodb"
 
@@ -138,7 +140,7 @@ CAPABILITIES = Capabilities(
 
 def _conjuncts(cond: ir.Condition | None) -> list[ir.Condition]:
     """The top-level ``and`` of ``cond`` flattened, without repeats; or ``[cond]`` when
-    none of its operands can pin a key (an ``==``; see ``_Compiler.choice``) or needs
+    none of its operands can pin a key (an ``==``; see ``QueryCompiler.choice``) or needs
     flattening: such a condition is only a filter, whose text flattens and declines
     repeats, and whose tree drops them, as this list would."""
     if cond is None:
@@ -244,29 +246,50 @@ def _leaf_paths(cond: ir.Condition) -> list[ir.Path]:
     return visitor.paths(cond)
 
 
-def _bad_number(cond: ir.Condition) -> tuple[ir.Literal, UnstorableValue] | None:
+_Bad = tuple[ir.Literal, UnstorableValue] | None
+
+
+class _BadNumber(ConditionVisitor[_Bad]):
     """The first number literal DynamoDB cannot hold, in the order ``ir.walk`` meets
-    them, with why."""
-    kind = type(cond)
-    if kind is ir.And or kind is ir.Or:
-        for operand in cond.operands:  # type: ignore[union-attr]
+    them, with why (``QueryCompiler.number_refusal``)."""
+
+    NAME = "dynamodb numbers"
+
+    def visit_And(self, node: ir.And | ir.Or) -> _Bad:
+        for operand in node.operands:
             if type(operand) is ir.Compare:  # the common case, without a call
                 value: Any = operand.value
                 if type(value) is ir.Literal and type(value.value) is str:
                     continue
-            bad = _bad_number(operand)
+            bad = self.visit(operand)
             if bad is not None:
                 return bad
         return None
-    if kind is ir.Not:
-        return _bad_number(cond.operand)  # type: ignore[union-attr]
-    if kind is ir.Exists:
+
+    visit_Or = visit_And
+
+    def visit_Not(self, node: ir.Not) -> _Bad:
+        return self.visit(node.operand)
+
+    def visit_Exists(self, node: ir.Exists) -> _Bad:
         return None
-    if kind is ir.Between:
-        return _bad_value(cond.low) or _bad_value(cond.high)  # type: ignore[union-attr]
-    if kind is ir.In or kind is ir.ContainsAny or kind is ir.ContainsAll:
-        return _bad_value(cond.values)  # type: ignore[union-attr]
-    return _bad_value(cond.value)  # type: ignore[union-attr]
+
+    def visit_Between(self, node: ir.Between) -> _Bad:
+        return _bad_value(node.low) or _bad_value(node.high)
+
+    def visit_In(self, node: ir.In | ir.ContainsAny | ir.ContainsAll) -> _Bad:
+        return _bad_value(node.values)
+
+    visit_ContainsAny = visit_ContainsAll = visit_In
+
+    def visit_Compare(self, node: ir.Compare | ir.Contains | ir.StartsWith | ir.Matches
+                      | ir.Size) -> _Bad:
+        return _bad_value(node.value)
+
+    visit_Contains = visit_StartsWith = visit_Matches = visit_Size = visit_Compare
+
+
+_BAD_NUMBER = _BadNumber()
 
 
 def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
@@ -318,17 +341,14 @@ def _collection_span(query: ir.Query) -> ir.Span | None:
 _SHORT = 4 * MAX_OPERATORS
 """An ASCII expression text this short is within both limits (see ``check_limits``)."""
 
-_TABLE_NAMES: set[str] = set()
-"""Table names already found valid (bounded: emptied when full)."""
+_TABLE_NAMES: Memo[str, bool] = Memo(1024, "dynamodb table names")
+"""Table names already found valid."""
 
 
 def _valid_table_name(table: str) -> bool:
     if not _TABLE_NAME.match(table):
         return False
-    if len(_TABLE_NAMES) >= 1024:
-        _TABLE_NAMES.clear()
-    _TABLE_NAMES.add(table)
-    return True
+    return _TABLE_NAMES.put(table, True)
 
 
 def _count(value: ir.Literal | ir.Param | None) -> int | None:
@@ -351,30 +371,39 @@ class _Choice:
     why_not: list[str] = field(default_factory=list)
 
 
-_KEYS: dict[int, tuple[TableSchema, dict[str, str]]] = {}
+_KEYS: Memo[int, tuple[TableSchema, dict[str, str]]] = Memo(256, "dynamodb key types")
 
 
 def _keys_of(table: TableSchema) -> dict[str, str]:
     """The table's key attributes and their types, ``?`` where the schema gives none:
     on every item, the index's items included (an index projects them); an index's
     own keys are on its items only, and a Query on it may not filter on them anyway.
-    Kept per table (a bounded table, emptied when full): every compile needs them."""
+    Kept per table (a memo): every compile needs them."""
     known = _KEYS.get(id(table))
     if known is not None and known[0] is table:
         return known[1]
     types = table.attribute_types
     keys = {key: types.get(key, "?") for key in table.key_attributes}
-    if len(_KEYS) >= 256:
-        _KEYS.clear()
-    _KEYS[id(table)] = (table, keys)
+    _KEYS.put(id(table), (table, keys))
     return keys
 
 
+REFUSAL_RULES = frozenset({
+    "table-name", "path-depth", "group-by", "aggregate", "offset", "number", "order-by",
+    "scan", "expression-bytes", "operators", "in-values", "matches", "nested-increment",
+    "key-attribute", "unstorable-value",
+})
+"""Why DynamoDB refuses, one name per rule: a refusal's code is
+``capability.dynamodb.<rule>`` (docs/backends/dynamodb.md lists them)."""
+
 _RENAMED = frozenset({"_id"})
-"""The first path segments ``_Compiler.attribute`` renames (``_id`` → ``pk_field``)."""
+"""The first path segments ``QueryCompiler.attribute`` renames (``_id`` → ``pk_field``)."""
 
 
-class _Compiler(ConditionBuilder):
+class QueryCompiler(ConditionBuilder):
+    """One compile of a read (``compile_dynamodb``; a write's read subclasses it in
+    writes.py): the access path, the conditions, the request, DynamoDB's limits."""
+
     __slots__ = ("assumed", "keys", "options", "query", "table")
 
     renamed = _RENAMED
@@ -395,17 +424,19 @@ class _Compiler(ConditionBuilder):
         return self
 
     # -- errors and names ------------------------------------------------------------
-    def refuse(self, construct: str, node: Any, message: str,
-               hint: str | None = None) -> CapabilityError:
-        return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source)
+    def refusal(self, construct: str, node: Any, message: str,
+                hint: str | None = None, *, rule: str) -> CapabilityError:
+        assert rule in REFUSAL_RULES, rule
+        return refuse(BACKEND, construct, node, message, hint=hint, source=self.query.source,
+                      rule=rule)
 
     def attribute(self, path: ir.Path) -> Path:
         """The DynamoDB attribute path of a CrossQL path (``_id`` → ``pk_field``)."""
         if len(path.segments) > MAX_PATH_DEPTH:
-            raise self.refuse("path depth", path,
+            raise self.refusal("path depth", path,
                               f"dynamodb cannot address `{path.dotted}`: DynamoDB paths nest "
                               f"at most {MAX_PATH_DEPTH} levels, this one has "
-                              f"{len(path.segments)}")
+                              f"{len(path.segments)}", rule="path-depth")
         if path.segments[0] == "_id":
             return (self.options.pk_field, *path.segments[1:])
         return path.segments
@@ -417,45 +448,45 @@ class _Compiler(ConditionBuilder):
         q = self.query
         table = self.options.table_prefix + q.collection
         if table not in _TABLE_NAMES and not _valid_table_name(table):
-            raise self.refuse(
+            raise self.refusal(
                 "collection name", _CollectionName(_collection_span(q)),
                 f"dynamodb cannot use `{table}` as a table name",
-                "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .")
+                "table names are 3 to 255 characters of A-Z a-z 0-9 _ - .", rule="table-name")
         if q.group_by:
-            raise self.refuse("group by", q.group_by[0],
+            raise self.refusal("group by", q.group_by[0],
                               "dynamodb cannot evaluate `group by`: DynamoDB does not group items",
                               "group the rows in your code, or keep per-group counters "
-                              "in a table of their own")
+                              "in a table of their own", rule="group-by")
         counting = False
         for item in q.select:
             agg = item.expr
             if type(agg) is ir.Aggregate:
                 if agg.func != "count" or agg.arg is not None:
                     construct = "count(p)" if agg.func == "count" else agg.func
-                    raise self.refuse(construct, agg,
+                    raise self.refusal(construct, agg,
                                       f"dynamodb cannot evaluate `{construct}`: DynamoDB only "
                                       "counts items (Select=COUNT)",
                                       "select count() alone, or aggregate the rows in your "
-                                      "code")
+                                      "code", rule="aggregate")
                 counting = True
         if q.offset is not None and _count(q.offset):
-            raise self.refuse("offset", q.offset,
+            raise self.refusal("offset", q.offset,
                               "dynamodb cannot evaluate `offset`: DynamoDB cannot skip items",
                               "page with the last key you saw instead "
-                              "(a condition on the sort key)")
+                              "(a condition on the sort key)", rule="offset")
         return counting
 
     def number_refusal(self) -> CapabilityError | None:
         """The refusal of the first number DynamoDB cannot hold, if any."""
         if self.query.where is None:
             return None
-        bad = _bad_number(self.query.where)
+        bad = _BAD_NUMBER.visit(self.query.where)
         if bad is None:
             return None
         node, err = bad
-        return self.refuse("value", node, f"dynamodb cannot hold this number: {err}",
+        return self.refusal("value", node, f"dynamodb cannot hold this number: {err}",
                            "DynamoDB numbers have at most 38 digits and "
-                           "magnitudes from 1E-130 to 9.99E+125")
+                           "magnitudes from 1E-130 to 9.99E+125", rule="number")
 
     # -- key conditions -----------------------------------------------------------------
     def _key_literal(self, value: ir.Value, attribute: str, max_bytes: int) -> bool:
@@ -602,8 +633,8 @@ class _Compiler(ConditionBuilder):
                 "partition key with == and order by the sort key"
                 + (": " + "; ".join(sorts) if sorts else " (this table has none)"))
         what = "a Scan" if not choices else "this Query"
-        return self.refuse("order by", key, f"dynamodb cannot order {what} by "
-                           f"`{key.path.dotted}`", hint)
+        return self.refusal("order by", key, f"dynamodb cannot order {what} by "
+                           f"`{key.path.dotted}`", hint, rule="order-by")
 
     # -- the plan -----------------------------------------------------------------------
     def filter_guards(self) -> tuple[Expr, ...]:
@@ -650,12 +681,12 @@ class _Compiler(ConditionBuilder):
         if not self.options.allow_scan:
             keys = ", ".join(f"`{p.partition_key}`" + (f" (index `{p.index}`)" if p.index else "")
                              for p in table_paths(self.table))
-            raise self.refuse(
+            raise self.refusal(
                 "scan", q.where if q.where is not None else q,
                 "dynamodb cannot run this query without a Scan, and allow_scan is off: "
                 "it pins no partition key with ==",
                 f"add `<partition key> == value` for one of {keys}, or compile with "
-                "allow_scan=True")
+                "allow_scan=True", rule="scan")
         return self.plan(None, conjuncts, counting)
 
     def _key_expr(self, choice: _Choice) -> Expr:
@@ -676,74 +707,31 @@ class _Compiler(ConditionBuilder):
 
     def plan(self, choice: _Choice | None, conjuncts: list[ir.Condition],
              counting: bool) -> DynamoPlan:
-        """The plan: a Query on ``choice``, or a Scan (None)."""
+        """The plan: a Query on ``choice``, or a Scan (None). Assembled in named parts:
+        the key condition, the filter (``filter``), the rows (``rows``), then the read's
+        order, what it returns and DynamoDB's ``Limit``."""
         q = self.query
         table = self.options.table_prefix + q.collection
-        rest = choice.rest if choice is not None else conjuncts
-        key_expr = self._key_expr(choice) if choice is not None else None
-        limit = _count(q.limit)
-
         # The count request (derived by the plan) is the same read without the
         # projection, which is rendered last: its names are the first ones.
         writer = ExpressionWriter()
         req: dict[str, Any] = {"TableName": table}
-        if choice is not None and choice.path.index is not None:
-            req["IndexName"] = choice.path.index
-        key_text = None
-        if key_expr is not None:
+        key_expr = None
+        if choice is not None:
+            key_expr = self._key_expr(choice)
+            if choice.path.index is not None:
+                req["IndexName"] = choice.path.index
             # interned: cached plans of one shape (other values) share their texts
             key_text = req["KeyConditionExpression"] = intern(writer.render(key_expr))
             if len(key_text) > _SHORT or not key_text.isascii():
                 self.check_limits("KeyConditionExpression", key_text, key_expr)
-        # The filter written straight to text; the expression tree only where the text
-        # cannot be (see ConditionBuilder.text) or the limits must be counted on it.
-        guards = self.filter_guards()
-        filter_text = self.text(rest, writer) if rest and not guards else ""
-        if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
-            # the text is what the tree would render (see ConditionBuilder.text), and it
-            # is over the size limit already: refused without building the tree
-            self.check_limits("FilterExpression", filter_text, None)
-        never = False
-        if guards or filter_text is None or len(filter_text) > _SHORT \
-                or not filter_text.isascii():
-            build = self.build
-            filter_expr = and_(*[build(c) for c in rest], *guards)
-            writer = ExpressionWriter()  # the text may have numbered placeholders
-            if key_expr is not None:
-                writer.render(key_expr)  # the same text again
-            filter_text = None
-            if type(filter_expr) is Const:
-                never = not filter_expr.value
-            else:
-                filter_text = writer.render(filter_expr)
-                if len(filter_text) > _SHORT or not filter_text.isascii():
-                    self.check_limits("FilterExpression", filter_text, filter_expr)
-        if filter_text:
-            req["FilterExpression"] = intern(filter_text)
-
+        writer, never = self.filter(req, writer, choice.rest if choice is not None
+                                    else conjuncts, key_expr)
         # the select's paths are checked after the condition's, as they always were
-        projection: list[Path] = []
-        outputs = None
-        if q.select and not counting:
-            outputs = []
-            names_only = True  # every path one name: only a repeat can overlap
-            for item in q.select:
-                path = item.expr
-                assert type(path) is ir.Path
-                source = path.segments
-                if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
-                    source = self.attribute(path)
-                if len(source) != 1:
-                    names_only = False
-                # output_key(item), for a path
-                outputs.append((path.segments if item.alias is None else (item.alias,), source))
-                projection.append(source)
-            if len(projection) > 1 and not (names_only
-                                            and len(set(projection)) == len(projection)):
-                projection = _without_overlaps(projection)
+        outputs, projection = self.rows() if q.select and not counting else (None, [])
         names = writer.names
         condition_names = len(names)
-        if projection and not counting:
+        if projection:
             path_text = writer.path
             text = req["ProjectionExpression"] = intern(
                 path_text(projection[0]) if len(projection) == 1
@@ -756,15 +744,16 @@ class _Compiler(ConditionBuilder):
             req["ExpressionAttributeValues"] = writer.values
         if choice is not None:
             req["ScanIndexForward"] = choice.forward
+        limit = _count(q.limit)
         if counting:
             req["Select"] = "COUNT"
         else:
             req["Select"] = "SPECIFIC_ATTRIBUTES" if projection else "ALL_ATTRIBUTES"
             if limit and "FilterExpression" not in req:
                 # without a filter every evaluated item is a row: one page is enough;
-                # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so a
-                # larger limit asks for pages of 2^31 - 1, and the runtime still counts
-                # rows to the query's limit
+                # DynamoDB's Limit is a 32-bit integer (2^31 is an InternalFailure), so
+                # a larger limit asks for pages of 2^31 - 1, and the runtime still
+                # counts rows to the query's limit
                 req["Limit"] = limit if limit <= MAX_REQUEST_LIMIT else MAX_REQUEST_LIMIT
         return DynamoPlan(
             "Query" if choice is not None else "Scan",  # operation
@@ -778,6 +767,64 @@ class _Compiler(ConditionBuilder):
             condition_names,
             self.assumptions(choice),
         )
+
+    def filter(self, req: dict[str, Any], writer: ExpressionWriter, rest: list[ir.Condition],
+               key_expr: Expr | None) -> tuple[ExpressionWriter, bool]:
+        """Add the ``FilterExpression`` of ``rest`` to ``req``: written straight to text,
+        the expression tree only where the text cannot be (see ``ConditionBuilder.text``)
+        or the limits must be counted on it. The writer of the placeholders, and whether
+        the filter is never true."""
+        guards = self.filter_guards()
+        filter_text = writer.text(self, rest) if rest and not guards else ""
+        if filter_text and len(filter_text) > MAX_EXPRESSION_BYTES:
+            # the text is what the tree would render (see ConditionBuilder.text), and it
+            # is over the size limit already: refused without building the tree
+            self.check_limits("FilterExpression", filter_text, None)
+        never = False
+        if guards or filter_text is None or len(filter_text) > _SHORT \
+                or not filter_text.isascii():
+            writer, filter_text, never = self.filter_tree(rest, guards, key_expr)
+        if filter_text:
+            req["FilterExpression"] = intern(filter_text)
+        return writer, never
+
+    def filter_tree(self, rest: list[ir.Condition], guards: tuple[Expr, ...],
+                    key_expr: Expr | None) -> tuple[ExpressionWriter, str | None, bool]:
+        """The filter rendered from its expression tree, with its limits checked: a new
+        writer (the text may have numbered placeholders), the text (None when the tree
+        folds to a constant), and whether it is never true."""
+        build = self.build
+        filter_expr = and_(*[build(c) for c in rest], *guards)
+        writer = ExpressionWriter()
+        if key_expr is not None:
+            writer.render(key_expr)  # the same text again
+        if type(filter_expr) is Const:
+            return writer, None, not filter_expr.value
+        filter_text = writer.render(filter_expr)
+        if len(filter_text) > _SHORT or not filter_text.isascii():
+            self.check_limits("FilterExpression", filter_text, filter_expr)
+        return writer, filter_text, False
+
+    def rows(self) -> tuple[list[tuple[Path, Path]], list[Path]]:
+        """The rows of a ``select``: (output key, attribute path) pairs, and the paths to
+        project (without overlaps, which DynamoDB refuses)."""
+        outputs = []
+        projection: list[Path] = []
+        names_only = True  # every path one name: only a repeat can overlap
+        for item in self.query.select:
+            path = item.expr
+            assert type(path) is ir.Path
+            source = path.segments
+            if source[0] == "_id" or len(source) > MAX_PATH_DEPTH:
+                source = self.attribute(path)
+            if len(source) != 1:
+                names_only = False
+            # output_key(item), for a path
+            outputs.append((path.segments if item.alias is None else (item.alias,), source))
+            projection.append(source)
+        if len(projection) > 1 and not (names_only and len(set(projection)) == len(projection)):
+            projection = _without_overlaps(projection)
+        return outputs, projection
 
     def assumptions(self, choice: _Choice | None) -> tuple[str, ...]:
         """What the plan assumes of the table (``DynamoPlan.assumptions``)."""
@@ -808,13 +855,14 @@ class _Compiler(ConditionBuilder):
         where = self.query.where if self.query.where is not None else self.query
         node = where if name != "ProjectionExpression" else self.query.select[0]
         if size > MAX_EXPRESSION_BYTES:
-            raise self.refuse(
+            raise self.refusal(
                 "expression size", node, f"dynamodb cannot send a {name} of {size} bytes: "
-                f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several")
-        raise self.refuse(
+                f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the query into several",
+                rule="expression-bytes")
+        raise self.refusal(
             "expression size", node, f"dynamodb cannot send a {name} of "
             f"{operators} operators: DynamoDB allows {MAX_OPERATORS}",
-            "split the query into several, or use `in` for lists of values")
+            "split the query into several, or use `in` for lists of values", rule="operators")
 
     def reason(self, choice: _Choice | None) -> str:
         if choice is None:
@@ -826,20 +874,18 @@ class _Compiler(ConditionBuilder):
         return text
 
 
-_ASSUMED: dict[tuple[str, str], tuple[str, ...]] = {}
+_ASSUMED: Memo[tuple[str, str], tuple[str, ...]] = Memo(1024, "dynamodb assumptions")
 
 
 def _default_assumption(pk_field: str, collection: str) -> tuple[str, ...]:
     """The assumption of a plan compiled without a schema for its collection: one tuple
-    for every cached plan of the collection (a bounded table, emptied when full)."""
+    for every cached plan of the collection (a memo)."""
     key = (pk_field, collection)
     out = _ASSUMED.get(key)
     if out is None:
-        if len(_ASSUMED) >= 1024:
-            _ASSUMED.clear()
-        out = _ASSUMED[key] = (
+        out = _ASSUMED.put(key, (
             f"`{pk_field}` is the table's only key, a string (S) partition key (no key "
-            f"schema was given for `{collection}`; create_collection makes such a table)",)
+            f"schema was given for `{collection}`; create_collection makes such a table)",))
     return out
 
 
@@ -853,18 +899,14 @@ def _key_type_assumption(key: str, value: ir.Value) -> str:
 _SCAN_REASON = "no partition key of the table or an index is pinned with ==: a Scan " \
                "reads the whole table"
 
-_OUTPUTS: dict[Any, Any] = {}
+_Outputs = tuple[tuple[Path, Path], ...]
+_OUTPUTS: Memo[_Outputs, _Outputs] = Memo(1024, "dynamodb row shapes")
 
 
-def _shared_outputs(outputs: tuple[tuple[Path, Path], ...]) -> tuple[tuple[Path, Path], ...]:
-    """One tuple per row shape for every cached plan that has it (a bounded table,
-    emptied when full)."""
-    shared: tuple[tuple[Path, Path], ...] | None = _OUTPUTS.get(outputs)
-    if shared is None:
-        if len(_OUTPUTS) >= 1024:
-            _OUTPUTS.clear()
-        shared = _OUTPUTS[outputs] = outputs
-    return shared
+def _shared_outputs(outputs: _Outputs) -> _Outputs:
+    """One tuple per row shape for every cached plan that has it (a memo)."""
+    shared = _OUTPUTS.get(outputs)
+    return shared if shared is not None else _OUTPUTS.put(outputs, outputs)
 
 
 def _without_overlaps(projection: list[Path]) -> list[Path]:
@@ -888,12 +930,12 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     ``pk_field``, ``table_prefix``).
     """
     if options is None and schema is None:  # the defaults, validated once
-        return _Compiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
+        return QueryCompiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
     if table is None:
-        return _Compiler(query, default_table(opts.pk_field), opts, assumed=True).run()
-    return _Compiler(query, table, opts).run()
+        return QueryCompiler(query, default_table(opts.pk_field), opts, assumed=True).run()
+    return QueryCompiler(query, table, opts).run()
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

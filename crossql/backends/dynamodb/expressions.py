@@ -42,15 +42,19 @@ reference semantics need them:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from crossql import ir
 from crossql._frozen import fast_init
+from crossql._memo import Memo
 from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
+from crossql.visitor import ConditionVisitor
+
+R = TypeVar("R")
 
 Path: TypeAlias = tuple[str, ...]
 """A DynamoDB document path: top-level attribute name, then map keys."""
@@ -376,13 +380,44 @@ def _order_key(value: ir.Literal) -> Any:
     return value.value
 
 
-class ConditionBuilder:
-    """Builds ``true(c)`` / ``false(c)`` expressions of CrossQL conditions. A number
-    DynamoDB cannot hold raises ``UnstorableValue``, even where its predicate folds
-    away. A compiler subclasses it: it says how a CrossQL path is addressed
-    (``attribute``) and how a refusal is raised (``refuse``)."""
+class _Polarity(Generic[R]):
+    """``not``, ``and`` and ``or`` of a walk by polarity, written once for DynamoDB's two
+    visitors (the tree, ``ConditionBuilder``, and the text, ``ExpressionWriter``): each visit
+    takes ``truth``, the side wanted; ``not`` swaps it, and ``and``/``or`` go to the
+    target's ``junction``, an AND where ``(node is and) == truth`` (De Morgan), else an
+    OR. A mixin, not a visitor: the visitors list it after ``ConditionVisitor``."""
 
     __slots__ = ()
+
+    def visit(self, node: ir.Condition, *args: Any) -> R:
+        """``ConditionVisitor.visit`` (first in the visitors' bases); for the checker."""
+        raise NotImplementedError
+
+    def junction(self, operands: tuple[ir.Condition, ...], conj: bool, truth: bool) -> R:
+        """The AND (``conj``) or OR of ``operands``, each visited for ``truth``."""
+        raise NotImplementedError
+
+    def visit_Not(self, node: ir.Not, truth: bool) -> R:
+        return self.visit(node.operand, not truth)
+
+    def visit_And(self, node: ir.And, truth: bool) -> R:
+        return self.junction(node.operands, truth, truth)
+
+    def visit_Or(self, node: ir.Or, truth: bool) -> R:
+        return self.junction(node.operands, not truth, truth)
+
+
+class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
+    """Builds ``true(c)`` / ``false(c)`` expressions of CrossQL conditions: a condition
+    visitor (``crossql.visitor``) whose ``visit(cond, truth)`` is the expression of the
+    items where ``cond`` is ``truth``. A number DynamoDB cannot hold raises
+    ``UnstorableValue``, even where its predicate folds away. A compiler subclasses it:
+    it says how a CrossQL path is addressed (``attribute``) and how a refusal is made
+    (``refusal``)."""
+
+    __slots__ = ()
+    NAME = "dynamodb"
+    UNSUPPORTED = frozenset({ir.Matches})
 
     renamed: ClassVar[frozenset[str] | None] = None
     """With ``max_depth``, when set, a promise that ``attribute`` returns a path's own
@@ -404,10 +439,18 @@ class ConditionBuilder:
         needs no longer are dropped (a builder knowing no table says ``""``)."""
         return self.keys.get(p[0], "") if len(p) == 1 else ""
 
-    def refuse(self, construct: str, node: Any, message: str,
-               hint: str | None = None) -> CapabilityError:
-        """The error to raise for what DynamoDB cannot evaluate."""
+    def refusal(self, construct: str, node: Any, message: str,
+                hint: str | None = None, *, rule: str) -> CapabilityError:
+        """The error to raise for what DynamoDB cannot evaluate (``rule`` names why: the
+        code is ``capability.dynamodb.<rule>``)."""
         raise NotImplementedError
+
+    def refuse(self, node: ir.Condition, *args: Any) -> Expr:
+        """What DynamoDB cannot evaluate at all (``UNSUPPORTED``): ``matches``."""
+        raise self.refusal(
+            "matches", node,
+            "dynamodb cannot evaluate `matches`: DynamoDB has no regular expressions",
+            "use startswith for a prefix, or filter the rows in your code", rule="matches")
 
     # -- atoms ------------------------------------------------------------------------
     @staticmethod
@@ -449,10 +492,11 @@ class ConditionBuilder:
         """Where ``p in values`` is ``truth``."""
         plain, nulls = distinct_values(values)
         if len(plain) > MAX_IN_VALUES:
-            raise self.refuse(
+            raise self.refusal(
                 "in", node, f"dynamodb cannot evaluate `in` with {len(plain)} values: "
                 f"DynamoDB's IN takes at most {MAX_IN_VALUES}",
-                "split the list into several queries of at most 100 values each")
+                "split the list into several queries of at most 100 values each",
+                rule="in-values")
         if not truth:  # present, non-null, equal to none of the values
             if not plain:
                 return self.present_non_null(p)
@@ -521,28 +565,21 @@ class ConditionBuilder:
     # -- conditions ---------------------------------------------------------------------
     def build(self, cond: ir.Condition, truth: bool = True) -> Expr:
         """The expression of items where ``cond`` evaluates to ``truth``."""
-        kind = type(cond)
-        predicate = _PREDICATES.get(kind)
-        if predicate is not None:
-            return predicate(self, cond, self.attribute(cond.path), truth)  # type: ignore[union-attr]
-        if kind is ir.And or kind is ir.Or:
-            parts = [self.build(c, truth) for c in cond.operands]  # type: ignore[union-attr]
-            return and_(*parts) if (kind is ir.And) == truth else or_(*parts)
-        if kind is ir.Not:
-            return self.build(cond.operand, not truth)  # type: ignore[union-attr]
-        if kind is ir.Matches:
-            raise self.refuse(
-                "matches", cond,
-                "dynamodb cannot evaluate `matches`: DynamoDB has no regular expressions",
-                "use startswith for a prefix, or filter the rows in your code")
-        raise TypeError(f"unhandled condition node {kind.__name__}")  # pragma: no cover
+        return self.visit(cond, truth)
 
-    def _exists(self, cond: ir.Exists, p: Path, truth: bool) -> Expr:
+    def junction(self, operands: tuple[ir.Condition, ...], conj: bool, truth: bool) -> Expr:
+        visit = self.visit
+        parts = [visit(c, truth) for c in operands]
+        return and_(*parts) if conj else or_(*parts)
+
+    def visit_Exists(self, cond: ir.Exists, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         if self.key_type(p):
             return ALWAYS if truth else NEVER
         return Function("attribute_exists" if truth else "attribute_not_exists", p)
 
-    def _compare(self, cond: ir.Compare, p: Path, truth: bool) -> Expr:
+    def visit_Compare(self, cond: ir.Compare, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         op = cond.op
         v = cond.value
         if type(v) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
@@ -563,18 +600,21 @@ class ConditionBuilder:
             return Comparison("=", p, v)  # type: ignore[arg-type]
         return self.equals(p, v, False)  # type: ignore[arg-type]
 
-    def _between(self, cond: ir.Between, p: Path, truth: bool) -> Expr:
+    def visit_Between(self, cond: ir.Between, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         lo, hi = _lit(cond.low), _lit(cond.high)
         assert isinstance(lo, ir.Literal) and isinstance(hi, ir.Literal)
         storable(lo)
         storable(hi)
         return self.between(p, lo, hi, truth)
 
-    def _in(self, cond: ir.In, p: Path, truth: bool) -> Expr:
+    def visit_In(self, cond: ir.In, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         storable(cond.values)
         return self.in_list(p, _items(cond.values), truth != cond.negated, cond)
 
-    def _contains(self, cond: ir.Contains, p: Path, truth: bool) -> Expr:
+    def visit_Contains(self, cond: ir.Contains, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         value = cond.value
         if type(value) is ir.Param:  # pragma: no cover - plans are compiled from bound IR
             _lit(value)
@@ -585,19 +625,23 @@ class ConditionBuilder:
         test: Expr = Function("contains", p, value)  # type: ignore[arg-type]
         return And((Function("attribute_type", p, _TYPES["L"]), test if truth else Not(test)))
 
-    def _contains_any(self, cond: ir.ContainsAny, p: Path, truth: bool) -> Expr:
+    def visit_ContainsAny(self, cond: ir.ContainsAny, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         storable(cond.values)
         return self.contains(p, _items(cond.values), truth, "any")
 
-    def _contains_all(self, cond: ir.ContainsAll, p: Path, truth: bool) -> Expr:
+    def visit_ContainsAll(self, cond: ir.ContainsAll, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         storable(cond.values)
         return self.contains(p, _items(cond.values), truth, "all")
 
-    def _size(self, cond: ir.Size, p: Path, truth: bool) -> Expr:
+    def visit_Size(self, cond: ir.Size, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         storable(cond.value)
         return self.size(p, cond.op, _lit(cond.value), truth)
 
-    def _starts_with(self, cond: ir.StartsWith, p: Path, truth: bool) -> Expr:
+    def visit_StartsWith(self, cond: ir.StartsWith, truth: bool) -> Expr:
+        p = self.attribute(cond.path)
         prefix = cond.value
         if type(prefix) is not ir.Literal:
             prefix = _lit(prefix)
@@ -612,140 +656,24 @@ class ConditionBuilder:
     # -- straight to text ---------------------------------------------------------------
     def text(self, conds: list[ir.Condition], writer: ExpressionWriter) -> str | None:
         """The text of ``and_(*[self.build(c) for c in conds])`` rendered by ``writer``,
-        written while walking the conditions, without the expression tree; None (with
-        ``writer`` partly used) for what only the tree handles: folding (a part that
-        is always true or false), repeated parts, ``contains any/all``, ``size``,
-        ``matches``, lists compared with ``==``, more than 100 ``in`` values.
+        written while walking the conditions (``ExpressionWriter.text``), without the expression
+        tree; None (with ``writer`` partly used) where only the tree gives it."""
+        return writer.text(self, conds)
 
-        Every part of one predicate starts with its path, and parts are written in
-        the order the tree renders them, so the placeholders are numbered alike."""
-        if len(conds) == 1:
-            one = self._text(conds[0], True, writer)
-            if one is None or type(one) is str:
-                return one
-            return (" AND " if one[0] else " OR ").join(one[1])
-        items = self._parts(conds, True, True, writer)
-        return None if items is None else " AND ".join(items)
 
-    def _parts(self, conds: Sequence[ir.Condition], conj: bool, truth: bool,
-               w: ExpressionWriter) -> list[str] | None:
-        """The texts of the parts of an AND (``conj``) or OR of ``conds``: a nested one of
-        the same kind flattened, of the other kind in parentheses; None where ``_text``
-        declines, or where a part repeats (``and_``/``or_`` would drop the repeats)."""
-        items: list[str] = []
-        for cond in conds:
-            part = self._text(cond, truth, w)
-            if part is None:
-                return None
-            if type(part) is str:
-                items.append(part)
-            elif part[0] == conj:
-                items.extend(part[1])
-            else:
-                items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
-        if len(set(items)) != len(items):
-            return None
-        return items
+Text: TypeAlias = "str | tuple[bool, list[str]] | None"
+"""What ``ExpressionWriter.text`` gives a condition: an atom's text, or (True for AND / False for
+OR, the texts of its parts), or None where it declines."""
 
-    def _text(self, cond: ir.Condition, truth: bool, w: ExpressionWriter
-              ) -> str | tuple[bool, list[str]] | None:
-        """An atom's text, or (True for AND / False for OR, the texts of its parts)."""
-        kind = type(cond)
-        if kind not in _TEXT_KINDS:  # the predicates first: most conditions are
-            if kind is ir.And or kind is ir.Or:
-                operands = cond.operands  # type: ignore[union-attr]
-                if len(operands) == 1:
-                    return self._text(operands[0], truth, w)
-                conj = (kind is ir.And) == truth
-                items = self._parts(operands, conj, truth, w)
-                return None if items is None else (conj, items)
-            if kind is ir.Not:
-                return self._text(cond.operand, not truth, w)  # type: ignore[union-attr]
-            return None  # the predicates only the tree writes
-        path = cond.path  # type: ignore[union-attr]
-        segments = path.segments
-        renamed = self.renamed
-        if renamed is None or segments[0] in renamed or len(segments) > self.max_depth:
-            segments = self.attribute(path)
-        if len(segments) == 1 and segments[0] in self.keys:
-            return None  # a key's guards are dropped: the tree folds them (key_type)
-        p = w.path(segments)
-        if kind is ir.Compare:
-            v: Any = cond.value  # type: ignore[union-attr]
-            if type(v) is not ir.Literal:
-                return None
-            op = cond.op  # type: ignore[union-attr]
-            raw = v.value
-            # every branch writes v: its number_text raises for what storable(v) would
-            if op != "==" and op != "!=":
-                return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
-            if raw is None:
-                if op == "==":
-                    test = f"attribute_type({p}, {w.value(_NULL)})"
-                    return test if truth else "NOT " + test
-                if truth:
-                    return True, [f"attribute_exists({p})",
-                                  f"NOT attribute_type({p}, {w.value(_NULL)})"]
-                return False, [f"attribute_not_exists({p})",
-                               f"attribute_type({p}, {w.value(_NULL)})"]
-            if truth == (op == "=="):
-                return f"{p} = {w.value(v)}"
-            return True, [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})",
-                          f"{p} <> {w.value(v)}"]
-        if kind is ir.Exists:
-            return f"attribute_exists({p})" if truth else f"attribute_not_exists({p})"
-        if kind is ir.StartsWith:
-            prefix: Any = cond.value  # type: ignore[union-attr]
-            if type(prefix) is not ir.Literal or type(prefix.value) is not str:
-                return None
-            if truth:
-                return f"begins_with({p}, {w.value(prefix)})"
-            return True, [f"attribute_type({p}, {w.value(_STRING)})",
-                          f"NOT begins_with({p}, {w.value(prefix)})"]
-        if kind is ir.Contains:
-            value: Any = cond.value  # type: ignore[union-attr]
-            if type(value) is ir.Param:
-                return None
-            if type(value) is not ir.Literal or type(value.value) is not str:
-                storable(value)
-            return True, [f"attribute_type({p}, {w.value(_LIST)})",
-                          f"contains({p}, {w.value(value)})" if truth
-                          else f"NOT contains({p}, {w.value(value)})"]
-        if kind is ir.Between:
-            lo: Any = cond.low  # type: ignore[union-attr]
-            hi: Any = cond.high  # type: ignore[union-attr]
-            if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
-                return None
-            # both are written (number_text raises as storable would) unless folded,
-            # which the tree does, checking them
-            if not truth:
-                return False, [f"{p} < {w.value(lo)}", f"{p} > {w.value(hi)}"]
-            if _order_key(lo) > _order_key(hi):
-                return None  # never true: folded by the tree
-            return f"({p} BETWEEN {w.value(lo)} AND {w.value(hi)})"
-        # ir.In
-        values: Any = cond.values  # type: ignore[union-attr]
-        if type(values) is not ir.ListValue:
-            return None
-        if len(values.items) > MAX_IN_VALUES:
-            # over 100 values unless repeats: the tree's builder deduplicates them once,
-            # and refuses past 100
-            return None
-        storable(values)
-        plain, nulls = distinct_values(values.items)
-        if truth != cond.negated:  # type: ignore[union-attr]
-            if not plain:
-                if not nulls:
-                    return None  # never true: folded by the tree
-                return f"attribute_type({p}, {w.value(_NULL)})"
-            equal = _equal_text(p, plain, w)
-            if not nulls:
-                return equal
-            return False, [equal, f"attribute_type({p}, {w.value(_NULL)})"]
-        guard = [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})"]
-        if plain:  # written after the guard, as the tree renders it
-            guard.append("NOT " + _equal_text(p, plain, w))
-        return True, guard
+
+def _null_text(p: str, equal: bool, truth: bool, w: ExpressionWriter) -> Text:
+    """The text of ``p == null`` (``equal``) or ``p != null`` where it is ``truth``."""
+    if equal:
+        test = f"attribute_type({p}, {w.value(_NULL)})"
+        return test if truth else "NOT " + test
+    if truth:
+        return True, [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})"]
+    return False, [f"attribute_not_exists({p})", f"attribute_type({p}, {w.value(_NULL)})"]
 
 
 def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
@@ -756,22 +684,6 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
 
 
 _NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
-_TEXT_KINDS = frozenset({ir.Compare, ir.Exists, ir.StartsWith, ir.Contains, ir.Between, ir.In})
-"""The predicates ``ConditionBuilder.text`` writes (the others need the tree)."""
-
-_PREDICATES: dict[type, Callable[[ConditionBuilder, Any, Path, bool], Expr]] = {
-    ir.Exists: ConditionBuilder._exists,
-    ir.Compare: ConditionBuilder._compare,
-    ir.Between: ConditionBuilder._between,
-    ir.In: ConditionBuilder._in,
-    ir.Contains: ConditionBuilder._contains,
-    ir.ContainsAny: ConditionBuilder._contains_any,
-    ir.ContainsAll: ConditionBuilder._contains_all,
-    ir.Size: ConditionBuilder._size,
-    ir.StartsWith: ConditionBuilder._starts_with,
-}
-"""The builder of each predicate, by node class (a dispatch, not a chain of patterns)."""
-
 
 # --- rendering -------------------------------------------------------------------------
 
@@ -779,28 +691,32 @@ _SHARED = 64
 _NAMES = tuple(f"#n{n}" for n in range(_SHARED))
 _VALUES = tuple(f":v{n}" for n in range(_SHARED))
 """Placeholders, one string each however many plans hold them (plans are cached)."""
-_PLAIN: dict[str | int, AttributeValue] = {}
-"""AttributeValues of strings and short ints, keyed by the value itself."""
-_SCALARS: dict[tuple[str, Any], AttributeValue] = {}
-_MAX_SHARED_VALUES = 4096
+_PLAIN: Memo[str | int, AttributeValue] = Memo(4096, "dynamodb plain values")
+"""AttributeValues of strings and short ints, keyed by the value itself: one for every
+plan that holds that value (plans are read-only and cached, and a one-entry dict is as
+big as a small plan's text), like ``sys.intern`` for strings."""
+_SCALARS: Memo[tuple[str, Any], AttributeValue] = Memo(4096, "dynamodb scalar values")
+"""The same for other scalars, keyed by (type, text)."""
 
 
-def _shared(table: dict[Any, AttributeValue], key: Any, av: AttributeValue) -> AttributeValue:
-    """Keep ``av`` as the AttributeValue of ``key`` for every plan that holds that value:
-    plans are read-only and cached, and a one-entry dict is as big as a small plan's
-    text. Bounded tables (emptied when full), like ``sys.intern`` for strings."""
-    if len(table) >= _MAX_SHARED_VALUES:
-        table.clear()
-    table[key] = av
-    return av
-
-
-class ExpressionWriter:
+class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
     """Renders expressions with ``#nK`` name and ``:vK`` value placeholders, numbered
     in order of first use (so a plan's text is deterministic), each name and each
-    value written once however often it is used."""
+    value written once however often it is used.
 
-    __slots__ = ("_name_of", "_value_of", "names", "values")
+    It also writes a read's filter straight from the conditions (``text``): a
+    condition visitor whose results are the texts the tree (``ConditionBuilder``)
+    would render, with the same guards in the same order, so the same placeholders,
+    for the conditions that need no tree. It declines (None) what only the tree
+    handles: folding (a part always true or false: a key attribute's guards,
+    ``between`` with low > high, ``in []``), repeated parts, ``contains any/all``,
+    ``size``, ``matches``, lists compared with ``==``, more than 100 ``in`` values,
+    unbound parameters. Why two renderers, measured: docs/architecture.md, "DynamoDB:
+    two renderers"."""
+
+    __slots__ = ("_name_of", "_value_of", "builder", "names", "values")
+    NAME = "dynamodb text"
+    builder: ConditionBuilder
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
@@ -859,7 +775,8 @@ class ExpressionWriter:
                 av = _PLAIN.get(raw)  # type: ignore[arg-type]
                 if av is None:
                     # str(raw) is number_text's own first case
-                    av = _shared(_PLAIN, raw, {"S": raw} if kind is str else {"N": str(raw)})
+                    av = _PLAIN.put(raw, {"S": raw} if kind is str  # type: ignore[arg-type]
+                                    else {"N": str(raw)})
                 self.values[placeholder] = av
             return placeholder
         if isinstance(raw, Hole):  # a plan template's: never shared with another value
@@ -884,7 +801,7 @@ class ExpressionWriter:
             placeholder = _VALUES[n] if n < _SHARED else f":v{n}"
             self._value_of[key] = placeholder
             if av is None:
-                av = _SCALARS.get(key) or _shared(_SCALARS, key, {key[0]: key[1]})
+                av = _SCALARS.get(key) or _SCALARS.put(key, {key[0]: key[1]})
             self.values[placeholder] = av
         return placeholder
 
@@ -919,6 +836,175 @@ class ExpressionWriter:
         if kind is SizeComparison:
             return f"size({path}) {e.op} {self.value(e.value)}"
         raise ValueError(f"cannot render {expr!r}")  # pragma: no cover - constants are folded
+
+    # -- conditions straight to text ------------------------------------------------------
+    def text(self, builder: ConditionBuilder, conds: list[ir.Condition]) -> str | None:
+        """The text of the AND of ``conds`` as ``builder`` builds them (see
+        ``ConditionBuilder.text``).
+
+        Every part of one predicate starts with its path, and parts are written in
+        the order the tree renders them, so the placeholders are numbered alike."""
+        self.builder = builder
+        if len(conds) == 1:
+            cond = conds[0]
+            one = self.DISPATCH[type(cond)](self, cond, True)  # self.visit, inlined
+            if one is None or type(one) is str:
+                return one
+            return (" AND " if one[0] else " OR ").join(one[1])
+        items = self.parts(conds, True, True)
+        return None if items is None else " AND ".join(items)
+
+    def junction(self, operands: tuple[ir.Condition, ...], conj: bool, truth: bool) -> Text:
+        if len(operands) == 1:
+            return self.visit(operands[0], truth)
+        items = self.parts(operands, conj, truth)
+        return None if items is None else (conj, items)
+
+    def parts(self, conds: Sequence[ir.Condition], conj: bool, truth: bool
+              ) -> list[str] | None:
+        """The texts of the parts of an AND (``conj``) or OR of ``conds``: a nested one of
+        the same kind flattened, of the other kind in parentheses; None where a part
+        declines, or where a part repeats (``and_``/``or_`` would drop the repeats)."""
+        items: list[str] = []
+        dispatch = self.DISPATCH  # self.visit, inlined: the operands are conditions
+        for cond in conds:
+            part = dispatch[type(cond)](self, cond, truth)
+            if part is None:
+                return None
+            if type(part) is str:
+                items.append(part)
+            elif part[0] == conj:
+                items.extend(part[1])
+            else:
+                items.append("(" + (" AND " if part[0] else " OR ").join(part[1]) + ")")
+        if len(set(items)) != len(items):
+            return None
+        return items
+
+    def attribute(self, path: ir.Path) -> str | None:
+        """The placeholder text of a predicate's path; None for a key attribute, whose
+        guards the tree folds (``ConditionBuilder.key_type``)."""
+        builder = self.builder
+        segments = path.segments
+        renamed = builder.renamed
+        if renamed is None or segments[0] in renamed or len(segments) > builder.max_depth:
+            segments = builder.attribute(path)
+        if len(segments) != 1:
+            return self.path(segments)
+        segment = segments[0]
+        if segment in builder.keys:
+            return None
+        # self.path(segments), inlined for one name (most predicates' paths)
+        name_of = self._name_of
+        text = name_of.get(segment)
+        if text is None:
+            n = len(self.names)
+            text = name_of[segment] = _NAMES[n] if n < _SHARED else f"#n{n}"
+            self.names[text] = segment
+        return text
+
+    def decline(self, cond: ir.Condition, truth: bool) -> Text:
+        """A predicate only the tree writes."""
+        return None
+
+    visit_ContainsAny = visit_ContainsAll = visit_Size = visit_Matches = decline
+
+    def visit_Compare(self, cond: ir.Compare, truth: bool) -> Text:
+        p = self.attribute(cond.path)
+        if p is None:
+            return None
+        v: Any = cond.value
+        if type(v) is not ir.Literal:
+            return None
+        op = cond.op
+        w = self
+        # every branch writes v: its number_text raises for what storable(v) would
+        if op != "==" and op != "!=":
+            return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
+        if v.value is None:
+            return _null_text(p, op == "==", truth, w)
+        if truth == (op == "=="):
+            return f"{p} = {w.value(v)}"
+        return True, [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})",
+                      f"{p} <> {w.value(v)}"]
+
+    def visit_Exists(self, cond: ir.Exists, truth: bool) -> Text:
+        p = self.attribute(cond.path)
+        if p is None:
+            return None
+        return f"attribute_exists({p})" if truth else f"attribute_not_exists({p})"
+
+    def visit_StartsWith(self, cond: ir.StartsWith, truth: bool) -> Text:
+        p = self.attribute(cond.path)
+        if p is None:
+            return None
+        prefix: Any = cond.value
+        if type(prefix) is not ir.Literal or type(prefix.value) is not str:
+            return None
+        w = self
+        if truth:
+            return f"begins_with({p}, {w.value(prefix)})"
+        return True, [f"attribute_type({p}, {w.value(_STRING)})",
+                      f"NOT begins_with({p}, {w.value(prefix)})"]
+
+    def visit_Contains(self, cond: ir.Contains, truth: bool) -> Text:
+        p = self.attribute(cond.path)
+        if p is None:
+            return None
+        value: Any = cond.value
+        if type(value) is ir.Param:
+            return None
+        if type(value) is not ir.Literal or type(value.value) is not str:
+            storable(value)
+        w = self
+        return True, [f"attribute_type({p}, {w.value(_LIST)})",
+                      f"contains({p}, {w.value(value)})" if truth
+                      else f"NOT contains({p}, {w.value(value)})"]
+
+    def visit_Between(self, cond: ir.Between, truth: bool) -> Text:
+        p = self.attribute(cond.path)
+        if p is None:
+            return None
+        lo: Any = cond.low
+        hi: Any = cond.high
+        if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
+            return None
+        w = self
+        # both are written (number_text raises as storable would) unless folded, which
+        # the tree does, checking them
+        if not truth:
+            return False, [f"{p} < {w.value(lo)}", f"{p} > {w.value(hi)}"]
+        if _order_key(lo) > _order_key(hi):
+            return None  # never true: folded by the tree
+        return f"({p} BETWEEN {w.value(lo)} AND {w.value(hi)})"
+
+    def visit_In(self, cond: ir.In, truth: bool) -> Text:
+        p = self.attribute(cond.path)
+        if p is None:
+            return None
+        values: Any = cond.values
+        if type(values) is not ir.ListValue:
+            return None
+        if len(values.items) > MAX_IN_VALUES:
+            # over 100 values unless repeats: the tree's builder deduplicates them once,
+            # and refuses past 100
+            return None
+        storable(values)
+        plain, nulls = distinct_values(values.items)
+        w = self
+        if truth != cond.negated:
+            if not plain:
+                if not nulls:
+                    return None  # never true: folded by the tree
+                return f"attribute_type({p}, {w.value(_NULL)})"
+            equal = _equal_text(p, plain, w)
+            if not nulls:
+                return equal
+            return False, [equal, f"attribute_type({p}, {w.value(_NULL)})"]
+        guard = [f"attribute_exists({p})", f"NOT attribute_type({p}, {w.value(_NULL)})"]
+        if plain:  # written after the guard, as the tree renders it
+            guard.append("NOT " + _equal_text(p, plain, w))
+        return True, guard
 
 
 def scalar_attribute_value(raw: str | int | float | bool) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossql._memo import Memo
 from crossql.errors import ConfigError
 
 KeyType = Literal["S", "N", "B"]
@@ -110,10 +111,10 @@ def _build_paths(table: TableSchema) -> tuple[AccessPath, ...]:
     return tuple(paths)
 
 
-_PATHS: dict[tuple[str, str | None, tuple[IndexSchema, ...]], tuple[AccessPath, ...]] = {}
+_PATHS: Memo[tuple[str, str | None, tuple[IndexSchema, ...]], tuple[AccessPath, ...]] = \
+    Memo(256, "dynamodb access paths")
 """Access paths per key schema: every compile weighs them, and they depend only on the
 keys and indexes (frozen models, so the key is their value, never a stale object)."""
-_MAX_CACHED = 256
 
 
 def table_paths(table: TableSchema) -> tuple[AccessPath, ...]:
@@ -121,10 +122,7 @@ def table_paths(table: TableSchema) -> tuple[AccessPath, ...]:
     key = (table.partition_key, table.sort_key, table.indexes)
     paths = _PATHS.get(key)
     if paths is None:
-        paths = _build_paths(table)
-        if len(_PATHS) >= _MAX_CACHED:
-            _PATHS.clear()
-        _PATHS[key] = paths
+        paths = _PATHS.put(key, _build_paths(table))
     return paths
 
 
@@ -195,7 +193,7 @@ def table_schemas(schema: Any) -> dict[str, TableSchema]:
     return out
 
 
-_DEFAULT_TABLES: dict[str, TableSchema] = {}
+_DEFAULT_TABLES: Memo[str, TableSchema] = Memo(256, "dynamodb default tables")
 
 
 def default_table(pk_field: str) -> TableSchema:
@@ -205,11 +203,8 @@ def default_table(pk_field: str) -> TableSchema:
     so (``DynamoPlan.assumptions``): a table keyed otherwise may reject it."""
     table = _DEFAULT_TABLES.get(pk_field)
     if table is None:
-        table = TableSchema(partition_key=pk_field, sort_key=None,
-                            attribute_types={pk_field: "S"})
-        if len(_DEFAULT_TABLES) >= _MAX_CACHED:
-            _DEFAULT_TABLES.clear()
-        _DEFAULT_TABLES[pk_field] = table
+        table = _DEFAULT_TABLES.put(pk_field, TableSchema(
+            partition_key=pk_field, sort_key=None, attribute_types={pk_field: "S"}))
     return table
 
 

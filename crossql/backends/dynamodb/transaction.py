@@ -35,9 +35,9 @@ from crossql import ir
 from crossql.backends import Plan
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import IndexSchema, KeyType, TableSchema
-from crossql.backends.dynamodb.store import (
+from crossql.backends.dynamodb.store_base import (
     _RETRYABLE,
-    DynamoStore,
+    DynamoStoreBase,
     _driver_error,
     _DynamoBoundQuery,
     _from_driver,
@@ -171,12 +171,12 @@ class _Write:
     after: Document | None
 
 
-class DynamoView(DynamoStore):
+class DynamoView(DynamoStoreBase):
     """The store inside a DynamoDB transaction: it shares the connection, key schemas
     and plan cache of its store; reads are remembered, writes collected."""
 
-    def __init__(self, base: DynamoStore) -> None:
-        # not DynamoStore.__init__: the view opens nothing of its own
+    def __init__(self, base: DynamoStoreBase) -> None:
+        # not DynamoStoreBase.__init__: the view opens nothing of its own
         self.base = base
         Store.__init__(self, plan_cache_size=base._plan_cache_size)
         base.share_with(self)
@@ -464,7 +464,7 @@ class DynamoView(DynamoStore):
     async def _count_rows(self, plan: DynamoPlan, where: ir.Condition | None) -> int:
         self._refuse_read_after_write(plan.collection, where, "a count")
         # a count reads no item: nothing to re-check (read committed)
-        return await DynamoStore.count_plan(self, plan)
+        return await DynamoStoreBase.count_plan(self, plan)
 
     async def _rows(self, dplan: DynamoPlan,
                     where: ir.Condition | None) -> AsyncIterator[Document]:
@@ -473,12 +473,12 @@ class DynamoView(DynamoStore):
         self._refuse_read_after_write(dplan.collection, where, "a query")
         if dplan.count_names is not None:
             # a count reads no item: nothing to re-check (read committed)
-            async for row in DynamoStore.run_plan(self, dplan):
+            async for row in DynamoStoreBase.run_plan(self, dplan):
                 yield row
             return
         schema = self._tables.get(dplan.collection)
         if schema is None:  # no table: the read fails as outside a transaction
-            async for row in DynamoStore.run_plan(self, dplan):
+            async for row in DynamoStoreBase.run_plan(self, dplan):
                 yield row
             return
         request = self._read_request(dplan, schema.key_attributes)
@@ -647,7 +647,7 @@ class _ViewQuery(_DynamoBoundQuery):
 class DynamoTransaction(TransactionScope):
     """A transaction of a ``DynamoStore``: commit sends one ``TransactWriteItems``."""
 
-    def __init__(self, base: DynamoStore) -> None:
+    def __init__(self, base: DynamoStoreBase) -> None:
         self.view = self._view = DynamoView(base)
 
     async def commit(self) -> None:

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
-from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
-from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, _Compiler
+from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan
+from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, QueryCompiler
 from crossql.backends.dynamodb.expressions import (
     NEVER,
     Expr,
@@ -59,8 +59,6 @@ from crossql.backends.dynamodb.values import UnstorableValue, to_attribute_value
 from crossql.errors import CapabilityError
 from crossql.semantics.reference import MISSING, get_path
 from crossql.semantics.writes import updated
-
-BACKEND = "dynamodb"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,67 +114,30 @@ class DynamoWritePlan(Plan):
             return self.request
         statement = self.statement
         assert isinstance(statement, ir.Update)
-        # the first missing map above each path (None: every map is there)
-        missing: list[int | None] = []
-        for write in self.nested:
-            first = None
-            for depth in range(1, len(write.path)):
-                parent = get_path(doc, write.path[:depth])
-                if parent is MISSING:
-                    first = depth
-                    break
-                if not isinstance(parent, dict):
-                    return None  # the reference skips the item (assignment_applies)
-            missing.append(first)
+        missing = _missing_maps(self.nested, doc)
+        if missing is None:
+            return None  # the reference skips the item (assignment_applies)
         # the new maps and values below them, as the reference writes them (only the
         # assignments below a map: the others are the request's own)
         after = updated(ir.Update(statement.collection, tuple(
             a for a in statement.assignments
             if isinstance(a, ir.SetField) and len(a.path.segments) > 1)), doc)
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        name_of: dict[str, str] = {}
-
-        def path(attribute: tuple[str, ...]) -> str:
-            for segment in attribute:
-                if segment not in name_of:
-                    name_of[segment] = f"#w{len(name_of)}"
-                    names[name_of[segment]] = segment
-            return ".".join(name_of[segment] for segment in attribute)
-
-        def value(av: Any) -> str:
-            placeholder = f":w{len(values)}"
-            values[placeholder] = av
-            return placeholder
-
-        map_type: list[str] = []
-
-        def is_map(attribute: tuple[str, ...]) -> str:
-            if not map_type:
-                map_type.append(value({"S": "M"}))
-            return f"attribute_type({path(attribute)}, {map_type[0]})"
-
-        sets, removes, conditions = list(self.sets), list(self.removes), []
+        w = _ItemWriter()
+        sets, removes = list(self.sets), list(self.removes)
+        conditions: list[str] = []
         written: set[tuple[str, ...]] = set()
         for write, first in zip(self.nested, missing, strict=True):
-            if first is None:
-                conditions.append(is_map(write.path[:-1]))
-                if write.kind == "unset":
-                    removes.append(path(write.path))
-                    continue
-                target = write.path
-            else:
-                target = write.path[:first]
-                conditions.append(f"attribute_not_exists({path(target)})")
-                if first > 1:
-                    conditions.append(is_map(target[:-1]))
-                if write.kind == "unset":
-                    continue
-            if target in written:
+            target = w.nested(write, first, conditions, removes)
+            if target is None or target in written:
                 continue  # `set a.b, a.c` below a missing `a`: one SET of the new map
             written.add(target)
             new = get_path(after, target)
-            sets.append(f"{path(target)} = {value(to_attribute_value(new))}")
+            sets.append(f"{w.path(target)} = {w.value(to_attribute_value(new))}")
+        return self._with(w, sets, removes, conditions)
+
+    def _with(self, w: _ItemWriter, sets: list[str], removes: list[str],
+              conditions: list[str]) -> dict[str, Any]:
+        """``request`` with this item's clauses, conditions and placeholders."""
         request = {k: v for k, v in self.request.items() if k != "UpdateExpression"}
         parts = []
         if sets:
@@ -188,10 +149,10 @@ class DynamoWritePlan(Plan):
         request["ConditionExpression"] = " AND ".join(
             [f"({self.request['ConditionExpression']})", *dict.fromkeys(conditions)])
         request["ExpressionAttributeNames"] = {
-            **self.request.get("ExpressionAttributeNames", {}), **names}
-        if values:
+            **self.request.get("ExpressionAttributeNames", {}), **w.names}
+        if w.values:
             request["ExpressionAttributeValues"] = {
-                **self.request.get("ExpressionAttributeValues", {}), **values}
+                **self.request.get("ExpressionAttributeValues", {}), **w.values}
         return request
 
     @property
@@ -251,7 +212,71 @@ class DynamoWritePlan(Plan):
         return f"{self.read.operation} then {self.method} per item (not atomic across items)"
 
 
-class _WriteRead(_Compiler):
+def _missing_maps(nested: tuple[NestedWrite, ...], doc: Mapping[str, Any]
+                  ) -> list[int | None] | None:
+    """The depth of the first missing map above each nested write's path (None: every
+    map is there); None where a map on a path is something else (the item is skipped)."""
+    missing: list[int | None] = []
+    for write in nested:
+        first = None
+        for depth in range(1, len(write.path)):
+            parent = get_path(doc, write.path[:depth])
+            if parent is MISSING:
+                first = depth
+                break
+            if not isinstance(parent, dict):
+                return None
+        missing.append(first)
+    return missing
+
+
+class _ItemWriter:
+    """The ``#wK`` and ``:wK`` placeholders of one item's nested writes."""
+
+    __slots__ = ("_map_type", "_name_of", "names", "values")
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+        self._name_of: dict[str, str] = {}
+        self._map_type: str | None = None
+
+    def path(self, attribute: tuple[str, ...]) -> str:
+        name_of = self._name_of
+        for segment in attribute:
+            if segment not in name_of:
+                name_of[segment] = f"#w{len(name_of)}"
+                self.names[name_of[segment]] = segment
+        return ".".join(name_of[segment] for segment in attribute)
+
+    def value(self, av: Any) -> str:
+        placeholder = f":w{len(self.values)}"
+        self.values[placeholder] = av
+        return placeholder
+
+    def is_map(self, attribute: tuple[str, ...]) -> str:
+        if self._map_type is None:
+            self._map_type = self.value({"S": "M"})
+        return f"attribute_type({self.path(attribute)}, {self._map_type})"
+
+    def nested(self, write: NestedWrite, first: int | None, conditions: list[str],
+               removes: list[str]) -> tuple[str, ...] | None:
+        """Add the conditions (and an unset's ``REMOVE``) of one nested write, given the
+        depth of its first missing map; the path to ``SET`` (None: nothing to set)."""
+        if first is None:
+            conditions.append(self.is_map(write.path[:-1]))
+            if write.kind == "unset":
+                removes.append(self.path(write.path))
+                return None
+            return write.path
+        target = write.path[:first]
+        conditions.append(f"attribute_not_exists({self.path(target)})")
+        if first > 1:
+            conditions.append(self.is_map(target[:-1]))
+        return None if write.kind == "unset" else target
+
+
+class _WriteRead(QueryCompiler):
     """The compiler of a write's read: with ``limit n``, its filter also says that
     every assignment applies (the reference's ``assignment_applies``), so the limit
     counts only items that are written: each map above an assigned path is missing or
@@ -286,7 +311,9 @@ class _WriteRead(_Compiler):
 
 def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                            options: Any = None) -> DynamoWritePlan:
-    """Compile a bound ``update``/``delete`` into a DynamoDB write plan."""
+    """Compile a bound ``update``/``delete`` into a DynamoDB write plan: the read (a
+    ``_WriteRead``), the assignments checked, the condition that re-checks the ``where``,
+    the write's request, DynamoDB's limits on it."""
     opts = dynamo_options(options)
     tables = table_schemas(schema)
     table = tables.get(statement.collection) or TableSchema(partition_key=opts.pk_field,
@@ -296,64 +323,19 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
     compiler = _WriteRead(query, table, opts, statement.assignments
                           if isinstance(statement, ir.Update) else ())
     read = compiler.run()
-    builder = compiler.builder
-
-    def fail(node: Any, message: str, hint: str) -> Exception:
-        return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source)
-
-    guards = []
-    nested: list[NestedWrite] = []
-    if isinstance(statement, ir.Update):
-        for item in statement.assignments:
-            attribute = compiler.attribute(item.path)
-            if len(attribute) > 1 and isinstance(item, ir.Increment):
-                raise fail(item, f"dynamodb cannot increment `{item.path.dotted}` below a "
-                           "map: `SET a.b = a.b + n` fails the whole request where `a` is "
-                           "missing", "read the value and set it (`a.b = :new`) instead")
-            if attribute[0] in table.key_attributes:
-                raise fail(item, f"dynamodb cannot change the key attribute `{attribute[0]}`",
-                           "delete the item and insert it again with the new key")
-            if isinstance(item, ir.Increment):
-                guards.append(builder.has_type(attribute, "N"))
+    guards = _assignment_guards(compiler, statement, table)
     pk = (table.partition_key,)
-    condition = and_(builder.build(statement.where) if statement.where is not None
-                     else and_(), *guards, builder.exists(pk))
+    condition = and_(compiler.build(statement.where) if statement.where is not None
+                     else and_(), *guards, compiler.exists(pk))
     writer = ExpressionWriter()
     request: dict[str, Any] = {"TableName": read.table}
     if condition != NEVER:
         request["ConditionExpression"] = writer.render(condition)
+    sets: list[str] = []
+    removes: list[str] = []
+    nested: list[NestedWrite] = []
     if isinstance(statement, ir.Update):
-        sets: list[str] = []
-        removes: list[str] = []
-        for item in statement.assignments:
-            attribute = compiler.attribute(item.path)
-            if len(attribute) > 1:
-                if isinstance(item, ir.SetField):
-                    assert not isinstance(item.value, ir.Param)
-                    try:
-                        to_attribute_value(ir.python_value(item.value))
-                    except UnstorableValue as err:
-                        raise fail(item, f"dynamodb cannot store the value of "
-                                   f"`{item.path.dotted}`: {err}",
-                                   "store a value DynamoDB can hold") from None
-                nested.append(NestedWrite("set" if isinstance(item, ir.SetField) else "unset",
-                                          attribute))
-                continue
-            name = writer.path(attribute)
-            try:
-                if isinstance(item, ir.SetField):
-                    assert not isinstance(item.value, ir.Param)
-                    to_attribute_value(ir.python_value(item.value))
-                    sets.append(f"{name} = {writer.value(item.value)}")
-                elif isinstance(item, ir.Increment):
-                    assert isinstance(item.amount, ir.Literal)
-                    to_attribute_value(item.amount.value)
-                    sets.append(f"{name} = {name} + {writer.value(item.amount)}")
-                else:
-                    removes.append(name)
-            except UnstorableValue as err:
-                raise fail(item, f"dynamodb cannot store the value of `{item.path.dotted}`: "
-                           f"{err}", "store a value DynamoDB can hold") from None
+        _assignments(compiler, statement, writer, sets, removes, nested)
         parts = []
         if sets:
             parts.append("SET " + ", ".join(sets))
@@ -375,6 +357,61 @@ def compile_dynamodb_write(statement: ir.Update | ir.Delete, *, schema: Any = No
         sets=tuple(sets) if nested else (), removes=tuple(removes) if nested else ())
 
 
+def _assignment_guards(compiler: QueryCompiler, statement: ir.Update | ir.Delete,
+                       table: TableSchema) -> list[Expr]:
+    """Refuse the assignments DynamoDB cannot make (an increment below a map, a key
+    attribute); the guards of the others (an incremented attribute is a number)."""
+    guards: list[Expr] = []
+    if not isinstance(statement, ir.Update):
+        return guards
+    for item in statement.assignments:
+        attribute = compiler.attribute(item.path)
+        if len(attribute) > 1 and isinstance(item, ir.Increment):
+            raise compiler.refusal(
+                "update", item, f"dynamodb cannot increment `{item.path.dotted}` below a "
+                "map: `SET a.b = a.b + n` fails the whole request where `a` is missing",
+                "read the value and set it (`a.b = :new`) instead", rule="nested-increment")
+        if attribute[0] in table.key_attributes:
+            raise compiler.refusal(
+                "update", item, f"dynamodb cannot change the key attribute `{attribute[0]}`",
+                "delete the item and insert it again with the new key", rule="key-attribute")
+        if isinstance(item, ir.Increment):
+            guards.append(compiler.has_type(attribute, "N"))
+    return guards
+
+
+def _assignments(compiler: QueryCompiler, statement: ir.Update, writer: ExpressionWriter,
+                 sets: list[str], removes: list[str], nested: list[NestedWrite]) -> None:
+    """The ``SET`` and ``REMOVE`` clauses of the assignments (their placeholders in
+    ``writer``), and those below a map, planned per item (``nested``); a value DynamoDB
+    cannot store is refused."""
+    for item in statement.assignments:
+        attribute = compiler.attribute(item.path)
+        try:
+            if len(attribute) > 1:
+                if isinstance(item, ir.SetField):
+                    assert not isinstance(item.value, ir.Param)
+                    to_attribute_value(ir.python_value(item.value))
+                nested.append(NestedWrite("set" if isinstance(item, ir.SetField) else "unset",
+                                          attribute))
+                continue
+            name = writer.path(attribute)
+            if isinstance(item, ir.SetField):
+                assert not isinstance(item.value, ir.Param)
+                to_attribute_value(ir.python_value(item.value))
+                sets.append(f"{name} = {writer.value(item.value)}")
+            elif isinstance(item, ir.Increment):
+                assert isinstance(item.amount, ir.Literal)
+                to_attribute_value(item.amount.value)
+                sets.append(f"{name} = {name} + {writer.value(item.amount)}")
+            else:
+                removes.append(name)
+        except UnstorableValue as err:
+            raise compiler.refusal(
+                "update", item, f"dynamodb cannot store the value of `{item.path.dotted}`: "
+                f"{err}", "store a value DynamoDB can hold", rule="unstorable-value") from None
+
+
 @dataclass(frozen=True, slots=True)
 class _Assignments:
     """Where a refusal of the ``UpdateExpression`` points: every assignment."""
@@ -388,7 +425,7 @@ def _path_bytes(depth: int, placeholder: int) -> int:
     return depth * placeholder + depth - 1
 
 
-def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
+def _check_write_limits(compiler: QueryCompiler, statement: ir.Update | ir.Delete,
                         request: Mapping[str, Any], condition: Expr,
                         nested: list[NestedWrite]) -> None:
     """Refuse a write whose ``UpdateItem``/``DeleteItem`` passes DynamoDB's expression
@@ -423,24 +460,26 @@ def _check_write_limits(compiler: _Compiler, statement: ir.Update | ir.Delete,
     bound = "at most " if nested else ""
     where = statement.where if statement.where is not None else statement
     if condition_size > MAX_EXPRESSION_BYTES:
-        raise compiler.refuse(
+        raise compiler.refusal(
             "expression size", where, f"dynamodb cannot send the ConditionExpression of "
             f"each write: {bound}{condition_size} bytes (the where and the write's guards), "
-            f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several")
+            f"DynamoDB allows {MAX_EXPRESSION_BYTES}", "split the write into several",
+            rule="expression-bytes")
     if operators > MAX_OPERATORS:
-        raise compiler.refuse(
+        raise compiler.refusal(
             "expression size", where, f"dynamodb cannot send the ConditionExpression of each "
             f"write: {bound}{operators} operators (the where and the write's guards), "
             f"DynamoDB allows {MAX_OPERATORS}",
-            "split the write into several, or use `in` for lists of values")
+            "split the write into several, or use `in` for lists of values", rule="operators")
     if update_size > MAX_EXPRESSION_BYTES and isinstance(statement, ir.Update):
         first, last = statement.assignments[0].span, statement.assignments[-1].span
         span = (first[0], last[1]) if first is not None and last is not None else None
-        raise compiler.refuse(
+        raise compiler.refusal(
             "expression size", _Assignments(span), f"dynamodb cannot send the "
             f"UpdateExpression of each write: {bound}{update_size} bytes for "
             f"{len(statement.assignments)} assignments, DynamoDB allows "
-            f"{MAX_EXPRESSION_BYTES}", "split the assignments into several updates")
+            f"{MAX_EXPRESSION_BYTES}", "split the assignments into several updates",
+            rule="expression-bytes")
 
 
 WRITE_CAPABILITIES = Capabilities(

@@ -28,7 +28,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from crossql import ir, visitor
-from crossql.backends.base import Capabilities
+from crossql._memo import Memo
+from crossql.backends.base import Capabilities, refuse
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
@@ -151,7 +152,8 @@ CAPABILITIES = Capabilities(
 
 
 _DEFAULT_OPTIONS = FirestoreOptions()
-_VALIDATED: dict[tuple[tuple[Any, type, Any], ...], FirestoreOptions] = {}
+_VALIDATED: Memo[tuple[tuple[Any, type, Any], ...], FirestoreOptions] = Memo(
+    64, "firestore options")
 """Options validated from mappings, by their items: a model is frozen, so one is
 shared by every plan of the same options (validating one costs microseconds)."""
 
@@ -170,10 +172,7 @@ def coerce_options(options: Any) -> FirestoreOptions:
         except TypeError:  # unhashable or unorderable: validation says what is wrong
             return FirestoreOptions.model_validate(dict(options))
         if known is None:
-            known = FirestoreOptions.model_validate(dict(options))
-            if len(_VALIDATED) >= 64:
-                _VALIDATED.clear()
-            _VALIDATED[key] = known
+            known = _VALIDATED.put(key, FirestoreOptions.model_validate(dict(options)))
         return known
     raise TypeError(f"firestore takes FirestoreOptions, not {type(options).__name__}")
 
@@ -260,22 +259,20 @@ def _leaf_oversized(node: FieldFilter) -> bool:
     return False
 
 
-_SET_LIMITS = {op: (name, LIMITS[f"{name} values"]) for op, name in (
-    ("in", "in"), ("not-in", "not-in"), ("array_contains_any", "array-contains-any"))}
-"""Operators with a list of values: their name in ``LIMITS`` and in messages, and
-how many values they take."""
+_SET_LIMITS = {op: (name, construct, LIMITS[f"{name} values"]) for op, name, construct in (
+    ("in", "in", "in"), ("not-in", "not-in", "not in"),
+    ("array_contains_any", "array-contains-any", "contains any"))}
+"""Operators with a list of values: their name in ``LIMITS`` and in messages, the
+construct they answer, and how many values they take."""
 
 
 def _remember(name: str | tuple[str, ...]) -> None:
-    if len(GOOD_NAMES) >= 4096:
-        GOOD_NAMES.clear()
-        GOOD_NAMES.add(("_id",))
-    GOOD_NAMES.add(name)
+    GOOD_NAMES.put(name, True)
 
 
 class _Compiler(FilterBuilder):
     """One compile. It is the condition's ``FilterBuilder`` too (one object, and
-    ``refuse`` is its own)."""
+    ``refusal`` is its own)."""
 
     # what the condition's final tree holds (``analyse``); the class defaults are an
     # empty condition's (fewer stores per compile)
@@ -313,11 +310,11 @@ class _Compiler(FilterBuilder):
         self.required = _NO_FIELDS if schema is None else required_fields(
             schema, query.collection)
 
-    def refuse(self, code: str, construct: str, node: Any, message: str,
-               hint: str | None = None) -> CapabilityError:
-        return CapabilityError(
-            message, backend=BACKEND, construct=construct, code=f"capability.firestore.{code}",
-            span=getattr(node, "span", None), source=self.query.source, hint=hint)
+    def refusal(self, rule: str, construct: str, node: Any, message: str,
+                hint: str | None = None) -> CapabilityError:
+        """The located refusal of ``construct`` (one of ``REFUSABLE``) at ``node``, coded
+        ``capability.firestore.<rule>``."""
+        return refuse(BACKEND, construct, node, message, hint, self.query.source, rule=rule)
 
     # -- names ------------------------------------------------------------------------
     def check_names(self) -> None:
@@ -326,7 +323,7 @@ class _Compiler(FilterBuilder):
         q = self.query
         self.names_checked = True
         if not valid_document_id(q.collection):
-            raise self.refuse(
+            raise self.refusal(
                 "name", "collection name", q,
                 f"`{q.collection}` is not a valid Firestore collection id",
                 "a collection id is not empty, has no `/`, is not `.` or `..` or `__...__`, "
@@ -337,7 +334,7 @@ class _Compiler(FilterBuilder):
             if segments in GOOD_NAMES:
                 continue
             if len(segments) > LIMITS["field path segments"]:
-                raise self.refuse(
+                raise self.refusal(
                     "path-segments", "field name", node,
                     f"firestore field paths have at most {LIMITS['field path segments']} "
                     f"segments; `{node.dotted}` has {len(segments)}",
@@ -347,7 +344,7 @@ class _Compiler(FilterBuilder):
             length = 0
             for seg in segments:
                 if seg == "" or (len(seg) >= 4 and seg.startswith("__") and seg.endswith("__")):
-                    raise self.refuse(
+                    raise self.refusal(
                         "name", "field name", node,
                         f"firestore cannot address the field name `{seg}`",
                         "field names are not empty, and names like `__x__` are reserved")
@@ -355,7 +352,7 @@ class _Compiler(FilterBuilder):
             # Firestore documents 1500 bytes; the emulator refuses a 1500-byte path
             if length > _SHORT_PATH and len(
                     field_path(segments).encode("utf-8")) > LIMITS["field path bytes"]:
-                raise self.refuse("name", "field name", node,
+                raise self.refusal("name", "field name", node,
                                   f"firestore field paths in a query are at most "
                                   f"{LIMITS['field path bytes']} bytes")
             _remember(segments)
@@ -378,9 +375,9 @@ class _Compiler(FilterBuilder):
         self.may_hold_id = self.made_id
         if self.made_exists:
             both = self.options.native_not_equal and self.options.native_or
-            top = (expand_top_exists(built, self.made_exists, both, self.refuse)
+            top = (expand_top_exists(built, self.made_exists, both, self.refusal)
                    if type(built) is And else None)
-            tree = top if top is not None else expand_exists(built, both, self.refuse)
+            tree = top if top is not None else expand_exists(built, both, self.refusal)
         else:
             # the tree is normalised already: expanding nothing would rebuild it alike
             assert not isinstance(built, Exists)
@@ -420,7 +417,7 @@ class _Compiler(FilterBuilder):
             return tree
         for leaf in on_id:
             if leaf.op == "in":
-                raise self.refuse(
+                raise self.refusal(
                     "id-equality-with-inequality", "in", leaf.origin,
                     "firestore cannot combine `_id in [..]` with an inequality on another "
                     "field", "run one query per id, or turn the other inequality into `==`")
@@ -453,7 +450,7 @@ class _Compiler(FilterBuilder):
                 if isinstance(node, Or) and node.filters:
                     # Firestore answers OR filters since 2023; leaving them out is
                     # the profile's choice, and the message says so
-                    raise self.refuse("or", "or", node.origin,
+                    raise self.refusal("or", "or", node.origin,
                                       f"the {self.options.profile} Firestore profile does "
                                       "not emit `or`", _OPTION_HINT["or"])
         if native_not_equal:
@@ -462,7 +459,7 @@ class _Compiler(FilterBuilder):
             if leaf.op in ("!=", "not-in"):
                 origin = leaf.origin.operand if isinstance(leaf.origin, ir.Not) else leaf.origin
                 construct = "not in" if leaf.op == "not-in" or isinstance(origin, ir.In) else "!="
-                raise self.refuse("not-equal", construct, leaf.origin,
+                raise self.refusal("not-equal", construct, leaf.origin,
                                   f"firestore cannot evaluate `{construct}`",
                                   _OPTION_HINT[construct])
 
@@ -472,16 +469,16 @@ class _Compiler(FilterBuilder):
         for leaf in self.special:
             op = leaf.op
             limit = _SET_LIMITS.get(op)
-            if limit is not None and len(leaf.value) > limit[1]:
-                name, most = limit
-                raise self.refuse(
-                    f"{name}-values", name, leaf.origin,
+            if limit is not None and len(leaf.value) > limit[2]:
+                name, construct, most = limit
+                raise self.refusal(
+                    f"{name}-values", construct, leaf.origin,
                     f"firestore's `{name}` takes at most {most} values; "
                     f"this one has {len(leaf.value)}", "split the values over several queries")
             if op == "!=" or op == "not-in":
                 not_equal.append(leaf)
         if len(not_equal) > LIMITS["not-equal filters"]:
-            raise self.refuse(
+            raise self.refusal(
                 "not-equal-count", "!=", not_equal[1].origin,
                 "firestore allows one `!=`, `not-in` or `!= null` filter per query; this "
                 f"query needs {len(not_equal)}",
@@ -492,7 +489,7 @@ class _Compiler(FilterBuilder):
             ors = [n for n in composites(tree) if isinstance(n, Or)]
             others = [leaf for leaf in self.special if leaf.op in ("in", "array_contains_any")]
             if ors or others:
-                raise self.refuse(
+                raise self.refusal(
                     "not-in-combination", "not in", not_in[0].origin,
                     "firestore cannot combine `not-in` with `in`, `array-contains-any` or OR "
                     "in one query",
@@ -507,28 +504,28 @@ class _Compiler(FilterBuilder):
         if self.arrays_per_disjunction > LIMITS["array-contains per disjunction"]:
             arrays = [leaf for leaf in leaves(tree)
                       if leaf.op in ("array_contains", "array_contains_any")]
-            raise self.refuse(
+            raise self.refusal(
                 "array-contains-per-disjunction", "contains", arrays[-1].origin,
                 "firestore allows one `array-contains` or `array-contains-any` per "
                 "disjunction",
                 "combine the values into one `contains any`, or split the query")
         count = self.disjunctions
         if count > LIMITS["disjunctions"]:
-            raise self.refuse(
+            raise self.refusal(
                 "disjunctions", "or", where,
                 f"firestore allows {LIMITS['disjunctions']} disjunctions in normal form; the "
                 f"condition has {count}",
                 "each `in`/`contains any` value and each `or` branch multiplies across `and`; "
                 "shorten the lists or split the query")
         if self.inequality_fields > LIMITS["inequality fields"]:
-            raise self.refuse(
+            raise self.refusal(
                 "inequality-fields", "<, <=, >, >=", where,
                 f"firestore allows inequalities on {LIMITS['inequality fields']} fields; the "
                 f"condition has {self.inequality_fields}",
                 "turn some ranges into equalities, or split the query")
         total = self.leaf_count + orders
         if total > LIMITS["filters and orders"]:
-            raise self.refuse(
+            raise self.refusal(
                 "filters-and-orders", "and", where,
                 f"firestore allows {LIMITS['filters and orders']} filters and orders in all; "
                 f"the query has {self.leaf_count} filters and {orders} orders",
@@ -546,7 +543,7 @@ class _Compiler(FilterBuilder):
         sizes = [value_size(v) for v in value] if (
             type(value) is tuple and leaf.op in _LISTED_OPS) else [value_size(value)]
         size = max(sizes)
-        raise self.refuse(
+        raise self.refusal(
             "value-bytes", "value", leaf.origin,
             f"firestore compares values of at most {LIMITS['value bytes']} bytes in a "
             f"query; this one is {size} bytes (a string counts its UTF-8 bytes + 1)",
@@ -583,7 +580,7 @@ class _Compiler(FilterBuilder):
             # is_present, inline: most inequality fields are at the top of the tree
             if field not in present and field not in required and not has_field(tree, field):
                 dotted = ".".join(field)
-                raise self.refuse(
+                raise self.refusal(
                     "inequality-missing-field", "or", leaf.origin,
                     f"firestore orders by `{dotted}` for this inequality and so leaves out "
                     f"documents without `{dotted}`, which the condition would keep",
@@ -612,7 +609,7 @@ class _Compiler(FilterBuilder):
             seen.add(segs)
             if segs == ID_FIELD:
                 if not steps and key.descending:
-                    raise self.refuse(
+                    raise self.refusal(
                         "descending-id", "order by", key,
                         "firestore cannot start an ordering with the document id descending",
                         "the emulator refuses descending key scans and production needs an "
@@ -620,7 +617,7 @@ class _Compiler(FilterBuilder):
                 missing = [f for f in inequality if f not in seen]
                 if missing:
                     dotted = ".".join(missing[0])
-                    raise self.refuse(
+                    raise self.refusal(
                         "order-after-inequality", "order by", key,
                         f"firestore orders by the inequality field `{dotted}` before the "
                         "document id, so `_id` cannot come first",
@@ -629,7 +626,7 @@ class _Compiler(FilterBuilder):
                 break  # keys after the id order nothing
             if segs not in self.present and not self.is_present(tree, segs):
                 dotted = ".".join(segs)
-                raise self.refuse(
+                raise self.refusal(
                     "order-missing-field", "order by", key,
                     f"firestore leaves out documents without `{dotted}` when ordering by it",
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
@@ -652,10 +649,10 @@ class _Compiler(FilterBuilder):
         offset = 0 if q.offset is None else _count(q.offset) or 0
         limit = None if q.limit is None else _count(q.limit)
         if offset > LIMITS["offset"]:
-            raise self.refuse("offset-range", "offset", q.offset,
+            raise self.refusal("offset-range", "offset", q.offset,
                               f"firestore's offset is at most {LIMITS['offset']}")
         if limit is not None and limit > LIMITS["limit"]:
-            raise self.refuse("limit-range", "limit", q.limit,
+            raise self.refusal("limit-range", "limit", q.limit,
                               f"firestore's limit is at most {LIMITS['limit']}",
                               "leave `limit` out to read every row")
         return offset, limit
@@ -725,8 +722,33 @@ class _Compiler(FilterBuilder):
 
     # -- aggregates -------------------------------------------------------------------------------
     def aggregate(self, tree: Filter) -> FirestorePlan:
+        """The plan of an aggregation query (no ``group by``): one row."""
         q = self.query
         offset, limit = self.page()
+        aggregations, outputs, empty, fields = self.aggregations(tree)
+        one_row = offset == 0 and (limit is None or limit > 0)
+        row = {".".join(o.key): empty[o.aggregation or ""] for o in outputs}
+        if _matches_nothing(tree) or not one_row:
+            reason = ("the condition matches no document, so the aggregates are of nothing"
+                      if one_row else "the offset/limit leaves out the single row")
+            return FirestorePlan(q.collection, outputs=tuple(outputs),
+                                 static_rows=(row,) if one_row else (),
+                                 options=self.options, notes=(reason,))
+        inequality = self.check_inequality_fields(tree)
+        orders = self.aggregated_orders(fields) if self.on_id else []
+        implicit = [f for f in inequality if f not in {o.field for o in orders}]
+        self.check_limits(tree, len(orders) + len(implicit))
+        steps: tuple[Step, ...] = (() if _matches_all(tree) else (Where(tree),)) + tuple(orders)
+        return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
+                             outputs=tuple(outputs), options=self.options,
+                             notes=self.notes)
+
+    def aggregations(self, tree: Filter) -> tuple[
+            list[Aggregation], list[Output], dict[str, Any],
+            list[tuple[tuple[str, ...], ir.SelectItem]]]:
+        """The select list's aggregations, their outputs, the row of an empty input (by
+        alias) and the aggregated fields (with their items), each checked."""
+        q = self.query
         aggregations: list[Aggregation] = []
         outputs: list[Output] = []
         empty: dict[str, Any] = {}
@@ -737,81 +759,85 @@ class _Compiler(FilterBuilder):
             agg = item.expr
             assert isinstance(agg, ir.Aggregate)
             alias = f"a{i}"
-            key = output_key(item)
-            if agg.func in ("min", "max"):
-                raise self.refuse(
-                    "aggregate", agg.func, agg, f"firestore cannot evaluate `{agg.func}(...)`",
-                    f"Firestore has count, sum and avg only; for {agg.func} order by the "
-                    f"field {'desc' if agg.func == 'max' else 'asc'} and take `limit 1`")
             arg = agg.arg.segments if agg.arg is not None else None
             if agg.func == "count":
                 if arg is not None and arg != ("_id",) and not non_null_known:
                     non_null, non_null_known = non_null_fields(tree), True
-                if arg is not None and arg != ("_id",) and not (
-                        non_null is None or arg in non_null):
-                    dotted = ".".join(arg)
-                    raise self.refuse(
-                        "count-field", "count(p)", agg,
-                        f"firestore cannot evaluate `count({dotted})`",
-                        f"Firestore counts documents only; add a test of `{dotted}` that "
-                        f"excludes null to `where` (e.g. `{dotted} != null`) and use count()")
+                self.check_count(agg, arg, non_null)
                 aggregations.append(Aggregation("count", None, alias))
                 empty[alias] = 0
             else:
-                if arg == ("_id",):
-                    raise self.refuse(
-                        "aggregate", agg.func, agg,
-                        f"firestore cannot evaluate `{agg.func}(_id)`",
-                        "document ids are strings; there is nothing to add up")
+                self.check_aggregated(agg, arg)
                 assert arg is not None
                 aggregations.append(Aggregation(agg.func, arg, alias))  # type: ignore[arg-type]
                 fields.append((arg, item))
                 empty[alias] = 0 if agg.func == "sum" else None
-            outputs.append(Output(key, aggregation=alias))
+            outputs.append(Output(output_key(item), aggregation=alias))
         if len(aggregations) > LIMITS["aggregations"]:
-            raise self.refuse(
+            raise self.refusal(
                 "aggregations", "select", q.select[LIMITS["aggregations"]],
                 f"firestore runs at most {LIMITS['aggregations']} aggregations in one query",
                 "split the aggregates over several queries")
         if len(aggregations) > 1:
-            for arg, item in fields:
-                if not self.is_present(tree, arg):
-                    dotted = ".".join(arg)
-                    raise self.refuse(
-                        "aggregate-missing-field", item.expr.func if isinstance(
-                            item.expr, ir.Aggregate) else "sum", item,
-                        f"with several aggregations firestore counts only documents that "
-                        f"have `{dotted}`",
-                        f"run this aggregate in a query of its own, add a test of `{dotted}` "
-                        "to `where`, or declare it required in the schema")
-        one_row = offset == 0 and (limit is None or limit > 0)
-        row = {".".join(o.key): empty[o.aggregation or ""] for o in outputs}
-        if _matches_nothing(tree) or not one_row:
-            reason = ("the condition matches no document, so the aggregates are of nothing"
-                      if one_row else "the offset/limit leaves out the single row")
-            return FirestorePlan(q.collection, outputs=tuple(outputs),
-                                 static_rows=(row,) if one_row else (),
-                                 options=self.options, notes=(reason,))
-        inequality = self.check_inequality_fields(tree)
+            self.check_aggregated_present(tree, fields)
+        return aggregations, outputs, empty, fields
+
+    def check_count(self, agg: ir.Aggregate, arg: tuple[str, ...] | None,
+                    non_null: frozenset[tuple[str, ...]] | None) -> None:
+        """``count(p)`` is ``count()`` only where the condition makes ``p`` non-null
+        (``non_null``: those paths, None for all)."""
+        if arg is not None and arg != ("_id",) and not (non_null is None or arg in non_null):
+            dotted = ".".join(arg)
+            raise self.refusal(
+                "count-field", "count(p)", agg,
+                f"firestore cannot evaluate `count({dotted})`",
+                f"Firestore counts documents only; add a test of `{dotted}` that "
+                f"excludes null to `where` (e.g. `{dotted} != null`) and use count()")
+
+    def check_aggregated(self, agg: ir.Aggregate, arg: tuple[str, ...] | None) -> None:
+        """Firestore has no ``min``/``max``; a document id adds up to nothing."""
+        if agg.func in ("min", "max"):
+            raise self.refusal(
+                "aggregate", agg.func, agg, f"firestore cannot evaluate `{agg.func}(...)`",
+                f"Firestore has count, sum and avg only; for {agg.func} order by the "
+                f"field {'desc' if agg.func == 'max' else 'asc'} and take `limit 1`")
+        if arg == ("_id",):
+            raise self.refusal(
+                "aggregate", agg.func, agg,
+                f"firestore cannot evaluate `{agg.func}(_id)`",
+                "document ids are strings; there is nothing to add up")
+
+    def check_aggregated_present(self, tree: Filter,
+                                 fields: list[tuple[tuple[str, ...], ir.SelectItem]]) -> None:
+        """With several aggregations Firestore counts only the documents that have every
+        aggregated field: each must be present wherever the condition holds."""
+        for arg, item in fields:
+            if not self.is_present(tree, arg):
+                dotted = ".".join(arg)
+                raise self.refusal(
+                    "aggregate-missing-field", item.expr.func if isinstance(
+                        item.expr, ir.Aggregate) else "sum", item,
+                    f"with several aggregations firestore counts only documents that "
+                    f"have `{dotted}`",
+                    f"run this aggregate in a query of its own, add a test of `{dotted}` "
+                    "to `where`, or declare it required in the schema")
+
+    def aggregated_orders(self, fields: list[tuple[tuple[str, ...], ir.SelectItem]]
+                          ) -> list[OrderBy]:
+        """The orders an aggregation with a filter on the document id needs (noted)."""
+        # with a filter on the document id, Firestore sums only fields ordered before
+        # the id ("requires an index that has fields [..] after __name__"); ordering
+        # drops documents without the field, which add nothing to sum or avg, and
+        # several aggregations already need their fields present
         orders: list[OrderBy] = []
-        if self.on_id:
-            # with a filter on the document id, Firestore sums only fields ordered before
-            # the id ("requires an index that has fields [..] after __name__"); ordering
-            # drops documents without the field, which add nothing to sum or avg, and
-            # several aggregations already need their fields present
-            for arg, _item in fields:
-                if arg not in {o.field for o in orders}:
-                    orders.append(OrderBy(arg))
-            if orders:
-                self.notes += ("ordered by the aggregated field"
-                               f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
-                               "a field after a document-id filter only when it is ordered",)
-        implicit = [f for f in inequality if f not in {o.field for o in orders}]
-        self.check_limits(tree, len(orders) + len(implicit))
-        steps: tuple[Step, ...] = (() if _matches_all(tree) else (Where(tree),)) + tuple(orders)
-        return FirestorePlan(q.collection, steps=steps, aggregations=tuple(aggregations),
-                             outputs=tuple(outputs), options=self.options,
-                             notes=self.notes)
+        for arg, _item in fields:
+            if arg not in {o.field for o in orders}:
+                orders.append(OrderBy(arg))
+        if orders:
+            self.notes += ("ordered by the aggregated field"
+                           f"{'s' if len(orders) > 1 else ''}: Firestore aggregates "
+                           "a field after a document-id filter only when it is ordered",)
+        return orders
 
     def run(self) -> FirestorePlan:
         q = self.query
@@ -843,7 +869,7 @@ class _Compiler(FilterBuilder):
         if not known:
             self.check_names()
         if q.group_by:
-            raise self.refuse(
+            raise self.refusal(
                 "group-by", "group by", q.group_by[0],
                 "firestore cannot evaluate `group by`",
                 "Firestore aggregates a whole query; run one query per group value")
@@ -851,7 +877,7 @@ class _Compiler(FilterBuilder):
         return self.aggregate(tree) if aggregate else self.plain(tree, tuple(selected))
 
 
-_SHARED: dict[Any, Any] = {}
+_SHARED: Memo[Any, Any] = Memo(4096, "firestore plan parts")
 """Small plan objects and notes by value, so plans share them: they are immutable,
 a lookup is cheaper than building one, and a cache of plans holds fewer copies.
 Bounded: the values come from queries."""
@@ -861,9 +887,7 @@ def _shared(key: Any, make: Any) -> Any:
     """The shared object for ``key`` (``make()`` builds it the first time)."""
     found = _SHARED.get(key)
     if found is None:
-        if len(_SHARED) >= 4096:
-            _SHARED.clear()
-        found = _SHARED[key] = make()
+        found = _SHARED.put(key, make())
     return found
 
 

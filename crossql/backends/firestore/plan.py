@@ -5,9 +5,9 @@ A plan is the collection and an ordered list of steps — a filter tree of
 ``select`` — plus aggregations (``count``/``sum``/``avg``) and the mapping from
 what Firestore returns to CrossQL rows. It renders as deterministic data
 (``to_dict``), as the ``google.cloud.firestore`` code a user would write
-(``to_python``) and, through ``build(client)``, as the real ``AsyncQuery``.
-Nothing here imports the driver until ``build`` runs: constructing a real query
-costs about 175 µs, so it never happens at compile time.
+(``to_python``). Nothing here imports the driver: the store builds the real
+``AsyncQuery`` when the plan runs (``_driver.build``); constructing one costs about
+175 µs, so it never happens at compile time.
 """
 
 from __future__ import annotations

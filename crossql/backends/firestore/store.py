@@ -28,7 +28,7 @@ import os
 import secrets
 import string
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
@@ -36,19 +36,21 @@ from crossql.backends import Plan
 from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
-from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan
+from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan, Limit
 from crossql.backends.firestore.results import SCALARS as _SCALARS
 from crossql.backends.firestore.results import driver_error as _driver_error
 from crossql.backends.firestore.results import is_driver_error as _is_driver_error
 from crossql.backends.firestore.results import plain as _plain
+from crossql.backends.firestore.writes import MAX_ATTEMPTS, FirestoreWritePlan, changes
 from crossql.errors import BackendError, ConfigError, TransactionConflict
 from crossql.runtime import observe
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope
 from crossql.semantics.reference import MISSING, evaluate_condition, get_path
+from crossql.semantics.writes import WriteResult, selects, strict_equal
 
 if TYPE_CHECKING:
-    from crossql.config import FirestoreConfig
+    from crossql.backends.firestore.config import FirestoreConfig
 
 BATCH_SIZE = 500
 """Writes per batched write: Firestore's limit for one commit."""
@@ -400,10 +402,6 @@ class FirestoreStore(Store):
         if limited:
             query = _build(plan, self.client)
         else:
-            from dataclasses import replace
-
-            from crossql.backends.firestore.plan import Limit
-
             query = _build(replace(plan, steps=tuple(
                 s for s in plan.steps if not isinstance(s, Limit))), self.client)
         return await self.statement_snapshots(query)
@@ -442,6 +440,130 @@ class FirestoreStore(Store):
                 raise
             raise self._error(err) from err
         return int(results[0][0].value)
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        """Run a ``FirestoreWritePlan``: the read, then batched writes, each under the
+        ``last_update_time`` of its snapshot (crossql/backends/firestore/writes.py); in a
+        transaction, the writes are kept for its commit."""
+        if not isinstance(plan, FirestoreWritePlan):
+            raise TypeError(f"the Firestore store runs Firestore plans, not {type(plan).__name__}")
+        if self._tx is not None:
+            return await self._write_in_transaction(plan)
+        from google.api_core import exceptions
+
+        progress = _Progress(left=plan.limit)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if plan.read.static_rows is not None or progress.left == 0:
+                break
+            limited = attempt == 1 and not plan.reads_past_limit
+            writes = await self._planned_writes(plan, progress, limited)
+            try:
+                await self._commit_writes(plan, writes, progress)
+            except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted):
+                # a document changed since the read (Aborted: the emulator's lock timeout
+                # while a transaction holds it): read the rest again
+                continue
+            except Exception as err:
+                if _is_driver_error(err):
+                    raise _driver_error(err) from err
+                raise
+            break
+        else:
+            raise BackendError("firestore", "documents kept changing (or stayed locked by a "
+                               f"transaction) during the write; "
+                               f"{progress.matched} were written, the others were not")
+        if plan.kind == "delete":
+            return WriteResult(matched=progress.matched, deleted=progress.matched)
+        return WriteResult(matched=progress.matched, modified=progress.modified)
+
+    async def _planned_writes(self, plan: FirestoreWritePlan, progress: _Progress,
+                              limited: bool) -> list[_Write]:
+        """One attempt's read, and what to write to each document it finds (not done yet);
+        the documents the write leaves as they are count as matched, and are done."""
+        from google.cloud import firestore
+
+        left = progress.left
+        writes: list[_Write] = []
+        for snap in await self.plan_snapshots(plan.read, limited=limited):
+            if snap.id in progress.done:
+                continue
+            if left is not None and len(writes) >= left:
+                break
+            old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
+            if not plan.applies(old):
+                continue
+            fields = None
+            transform = False
+            if plan.kind == "update":
+                matched = progress.matched
+                note = f" ({matched} documents were written before)" if matched else ""
+                fields = changes(old, plan.new_document(old, note), firestore.DELETE_FIELD)
+                if fields and plan.increments_only:
+                    # the read proved each counter a number (the reference's condition)
+                    # and in range: Increment adds to whatever value concurrent
+                    # increments left, where a computed value would fail its precondition
+                    transforms = plan.transforms(old, firestore.Increment)
+                    if transforms is not None:
+                        fields, transform = transforms, True
+            writes.append((snap, fields, transform))
+        unchanged = [snap.id for snap, fields, _ in writes if fields == {}]
+        progress.written(unchanged, modified=False)
+        return [w for w in writes if w[1] != {}]
+
+    async def _commit_writes(self, plan: FirestoreWritePlan, writes: list[_Write],
+                             progress: _Progress) -> None:
+        """The writes in batches of ``BATCH_SIZE``: updates and deletes under the
+        snapshot's ``last_update_time``, increments as transforms."""
+        client = self.client
+        for start in range(0, len(writes), BATCH_SIZE):
+            chunk = writes[start:start + BATCH_SIZE]
+            batch = client.batch()
+            for snap, fields, transform in chunk:
+                if transform:
+                    # `update` carries the precondition exists=True itself (the client
+                    # refuses an explicit one)
+                    batch.update(snap.reference, fields)
+                    continue
+                option = client.write_option(last_update_time=snap.update_time)
+                if fields is None:
+                    batch.delete(snap.reference, option=option)
+                else:
+                    batch.update(snap.reference, fields, option=option)
+            await batch.commit(**self._call(write=True))
+            progress.written([snap.id for snap, _, _ in chunk], modified=plan.kind == "update")
+
+    async def _write_in_transaction(self, plan: FirestoreWritePlan) -> WriteResult:
+        """The write in this store's transaction: read through it, then keep the writes
+        for its commit (refused, with nothing kept, past the transaction's write limit)."""
+        tx = self._tx
+        assert tx is not None
+        tx.check_open()
+        written = dict(tx.live(plan.collection))
+        docs: list[Document] = []
+        if plan.read.static_rows is None:
+            limited = not written and not plan.reads_past_limit
+            for snap in await self.plan_snapshots(plan.read, limited=limited):
+                if snap.id in written:
+                    continue  # taken as the transaction left it, below
+                old = with_id_first(_plain(snap.to_dict() or {}), snap.id)
+                if plan.applies(old):
+                    docs.append(old)
+        docs += [doc for doc in written.values()
+                 if doc is not None and selects(plan.statement, doc)]
+        if plan.limit is not None:
+            docs = sorted(docs, key=lambda doc: str(doc["_id"]))[:plan.limit]
+        if plan.kind == "delete":
+            tx.reserve(plan.collection, [doc["_id"] for doc in docs])
+            for doc in docs:
+                tx.stage_delete(plan.collection, doc["_id"])
+            return WriteResult(matched=len(docs), deleted=len(docs))
+        changed = [(old, new) for old in docs
+                   if not strict_equal(new := plan.new_document(old), old)]
+        tx.reserve(plan.collection, [old["_id"] for old, _ in changed])
+        for old, new in changed:
+            tx.stage_update(plan.collection, old, new)
+        return WriteResult(matched=len(docs), modified=len(changed))
 
     # -- documents ------------------------------------------------------------------------------
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
@@ -570,6 +692,32 @@ class FirestoreStore(Store):
             if _is_driver_error(err):
                 raise self._error(err) from err
             raise
+
+
+_Write = tuple[Any, dict[str, Any] | None, bool]
+"""A write of a statement: (snapshot, fields to write or None to delete, whether they
+are ``Increment`` transforms)."""
+
+
+@dataclass(slots=True)
+class _Progress:
+    """A write statement's progress over its attempts."""
+
+    left: int | None
+    """How many more documents the statement's ``limit`` lets it write (None: no limit)."""
+    done: set[str] = field(default_factory=set)
+    """Ids written, or matched with nothing to change."""
+    matched: int = 0
+    modified: int = 0
+
+    def written(self, ids: list[str], *, modified: bool) -> None:
+        """``ids`` are done (written, or left as they were), and matched."""
+        self.done.update(ids)
+        self.matched += len(ids)
+        if modified:
+            self.modified += len(ids)
+        if self.left is not None:
+            self.left -= len(ids)
 
 
 @dataclass(slots=True)
@@ -706,8 +854,6 @@ class FirestoreTransaction(TransactionScope):
     def _write_all(self) -> None:
         """Hand the kept writes to the client's transaction."""
         from google.cloud import firestore
-
-        from crossql.backends.firestore.writes import changes
 
         client = self._view.client
         for (collection, doc_id), pending in self.pending.items():

@@ -11,7 +11,7 @@ assignment does not apply is not matched. Then it writes the fields that changed
 (``batch.delete(ref)``), in batches, each write with
 ``write_option(last_update_time=...)`` of the snapshot read: the values are written
 only on the document they were computed from. A document changed since the read
-fails its batch's precondition: nothing of that batch is written, and the runtime
+fails its batch's precondition: nothing of that batch is written, and the store
 reads again (the documents not written yet, re-checked by the server's filters and
 the assignments) and retries, at most ``MAX_ATTEMPTS`` times; then it raises
 ``BackendError``. A document the write leaves as it was is matched, not written.
@@ -26,6 +26,9 @@ transaction holds what it read).
 
 Refused (``CapabilityError``): a list value holding a list (Firestore cannot store
 arrays in arrays).
+
+The plan is data and its renderings; ``FirestoreStore.execute_plan`` runs it (the
+driver is imported there only).
 """
 
 from __future__ import annotations
@@ -38,12 +41,11 @@ from typing import Any, Literal
 
 from crossql import ir
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
+from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 from crossql.backends.firestore.plan import FirestorePlan, field_path
-from crossql.backends.firestore.results import driver_error, is_driver_error, plain
-from crossql.errors import BackendError, CapabilityError
-from crossql.runtime.store import Document, with_id_first
+from crossql.errors import BackendError
 from crossql.semantics.reference import get_path
-from crossql.semantics.writes import WriteResult, assignment_applies, selects, strict_equal, updated
+from crossql.semantics.writes import assignment_applies, strict_equal, updated
 
 BACKEND = "firestore"
 BATCH_SIZE = 500
@@ -131,7 +133,7 @@ class FirestoreWritePlan(Plan):
         return self.kind == "update" and bool(self.fields) and all(
             op == "add" for _, _, op in self.fields)
 
-    def transforms(self, old: Document, increment: Any) -> dict[str, Any] | None:
+    def transforms(self, old: Mapping[str, Any], increment: Any) -> dict[str, Any] | None:
         """The ``Increment`` transforms (``increment(amount)``) of ``old``'s counters, or
         None when one of them is too near the end of its range (then the computed value
         is written under the ``last_update_time`` precondition, exactly)."""
@@ -229,132 +231,22 @@ class FirestoreWritePlan(Plan):
     def summary(self) -> str:
         return f"query then batched {self.kind}s (atomic per batch of {BATCH_SIZE})"
 
-    # -- running ------------------------------------------------------------------------------
-    def _applies(self, doc: Document) -> bool:
+    # -- what the store computes from each snapshot (FirestoreStore.execute_plan) -----------
+    def applies(self, doc: Mapping[str, Any]) -> bool:
+        """Whether every assignment applies to ``doc`` (a delete applies everywhere): a
+        document where one does not is not matched."""
         statement = self.statement
         return not isinstance(statement, ir.Update) or all(
             assignment_applies(a, doc) for a in statement.assignments)
 
-    def _new(self, doc: Document, note: str = "") -> Document:
+    def new_document(self, doc: dict[str, Any], note: str = "") -> dict[str, Any]:
+        """``doc`` after the assignments (reference semantics); an increment out of range
+        is a ``BackendError`` whose message ends with ``note``."""
         assert isinstance(self.statement, ir.Update)
         try:
             return updated(self.statement, doc)
         except BackendError as err:  # an increment out of range
             raise BackendError(BACKEND, err.message + note) from err
-
-    async def run(self, store: Any) -> WriteResult:
-        """Run on an open ``FirestoreStore`` (the store's ``execute_plan`` calls this)."""
-        if store._tx is not None:
-            return await self._run_in_transaction(store)
-        from google.api_core import exceptions
-        from google.cloud import firestore
-
-        client = store.client
-        done: set[str] = set()  # written, or matched with nothing to change
-        matched = modified = 0
-        left = self.limit
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            if self.read.static_rows is not None or left == 0:
-                break
-            limited = attempt == 1 and not self.reads_past_limit
-            # (snapshot, fields to write or None to delete, whether they are transforms)
-            writes: list[tuple[Any, dict[str, Any] | None, bool]] = []
-            for snap in await store.plan_snapshots(self.read, limited=limited):
-                if snap.id in done:
-                    continue
-                if left is not None and len(writes) >= left:
-                    break
-                old = with_id_first(plain(snap.to_dict() or {}), snap.id)
-                if not self._applies(old):
-                    continue
-                fields = None
-                transform = False
-                if self.kind == "update":
-                    note = f" ({matched} documents were written before)" if matched else ""
-                    fields = changes(old, self._new(old, note), firestore.DELETE_FIELD)
-                    if fields and self.increments_only:
-                        # the read proved each counter a number (the reference's condition)
-                        # and in range: Increment adds to whatever value concurrent
-                        # increments left, where a computed value would fail its precondition
-                        transforms = self.transforms(old, firestore.Increment)
-                        if transforms is not None:
-                            fields, transform = transforms, True
-                writes.append((snap, fields, transform))
-            unchanged = [snap.id for snap, fields, _ in writes if fields == {}]
-            done.update(unchanged)
-            matched += len(unchanged)
-            if left is not None:
-                left -= len(unchanged)
-            writes = [w for w in writes if w[1] != {}]
-            try:
-                for start in range(0, len(writes), BATCH_SIZE):
-                    chunk = writes[start:start + BATCH_SIZE]
-                    batch = client.batch()
-                    for snap, fields, transform in chunk:
-                        if transform:
-                            # `update` carries the precondition exists=True itself (the
-                            # client refuses an explicit one)
-                            batch.update(snap.reference, fields)
-                            continue
-                        option = client.write_option(last_update_time=snap.update_time)
-                        if fields is None:
-                            batch.delete(snap.reference, option=option)
-                        else:
-                            batch.update(snap.reference, fields, option=option)
-                    await batch.commit(**store._call(write=True))
-                    done.update(snap.id for snap, _, _ in chunk)
-                    matched += len(chunk)
-                    modified += len(chunk) if self.kind == "update" else 0
-                    if left is not None:
-                        left -= len(chunk)
-            except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted):
-                # a document changed since the read (Aborted: the emulator's lock timeout
-                # while a transaction holds it): read the rest again
-                continue
-            except Exception as err:
-                if is_driver_error(err):
-                    raise driver_error(err) from err
-                raise
-            break
-        else:
-            raise BackendError("firestore", "documents kept changing (or stayed locked by a "
-                               f"transaction) during the write; "
-                               f"{matched} were written, the others were not")
-        if self.kind == "delete":
-            return WriteResult(matched=matched, deleted=matched)
-        return WriteResult(matched=matched, modified=modified)
-
-    async def _run_in_transaction(self, store: Any) -> WriteResult:
-        """The write in ``store``'s transaction: read through it, then keep the writes for
-        its commit (refused, with nothing kept, past the transaction's write limit)."""
-
-        tx = store._tx
-        tx.check_open()
-        written = dict(tx.live(self.collection))
-        docs: list[Document] = []
-        if self.read.static_rows is None:
-            limited = not written and not self.reads_past_limit
-            for snap in await store.plan_snapshots(self.read, limited=limited):
-                if snap.id in written:
-                    continue  # taken as the transaction left it, below
-                old = with_id_first(plain(snap.to_dict() or {}), snap.id)
-                if self._applies(old):
-                    docs.append(old)
-        docs += [doc for doc in written.values()
-                 if doc is not None and selects(self.statement, doc)]
-        if self.limit is not None:
-            docs = sorted(docs, key=lambda doc: str(doc["_id"]))[:self.limit]
-        if self.kind == "delete":
-            tx.reserve(self.collection, [doc["_id"] for doc in docs])
-            for doc in docs:
-                tx.stage_delete(self.collection, doc["_id"])
-            return WriteResult(matched=len(docs), deleted=len(docs))
-        changed = [(old, new) for old in docs
-                   if not strict_equal(new := self._new(old), old)]
-        tx.reserve(self.collection, [old["_id"] for old, _ in changed])
-        for old, new in changed:
-            tx.stage_update(self.collection, old, new)
-        return WriteResult(matched=len(docs), modified=len(changed))
 
 
 def _nested_list(value: Any) -> bool:
@@ -364,8 +256,6 @@ def _nested_list(value: Any) -> bool:
 def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                             options: Any = None) -> FirestoreWritePlan:
     """Compile a bound ``update``/``delete`` into a Firestore write plan."""
-    from crossql.backends.firestore.compiler import LIMITS, compile_firestore
-
     limit = statement.limit
     n = limit.value if isinstance(limit, ir.Literal) else None
     assert n is None or isinstance(n, int)
@@ -374,20 +264,20 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
                              schema=schema, options=options)
 
     def fail(node: Any, message: str, hint: str) -> Exception:
-        return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source)
+        return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source,
+                      rule="nested-array")
 
     fields: list[tuple[tuple[str, ...], Any, Op]] = []
     if isinstance(statement, ir.Update):
         for item in statement.assignments:
             segments = item.path.segments
             if len(segments) > LIMITS["field path segments"]:
-                raise CapabilityError(
+                raise refuse(
+                    BACKEND, "field name", item.path,
                     f"firestore field paths have at most {LIMITS['field path segments']} "
                     f"segments; `{item.path.dotted}` has {len(segments)}",
-                    backend=BACKEND, construct="field name", span=item.path.span,
-                    code="capability.firestore.path-segments", source=statement.source,
-                    hint="Firestore nests maps at most 20 levels deep: store the value at "
-                         "a shallower path")
+                    "Firestore nests maps at most 20 levels deep: store the value at "
+                    "a shallower path", statement.source, rule="path-segments")
             if isinstance(item, ir.Increment):
                 amount = item.amount
                 assert isinstance(amount, ir.Literal), "a bound statement has no parameters"

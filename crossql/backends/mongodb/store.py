@@ -31,7 +31,7 @@ from crossql.runtime.transaction import TransactionScope, backoff
 from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
-    from crossql.config import MongoConfig
+    from crossql.backends.mongodb.config import MongoConfig
 
 
 def _driver_error(err: Exception) -> BackendError:

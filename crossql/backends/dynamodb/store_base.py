@@ -1,0 +1,804 @@
+"""The DynamoDB runtime: runs ``DynamoPlan`` with aioboto3's low-level async client.
+
+``DynamoStoreBase`` is the whole store but transactions: ``DynamoStore`` (store.py) adds
+``begin_transaction``, and the store inside a transaction (transaction.py) subclasses
+this one, so neither module imports the other's importer.
+
+- Paging: DynamoDB returns at most 1 MB per call, and its ``Limit`` counts the
+  items it *evaluated*, not those that passed the filter
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html).
+  Rows are read page after page with ``ExclusiveStartKey`` until ``limit``
+  rows matched or ``LastEvaluatedKey`` is absent; ``count`` sums
+  ``Select=COUNT`` pages the same way. With ``limit n``, each page's ``Limit``
+  grows from ``n`` with the share of evaluated items that matched
+  (``page_limit``), so a selective ``limit 10`` does not read a whole 1 MB page.
+- Key schemas: a collection's table is described with ``DescribeTable`` the
+  first time a query names it (cached per store), so ``fetch`` plans a Query
+  on the table's keys and indexes without a schema passed by hand.
+- Writes: ``insert_many`` sends ``BatchWriteItem`` requests of 25 puts and
+  re-sends ``UnprocessedItems`` with capped exponential backoff and jitter
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations);
+  throttling and 5xx errors of every call are retried the same way. Values
+  are converted by ``values.py`` (floats exactly by their shortest text).
+- Errors of the driver or the server become ``crossql.BackendError`` naming
+  ``dynamodb`` and quoting the driver's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from crossql import ir
+from crossql.backends import Plan
+from crossql.backends.dynamodb.compiler import compile_dynamodb
+from crossql.backends.dynamodb.plan import DynamoPlan
+from crossql.backends.dynamodb.schema import (
+    DynamoOptions,
+    IndexSchema,
+    KeyType,
+    TableSchema,
+    dynamo_options,
+    table_schemas,
+)
+from crossql.backends.dynamodb.values import (
+    AttributeValue,
+    UnstorableValue,
+    item_to_python,
+    python_to_item,
+    to_attribute_value,
+)
+from crossql.backends.dynamodb.writes import DynamoWritePlan
+from crossql.config import DynamoConfig
+from crossql.errors import BackendError, ConfigError
+from crossql.grammar import parse_query, parse_statement
+from crossql.runtime import observe
+from crossql.runtime.prepared import PlanCache, PreparedQuery
+from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
+from crossql.semantics.reference import MISSING, get_path
+from crossql.semantics.writes import WriteResult, strict_equal, updated
+
+if TYPE_CHECKING:
+    from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+
+BATCH_SIZE = 25
+"""Items per ``BatchWriteItem`` (DynamoDB's maximum)."""
+
+_RETRYABLE = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "LimitExceededException",
+    "TransactionConflictException",
+})
+"""Error codes worth another attempt
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html):
+``TransactionConflictException`` rejects (does not apply) a write to an item that a
+transaction is committing."""
+
+_IDEMPOTENT = frozenset({
+    "query", "scan", "get_item", "batch_get_item", "describe_table", "list_tables",
+    "batch_write_item",
+})
+"""Calls that are also re-sent after a network error (refused or dropped connection, read
+timeout): reads, and batches of puts and deletes (re-sending writes the same items). A
+conditional write is not: its first attempt may have succeeded, and the retry would then
+fail its own condition."""
+
+_CONCURRENT_BATCHES = 4
+
+MAX_PAGE_LIMIT = 2**31 - 1
+"""DynamoDB's ``Limit`` is a 32-bit integer."""
+PAGE_GROWTH = 8
+"""How much a page's ``Limit`` grows while no evaluated item matched."""
+
+
+def page_limit(rows: int, needed: int, matched: int, evaluated: int, previous: int) -> int:
+    """The ``Limit`` of the next page of a read of ``rows`` rows that has ``needed``
+    left to find, after pages that evaluated ``evaluated`` items of which ``matched``
+    matched (the previous page's ``Limit``: ``previous``; none yet: 0).
+
+    DynamoDB's ``Limit`` counts evaluated items, not rows
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html):
+    without one a selective ``limit 10`` reads a whole 1 MB page. The first page
+    evaluates ``rows`` items (enough if every item matches); the next ones what the
+    share of matches so far says the rows left need, or ``PAGE_GROWTH`` times more
+    while nothing matched; never fewer than the rows left. The rows left get a margin
+    of two standard deviations of a count of matches (``2√n + 1``): a page too short
+    costs a request, items past the last row read units."""
+    if evaluated == 0:
+        estimate = max(rows, previous * PAGE_GROWTH)
+    elif matched == 0:
+        estimate = previous * PAGE_GROWTH
+    elif matched >= evaluated:
+        estimate = needed
+    else:
+        wanted = needed + 2 * math.sqrt(needed) + 1
+        estimate = math.ceil(min(wanted * evaluated / matched, MAX_PAGE_LIMIT))
+    return max(1, min(MAX_PAGE_LIMIT, max(estimate, needed)))
+_TABLE_WAIT_SECONDS = 300.0
+
+
+class DynamoError(BackendError):
+    """A DynamoDB call failed; ``code`` is the service's error code (or the exception's
+    class name for a client-side failure)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__("dynamodb", f"{code}: {message}")
+
+
+def _driver_error(err: Exception) -> DynamoError:
+    response = getattr(err, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error") or {}
+        code = str(error.get("Code") or type(err).__name__)
+        return DynamoError(code, str(error.get("Message") or err))
+    return DynamoError(type(err).__name__, str(err))
+
+
+_CREDENTIAL_CHAIN = (
+    "`access_key`/`secret_key` in the dynamodb: block, the environment "
+    "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared files "
+    "(~/.aws/credentials and ~/.aws/config, profile AWS_PROFILE), web identity, SSO, and "
+    "container and instance metadata")
+
+
+async def _session(aioboto3: Any, cfg: DynamoConfig) -> Any:
+    """An aioboto3 session whose region and credentials come from what the user set.
+
+    A region written in the block wins; otherwise boto's own sources (AWS_REGION,
+    AWS_DEFAULT_REGION, the profile) do, and the block's default only when they name
+    none. Missing credentials are a configuration error at ``open``, not a failed
+    call later (``ConfigError``, exit status 2 on the command line)."""
+    written = cfg.region if "region" in cfg.model_fields_set else None
+    session = aioboto3.Session(aws_access_key_id=cfg.access_key,
+                               aws_secret_access_key=cfg.secret_key, region_name=written)
+    if session.region_name is None:
+        session = aioboto3.Session(aws_access_key_id=cfg.access_key,
+                                   aws_secret_access_key=cfg.secret_key,
+                                   region_name=cfg.region)
+    if cfg.access_key is None and await session.get_credentials() is None:
+        local = (" (DynamoDB Local accepts any values, e.g. AWS_ACCESS_KEY_ID=local "
+                 "AWS_SECRET_ACCESS_KEY=local)") if cfg.endpoint_url else ""
+        raise ConfigError([("dynamodb.access_key", (
+            f"no AWS credentials were found; tried {_CREDENTIAL_CHAIN}. Give access_key "
+            f"and secret_key in the block or set the environment variables{local}"))])
+    return session
+
+
+def _from_driver(err: Exception) -> bool:
+    """An error of the driver stack or the network, not a bug of ours."""
+    module = type(err).__module__.split(".")[0]
+    return module in ("botocore", "aiobotocore", "boto3", "aioboto3", "aiohttp") or \
+        isinstance(err, OSError | TimeoutError)
+
+
+def _network(err: Exception) -> bool:
+    """A connection that failed or broke, or an answer that did not come in time."""
+    if isinstance(err, OSError | TimeoutError):
+        return True
+    return any(cls.__module__.split(".")[0] in ("botocore", "aiohttp") and cls.__name__ in (
+        "ConnectionError", "HTTPClientError", "ClientConnectionError", "ServerTimeoutError")
+        for cls in type(err).__mro__)
+
+
+def _set_path(row: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
+    target = row
+    for seg in key[:-1]:
+        target = target.setdefault(seg, {})
+    target[key[-1]] = value
+
+
+def _key_type_of(value: Any) -> KeyType:
+    if isinstance(value, bytes | bytearray):
+        return "B"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "N"
+    return "S"
+
+
+def _schema_from_description(table: Mapping[str, Any]) -> TableSchema:
+    """A ``TableSchema`` from the ``Table`` of a ``DescribeTable`` answer."""
+
+    def keys(schema: Sequence[Mapping[str, str]]) -> tuple[str, str | None]:
+        hash_key = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
+        range_key = next((k["AttributeName"] for k in schema if k["KeyType"] == "RANGE"), None)
+        return hash_key, range_key
+
+    def projection(index: Mapping[str, Any]) -> Any:
+        proj = index.get("Projection") or {}
+        kind = proj.get("ProjectionType", "ALL")
+        if kind == "INCLUDE":
+            return tuple(proj.get("NonKeyAttributes", ()))
+        return kind
+
+    pk, sk = keys(table["KeySchema"])
+    indexes = []
+    for kind, local in (("LocalSecondaryIndexes", True), ("GlobalSecondaryIndexes", False)):
+        for index in table.get(kind) or ():
+            ipk, isk = keys(index["KeySchema"])
+            indexes.append(IndexSchema(name=index["IndexName"],
+                                       partition_key=None if local else ipk, sort_key=isk,
+                                       local=local, projection=projection(index)))
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", ())}
+    return TableSchema(partition_key=pk, sort_key=sk, indexes=tuple(indexes),
+                       attribute_types=types)
+
+
+class DynamoStoreBase(Store):
+    """A store backed by DynamoDB tables, one per collection (``table_prefix`` + name)."""
+
+    driver = "dynamodb"
+
+    def __init__(self, config: DynamoConfig | None = None, *, client: Any = None,
+                 schema: Any = None, options: Any = None, plan_cache_size: int = 256) -> None:
+        if config is None:
+            config = DynamoConfig()
+        self._config = config
+        defaults = {"allow_scan": config.allow_scan, "pk_field": config.pk_field,
+                    "table_prefix": config.table_prefix}
+        if isinstance(options, DynamoOptions):
+            opts = options
+        else:
+            opts = dynamo_options({**defaults, **dict(options or {})})
+        self.options = opts
+        self._tables: dict[str, TableSchema] = table_schemas(schema)
+        self._given = frozenset(self._tables)
+        super().__init__(plan_cache_size=plan_cache_size, schema=self._tables, options=opts)
+        self._plan_cache_size = plan_cache_size
+        self._collection_of: OrderedDict[str, str] = OrderedDict()
+        self._client = client
+        self._client_context: Any = None
+        self._gate = asyncio.Semaphore(config.max_pool_connections)
+        self._describe_lock = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        try:
+            import aioboto3  # type: ignore[import-untyped]
+            from botocore.config import Config  # type: ignore[import-untyped]
+        except ImportError as err:  # pragma: no cover - depends on the installed extras
+            raise BackendError("dynamodb", "the DynamoDB driver is missing: "
+                               "pip install 'crossql[dynamodb]'") from err
+        cfg = self._config
+        session = await _session(aioboto3, cfg)
+        # retries are ours (_call): botocore's own would multiply them
+        boto_config = Config(retries={"total_max_attempts": 1},
+                             connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
+                             max_pool_connections=cfg.max_pool_connections)
+        context = session.client("dynamodb", endpoint_url=cfg.endpoint_url, config=boto_config)
+        try:
+            self._client = await context.__aenter__()
+        except Exception as err:
+            raise _driver_error(err) from err
+        self._client_context = context
+
+    async def close(self) -> None:
+        if self._client_context is not None:
+            context, self._client_context, self._client = self._client_context, None, None
+            await context.__aexit__(None, None, None)
+
+    @property
+    def client(self) -> Any:
+        """The aioboto3 low-level DynamoDB client (after ``open``)."""
+        if self._client is None:
+            raise BackendError("dynamodb", "the store is not open: use `async with store:`")
+        return self._client
+
+    def table_name(self, collection: str) -> str:
+        """The DynamoDB table that holds a collection."""
+        return self.options.table_prefix + collection
+
+    # -- calls, retries -----------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter over a capped exponential: uniform in [0, min(max, base * 2^(n-1))]."""
+        cfg = self._config
+        return random.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        # counted and traced within an observed call; a Scan logs a WARNING (runtime/observe.py)
+        return await observe.dynamodb_request(kwargs.get("TableName"), method, kwargs,
+                                              self._send)
+
+    async def _send(self, method: str, kwargs: dict[str, Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                # at most max_pool_connections calls in flight, queued first come, first
+                # served: past its limit aiohttp's pool lets a task that just released a
+                # connection take it again before the tasks waiting for one, which then
+                # starve for as long as the others keep it busy (10 s under a 16-task load)
+                async with self._gate:
+                    return await getattr(self.client, method)(**kwargs)
+            except BackendError:
+                raise
+            except Exception as err:
+                if not _from_driver(err):
+                    raise
+                error = _driver_error(err)
+                attempt += 1
+                retry = error.code in _RETRYABLE or (method in _IDEMPOTENT and _network(err))
+                if retry and attempt < self._config.max_attempts:
+                    await asyncio.sleep(self._backoff(attempt))
+                    continue
+                raise error from err
+
+    # -- key schemas ----------------------------------------------------------------------
+    async def describe(self, collection: str) -> TableSchema | None:
+        """The key schema of a collection's table from ``DescribeTable`` (None when the
+        table does not exist); remembered for planning."""
+        try:
+            answer = await self._call("describe_table", TableName=self.table_name(collection))
+        except DynamoError as err:
+            if err.code == "ResourceNotFoundException":
+                return None
+            raise
+        schema = _schema_from_description(answer["Table"])
+        self._remember(collection, schema)
+        return schema
+
+    def _remember(self, collection: str, schema: TableSchema | None) -> None:
+        if collection in self._given:
+            return
+        if schema is None:
+            self._tables.pop(collection, None)
+        elif self._tables.get(collection) == schema:
+            return
+        else:
+            self._tables[collection] = schema
+        self._forget_plans()
+
+    def _forget_plans(self) -> None:
+        # plans compiled under the old key schema must not be reused
+        self._cache = PlanCache(self._plan_cache_size)
+
+    async def _ensure_schema(self, collection: str) -> None:
+        if collection in self._tables:
+            return
+        async with self._describe_lock:
+            if collection not in self._tables:
+                await self.describe(collection)
+
+    def _collection(self, text: str) -> str:
+        name = self._collection_of.get(text)
+        if name is None:
+            name = parse_query(text).collection
+            self._collection_of[text] = name
+            if len(self._collection_of) > max(self._plan_cache_size, 1):
+                self._collection_of.popitem(last=False)
+        return name
+
+    def _prepared(self, text: str) -> PreparedQuery:
+        return self._cache.get(text, self.driver, schema=self._schema, options=self._options)
+
+    # -- queries (the table's key schema is looked up first) ---------------------------------
+    def prepare(self, text: str | QueryBuilder) -> BoundQuery:
+        """Parse, check and plan ``text`` with the key schemas known so far; each run
+        looks the table up first (and re-plans if its schema was not known yet)."""
+        return _DynamoBoundQuery(self, as_text(text, None)[0])
+
+    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
+        return self._stream(text, params)
+
+    async def _stream(self, text: str | QueryBuilder,
+                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+        text, params = as_text(text, params)
+        await self._ensure_schema(self._collection(text))
+        async for row in self.run_plan(self.plan(text, params)):
+            yield row
+
+    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
+        return [row async for row in self._stream(text, params)]
+
+    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+        text, given = as_text(text, params)
+        await self._ensure_schema(self._collection(text))
+        return await self.count_plan(self.plan(text, given))
+
+    # -- plans ----------------------------------------------------------------------------
+    def _plan(self, plan: Plan) -> DynamoPlan:
+        if not isinstance(plan, DynamoPlan):
+            raise TypeError(f"the DynamoDB store runs DynamoDB plans, not {type(plan).__name__}")
+        return plan
+
+    async def _pages(self, method: str, request: Mapping[str, Any],
+                     limit: int | None = None) -> AsyncIterator[Any]:
+        """The pages of a read, following ``LastEvaluatedKey``. For a read that needs
+        ``limit`` rows (items that pass its filter), each page gets the ``Limit``
+        ``page_limit`` says; the caller stops when it has enough."""
+        kwargs = dict(request)
+        matched = evaluated = previous = 0
+        while True:
+            if limit is not None:
+                previous = kwargs["Limit"] = page_limit(limit, max(limit - matched, 1),
+                                                        matched, evaluated, previous)
+            page = await self._call(method, **kwargs)
+            yield page
+            if limit is not None:
+                count = int(page.get("Count", 0))
+                matched += count
+                evaluated += int(page.get("ScannedCount", count))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    async def _items(self, plan: DynamoPlan) -> AsyncIterator[dict[str, Any]]:
+        """Matching items as plain dicts, at most ``plan.limit`` of them."""
+        if plan.never or plan.limit == 0:
+            return
+        left = plan.limit
+        async for page in self._pages(plan.method, plan.request, plan.limit):
+            for item in page.get("Items", ()):
+                yield item_to_python(item)
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
+
+    async def _count(self, plan: DynamoPlan, request: Mapping[str, Any]) -> int:
+        if plan.never:
+            return 0
+        total = 0
+        limit = plan.limit if plan.count_names is None else None  # `select count()`: rows
+        async for page in self._pages(plan.method, request, limit):
+            total += int(page.get("Count", 0))
+            if limit is not None and total >= limit:
+                break
+        return total
+
+    @staticmethod
+    def _row(plan: DynamoPlan, doc: dict[str, Any]) -> Document:
+        if plan.outputs is None:
+            if plan.pk_field in doc:
+                doc_id = doc.pop(plan.pk_field)
+                return with_id_first(doc, doc_id)
+            return doc
+        row: Document = {}
+        for key, path in plan.outputs:
+            value = get_path(doc, path)
+            if value is not MISSING:
+                _set_path(row, key, value)
+        return row
+
+    async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        dplan = self._plan(plan)
+        if dplan.count_names is not None:
+            if dplan.limit != 0:
+                total = await self._count(dplan, dplan.request)
+                yield dict.fromkeys(dplan.count_names, total)
+            return
+        async for doc in self._items(dplan):
+            yield self._row(dplan, doc)
+
+    async def count_plan(self, plan: Plan) -> int:
+        dplan = self._plan(plan)
+        if dplan.limit == 0:
+            return 0
+        if dplan.count_names is not None:
+            return 1
+        total = await self._count(dplan, dplan.count_request)
+        return total if dplan.limit is None else min(total, dplan.limit)
+
+    # -- writes ---------------------------------------------------------------------------
+    async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
+                      /, **params: Any) -> WriteResult:
+        """Look the table's key schema up, then run the write (``Store.execute``)."""
+        if not isinstance(text, str | ir.Update | ir.Delete):
+            text, given = as_text(text, params)
+            params = dict(given or {})
+        statement = parse_statement(text) if isinstance(text, str) else text
+        if isinstance(statement, ir.Update | ir.Delete):
+            await self._ensure_schema(statement.collection)
+            return await super().execute(statement, **params)
+        return await super().execute(text, **params)  # a read: refused there
+
+    async def execute_plan(self, plan: Plan) -> WriteResult:
+        if not isinstance(plan, DynamoWritePlan):
+            raise TypeError(f"the DynamoDB store runs DynamoDB plans, not {type(plan).__name__}")
+        if plan.never:
+            return WriteResult()
+        read = plan.read
+        left = read.limit
+        writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        # every key first (each write re-checks its item), then the writes
+        async for page in self._pages(read.method, read.request, left):
+            for item in page.get("Items", ()):
+                # assignments below a map are written as each item needs (None: skipped)
+                request = plan.item_request(self._document(item)) if plan.nested \
+                    else plan.request
+                if request is None:
+                    continue  # not matched (the read's filter skips such items already)
+                writes.append(({k: item[k] for k in plan.key_attributes}, request))
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        break
+            if left is not None and left <= 0:
+                break
+        matched = modified = 0
+        statement = plan.statement
+        for key, request in writes:
+            try:
+                answer = await self._call(plan.method, Key=key, **request)
+            except DynamoError as err:
+                if err.code == "ConditionalCheckFailedException":
+                    continue  # changed since the read, or never matched: skipped
+                raise
+            matched += 1
+            if isinstance(statement, ir.Update):
+                old = item_to_python(answer.get("Attributes", {}))
+                if not strict_equal(updated(statement, old), old):
+                    modified += 1
+        if isinstance(statement, ir.Delete):
+            return WriteResult(matched=matched, deleted=matched)
+        return WriteResult(matched=matched, modified=modified)
+
+    # -- tables ---------------------------------------------------------------------------
+    async def create_collection(
+        self, name: str, partition_key: str | None = None, sort_key: str | None = None,
+        indexes: Sequence[IndexSchema | Mapping[str, Any]] = (),
+        attribute_types: Mapping[str, KeyType] | None = None,
+    ) -> TableSchema:
+        """Create an on-demand table for a collection and wait until it is active.
+
+        ``partition_key`` defaults to ``pk_field``; ``indexes`` are ``IndexSchema``
+        models or dicts (``name``, ``partition_key``, ``sort_key``, ``local``,
+        ``projection``); key attributes are strings (``S``) unless
+        ``attribute_types`` says ``N`` or ``B``.
+        """
+        schema = TableSchema(
+            partition_key=partition_key or self.options.pk_field, sort_key=sort_key,
+            indexes=tuple(i if isinstance(i, IndexSchema) else IndexSchema.model_validate(i)
+                          for i in indexes),
+            attribute_types=dict(attribute_types or {}))
+        types = dict(schema.attribute_types)
+        key_names = list(schema.key_attributes)
+        for index in schema.indexes:
+            key_names += [n for n in (index.partition_key, index.sort_key) if n]
+        request: dict[str, Any] = {
+            "TableName": self.table_name(name),
+            "KeySchema": _key_schema(schema.partition_key, schema.sort_key),
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": types.get(n, "S")}
+                                     for n in dict.fromkeys(key_names)],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        for kind, local in (("LocalSecondaryIndexes", True), ("GlobalSecondaryIndexes", False)):
+            chosen = [i for i in schema.indexes if i.local == local]
+            if chosen:
+                request[kind] = [{
+                    "IndexName": i.name,
+                    "KeySchema": _key_schema(i.partition_key or schema.partition_key, i.sort_key),
+                    "Projection": _projection(i),
+                } for i in chosen]
+        await self._call("create_table", **request)
+        described = await self._wait_active(name)
+        self._remember(name, described)
+        return described
+
+    async def _wait_active(self, collection: str) -> TableSchema:
+        deadline = time.monotonic() + _TABLE_WAIT_SECONDS
+        delay = 0.05
+        table = self.table_name(collection)
+        while True:
+            answer = (await self._call("describe_table", TableName=table))["Table"]
+            indexes = answer.get("GlobalSecondaryIndexes") or ()
+            if answer.get("TableStatus") == "ACTIVE" and \
+                    all(i.get("IndexStatus") == "ACTIVE" for i in indexes):
+                return _schema_from_description(answer)
+            if time.monotonic() > deadline:
+                raise BackendError("dynamodb", f"table {table} is not active after "
+                                   f"{_TABLE_WAIT_SECONDS:.0f} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def drop_collection(self, name: str) -> None:
+        table = self.table_name(name)
+        try:
+            await self._call("delete_table", TableName=table)
+        except DynamoError as err:
+            if err.code != "ResourceNotFoundException":
+                raise
+        deadline = time.monotonic() + _TABLE_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                await self._call("describe_table", TableName=table)
+            except DynamoError as err:
+                if err.code == "ResourceNotFoundException":
+                    break
+                raise
+            if time.monotonic() > deadline:
+                raise BackendError("dynamodb", f"table {table} is still being deleted after "
+                                   f"{_TABLE_WAIT_SECONDS:.0f} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        self._remember(name, None)
+
+    # -- documents ------------------------------------------------------------------------
+    def _item(self, doc: Mapping[str, Any]) -> dict[str, AttributeValue]:
+        pk = self.options.pk_field
+        body = dict(doc)
+        if pk != "_id" and "_id" in body:
+            if pk in body:
+                raise BackendError("dynamodb", f"a document has both `_id` and `{pk}` "
+                                   f"(`_id` is stored as `{pk}`)")
+            body = {pk: body.pop("_id"), **body}
+        try:
+            return python_to_item(body)
+        except UnstorableValue as err:
+            raise BackendError("dynamodb", f"cannot store document {doc.get('_id')!r}: "
+                               f"{err}") from None
+
+    async def _table_for_write(self, collection: str, docs: list[Document]) -> TableSchema:
+        await self._ensure_schema(collection)
+        schema = self._tables.get(collection)
+        if schema is not None:
+            return schema
+        # like a MongoDB collection, a table appears on first write: keyed by pk_field,
+        # typed by the first document's id
+        pk = self.options.pk_field
+        first = next((d["_id"] for d in docs if "_id" in d), "")
+        return await self.create_collection(collection, attribute_types={pk: _key_type_of(first)})
+
+    async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
+        schema = await self._table_for_write(collection, docs)
+        items = [self._item(doc) for doc in docs]
+        seen: set[str] = set()
+        for doc, item in zip(docs, items, strict=True):
+            key = repr([item.get(k) for k in schema.key_attributes])
+            if key in seen:
+                raise BackendError("dynamodb", f"duplicate key {doc.get('_id')!r} in one "
+                                   "insert (BatchWriteItem refuses duplicates)")
+            seen.add(key)
+        table = self.table_name(collection)
+        if len(items) == 1:
+            # one document: a conditional put, so an existing key is an error as on MongoDB
+            pk_name = "#k"
+            try:
+                await self._call("put_item", TableName=table, Item=items[0],
+                                 ConditionExpression=f"attribute_not_exists({pk_name})",
+                                 ExpressionAttributeNames={pk_name: schema.partition_key})
+            except DynamoError as err:
+                if err.code == "ConditionalCheckFailedException":
+                    raise BackendError("dynamodb", f"duplicate _id {docs[0].get('_id')!r} in "
+                                       f"{collection!r}") from err
+                raise
+        else:
+            await self._batch_write(table, [{"PutRequest": {"Item": i}} for i in items])
+        return [d.get("_id") for d in docs]
+
+    async def _batch_write(self, table: str, requests: list[dict[str, Any]]) -> None:
+        gate = asyncio.Semaphore(_CONCURRENT_BATCHES)
+
+        async def send(batch: list[dict[str, Any]]) -> None:
+            async with gate:
+                pending: dict[str, Any] = {table: batch}
+                attempt = 0
+                while pending:
+                    answer = await self._call("batch_write_item", RequestItems=pending)
+                    pending = answer.get("UnprocessedItems") or {}
+                    if pending:
+                        attempt += 1
+                        if attempt >= self._config.max_attempts:
+                            left = sum(len(v) for v in pending.values())
+                            raise BackendError("dynamodb", f"{left} items still unprocessed "
+                                               f"after {attempt} attempts of BatchWriteItem")
+                        await asyncio.sleep(self._backoff(attempt))
+
+        batches = [requests[i:i + BATCH_SIZE] for i in range(0, len(requests), BATCH_SIZE)]
+        await asyncio.gather(*(send(b) for b in batches))
+
+    async def _get_key(self, collection: str, doc_id: Any) -> dict[str, AttributeValue] | None:
+        """The key of the item ``get(doc_id)`` reads (None: no item can have that id)."""
+        await self._ensure_schema(collection)
+        schema = self._tables.get(collection)
+        if schema is None:
+            return None
+        if schema.sort_key is not None:
+            raise BackendError("dynamodb", f"table {self.table_name(collection)} also has the "
+                               f"sort key {schema.sort_key!r}: use fetch with a condition")
+        declared = schema.attribute_types.get(schema.partition_key)
+        if (declared is not None and _key_type_of(doc_id) != declared) or doc_id == "" \
+                or isinstance(doc_id, bool) or doc_id is None:
+            return None  # no item can have such a key
+        try:
+            return {schema.partition_key: to_attribute_value(doc_id)}
+        except UnstorableValue:
+            return None
+
+    def _document(self, item: Mapping[str, AttributeValue]) -> Document:
+        """A stored item as a document (``pk_field`` back to ``_id``, first)."""
+        doc = item_to_python(dict(item))
+        pk = self.options.pk_field
+        if pk in doc:
+            return with_id_first(doc, doc.pop(pk))
+        return doc
+
+    async def get_document(self, collection: str, doc_id: Any) -> Document | None:
+        key = await self._get_key(collection, doc_id)
+        if key is None:
+            return None
+        answer = await self._call("get_item", TableName=self.table_name(collection), Key=key,
+                                  ConsistentRead=True)
+        item = answer.get("Item")
+        return None if item is None else self._document(item)
+
+    async def delete_where(self, collection: str, query: ir.Query) -> int:
+        await self._ensure_schema(collection)
+        schema = self._tables.get(collection)
+        if schema is None:
+            return 0
+        plan = compile_dynamodb(ir.Query(collection, where=query.where, source=query.source),
+                                schema=self._tables, options=self.options)
+        requests = []
+        async for item in self._raw_items(plan):
+            key = {k: item[k] for k in schema.key_attributes}
+            requests.append({"DeleteRequest": {"Key": key}})
+        if requests:
+            await self._batch_write(self.table_name(collection), requests)
+        return len(requests)
+
+    async def _raw_items(self, plan: DynamoPlan) -> AsyncIterator[dict[str, Any]]:
+        if plan.never:
+            return
+        async for page in self._pages(plan.method, plan.request):
+            for item in page.get("Items", ()):
+                yield item
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+
+def _key_schema(partition_key: str, sort_key: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition_key, "KeyType": "HASH"}]
+    if sort_key is not None:
+        schema.append({"AttributeName": sort_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _projection(index: IndexSchema) -> dict[str, Any]:
+    if isinstance(index.projection, str):
+        return {"ProjectionType": index.projection}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projection)}
+
+
+class _DynamoBoundQuery(BoundQuery):
+    """A prepared query that looks its table's key schema up before each run."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, store: DynamoStoreBase, text: str) -> None:
+        super().__init__(store, store._prepared(text))
+        self.text = text
+
+    async def _fresh(self) -> PreparedQuery:
+        store = self.store
+        assert isinstance(store, DynamoStoreBase)
+        await store._ensure_schema(self.prepared.query.collection)
+        # a cache hit, unless discovering the schema replaced the cached plans
+        self.prepared = store._prepared(self.text)
+        return self.prepared
+
+    async def fetch(self, **params: Any) -> list[Document]:
+        prepared = await self._fresh()
+        return [row async for row in self.store.run_plan(prepared.plan(params))]
+
+    def stream(self, **params: Any) -> AsyncIterator[Document]:
+        return self._stream(params)
+
+    async def _stream(self, params: Mapping[str, Any]) -> AsyncIterator[Document]:
+        prepared = await self._fresh()
+        async for row in self.store.run_plan(prepared.plan(params)):
+            yield row
+
+    async def count(self, **params: Any) -> int:
+        prepared = await self._fresh()
+        return await self.store.count_plan(prepared.plan(params))
