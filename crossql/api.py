@@ -128,6 +128,9 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
         stores[name] = _open_store(driver, block, client if name == primary else None)
     store = stores[primary]
     store.join(stores)
+    if cfg.cursor_secret is not None:
+        for each in stores.values():
+            each.cursor_secret = cfg.cursor_secret.get_secret_value()
     return store
 
 

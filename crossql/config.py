@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from crossql.backends.base import ConfigBlock, resolve
 from crossql.backends.registry import backend_names, get_backend
@@ -94,6 +94,10 @@ class NoSQLConfig(_Model):
     driver: DriverName = DEFAULT_DRIVER
     _with_blocks(locals())  # a key per driver, in the registry's order
     backends: tuple[BackendConfig, ...] = ()
+    cursor_secret: SecretStr | None = None
+    """The key page cursors are signed with (HMAC-SHA256), for every backend: a cursor
+    changed by its holder is refused. Without it a cursor is checked against accidental
+    change only (docs/pagination.md)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> NoSQLConfig:
@@ -176,6 +180,7 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
 
 ENVIRONMENT: dict[str, tuple[str | None, str]] = {
     "CROSSQL_DRIVER": (None, "driver"),
+    "CROSSQL_CURSOR_SECRET": (None, "cursor_secret"),
     **{var: (name, key) for name, block in CONFIG_BLOCKS.items()
        for var, key in block.environment.items()},
 }

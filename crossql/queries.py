@@ -48,6 +48,7 @@ from crossql.errors import QueryError, QuerySyntaxError
 from crossql.grammar import parse_statement
 
 if TYPE_CHECKING:
+    from crossql.runtime.paging import Page
     from crossql.runtime.store import Store
     from crossql.runtime.writes import WriteResult
 
@@ -61,8 +62,6 @@ FILE_SUFFIX = ".crossql"
 _NAME = re.compile(r"--\s*name\s*:(.*)$")
 _DIRECTIVE = re.compile(r"--\s*(example|backends)\s*:(.*)$")
 _CODE = "syntax.query-file"
-_PAGINATION = ("`page` is not there yet: resumable pages are issue 18 (cursor pagination); "
-               "until then use `fetch` with `limit`/`offset` parameters, or `stream`")
 
 
 def _error(message: str, source: str, start: int, end: int, origin: str,
@@ -141,7 +140,7 @@ class NamedQuery:
     def _require(self, write: bool, method: str) -> None:
         if self.is_write != write:
             kind, use = (("an update or delete", "execute") if self.is_write
-                         else ("a read query", "fetch, stream or count"))
+                         else ("a read query", "fetch, stream, count or page"))
             raise TypeError(f"query `{self.name}` of {self.path} is {kind}: "
                             f"call {use}, not {method}")
 
@@ -178,10 +177,15 @@ class NamedQuery:
         except QueryError as err:
             raise self.located(err) from None
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "page":
-            raise AttributeError(_PAGINATION)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    async def page(self, store: Store, /, *, size: int, after: str | None = None,
+                   total: bool = False, **params: Any) -> Page:
+        """One page of the query's rows on ``store`` and the cursor of the next
+        (``Store.page``; docs/pagination.md)."""
+        self._require(False, "page")
+        try:
+            return await store.page(self.text, size=size, after=after, total=total, **params)
+        except QueryError as err:
+            raise self.located(err) from None
 
 
 class QueryFile:

@@ -81,8 +81,6 @@ def test_an_unknown_name_and_page_say_what_there_is() -> None:
         _ = queries.adult
     with pytest.raises(KeyError, match="no query named 'adult'"):
         _ = queries["adult"]
-    with pytest.raises(AttributeError, match="issue 18"):
-        _ = queries.adults.page
     assert not hasattr(queries.adults, "pages")
 
 
@@ -174,7 +172,7 @@ def test_the_queries_run_on_a_store_and_their_errors_are_located() -> None:
         with pytest.raises(TypeError, match=r"`birthday` of shop\.crossql is an update or "
                                             r"delete: call execute, not fetch"):
             await queries.birthday.fetch(store)
-        with pytest.raises(TypeError, match="is a read query: call fetch, stream or count"):
+        with pytest.raises(TypeError, match="is a read query: call fetch, stream, count or page"):
             await queries.adults.execute(store)
         with pytest.raises(crossql.QuerySemanticError) as caught:
             await queries.adults.fetch(store)
@@ -182,6 +180,16 @@ def test_the_queries_run_on_a_store_and_their_errors_are_located() -> None:
         with pytest.raises(crossql.QuerySemanticError) as caught:
             [r async for r in queries.adults.stream(store, min=None)]
         assert "(query `adults`)" in caught.value.render()
+        first = await queries.adults.page(store, size=1, min=1, total=True)
+        assert first.rows == [{"_id": "u1", "age": 37}] and first.total == 2
+        last = await queries.adults.page(store, size=1, after=first.next_cursor, min=1)
+        assert last.rows == [{"_id": "u2", "age": 9}] and last.next_cursor is None
+        with pytest.raises(crossql.QuerySemanticError) as caught:  # another value of :min
+            await queries.adults.page(store, size=1, after=first.next_cursor, min=2)
+        assert caught.value.code == "semantic.cursor-foreign"
+        assert "--> shop.crossql:8:1 (query `adults`)" in caught.value.render()
+        with pytest.raises(TypeError, match="call execute, not page"):
+            await queries.birthday.page(store, size=1)
 
     asyncio.run(body())
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from crossql import ir
     from crossql.backends import Plan
     from crossql.config import NoSQLConfig
+    from crossql.runtime.paging import Page
     from crossql.runtime.store import BoundQuery, Collection, Document, Store
     from crossql.runtime.transaction import Transaction
     from crossql.semantics.writes import WriteResult
@@ -219,6 +220,12 @@ class SyncStore:
         """How many rows the query returns."""
         return self._runner.run(self.store.count(text, **params))
 
+    def page(self, text: str, /, *, size: int, after: str | None = None, total: bool = False,
+             **params: Any) -> Page:
+        """One page of a query's rows and the cursor of the next (docs/pagination.md)."""
+        return self._runner.run(self.store.page(text, size=size, after=after, total=total,
+                                                **params))
+
     def execute(self, text: str | ir.Update | ir.Delete, /, **params: Any) -> WriteResult:
         """Run an ``update`` or ``delete``; what it matched, modified and deleted."""
         return self._runner.run(self.store.execute(text, **params))
@@ -333,6 +340,12 @@ class SyncPrepared:
         """How many rows for these parameters."""
         return self._runner.run(self.prepared.count(**params))
 
+    def page(self, *, size: int, after: str | None = None, total: bool = False,
+             **params: Any) -> Page:
+        """One page of rows for these parameters (docs/pagination.md)."""
+        return self._runner.run(self.prepared.page(size=size, after=after, total=total,
+                                                   **params))
+
 
 class SyncCollection:
     """One collection without ``await``."""
@@ -410,6 +423,12 @@ class SyncTransaction:
     def count(self, text: str, /, **params: Any) -> int:
         """How many rows a query returns, inside the transaction."""
         return self._run(self.transaction.count(text, **params))
+
+    def page(self, text: str, /, *, size: int, after: str | None = None, total: bool = False,
+             **params: Any) -> Page:
+        """One page of a query's rows, read inside the transaction."""
+        return self._run(self.transaction.page(text, size=size, after=after, total=total,
+                                               **params))
 
     def execute(self, text: str | ir.Update | ir.Delete, /, **params: Any) -> WriteResult:
         """Run an ``update`` or ``delete`` inside the transaction."""

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from crossql import ir
     from crossql.backends import Plan
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.runtime.paging import Page
     from crossql.runtime.store import BoundQuery, Collection, Document, Store
     from crossql.semantics.writes import WriteResult
 
@@ -134,6 +135,12 @@ class Transaction:
     async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         """How many rows a query returns, inside the transaction."""
         return await self.view.count(text, **params)
+
+    async def page(self, text: str | QueryBuilder, /, *, size: int, after: str | None = None,
+                   total: bool = False, **params: Any) -> Page:
+        """One page of a query's rows, read inside the transaction (``Store.page``); a
+        backend whose transactions cannot run the page's read says so."""
+        return await self.view.page(text, size=size, after=after, total=total, **params)
 
     async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder, /,
                       **params: Any) -> WriteResult:

@@ -1,0 +1,110 @@
+"""Cursor pagination's API on the memory store (issue 18): the cursor's binding and
+signature, the refusals, ``explain``, transactions, the sync facade and configuration.
+The walks against the reference on every backend are tests/backends/test_pagination.py."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import pytest
+
+import crossql
+from crossql.errors import QuerySemanticError
+
+DOCS = [{"_id": f"u{i}", "age": i % 4, "name": f"n{i}"} for i in range(10)]
+
+
+def _store(**config: Any) -> Any:
+    store = crossql.connect({"driver": "memory", **config})
+    asyncio.run(store.collection("users").insert_many(DOCS))
+    return store
+
+
+def test_a_cursor_is_compact_url_safe_and_carries_only_the_keys() -> None:
+    store = _store()
+    page = asyncio.run(store.page("from users where age > 0 order by age desc", size=3))
+    cursor = page.next_cursor
+    assert cursor is not None and len(cursor) < 64
+    assert cursor.replace("-", "").replace("_", "").isalnum()
+    payload = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))[17:]
+    assert payload == b'[[2,"u2"],3]'  # the last row's age and id, and rows served
+
+
+def test_a_secret_signs_cursors_and_another_secret_refuses_them() -> None:
+    signed, other, plain = (_store(cursor_secret="k1"), _store(cursor_secret="k2"), _store())
+    text = "from users order by age"
+    cursor = asyncio.run(signed.page(text, size=4)).next_cursor
+    assert cursor is not None
+    assert [r["_id"] for r in asyncio.run(signed.page(text, size=4, after=cursor)).rows] == \
+        ["u5", "u9", "u2", "u6"]
+    for store in (other, plain):
+        with pytest.raises(QuerySemanticError) as caught:
+            asyncio.run(store.page(text, size=4, after=cursor))
+        assert caught.value.code == "semantic.cursor-tampered"
+        assert "cursor_secret" in caught.value.message
+
+
+@pytest.mark.parametrize("after", ["", "not a cursor!", "AAAA", "A" * 9000, 12])
+def test_what_is_no_cursor_is_a_located_error(after: Any) -> None:
+    with pytest.raises(QuerySemanticError) as caught:
+        asyncio.run(_store().page("from users", size=2, after=after))
+    assert caught.value.code == "semantic.cursor-invalid"
+    assert caught.value.source == "from users"
+
+
+def test_offset_and_grouped_queries_are_refused_saying_why() -> None:
+    store = _store()
+    with pytest.raises(QuerySemanticError, match="skip that many rows again") as caught:
+        asyncio.run(store.page("from users order by age offset 2", size=2))
+    assert caught.value.code == "semantic.page-offset" and caught.value.span == (31, 32)
+    with pytest.raises(QuerySemanticError, match="no document id") as caught:
+        asyncio.run(store.page("from users group by age", size=2))
+    assert caught.value.code == "semantic.page-aggregate"
+    with pytest.raises(ValueError, match="positive int"):
+        asyncio.run(store.page("from users", size=0))
+
+
+def test_a_map_at_an_order_key_ending_a_page_is_a_located_error() -> None:
+    store = crossql.connect({"driver": "memory"})
+    asyncio.run(store.collection("c").insert_many([{"_id": 1, "v": {"a": 1}}, {"_id": 2}]))
+    with pytest.raises(QuerySemanticError, match="holds dict at the order key `v`"):
+        asyncio.run(store.page("from c order by v desc", size=1))
+
+
+def test_explain_says_how_the_page_resumes() -> None:
+    store = _store()
+    text = "from users where age > :a order by age desc"
+    cursor = asyncio.run(store.page(text, size=2, a=0)).next_cursor
+    explained = store.page_plan(text, size=2, after=cursor, a=0).explain()
+    assert "walking `order by age desc, _id`" in explained
+    assert "resumes: the reference order" in explained
+    generic = crossql.Store.page_resume
+    assert "(k > last) or (k == last and _id > last_id)" in generic
+
+
+def test_pages_in_a_transaction_see_its_writes() -> None:
+    store = _store()
+
+    async def body() -> list[str]:
+        async with store.transaction() as tx:
+            await tx.execute("delete from users where age == 0")
+            page = await tx.page("from users order by age", size=3)
+            assert page.next_cursor is not None
+            more = await tx.page("from users order by age", size=30, after=page.next_cursor)
+            return [r["_id"] for r in page.rows + more.rows]
+
+    assert asyncio.run(body()) == ["u1", "u5", "u9", "u2", "u6", "u3", "u7"]
+
+
+def test_the_sync_facade_pages() -> None:
+    with crossql.connect_sync({"driver": "memory"}) as store:
+        store.collection("users").insert_many(DOCS)
+        first = store.page("from users order by age desc", size=4, total=True)
+        assert first.total == 10 and len(first.rows) == 4
+        rest = store.prepare("from users order by age desc").page(size=10,
+                                                                   after=first.next_cursor)
+        assert len(rest.rows) == 6 and rest.next_cursor is None
+        with store.transaction() as tx:
+            assert tx.page("from users", size=20).to_dict()["next_cursor"] is None
