@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -201,13 +201,15 @@ def decode_cursor(cursor: Any, query: ir.Query, binding: bytes, keys: int,
 
 
 def request(query: CheckedQuery, params: Mapping[str, Any] | None, backend: str, *,
-            size: int, after: str | None, secret: str | bytes | None) -> PageRequest:
-    """Bind the query and read the cursor: what the page reads."""
+            size: int, after: str | None, secret: str | bytes | None,
+            keys_of: Callable[[ir.Query], tuple[WalkKey, ...]] = walk_keys) -> PageRequest:
+    """Bind the query and read the cursor: what the page reads (``keys_of``: the keys a
+    backend resumes on, by default the query's order keys and ``_id``)."""
     if type(size) is not int or size < 1:
         raise ValueError(f"page size is a positive int, not {size!r}")
     bound = bind(query, params)
     refuse_unpageable(bound)
-    keys = walk_keys(bound)
+    keys = keys_of(bound)
     binding = binding_of(backend, bound)
     values: tuple[Any, ...] | None = None
     served = 0

@@ -25,6 +25,7 @@ from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.compiler.paging import WalkKey
     from crossql.runtime.paging import Page, PagePlan, PageRequest
     from crossql.runtime.transaction import Transaction, TransactionScope
 
@@ -154,6 +155,13 @@ class Store(abc.ABC):
         text, bound = as_text(text, params)
         return await self.prepare(text).page(size=size, after=after, total=total,
                                              **(bound or {}))
+
+    def walk_keys(self, query: ir.Query) -> tuple[WalkKey, ...]:
+        """The keys a page of the bound ``query`` resumes after: its order keys and
+        ``_id`` (a backend with a resume key of its own overrides this)."""
+        from crossql.compiler.paging import walk_keys
+
+        return walk_keys(query)
 
     def compile_page(self, req: PageRequest) -> Plan:
         """The backend's plan reading one page (the generic form: the page query, its
@@ -316,7 +324,7 @@ class BoundQuery:
 
         store = self.store
         req = request(self.prepared.checked, params, store.driver, size=size, after=after,
-                      secret=store.cursor_secret)
+                      secret=store.cursor_secret, keys_of=store.walk_keys)
         inner = store.compile_page(req) if req.read else None
         return PagePlan(req, inner, store.page_resume, store.driver)
 

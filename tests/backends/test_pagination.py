@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import crossql
 from crossql.errors import QuerySemanticError
 from tests.backends.conftest import load, store_of
 from tests.backends.page_differential import (
@@ -116,3 +117,81 @@ def test_the_resume_condition_agrees_with_the_reference(runner: asyncio.Runner, 
         runner.run(store.collection("docs").insert_many(docs))
         rows, _ = runner.run(walk(store, text, size))
         assert [r["_id"] for r in rows] == reference_ids(docs, text), type(store).__name__
+
+
+# -- DynamoDB: ExclusiveStartKey on the chosen table or index -----------------------------
+# DynamoDB orders only by the sort key of the Query's table or index (a Scan by nothing),
+# so its walks are a Query on a GSI (`g` pinned, ordered by `v`, ties in DynamoDB's order)
+# and a Scan: each document exactly once, in the order DynamoDB promises. 400 documents
+# (DynamoDB Local answers a request in ~10 ms here), pages of 7.
+
+DYNAMO_DOCS = 400
+
+
+def _dynamo_docs() -> list[dict[str, Any]]:
+    docs = shared_order_documents(DYNAMO_DOCS, seed=5)
+    for i, doc in enumerate(docs):
+        doc["g"] = "p" if i % 4 else "q"  # a quarter elsewhere: the filter reads past them
+        if not isinstance(doc.get("v"), int | float):
+            doc["v"] = 7  # an index sort key is on every item of a dense index
+    return docs
+
+
+@pytest.fixture
+def dynamo_paged(runner: asyncio.Runner, dynamo_store: Any) -> tuple[Any, list[Any]]:
+    docs = _dynamo_docs()
+
+    async def load() -> None:
+        await dynamo_store.drop_collection("docs")
+        await dynamo_store.create_collection(
+            "docs", indexes=[{"name": "by_g_v", "partition_key": "g", "sort_key": "v"}],
+            attribute_types={"_id": "S", "g": "S", "v": "N"})
+        await dynamo_store.collection("docs").insert_many(docs)
+
+    runner.run(load())
+    return dynamo_store, docs
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_dynamodb_pages_a_gsi_query_with_exclusive_start_key(
+        runner: asyncio.Runner, dynamo_paged: tuple[Any, list[Any]], descending: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store, docs = dynamo_paged
+    # the key condition on `v` says every item holds it: the index (sparse) may serve
+    text = "from docs where g == 'p' and v >= 0 and a != 3 order by v" + (
+        " desc" if descending else "")
+    plan = store.page_plan(text, size=7)
+    assert plan.inner.operation == "Query" and plan.inner.index_name == "by_g_v"
+    assert "ExclusiveStartKey" in plan.explain()
+    calls: list[str] = []
+    call = store._call
+
+    async def counted(method: str, **kwargs: Any) -> Any:
+        calls.append(method)
+        return await call(method, **kwargs)
+
+    monkeypatch.setattr(store, "_call", counted)
+    rows, pages = runner.run(walk(store, text, 7))
+    want = crossql.evaluate(text, docs)
+    assert sorted(r["_id"] for r in rows) == sorted(d["_id"] for d in want)
+    assert len({r["_id"] for r in rows}) == len(rows)
+    values = [r["v"] for r in rows]
+    assert values == sorted(values, reverse=descending)
+    assert pages == max(1, -(-len(want) // 7))  # a full last page: no empty page after it
+    assert set(calls) == {"query"}  # never a Scan
+
+
+def test_dynamodb_pages_a_scan_and_keeps_refusing_a_scan_without_allow_scan(
+        runner: asyncio.Runner, dynamo_paged: tuple[Any, list[Any]]) -> None:
+    store, docs = dynamo_paged
+    text = "from docs where b > 100"
+    assert store.page_plan(text, size=7).inner.operation == "Scan"
+    rows, _ = runner.run(walk(store, text, 7))
+    want = [d["_id"] for d in crossql.evaluate(text, docs)]
+    assert sorted(r["_id"] for r in rows) == sorted(want) and len(rows) == len(want)
+    total = runner.run(store.page(text, size=7, total=True)).total
+    assert total == runner.run(store.count(text)) == len(want)
+    first = runner.run(store.page(text, size=7)).next_cursor
+    with pytest.raises(QuerySemanticError) as caught:
+        runner.run(store.page("from docs where b > 101", size=7, after=first))
+    assert caught.value.code == "semantic.cursor-foreign"

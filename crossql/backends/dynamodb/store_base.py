@@ -33,6 +33,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
@@ -55,8 +56,9 @@ from crossql.backends.dynamodb.values import (
     to_attribute_value,
 )
 from crossql.backends.dynamodb.writes import DynamoWritePlan
+from crossql.compiler.paging import WalkKey
 from crossql.config import DynamoConfig
-from crossql.errors import BackendError, ConfigError
+from crossql.errors import BackendError, ConfigError, QueryError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
@@ -66,6 +68,7 @@ from crossql.semantics.writes import WriteResult, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.runtime.paging import Page, PagePlan, PageRequest
 
 BATCH_SIZE = 25
 """Items per ``BatchWriteItem`` (DynamoDB's maximum)."""
@@ -487,6 +490,70 @@ class DynamoStoreBase(Store):
         total = await self._count(dplan, dplan.count_request)
         return total if dplan.limit is None else min(total, dplan.limit)
 
+    # -- pages (docs/pagination.md) ----------------------------------------------------------
+    page_resume = ("`ExclusiveStartKey` set to the key attributes (the table's and the "
+                   "index's) of the last row served, on the same Query or Scan; pages of "
+                   "DynamoDB are read until the page has its rows (their `Limit` counts "
+                   "items read, not returned), and the rows read past it are read again by "
+                   "the next page rather than skipped")
+
+    def _page_read(self, query: ir.Query) -> DynamoPlan:
+        """The read a page of ``query`` runs: the query itself, whole items, no limit (the
+        page stops it), so a Query stays a Query and a Scan a Scan (``allow_scan``)."""
+        whole = replace(query, select=(), limit=None, offset=None)
+        try:
+            plan = compile_dynamodb(whole, schema=self._schema, options=self._options)
+        except QueryError as err:
+            raise err.with_source(query.source) from None
+        return self._plan(plan)
+
+    def _resume_attributes(self, plan: DynamoPlan) -> list[str]:
+        """The attributes of an ``ExclusiveStartKey`` on the plan's table or index."""
+        schema = self._tables.get(plan.collection)
+        if schema is None:
+            return [plan.pk_field]
+        names: list[str | None] = []
+        if plan.index_name is not None:
+            index = next(i for i in schema.indexes if i.name == plan.index_name)
+            names += [index.partition_key or schema.partition_key, index.sort_key]
+        names += [schema.partition_key, schema.sort_key]
+        return list(dict.fromkeys(n for n in names if n is not None))
+
+    def walk_keys(self, query: ir.Query) -> tuple[WalkKey, ...]:
+        """The key attributes of the table or index the query reads (``_id`` for
+        ``pk_field``): what ``ExclusiveStartKey`` holds."""
+        if query.is_aggregate or query.offset is not None:
+            return super().walk_keys(query)  # refused next, as on every backend
+        plan = self._page_read(query)
+        return tuple(WalkKey(ir.Path(("_id",) if name == plan.pk_field else (name,)))
+                     for name in self._resume_attributes(plan))
+
+    def compile_page(self, req: PageRequest) -> Plan:
+        return self._page_read(req.query)
+
+    async def run_page(self, plan: PagePlan) -> list[Document]:
+        """Items of the plan's Query or Scan from ``ExclusiveStartKey`` (the last row
+        served), page after page, until ``read`` of them matched."""
+        req = plan.request
+        if plan.inner is None:
+            return []
+        dplan = self._plan(plan.inner)
+        if dplan.never:
+            return []
+        request = dict(dplan.request)
+        if req.after is not None:
+            names = self._resume_attributes(dplan)
+            request["ExclusiveStartKey"] = {name: to_attribute_value(value)
+                                            for name, value in zip(names, req.after,
+                                                                   strict=True)}
+        rows: list[Document] = []
+        async for page in self._pages(dplan.method, request, req.read):
+            for item in page.get("Items", ()):
+                rows.append(self._row(dplan, item_to_python(item)))
+                if len(rows) >= req.read:
+                    return rows
+        return rows
+
     # -- writes ---------------------------------------------------------------------------
     async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder,
                       /, **params: Any) -> WriteResult:
@@ -802,3 +869,8 @@ class _DynamoBoundQuery(BoundQuery):
     async def count(self, **params: Any) -> int:
         prepared = await self._fresh()
         return await self.store.count_plan(prepared.plan(params))
+
+    async def page(self, *, size: int, after: str | None = None, total: bool = False,
+                   **params: Any) -> Page:
+        await self._fresh()
+        return await super().page(size=size, after=after, total=total, **params)

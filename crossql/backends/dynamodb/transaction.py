@@ -55,6 +55,7 @@ from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import QueryBuilder
+    from crossql.runtime.paging import Page
 
 MAX_ACTIONS = 100
 """Actions in one ``TransactWriteItems`` (DynamoDB's limit)."""
@@ -457,6 +458,14 @@ class DynamoView(DynamoStoreBase):
 
     def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
         return self._rows(self._plan(plan), None)
+
+    async def page(self, text: str | QueryBuilder, /, *, size: int, after: str | None = None,
+                   total: bool = False, **params: Any) -> Page:
+        """Refused: a transaction re-checks at commit each item it read, and a page's
+        read stops at the page, so no cursor could resume it inside the transaction."""
+        raise BackendError("dynamodb", "pages are not read inside a DynamoDB transaction (it "
+                           "re-checks every item read at commit, and a cursor's walk outlives "
+                           "it): page before or after the transaction (docs/pagination.md)")
 
     async def count_plan(self, plan: Plan) -> int:
         return await self._count_rows(self._plan(plan), None)
