@@ -195,3 +195,36 @@ def test_dynamodb_pages_a_scan_and_keeps_refusing_a_scan_without_allow_scan(
     with pytest.raises(QuerySemanticError) as caught:
         runner.run(store.page("from docs where b > 101", size=7, after=first))
     assert caught.value.code == "semantic.cursor-foreign"
+
+
+# -- Firestore: order_by on the keys and __name__, start_after, limit ---------------------
+# Firestore leaves out documents lacking an order_by field, so the order keys are present
+# in every document here (null among them) and declared required; 1,000 documents (the
+# emulator answers a RunQuery in ~20 ms here), pages of 7.
+
+FIRESTORE_DOCS = 1000
+
+
+@pytest.fixture
+def firestore_paged(runner: asyncio.Runner, firestore_store: Any,
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[Any]]:
+    docs = shared_order_documents(FIRESTORE_DOCS, seed=7)
+    for doc in docs:
+        for name in ("v", "a", "b"):
+            doc.setdefault(name, None)
+    monkeypatch.setattr(firestore_store, "_schema", {"docs": {"required": ["v", "a", "b"]}})
+    load(runner, firestore_store, "docs", docs)
+    return firestore_store, docs
+
+
+@pytest.mark.parametrize("text", WALKS)
+def test_firestore_pages_with_start_after(runner: asyncio.Runner,
+                                          firestore_paged: tuple[Any, list[Any]],
+                                          text: str) -> None:
+    store, docs = firestore_paged
+    plan = store.page_plan(text, size=7)
+    assert "start_after" in plan.explain()
+    assert plan.inner.to_dict()["query"][-2] == {"order_by": "__name__",
+                                                 "direction": "ASCENDING"}
+    pages = check_walk(runner, store, docs, text, 7)
+    assert pages == -(-FIRESTORE_DOCS // 7)

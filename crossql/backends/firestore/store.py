@@ -36,13 +36,14 @@ from crossql.backends import Plan
 from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
-from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan, Limit
+from crossql.backends.firestore.plan import ID_FIELD, FirestorePlan, Limit, OrderBy
 from crossql.backends.firestore.results import SCALARS as _SCALARS
 from crossql.backends.firestore.results import driver_error as _driver_error
 from crossql.backends.firestore.results import is_driver_error as _is_driver_error
 from crossql.backends.firestore.results import plain as _plain
 from crossql.backends.firestore.writes import MAX_ATTEMPTS, FirestoreWritePlan, changes
-from crossql.errors import BackendError, ConfigError, TransactionConflict
+from crossql.compiler.paging import page_query
+from crossql.errors import BackendError, ConfigError, QueryError, TransactionConflict
 from crossql.runtime import observe
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope
@@ -51,6 +52,7 @@ from crossql.semantics.writes import WriteResult, selects, strict_equal
 
 if TYPE_CHECKING:
     from crossql.backends.firestore.config import FirestoreConfig
+    from crossql.runtime.paging import PagePlan, PageRequest
 
 BATCH_SIZE = 500
 """Writes per batched write: Firestore's limit for one commit."""
@@ -341,7 +343,44 @@ class FirestoreStore(Store):
             for snapshot in await self._get_document(fplan, self._read_call()):
                 yield _shape(fplan, snapshot)
             return
-        query = _build(fplan, self.client)
+        async for row in self._stream(fplan, _build(fplan, self.client)):
+            yield row
+
+    # -- pages (docs/pagination.md) -----------------------------------------------------------
+    page_resume = ("`order_by` on the order keys and `__name__`, `start_after` with the last "
+                   "row's values of those keys and its id, `limit` of the page's rows")
+
+    def compile_page(self, req: PageRequest) -> Plan:
+        """The page query without a resume condition (its order: the keys, then the id):
+        the cursor's values go to ``start_after`` when the page runs."""
+        query = page_query(req.query, req.keys, None, req.read)
+        try:
+            return compile_firestore(query, schema=self._schema, options=self._options)
+        except QueryError as err:
+            raise err.with_source(req.query.source) from None
+
+    async def run_page(self, plan: PagePlan) -> list[Document]:
+        """The page query, started after the cursor's values (``start_after``)."""
+        req = plan.request
+        if plan.inner is None:
+            return []
+        fplan = self._plan(plan.inner)
+        if fplan.static_rows is not None or req.after is None:
+            return [row async for row in self.run_plan(fplan)]
+        by_path = {k.path.segments: v for k, v in zip(req.keys, req.after, strict=True)}
+        values = []
+        for step in fplan.steps:
+            if isinstance(step, OrderBy):
+                segments = ("_id",) if step.field == ID_FIELD else step.field
+                if segments not in by_path:
+                    raise BackendError("firestore", f"the page's order has the key "
+                                       f"{'.'.join(segments)!r}, which its cursor does not hold")
+                values.append(by_path[segments])
+        query = _build(fplan, self.client).start_after(values)
+        return [row async for row in self._stream(fplan, query)]
+
+    async def _stream(self, fplan: FirestorePlan, query: Any) -> AsyncIterator[Document]:
+        """The rows of a built query of ``fplan``, one RunQuery."""
         stream = query.stream(**self._read_call())
         calls: list[Any] = []  # the gRPC call of this stream, seen by _CallTracker
         try:
