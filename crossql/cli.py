@@ -575,10 +575,13 @@ class RowSink:
     """Where ``run`` puts rows: JSON lines are written (and flushed) as each row arrives;
     a table or a JSON array needs them all and is printed by ``finish``."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, *, paged: bool = False) -> None:
         self.format = fmt
         self.rows: list[dict[str, Any]] = []
         self.count = 0
+        self.paged = paged
+        self.next_cursor: str | None = None
+        """With ``--page-size``: the page's ``next_cursor`` (None on the last page)."""
 
     def add(self, row: dict[str, Any]) -> None:
         """Take one row."""
@@ -590,8 +593,14 @@ class RowSink:
             self.rows.append(row)
 
     def finish(self) -> None:
-        """Print what was kept: the JSON array, or the table and its row count."""
-        if self.format == "json":
+        """Print what was kept: the JSON array, or the table and its row count; a page's
+        next cursor on stderr (and, with ``--json``, beside its rows)."""
+        if self.paged:
+            sys.stderr.write(f"next cursor: {self.next_cursor}\n" if self.next_cursor
+                             else "(last page: no next cursor)\n")
+        if self.format == "json" and self.paged:
+            _print_json({"rows": self.rows, "next_cursor": self.next_cursor})
+        elif self.format == "json":
             _print_json(self.rows)
         elif self.format == "table":
             if self.rows:
@@ -694,13 +703,47 @@ async def _with_timeout(work: Coroutine[Any, Any, None], seconds: float | None,
                                     "(--timeout)") from None
 
 
+async def page_rows(store: Store, text: str, params: Mapping[str, Any], sink: RowSink,
+                    size: int, after: str | None, *, opened: bool = False) -> None:
+    """Open ``store`` (unless ``opened``), read one page of the query into ``sink``, close."""
+    if not opened:
+        await store.open()
+    try:
+        page = await store.page(text, size=size, after=after, **params)
+        for row in page.rows:
+            sink.add(row)
+        sink.next_cursor = page.next_cursor
+    finally:
+        if not opened:
+            await store.close()
+
+
+def _page_on_data(args: argparse.Namespace, text: str, params: Mapping[str, Any],
+                  sink: RowSink) -> None:
+    from crossql.backends.memory.store import MemoryStore
+
+    query = parse_query(text)
+    docs = _data_collection(args, query.collection)
+
+    async def run() -> None:
+        store = MemoryStore()
+        await store.collection(query.collection).insert_many(docs)
+        await page_rows(store, text, params, sink, args.page_size, args.after, opened=True)
+
+    asyncio.run(run())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     params = _params(args)
     text = _query_text(args)
     if args.data and args.config:
         raise UsageError("give --data FILE (the embedded engine) or --config FILE (configured "
                          "backends), not both")
-    sink = RowSink(args.format)
+    if args.after is not None and args.page_size is None:
+        raise UsageError("--after CURSOR resumes a page walk: give --page-size N too")
+    if args.page_size is not None and _is_write(text):
+        raise UsageError("--page-size pages the rows of a read query; this is a write")
+    sink = RowSink(args.format, paged=args.page_size is not None)
     loaded = None if args.data else _load_config(args, from_env=True)
     if loaded is None:
         if not args.data:
@@ -711,8 +754,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             flag = "--backend" if args.backend is not None else "--timeout"
             raise UsageError(f"{flag} applies to --config FILE; --data runs on the "
                              "embedded engine")
-        for row in _run_on_data(args, text, params):
-            sink.add(row)
+        if sink.paged:
+            _page_on_data(args, text, params, sink)
+        else:
+            for row in _run_on_data(args, text, params):
+                sink.add(row)
     else:
         if args.collection is not None:
             raise UsageError("--collection names the documents of a --data file")
@@ -721,7 +767,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         crossql.compile(text, backend="memory", params=params)
         store = _configured_store(args, cfg, origin)
         work = (execute_write(store, text, params, sink) if _is_write(text)
-                else stream_rows(store, text, params, sink))
+                else page_rows(store, text, params, sink, args.page_size, args.after)
+                if sink.paged else stream_rows(store, text, params, sink))
         asyncio.run(_with_timeout(work, args.timeout, store.driver))
     sink.finish()
     return EXIT_OK
@@ -1057,6 +1104,16 @@ def _backend_arg(parser: argparse.ArgumentParser, *, run: bool) -> None:
     parser.add_argument("-b", "--backend", metavar="NAME", help=text)
 
 
+def _page_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of rows: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a page holds at least one row, not {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -1129,6 +1186,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="SECONDS", type=_seconds,
                    help="with --config, give up (exit 3) when the rows have not all arrived "
                         "after SECONDS")
+    p.add_argument("--page-size", metavar="N", type=_page_size,
+                   help="print one page of at most N rows and its next cursor on stderr "
+                        "(and, with --json, beside the rows) (docs/pagination.md)")
+    p.add_argument("--after", metavar="CURSOR",
+                   help="with --page-size, the page after the one whose cursor this is")
     _query_args(p)
 
     p = command("check", cmd_check,
