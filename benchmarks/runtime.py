@@ -249,5 +249,7 @@ def runtime_rows(settings: Settings) -> list[Row]:
         rows += asyncio.run(_measure(backend, rounds, inner))
     from benchmarks.contention import contention_rows  # a counter under contention
     from benchmarks.dynamo_paging import paging_rows
+    from benchmarks.page_cursor_dynamodb import page_cursor_rows
 
-    return rows + contention_rows(settings) + paging_rows(settings)
+    return rows + contention_rows(settings) + paging_rows(settings) + \
+        page_cursor_rows(settings)
