@@ -98,7 +98,7 @@ async def _rows() -> list[Row]:
                     items / pages, "items/page", items / pages / SIZE,
                     f"ratio: items read per page / {SIZE} rows served (the minimum); "
                     f"{pages} pages of {SIZE}, each a {operation}; the filter's floor: "
-                    f"{(SIZE + 1) * per_row} items (rows + the look-ahead row, × "
+                    f"{(SIZE + 1) * per_row} items (rows + the look-ahead row, times "
                     f"{per_row} items per match)"))
                 rows.append(Row(
                     f"pages.dynamodb.{slug}.requests", "pages", workload, "dynamodb",
