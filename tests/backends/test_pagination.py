@@ -228,3 +228,33 @@ def test_firestore_pages_with_start_after(runner: asyncio.Runner,
                                                  "direction": "ASCENDING"}
     pages = check_walk(runner, store, docs, text, 7)
     assert pages == -(-FIRESTORE_DOCS // 7)
+
+
+def test_dynamodb_refuses_a_page_inside_a_transaction(
+        runner: asyncio.Runner, dynamo_paged: tuple[Any, list[Any]]) -> None:
+    from crossql.errors import BackendError
+
+    store, _ = dynamo_paged
+
+    async def body() -> None:
+        async with store.transaction() as tx:
+            await tx.page("from docs where b > 100", size=3)
+
+    with pytest.raises(BackendError, match="not read inside a DynamoDB transaction"):
+        runner.run(body())
+
+
+def test_mongodb_pages_inside_a_transaction_see_its_writes(runner: asyncio.Runner,
+                                                          mongo_store: Any) -> None:
+    load(runner, mongo_store, "tx_pages", [{"_id": f"t{i}", "v": i % 3} for i in range(6)])
+
+    async def body() -> list[str]:
+        async with mongo_store.transaction() as tx:
+            await tx.collection("tx_pages").insert_one({"_id": "t9", "v": 0})
+            first = await tx.page("from tx_pages order by v desc", size=4)
+            rest = await tx.page("from tx_pages order by v desc", size=4,
+                                 after=first.next_cursor)
+            assert rest.next_cursor is None
+            return [r["_id"] for r in first.rows + rest.rows]
+
+    assert runner.run(body()) == ["t2", "t5", "t1", "t4", "t0", "t3", "t9"]
