@@ -108,3 +108,26 @@ def test_the_sync_facade_pages() -> None:
         assert len(rest.rows) == 6 and rest.next_cursor is None
         with store.transaction() as tx:
             assert tx.page("from users", size=20).to_dict()["next_cursor"] is None
+
+
+def test_explain_of_a_mongodb_page_shows_the_guarded_range_filter() -> None:
+    from crossql.compiler.checks import bind, check_query
+    from crossql.grammar import parse_query
+    from crossql.runtime.paging import binding_of, encode_cursor
+
+    store = crossql.connect({"driver": "mongodb", "mongodb": {"uri": "mongodb://127.0.0.1:1",
+                                                               "database": "d"}})
+    text = "from users order by age desc"
+    first = store.page_plan(text, size=5)
+    assert "here: `age < :last_age or age == :last_age and _id > :last_id`" in \
+        first.explain()
+    assert first.inner.to_dict()["arguments"]["sort"] == [["age", -1], ["_id", 1]]
+    bound = bind(check_query(parse_query(text)), {})
+    cursor = encode_cursor(binding_of("mongodb", bound), [None, "u7"], 5, None)
+    after = store.page_plan(text, size=5, after=cursor).inner.to_dict()["arguments"]
+    # after a null age (last, descending) only the ids after u7 among null/missing ages
+    assert after["filter"] == {"$and": [
+        {"$or": [{"age": {"$type": "null", "$not": {"$type": "array"}}},
+                 {"age": {"$exists": False}}]},
+        {"$or": [{"_id": {"$gt": "u7"}}, {"_id": {"$in": [False, True]}}]}]}
+    assert after["limit"] == 6

@@ -163,6 +163,14 @@ class Store(abc.ABC):
 
         return walk_keys(query)
 
+    def resume_text(self, req: PageRequest) -> str:
+        """How a page of ``req`` resumes, in words (``explain`` of a page plan)."""
+        from crossql.compiler.paging import resume_template
+        from crossql.grammar.formatter import format_condition
+
+        return (f"{self.page_resume}; here: `{format_condition(resume_template(req.keys))}` "
+                "with the last row's values")
+
     def compile_page(self, req: PageRequest) -> Plan:
         """The backend's plan reading one page (the generic form: the page query, its
         resume condition in ``where``, through the backend's compiler)."""
@@ -326,7 +334,7 @@ class BoundQuery:
         req = request(self.prepared.checked, params, store.driver, size=size, after=after,
                       secret=store.cursor_secret, keys_of=store.walk_keys)
         inner = store.compile_page(req) if req.read else None
-        return PagePlan(req, inner, store.page_resume, store.driver)
+        return PagePlan(req, inner, store.resume_text(req), store.driver)
 
     async def page(self, *, size: int, after: str | None = None, total: bool = False,
                    **params: Any) -> Page:

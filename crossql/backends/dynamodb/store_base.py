@@ -528,6 +528,10 @@ class DynamoStoreBase(Store):
         return tuple(WalkKey(ir.Path(("_id",) if name == plan.pk_field else (name,)))
                      for name in self._resume_attributes(plan))
 
+    def resume_text(self, req: PageRequest) -> str:
+        keys = ", ".join(".".join(k.path.segments) for k in req.keys)
+        return f"{self.page_resume}; here the key attributes of ({keys})"
+
     def compile_page(self, req: PageRequest) -> Plan:
         return self._page_read(req.query)
 

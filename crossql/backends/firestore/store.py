@@ -350,6 +350,9 @@ class FirestoreStore(Store):
     page_resume = ("`order_by` on the order keys and `__name__`, `start_after` with the last "
                    "row's values of those keys and its id, `limit` of the page's rows")
 
+    def resume_text(self, req: PageRequest) -> str:
+        return self.page_resume
+
     def compile_page(self, req: PageRequest) -> Plan:
         """The page query without a resume condition (its order: the keys, then the id):
         the cursor's values go to ``start_after`` when the page runs."""

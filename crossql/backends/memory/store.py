@@ -12,7 +12,7 @@ from crossql.backends import Plan
 from crossql.backends.memory.compiler import MemoryPlan, MemoryWritePlan
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime import observe
-from crossql.runtime.paging import PagePlan
+from crossql.runtime.paging import PagePlan, PageRequest
 from crossql.runtime.store import Document, Store
 from crossql.runtime.transaction import TransactionScope
 from crossql.semantics.reference import (
@@ -72,6 +72,9 @@ class MemoryStore(Store):
     page_resume = ("the reference order of every matching document, from the first row "
                    "that sorts strictly after the cursor's values (the oracle of the other "
                    "backends: no resume condition)")
+
+    def resume_text(self, req: PageRequest) -> str:
+        return self.page_resume
 
     async def run_page(self, plan: PagePlan) -> list[Document]:
         """The page by the reference alone: sort every matching document by the walk's
