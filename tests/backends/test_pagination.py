@@ -258,3 +258,20 @@ def test_mongodb_pages_inside_a_transaction_see_its_writes(runner: asyncio.Runne
             return [r["_id"] for r in first.rows + rest.rows]
 
     assert runner.run(body()) == ["t2", "t5", "t1", "t4", "t0", "t3", "t9"]
+
+
+# MongoDB on generated collections: mixed types (numbers, strings, bools) in the order
+# keys, heavy ties, null and missing, every order of PAGE_ORDERS, limits: the resume
+# condition's guards (type ranks, null/missing) compiled by MongoDB's own compiler
+@settings(max_examples=examples(30), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(docs=paging_documents(24), order=st.sampled_from(PAGE_ORDERS), size=st.integers(3, 6),
+       limit=st.none() | st.integers(0, 20))
+def test_mongodb_pages_generated_collections_in_reference_order(
+        runner: asyncio.Runner, mongo_store: Any, docs: list[Any], order: str, size: int,
+        limit: int | None) -> None:
+    load(runner, mongo_store, "generated", docs)
+    text = f"from generated {order}" + (f" limit {limit}" if limit is not None else "")
+    check_walk(runner, mongo_store, docs, text, size)
