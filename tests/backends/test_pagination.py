@@ -240,8 +240,13 @@ def test_dynamodb_refuses_a_page_inside_a_transaction(
         async with store.transaction() as tx:
             await tx.page("from docs where b > 100", size=3)
 
-    with pytest.raises(BackendError, match="not read inside a DynamoDB transaction"):
-        runner.run(body())
+    async def prepared() -> None:
+        async with store.transaction() as tx:
+            await tx.prepare("from docs where b > 100").page(size=3)
+
+    for attempt in (body, prepared):
+        with pytest.raises(BackendError, match="not read inside a DynamoDB transaction"):
+            runner.run(attempt())
 
 
 def test_mongodb_pages_inside_a_transaction_see_its_writes(runner: asyncio.Runner,

@@ -55,7 +55,7 @@ from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import QueryBuilder
-    from crossql.runtime.paging import Page
+    from crossql.runtime.paging import Page, PagePlan
 
 MAX_ACTIONS = 100
 """Actions in one ``TransactWriteItems`` (DynamoDB's limit)."""
@@ -115,6 +115,12 @@ def _same(a: AttributeValue | None, b: AttributeValue | None) -> bool:
     if a is None or b is None:
         return a is b
     return strict_equal(item_to_python({"v": a})["v"], item_to_python({"v": b})["v"])
+
+
+def _no_pages() -> BackendError:
+    return BackendError("dynamodb", "pages are not read inside a DynamoDB transaction (it "
+                        "re-checks every item read at commit, and a cursor's walk outlives "
+                        "it): page before or after the transaction (docs/pagination.md)")
 
 
 @dataclass
@@ -463,9 +469,10 @@ class DynamoView(DynamoStoreBase):
                    total: bool = False, **params: Any) -> Page:
         """Refused: a transaction re-checks at commit each item it read, and a page's
         read stops at the page, so no cursor could resume it inside the transaction."""
-        raise BackendError("dynamodb", "pages are not read inside a DynamoDB transaction (it "
-                           "re-checks every item read at commit, and a cursor's walk outlives "
-                           "it): page before or after the transaction (docs/pagination.md)")
+        raise _no_pages()
+
+    async def run_page(self, plan: PagePlan) -> list[Document]:
+        raise _no_pages()  # a prepared query's page inside the transaction
 
     async def count_plan(self, plan: Plan) -> int:
         return await self._count_rows(self._plan(plan), None)
