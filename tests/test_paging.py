@@ -131,3 +131,16 @@ def test_explain_of_a_mongodb_page_shows_the_guarded_range_filter() -> None:
                  {"age": {"$exists": False}}]},
         {"$or": [{"_id": {"$gt": "u7"}}, {"_id": {"$in": [False, True]}}]}]}
     assert after["limit"] == 6
+
+
+def test_a_page_is_one_observed_call_with_its_rows(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    store = _store()
+    with caplog.at_level(logging.DEBUG, logger="crossql"):
+        asyncio.run(store.page("from users where age > :a", size=3, a=0))
+    records = [r for r in caplog.records if r.name == "crossql"]
+    assert len(records) == 1
+    fields = records[0].crossql  # type: ignore[attr-defined]
+    assert fields["operation"] == "page" and fields["rows"] == 3
+    assert fields["query"] == "from users where age > :a"

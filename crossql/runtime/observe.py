@@ -325,6 +325,8 @@ class Call:
                 self.count = result
         elif isinstance(result, dict):
             self.rows = 1
+        elif hasattr(result, "next_cursor"):  # a Page
+            self.rows = len(result.rows)
         elif hasattr(result, "matched"):
             self.written = {k: int(getattr(result, k)) for k in ("matched", "modified",
                                                                  "deleted")}
@@ -728,6 +730,7 @@ _STORE_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
     "fetch": _text_call("fetch"),
     "stream": _text_call("stream", _start_stream),
     "count": _text_call("count"),
+    "page": _text_call("page"),
     "execute": _text_call("execute"),
     "run_plan": _plan_call("stream", _start_stream),
     "count_plan": _plan_call("count"),
@@ -737,6 +740,7 @@ _PREPARED_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
     "fetch": _prepared_call("fetch"),
     "stream": _prepared_call("stream", _start_stream),
     "count": _prepared_call("count"),
+    "page": _prepared_call("page"),
 }
 _COLLECTION_WRAPPERS: dict[str, Callable[[Fn], Fn]] = {
     "insert_many": _collection_call("insert_many"),
