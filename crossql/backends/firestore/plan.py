@@ -63,6 +63,7 @@ def _plain(value: Any) -> Any:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FieldFilter:
     """``FieldFilter(field, op, value)``; ``value`` None means ``IS_NULL`` (``==``) or
@@ -94,6 +95,7 @@ class FieldFilter:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class And:
     """All of the filters (``And([])`` matches every document)."""
@@ -105,6 +107,7 @@ class And:
         return {"and": [f.to_dict() for f in self.filters]}
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Or:
@@ -143,6 +146,7 @@ def composites(node: Filter) -> Iterator[And | Or]:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Where:
     """``.where(filter=...)``: the whole condition as one filter tree."""
@@ -150,6 +154,7 @@ class Where:
     filter: Filter
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class OrderBy:
@@ -160,6 +165,7 @@ class OrderBy:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Offset:
     """``.offset(n)``."""
@@ -168,6 +174,7 @@ class Offset:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Limit:
     """``.limit(n)``."""
@@ -175,6 +182,7 @@ class Limit:
     count: int
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Select:
@@ -187,6 +195,7 @@ Step: TypeAlias = Where | OrderBy | Offset | Limit | Select
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Aggregation:
     """One aggregation of an aggregation query: ``count``, ``sum(field)`` or ``avg(field)``."""
@@ -196,6 +205,7 @@ class Aggregation:
     alias: str
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Output:
@@ -223,6 +233,7 @@ def _step_dict(step: Step) -> dict[str, Any]:
 # --- the plan ---------------------------------------------------------------------
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class FirestorePlan(Plan):
