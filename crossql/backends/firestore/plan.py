@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeAlias
 from crossql._frozen import fast_init
 from crossql.backends.base import Plan
 from crossql.backends.firestore.options import FirestoreOptions
+from crossql.grammar.formatter import format_condition
 
 ID_FIELD: tuple[str, ...] = ("__name__",)
 """The field of a filter or order on the document id (``FieldPath.document_id()``)."""
@@ -377,8 +378,6 @@ def _filter_code(node: Filter, coll: str, indent: str) -> str:
 
 
 def _condition_text(condition: Any) -> str:
-    from crossql.grammar.formatter import format_condition
-
     return format_condition(condition)
 
 
