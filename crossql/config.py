@@ -12,6 +12,7 @@ every problem at once, each with its path in the configuration.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -219,8 +220,6 @@ def load_config(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = No
     file or defaulted are overridden by the environment (``ENVIRONMENT``). Every
     problem is reported at once, each with its path.
     """
-    import os
-
     if isinstance(config, NoSQLConfig):
         return config
     environ = os.environ if env is None else env

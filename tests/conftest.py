@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from crossql.backends.registry import backend_names
 from crossql.config import ENVIRONMENT
 from tests.budget import PROFILE, examples
 
@@ -59,7 +60,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     provider.shutdown()
 
 
-BACKENDS = ("memory", "mongodb", "dynamodb", "firestore")
+BACKENDS = backend_names()
 _FIXTURE_BACKEND = {"mongodb_uri": "mongodb", "mongo_store": "mongodb",
                     "dynamodb_endpoint": "dynamodb", "dynamo_store": "dynamodb",
                     "firestore_host": "firestore", "firestore_store": "firestore"}

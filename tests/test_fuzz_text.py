@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 import crossql
+from crossql.backends.registry import backend_names
 from crossql.limits import (
     MAX_CONDITION_DEPTH,
     MAX_LIST_ITEMS,
@@ -324,7 +325,7 @@ _grammar_outcomes: dict[str, int] = {}
 # every draw: the summary below needs the rare capability outcome (6 to 27 in 250)
 @settings(max_examples=examples(250, at_least=250),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(from_grammar(), st.sampled_from(["memory", "mongodb", "dynamodb", "firestore"]))
+@given(from_grammar(), st.sampled_from(backend_names()))
 def test_text_from_the_grammar(case: tuple[str, dict[str, Any]], backend: str) -> None:
     text, params = case
     note(f"text={text!r}")

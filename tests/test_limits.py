@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 import crossql
 from crossql import ir, limits
 from crossql.backends.dynamodb import expressions as dynamo_expressions
+from crossql.backends.registry import backend_names
 from crossql.limits import (
     MAX_CONDITION_DEPTH,
     MAX_LIST_DEPTH,
@@ -35,7 +36,7 @@ from tests.budget import examples
 from tests.strategies import bound_lists_near_limits
 from tests.time_budget import assert_fast
 
-BACKENDS = ["memory", "mongodb", "dynamodb", "firestore"]
+BACKENDS = list(backend_names())
 
 
 def error_of(text: str, params: dict[str, Any] | None = None,

@@ -38,6 +38,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from crossql import ir
+from crossql._version import __version__
+from crossql.grammar import parse_condition, parse_query, parse_statement
+from crossql.grammar.formatter import format_statement
+from crossql.grammar.lexer import tokens
+
 if TYPE_CHECKING:
     import logging
 
@@ -114,11 +120,6 @@ def _answer(query: Any) -> tuple[str | None, str | None]:
 
 
 def _sanitised(query: Any) -> tuple[str, str]:
-    from crossql import ir
-    from crossql.grammar import parse_statement
-    from crossql.grammar.formatter import format_statement
-    from crossql.grammar.lexer import tokens
-
     statement = parse_statement(query) if isinstance(query, str) else query
     text = format_statement(statement)
     if any(isinstance(node, ir.Param) for node in ir.walk(statement)):
@@ -175,8 +176,6 @@ def _tracer() -> Any:
     cached = _tracer_cache
     if cached is not None and cached[0] is provider:
         return cached[1]
-    from crossql._version import __version__
-
     tracer = provider.get_tracer("crossql", __version__)
     _tracer_cache = (provider, tracer)
     return tracer
@@ -712,9 +711,6 @@ def _collection_call(operation: str) -> Callable[[Fn], Fn]:
 
 def _delete_text(collection: str, where: Any) -> Any:
     """The ``delete_many`` condition as a statement, for its text (None if not one)."""
-    from crossql import ir
-    from crossql.grammar import parse_condition, parse_query
-
     try:
         if isinstance(where, str):
             if where.lstrip().lower().startswith("from"):

@@ -25,6 +25,7 @@ from crossql.compiler.templates import (
     strictly_equal,
     unbound_nodes,
 )
+from crossql.errors import QueryError
 from crossql.grammar import parse_query
 
 _INF = float("inf")
@@ -91,8 +92,6 @@ class PreparedQuery:
         try:
             return self._backend.compile(bound, schema=self._schema, options=self._options)
         except Exception as err:
-            from crossql.errors import QueryError
-
             if isinstance(err, QueryError):
                 raise err.with_source(bound.source) from None
             raise

@@ -16,6 +16,7 @@ Operation = Literal["Query", "Scan"]
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DynamoPlan(Plan):
     """A ``Query`` (partition key pinned) or ``Scan``, with what the runtime adds.

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
+from crossql._frozen import fast_init
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan
 from crossql.backends.dynamodb.compiler import MAX_EXPRESSION_BYTES, MAX_OPERATORS, QueryCompiler
 from crossql.backends.dynamodb.expressions import (
@@ -61,6 +62,7 @@ from crossql.semantics.reference import MISSING, get_path
 from crossql.semantics.writes import updated
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NestedWrite:
     """An assignment below a map (``set a.b = v`` or ``unset a.b``), planned per item
@@ -83,6 +85,7 @@ class NestedWrite:
                 f"(attribute_not_exists); the item is skipped where one is not a map")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DynamoWritePlan(Plan):
     """Read the items (``read``), then one ``UpdateItem``/``DeleteItem`` per item with
@@ -412,6 +415,7 @@ def _assignments(compiler: QueryCompiler, statement: ir.Update, writer: Expressi
                 f"{err}", "store a value DynamoDB can hold", rule="unstorable-value") from None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Assignments:
     """Where a refusal of the ``UpdateExpression`` points: every assignment."""

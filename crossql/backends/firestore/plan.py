@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeAlias
 from crossql._frozen import fast_init
 from crossql.backends.base import Plan
 from crossql.backends.firestore.options import FirestoreOptions
+from crossql.grammar.formatter import format_condition
 
 ID_FIELD: tuple[str, ...] = ("__name__",)
 """The field of a filter or order on the document id (``FieldPath.document_id()``)."""
@@ -63,6 +64,7 @@ def _plain(value: Any) -> Any:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FieldFilter:
     """``FieldFilter(field, op, value)``; ``value`` None means ``IS_NULL`` (``==``) or
@@ -94,6 +96,7 @@ class FieldFilter:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class And:
     """All of the filters (``And([])`` matches every document)."""
@@ -105,6 +108,7 @@ class And:
         return {"and": [f.to_dict() for f in self.filters]}
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Or:
@@ -143,6 +147,7 @@ def composites(node: Filter) -> Iterator[And | Or]:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Where:
     """``.where(filter=...)``: the whole condition as one filter tree."""
@@ -150,6 +155,7 @@ class Where:
     filter: Filter
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class OrderBy:
@@ -160,6 +166,7 @@ class OrderBy:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Offset:
     """``.offset(n)``."""
@@ -168,6 +175,7 @@ class Offset:
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Limit:
     """``.limit(n)``."""
@@ -175,6 +183,7 @@ class Limit:
     count: int
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Select:
@@ -187,6 +196,7 @@ Step: TypeAlias = Where | OrderBy | Offset | Limit | Select
 
 
 @fast_init
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Aggregation:
     """One aggregation of an aggregation query: ``count``, ``sum(field)`` or ``avg(field)``."""
@@ -196,6 +206,7 @@ class Aggregation:
     alias: str
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Output:
@@ -223,6 +234,7 @@ def _step_dict(step: Step) -> dict[str, Any]:
 # --- the plan ---------------------------------------------------------------------
 
 
+@fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class FirestorePlan(Plan):
@@ -366,8 +378,6 @@ def _filter_code(node: Filter, coll: str, indent: str) -> str:
 
 
 def _condition_text(condition: Any) -> str:
-    from crossql.grammar.formatter import format_condition
-
     return format_condition(condition)
 
 

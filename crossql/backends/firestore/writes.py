@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
+from crossql._frozen import fast_init
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 from crossql.backends.firestore.plan import FirestorePlan, field_path
@@ -100,6 +101,7 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any], delete: Any,
     return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FirestoreWritePlan(Plan):
     """Read with ``read``; compute each document's new values from its snapshot; then

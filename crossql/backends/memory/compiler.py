@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossql import ir
+from crossql._frozen import fast_init
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, Plan
 from crossql.grammar.formatter import format_query, format_statement
 
@@ -16,6 +17,7 @@ CAPABILITIES = Capabilities(
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemoryPlan(Plan):
     """Evaluate a bound query with the reference evaluator over one collection."""
@@ -55,6 +57,7 @@ def compile_memory(query: ir.Query, *, schema: Any = None, options: Any = None) 
     return MemoryPlan(query)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemoryWritePlan(Plan):
     """Apply a bound ``update``/``delete`` with the reference semantics of writes

@@ -13,7 +13,7 @@ from crossql import ir
 from crossql._memo import Memo
 from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, refuse
 from crossql.backends.mongodb.filters import NEVER, FilterBuilder, check_collection, field_name
-from crossql.backends.mongodb.plan import MongoPlan, new_plan
+from crossql.backends.mongodb.plan import MongoPlan
 from crossql.backends.mongodb.writes import compile_mongodb_write
 from crossql.compiler.shape import output_key, resolve_order_key
 
@@ -105,9 +105,9 @@ def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None)
         return MongoPlan(kind="aggregate", collection=query.collection,
                          pipeline=tuple(pipeline), reason=_GUARDED_SORT_REASON)
     projection = _projection_of(tuple(names)) if names else None
-    return new_plan("find", query.collection, match, projection,
-                    _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
-                    _FIND_REASON)
+    return MongoPlan("find", query.collection, match, projection,
+                     _shared_sort(tuple(sort)) if sort else (), skip, limit, (), None,
+                     _FIND_REASON)
 
 
 def _sort_keys(query: ir.Query) -> tuple[list[tuple[str, int]], bool]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import pprint
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from crossql._frozen import fast_init
 from crossql.backends.base import Plan
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MongoPlan(Plan):
     """A ``find`` (filter, projection, sort, skip, limit) or an ``aggregate`` (pipeline).
@@ -96,34 +98,3 @@ class MongoPlan(Plan):
         if self.limit is not None:
             call += f".limit({self.limit})"
         return f"rows = await {call}.to_list()"
-
-
-_SETTERS = tuple(getattr(MongoPlan, f.name).__set__ for f in fields(MongoPlan))
-if tuple(f.name for f in fields(MongoPlan)) != (
-        "kind", "collection", "filter", "projection", "sort", "skip", "limit", "pipeline",
-        "empty_row", "reason"):  # pragma: no cover - new_plan below names them in order
-    raise AssertionError("MongoPlan's fields changed: update new_plan")
-
-
-def new_plan(kind: Literal["find", "aggregate"], collection: str,
-             filter: dict[str, Any] | None, projection: dict[str, Any] | None,
-             sort: tuple[tuple[str, int], ...], skip: int | None, limit: int | None,
-             pipeline: tuple[dict[str, Any], ...], empty_row: dict[str, Any] | None,
-             reason: str) -> MongoPlan:
-    """``MongoPlan(...)`` with every field given in order, at half the cost: a frozen
-    dataclass's ``__init__`` sets each field through ``object.__setattr__``, where this
-    calls the slots' own setters (plans are built on the hot path of every compile)."""
-    plan = object.__new__(MongoPlan)
-    s_kind, s_collection, s_filter, s_projection, s_sort, s_skip, s_limit, s_pipeline, \
-        s_empty_row, s_reason = _SETTERS
-    s_kind(plan, kind)
-    s_collection(plan, collection)
-    s_filter(plan, filter)
-    s_projection(plan, projection)
-    s_sort(plan, sort)
-    s_skip(plan, skip)
-    s_limit(plan, limit)
-    s_pipeline(plan, pipeline)
-    s_empty_row(plan, empty_row)
-    s_reason(plan, reason)
-    return plan

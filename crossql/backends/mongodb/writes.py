@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crossql import ir
+from crossql._frozen import fast_init
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan
 from crossql.backends.mongodb.filters import (
     NEVER,
@@ -45,6 +46,7 @@ WriteKind = Literal["update_many", "update_one", "delete_many", "delete_one", "f
                     "find_then_delete", "nothing"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MongoWritePlan(Plan):
     """One write call (or a ``find`` of ids then one), with its filter and update."""
