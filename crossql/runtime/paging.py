@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crossql import ir
+from crossql._frozen import fast_init
 from crossql.backends import Plan
 from crossql.compiler.checks import CheckedQuery, bind
 from crossql.compiler.paging import WalkKey, page_query, refuse_unpageable, type_rank, walk_keys
@@ -85,6 +86,7 @@ class PageRequest:
         return page_query(self.query, self.keys, self.after, self.read)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PagePlan(Plan):
     """A page of a query: the plan that reads it, and how the next page resumes."""
