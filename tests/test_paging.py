@@ -144,3 +144,16 @@ def test_a_page_is_one_observed_call_with_its_rows(caplog: pytest.LogCaptureFixt
     fields = records[0].crossql  # type: ignore[attr-defined]
     assert fields["operation"] == "page" and fields["rows"] == 3
     assert fields["query"] == "from users where age > :a"
+
+
+def test_a_firestore_page_under_an_inequality_asks_for_its_order_key() -> None:
+    store = crossql.connect({"driver": "firestore", "firestore": {
+        "project_id": "p", "emulator_host": "127.0.0.1:1"}})
+    with pytest.raises(crossql.CapabilityError) as caught:
+        store.page_plan("from docs where b > 100", size=3)
+    assert caught.value.source == "from docs where b > 100"
+    assert caught.value.hint == "order by `b` before `_id`"
+    steps = store.page_plan("from docs where b > 100 order by b", size=3).inner.to_dict()
+    assert steps["query"][1:] == [{"order_by": "b", "direction": "ASCENDING"},
+                                  {"order_by": "__name__", "direction": "ASCENDING"},
+                                  {"limit": 4}]
