@@ -497,15 +497,23 @@ class DynamoStoreBase(Store):
                    "items read, not returned), and the rows read past it are read again by "
                    "the next page rather than skipped")
 
+    _last_page_read: tuple[ir.Query, Any, DynamoPlan] | None = None
+    """The last page read compiled, with the schema it was compiled for."""
+
     def _page_read(self, query: ir.Query) -> DynamoPlan:
         """The read a page of ``query`` runs: the query itself, whole items, no limit (the
         page stops it), so a Query stays a Query and a Scan a Scan (``allow_scan``)."""
         whole = replace(query, select=(), limit=None, offset=None)
+        last = self._last_page_read
+        if last is not None and last[0] == whole and last[1] is self._schema:
+            return last[2]  # a page compiles its read twice: for its keys, then to run
         try:
-            plan = compile_dynamodb(whole, schema=self._schema, options=self._options)
+            plan = self._plan(compile_dynamodb(whole, schema=self._schema,
+                                               options=self._options))
         except QueryError as err:
             raise err.with_source(query.source) from None
-        return self._plan(plan)
+        self._last_page_read = (whole, self._schema, plan)
+        return plan
 
     def _resume_attributes(self, plan: DynamoPlan) -> list[str]:
         """The attributes of an ``ExclusiveStartKey`` on the plan's table or index."""
