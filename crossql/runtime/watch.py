@@ -245,7 +245,8 @@ class Feed:
     def __init__(self, query: ir.Query, buffer: ChangeBuffer) -> None:
         self.query = query
         self.buffer = buffer
-        self._members: set[Any] = set()
+        self._members: dict[Any, Any] = {}
+        """The matching documents: their ids, by frozen id (CrossQL equality)."""
 
     def classify(self, doc_id: Any, before: Any, after: Mapping[str, Any] | None,
                  token: Any = None) -> Change | None:
@@ -255,9 +256,9 @@ class Feed:
         was = key in self._members if before is UNKNOWN else matches(self.query, before)
         now = matches(self.query, after)
         if now:
-            self._members.add(key)
+            self._members[key] = doc_id
         else:
-            self._members.discard(key)
+            self._members.pop(key, None)
         old = shape(self.query, before) if was and isinstance(before, Mapping) else None
         if now and after is not None:
             if not was:
@@ -271,8 +272,12 @@ class Feed:
 
     def initial(self, doc_id: Any, doc: Mapping[str, Any]) -> Change:
         """An ``added`` change for a document that matches when the watch starts."""
-        self._members.add(freeze(doc_id))
+        self._members[freeze(doc_id)] = doc_id
         return Change("added", doc_id, shape(self.query, doc))
+
+    def member_ids(self) -> list[Any]:
+        """The ids of the documents that match now, as far as this feed saw."""
+        return list(self._members.values())
 
     def offer(self, doc_id: Any, before: Any, after: Mapping[str, Any] | None,
               token: Any = None) -> None:

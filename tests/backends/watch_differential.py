@@ -106,9 +106,12 @@ async def apply_steps(store: Any, steps: list[Step], native_put: NativePut,
     return done
 
 
-async def load(store: Any, docs: list[dict[str, Any]]) -> None:
-    """Replace the collection's content with ``docs``."""
+async def load(store: Any, docs: list[dict[str, Any]], **create: Any) -> None:
+    """Replace the collection's content with ``docs`` (``create``: the arguments of the
+    store's ``create_collection``, e.g. ``stream=True``)."""
     await store.drop_collection(COLLECTION)
+    if create:
+        await store.create_collection(COLLECTION, **create)
     if docs:
         await store.collection(COLLECTION).insert_many(docs)
 
@@ -150,16 +153,40 @@ async def collect(watch: Any, count: int, *, timeout: float = 10.0,
 
 
 async def compare(store: Any, where: ir.Condition | None, start: list[dict[str, Any]],
-                  steps: list[Step], native_put: NativePut, *, old: bool) -> None:
+                  steps: list[Step], native_put: NativePut, *, old: bool,
+                  **create: Any) -> None:
     """Run the scenario on ``store`` and on the reference; assert the same changes."""
     text = query_text(where)
     try:
         store.watch(text)
     except CapabilityError:
         return  # the backend refuses this `where` for reads too
-    await load(store, start)
+    await load(store, start, **create)
     async with store.watch(text) as watch:
         done = await apply_steps(store, steps, native_put)
         want = await reference_changes(where, start, done)
         got = await collect(watch, len(want))
+    assert by_document(got, old=old) == by_document(want, old=old), (text, done)
+
+
+async def resume(store: Any, where: ir.Condition | None, start: list[dict[str, Any]],
+                 steps: list[Step], native_put: NativePut, *, old: bool,
+                 **create: Any) -> None:
+    """Cut a watch after the first half of the writes, resume from its last token while
+    the second half is written: together they report what the reference does, nothing
+    lost, nothing repeated."""
+    text = query_text(where)
+    await load(store, start, **create)
+    half = len(steps) // 2
+    async with store.watch(text) as first:
+        done = await apply_steps(store, steps[:half], native_put)
+        want_first = await reference_changes(where, start, done)
+        got = await collect(first, len(want_first))
+    token = got[-1].token if got else None
+    if token is None:  # nothing to resume from: start the second watch before writing
+        return
+    done += await apply_steps(store, steps[half:], native_put)
+    want = await reference_changes(where, start, done)
+    async with store.watch(text, resume_after=token) as second:
+        got += await collect(second, len(want) - len(got))
     assert by_document(got, old=old) == by_document(want, old=old), (text, done)
