@@ -58,6 +58,22 @@ def open_source(store: Any, query: ir.Query, plan: Plan, resume_after: Any) -> S
     return DynamoSource(store, query, plan, resume_after)
 
 
+def _mended(item: dict[str, Any]) -> dict[str, Any]:
+    """An image whose empty maps are typed again: the stream's records (DynamoDB Local
+    3.3, through botocore) give an empty map as ``{}`` rather than ``{"M": {}}``."""
+    return {name: _mended_value(av) for name, av in item.items()}
+
+
+def _mended_value(av: Any) -> Any:
+    if not av:
+        return {"M": {}}
+    if "M" in av:
+        return {"M": _mended(av["M"])}
+    if "L" in av:
+        return {"L": [_mended_value(v) for v in av["L"]]}
+    return av
+
+
 class DynamoSource(Source):
     """One task per shard; positions shared, so each change's token covers every shard."""
 
@@ -194,8 +210,8 @@ class DynamoSource(Source):
     async def _record(self, feed: Feed, shard_id: str, record: dict[str, Any]) -> None:
         data = record["dynamodb"]
         old, new = data.get("OldImage"), data.get("NewImage")
-        before = None if old is None else self.store._document(old)
-        after = None if new is None else self.store._document(new)
+        before = None if old is None else self.store._document(_mended(old))
+        after = None if new is None else self.store._document(_mended(new))
         self.positions[shard_id] = data["SequenceNumber"]
         doc_id = (after or before or {}).get("_id")
         await feed.put(doc_id, before, after, dict(self.positions))
