@@ -7,10 +7,18 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from crossql.errors import CapabilityError
 from crossql.runtime.watch import Change
-from tests.backends.watch_differential import COLLECTION, collect, load
+from tests.backends.watch_differential import (
+    COLLECTION,
+    collect,
+    compare_stepwise,
+    load,
+    watch_scenarios,
+)
+from tests.budget import examples
 
 
 async def native_put(store: Any, collection: str, doc: dict[str, Any]) -> None:
@@ -77,3 +85,11 @@ def test_the_default_profile_refuses_as_for_reads(firestore_store: Any) -> None:
     with pytest.raises(CapabilityError) as live:
         firestore_store.watch(text)
     assert (live.value.code, live.value.span) == (read.value.code, read.value.span)
+
+
+@settings(max_examples=examples(8), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenario=watch_scenarios())
+def test_firestore_watch_matches_the_reference(runner: asyncio.Runner, firestore_store: Any,
+                                               scenario: Any) -> None:
+    runner.run(compare_stepwise(firestore_store, *scenario, native_put))

@@ -190,3 +190,48 @@ async def resume(store: Any, where: ir.Condition | None, start: list[dict[str, A
     async with store.watch(text, resume_after=token) as second:
         got += await collect(second, len(want) - len(got))
     assert by_document(got, old=old) == by_document(want, old=old), (text, done)
+
+
+def _compiles(store: Any, write: ir.Update | ir.Delete) -> bool:
+    try:
+        store.write_plan(write)
+    except CapabilityError:
+        return False
+    return True
+
+
+async def compare_stepwise(store: Any, where: ir.Condition | None,
+                           start: list[dict[str, Any]], steps: list[Step],
+                           native_put: NativePut, **create: Any) -> None:
+    """``compare`` for a backend that batches the changes it reports (Firestore's
+    snapshots): each write's changes, as many as the reference reports for it, are read
+    before the next write. Rows only (the backend reports no old row)."""
+    text = query_text(where)
+    try:
+        store.watch(text)
+    except CapabilityError:
+        return
+    steps = [s for s in steps if s.write is None or _compiles(store, s.write)]
+    counts: list[int] = []
+    want: list[Change] = []
+    async with crossql.connect({"driver": "memory"}) as memory:
+        await load(memory, start)
+        async with memory.watch(text, buffer=10_000) as reference:
+            async def count() -> None:
+                before = len(want)
+                while len(reference.buffer):
+                    want.append(await reference.__anext__())
+                counts.append(len(want) - before)
+
+            await apply_steps(memory, steps, memory_native_put, count)
+    await load(store, start, **create)
+    got: list[Change] = []
+    async with store.watch(text) as watch:
+        writes = iter(counts)
+
+        async def read() -> None:
+            got.extend(await collect(watch, next(writes), grace=0))
+
+        await apply_steps(store, steps, native_put, read)
+        got += await collect(watch, 0)
+    assert by_document(got, old=False) == by_document(want, old=False), (text, steps)
