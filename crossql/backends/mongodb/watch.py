@@ -33,6 +33,10 @@ from crossql.errors import BackendError
 from crossql.runtime.watch import UNKNOWN, Feed, Source
 
 _OPERATIONS = ["insert", "update", "replace", "delete", "drop", "invalidate"]
+_WAIT_MS = 200
+"""How long the server holds a ``getMore`` on the stream with nothing new."""
+_STOP_SECONDS = 5.0
+"""How long closing waits for the stream's reader to end."""
 _NOT_A_REPLICA_SET = 40573
 """The server's code for ``$changeStream`` on a standalone server."""
 
@@ -122,7 +126,8 @@ class MongoSource(Source):
         if self.resume_after is not None:
             options["resume_after"] = self.resume_after
         pipeline = [{"$match": {"operationType": {"$in": _OPERATIONS}}}]
-        return await self.store.database[self.query.collection].watch(pipeline, **options)
+        return await self.store.database[self.query.collection].watch(
+            pipeline, max_await_time_ms=_WAIT_MS, **options)
 
     async def start(self, feed: Feed, *, initial: bool) -> None:
         try:
@@ -154,8 +159,11 @@ class MongoSource(Source):
     async def _pump(self, feed: Feed) -> None:
         try:
             while True:
-                event = await self._stream.next()
-                await self._event(feed, event)
+                # try_next with the server's short wait rather than next(): a task
+                # cancelled inside PyMongo's next() may not end (it retries)
+                event = await self._stream.try_next()
+                if event is not None:
+                    await self._event(feed, event)
         except asyncio.CancelledError:
             raise
         except BackendError as err:
@@ -195,8 +203,7 @@ class MongoSource(Source):
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait({task}, timeout=_STOP_SECONDS)
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(Exception):
