@@ -123,3 +123,23 @@ def test_mongodb_watch_matches_the_reference(runner: asyncio.Runner, mongo_store
 def test_mongodb_watch_resumes_without_loss_or_repeat(runner: asyncio.Runner, mongo_store: Any,
                                                       scenario: Any) -> None:
     runner.run(resume(mongo_store, *scenario, native_put, old=True, stream=True))
+
+
+def test_a_dropped_collection_removes_the_matches_then_ends_the_watch(
+        runner: asyncio.Runner, mongo_store: Any) -> None:
+    async def body() -> tuple[list[Change], BaseException | None]:
+        await load(mongo_store, [{"_id": 1, "a": 1}, {"_id": 2, "a": 0}], stream=True)
+        got: list[Change] = []
+        async with mongo_store.watch(f"from {COLLECTION} where a == 1", initial=True) as w:
+            await mongo_store.drop_collection(COLLECTION)
+            try:
+                async with asyncio.timeout(10):
+                    async for change in w:
+                        got.append(change)
+            except BackendError as err:
+                return got, err
+        return got, None
+
+    got, err = runner.run(body())
+    assert [(c.kind, c.id) for c in got] == [("added", 1), ("removed", 1)]
+    assert err is not None and "was dropped or renamed" in str(err)
