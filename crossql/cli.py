@@ -774,6 +774,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """``crossql watch``: a live query's changes as JSON lines until interrupted (or
+    ``--count`` changes); docs/live-queries.md."""
+    params, text = _params(args), _query_text(args)
+    loaded = _load_config(args, from_env=True)
+    if loaded is None:
+        raise UsageError("nothing to watch", hint="give --config FILE.yaml")
+    crossql.compile(text, backend="memory", params=params)  # query errors before connecting
+    store = _configured_store(args, *loaded)
+
+    async def watch() -> None:
+        async with store, store.watch(text, initial=args.initial, **params) as changes:
+            seen = 0
+            while args.count is None or seen < args.count:
+                change = await changes.__anext__()
+                sys.stdout.write(json.dumps(change.to_dict(), ensure_ascii=False,
+                                            default=json_default) + "\n")
+                sys.stdout.flush()
+                seen += 1
+
+    with contextlib.suppress(StopAsyncIteration):
+        asyncio.run(watch())
+    return EXIT_OK
+
+
 def _is_write(text: str) -> bool:
     return isinstance(parse_statement(text), ir.Update | ir.Delete)
 
@@ -1191,6 +1216,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(and, with --json, beside the rows) (docs/pagination.md)")
     p.add_argument("--after", metavar="CURSOR",
                    help="with --page-size, the page after the one whose cursor this is")
+    _query_args(p)
+
+    p = command("watch", cmd_watch, "print a live query's changes as JSON lines until "
+                                    "interrupted (docs/live-queries.md)")
+    _config_arg(p, run=True)
+    _backend_arg(p, run=True)
+    _param_args(p)
+    p.add_argument("--initial", action="store_true",
+                   help="first print the documents that match now, as `added`")
+    p.add_argument("--count", metavar="N", type=int, help="stop after N changes")
     _query_args(p)
 
     p = command("check", cmd_check,

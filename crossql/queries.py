@@ -50,7 +50,7 @@ from crossql.grammar import parse_statement
 if TYPE_CHECKING:
     from crossql.runtime.paging import Page
     from crossql.runtime.store import Store
-    from crossql.runtime.writes import WriteResult
+    from crossql.semantics.writes import WriteResult
 
     Document = dict[str, Any]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "crossql"
 DRIVERS = ("pymongo", "motor", "boto3", "botocore", "aioboto3", "aiobotocore", "google",
            "grpc")
-STORE_MODULES = ("store", "store_base", "transaction", "_driver", "config")
+STORE_MODULES = ("store", "store_base", "transaction", "_driver", "config", "watch")
 """Module names, in a backend's folder, that run plans or open them (they may import the
 runtime and, inside functions, the driver; ``config`` is the configuration block, whose
 store factory opens the store); every other module of the folder is compile-time."""

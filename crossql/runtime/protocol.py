@@ -17,6 +17,7 @@ from crossql.backends.base import Plan
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.runtime.transaction import Transaction
+    from crossql.runtime.watch import Watch
     from crossql.semantics.writes import WriteResult
 
 T = TypeVar("T")
@@ -113,6 +114,12 @@ class StoreProtocol(Protocol):
 
     async def drop_collection(self, name: str) -> None:
         """Remove a collection and its documents."""
+        ...
+
+    def watch(self, text: str | QueryBuilder, /, *, initial: bool = False,
+              resume_after: Any = None, buffer: int = 1000, **params: Any) -> Watch:
+        """A live query: ``async with store.watch(text) as changes: async for change in
+        changes`` (docs/live-queries.md)."""
         ...
 
     async def execute(self, text: str | ir.Update | ir.Delete | UpdateBuilder | DeleteBuilder, /,

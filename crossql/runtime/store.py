@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from crossql.compiler.paging import WalkKey
     from crossql.runtime.paging import Page, PagePlan, PageRequest
     from crossql.runtime.transaction import Transaction, TransactionScope
+    from crossql.runtime.watch import Watch
 
 Document = dict[str, Any]
 T = TypeVar("T")
@@ -135,6 +136,15 @@ class Store(abc.ABC):
     async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         """How many rows the query returns."""
         return await self.count_plan(self.plan(text, params))
+
+    def watch(self, text: str | QueryBuilder, /, *, initial: bool = False,
+              resume_after: Any = None, buffer: int = 1000, **params: Any) -> Watch:
+        """A live query: ``async with store.watch(text) as changes: async for change in
+        changes`` — each ``Change`` of the result (docs/live-queries.md)."""
+        from crossql.runtime.watch import Watch
+
+        return Watch(self, *as_text(text, params), initial=initial, resume_after=resume_after,
+                     buffer=buffer)
 
     def collection(self, name: str) -> Collection:
         """A handle on one collection (nothing is created until written)."""

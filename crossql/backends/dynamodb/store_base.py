@@ -125,6 +125,9 @@ def page_limit(rows: int, needed: int, matched: int, evaluated: int, previous: i
     return max(1, min(MAX_PAGE_LIMIT, max(estimate, needed)))
 _TABLE_WAIT_SECONDS = 300.0
 
+STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+"""The stream a live query reads: every change, with the item before and after."""
+
 
 class DynamoError(BackendError):
     """A DynamoDB call failed; ``code`` is the service's error code (or the exception's
@@ -624,14 +627,15 @@ class DynamoStoreBase(Store):
     async def create_collection(
         self, name: str, partition_key: str | None = None, sort_key: str | None = None,
         indexes: Sequence[IndexSchema | Mapping[str, Any]] = (),
-        attribute_types: Mapping[str, KeyType] | None = None,
+        attribute_types: Mapping[str, KeyType] | None = None, *, stream: bool = False,
     ) -> TableSchema:
         """Create an on-demand table for a collection and wait until it is active.
 
         ``partition_key`` defaults to ``pk_field``; ``indexes`` are ``IndexSchema``
         models or dicts (``name``, ``partition_key``, ``sort_key``, ``local``,
         ``projection``); key attributes are strings (``S``) unless
-        ``attribute_types`` says ``N`` or ``B``.
+        ``attribute_types`` says ``N`` or ``B``. ``stream=True``: with a
+        ``NEW_AND_OLD_IMAGES`` stream, which live queries read (docs/live-queries.md).
         """
         schema = TableSchema(
             partition_key=partition_key or self.options.pk_field, sort_key=sort_key,
@@ -649,6 +653,8 @@ class DynamoStoreBase(Store):
                                      for n in dict.fromkeys(key_names)],
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if stream:
+            request["StreamSpecification"] = STREAM_SPECIFICATION
         for kind, local in (("LocalSecondaryIndexes", True), ("GlobalSecondaryIndexes", False)):
             chosen = [i for i in schema.indexes if i.local == local]
             if chosen:

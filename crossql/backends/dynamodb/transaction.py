@@ -222,7 +222,7 @@ class DynamoView(DynamoStoreBase):
     async def create_collection(
         self, name: str, partition_key: str | None = None, sort_key: str | None = None,
         indexes: Sequence[IndexSchema | Mapping[str, Any]] = (),
-        attribute_types: Mapping[str, KeyType] | None = None,
+        attribute_types: Mapping[str, KeyType] | None = None, *, stream: bool = False,
     ) -> TableSchema:
         raise BackendError("dynamodb", "a DynamoDB transaction cannot create a table: "
                            "create it before the transaction")

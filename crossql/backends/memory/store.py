@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +39,12 @@ class MemoryStore(Store):
         self._versions: dict[str, int] = {}
         """Changes of each collection so far: a transaction that read a collection
         commits only if no one changed it since."""
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+        """Live queries of each collection (``backends/memory/watch.py``), told after a write."""
+
+    def _changed(self, name: str) -> None:
+        for listener in list(self._listeners.get(name, ())):
+            listener()
 
     # A store changes documents only by replacing them (never in place), so a
     # transaction's shallow copy of a collection shares its documents safely.
@@ -108,6 +114,7 @@ class MemoryStore(Store):
         target = self._write(collection)
         for doc in docs:
             target[_key(doc["_id"])] = copy_value(doc)
+        self._changed(collection)
         return ids
 
     async def get_document(self, collection: str, doc_id: Any) -> Document | None:
@@ -122,6 +129,7 @@ class MemoryStore(Store):
             docs = self._write(collection)
             for k in doomed:
                 del docs[k]
+            self._changed(collection)
         return len(doomed)
 
     async def execute_plan(self, plan: Plan) -> WriteResult:
@@ -143,10 +151,13 @@ class MemoryStore(Store):
         else:
             for key, doc in zip(keys, after, strict=True):
                 docs[key] = doc
+        if result.matched:
+            self._changed(plan.collection)
         return result
 
     async def drop_collection(self, name: str) -> None:
         self._drop(name)
+        self._changed(name)
 
     def new_id(self) -> str:
         return uuid.uuid4().hex
@@ -214,6 +225,8 @@ class _MemoryTransaction(TransactionScope):
                 base._collections.pop(name, None)
             else:
                 base._collections[name] = docs
+        for name in view.dirty:
+            base._changed(name)
 
     async def abort(self) -> None:
         self._view._collections.clear()

@@ -342,11 +342,16 @@ class MongoStore(Store):
             raise self._error(err) from err
         return int(result.deleted_count)
 
-    async def create_collection(self, name: str) -> None:
-        """Create a collection explicitly (MongoDB also creates one on first write)."""
+    async def create_collection(self, name: str, *, stream: bool = False) -> None:
+        """Create a collection explicitly (MongoDB also creates one on first write);
+        ``stream=True``: with change-stream pre-images, which make its live queries exact
+        (docs/live-queries.md)."""
+        images = {"changeStreamPreAndPostImages": {"enabled": True}} if stream else {}
         try:
             if name not in await self.database.list_collection_names():
-                await self.database.create_collection(name)
+                await self.database.create_collection(name, **images)
+            elif images:
+                await self.database.command({"collMod": name, **images})
         except Exception as err:
             raise _driver_error(err) from err
 
@@ -468,7 +473,7 @@ class _MongoView(MongoStore):
     async def close(self) -> None:
         """The base store owns the client."""
 
-    async def create_collection(self, name: str) -> None:
+    async def create_collection(self, name: str, *, stream: bool = False) -> None:
         raise BackendError("mongodb", "create_collection runs outside a transaction "
                            "(a first insert inside one creates the collection)")
 
