@@ -1,5 +1,7 @@
 """``import crossql`` and compiling stay light: no Lark, pydantic, rich or YAML until
-configuration, the command line or Lark's own parser (``lark_support``) needs them."""
+configuration, the command line or Lark's own parser (``lark_support``) needs them, and
+no asyncio until a store runs (start-up is a benchmark target: asyncio alone costs
+about a third of it)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("lark", "pydantic", "rich", "yaml", "opentelemetry")
+HEAVY = ("lark", "pydantic", "rich", "yaml", "opentelemetry", "asyncio")
 
 
 def _loaded_after(code: str) -> list[str]:

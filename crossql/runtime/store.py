@@ -21,7 +21,6 @@ from crossql.errors import BackendError, QueryError, QuerySemanticError
 from crossql.grammar import parse_condition, parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.transaction import Transaction, run_transaction
 from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
@@ -241,12 +240,17 @@ class Store(abc.ABC):
         """A transaction: ``async with store.transaction() as tx:`` — commits on normal
         exit, rolls back on an exception; a conflict raises ``TransactionConflict``
         with nothing written (docs/transactions.md)."""
+        # lazily: transactions bring asyncio, which `import crossql` does not need
+        from crossql.runtime.transaction import Transaction
+
         return Transaction(self)
 
     async def run_transaction(self, body: Callable[[Transaction], Awaitable[T]], *,
                               max_attempts: int = 5) -> T:
         """Run ``await body(tx)`` in a transaction and return its result; a conflict rolls
         back and runs ``body`` again (jittered backoff), at most ``max_attempts`` times."""
+        from crossql.runtime.transaction import run_transaction
+
         return await run_transaction(self, body, max_attempts=max_attempts)
 
     async def begin_transaction(self) -> TransactionScope:
