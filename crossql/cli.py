@@ -99,6 +99,15 @@ class UsageError(Exception):
 # -- output ------------------------------------------------------------------------------------
 
 
+def _print_text(out: Any) -> None:
+    """Print a rich ``Text``: styled on a terminal, plain text otherwise."""
+    console = _console()
+    if console.is_terminal:
+        console.print(out, end="")
+    else:
+        sys.stdout.write(out.plain)
+
+
 def _console(stderr: bool = False) -> Console:
     # markup/highlight off: query text and data are printed as they are, never as rich markup
     return Console(stderr=stderr, markup=False, highlight=False, soft_wrap=True)
@@ -920,11 +929,7 @@ def _print_check(verdicts: Sequence[crossql.Verdict]) -> None:
             note = _note(verdict.error)
             if note:
                 out.append(note + "\n")
-    console = _console()
-    if console.is_terminal:
-        console.print(out, end="")
-    else:
-        sys.stdout.write(out.plain)
+    _print_text(out)
 
 
 # -- query files (crossql/queries.py): FILE.crossql[:name] in place of a query -----------------
@@ -1064,11 +1069,7 @@ def _print_check_file(rows: Sequence[tuple[NamedQuery, list[crossql.Verdict]]]) 
             note = _note(err)
             if note:
                 out.append(note + "\n")
-    console = _console()
-    if console.is_terminal:
-        console.print(out, end="")
-    else:
-        sys.stdout.write(out.plain)
+    _print_text(out)
 
 
 # -- the command line --------------------------------------------------------------------------

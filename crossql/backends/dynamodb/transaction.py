@@ -442,9 +442,6 @@ class DynamoView(DynamoStoreBase):
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         return _ViewQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
-        return self._stream(text, params)
-
     async def _stream(self, text: str | QueryBuilder,
                       params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
