@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crossql
+from crossql import ir
 from crossql.semantics.reference import sort_key
+from tests.budget import examples
 
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
 OID = ObjectId("5f0000000000000000000001")
@@ -136,3 +140,55 @@ def test_the_memory_store_round_trips_every_kind() -> None:
             assert row["at"] == T1 + timedelta(days=1) and row["o"] == OID
 
     asyncio.run(main())
+
+
+# --- the timestamp literal ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    'at > timestamp "2026-01-02T03:04:05Z"', "at > TimeStamp\n'2026-01-02T03:04:05+02:00'",
+    "timestamp == 1", "timestamp 'x' timestamp", 'timestamps "x"', "timestamp\"x",
+    "t\u0131mestamp 'x'",
+    'timestamp -- c\n "x"', "[timestamp '1', timestamp\t\"2\"]",
+])
+def test_the_timestamp_token_matches_lark(text: str) -> None:
+    from tests.test_lexer import _same
+
+    _same(text)
+
+
+@given(st.datetimes(timezones=st.timezones() | st.just(UTC),
+                    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+@settings(max_examples=examples(100))
+def test_a_timestamp_literal_round_trips_through_the_formatter(moment: datetime) -> None:
+    text = f'from c where at >= timestamp "{moment.isoformat()}"'
+    query = crossql.parse(text)
+    assert isinstance(query, ir.Query) and isinstance(query.where, ir.Compare)
+    literal = query.where.value
+    assert isinstance(literal, ir.Literal) and literal.kind == "timestamp"
+    assert literal.value == moment and literal.value.tzinfo is UTC
+    assert crossql.parse(crossql.format(query)) == query
+
+
+def test_a_timestamp_literal_means_what_the_parameter_means() -> None:
+    assert ids('from c where at >= timestamp "2026-01-01T02:00:00+02:00"') == \
+        ids("from c where at >= :t", t=T1) == [1, 3, 4]
+    assert crossql.format(crossql.parse("from c where at == timestamp '2026-01-01T00:00:00Z'")) \
+        == 'from c where at == timestamp "2026-01-01T00:00:00Z"'
+
+
+def test_the_builder_binds_native_values() -> None:
+    q = crossql.query("c").where(crossql.field("at") >= T1).select("_id")
+    assert [r["_id"] for r in crossql.evaluate(q, DOCS)] == [1, 3, 4]
+
+
+@pytest.mark.parametrize("backend", ["dynamodb", "firestore"])
+def test_a_prepared_query_refuses_a_kind_its_backend_does_not_handle(backend: str) -> None:
+    from crossql.runtime.prepared import PreparedQuery
+
+    prepared = PreparedQuery("from items where f >= :v", backend)
+    prepared.plan({"v": 1})  # a plain value: a template
+    with pytest.raises(crossql.CapabilityError, match="timestamp values"):
+        prepared.plan({"v": T1})
+    with pytest.raises(crossql.CapabilityError, match="timestamp values"):
+        PreparedQuery('from items where f >= timestamp "2026-01-01T00:00:00Z"', backend)

@@ -61,7 +61,7 @@ class Capabilities:
     values: Mapping[str, Support] = field(default_factory=dict)
     """How it handles each of ``VALUE_KINDS`` (a kind it leaves out: refused): a bound
     value of a refused kind is a located ``CapabilityError`` before its compiler runs
-    (``refuse_values``)."""
+    (``refuse_values``, called by ``compile_statement`` and prepared queries)."""
     value_notes: Mapping[str, str] = field(default_factory=dict)
     """A note per value kind, where the answer needs one."""
 
@@ -209,6 +209,11 @@ def refuse(backend: str, construct: str, node: Any, message: str, hint: str | No
     )
 
 
+def refuses_values(caps: Capabilities) -> bool:
+    """Whether ``caps`` refuses some native literal kind (then ``refuse_values`` must look)."""
+    return any(caps.value_support(_KIND_ROWS[k]) == "refused" for k in ir.NATIVE_KINDS)
+
+
 def _native_literals(node: Any) -> Any:
     """The literals of a native kind (``ir.NATIVE_KINDS``) in a bound statement."""
     for each in ir.walk(node):
@@ -227,24 +232,3 @@ def refuse_values(caps: Capabilities, node: Any, source: str | None = None) -> N
                          f"{caps.backend} does not handle {row} values yet",
                          note or "see the support matrix (docs/support-matrix.md, "
                          "\"Value kinds\")", source, rule="value-kind")
-
-
-def gate_values(spec: BackendSpec) -> BackendSpec:
-    """``spec`` with its compilers refusing the value kinds its capabilities refuse
-    (``refuse_values``); the spec itself when it handles every kind."""
-    from dataclasses import replace
-
-    caps = spec.capabilities
-    if all(caps.value_support(_KIND_ROWS[k]) != "refused" for k in ir.NATIVE_KINDS):
-        return spec
-    compile_read, compile_write = spec.compile, spec.compile_write
-
-    def gated_compile(query: Any, **kwargs: Any) -> Plan:
-        refuse_values(caps, query.where, getattr(query, "source", None))
-        return compile_read(query, **kwargs)
-
-    def gated_write(statement: Any, **kwargs: Any) -> Plan:
-        refuse_values(caps, statement, getattr(statement, "source", None))
-        return compile_write(statement, **kwargs)
-
-    return replace(spec, compile=gated_compile, compile_write=gated_write)

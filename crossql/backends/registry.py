@@ -13,7 +13,7 @@ compiling for one loads only that one.
 
 from __future__ import annotations
 
-from crossql.backends.base import BackendSpec, gate_values, resolve
+from crossql.backends.base import BackendSpec, resolve
 
 REGISTRY: dict[str, str] = {
     "memory": "crossql.backends.memory",
@@ -43,7 +43,6 @@ def get_backend(name: str) -> BackendSpec:
     spec = resolve(f"{module}:BACKEND")
     if not isinstance(spec, BackendSpec) or spec.name != name:
         raise TypeError(f"{module}.BACKEND is not the BackendSpec of {name!r}")
-    spec = gate_values(spec)  # the value kinds it refuses never reach its compiler
     _loaded[name] = spec
     return spec
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
+from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.writes import bind_write, check_write
 from crossql.errors import QueryError
@@ -26,6 +27,8 @@ def compile_statement(statement: str | ir.Statement, backend: str,
     if isinstance(parsed, ir.Update | ir.Delete):
         bound_write = bind_write(check_write(parsed), params)
         try:
+            if refuses_values(spec.capabilities):
+                refuse_values(spec.capabilities, bound_write)
             return spec.compile_write(bound_write, schema=schema, options=options)
         except QueryError as err:
             raise err.with_source(parsed.source) from None
@@ -33,6 +36,8 @@ def compile_statement(statement: str | ir.Statement, backend: str,
         raise TypeError(f"a query is text or crossql.ir.Query, not {type(parsed).__name__}")
     bound = bind(check_query(parsed), params)
     try:
+        if refuses_values(spec.capabilities):  # a kind it does not handle never reaches it
+            refuse_values(spec.capabilities, bound.where)
         return spec.compile(bound, schema=schema, options=options)
     except QueryError as err:
         raise err.with_source(parsed.source) from None
