@@ -40,6 +40,7 @@ from crossql.backends.mongodb.filters import (
     check_collection,
     or_,
 )
+from crossql.backends.mongodb.values import as_written, check_value, extended_json
 
 WriteKind = Literal["update_many", "update_one", "delete_many", "delete_one", "find_then_update",
                     "find_then_delete", "nothing"]
@@ -78,13 +79,14 @@ class MongoWritePlan(Plan):
     def to_dict(self) -> dict[str, Any]:
         out = {"backend": "mongodb", "operation": self.kind, "collection": self.collection,
                "arguments": self.arguments(), "atomic": self.atomic}
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        result: dict[str, Any] = json.loads(json.dumps(out, default=extended_json))
         return result
 
     def explain(self) -> str:
         lines = [f"mongodb: {self.kind} on collection `{self.collection}` — {self.atomic}"]
         for key, value in self.arguments().items():
-            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
+            lines.append(f"  {key}: "
+                         f"{json.dumps(value, ensure_ascii=False, default=extended_json)}")
         if self.kind.startswith("find_then"):
             lines.append("  then the write on those ids re-checks the filter (a document "
                          "changed in between is skipped)")
@@ -92,7 +94,7 @@ class MongoWritePlan(Plan):
 
     def to_python(self) -> str:
         def fmt(value: Any) -> str:
-            return pprint.pformat(value, indent=1, width=88, sort_dicts=False)
+            return pprint.pformat(as_written(value), indent=1, width=88, sort_dicts=False)
 
         coll = f"db[{self.collection!r}]"
         if self.kind == "nothing":
@@ -137,9 +139,11 @@ def _update_document(fb: FilterBuilder, statement: ir.Update) -> dict[str, Any]:
         if isinstance(item, ir.SetField):
             assert not isinstance(item.value, ir.Param)
             sets[field] = ir.python_value(item.value)
+            check_value(item, sets[field], written=True)
         elif isinstance(item, ir.Increment):
             assert isinstance(item.amount, ir.Literal)
             incs[field] = item.amount.value
+            check_value(item, incs[field], written=True)
         else:
             unsets[field] = ""
     update: dict[str, Any] = {}
