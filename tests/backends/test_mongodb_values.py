@@ -168,3 +168,26 @@ def test_a_value_read_back_and_bound_finds_its_document(
                 assert sorted(found, key=repr) == sorted(want, key=repr)
 
     check()
+
+
+@pytest.mark.parametrize(("start", "amount"), [
+    (1.7e308, 1e308), (-1.7e308, -1e308), (math.nan, 1), (math.inf, -1), (-math.inf, 2.5),
+    (Int64(2**63 - 2), 5), (Int64(-(2**63) + 1), -2),
+])
+def test_an_increment_leaving_the_finite_numbers_writes_nothing(
+        runner: asyncio.Runner, mongo_store: Any, start: Any, amount: Any) -> None:
+    """As the reference: `$inc` alone would write inf or NaN (or wrap/fail part-way)."""
+    docs = [{"_id": 1, "x": 1}, {"_id": 2, "x": start}]
+    native_insert(runner, mongo_store, "vals_inc", docs)
+    text = "update vals_inc set x = x + :n where true"
+    memory = crossql.connect({"driver": "memory"})
+    runner.run(memory.collection("vals_inc").insert_many(docs))
+    with pytest.raises(crossql.BackendError, match="nothing was written"):
+        runner.run(memory.execute(text, n=amount))
+    with pytest.raises(crossql.BackendError, match="nothing was written"):
+        runner.run(mongo_store.execute(text, n=amount))
+    rows = runner.run(mongo_store.fetch("from vals_inc order by _id"))
+    assert repr(rows) == repr([{"_id": 1, "x": 1}, {"_id": 2, "x": start}])
+    # a finite result is written
+    result = runner.run(mongo_store.execute("update vals_inc set x = x + 1 where _id == 1"))
+    assert result.matched == 1

@@ -316,6 +316,12 @@ class MongoStore(Store):
         try:
             if plan.kind == "nothing":
                 return WriteResult()
+            if plan.overflow is not None:
+                observe.sent()
+                if await coll.find_one(plan.overflow, {"_id": 1}, **kw) is not None:
+                    raise BackendError("mongodb", "an increment would leave the finite "
+                                       "numbers (or an integer the 64-bit range) on a "
+                                       "matched document; nothing was written")
             filt: dict[str, Any] = plan.filter
             if plan.kind.startswith("find_then"):
                 cursor = coll.find(plan.filter, {"_id": 1}, **kw).limit(plan.limit or 0)
@@ -335,6 +341,8 @@ class MongoStore(Store):
             result = await (coll.delete_one(filt, **kw) if one else coll.delete_many(filt, **kw))
             deleted = int(result.deleted_count)
             return WriteResult(matched=deleted, deleted=deleted)
+        except BackendError:
+            raise
         except Exception as err:
             raise self._error(err) from err
 
