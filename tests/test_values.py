@@ -62,7 +62,10 @@ def test_numbers_compare_by_value_across_int_float_and_decimal() -> None:
 def test_bytes_and_object_ids_are_not_strings() -> None:
     assert ids("from c where b == :v", v=b"ab") == [1]
     assert ids("from c where b == 'ab'") == [2]
-    assert ids("from c where b < :v", v=b"b") == [1]
+    # binary data orders as BSON: length first, then subtype, then bytewise
+    assert ids("from c where b < :v", v=b"b") == []
+    assert ids("from c where b < :v", v=b"ac") == [1]
+    assert ids("from c where b > :v", v=b"zz") == []
     assert ids("from c where o == :v", v=OID) == [1]
     assert ids("from c where o in :v", v=[OID, str(OID)]) == [1, 2]
 
@@ -192,3 +195,26 @@ def test_a_prepared_query_refuses_a_kind_its_backend_does_not_handle(backend: st
         prepared.plan({"v": T1})
     with pytest.raises(crossql.CapabilityError, match="timestamp values"):
         PreparedQuery('from items where f >= timestamp "2026-01-01T00:00:00Z"', backend)
+
+
+def test_a_binary_subtype_is_part_of_the_value() -> None:
+    from bson import Binary
+
+    docs = [{"_id": 1, "b": Binary(b"ab", 4)}, {"_id": 2, "b": b"ab"}]
+    found = crossql.evaluate("from c where b == :v select _id", docs,
+                             params={"v": Binary(b"ab", 4)})
+    assert found == [{"_id": 1}]
+    assert crossql.evaluate("from c where b == :v select _id", docs,
+                            params={"v": Binary(b"ab", 0)}) == [{"_id": 2}]
+
+
+def test_a_float_beside_a_decimal_counts_as_its_shortest_text() -> None:
+    # MongoDB: double 0.1 equals Decimal128("0.1"), and is below the decimal expansion
+    # of the double (tests/backends/test_mongodb_values.py checks the server)
+    expansion = Decimal("0.1000000000000000055511151231257827")  # about the double 0.1
+    docs = [{"_id": 1, "d": Decimal("0.1")}, {"_id": 2, "d": expansion},
+            {"_id": 3, "d": Decimal("0.30000000000000004")}, {"_id": 4, "d": Decimal("0.3")}]
+    assert [r["_id"] for r in crossql.evaluate("from c where d == 0.1", docs)] == [1]
+    assert [r["_id"] for r in crossql.evaluate("from c where d > 0.1", docs)] == [2, 3, 4]
+    assert [r["_id"] for r in crossql.evaluate("from c where d == :v", docs,
+                                               params={"v": 0.1 + 0.2})] == [3]

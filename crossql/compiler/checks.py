@@ -434,7 +434,9 @@ class _PlainCopy:
             return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
                             utc.microsecond, tzinfo=UTC)
         if isinstance(item, bytes | bytearray):
-            data = bytes(item)
+            # a bson Binary of a subtype other than 0 is a value of its own (immutable): kept
+            data = item if getattr(item, "subtype", 0) and type(item) is not bytearray \
+                else bytes(item)
             self.chars += len(data)
             if self.chars > MAX_STRING_LENGTH:
                 raise self.refuse(f"the value holds more than {MAX_STRING_LENGTH:,} bytes",

@@ -127,6 +127,23 @@ def instant(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def exact_pair(a: Any, b: Any) -> tuple[Any, Any]:
+    """Two numbers as compared: a float beside a ``Decimal`` counts as its shortest
+    decimal text (``0.1`` is ``Decimal("0.1")``), as MongoDB compares a double with a
+    Decimal128; any other pair as it is (by exact value)."""
+    if type(a) is float and isinstance(b, Decimal):
+        return Decimal(repr(a)), b
+    if type(b) is float and isinstance(a, Decimal):
+        return a, Decimal(repr(b))
+    return a, b
+
+
+def bson_bytes_order(value: bytes) -> tuple[int, int, bytes]:
+    """The order of binary data: length first, then the bson subtype, then bytewise (as
+    BSON orders it: https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/)."""
+    return (len(value), getattr(value, "subtype", 0), bytes(value))
+
+
 def _same_elements(a: Any, b: Any) -> bool:
     """A set against a set or an array: the same elements, order left aside."""
     items = list(b)
@@ -150,10 +167,14 @@ def values_equal(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
     if ta == "set":
         return _same_elements(a, b)
-    if ta == "number" and (is_nan(a) or is_nan(b)):
-        return is_nan(a) and is_nan(b)
+    if ta == "number":
+        if is_nan(a) or is_nan(b):
+            return is_nan(a) and is_nan(b)
+        a, b = exact_pair(a, b)
     if ta == "timestamp":
         return instant(a) == instant(b)
+    if ta == "bytes":  # a bson Binary's subtype is part of its value (0: plain bytes)
+        return getattr(a, "subtype", 0) == getattr(b, "subtype", 0) and bytes(a) == bytes(b)
     return bool(a == b)
 
 
@@ -184,6 +205,8 @@ def sort_key(value: Any) -> tuple[Any, ...]:
         return (8, instant(value))
     if t == "objectid":
         return (6, bytes(value.binary))
+    if t == "bytes":
+        return (5, bson_bytes_order(value))
     if rank == 9:
         return (9, repr(value))
     return (rank, value)
@@ -204,6 +227,8 @@ def freeze(value: Any) -> Any:
         return ("number", "NaN")
     if t == "timestamp":
         return (t, instant(value))
+    if t == "bytes":
+        return (t, getattr(value, "subtype", 0), bytes(value))
     return (t, value)
 
 
@@ -256,10 +281,13 @@ def _ordering(op: str, field: Any, value: Any) -> Truth:
     if tf == "number":
         if is_nan(field) or is_nan(value):
             return None
+        field, value = exact_pair(field, value)
     elif tf == "timestamp":
         field, value = instant(field), instant(value)
     elif tf == "objectid":
         field, value = bytes(field.binary), bytes(value.binary)
+    elif tf == "bytes":
+        field, value = bson_bytes_order(field), bson_bytes_order(value)
     return _ORDER_OPS[op](field, value)
 
 

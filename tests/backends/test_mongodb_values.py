@@ -120,6 +120,7 @@ def test_mongodb_refuses_what_it_cannot_keep_exactly() -> None:
     for text, params in [("from c where at == :t", {"t": fine}),
                          ("from c where at in :t", {"t": [fine]}),
                          ("from c where b < :v", {"v": b"x"}),
+                         ("from c where b between :v and :w", {"v": b"", "w": b"ab"}),
                          ("from c where d == :v", {"v": Decimal("1." + "1" * 40)}),
                          ("update c set at = :t where true", {"t": fine})]:
         with pytest.raises(crossql.CapabilityError) as info:
@@ -191,3 +192,51 @@ def test_an_increment_leaving_the_finite_numbers_writes_nothing(
     # a finite result is written
     result = runner.run(mongo_store.execute("update vals_inc set x = x + 1 where _id == 1"))
     assert result.matched == 1
+
+
+@settings(max_examples=examples(20), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mongodb_matches_reference_on_native_values(runner: asyncio.Runner, mongo_store: Any,
+                                                    data: st.DataObject) -> None:
+    """The differential over dates, object ids, binary data and exact numbers, half of
+    each collection written by PyMongo itself."""
+    from tests.backends.differential import compare_native_on_backend
+    from tests.strategies import native_documents, native_queries
+
+    docs = data.draw(native_documents(12, min_size=4), label="docs")
+    qs = [data.draw(native_queries(), label=f"q{i}") for i in range(30)]
+
+    async def insert(collection: str, batch: list[dict[str, Any]]) -> None:
+        raw = mongo_store.database.client[mongo_store.database.name][collection]
+        await raw.insert_many([{k: Decimal128(v) if isinstance(v, Decimal) else v
+                                for k, v in d.items()} for d in batch])
+
+    compare_native_on_backend(runner, mongo_store, "mongodb native values", docs, qs,
+                              native_insert=insert)
+
+
+def test_memory_matches_reference_on_native_values(runner: asyncio.Runner) -> None:
+    """The memory engine over the same generated data (its store copies what it keeps)."""
+    from tests.backends.differential import compare_native_on_backend
+    from tests.strategies import native_documents, native_queries
+
+    @settings(max_examples=examples(20), deadline=None)
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        memory = crossql.connect({"driver": "memory"})
+        docs = data.draw(native_documents(12, min_size=4), label="docs")
+        qs = [data.draw(native_queries(), label=f"q{i}") for i in range(30)]
+        compare_native_on_backend(runner, memory, "memory native values", docs, qs)
+
+    check()
+
+
+def test_the_native_differentials_compared_queries() -> None:
+    """Runs after them: they compared queries, and refused only what MongoDB documents."""
+    from tests.backends.differential import STATS
+
+    assert STATS["mongodb native values"]["compared"] >= examples(20) * 10
+    assert STATS["memory native values"]["compared"] >= examples(20) * 20
+    assert STATS["memory native values"].get("refused", 0) == 0

@@ -47,7 +47,7 @@ CAPABILITIES = Capabilities(
                      "an ordering comparison with a finer datetime is rewritten exactly, "
                      "equality with one or a write of one refused",
         "bytes": "binary data (a `bson.Binary` keeps its subtype); `<`, `between` refused: "
-                 "BSON orders binary data by length first",
+                 "the server's `$lt` on binary data disagrees with its own sort order",
         "exact number": "`Decimal128` (34 digits; a `Decimal` past that refused), read back "
                         "as `Decimal`",
         "object id": "the `ObjectId` itself, as `fetch` returns it",

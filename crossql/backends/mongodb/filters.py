@@ -433,7 +433,9 @@ class FilterBuilder(ConditionVisitor["Part"]):
     def order(self, path: ir.Path, op: str, value: Any) -> Filter:
         """``path op value`` for op in < <= > >=; MongoDB brackets types as we need."""
         f = field_name(path)
-        mongo_op, value = ordering(_OPS[op], value)
+        mongo_op = _OPS[op]
+        if type(value) not in PLAIN:
+            mongo_op, value = ordering(mongo_op, value)
         if f == ID:
             return {f: {mongo_op: value}}
         return _guarded(path.segments, {f: {mongo_op: value, "$not": _ARRAY}})
@@ -573,8 +575,7 @@ class FilterBuilder(ConditionVisitor["Part"]):
 
     def visit_In(self, node: ir.In, truth: bool) -> Part:
         path, values = node.path, _value(node.values)
-        if isinstance(values, list):
-            check_value(node, values)
+        _check_values(node, values)
         if truth == node.negated:
             return self.in_false(path, values)
         if truth and values:
@@ -587,7 +588,8 @@ class FilterBuilder(ConditionVisitor["Part"]):
 
     def visit_Contains(self, node: ir.Contains, truth: bool) -> Part:
         path, value = node.path, _value(node.value)
-        check_value(node, value)
+        if type(value) not in PLAIN:
+            check_value(node, value)
         if len(path.segments) == 1:
             return _one(path, {"$type": "array", "$elemMatch": {"$eq": value}} if truth else
                         {"$type": "array", "$not": {"$elemMatch": {"$eq": value}}})
@@ -595,12 +597,12 @@ class FilterBuilder(ConditionVisitor["Part"]):
 
     def visit_ContainsAny(self, node: ir.ContainsAny, truth: bool) -> Part:
         values = _value(node.values)
-        check_value(node, values)
+        _check_values(node, values)
         return self.contains_any(node.path, values, truth)
 
     def visit_ContainsAll(self, node: ir.ContainsAll, truth: bool) -> Part:
         values = _value(node.values)
-        check_value(node, values)
+        _check_values(node, values)
         return self.contains_all(node.path, values, truth)
 
     def visit_Size(self, node: ir.Size, truth: bool) -> Part:
@@ -630,6 +632,15 @@ Simple: TypeAlias = tuple[tuple[str, ...], str, dict[str, Any]]
 guards: ``(segments, field, operators)``."""
 Part: TypeAlias = "Filter | Simple"
 """What a condition handler answers: a filter, or a ``Simple`` (see ``FilterBuilder``)."""
+
+
+def _check_values(node: ir.Condition, values: Any) -> None:
+    """``check_value`` of a list's items, skipped without a call when all are plain."""
+    if type(values) is list:
+        for v in values:
+            if type(v) not in PLAIN:
+                check_value(node, values)
+                return
 
 
 def _one(path: ir.Path, ops: dict[str, Any]) -> Simple:

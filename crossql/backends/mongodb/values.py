@@ -9,9 +9,9 @@ or a write needs on top, pure (no driver imported):
   rewritten exactly on the millisecond below it (``at >= t`` is ``at > floor(t)``);
   equality with one can never hold on a stored date, and is refused rather than
   silently matched on the truncated value; a write of one is refused;
-- binary data sorts by length first in BSON
-  (https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/#bindata),
-  not bytewise as CrossQL orders bytes: ordering comparisons with bytes are refused;
+- binary data sorts (``order by``, ``min``, ``max``) as in CrossQL, BSON's order
+  (length, subtype, then bytewise), but the server's ``$lt``/``$gt`` on binary data
+  compare otherwise (``b"ab" < b"b"`` there): ordering comparisons with bytes are refused;
 - ``Decimal128`` holds 34 digits and exponents from -6176 to 6111: a ``Decimal``
   past them is refused.
 """
@@ -75,12 +75,13 @@ def check_value(node: Any, value: Any, *, equality: bool = True, ordered: bool =
     if type(value) in PLAIN:
         return
     if isinstance(value, list):
-        for item in value:
-            check_value(node, item, equality=equality, written=written)
+        for item in value:  # (plain items without a call: lists may be long)
+            if type(item) not in PLAIN:
+                check_value(node, item, equality=equality, ordered=ordered, written=written)
         return
     if isinstance(value, dict):
         for item in value.values():
-            check_value(node, item, equality=equality, written=written)
+            check_value(node, item, equality=equality, ordered=ordered, written=written)
         return
     if sub_millisecond(value) and (equality or written):
         raise _refused(node, f"MongoDB keeps dates to the millisecond: {value.isoformat()} "
@@ -88,8 +89,9 @@ def check_value(node: Any, value: Any, *, equality: bool = True, ordered: bool =
                        "round it to the millisecond, e.g. "
                        "t.replace(microsecond=t.microsecond // 1000 * 1000)")
     if ordered and isinstance(value, bytes):
-        raise _refused(node, "MongoDB orders binary data by length first, not bytewise "
-                       "as CrossQL does", "compare bytes with `==` or `in`")
+        raise _refused(node, "MongoDB's `$lt`/`$gt` on binary data do not follow its own "
+                       "sort order (length first), which CrossQL's is",
+                       "compare bytes with `==` or `in`; `order by`, `min`, `max` agree")
     if isinstance(value, Decimal) and not _decimal_fits(value):
         raise _refused(node, f"{value} does not fit a Decimal128 (34 digits)",
                        "round it to 34 significant digits")
