@@ -218,3 +218,21 @@ def test_a_float_beside_a_decimal_counts_as_its_shortest_text() -> None:
     assert [r["_id"] for r in crossql.evaluate("from c where d > 0.1", docs)] == [2, 3, 4]
     assert [r["_id"] for r in crossql.evaluate("from c where d == :v", docs,
                                                params={"v": 0.1 + 0.2})] == [3]
+
+
+def test_the_refusal_sees_a_timestamp_written_in_any_case_and_inside_lists() -> None:
+    for text, params in [('from items where f >= TimeStamp "2026-01-01T00:00:00Z"', {}),
+                         ("from items where f in :v", {"v": [1, [T1]]}),
+                         ("update items set f = :v where true", {"v": b"x"})]:
+        with pytest.raises(crossql.CapabilityError, match="values yet"):
+            crossql.compile(text, "firestore", params=params)
+
+
+def test_json_output_writes_the_native_kinds() -> None:
+    import json
+
+    from crossql.cli import dumps
+
+    row = {"_id": OID, "at": T1, "b": b"ab", "n": Decimal("1.5")}
+    assert json.loads(dumps(row)) == {"_id": str(OID), "at": "2026-01-01T00:00:00+00:00",
+                                      "b": "YWI=", "n": 1.5}
