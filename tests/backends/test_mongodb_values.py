@@ -167,6 +167,15 @@ def test_a_value_read_back_and_bound_finds_its_document(
                                                v=row["v"]))
                 want = [{"_id": d["_id"]} for d in docs if d["v"] == row["v"]]
                 assert sorted(found, key=repr) == sorted(want, key=repr)
+                # written by an update, read back equal, found by it again
+                result = runner.run(store.execute("update vals_rt set w = :v where _id == :i",
+                                                  v=row["v"], i=row["_id"]))
+                assert result.matched == 1
+                (again,) = runner.run(store.fetch("from vals_rt where _id == :i", i=row["_id"]))
+                assert again["w"] == row["v"] and type(again["w"]) is type(row["v"])
+                found = runner.run(store.fetch("from vals_rt where w == :v select _id",
+                                               v=again["w"]))
+                assert {"_id": row["_id"]} in found
 
     check()
 
