@@ -72,5 +72,8 @@ def _not_plain(value: Any) -> bool:
     if type(value) in _PLAIN:
         return False
     if type(value) is list or type(value) is tuple:
+        # at C speed for a flat list of plain values (lists may hold 10,000 of them)
+        if all(map(_PLAIN.__contains__, map(type, value))):
+            return False
         return any(_not_plain(v) for v in value)
     return True
