@@ -249,3 +249,17 @@ def test_the_native_differentials_compared_queries() -> None:
     assert STATS["mongodb native values"]["compared"] >= examples(20) * 10
     assert STATS["memory native values"]["compared"] >= examples(20) * 20
     assert STATS["memory native values"].get("refused", 0) == 0
+
+
+def test_a_set_is_a_clear_error_on_mongodb_never_a_silent_change(
+        runner: asyncio.Runner, mongo_store: Any) -> None:
+    """BSON has no sets: writing one is refused (a list is not silently stored instead)."""
+    runner.run(mongo_store.drop_collection("vals_set"))
+    with pytest.raises(crossql.BackendError, match="set"):
+        runner.run(mongo_store.collection("vals_set").insert_many([{"_id": 1, "s": {1, 2}}]))
+    runner.run(mongo_store.collection("vals_set").insert_many([{"_id": 1, "s": [1, 2]}]))
+    with pytest.raises(crossql.QuerySemanticError, match="plain value"):
+        runner.run(mongo_store.execute("update vals_set set s = :v where true", v={1, 2}))
+    # a set of values where a list of values goes is a list: order has no meaning there
+    assert runner.run(mongo_store.fetch("from vals_set where s contains any :v select _id",
+                                        v={2, 3})) == [{"_id": 1}]
