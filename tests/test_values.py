@@ -236,3 +236,11 @@ def test_json_output_writes_the_native_kinds() -> None:
     row = {"_id": OID, "at": T1, "b": b"ab", "n": Decimal("1.5")}
     assert json.loads(dumps(row)) == {"_id": str(OID), "at": "2026-01-01T00:00:00+00:00",
                                       "b": "YWI=", "n": 1.5}
+
+
+def test_beside_a_decimal_a_float_sorts_as_its_shortest_text() -> None:
+    docs = [{"_id": 1, "d": 0.1}, {"_id": 2, "d": Decimal("0.1")}, {"_id": 3, "d": 0.05}]
+    rows = crossql.evaluate("from c select _id order by d, _id", docs)
+    assert [r["_id"] for r in rows] == [3, 1, 2]  # 0.1 and Decimal("0.1") tie: by _id
+    rows = crossql.evaluate("from c select _id order by d desc, _id", docs)
+    assert [r["_id"] for r in rows] == [1, 2, 3]

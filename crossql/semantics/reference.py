@@ -184,23 +184,26 @@ _SORT_RANK = {"number": 1, "string": 2, "map": 3, "array": 4, "set": 4, "bytes":
 bytes, object ids, bools, timestamps; any other type last."""
 
 
-def sort_key(value: Any) -> tuple[Any, ...]:
+def sort_key(value: Any, decimals: bool = False) -> tuple[Any, ...]:
     """A total order over values: missing/null first, then numbers (NaN below every
     other number), strings, maps, arrays and sets, bytes, object ids, bools, timestamps
     (MongoDB's order of types). Only same-typed fields are promised to sort alike on
-    every backend."""
+    every backend. ``decimals``: a float counts as its shortest decimal text (as beside
+    a ``Decimal``: ``exact_pair``), for values among which a ``Decimal`` is."""
     if value is MISSING or value is None:
         return (0,)
     t = type_of(value)
     rank = _SORT_RANK.get(t, 9)
     if t == "number":
-        return (1, 0) if is_nan(value) else (1, 1, value)
+        if is_nan(value):
+            return (1, 0)
+        return (1, 1, Decimal(repr(value)) if decimals and type(value) is float else value)
     if t == "map":
-        return (3, tuple((k, sort_key(v)) for k, v in value.items()))
+        return (3, tuple((k, sort_key(v, decimals)) for k, v in value.items()))
     if t == "array":
-        return (4, tuple(sort_key(v) for v in value))
+        return (4, tuple(sort_key(v, decimals) for v in value))
     if t == "set":
-        return (4, tuple(sorted(sort_key(v) for v in value)))
+        return (4, tuple(sorted(sort_key(v, decimals) for v in value)))
     if t == "timestamp":
         return (8, instant(value))
     if t == "objectid":
@@ -210,6 +213,11 @@ def sort_key(value: Any) -> tuple[Any, ...]:
     if rank == 9:
         return (9, repr(value))
     return (rank, value)
+
+
+def holds_decimal(values: Iterable[Any]) -> bool:
+    """Whether a ``Decimal`` is among ``values`` (then ``sort_key(v, decimals=True)``)."""
+    return any(isinstance(v, Decimal) for v in values)
 
 
 def freeze(value: Any) -> Any:
@@ -464,19 +472,21 @@ def aggregate(agg: ir.Aggregate, docs: list[Mapping[str, Any]]) -> Any:
     if not present:
         return None
     pick = min if agg.func == "min" else max
-    return pick(present, key=sort_key)
+    decimals = holds_decimal(present)
+    return pick(present, key=lambda v: sort_key(v, decimals))
 
 
 def _sort(records: list[Any], keys: list[tuple[Callable[[Any], Any], bool]]) -> list[Any]:
     # stable sorts from the last key to the first give a multi-key sort with
     # per-key direction; reverse=True keeps ties in their original order
     for get, descending in reversed(keys):
-        records.sort(key=_sort_key_of(get), reverse=descending)
+        decimals = holds_decimal(get(r) for r in records)
+        records.sort(key=_sort_key_of(get, decimals), reverse=descending)
     return records
 
 
-def _sort_key_of(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda record: sort_key(get(record))
+def _sort_key_of(get: Callable[[Any], Any], decimals: bool) -> Callable[[Any], Any]:
+    return lambda record: sort_key(get(record), decimals)
 
 
 def _path_getter(segments: tuple[str, ...]) -> Callable[[Any], Any]:
