@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Literal, TypeAlias, Union
 
 from crossql import ir
@@ -52,8 +54,9 @@ __all__ = [
     "update",
 ]
 
-Scalar: TypeAlias = str | int | float | bool | None
-"""A value the language has a literal for."""
+Scalar: TypeAlias = str | int | float | bool | datetime | bytes | Decimal | ir.ObjectIdLike | None
+"""A value the language has a literal for, or a native kind (an aware ``datetime``,
+``bytes``, a ``Decimal``, a ``bson.ObjectId``: docs/language.md, "Values")."""
 ValueArg: TypeAlias = Union[Scalar, Sequence["ValueArg"], "Param"]
 """What a comparison takes: a scalar, a list of values, or a named ``param``."""
 ListArg: TypeAlias = Union[Sequence[Scalar | Sequence[Any]], "Param"]

@@ -14,7 +14,9 @@ Python says ``True == 1 == 1.0`` while CrossQL does not.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeAlias
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol, TypeAlias
 from typing import Literal as TLiteral
 
 from crossql._frozen import fast_inits
@@ -22,7 +24,8 @@ from crossql._frozen import fast_inits
 Span: TypeAlias = tuple[int, int]
 """Start and end offsets (end exclusive) in the query text."""
 
-LiteralKind: TypeAlias = TLiteral["null", "bool", "int", "float", "string"]
+LiteralKind: TypeAlias = TLiteral["null", "bool", "int", "float", "string", "timestamp", "bytes",
+                                   "decimal", "objectid"]
 CompareOp: TypeAlias = TLiteral["==", "!=", "<", "<=", ">", ">="]
 AggregateFunc: TypeAlias = TLiteral["count", "sum", "avg", "min", "max"]
 
@@ -47,11 +50,21 @@ class Path:
         return ".".join(self.segments)
 
 
+class ObjectIdLike(Protocol):
+    """What CrossQL needs of a ``bson.ObjectId`` (typed without importing bson)."""
+
+    @property
+    def binary(self) -> bytes:
+        """The id's 12 bytes."""
+
+
 @dataclass(frozen=True, slots=True)
 class Literal:
-    """A scalar literal: ``null``, a bool, a 64-bit int, a float or a string."""
+    """A scalar literal: ``null``, a bool, a 64-bit int, a float, a string, or one of the
+    native kinds (docs/language.md, "Values"): a timestamp (an aware UTC ``datetime``),
+    ``bytes``, an exact number (``Decimal``) or an object id (``bson.ObjectId``)."""
 
-    value: bool | int | float | str | None
+    value: bool | int | float | str | datetime | bytes | Decimal | ObjectIdLike | None
     kind: LiteralKind
     span: Span | None = _span()
 
@@ -354,7 +367,44 @@ def literal_of(value: Any, span: Span | None = None) -> Literal | ListValue:
         return Literal(value, "string", span)
     if isinstance(value, list | tuple):
         return ListValue(tuple(literal_of(v, span) for v in value), span)
+    kind = native_kind(value)
+    if kind is not None:
+        return Literal(value, kind, span)
     raise TypeError(type(value).__name__)
+
+
+NATIVE_KINDS: frozenset[str] = frozenset({"timestamp", "bytes", "decimal", "objectid"})
+"""The literal kinds beyond JSON's (docs/language.md, "Values")."""
+
+
+def is_object_id(value: Any) -> bool:
+    """Whether ``value`` is a BSON ``ObjectId`` (recognised without importing bson)."""
+    kind = type(value)
+    return kind.__name__ == "ObjectId" and kind.__module__.startswith("bson")
+
+
+def native_kind(value: Any) -> LiteralKind | None:
+    """The literal kind of a native scalar (an aware ``datetime``, ``bytes``, a ``Decimal``,
+    an ``ObjectId``); None for anything else (a naive ``datetime`` too)."""
+    if isinstance(value, datetime):
+        return "timestamp" if value.utcoffset() is not None else None
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, Decimal):
+        return "decimal"
+    if is_object_id(value):
+        return "objectid"
+    return None
+
+
+def native_text(value: Any) -> str:
+    """A native scalar as JSON-ready text: ISO-8601 UTC for a timestamp, hex for bytes, the
+    digits of a ``Decimal``, the 24 hex digits of an ``ObjectId``."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
 
 
 def python_value(value: Literal | ListValue) -> Any:
@@ -369,6 +419,8 @@ def to_dict(node: Any) -> Any:
     if isinstance(node, Path):
         return {"path": list(node.segments)}
     if isinstance(node, Literal):
+        if node.kind in NATIVE_KINDS:
+            return {"literal": native_text(node.value), "kind": node.kind}
         return {"literal": node.value, "kind": node.kind}
     if isinstance(node, ListValue):
         return {"list": [to_dict(item) for item in node.items]}

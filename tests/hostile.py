@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 OPERATOR_STRINGS = [
@@ -35,10 +37,12 @@ HOSTILE_ACCEPTED: list[Any] = [
 HOSTILE_REFUSED: list[Any] = [
     {"$ne": None}, {"$where": "sleep(100)"}, {"$gt": ""}, [{"$ne": None}], [1, {"$gt": 0}],
     {"S": "x"}, {"N": "1"}, float("nan"), float("inf"), -math.inf, [float("nan")], 2**63,
-    -(2**63) - 1, 10**400, {1, 2}, b"bytes", object(), "\ud800", ["\udfff"],
+    -(2**63) - 1, 10**400, {1, object()}, datetime(2026, 1, 2), Decimal("NaN"), object(),
+    "\ud800", ["\udfff"],
     [[[[[[[[[1]]]]]]]]],
 ]
-"""Values that are no CrossQL value: refused with ``QuerySemanticError`` when bound."""
+"""Values that are no CrossQL value: refused with ``QuerySemanticError`` when bound
+(bytes, and a set of values in a list's place, are values since issue 16)."""
 
 FIELD_NAMES = [
     "from", "select", "order", "where", "null", "first name", "a`b", "é", "a.b", "$where",

@@ -1051,3 +1051,116 @@ def paging_documents(draw: st.DrawFn, max_docs: int = 40, *,
                 doc[name] = value
         docs.append(doc)
     return docs
+
+
+# --- the native value kinds (issue 16) ---------------------------------------------
+# Documents holding what drivers write (dates, object ids, binary data, exact numbers)
+# and queries comparing them with values of their kind, of other kinds (a timestamp
+# with its ISO text, an object id with its hex string) and with finer-than-millisecond
+# instants. Values are Python objects (bson's where a kind is bson's): the queries are
+# IR, compiled without a text round trip (bytes, decimals and object ids have no text).
+
+def _native_domains() -> dict[str, tuple[Any, ...]]:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from bson import ObjectId
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    times = tuple(t0 + timedelta(hours=h, milliseconds=ms) for h, ms in
+                  ((0, 0), (0, 1), (5, 0), (24, 250), (-24, 0)))
+    oids = tuple(ObjectId(f"5f{n:022x}") for n in (1, 2, 3, 255))
+    return {
+        "at": times,
+        "oid": oids,
+        # one subtype in the documents: across subtypes the order is not promised
+        # (MongoDB's $min put Binary(b"ab", 4) below b"ab", against its documented order)
+        "bin": (b"", b"a", b"ab", b"b"),
+        "dec": (Decimal("1.5"), Decimal("0.1"), Decimal("2"), 1.5, 2, 0.1, Decimal("-3.25")),
+        # a field whose values are of several kinds: each native value beside its text
+        "mix": (times[0], times[0].isoformat(), oids[0], str(oids[0]), b"a", "a", 1.5),
+    }
+
+
+NATIVE_FIELDS: tuple[str, ...] = ("at", "oid", "bin", "dec", "mix")
+"""The fields of ``native_documents``."""
+
+
+@functools.cache
+def _native_field(name: str) -> st.SearchStrategy[Any]:
+    domain = _native_domains()[name]
+    return st.one_of(st.just(MISSING), st.none(), st.sampled_from(domain),
+                     st.sampled_from(domain), st.sampled_from(domain))
+
+
+@st.composite
+def native_documents(draw: st.DrawFn, n: int = 12, *, min_size: int = 0) -> list[dict[str, Any]]:
+    """Documents whose fields hold the native kinds (missing and null too); string ids."""
+    size = draw(st.integers(min_size, min(n, MAX_DOCS)))
+    docs = []
+    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for name in NATIVE_FIELDS:
+            value = draw(_native_field(name))
+            if value is not MISSING:
+                doc[name] = value
+        docs.append(doc)
+    return docs
+
+
+@functools.cache
+def _native_operand(name: str) -> st.SearchStrategy[Any]:
+    """A value to compare field ``name`` with: of its kinds mostly, sometimes of another
+    kind (text for a timestamp), sometimes an instant finer than a millisecond."""
+    from datetime import timedelta
+
+    from bson import Binary
+
+    domain = _native_domains()[name]
+    extra: list[Any] = []
+    if name == "at":
+        extra = [domain[0] + timedelta(microseconds=500), domain[0].isoformat(), "2026"]
+    elif name == "oid":
+        extra = [str(domain[0])]
+    elif name == "bin":
+        extra = ["a", Binary(b"ab", 4)]
+    return st.sampled_from(domain + tuple(extra))
+
+
+_NATIVE_ORDERED = ("at", "oid", "bin", "dec")
+
+
+@functools.cache
+def _native_predicates(name: str) -> st.SearchStrategy[ir.Condition]:
+    path = ir.Path((name,))
+    value = _native_operand(name).map(ir.literal_of)
+    values = st.lists(_native_operand(name), max_size=3).map(ir.literal_of)
+    out: list[st.SearchStrategy[Any]] = [
+        st.builds(ir.Compare, _equality_ops, st.just(path), value),
+        st.builds(ir.In, st.just(path), values, st.booleans()),
+        st.just(ir.Exists(path)),
+    ]
+    if name in _NATIVE_ORDERED:
+        same_kind = st.sampled_from(_native_domains()[name]).map(ir.literal_of)
+        out += [st.builds(ir.Compare, _ordering_ops, st.just(path), value),
+                st.builds(ir.Between, st.just(path), same_kind, same_kind)]
+    return st.one_of(out)
+
+
+@st.composite
+def native_queries(draw: st.DrawFn) -> ir.Query:
+    """Plain queries over ``native_documents``: a condition on the native fields under
+    not/and/or, maybe ordered by one of them (``_id`` last, so the order is total), or
+    ``min``/``max``/``count`` of one."""
+    leaves = st.one_of([_native_predicates(n) for n in NATIVE_FIELDS])
+    where = draw(st.one_of(st.none(), _boolean_structure(leaves, 4)))
+    name = draw(st.sampled_from(NATIVE_FIELDS))
+    if draw(st.integers(0, 4)) == 0:
+        func = draw(st.sampled_from(["min", "max", "count"]))
+        agg = ir.Aggregate(func, ir.Path((name,)))  # type: ignore[arg-type]
+        return ir.Query("docs", where, select=(ir.SelectItem(agg, "out"),))
+    order: tuple[ir.OrderKey, ...] = ()
+    if draw(st.booleans()):
+        order = (ir.OrderKey(ir.Path((name,)), draw(st.booleans())),
+                 ir.OrderKey(ir.Path(("_id",))))
+    return ir.Query("docs", where, order_by=order)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,9 +107,18 @@ OK, BAD = True, False
         ("value", {"$gt": 1}, BAD), ("value", {1, 2}, BAD), ("value", frozenset(), BAD),
         ("value", math.nan, BAD), ("value", math.inf, BAD), ("value", -math.inf, BAD),
         ("value", 2**63, BAD), ("value", -(2**63) - 1, BAD), ("value", object(), BAD),
-        ("value", b"bytes", BAD), ("value", [1, {"a": 1}], BAD), ("value", [math.nan], BAD),
+        ("value", b"bytes", OK), ("value", [1, {"a": 1}], BAD), ("value", [math.nan], BAD),
         ("value", "\ud800", BAD), ("value", 2**63 - 1, OK), ("value", -(2**63), OK),
         ("value", 1e308, OK),
+        # the native kinds (docs/language.md, "Values"): an aware datetime, exact numbers,
+        # bytes, object ids; never a naive datetime or a non-finite Decimal
+        ("value", datetime(2026, 1, 2, tzinfo=UTC), OK),
+        ("value", datetime(2026, 1, 2), BAD), ("value", Decimal("1.25"), OK),
+        ("value", Decimal("NaN"), BAD), ("value", Decimal("-Infinity"), BAD),
+        ("value", bytearray(b"x"), OK), ("value", ObjectId("5f0000000000000000000001"), OK),
+        ("orderable", datetime(2026, 1, 2, tzinfo=UTC), OK),
+        ("orderable", Decimal("2"), OK), ("orderable", b"ab", OK),
+        ("orderable", datetime(2026, 1, 2), BAD),
         # ordering: numbers and strings only
         ("orderable", 3, OK), ("orderable", 3.5, OK), ("orderable", "m", OK),
         ("orderable", None, BAD), ("orderable", True, BAD), ("orderable", [1], BAD),
@@ -115,7 +127,8 @@ OK, BAD = True, False
         ("between", None, BAD), ("between", False, BAD),
         # lists
         ("list", [1, 2], OK), ("list", [], OK), ("list", (1,), OK), ("list", [None], OK),
-        ("list", 1, BAD), ("list", "ab", BAD), ("list", None, BAD), ("list", {1}, BAD),
+        ("list", 1, BAD), ("list", "ab", BAD), ("list", None, BAD), ("list", {1}, OK),
+        ("list", frozenset({"a", "b"}), OK), ("list", {1, object()}, BAD),
         ("list", {"a": 1}, BAD),
         ("contains any", ["x"], OK), ("contains any", "x", BAD),
         ("contains", "x", OK), ("contains", [1], OK), ("contains", None, OK),

@@ -38,6 +38,15 @@ WRITE_CONSTRUCTS: tuple[str, ...] = (
 the support matrix lists them."""
 
 
+VALUE_KINDS: tuple[str, ...] = ("timestamp", "bytes", "exact number", "object id", "set")
+"""The value kinds beyond JSON's (docs/language.md, "Values"), in the order the support
+matrix lists them."""
+
+_KIND_ROWS: dict[str, str] = {"timestamp": "timestamp", "bytes": "bytes",
+                              "decimal": "exact number", "objectid": "object id"}
+"""A native literal's kind (``ir.NATIVE_KINDS``) → its row of ``VALUE_KINDS``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a backend supports, as data: one entry per construct, plus limits."""
@@ -49,12 +58,25 @@ class Capabilities:
     constructs: tuple[str, ...] = CONSTRUCTS
     """What ``support`` covers: the reads (``CONSTRUCTS``) or the writes
     (``WRITE_CONSTRUCTS``)."""
+    values: Mapping[str, Support] = field(default_factory=dict)
+    """How it handles each of ``VALUE_KINDS`` (a kind it leaves out: refused): a bound
+    value of a refused kind is a located ``CapabilityError`` before its compiler runs
+    (``refuse_values``, called by ``compile_statement`` and prepared queries)."""
+    value_notes: Mapping[str, str] = field(default_factory=dict)
+    """A note per value kind, where the answer needs one."""
 
     def __post_init__(self) -> None:
         missing = [c for c in self.constructs if c not in self.support]
         unknown = [c for c in self.support if c not in self.constructs]
         if missing or unknown:
             raise ValueError(f"{self.backend}: capabilities miss {missing}, unknown {unknown}")
+        strange = [k for k in [*self.values, *self.value_notes] if k not in VALUE_KINDS]
+        if strange:
+            raise ValueError(f"{self.backend}: unknown value kinds {strange}")
+
+    def value_support(self, kind: str) -> Support:
+        """How it handles the value kind ``kind`` (one of ``VALUE_KINDS``)."""
+        return self.values.get(kind, "refused")
 
 
 class Plan:
@@ -185,3 +207,28 @@ def refuse(backend: str, construct: str, node: Any, message: str, hint: str | No
         code=f"capability.{backend}.{rule}" if rule else f"capability.{backend}",
         span=span, source=source, hint=hint,
     )
+
+
+def refuses_values(caps: Capabilities) -> bool:
+    """Whether ``caps`` refuses some native literal kind (then ``refuse_values`` must look)."""
+    return any(caps.value_support(_KIND_ROWS[k]) == "refused" for k in ir.NATIVE_KINDS)
+
+
+def _native_literals(node: Any) -> Any:
+    """The literals of a native kind (``ir.NATIVE_KINDS``) in a bound statement."""
+    for each in ir.walk(node):
+        if type(each) is ir.Literal and each.kind in ir.NATIVE_KINDS:
+            yield each
+
+
+def refuse_values(caps: Capabilities, node: Any, source: str | None = None) -> None:
+    """Raise a located ``CapabilityError`` for the first value in ``node`` (a bound query
+    or write) whose kind ``caps`` refuses."""
+    for literal in _native_literals(node):
+        row = _KIND_ROWS[literal.kind]
+        if caps.value_support(row) == "refused":
+            note = caps.value_notes.get(row)
+            raise refuse(caps.backend, "value", literal,
+                         f"{caps.backend} does not handle {row} values yet",
+                         note or "see the support matrix (docs/support-matrix.md, "
+                         "\"Value kinds\")", source, rule="value-kind")

@@ -16,7 +16,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from crossql.backends.base import CONSTRUCTS, WRITE_CONSTRUCTS, Capabilities, Support
+from crossql.backends.base import (
+    CONSTRUCTS,
+    VALUE_KINDS,
+    WRITE_CONSTRUCTS,
+    Capabilities,
+    Support,
+)
 from crossql.backends.registry import backend_names, get_backend
 
 DEFAULT_PATH = Path("docs/support-matrix.md")
@@ -116,6 +122,8 @@ def support_matrix(backends: Sequence[str] | None = None) -> str:
             "so the table above applies to it too.", "",
             *_table(writes, WRITE_CONSTRUCTS), ""]
 
+    out += _value_table(caps)
+
     out += ["## Limits", "",
             "Checked on the plan a backend would send; past a limit, compiling raises "
             "`CapabilityError`.", ""]
@@ -140,6 +148,34 @@ def support_matrix(backends: Sequence[str] | None = None) -> str:
                 out.append(f"[^{_footnote(c.backend, construct)}]: **{c.backend}**, "
                            f"`{construct}`: {note}")
     return "\n".join(out) + "\n"
+
+
+def _value_table(caps: Sequence[Capabilities]) -> list[str]:
+    """The section "Value kinds": a row per kind beyond JSON's, its notes below."""
+    out = ["## Value kinds", "",
+           "The values beyond JSON's ([language.md](language.md#values)): bound as "
+           "parameters, written, compared. A backend refuses a kind it does not handle "
+           "when the query is compiled (`capability.<backend>.value-kind`).", "",
+           "| kind | " + " | ".join(c.backend for c in caps) + " |",
+           "| --- | " + " | ".join("---" for _ in caps) + " |"]
+    for kind in VALUE_KINDS:
+        cells = []
+        for c in caps:
+            text = LEVELS[c.value_support(kind)][0]
+            if kind in c.value_notes:
+                text += f" [^{c.backend}-v{VALUE_KINDS.index(kind) + 1}]"
+            cells.append(text)
+        out.append(f"| {kind} | " + " | ".join(cells) + " |")
+    out.append("")
+    for c in caps:
+        for kind in VALUE_KINDS:
+            note = c.value_notes.get(kind)
+            if note is not None:
+                out.append(f"[^{c.backend}-v{VALUE_KINDS.index(kind) + 1}]: **{c.backend}**, "
+                           f"{kind}: {note}")
+    if out[-1]:
+        out.append("")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

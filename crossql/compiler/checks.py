@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from typing import Literal as TLiteral
 
@@ -150,7 +152,7 @@ class _Checker:
             raise self.err(f"{what} takes a list, not {_kind_word(value.kind)}",
                            "type-mismatch", value.span, hint="write the values in [ ]")
         if kind == "orderable":
-            if value.kind not in ("int", "float", "string"):
+            if value.kind not in _ORDERABLE_KINDS:
                 hint = ("to find null or missing fields use `p == null` or `not exists(p)`"
                         if value.kind == "null" else
                         "ordering compares numbers with numbers and strings with strings")
@@ -294,12 +296,17 @@ class _Checker:
 
 
 def _is_number(kind: str) -> bool:
-    return kind in ("int", "float")
+    return kind in ("int", "float", "decimal")
+
+
+def _order_class(kind: str) -> str:
+    return "number" if _is_number(kind) else kind
 
 
 def _kind_word(kind: str) -> str:
     return {"null": "null", "bool": "a bool", "int": "an integer", "float": "a float",
-            "string": "a string"}.get(kind, kind)
+            "string": "a string", "timestamp": "a timestamp", "bytes": "bytes",
+            "decimal": "an exact number", "objectid": "an object id"}.get(kind, kind)
 
 
 def _show(value: ir.Literal) -> str:
@@ -321,6 +328,9 @@ def check_query(query: ir.Query) -> CheckedQuery:
 def _value_kind(value: Any) -> str:
     if value is None:
         return "null"
+    native = ir.native_kind(value)
+    if native is not None:
+        return native
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -354,9 +364,18 @@ def plain_value(value: Any, slot: Slot, source: str | None = None) -> Any:
     if kind is str and len(value) <= 64 and (value.isascii() or not _SURROGATE.search(value)):
         return value
     copy = _PlainCopy(slot, source)
+    if isinstance(value, set | frozenset) and slot.kind == "list":
+        # a set fills a list of values (`in`, `contains any/all`): order is no part of
+        # their meaning; sorted, so that one set always gives one plan
+        return sorted(copy.lists(list(value)), key=_set_order)
     if not isinstance(value, list | tuple):
         return copy.scalar(value)
     return copy.lists(value)
+
+
+def _set_order(value: Any) -> tuple[str, str]:
+    """Any fixed order will do (a set's has no meaning); this one compares every kind."""
+    return (_value_kind(value), repr(value))
 
 
 class _PlainCopy:
@@ -393,9 +412,46 @@ class _PlainCopy:
             return real
         if isinstance(item, str):
             return self.string(item)
+        native = self.native(item)
+        if native is not None:
+            return native
         raise self.refuse(f"is bound to a {type(item).__name__}; a parameter is a plain value",
                           hint="bind null, a bool, a number, a string or a list; never a dict "
                           "or operator")
+
+    def native(self, item: Any) -> Any:
+        """A native scalar (docs/language.md, "Values") as the query holds it, or None:
+        an aware ``datetime`` as UTC, ``bytes`` (a subclass such as bson's ``Binary`` as
+        plain bytes), a finite ``Decimal``, an ``ObjectId`` (immutable: kept)."""
+        if isinstance(item, datetime):
+            if item.utcoffset() is None:
+                raise self.refuse(
+                    f"is bound to a naive datetime ({item.isoformat()}): an instant needs a "
+                    "timezone",
+                    hint="attach one, e.g. datetime(..., tzinfo=timezone.utc) or "
+                    "dt.replace(tzinfo=timezone.utc) if it is UTC")
+            utc = item.astimezone(UTC)  # a plain datetime, whatever the subclass
+            return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+                            utc.microsecond, tzinfo=UTC)
+        if isinstance(item, bytes | bytearray):
+            # a bson Binary of a subtype other than 0 is a value of its own (immutable): kept
+            data = item if getattr(item, "subtype", 0) and type(item) is not bytearray \
+                else bytes(item)
+            self.chars += len(data)
+            if self.chars > MAX_STRING_LENGTH:
+                raise self.refuse(f"the value holds more than {MAX_STRING_LENGTH:,} bytes",
+                                  "value-too-large",
+                                  hint="bind less data; the limits are in docs/limits.md")
+            return data
+        if isinstance(item, Decimal):
+            exact = Decimal(item)
+            if not exact.is_finite():
+                raise self.refuse(f"{exact} is not a finite number",
+                                  hint="NaN and infinities have no CrossQL meaning")
+            return exact
+        if ir.is_object_id(item):
+            return item
+        return None
 
     def string(self, item: str) -> str:
         text = str.__str__(item)
@@ -463,13 +519,13 @@ def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
         return value
     kind = _value_kind(value)
     if need == "orderable":
-        ok = kind in ("int", "float", "string")
+        ok = kind in _ORDERABLE_KINDS
     elif need == "string" or need == "regex":
         ok = kind == "string"
     elif need == "count":
         ok = kind == "int" and value >= 0
     elif need == "number":
-        ok = kind in ("int", "float")
+        ok = kind in ("int", "float", "decimal")
     else:  # list, int
         ok = kind == need
     if not ok:
@@ -480,6 +536,9 @@ def check_param_value(value: Any, slot: Slot, source: str | None = None) -> Any:
     return value
 
 
+_ORDERABLE_KINDS = frozenset({"int", "float", "string", "timestamp", "bytes", "decimal",
+                              "objectid"})
+"""What an ordering comparison takes: numbers, strings, timestamps, bytes, object ids."""
 _INT_SLOTS = frozenset({"value", "orderable", "int", "count", "number"})
 _STRING_SLOTS = frozenset({"value", "orderable", "string", "regex"})
 
@@ -693,7 +752,10 @@ class _ConditionChecks(ConditionVisitor[None]):
         checker.value(low, "orderable", "`between`")
         checker.value(high, "orderable", "`between`")
         if (isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
-                and _is_number(low.kind) != _is_number(high.kind)):
+                and _order_class(low.kind) != _order_class(high.kind)):
+            if low.kind in ir.NATIVE_KINDS or high.kind in ir.NATIVE_KINDS:
+                raise checker.err("`between` bounds must be of one kind (two numbers, two "
+                                  "strings, two timestamps, ...)", "type-mismatch", node.span)
             raise checker.err("`between` bounds must both be numbers or both be strings",
                               "type-mismatch", node.span)
 

@@ -4,11 +4,13 @@ parameter, then the backend's own compiler. ``crossql.compile``, the stores and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
+from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.writes import bind_write, check_write
 from crossql.errors import QueryError
@@ -26,6 +28,8 @@ def compile_statement(statement: str | ir.Statement, backend: str,
     if isinstance(parsed, ir.Update | ir.Delete):
         bound_write = bind_write(check_write(parsed), params)
         try:
+            if _may_hold_native(spec, statement, params):
+                refuse_values(spec.capabilities, bound_write)
             return spec.compile_write(bound_write, schema=schema, options=options)
         except QueryError as err:
             raise err.with_source(parsed.source) from None
@@ -33,6 +37,43 @@ def compile_statement(statement: str | ir.Statement, backend: str,
         raise TypeError(f"a query is text or crossql.ir.Query, not {type(parsed).__name__}")
     bound = bind(check_query(parsed), params)
     try:
+        if _may_hold_native(spec, statement, params):  # a kind it refuses never reaches it
+            refuse_values(spec.capabilities, bound.where)
         return spec.compile(bound, schema=schema, options=options)
     except QueryError as err:
         raise err.with_source(parsed.source) from None
+
+
+_REFUSES: dict[str, bool] = {}
+"""Per backend: whether its capabilities refuse a native value kind (``refuses_values``)."""
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_TIMESTAMP_WORD = re.compile("timestamp", re.IGNORECASE)
+
+
+def _may_hold_native(spec: Any, statement: str | ir.Statement,
+                     params: Mapping[str, Any] | None) -> bool:
+    """Whether ``refuse_values`` must look at the bound statement: the backend refuses a
+    native kind, and one may be there — a parameter that is not a plain value, or a text
+    that holds the word ``timestamp`` (or a statement built as IR). Cheap: the look
+    itself walks the whole statement."""
+    refuses = _REFUSES.get(spec.name)
+    if refuses is None:
+        refuses = _REFUSES[spec.name] = refuses_values(spec.capabilities)
+    if not refuses:
+        return False
+    if not isinstance(statement, str) or _TIMESTAMP_WORD.search(statement):
+        return True
+    if not params:
+        return False
+    return any(_not_plain(v) for v in params.values())
+
+
+def _not_plain(value: Any) -> bool:
+    if type(value) in _PLAIN:
+        return False
+    if type(value) is list or type(value) is tuple:
+        # at C speed for a flat list of plain values (lists may hold 10,000 of them)
+        if all(map(_PLAIN.__contains__, map(type, value))):
+            return False
+        return any(_not_plain(v) for v in value)
+    return True

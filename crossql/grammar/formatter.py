@@ -59,6 +59,10 @@ def format_value(value: ir.Value) -> str:
     if value.kind == "float":
         text = repr(value.value)
         return text if ("." in text or "e" in text) else text + ".0"
+    if value.kind in ir.NATIVE_KINDS:
+        # a timestamp reads back (`timestamp "..."`); the other native kinds come only from
+        # parameters, and are shown in the same form (the text language has no syntax for them)
+        return f'{value.kind} "{ir.native_text(value.value)}"'
     return str(value.value)
 
 

@@ -56,6 +56,13 @@ failed match never backtracks into a comment to find a token there."""
 # match at the same place (FLOAT never starts like a word), and among them `WORD`
 # (see above) comes first, then the keywords, then NAME, as in Lark.
 _PATTERNS: list[tuple[str, str]] = [
+    # a word that begins `timestamp` followed by a string is one token (as Lark's
+    # TIMESTAMP, priority 2: above NAME), so it goes before WORD
+    # (letter classes, not (?i:...): a case-sensitive first letter fails fast at every
+    # other token; the classes hold the folding characters that (?i) matches too)
+    ("TIMESTAMP", "[tT][iI\u0130\u0131][mM][eE][sS\u017f][tT][aA][mM][pP]"
+                  r"[ \t\r\n\f]*"
+                  r"(?:\"(?:[^\"\\]|\\[\s\S])*\"|'(?:[^'\\]|\\[\s\S])*')"),
     ("WORD", rf"[A-Za-z_][A-Za-z0-9_]*+(?![{FOLDING_CHARACTERS}])"),
     ("FLOAT", r"-?[0-9]+(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)"),
     ("INT", r"-?[0-9]+"),

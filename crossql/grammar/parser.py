@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from sys import intern
 from typing import Any, TypeVar
@@ -151,6 +152,30 @@ def decode_string(token: Any) -> str:
                 hint="write a character above U+FFFF as a surrogate pair, or as itself",
             ) from None
     return value
+
+
+def parse_timestamp(text: str, span: ir.Span) -> datetime:
+    """The instant an ISO-8601 text with a timezone names, as an aware UTC ``datetime``
+    (``timestamp "2026-01-02T03:04:05Z"``); a located error otherwise."""
+    hint = 'write an ISO-8601 instant with its timezone, e.g. "2026-01-02T03:04:05Z"'
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _timestamp_error(f"`{text[:40]}` is not an ISO-8601 timestamp", span,
+                               hint) from None
+    if value.utcoffset() is None:
+        raise _timestamp_error(f"the timestamp `{text[:40]}` has no timezone", span,
+                               'end it with "Z" (UTC) or an offset such as "+02:00"')
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise _timestamp_error(f"the timestamp `{text[:40]}` is out of range", span,
+                               hint) from None
+    return value
+
+
+def _timestamp_error(message: str, span: ir.Span, hint: str) -> QuerySyntaxError:
+    return QuerySyntaxError(message, code="syntax.invalid-timestamp", span=span, hint=hint)
 
 
 def decode_name(token: Any) -> str:
@@ -366,6 +391,16 @@ class _ToIR:
             )
         span = (tok.start_pos, tok.end_pos)
         return ir.Literal(value, "float", _SPANS[span])
+
+    @_by_token
+    def timestamp(self, children: list[Any]) -> ir.Literal:
+        (tok,) = children
+        text: str = tok.value
+        quote = min(i for i in (text.find('"'), text.find("'")) if i >= 0)
+        inner = Token("STRING", text[quote:], tok.start_pos + quote, tok.end_pos)
+        span = (tok.start_pos, tok.end_pos)
+        return ir.Literal(parse_timestamp(decode_string(inner), _span_of(inner)), "timestamp",
+                          _SPANS[span])
 
     @_by_token
     def true(self, children: list[Any]) -> ir.Literal:
@@ -904,6 +939,9 @@ _ORDER = [
 ]
 _CLAUSES = {"WHERE", "GROUP", "SELECT", "ORDER", "LIMIT", "OFFSET"}
 _VALUE_TERMINALS = {"STRING", "INT", "FLOAT", "TRUE", "FALSE", "NULL", "PARAM", "LSQB"}
+_UNNAMED = {"TIMESTAMP"}
+"""Terminals an error's expectations leave out: a timestamp is one kind of value among
+several, and naming it beside every other would only lengthen the message."""
 
 
 def _word(terminal: str) -> str:
@@ -916,6 +954,7 @@ def _word(terminal: str) -> str:
 
 
 def _describe_expected(expected: set[str]) -> str:
+    expected = expected - _UNNAMED
     if expected & _VALUE_TERMINALS == {"STRING", "INT", "FLOAT", "TRUE", "FALSE", "NULL", "PARAM",
                                        "LSQB"}:
         expected = (expected - _VALUE_TERMINALS) | {"<value>"}

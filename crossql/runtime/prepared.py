@@ -15,6 +15,7 @@ from typing import Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
+from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import CheckedQuery, bind_values, check_query, substitute
 from crossql.compiler.templates import (
     HOLE_TYPES,
@@ -90,6 +91,9 @@ class PreparedQuery:
 
     def _compile(self, bound: ir.Query) -> Plan:
         try:
+            caps = self._backend.capabilities
+            if refuses_values(caps):  # (a template fill never holds a native value)
+                refuse_values(caps, bound.where)
             return self._backend.compile(bound, schema=self._schema, options=self._options)
         except Exception as err:
             if isinstance(err, QueryError):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
 
@@ -74,12 +76,17 @@ def get_path(doc: Any, segments: tuple[str, ...]) -> Any:
 
 
 def type_of(value: Any) -> str:
-    """The CrossQL type of a present value: null, bool, number, string, array, map."""
+    """The CrossQL type of a present value: null, bool, number (``int``, ``float`` or
+    ``Decimal``), string, timestamp (a ``datetime``), bytes, objectid, array, set
+    (``set``/``frozenset``), map; any other type's own name."""
     if value is None:
         return "null"
+    kind = _TYPES.get(type(value))
+    if kind is not None:
+        return kind
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return "number"
     if isinstance(value, str):
         return "string"
@@ -87,40 +94,130 @@ def type_of(value: Any) -> str:
         return "array"
     if isinstance(value, dict):
         return "map"
+    if isinstance(value, datetime):
+        return "timestamp"
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, set | frozenset):
+        return "set"
+    if ir.is_object_id(value):
+        return "objectid"
     return type(value).__name__
 
 
+_TYPES: dict[type, str] = {
+    bool: "bool", int: "number", float: "number", Decimal: "number", str: "string",
+    list: "array", tuple: "array", dict: "map", datetime: "timestamp", bytes: "bytes",
+    set: "set", frozenset: "set"}
+
+_ORDERED_TYPES = frozenset({"number", "string", "timestamp", "bytes", "objectid"})
+"""The types an ordering comparison (``<``, ``between``) compares within."""
+
+
+def is_nan(value: Any) -> bool:
+    """Whether ``value`` is a NaN (a float's or a ``Decimal``'s)."""
+    if type(value) is float:
+        return value != value
+    return isinstance(value, Decimal) and value.is_nan()
+
+
+def instant(value: datetime) -> datetime:
+    """A stored ``datetime`` as an aware one: a naive datetime in a document is UTC (as
+    the drivers that write them mean it)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def exact_pair(a: Any, b: Any) -> tuple[Any, Any]:
+    """Two numbers as compared: a float beside a ``Decimal`` counts as its shortest
+    decimal text (``0.1`` is ``Decimal("0.1")``), as MongoDB compares a double with a
+    Decimal128; any other pair as it is (by exact value)."""
+    if type(a) is float and isinstance(b, Decimal):
+        return Decimal(repr(a)), b
+    if type(b) is float and isinstance(a, Decimal):
+        return a, Decimal(repr(b))
+    return a, b
+
+
+def bson_bytes_order(value: bytes) -> tuple[int, int, bytes]:
+    """The order of binary data: length first, then the bson subtype, then bytewise (as
+    BSON orders it: https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/)."""
+    return (len(value), getattr(value, "subtype", 0), bytes(value))
+
+
+def _same_elements(a: Any, b: Any) -> bool:
+    """A set against a set or an array: the same elements, order left aside."""
+    items = list(b)
+    return len(a) == len(items) and all(any(values_equal(x, y) for y in items) for x in a) \
+        and all(any(values_equal(y, x) for x in a) for y in items)
+
+
 def values_equal(a: Any, b: Any) -> bool:
-    """Whole-value equality of two present values: numbers across int/float, no
-    bool/number mixing, arrays element-wise in order, maps key-wise."""
+    """Whole-value equality of two present values: numbers by value across
+    int/float/Decimal (NaN equals NaN, as in MongoDB), no bool/number mixing, timestamps
+    as instants, arrays element-wise in order, a set with a set or an array by its
+    elements without order, maps key-wise."""
     ta, tb = type_of(a), type_of(b)
     if ta != tb:
+        if {ta, tb} == {"set", "array"}:
+            return _same_elements(a, b) if ta == "set" else _same_elements(b, a)
         return False
     if ta == "array":
         return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
     if ta == "map":
         return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    if ta == "set":
+        return _same_elements(a, b)
+    if ta == "number":
+        if is_nan(a) or is_nan(b):
+            return is_nan(a) and is_nan(b)
+        a, b = exact_pair(a, b)
+    if ta == "timestamp":
+        return instant(a) == instant(b)
+    if ta == "bytes":  # a bson Binary's subtype is part of its value (0: plain bytes)
+        return getattr(a, "subtype", 0) == getattr(b, "subtype", 0) and bytes(a) == bytes(b)
     return bool(a == b)
 
 
-def sort_key(value: Any) -> tuple[Any, ...]:
-    """A total order over values: missing/null first, then numbers, strings, maps,
-    arrays, bools (MongoDB's order of types). Only same-typed fields are promised
-    to sort alike on every backend."""
+_SORT_RANK = {"number": 1, "string": 2, "map": 3, "array": 4, "set": 4, "bytes": 5,
+              "objectid": 6, "bool": 7, "timestamp": 8}
+"""BSON's order of types: null (and missing) first, then numbers, strings, maps, arrays,
+bytes, object ids, bools, timestamps; any other type last."""
+
+
+def sort_key(value: Any, decimals: bool = False) -> tuple[Any, ...]:
+    """A total order over values: missing/null first, then numbers (NaN below every
+    other number), strings, maps, arrays and sets, bytes, object ids, bools, timestamps
+    (MongoDB's order of types). Only same-typed fields are promised to sort alike on
+    every backend. ``decimals``: a float counts as its shortest decimal text (as beside
+    a ``Decimal``: ``exact_pair``), for values among which a ``Decimal`` is."""
     if value is MISSING or value is None:
         return (0,)
     t = type_of(value)
+    rank = _SORT_RANK.get(t, 9)
     if t == "number":
-        return (1, value)
-    if t == "string":
-        return (2, value)
+        if is_nan(value):
+            return (1, 0)
+        return (1, 1, Decimal(repr(value)) if decimals and type(value) is float else value)
     if t == "map":
-        return (3, tuple((k, sort_key(v)) for k, v in value.items()))
+        return (3, tuple((k, sort_key(v, decimals)) for k, v in value.items()))
     if t == "array":
-        return (4, tuple(sort_key(v) for v in value))
-    if t == "bool":
-        return (5, value)
-    return (6, repr(value))
+        return (4, tuple(sort_key(v, decimals) for v in value))
+    if t == "set":
+        return (4, tuple(sorted(sort_key(v, decimals) for v in value)))
+    if t == "timestamp":
+        return (8, instant(value))
+    if t == "objectid":
+        return (6, bytes(value.binary))
+    if t == "bytes":
+        return (5, bson_bytes_order(value))
+    if rank == 9:
+        return (9, repr(value))
+    return (rank, value)
+
+
+def holds_decimal(values: Iterable[Any]) -> bool:
+    """Whether a ``Decimal`` is among ``values`` (then ``sort_key(v, decimals=True)``)."""
+    return any(isinstance(v, Decimal) for v in values)
 
 
 def freeze(value: Any) -> Any:
@@ -130,8 +227,16 @@ def freeze(value: Any) -> Any:
     t = type_of(value)
     if t == "array":
         return ("array", tuple(freeze(v) for v in value))
+    if t == "set":
+        return ("set", frozenset(freeze(v) for v in value))
     if t == "map":
         return ("map", tuple(sorted((k, freeze(v)) for k, v in value.items())))
+    if t == "number" and is_nan(value):
+        return ("number", "NaN")
+    if t == "timestamp":
+        return (t, instant(value))
+    if t == "bytes":
+        return (t, getattr(value, "subtype", 0), bytes(value))
     return (t, value)
 
 
@@ -174,11 +279,23 @@ def _lit(value: ir.Value) -> Any:
 
 
 def _ordering(op: str, field: Any, value: Any) -> Truth:
+    """An ordering comparison: within one ordered type only; a NaN compares with nothing
+    (unknown, so that ``not (f > 1)`` and ``f <= 1`` agree on it)."""
     if field is MISSING or field is None:
         return None
     tf, tv = type_of(field), type_of(value)
-    if tf != tv or tf not in ("number", "string"):
+    if tf != tv or tf not in _ORDERED_TYPES:
         return None
+    if tf == "number":
+        if is_nan(field) or is_nan(value):
+            return None
+        field, value = exact_pair(field, value)
+    elif tf == "timestamp":
+        field, value = instant(field), instant(value)
+    elif tf == "objectid":
+        field, value = bytes(field.binary), bytes(value.binary)
+    elif tf == "bytes":
+        field, value = bson_bytes_order(field), bson_bytes_order(value)
     return _ORDER_OPS[op](field, value)
 
 
@@ -249,25 +366,25 @@ class _Truth(ConditionVisitor[Truth]):
 
     def visit_Contains(self, node: ir.Contains, doc: Mapping[str, Any]) -> Truth:
         field = get_path(doc, node.path.segments)
-        if type_of(field) != "array":
+        if type_of(field) not in _COLLECTIONS:
             return None
         return _element_in(field, _lit(node.value))
 
     def visit_ContainsAny(self, node: ir.ContainsAny, doc: Mapping[str, Any]) -> Truth:
         field = get_path(doc, node.path.segments)
-        if type_of(field) != "array":
+        if type_of(field) not in _COLLECTIONS:
             return None
         return any(_element_in(field, v) for v in _lit(node.values))
 
     def visit_ContainsAll(self, node: ir.ContainsAll, doc: Mapping[str, Any]) -> Truth:
         field = get_path(doc, node.path.segments)
-        if type_of(field) != "array":
+        if type_of(field) not in _COLLECTIONS:
             return None
         return all(_element_in(field, v) for v in _lit(node.values))
 
     def visit_Size(self, node: ir.Size, doc: Mapping[str, Any]) -> Truth:
         field = get_path(doc, node.path.segments)
-        if type_of(field) != "array":
+        if type_of(field) not in _COLLECTIONS:
             return None
         return _ORDER_OPS[node.op](len(field), _lit(node.value))
 
@@ -292,7 +409,11 @@ def evaluate_condition(cond: ir.Condition, doc: Mapping[str, Any]) -> Truth:
     return _TRUTH.visit(cond, doc)
 
 
-def _element_in(array: list[Any], value: Any) -> bool:
+_COLLECTIONS = frozenset({"array", "set"})
+"""What ``contains`` and ``size`` look into: an array, or a set (an array without order)."""
+
+
+def _element_in(array: Iterable[Any], value: Any) -> bool:
     return any(values_equal(e, value) for e in array)
 
 
@@ -307,16 +428,32 @@ def _set_path(row: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
 
 
 def copy_value(value: Any) -> Any:
-    """A deep copy of a plain JSON-like value (much faster than copy.deepcopy)."""
+    """A deep copy of a plain JSON-like value (much faster than copy.deepcopy); the
+    native scalars are immutable and shared, a set is copied."""
     if isinstance(value, dict):
         return {k: copy_value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [copy_value(v) for v in value]
+    if isinstance(value, set):
+        return set(value)
     return value
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _sum(numbers: list[Any]) -> Any:
+    """``sum``: exact over ``Decimal`` when one is summed (a float counted as its shortest
+    decimal text); an integer total past the 64-bit range becomes a float (as MongoDB's
+    ``$sum`` of 64-bit integers does)."""
+    if any(isinstance(n, Decimal) for n in numbers):
+        return sum((n if isinstance(n, Decimal) else Decimal(repr(n)) if isinstance(n, float)
+                    else Decimal(n) for n in numbers), Decimal(0))
+    total = sum(numbers)
+    if isinstance(total, int) and not -(2**63) <= total <= 2**63 - 1:
+        return float(total)
+    return total
 
 
 def aggregate(agg: ir.Aggregate, docs: list[Mapping[str, Any]]) -> Any:
@@ -330,24 +467,26 @@ def aggregate(agg: ir.Aggregate, docs: list[Mapping[str, Any]]) -> Any:
     if agg.func in ("sum", "avg"):
         numbers = [v for v in present if _is_number(v)]
         if agg.func == "sum":
-            return sum(numbers) if numbers else 0
-        return sum(numbers) / len(numbers) if numbers else None
+            return _sum(numbers) if numbers else 0
+        return _sum(numbers) / len(numbers) if numbers else None
     if not present:
         return None
     pick = min if agg.func == "min" else max
-    return pick(present, key=sort_key)
+    decimals = holds_decimal(present)
+    return pick(present, key=lambda v: sort_key(v, decimals))
 
 
 def _sort(records: list[Any], keys: list[tuple[Callable[[Any], Any], bool]]) -> list[Any]:
     # stable sorts from the last key to the first give a multi-key sort with
     # per-key direction; reverse=True keeps ties in their original order
     for get, descending in reversed(keys):
-        records.sort(key=_sort_key_of(get), reverse=descending)
+        decimals = holds_decimal(get(r) for r in records)
+        records.sort(key=_sort_key_of(get, decimals), reverse=descending)
     return records
 
 
-def _sort_key_of(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda record: sort_key(get(record))
+def _sort_key_of(get: Callable[[Any], Any], decimals: bool) -> Callable[[Any], Any]:
+    return lambda record: sort_key(get(record), decimals)
 
 
 def _path_getter(segments: tuple[str, ...]) -> Callable[[Any], Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from crossql import ir
@@ -43,7 +44,7 @@ class WriteResult:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def assignment_applies(item: ir.Assignment, doc: Mapping[str, Any]) -> bool:
@@ -73,7 +74,14 @@ def selects(statement: ir.Update | ir.Delete, doc: Mapping[str, Any]) -> bool:
 
 
 def _increment(value: Any, amount: Any, item: ir.Increment) -> Any:
+    if isinstance(value, Decimal) != isinstance(amount, Decimal):
+        # exact arithmetic when one side is exact; a float counts as its shortest text
+        value, amount = (Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+                         for v in (value, amount))
     result = value + amount
+    if isinstance(result, Decimal) and not result.is_finite():
+        raise BackendError("memory", f"`{item.path.dotted} + {amount}` is not a finite "
+                           "number; nothing was written")
     if isinstance(result, int) and not INT64_MIN <= result <= INT64_MAX:
         raise BackendError("memory", f"`{item.path.dotted} + {amount}` leaves the 64-bit "
                            "integer range; nothing was written")

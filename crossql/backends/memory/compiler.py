@@ -7,13 +7,14 @@ from typing import Any
 
 from crossql import ir
 from crossql._frozen import fast_init
-from crossql.backends.base import CONSTRUCTS, BackendSpec, Capabilities, Plan
+from crossql.backends.base import CONSTRUCTS, VALUE_KINDS, BackendSpec, Capabilities, Plan
 from crossql.grammar.formatter import format_query, format_statement
 
 CAPABILITIES = Capabilities(
     backend="memory",
     support=dict.fromkeys(CONSTRUCTS, "native"),
     notes={"matches": "Python `re` syntax, searched anywhere in the string"},
+    values=dict.fromkeys(VALUE_KINDS, "native"),
 )
 
 

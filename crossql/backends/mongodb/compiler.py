@@ -40,6 +40,19 @@ CAPABILITIES = Capabilities(
         "order by": "missing and null sort first, as in the reference; array-valued sort keys "
                     "sort by their smallest element in MongoDB (not promised)",
     },
+    values={"timestamp": "guarded", "bytes": "guarded", "exact number": "native",
+            "object id": "native"},
+    value_notes={
+        "timestamp": "BSON dates, read back as aware UTC datetimes; they keep milliseconds: "
+                     "an ordering comparison with a finer datetime is rewritten exactly, "
+                     "equality with one or a write of one refused",
+        "bytes": "binary data (a `bson.Binary` keeps its subtype); `<`, `between` refused: "
+                 "the server's `$lt` on binary data disagrees with its own sort order",
+        "exact number": "`Decimal128` (34 digits; a `Decimal` past that refused), read back "
+                        "as `Decimal`",
+        "object id": "the `ObjectId` itself, as `fetch` returns it",
+        "set": "BSON has no sets: a set is not written",
+    },
 )
 
 

@@ -35,6 +35,7 @@ from typing import Any, TypeAlias
 from crossql import ir
 from crossql._memo import Memo
 from crossql.backends.base import refuse
+from crossql.backends.mongodb.values import PLAIN, check_value, ordering
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
 from crossql.visitor import ConditionVisitor
@@ -432,9 +433,12 @@ class FilterBuilder(ConditionVisitor["Part"]):
     def order(self, path: ir.Path, op: str, value: Any) -> Filter:
         """``path op value`` for op in < <= > >=; MongoDB brackets types as we need."""
         f = field_name(path)
+        mongo_op = _OPS[op]
+        if type(value) not in PLAIN:
+            mongo_op, value = ordering(mongo_op, value)
         if f == ID:
-            return {f: {_OPS[op]: value}}
-        return _guarded(path.segments, {f: {_OPS[op]: value, "$not": _ARRAY}})
+            return {f: {mongo_op: value}}
+        return _guarded(path.segments, {f: {mongo_op: value, "$not": _ARRAY}})
 
     # -- arrays ----------------------------------------------------------------
     def _array(self, path: ir.Path, extra: Filter) -> Filter:
@@ -543,9 +547,13 @@ class FilterBuilder(ConditionVisitor["Part"]):
     def visit_Compare(self, node: ir.Compare, truth: bool) -> Part:
         op, path, value = node.op, node.path, node.value
         v = value.value if type(value) is ir.Literal else _value(value)
-        ordering = (_OPS if truth else _OPS_NEGATED).get(op)
-        if ordering is not None:
-            return _one(path, {ordering: v, "$not": _ARRAY})
+        mongo_op = (_OPS if truth else _OPS_NEGATED).get(op)
+        if type(v) not in PLAIN:
+            check_value(node, v, equality=mongo_op is None, ordered=mongo_op is not None)
+            if mongo_op is not None:
+                mongo_op, v = ordering(mongo_op, v)
+        if mongo_op is not None:
+            return _one(path, {mongo_op: v, "$not": _ARRAY})
         if (op == "==") == truth and (op == "==" or v is not None):
             return _one(path, _eq_operators(v))
         if op == "==":  # false
@@ -556,12 +564,18 @@ class FilterBuilder(ConditionVisitor["Part"]):
 
     def visit_Between(self, node: ir.Between, truth: bool) -> Part:
         path, lo, hi = node.path, _value(node.low), _value(node.high)
+        if type(lo) not in PLAIN or type(hi) not in PLAIN:
+            check_value(node, [lo, hi], equality=False, ordered=True)
+            if truth:
+                (lo_op, lo), (hi_op, hi) = ordering("$gte", lo), ordering("$lte", hi)
+                return _one(path, {lo_op: lo, hi_op: hi, "$not": _ARRAY})
         if truth:
             return _one(path, {"$gte": lo, "$lte": hi, "$not": _ARRAY})
         return or_(self.order(path, "<", lo), self.order(path, ">", hi))
 
     def visit_In(self, node: ir.In, truth: bool) -> Part:
         path, values = node.path, _value(node.values)
+        _check_values(node, values)
         if truth == node.negated:
             return self.in_false(path, values)
         if truth and values:
@@ -574,16 +588,22 @@ class FilterBuilder(ConditionVisitor["Part"]):
 
     def visit_Contains(self, node: ir.Contains, truth: bool) -> Part:
         path, value = node.path, _value(node.value)
+        if type(value) not in PLAIN:
+            check_value(node, value)
         if len(path.segments) == 1:
             return _one(path, {"$type": "array", "$elemMatch": {"$eq": value}} if truth else
                         {"$type": "array", "$not": {"$elemMatch": {"$eq": value}}})
         return self.contains(path, value, truth)
 
     def visit_ContainsAny(self, node: ir.ContainsAny, truth: bool) -> Part:
-        return self.contains_any(node.path, _value(node.values), truth)
+        values = _value(node.values)
+        _check_values(node, values)
+        return self.contains_any(node.path, values, truth)
 
     def visit_ContainsAll(self, node: ir.ContainsAll, truth: bool) -> Part:
-        return self.contains_all(node.path, _value(node.values), truth)
+        values = _value(node.values)
+        _check_values(node, values)
+        return self.contains_all(node.path, values, truth)
 
     def visit_Size(self, node: ir.Size, truth: bool) -> Part:
         return self.size(node.path, node.op, _value(node.value), truth)
@@ -612,6 +632,15 @@ Simple: TypeAlias = tuple[tuple[str, ...], str, dict[str, Any]]
 guards: ``(segments, field, operators)``."""
 Part: TypeAlias = "Filter | Simple"
 """What a condition handler answers: a filter, or a ``Simple`` (see ``FilterBuilder``)."""
+
+
+def _check_values(node: ir.Condition, values: Any) -> None:
+    """``check_value`` of a list's items, skipped without a call when all are plain."""
+    if type(values) is list:
+        for v in values:
+            if type(v) not in PLAIN:
+                check_value(node, values)
+                return
 
 
 def _one(path: ir.Path, ops: dict[str, Any]) -> Simple:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from crossql._frozen import fast_init
 from crossql.backends.base import Plan
+from crossql.backends.mongodb.values import as_written, extended_json
 
 
 @fast_init
@@ -69,20 +70,21 @@ class MongoPlan(Plan):
         if self.empty_row is not None:
             out["empty_row"] = self.empty_row
         # a JSON round trip gives a deep copy callers may mutate freely
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        result: dict[str, Any] = json.loads(json.dumps(out, default=extended_json))
         return result
 
     def explain(self) -> str:
         lines = [f"mongodb: {self.kind} on collection `{self.collection}` — {self.reason}"]
         for key, value in self.arguments().items():
-            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
+            lines.append(f"  {key}: "
+                         f"{json.dumps(value, ensure_ascii=False, default=extended_json)}")
         if self.empty_row is not None:
             lines.append(f"  when nothing matches, one row: {json.dumps(self.empty_row)}")
         return "\n".join(lines)
 
     def to_python(self) -> str:
         def fmt(value: Any) -> str:
-            return pprint.pformat(value, indent=1, width=88, sort_dicts=False)
+            return pprint.pformat(as_written(value), indent=1, width=88, sort_dicts=False)
 
         coll = f"db[{self.collection!r}]"
         if self.kind == "aggregate":

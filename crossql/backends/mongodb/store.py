@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
@@ -82,7 +84,8 @@ def _is_plain(items: Iterable[Any]) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """BSON values → plain Python: ObjectId → str, Decimal128 → Decimal, nested too.
+    """BSON values → CrossQL's: Decimal128 → Decimal, nested too; an ObjectId stays one
+    (binding it finds the document again: docs/backends/mongodb.md, "Value kinds").
 
     A document the driver gave us whose values are already plain (nested maps and
     lists included) is returned as it is (each row is a fresh dict): no copy on the
@@ -90,6 +93,28 @@ def _plain(value: Any) -> Any:
     if type(value) is dict and _is_plain(value.values()):
         return value
     return _converted(value)
+
+
+def with_codec(database: Any) -> Any:
+    """``database`` reading BSON dates as aware UTC ``datetime``s and writing a
+    ``Decimal`` as ``Decimal128`` (and reading one back as ``Decimal``), whatever codec
+    options the client was opened with."""
+    from bson.codec_options import TypeDecoder, TypeEncoder, TypeRegistry
+    from bson.decimal128 import Decimal128
+
+    class DecimalCodec(TypeEncoder, TypeDecoder):
+        python_type = Decimal
+        bson_type = Decimal128
+
+        def transform_python(self, value: Decimal) -> Decimal128:
+            return Decimal128(value)
+
+        def transform_bson(self, value: Decimal128) -> Decimal:
+            return value.to_decimal()
+
+    options = database.codec_options.with_options(
+        tz_aware=True, tzinfo=UTC, type_registry=TypeRegistry([DecimalCodec()]))
+    return database.with_options(codec_options=options)
 
 
 def _converted(value: Any) -> Any:
@@ -100,9 +125,7 @@ def _converted(value: Any) -> Any:
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     name = type(value).__name__
-    if name == "ObjectId":
-        return str(value)
-    if name == "Decimal128":
+    if name == "Decimal128":  # (kept when a codec without our registry read it)
         return value.to_decimal()
     return value
 
@@ -144,10 +167,10 @@ class MongoStore(Store):
         # look on the class: database objects answer any attribute with a collection
         kind = type(client_or_db)
         if hasattr(kind, "list_collection_names") and not hasattr(kind, "list_database_names"):
-            return cls(client=client_or_db.client, database=client_or_db)
+            return cls(client=client_or_db.client, database=with_codec(client_or_db))
         if database is None:
             raise ValueError("pass database=... with a client object")
-        return cls(client=client_or_db, database=client_or_db[database])
+        return cls(client=client_or_db, database=with_codec(client_or_db[database]))
 
     # -- lifecycle ----------------------------------------------------------------
     async def open(self) -> None:
@@ -163,7 +186,7 @@ class MongoStore(Store):
                                "pip install 'crossql[mongodb]'") from err
         self._client = AsyncMongoClient(cfg.uri, **cfg.client_options())
         self._owns_client = True
-        self._db = self._client[cfg.database]
+        self._db = with_codec(self._client[cfg.database])
 
     async def close(self) -> None:
         if self._owns_client and self._client is not None:
@@ -293,6 +316,12 @@ class MongoStore(Store):
         try:
             if plan.kind == "nothing":
                 return WriteResult()
+            if plan.overflow is not None:
+                observe.sent()
+                if await coll.find_one(plan.overflow, {"_id": 1}, **kw) is not None:
+                    raise BackendError("mongodb", "an increment would leave the finite "
+                                       "numbers (or an integer the 64-bit range) on a "
+                                       "matched document; nothing was written")
             filt: dict[str, Any] = plan.filter
             if plan.kind.startswith("find_then"):
                 cursor = coll.find(plan.filter, {"_id": 1}, **kw).limit(plan.limit or 0)
@@ -312,6 +341,8 @@ class MongoStore(Store):
             result = await (coll.delete_one(filt, **kw) if one else coll.delete_many(filt, **kw))
             deleted = int(result.deleted_count)
             return WriteResult(matched=deleted, deleted=deleted)
+        except BackendError:
+            raise
         except Exception as err:
             raise self._error(err) from err
 

@@ -26,8 +26,12 @@ saying what holds outside a transaction.
 from __future__ import annotations
 
 import json
+import math
 import pprint
+import struct
+import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from crossql import ir
@@ -41,6 +45,8 @@ from crossql.backends.mongodb.filters import (
     check_collection,
     or_,
 )
+from crossql.backends.mongodb.values import as_written, check_value, extended_json
+from crossql.grammar.parser import INT64_MAX, INT64_MIN
 
 WriteKind = Literal["update_many", "update_one", "delete_many", "delete_one", "find_then_update",
                     "find_then_delete", "nothing"]
@@ -56,6 +62,10 @@ class MongoWritePlan(Plan):
     filter: dict[str, Any]
     update: dict[str, Any] | None = None
     limit: int | None = None
+    overflow: dict[str, Any] | None = None
+    """The matched documents on which an increment would leave the finite numbers (or
+    an integer the 64-bit range): the store looks for one first, and writes nothing
+    when there is one, as the reference (``$inc`` alone writes inf or NaN)."""
     backend = "mongodb"
 
     @property
@@ -80,21 +90,28 @@ class MongoWritePlan(Plan):
     def to_dict(self) -> dict[str, Any]:
         out = {"backend": "mongodb", "operation": self.kind, "collection": self.collection,
                "arguments": self.arguments(), "atomic": self.atomic}
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        if self.overflow is not None:
+            out["refused_if_found"] = self.overflow
+        result: dict[str, Any] = json.loads(json.dumps(out, default=extended_json))
         return result
 
     def explain(self) -> str:
         lines = [f"mongodb: {self.kind} on collection `{self.collection}` — {self.atomic}"]
         for key, value in self.arguments().items():
-            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
+            lines.append(f"  {key}: "
+                         f"{json.dumps(value, ensure_ascii=False, default=extended_json)}")
         if self.kind.startswith("find_then"):
             lines.append("  then the write on those ids re-checks the filter (a document "
                          "changed in between is skipped)")
+        if self.overflow is not None:
+            lines.append("  first, nothing is written if a document matches "
+                         f"{json.dumps(self.overflow, ensure_ascii=False)} (an increment "
+                         "would leave the finite numbers or the 64-bit range)")
         return "\n".join(lines)
 
     def to_python(self) -> str:
         def fmt(value: Any) -> str:
-            return pprint.pformat(value, indent=1, width=88, sort_dicts=False)
+            return pprint.pformat(as_written(value), indent=1, width=88, sort_dicts=False)
 
         coll = f"db[{self.collection!r}]"
         if self.kind == "nothing":
@@ -130,6 +147,48 @@ def _guards(fb: FilterBuilder, statement: ir.Update) -> list[Filter]:
     return guards
 
 
+_MAX = sys.float_info.max
+
+
+def _finite_sum_bound(amount: float) -> float:
+    """The double ``p`` furthest from zero, on the side ``amount`` moves it away from,
+    such that ``p + amount`` (IEEE, as the server adds) is finite."""
+    sign = 1.0 if amount >= 0 else -1.0
+    low, high = 0, struct.unpack("<q", struct.pack("<d", _MAX))[0]  # bit patterns of |p|
+    while low < high:  # finiteness is monotone in |p|: the last finite pattern
+        mid = (low + high + 1) // 2
+        p = sign * struct.unpack("<d", struct.pack("<q", mid))[0]
+        if math.isfinite(p + amount):
+            low = mid
+        else:
+            high = mid - 1
+    return sign * float(struct.unpack("<d", struct.pack("<q", low))[0])
+
+
+def _overflow_filter(field: str, amount: Any) -> Filter:
+    """The documents where ``field + amount`` is not what the reference writes: a double
+    that is NaN or whose sum leaves the finite numbers; an integer whose sum leaves the
+    64-bit range (the server fails part-way on those)."""
+    if isinstance(amount, Decimal):
+        return {field: {"$type": "double", "$not": {"$gte": -_MAX, "$lte": _MAX}}}
+    bound = _finite_sum_bound(float(amount))
+    lo, hi = (-_MAX, bound) if amount >= 0 else (bound, _MAX)
+    parts: list[Filter] = [{field: {"$type": "double", "$not": {"$gte": lo, "$lte": hi}}}]
+    if isinstance(amount, int) and amount != 0:
+        limit = INT64_MAX - amount if amount > 0 else INT64_MIN - amount
+        parts.append({field: {"$type": ["int", "long"], "$gt" if amount > 0 else "$lt": limit}})
+    return or_(*parts)
+
+
+def _overflow(fb: FilterBuilder, statement: ir.Update) -> Filter | None:
+    parts = []
+    for item in statement.assignments:
+        if isinstance(item, ir.Increment):
+            assert isinstance(item.amount, ir.Literal)
+            parts.append(_overflow_filter(fb.field(item.path), item.amount.value))
+    return or_(*parts) if parts else None
+
+
 def _update_document(fb: FilterBuilder, statement: ir.Update) -> dict[str, Any]:
     sets: dict[str, Any] = {}
     incs: dict[str, Any] = {}
@@ -139,9 +198,11 @@ def _update_document(fb: FilterBuilder, statement: ir.Update) -> dict[str, Any]:
         if isinstance(item, ir.SetField):
             assert not isinstance(item.value, ir.Param)
             sets[field] = ir.python_value(item.value)
+            check_value(item, sets[field], written=True)
         elif isinstance(item, ir.Increment):
             assert isinstance(item.amount, ir.Literal)
             incs[field] = item.amount.value
+            check_value(item, incs[field], written=True)
         else:
             unsets[field] = ""
     update: dict[str, Any] = {}
@@ -158,9 +219,13 @@ def compile_mongodb_write(statement: ir.Update | ir.Delete, *, schema: Any = Non
     fb = FilterBuilder()
     match = fb.build(statement.where) if statement.where is not None else {}
     update = None
+    overflow = None
     if isinstance(statement, ir.Update):
         update = _update_document(fb, statement)
         match = and_(match, *_guards(fb, statement))
+        bad = _overflow(fb, statement)
+        if bad is not None:
+            overflow = and_(match, bad)
     limit = statement.limit
     n = limit.value if isinstance(limit, ir.Literal) else None
     assert n is None or isinstance(n, int)
@@ -168,10 +233,13 @@ def compile_mongodb_write(statement: ir.Update | ir.Delete, *, schema: Any = Non
     if n == 0:
         return MongoWritePlan("nothing", statement.collection, dict(NEVER), update)
     if n is None:
-        return MongoWritePlan(f"{verb}_many", statement.collection, match, update)  # type: ignore[arg-type]
+        return MongoWritePlan(f"{verb}_many", statement.collection, match, update,  # type: ignore[arg-type]
+                              overflow=overflow)
     if n == 1:
-        return MongoWritePlan(f"{verb}_one", statement.collection, match, update)  # type: ignore[arg-type]
-    return MongoWritePlan(f"find_then_{verb}", statement.collection, match, update, n)  # type: ignore[arg-type]
+        return MongoWritePlan(f"{verb}_one", statement.collection, match, update,  # type: ignore[arg-type]
+                              overflow=overflow)
+    return MongoWritePlan(f"find_then_{verb}", statement.collection, match, update, n,  # type: ignore[arg-type]
+                          overflow)
 
 
 WRITE_CAPABILITIES = Capabilities(
