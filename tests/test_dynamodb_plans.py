@@ -124,6 +124,9 @@ def filter_of(condition: str) -> tuple[str, dict[str, str], dict[str, Any]]:
 
 NULL_T = {"S": "NULL"}
 LIST_T = {"S": "L"}
+KIND_TEXT = ("(attribute_type(#n0, :v0) OR attribute_type(#n0, :v1) OR "
+             "attribute_type(#n0, :v2) OR attribute_type(#n0, :v3))")
+KINDS = {":v0": LIST_T, ":v1": {"S": "SS"}, ":v2": {"S": "NS"}, ":v3": {"S": "BS"}}
 
 
 @pytest.mark.parametrize(("condition", "expression", "values"), [
@@ -160,22 +163,23 @@ LIST_T = {"S": "L"}
      {":v0": NULL_T, ":v1": {"N": "1"}, ":v2": {"N": "2"}}),
     ("f not in []", "attribute_exists(#n0) AND NOT attribute_type(#n0, :v0)", {":v0": NULL_T}),
     # contains() is also a substring and set test, size() measures strings and maps
-    ("f contains 'a'", "attribute_type(#n0, :v0) AND contains(#n0, :v1)",
-     {":v0": LIST_T, ":v1": {"S": "a"}}),
-    ("not (f contains 'a')", "attribute_type(#n0, :v0) AND NOT contains(#n0, :v1)",
-     {":v0": LIST_T, ":v1": {"S": "a"}}),
+    # a list or a set (SS, NS, BS): the language's array without order
+    ("f contains 'a'", KIND_TEXT + " AND contains(#n0, :v4)",
+     {**KINDS, ":v4": {"S": "a"}}),
+    ("not (f contains 'a')", KIND_TEXT + " AND NOT contains(#n0, :v4)",
+     {**KINDS, ":v4": {"S": "a"}}),
     ("f contains any ['a', 'b']",
-     "attribute_type(#n0, :v0) AND (contains(#n0, :v1) OR contains(#n0, :v2))",
-     {":v0": LIST_T, ":v1": {"S": "a"}, ":v2": {"S": "b"}}),
+     KIND_TEXT + " AND (contains(#n0, :v4) OR contains(#n0, :v5))",
+     {**KINDS, ":v4": {"S": "a"}, ":v5": {"S": "b"}}),
     ("f contains all ['a', 'b']",
-     "attribute_type(#n0, :v0) AND contains(#n0, :v1) AND contains(#n0, :v2)",
-     {":v0": LIST_T, ":v1": {"S": "a"}, ":v2": {"S": "b"}}),
-    ("f contains all []", "attribute_type(#n0, :v0)", {":v0": LIST_T}),
-    ("not (f contains any [])", "attribute_type(#n0, :v0)", {":v0": LIST_T}),
-    ("size(f) == 2", "attribute_type(#n0, :v0) AND size(#n0) = :v1",
-     {":v0": LIST_T, ":v1": {"N": "2"}}),
-    ("not (size(f) < 2)", "attribute_type(#n0, :v0) AND size(#n0) >= :v1",
-     {":v0": LIST_T, ":v1": {"N": "2"}}),
+     KIND_TEXT + " AND contains(#n0, :v4) AND contains(#n0, :v5)",
+     {**KINDS, ":v4": {"S": "a"}, ":v5": {"S": "b"}}),
+    ("f contains all []", KIND_TEXT[1:-1], KINDS),
+    ("not (f contains any [])", KIND_TEXT[1:-1], KINDS),
+    ("size(f) == 2", KIND_TEXT + " AND size(#n0) = :v4",
+     {**KINDS, ":v4": {"N": "2"}}),
+    ("not (size(f) < 2)", KIND_TEXT + " AND size(#n0) >= :v4",
+     {**KINDS, ":v4": {"N": "2"}}),
     ("f startswith 'a'", "begins_with(#n0, :v0)", {":v0": {"S": "a"}}),
     ("not (f startswith 'a')", "attribute_type(#n0, :v0) AND NOT begins_with(#n0, :v1)",
      {":v0": {"S": "S"}, ":v1": {"S": "a"}}),

@@ -55,8 +55,9 @@ async def _rows(store: Any, plan: Any) -> list[dict[str, Any]]:
 
 
 def _native_canonical(row: Any) -> str:
-    """``canonical``, with an exact number written as the float it equals where one does
-    (``min`` of ``1.5`` and ``Decimal("1.5")`` may be either) and bytes with subtype."""
+    """``canonical``, with an exact number written as the float it equals where one does,
+    by value or by the float's shortest text (``min`` of ``0.1`` and ``Decimal("0.1")``,
+    equal numbers, may be either) and bytes with subtype."""
     from decimal import Decimal
 
     def normal(value: Any) -> Any:
@@ -64,8 +65,9 @@ def _native_canonical(row: Any) -> str:
             return {k: normal(v) for k, v in value.items()}
         if isinstance(value, list):
             return [normal(v) for v in value]
-        if isinstance(value, Decimal) and float(value) == value:
-            return float(value)
+        if isinstance(value, Decimal) and value.is_finite() and (
+                float(value) == value or Decimal(repr(float(value))) == value):
+            return float(value)  # a float counts as its shortest text (docs/decisions.md)
         if isinstance(value, bytes):
             return f"bytes:{getattr(value, 'subtype', 0)}:{value.hex()}"
         return value

@@ -302,7 +302,8 @@ def paths_of(expr: Expr) -> Iterable[Path]:
 # --- conditions → expressions, by polarity ------------------------------------------------
 
 
-_TYPES = {name: ir.Literal(name, "string") for name in ("NULL", "L", "S", "N")}
+_TYPES = {name: ir.Literal(name, "string")
+          for name in ("NULL", "L", "S", "N", "SS", "NS", "BS")}
 
 
 def _type(name: str) -> ir.Literal:
@@ -528,15 +529,26 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         # contains() and size() also work on strings, sets and maps: arrays only
         if (type(inner) is Const and not inner.value) or self.key_type(p):
             return NEVER  # (a key is never a list)
-        return and_(self.has_type(p, "L"), inner)
+        return and_(self.list_or_set(p), inner)
+
+    @staticmethod
+    def list_or_set(p: Path) -> Expr:
+        """The attribute is a list or a set (SS, NS, BS: an array without order, as the
+        language has it; ``contains`` and ``size`` work on both, and a set's
+        ``contains`` of a value of another type is false). One shared node per path, so
+        that the dedup of a long conjunction finds repeats by identity."""
+        found = _KINDS_OF.get(p)
+        if found is None:
+            found = _KINDS_OF.put(p, or_(*(Function("attribute_type", p, _TYPES[t])
+                                          for t in _LIST_OR_SET)))
+        return found
 
     def contains(self, p: Path, values: tuple[Lit, ...], truth: bool, mode: str) -> Expr:
         """``contains`` (one value), ``contains any`` or ``contains all``, true or false."""
         if len(values) == 1 and not self.key_type(p):
             # what the general case gives for one value, without its folding machinery
             test: Expr = Function("contains", p, values[0])
-            return And((Function("attribute_type", p, _TYPES["L"]),
-                        test if truth else Not(test)))
+            return And((self.list_or_set(p), test if truth else Not(test)))
         tests = [Function("contains", p, v) for v in values]
         if (mode == "any" and truth) or (mode == "all" and not truth):
             test = or_(*(t if truth else not_(t) for t in tests))
@@ -623,7 +635,7 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
             return NEVER  # a key is never a list
         # contains() of one value, as self.contains gives it
         test: Expr = Function("contains", p, value)  # type: ignore[arg-type]
-        return And((Function("attribute_type", p, _TYPES["L"]), test if truth else Not(test)))
+        return And((self.list_or_set(p), test if truth else Not(test)))
 
     def visit_ContainsAny(self, cond: ir.ContainsAny, truth: bool) -> Expr:
         p = self.attribute(cond.path)
@@ -684,6 +696,8 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
 
 
 _NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
+_LIST_OR_SET = ("L", "SS", "NS", "BS")
+_KINDS_OF: Memo[Any, Expr] = Memo(4096, "dynamodb list-or-set guards")
 
 # --- rendering -------------------------------------------------------------------------
 
@@ -957,7 +971,8 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         if type(value) is not ir.Literal or type(value.value) is not str:
             storable(value)
         w = self
-        return True, [f"attribute_type({p}, {w.value(_LIST)})",
+        kinds = " OR ".join(f"attribute_type({p}, {w.value(_TYPES[t])})" for t in _LIST_OR_SET)
+        return True, [f"({kinds})",
                       f"contains({p}, {w.value(value)})" if truth
                       else f"NOT contains({p}, {w.value(value)})"]
 
