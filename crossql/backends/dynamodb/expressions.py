@@ -697,6 +697,7 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
 
 _NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
 _LIST_OR_SET = ("L", "SS", "NS", "BS")
+_TYPE_VALUES = {t: {"S": t} for t in _LIST_OR_SET}
 _KINDS_OF: Memo[Any, Expr] = Memo(4096, "dynamodb list-or-set guards")
 
 # --- rendering -------------------------------------------------------------------------
@@ -961,6 +962,22 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         return True, [f"attribute_type({p}, {w.value(_STRING)})",
                       f"NOT begins_with({p}, {w.value(prefix)})"]
 
+    def list_or_set_text(self, p: str) -> str:
+        """``ConditionBuilder.list_or_set``'s text: the four type names are placed as
+        ``value`` would place them (one call instead of four: ``contains`` is common)."""
+        value_of, values = self._value_of, self.values
+        names = []
+        for t in _LIST_OR_SET:
+            placeholder = value_of.get(t)
+            if placeholder is None:
+                n = len(values)
+                placeholder = value_of[t] = _VALUES[n] if n < _SHARED else f":v{n}"
+                values[placeholder] = _TYPE_VALUES[t]
+            names.append(placeholder)
+        a, b, c, d = names
+        return (f"(attribute_type({p}, {a}) OR attribute_type({p}, {b}) OR "
+                f"attribute_type({p}, {c}) OR attribute_type({p}, {d}))")
+
     def visit_Contains(self, cond: ir.Contains, truth: bool) -> Text:
         p = self.attribute(cond.path)
         if p is None:
@@ -971,8 +988,7 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         if type(value) is not ir.Literal or type(value.value) is not str:
             storable(value)
         w = self
-        kinds = " OR ".join(f"attribute_type({p}, {w.value(_TYPES[t])})" for t in _LIST_OR_SET)
-        return True, [f"({kinds})",
+        return True, [self.list_or_set_text(p),
                       f"contains({p}, {w.value(value)})" if truth
                       else f"NOT contains({p}, {w.value(value)})"]
 
