@@ -450,9 +450,6 @@ class DynamoView(DynamoStoreBase):
         async for row in self._rows(plan, self._where(self._prepared(text), params or {})):
             yield row
 
-    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
-        return [row async for row in self._stream(text, params)]
-
     async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
