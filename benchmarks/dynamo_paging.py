@@ -27,6 +27,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.runtime import dynamodb_store
 from benchmarks.suite import Row, Settings
 
 COLLECTION = "bench_paging"
@@ -94,13 +95,7 @@ async def _measure(store: Any, text: str) -> tuple[Tally, Tally]:
 
 
 async def _rows() -> list[Row]:
-    import crossql
-
-    env = os.environ
-    store: Any = crossql.connect({"driver": "dynamodb", "dynamodb": {
-        "endpoint_url": env["DYNAMODB_ENDPOINT"],
-        "region": env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "access_key": env["AWS_ACCESS_KEY_ID"], "secret_key": env["AWS_SECRET_ACCESS_KEY"]}})
+    store: Any = dynamodb_store()
     rows: list[Row] = []
     async with store:
         await store.drop_collection(COLLECTION)

@@ -17,6 +17,7 @@ import os
 import sys
 from typing import Any
 
+from benchmarks.runtime import dynamodb_store
 from benchmarks.suite import Row, Settings
 
 COLLECTION = "bench_pages"
@@ -74,13 +75,7 @@ async def _walk(store: Any, text: str) -> tuple[int, int, int, set[str]]:
 
 
 async def _rows() -> list[Row]:
-    import crossql
-
-    env = os.environ
-    store: Any = crossql.connect({"driver": "dynamodb", "dynamodb": {
-        "endpoint_url": env["DYNAMODB_ENDPOINT"],
-        "region": env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "access_key": env["AWS_ACCESS_KEY_ID"], "secret_key": env["AWS_SECRET_ACCESS_KEY"]}})
+    store: Any = dynamodb_store()
     rows: list[Row] = []
     async with store:
         await store.drop_collection(COLLECTION)

@@ -106,15 +106,21 @@ async def _mongodb_cases() -> AsyncIterator[list[Case]]:
             await coll.drop()
 
 
-@asynccontextmanager
-async def _dynamodb_cases() -> AsyncIterator[list[Case]]:
+def dynamodb_store() -> Any:
+    """A CrossQL store on the DynamoDB Local of the environment (``DYNAMODB_ENDPOINT``,
+    ``AWS_*``), for the runtime rows."""
     import crossql
 
     env = os.environ
-    store: Any = crossql.connect({"driver": "dynamodb", "dynamodb": {
+    return crossql.connect({"driver": "dynamodb", "dynamodb": {
         "endpoint_url": env["DYNAMODB_ENDPOINT"],
         "region": env.get("AWS_DEFAULT_REGION", "us-east-1"),
         "access_key": env["AWS_ACCESS_KEY_ID"], "secret_key": env["AWS_SECRET_ACCESS_KEY"]}})
+
+
+@asynccontextmanager
+async def _dynamodb_cases() -> AsyncIterator[list[Case]]:
+    store: Any = dynamodb_store()
     async with store:
         from boto3.dynamodb.types import TypeDeserializer
 
