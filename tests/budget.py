@@ -22,3 +22,16 @@ def examples(ci_count: int, *, at_least: int = 10) -> int:
     draws ``ci_count`` on CI; never fewer than ``at_least`` (a test whose summary
     needs a rare outcome to show up says how many draws that takes)."""
     return max(min(ci_count, at_least), round(ci_count * PROFILES[PROFILE]))
+
+
+def skip_unless_ran(ran: bool, what: str) -> None:
+    """For a summary test that reads what a property test before it counted: skip when
+    that test was deselected (``-k``, ``-m``), but fail under CI, where the whole suite
+    runs and a summary with nothing to read means the property test did not run."""
+    import pytest
+
+    if ran:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} did not run (CI runs the whole suite)")
+    pytest.skip(f"{what} did not run in this session")

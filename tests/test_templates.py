@@ -25,7 +25,7 @@ from crossql.compiler.templates import (
 )
 from crossql.errors import QueryError
 from crossql.runtime.prepared import PreparedQuery
-from tests.budget import examples
+from tests.budget import examples, skip_unless_ran
 from tests.strategies import any_query
 
 DYNAMO_SCHEMA: dict[str, Any] = {
@@ -155,8 +155,7 @@ TRUSTED: dict[str, int] = {}
 def test_generated_runs_filled_templates(profile: str) -> None:
     """The property above is not vacuous: on every backend, some generated queries got
     templates that were checked and then trusted (the later bindings were filled)."""
-    if profile not in TRUSTED:
-        pytest.skip("the property test above was deselected")
+    skip_unless_ran(profile in TRUSTED, "the property test above")
     if profile == "memory":  # its plan is the bound query: nothing to fill
         assert TRUSTED[profile] == 0, TRUSTED
         return

@@ -37,7 +37,7 @@ import crossql
 from crossql import ir
 from tests.backends.conftest import canonical
 from tests.backends.differential import STATS
-from tests.budget import examples
+from tests.budget import examples, skip_unless_ran
 from tests.strategies import (
     DEFAULT_SCHEMA,
     ID_DOMAIN,
@@ -158,8 +158,8 @@ def test_the_differential_exercises_every_access_path(dynamo_store: Any) -> None
     keyed one reached the table and both indexes."""
     generated, keyed = STATS.get("dynamodb (generated)"), STATS.get("dynamodb (keyed)")
     unordered = STATS.get("dynamodb (unordered)")
-    if generated is None or keyed is None or unordered is None:
-        pytest.skip("the differential test did not run in this session")
+    skip_unless_ran(None not in (generated, keyed, unordered), "the differential test")
+    assert generated is not None and keyed is not None and unordered is not None
     assert generated["Scan"] > 0 and generated["refused"] > 0
     assert unordered["Scan"] > generated["Scan"]
     assert keyed["Query"] > 0 and keyed["Query on by_g"] > 0 and keyed["Query on by_g_id"] > 0
