@@ -13,7 +13,8 @@
 
     RuntimeError
     └── BackendError               a driver or server failed while running a plan
-        └── TransactionConflict    a transaction lost to a concurrent one (retry it)
+        ├── TransactionConflict    a transaction lost to a concurrent one (retry it)
+        └── ClientSideLimitError   more rows than client_side.max_rows to complete
 
 Errors are data (code, message, span, label, hint) rendered separately into a
 frame that shows the offending line with a caret underline.
@@ -239,6 +240,22 @@ class TransactionConflict(BackendError):
     """A transaction lost to a concurrent change and was rolled back: nothing of it was
     written. ``Store.run_transaction`` runs the body again (bounded); ``async with
     store.transaction()`` raises this for the caller to decide."""
+
+
+class ClientSideLimitError(BackendError):
+    """A query completed client-side (the ``client_side`` option) read more rows than
+    ``client_side.max_rows``: the call fails rather than answer from part of the rows."""
+
+    def __init__(self, backend: str, max_rows: int, steps: str) -> None:
+        self.max_rows = max_rows
+        self.steps = steps
+        super().__init__(backend, f"more than {max_rows} rows to complete client-side "
+                         f"({steps}): the limit is the `client_side.max_rows` option of "
+                         f"the {backend} backend; raise it, or narrow the query's `where` "
+                         "so fewer rows are read")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.backend, self.max_rows, self.steps))
 
 
 class ConfigError(ValueError):

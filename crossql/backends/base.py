@@ -179,6 +179,9 @@ class BackendSpec:
     """Its configuration block and store; None: it cannot be configured as a driver."""
     docs: str | None = None
     """Its page, relative to ``docs/`` (the support matrix links it)."""
+    completion: Any = None
+    """What its ``client_side`` option completes (``crossql.backends.completion.Completion``:
+    the refusals it lifts); None: it takes no such option."""
 
 
 LIMIT_CONSTRUCTS: tuple[str, ...] = (

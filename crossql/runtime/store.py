@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
@@ -24,6 +25,7 @@ from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
+    from crossql.backends.completion import ClientSidePlan
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.compiler.paging import WalkKey
     from crossql.runtime.paging import Page, PagePlan, PageRequest
@@ -37,6 +39,14 @@ T = TypeVar("T")
 # `fromage == 1` and `from_date < :d` are conditions on fields that merely begin with
 # "from". A comment must end at its newline, which keeps the match linear.
 _STARTS_WITH_FROM = re.compile(r"(?:\s|--[^\n]*\n)*from(?![A-Za-z0-9_])", re.IGNORECASE)
+
+
+CONFIGURED: Any = object()
+"""``client_side`` not given to a call: the store's own (from its configuration)."""
+
+_CLIENT_SIDE_CACHES: Memo[tuple[PlanCache, Any], PlanCache] = Memo(
+    64, "plan caches of per-call client_side options")
+"""Per (store's plan cache, options with a call's ``client_side``): its plan cache."""
 
 
 class Store(abc.ABC):
@@ -117,24 +127,51 @@ class Store(abc.ABC):
         return BoundQuery(self, self._cache.get(text, self.driver, schema=self._schema,
                                                 options=self._options))
 
-    def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None) -> Plan:
-        """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
+    def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None, *,
+             client_side: Any = CONFIGURED) -> Plan:
+        """The plan ``fetch(text, **params)`` would run (through the plan cache).
+
+        ``client_side``: this call's client-side completion, over the configuration's
+        (``{"max_rows": N}``, a ``ClientSide``, or None for none; docs/configuration.md,
+        "Client-side completion"); a backend without the option ignores it."""
         if not isinstance(text, str):  # a builder; text, the hot path, pays one check
             text, params = as_text(text, params)
+        if client_side is not CONFIGURED:
+            return self._client_side_plan(text, params, client_side)
         return self._cache.plan(text, self.driver, params, schema=self._schema,
                                 options=self._options)
 
-    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
-        """All rows of a query (text or a ``crossql.query(...)`` builder), as plain dicts."""
-        return [row async for row in self.stream(text, **params)]
+    async def fetch(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> list[Document]:
+        """All rows of a query (text or a ``crossql.query(...)`` builder), as plain dicts
+        (``client_side``: as for ``plan``)."""
+        return [row async for row in self.stream(text, client_side=client_side, **params)]
 
-    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
-        """The rows of a query, one at a time, as the backend delivers them."""
-        return self.run_plan(self.plan(text, params))
+    def stream(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+               **params: Any) -> AsyncIterator[Document]:
+        """The rows of a query, one at a time, as the backend delivers them
+        (``client_side``: as for ``plan``)."""
+        return self.run_plan(self.plan(text, params, client_side=client_side))
 
-    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
-        """How many rows the query returns."""
-        return await self.count_plan(self.plan(text, params))
+    async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> int:
+        """How many rows the query returns (``client_side``: as for ``plan``)."""
+        return await self.count_plan(self.plan(text, params, client_side=client_side))
+
+    def _client_side_plan(self, text: str, params: Mapping[str, Any] | None,
+                          client_side: Any) -> Plan:
+        """The plan of ``text`` under the store's options with ``client_side`` in place of
+        theirs, from a plan cache of its own (one per such options, beside this store's)."""
+        from crossql.backends.completion import with_client_side
+
+        options = with_client_side(self._options, client_side)
+        if options is self._options:
+            cache = self._cache
+        else:
+            key = (self._cache, options)  # (a store that forgets its plans gets new caches)
+            cache = _CLIENT_SIDE_CACHES.get(key) or _CLIENT_SIDE_CACHES.put(
+                key, PlanCache(self._cache.maxsize))
+        return cache.plan(text, self.driver, params, schema=self._schema, options=options)
 
     def watch(self, text: str | QueryBuilder, /, *, initial: bool = False,
               resume_after: Any = None, buffer: int = 1000, **params: Any) -> Watch:
@@ -265,6 +302,22 @@ class Store(abc.ABC):
         view._schema = self._schema
         view._options = self._options
         view._group = self._group
+
+    # -- client-side completion (crossql/backends/completion.py) --------------------------
+    def run_completed(self, plan: ClientSidePlan) -> AsyncIterator[Document]:
+        """The rows of a plan completed client-side: the rows of its native part (through
+        ``run_plan``), completed by the engine (``crossql.runtime.completion``)."""
+        from crossql.runtime.completion import complete_rows
+
+        return complete_rows(plan.completion, self.run_plan(plan.native),
+                             max_rows=plan.max_rows, backend=self.driver)
+
+    async def count_completed(self, plan: ClientSidePlan) -> int:
+        """How many rows ``run_completed`` gives."""
+        from crossql.runtime.completion import complete
+
+        return len(await complete(plan.completion, self.run_plan(plan.native),
+                                  max_rows=plan.max_rows, backend=self.driver))
 
     # -- primitives each backend implements ----------------------------------------
     @abc.abstractmethod

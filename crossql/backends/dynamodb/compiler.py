@@ -47,6 +47,7 @@ from typing import Any
 from crossql import ir, visitor
 from crossql._memo import Memo
 from crossql.backends.base import Capabilities, refuse
+from crossql.backends.completion import ClientSidePlan, Completion, complete_client_side
 from crossql.backends.dynamodb.expressions import (
     Between,
     Comparison,
@@ -920,22 +921,42 @@ def _without_overlaps(projection: list[Path]) -> list[Path]:
             if first[p] == i and not any(p[:n] in first for n in range(1, len(p)))]
 
 
-def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> DynamoPlan:
+def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
+                     ) -> DynamoPlan | ClientSidePlan:
     """Compile a bound query into a DynamoDB plan.
 
     ``schema`` maps collection names to key schemas (``TableSchema`` or plain
     dicts); a collection without one is assumed to be keyed by ``pk_field`` alone, a
     string (``S``) partition key, as ``create_collection`` makes it, and its plan says
     so (``DynamoPlan.assumptions``). ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
-    ``pk_field``, ``table_prefix``).
+    ``pk_field``, ``table_prefix``, ``client_side``). With ``client_side``, a query refused
+    only for what DynamoDB cannot order, group or aggregate is a ``ClientSidePlan``.
     """
     if options is None and schema is None:  # the defaults, validated once
         return QueryCompiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
+    assumed = table is None
     if table is None:
-        return QueryCompiler(query, default_table(opts.pk_field), opts, assumed=True).run()
-    return QueryCompiler(query, table, opts).run()
+        table = default_table(opts.pk_field)
+    try:
+        return QueryCompiler(query, table, opts, assumed).run()
+    except CapabilityError as err:
+        if opts.client_side is None:
+            raise
+        return complete_client_side(
+            err, query, lambda q: QueryCompiler(q, table, opts, assumed).run(),
+            opts.client_side, COMPLETION)
+
+
+COMPLETION = Completion(
+    lifts=frozenset({"capability.dynamodb.group-by", "capability.dynamodb.aggregate",
+                     "capability.dynamodb.order-by"}),
+    riders=frozenset({"capability.dynamodb.offset"}),
+    constructs=("group by", "count(p)", "sum", "avg", "min", "max", "order by"),
+    rider_constructs=("offset",))
+"""What ``client_side`` completes: ``group by``, the aggregates but ``count()``, and an
+order no sort key gives; an ``offset`` too, with one of them (alone it stays refused)."""
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

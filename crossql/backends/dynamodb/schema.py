@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crossql._memo import Memo
+from crossql.backends.completion import ClientSide
 from crossql.errors import ConfigError
 
 KeyType = Literal["S", "N", "B"]
@@ -159,6 +160,10 @@ class DynamoOptions(_Model):
     """The attribute CrossQL's ``_id`` stands for (the default partition key)."""
     table_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
     """Prepended to a collection's name to give its table's name."""
+    client_side: ClientSide | None = None
+    """``{max_rows: N}``: what DynamoDB cannot order, group or aggregate is completed
+    client-side over at most N rows read (docs/configuration.md, "Client-side
+    completion"); None: refused."""
 
 
 def _problems(err: ValidationError, prefix: str) -> list[tuple[str, str]]:

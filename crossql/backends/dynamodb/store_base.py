@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan
+from crossql.backends.completion import ClientSidePlan
 from crossql.backends.dynamodb.compiler import compile_dynamodb
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import (
@@ -62,7 +63,14 @@ from crossql.errors import BackendError, ConfigError, QueryError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
+from crossql.runtime.store import (
+    CONFIGURED,
+    BoundQuery,
+    Document,
+    Store,
+    as_text,
+    with_id_first,
+)
 from crossql.semantics.reference import MISSING, get_path
 from crossql.semantics.writes import WriteResult, strict_equal, updated
 
@@ -247,7 +255,7 @@ class DynamoStoreBase(Store):
             config = DynamoConfig()
         self._config = config
         defaults = {"allow_scan": config.allow_scan, "pk_field": config.pk_field,
-                    "table_prefix": config.table_prefix}
+                    "table_prefix": config.table_prefix, "client_side": config.client_side}
         if isinstance(options, DynamoOptions):
             opts = options
         else:
@@ -390,23 +398,26 @@ class DynamoStoreBase(Store):
         looks the table up first (and re-plans if its schema was not known yet)."""
         return _DynamoBoundQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
-        return self._stream(text, params)
+    def stream(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+               **params: Any) -> AsyncIterator[Document]:
+        return self._stream(text, params, client_side)
 
-    async def _stream(self, text: str | QueryBuilder,
-                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+    async def _stream(self, text: str | QueryBuilder, params: Mapping[str, Any] | None,
+                      client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        async for row in self.run_plan(self.plan(text, params)):
+        async for row in self.run_plan(self.plan(text, params, client_side=client_side)):
             yield row
 
-    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
-        return [row async for row in self._stream(text, params)]
+    async def fetch(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> list[Document]:
+        return [row async for row in self._stream(text, params, client_side)]
 
-    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> int:
         text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        return await self.count_plan(self.plan(text, given))
+        return await self.count_plan(self.plan(text, given, client_side=client_side))
 
     # -- plans ----------------------------------------------------------------------------
     def _plan(self, plan: Plan) -> DynamoPlan:
@@ -475,6 +486,10 @@ class DynamoStoreBase(Store):
         return row
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        if type(plan) is ClientSidePlan:
+            async for row in self.run_completed(plan):
+                yield row
+            return
         dplan = self._plan(plan)
         if dplan.count_names is not None:
             if dplan.limit != 0:
@@ -485,6 +500,8 @@ class DynamoStoreBase(Store):
             yield self._row(dplan, doc)
 
     async def count_plan(self, plan: Plan) -> int:
+        if type(plan) is ClientSidePlan:
+            return await self.count_completed(plan)
         dplan = self._plan(plan)
         if dplan.limit == 0:
             return 0
@@ -823,6 +840,7 @@ class DynamoStoreBase(Store):
             return 0
         plan = compile_dynamodb(ir.Query(collection, where=query.where, source=query.source),
                                 schema=self._tables, options=self.options)
+        assert isinstance(plan, DynamoPlan)  # a `where` alone: nothing client-side
         requests = []
         async for item in self._raw_items(plan):
             key = {k: item[k] for k in schema.key_attributes}

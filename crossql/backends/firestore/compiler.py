@@ -30,6 +30,7 @@ from typing import Any
 from crossql import ir, visitor
 from crossql._memo import Memo
 from crossql.backends.base import Capabilities, refuse
+from crossql.backends.completion import ClientSidePlan, Completion, complete_client_side
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
@@ -980,9 +981,29 @@ def _count(value: ir.Literal | ir.Param | None) -> int | None:
 
 def compile_firestore(query: ir.Query, *, schema: Any = None,
                       options: FirestoreOptions | Mapping[str, Any] | None = None
-                      ) -> FirestorePlan:
+                      ) -> FirestorePlan | ClientSidePlan:
     """Compile a bound query into a Firestore plan under ``options`` (default profile:
     no ``!=``, no OR). ``schema`` may declare fields present in every document:
-    ``{"users": {"required": ["age"]}}``."""
-    return _Compiler(query, schema, options if type(options) is FirestoreOptions
-                     else coerce_options(options)).run()
+    ``{"users": {"required": ["age"]}}``. With ``options.client_side``, a query refused
+    only for what Firestore cannot order, group or aggregate is a ``ClientSidePlan``."""
+    opts = options if type(options) is FirestoreOptions else coerce_options(options)
+    try:
+        return _Compiler(query, schema, opts).run()
+    except CapabilityError as err:
+        if opts.client_side is None:
+            raise
+        return complete_client_side(err, query, lambda q: _Compiler(q, schema, opts).run(),
+                                    opts.client_side, COMPLETION)
+
+
+COMPLETION = Completion(
+    lifts=frozenset(f"capability.firestore.{rule}" for rule in (
+        "group-by", "aggregate", "count-field", "aggregate-missing-field",
+        "order-missing-field", "descending-id", "order-after-inequality")),
+    riders=frozenset({"capability.firestore.offset-range", "capability.firestore.limit-range"}),
+    constructs=("group by", "count(p)", "sum", "avg", "min", "max", "order by"),
+    rider_constructs=("limit", "offset"))
+"""What ``client_side`` completes: ``group by``, the aggregates Firestore has not (or
+not over documents that may miss the field), and the orders it cannot give (a field
+that may be missing, the document id first descending or before an inequality field);
+a ``limit``/``offset`` past Firestore's range too, with one of them."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from crossql.backends.completion import ClientSide
+
 
 class FirestoreOptions(BaseModel):
     """Opt-in Firestore operators (both off by default).
@@ -24,6 +26,12 @@ class FirestoreOptions(BaseModel):
 
     native_or: bool = False
     """Emit ``Or`` composite filters (at most 30 disjunctions in normal form)."""
+
+    client_side: ClientSide | None = None
+    """``{max_rows: N}``: what Firestore cannot order, group or aggregate is completed
+    client-side over at most N rows read (docs/configuration.md, "Client-side
+    completion"); None: refused. Not part of the profile; a configuration gives it in
+    the ``firestore:`` block itself (its ``client_side``)."""
 
     @property
     def profile(self) -> str:

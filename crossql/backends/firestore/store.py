@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
+from crossql.backends.completion import ClientSidePlan
 from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
@@ -224,7 +225,7 @@ class FirestoreStore(Store):
                  options: FirestoreOptions | None = None, schema: Any = None,
                  plan_cache_size: int | None = None) -> None:
         opts = options if options is not None else (
-            config.options if config is not None else FirestoreOptions())
+            config.compile_options if config is not None else FirestoreOptions())
         size = plan_cache_size if plan_cache_size is not None else (
             config.plan_cache_size if config is not None else 256)
         super().__init__(plan_cache_size=size, schema=schema, options=opts)
@@ -331,6 +332,10 @@ class FirestoreStore(Store):
         return plan
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        if type(plan) is ClientSidePlan:
+            async for row in self.run_completed(plan):
+                yield row
+            return
         fplan = self._plan(plan)
         if fplan.static_rows is not None:
             for row in fplan.static_rows:
@@ -466,6 +471,8 @@ class FirestoreStore(Store):
         return row
 
     async def count_plan(self, plan: Plan) -> int:
+        if type(plan) is ClientSidePlan:
+            return await self.count_completed(plan)
         fplan = self._plan(plan)
         if fplan.static_rows is not None:
             return len(fplan.static_rows)
@@ -659,6 +666,7 @@ class FirestoreStore(Store):
             ir.Query(collection, where=query.where, select=(
                 ir.SelectItem(ir.Path(("_id",))),), source=query.source),
             schema=self._schema, options=self.options)
+        assert isinstance(plan, FirestorePlan)  # a `where` alone: nothing client-side
         if self._tx is not None:
             return await self._tx.delete_where(self, collection, plan, query)
         ids = [row["_id"] async for row in self.run_plan(plan)]

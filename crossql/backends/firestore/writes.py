@@ -264,6 +264,7 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
     read = compile_firestore(ir.Query(statement.collection, statement.where, limit=limit,
                                       span=statement.span, source=statement.source),
                              schema=schema, options=options)
+    assert isinstance(read, FirestorePlan)  # a `where` and a limit: nothing client-side
 
     def fail(node: Any, message: str, hint: str) -> Exception:
         return refuse(BACKEND, "update", node, message, hint=hint, source=statement.source,
