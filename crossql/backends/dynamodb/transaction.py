@@ -46,8 +46,9 @@ from crossql.backends.dynamodb.store_base import (
 )
 from crossql.backends.dynamodb.values import AttributeValue, item_to_python
 from crossql.backends.dynamodb.writes import DynamoWritePlan
-from crossql.compiler.checks import bind
+from crossql.compiler.checks import bind, check_query
 from crossql.errors import BackendError, TransactionConflict
+from crossql.grammar import parse_query
 from crossql.runtime.completion import complete_rows
 from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.runtime.store import CONFIGURED, BoundQuery, Document, Store, as_text
@@ -449,11 +450,15 @@ class DynamoView(DynamoStoreBase):
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         plan = self.plan(text, params, client_side=client_side)
-        native = self._plan(plan.native if type(plan) is ClientSidePlan else plan)
-        rows = self._rows(native, self._where(self._prepared(text), params or {}))
         if type(plan) is ClientSidePlan:
-            rows = complete_rows(plan.completion, rows, max_rows=plan.max_rows,
-                                 backend=self.driver)
+            # (its where bound here: the store's prepared query may be refused without
+            # this call's client_side)
+            where = bind(check_query(parse_query(text)), params or {}).where \
+                if self.writes else None
+            rows = complete_rows(plan.completion, self._rows(self._plan(plan.native), where),
+                                 max_rows=plan.max_rows, backend=self.driver)
+        else:
+            rows = self._rows(self._plan(plan), self._where(self._prepared(text), params or {}))
         async for row in rows:
             yield row
 
