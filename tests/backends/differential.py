@@ -107,3 +107,48 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
             f"got:  {got}\nwant: {want}\ndocs: {docs}"
         )
         stats["compared"] += 1
+
+
+def compare_client_side(runner: asyncio.Runner, store: Any, name: str,
+                        docs: list[dict[str, Any]], queries: list[ir.Query],
+                        plan_of: Any, *, expected: Any = None) -> None:
+    """Check every query against the reference with client-side completion on (issue
+    #19): ``plan_of(text)`` compiles with the option. A refusal the backend's option
+    lifts is a failure (the option is on); a client-side plan must give the reference
+    rows (in order: the generated orders are total) and count, as a native one must.
+    The data is loaded already (the caller's); ``expected(plan, rows)``: the reference
+    rows as the server gives them for a native plan (its quirks), if it has any."""
+    from crossql.backends import get_backend
+    from crossql.backends.completion import ClientSidePlan
+
+    completion = get_backend(store.driver).completion
+    stats = STATS.setdefault(name, Counter())
+    for query in queries:
+        text = crossql.format(query)
+        want = crossql.evaluate(query, docs)
+        try:
+            plan = plan_of(text)
+        except CapabilityError as err:
+            assert err.code not in completion.lifts, (
+                f"{name}: refused with client_side on, for what it completes\n"
+                f"query: {text}\n{err.render()}")
+            stats["refused"] += 1
+            stats[f"refused:{err.code.rsplit('.', 1)[-1]}"] += 1
+            continue
+        got = runner.run(_rows(store, plan))
+        rows = want if expected is None or type(plan) is ClientSidePlan else expected(plan, want)
+        if query.order_by:
+            same = [canonical(r) for r in got] == [canonical(r) for r in rows]
+        else:
+            same = sorted(map(canonical, got)) == sorted(map(canonical, rows))
+        assert same, (
+            f"{name} disagrees with the reference\nquery: {text}\nplan: {plan.explain()}\n"
+            f"got:  {got}\nwant: {want}\ndocs: {docs}")
+        count = runner.run(store.count_plan(plan))
+        assert count == len(want), f"{name} count {count} != {len(want)} for {text}"
+        stats["compared"] += 1
+        if type(plan) is ClientSidePlan:
+            stats["client-side"] += 1
+            stats[f"client-side on {plan.native.summary().split(' ', 1)[0]}"] += 1
+        else:
+            stats["native"] += 1
