@@ -12,7 +12,7 @@ from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
 from crossql.grammar import parse_query, parse_statement
 from crossql.grammar.formatter import format_statement
-from crossql.semantics import reference
+from crossql.semantics import compiled, reference
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -83,7 +83,7 @@ def evaluate(
     bound = bind(check_query(_query(query)), params)
     docs = documents if isinstance(documents, list | tuple) else list(documents)
     try:
-        return reference.run(bound, docs)
+        return compiled.run(bound, docs)
     except RecursionError:
         # found only on failure: measuring every document first would slow every call
         limit = reference.MAX_DOCUMENT_DEPTH

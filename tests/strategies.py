@@ -1164,3 +1164,82 @@ def native_queries(draw: st.DrawFn) -> ir.Query:
         order = (ir.OrderKey(ir.Path((name,)), draw(st.booleans())),
                  ir.OrderKey(ir.Path(("_id",))))
     return ir.Query("docs", where, order_by=order)
+
+
+# --- values whose equality and order cross kinds (issue 19: the compiled evaluator) ------
+# Equal across kinds (1 == 1.0 == Decimal(1), 0.1 == Decimal("0.1")), never equal across
+# kinds (True is not 1), NaNs of both kinds, instants naive and aware, and numbers past
+# 2**53 (where a float's shortest text is not its exact value): the values that tell a
+# hashed `in` or a heap from the reference's element-by-element equality and stable sort.
+
+def _crossing_values() -> tuple[Any, ...]:
+    from datetime import UTC, datetime, timedelta, timezone
+    from decimal import Decimal
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    exact_tenth = Decimal(0.1)  # noqa: RUF032 - the float's exact value, not 0.1
+    return (0, 1, 1.0, Decimal(1), Decimal("1.0"), True, False, 0.1, Decimal("0.1"),
+            exact_tenth, 2.5, Decimal("2.5"), -3, float("nan"), Decimal("NaN"),
+            float("inf"), 2**53 + 1, float(2**53), 1e23, 10**23, Decimal("1e23"),
+            "1", "a", "", None, [1], [1.0], {"k": 1}, b"a",
+            t0, t0.replace(tzinfo=None), t0.astimezone(timezone(timedelta(hours=2))),
+            t0 + timedelta(microseconds=1))
+
+
+def _crossing_literals() -> tuple[Any, ...]:
+    """The crossing values a literal can hold (not a map, not a naive instant)."""
+    out = []
+    for value in _crossing_values():
+        try:
+            ir.literal_of(value)
+        except TypeError:
+            continue
+        out.append(value)
+    return tuple(out)
+
+
+CROSSING_FIELDS: tuple[str, ...] = ("v", "w")
+"""The fields of ``crossing_documents`` (any of ``_crossing_values``, null or missing)."""
+
+
+@st.composite
+def crossing_documents(draw: st.DrawFn, n: int = 12) -> list[dict[str, Any]]:
+    """Documents whose fields ``v``, ``w`` hold values that cross kinds; string ids."""
+    values = st.one_of(st.just(MISSING), st.sampled_from(_crossing_values()))
+    size = draw(st.integers(0, min(n, MAX_DOCS)))
+    docs = []
+    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for name in CROSSING_FIELDS:
+            value = draw(values)
+            if value is not MISSING:
+                doc[name] = value
+        docs.append(doc)
+    return docs
+
+
+@st.composite
+def crossing_queries(draw: st.DrawFn) -> ir.Query:
+    """Plain queries over ``crossing_documents``: ``in``/``not in`` lists, comparisons
+    and ``between`` with crossing values under not/and/or, maybe ordered (by one or
+    both fields, any directions, sometimes ``_id`` last) with a limit and offset."""
+    values = st.sampled_from(_crossing_literals())
+    path = st.sampled_from(CROSSING_FIELDS).map(lambda n: ir.Path((n,)))
+    lists = st.lists(values, max_size=6).map(ir.literal_of)
+    leaves = st.one_of(
+        st.builds(ir.In, path, lists, st.booleans()),
+        st.builds(ir.Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), path,
+                  values.map(ir.literal_of)),
+        st.builds(ir.Between, path, values.map(ir.literal_of), values.map(ir.literal_of)),
+        st.builds(ir.Exists, path),
+    )
+    where = draw(st.one_of(st.none(), _boolean_structure(leaves, 4)))
+    order = [ir.OrderKey(ir.Path((name,)), draw(st.booleans()))
+             for name in draw(st.lists(st.sampled_from(CROSSING_FIELDS), max_size=2,
+                                       unique=True))]
+    if order and draw(st.booleans()):
+        order.append(ir.OrderKey(ir.Path(("_id",)), draw(st.booleans())))
+    limit = draw(st.one_of(st.none(), st.integers(0, 5)))
+    offset = draw(st.one_of(st.none(), st.none(), st.integers(0, 3)))
+    return ir.Query("docs", where, order_by=tuple(order), limit=_literal_or_none(limit),
+                    offset=_literal_or_none(offset))
