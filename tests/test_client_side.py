@@ -292,3 +292,12 @@ def test_with_client_side_leaves_options_without_it_alone() -> None:
     opts = DynamoOptions(client_side=ClientSide(max_rows=3))
     assert with_client_side(opts, {"max_rows": 3}) is opts
     assert with_client_side(opts, None).client_side is None
+
+
+def test_the_log_names_the_native_read_and_the_client_side_part() -> None:
+    from crossql.runtime.observe import describe
+
+    plan = crossql.compile(TOP_AGES, backend="dynamodb", options=ON)
+    assert describe(plan) == ("users", "Scan + client-side", None)
+    plan = crossql.compile(REVENUE, backend="firestore", options=ON)
+    assert describe(plan) == ("orders", "query + client-side", None)
