@@ -292,3 +292,28 @@ def test_with_client_side_leaves_options_without_it_alone() -> None:
     opts = DynamoOptions(client_side=ClientSide(max_rows=3))
     assert with_client_side(opts, {"max_rows": 3}) is opts
     assert with_client_side(opts, None).client_side is None
+
+
+def test_the_log_names_the_native_read_and_the_client_side_part() -> None:
+    from crossql.runtime.observe import describe
+
+    plan = crossql.compile(TOP_AGES, backend="dynamodb", options=ON)
+    assert describe(plan) == ("users", "Scan + client-side", None)
+    plan = crossql.compile(REVENUE, backend="firestore", options=ON)
+    assert describe(plan) == ("orders", "query + client-side", None)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_prepared_query_fills_the_same_plans_as_a_compile(backend: str) -> None:
+    """Plan templates (compiler/templates.py) over a client-side plan: every fill is the
+    plan a full compile gives for those values."""
+    from crossql.runtime.prepared import PreparedQuery
+
+    text = "from users where age >= :min and name startswith :p order by score desc limit :n"
+    prepared = PreparedQuery(text, backend, options=ON)
+    for i in range(8):
+        params = {"min": 10 + i, "p": f"a{i}", "n": 1 + i % 3}
+        plan = prepared.plan(params)
+        assert isinstance(plan, ClientSidePlan)
+        assert plan == crossql.compile(text, backend=backend, params=params, options=ON)
+        assert plan.steps == f"order by score desc, limit {1 + i % 3}"

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crossql import ir
-from crossql.backends.base import Plan
+from crossql.backends.base import Completion, Plan
 from crossql.errors import CapabilityError, ConfigError
 from crossql.grammar.formatter import format_name, format_query
 
@@ -35,23 +35,6 @@ class ClientSide(BaseModel):
     max_rows: int = Field(default=10_000, ge=1)
     """The most rows a client-side completion reads; one more fails the call (never a
     partial answer)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """Which refusals of a backend ``client_side`` lifts (``BackendSpec.completion``)."""
-
-    lifts: frozenset[str]
-    """Refusal codes (``CapabilityError.code``) of what the backend cannot order, group or
-    aggregate: with the option, the query is completed client-side."""
-    riders: frozenset[str] = frozenset()
-    """Refusal codes lifted only when the query, without ``limit`` and ``offset``, is
-    refused for one of ``lifts`` (the engine applies them after its order); alone, they
-    stay refusals."""
-    constructs: tuple[str, ...] = ()
-    """The constructs whose refusals it lifts, as the support matrix lists them."""
-    rider_constructs: tuple[str, ...] = ()
-    """The constructs of ``riders``, as the support matrix lists them."""
 
 
 @dataclass(frozen=True, slots=True)

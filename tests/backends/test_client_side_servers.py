@@ -135,3 +135,43 @@ def test_inside_a_dynamodb_transaction(runner: asyncio.Runner, dynamo_store: Any
 
     rows, count = runner.run(run())
     assert _same(rows, crossql.evaluate(TOP_AGES, USERS)) and count == 5
+
+
+def _configured(store: Any, dynamodb_endpoint: str | None) -> Any:
+    """A store on the same data as ``store`` with ``client_side`` in its configuration."""
+    if store.driver == "dynamodb":
+        from tests.backends.dynamo_support import store_config
+
+        assert dynamodb_endpoint is not None
+        return crossql.connect(store_config(
+            dynamodb_endpoint, table_prefix=store.options.table_prefix,
+            client_side={"max_rows": 50}))
+    config = store._config
+    return crossql.connect({"driver": "firestore", "firestore": {
+        "project_id": config.project_id, "emulator_host": config.emulator_host,
+        "client_side": {"max_rows": 50}}})
+
+
+def test_pages_are_never_completed_client_side(runner: asyncio.Runner, store: Any,
+                                               request: pytest.FixtureRequest) -> None:
+    """A page resumes where the backend stopped, so a page of a query the backend
+    cannot order is refused as without the option (and a native one pages as always)."""
+    endpoint = request.getfixturevalue("dynamodb_endpoint") if store.driver == "dynamodb" \
+        else None
+    configured = _configured(store, endpoint)
+
+    async def run() -> tuple[list[dict[str, Any]], Any]:
+        async with configured:
+            rows = await configured.fetch("from users order by age desc limit 3")
+            with pytest.raises(crossql.CapabilityError) as info:
+                await configured.page("from users order by age desc", size=2)
+            page = await configured.page('from users where name in ["user 4", "user 9"]', size=5)
+            return rows, (info.value, page)
+
+    rows, (err, page) = runner.run(run())
+    assert [r["age"] for r in rows] == [70, 62, 54]
+    assert err.construct == "order by"
+    with pytest.raises(crossql.CapabilityError) as plain:
+        runner.run(store.page("from users order by age desc", size=2))
+    assert plain.value.render() == err.render()
+    assert sorted(r["age"] for r in page.rows) == [62, 70]

@@ -46,8 +46,8 @@ from typing import Any
 
 from crossql import ir, visitor
 from crossql._memo import Memo
-from crossql.backends.base import Capabilities, refuse
-from crossql.backends.completion import ClientSidePlan, Completion, complete_client_side
+from crossql.backends.base import Capabilities, Completion, refuse
+from crossql.backends.completion import ClientSidePlan, complete_client_side
 from crossql.backends.dynamodb.expressions import (
     Between,
     Comparison,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan
-from crossql.backends.completion import ClientSidePlan
+from crossql.backends.completion import ClientSidePlan, with_client_side
 from crossql.backends.dynamodb.compiler import compile_dynamodb
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import (
@@ -528,8 +528,9 @@ class DynamoStoreBase(Store):
         if last is not None and last[0] == whole and last[1] is self._schema:
             return last[2]  # a page compiles its read twice: for its keys, then to run
         try:
+            # a page resumes where DynamoDB stopped: never completed client-side
             plan = self._plan(compile_dynamodb(whole, schema=self._schema,
-                                               options=self._options))
+                                               options=with_client_side(self._options, None)))
         except QueryError as err:
             raise err.with_source(query.source) from None
         self._last_page_read = (whole, self._schema, plan)

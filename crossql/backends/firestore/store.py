@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
-from crossql.backends.completion import ClientSidePlan
+from crossql.backends.completion import ClientSidePlan, with_client_side
 from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
@@ -362,9 +362,16 @@ class FirestoreStore(Store):
         """The page query without a resume condition (its order: the keys, then the id):
         the cursor's values go to ``start_after`` when the page runs."""
         query = page_query(req.query, req.keys, None, req.read)
+        # a page resumes where Firestore stopped: never completed client-side
+        options = with_client_side(self._options, None)
         try:
-            return compile_firestore(query, schema=self._schema, options=self._options)
+            return compile_firestore(query, schema=self._schema, options=options)
         except QueryError as err:
+            if options is not self._options:  # refused as the query is without the option
+                try:
+                    compile_firestore(req.query, schema=self._schema, options=options)
+                except QueryError as own:
+                    raise own.with_source(req.query.source) from None
             raise err.with_source(req.query.source) from None
 
     async def run_page(self, plan: PagePlan) -> list[Document]:
