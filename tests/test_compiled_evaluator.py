@@ -20,9 +20,11 @@ from crossql.grammar import parse_query
 from crossql.semantics import compiled, reference
 from tests.budget import examples
 from tests.strategies import (
+    CROSSING_GROUPS,
     DEFAULT_SCHEMA,
     any_condition,
     any_query,
+    crossing_cases,
     crossing_documents,
     crossing_queries,
     documents,
@@ -85,6 +87,15 @@ def test_agrees_on_values_crossing_kinds(query: ir.Query, docs: list[dict[str, A
     check_agrees(query, docs)
 
 
+@pytest.mark.parametrize("group", range(CROSSING_GROUPS))
+@settings(DIFF, max_examples=examples(500, at_least=200))
+@given(data=st.data())
+def test_agrees_on_look_alike_values(group: int, data: st.DataObject) -> None:
+    # at_least: a mutant that drops one rule of equality across kinds (a float against
+    # a Decimal in `in`, a Decimal settling a heap's order) shows within ~100 draws
+    check_agrees(*data.draw(crossing_cases(group)))
+
+
 @DIFF
 @given(any_query(valid=False), st.one_of(documents(8), wild_documents(8)))
 def test_agrees_on_unchecked_queries_including_errors(
@@ -137,6 +148,17 @@ def test_top_k_decimal_after_floats_settles_the_order() -> None:
     q = crossql.parse("from d order by p limit 2")
     assert isinstance(q, ir.Query)
     assert compiled.run(q, docs) == reference.run(q, docs) == [docs[0], docs[2]]
+
+
+def test_top_k_float_beside_big_int_before_a_decimal() -> None:
+    # exactly, 1e23 < 10**23; as shortest texts (once a Decimal is among them) they tie,
+    # and the first read wins: the heap must have kept both orders until the Decimal
+    docs: list[dict[str, Any]] = [{"_id": 0, "p": 10**23}, {"_id": 1, "p": 1e23},
+                                  {"_id": 2, "p": Decimal("1e23")}]
+    q = crossql.parse("from d order by p limit 1")
+    assert isinstance(q, ir.Query)
+    assert compiled.run(q, docs) == reference.run(q, docs) == [docs[0]]
+    assert compiled.run(q, docs[:2]) == reference.run(q, docs[:2]) == [docs[1]]
 
 
 def test_non_document_raises_as_the_reference() -> None:
