@@ -52,12 +52,25 @@ def compile(
     ``QuerySemanticError`` (including an unbound or unused parameter) or
     ``CapabilityError``; returns an immutable ``Plan``.
 
+    ``schema`` declares the collections (docs/schemas.md): a ``crossql.Schema``, or a
+    mapping of collection name to a pydantic model class, a declaration dict or a
+    ``CollectionSchema``.
+
     A builder (``crossql.query(...)``, docs/builder.md) compiles as its canonical
     text, with its values merged into ``params``.
     """
     if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
         query, params = _builder_text(query, params)
+    if schema is not None:
+        schema = _declared(schema)
     return compile_statement(query, backend, params, schema=schema, options=options)
+
+
+def _declared(schema: Any) -> Any:
+    # imported here: a declaration needs pydantic, compiling without one does not
+    from crossql.schema import as_schema
+
+    return as_schema(schema)
 
 
 def _builder_text(query: QueryBuilder | UpdateBuilder | DeleteBuilder,

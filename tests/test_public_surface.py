@@ -20,6 +20,7 @@ PUBLIC = [
     "QueryError",
     "QuerySemanticError",
     "QuerySyntaxError",
+    "Schema",
     "Store",
     "TransactionConflict",
     "UpdateBuilder",

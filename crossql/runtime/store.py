@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from crossql.runtime.paging import Page, PagePlan, PageRequest
     from crossql.runtime.transaction import Transaction, TransactionScope
     from crossql.runtime.watch import Watch
+    from crossql.schema import Schema
 
 Document = dict[str, Any]
 T = TypeVar("T")
@@ -59,9 +60,27 @@ class Store(abc.ABC):
     def __init__(self, *, plan_cache_size: int = 256, schema: Any = None,
                  options: Any = None) -> None:
         self._cache = PlanCache(plan_cache_size)
-        self._schema = schema
+        self._schema: Any = None if schema is None else _as_schema(schema)
+        """The declared schema (a ``crossql.Schema``) the compilers read, or None."""
         self._options = options
         self._group: dict[str, Store] = {"default": self}
+
+    # -- the declared schema ------------------------------------------------------------
+    @property
+    def schema(self) -> Schema | None:
+        """The schema this store compiles with (docs/schemas.md), or None."""
+        return self._schema  # type: ignore[no-any-return]
+
+    def use_schema(self, schema: Any) -> None:
+        """Declare ``schema`` (anything ``schema=`` takes: a ``crossql.Schema`` or a
+        mapping of collection → pydantic model class, declaration dict, ...) over this
+        store's own: a collection in both is declared as ``schema`` says. Plans
+        compiled before are forgotten."""
+        declared = _as_schema(schema)
+        if declared is None:
+            return
+        self._schema = declared if self._schema is None else self._schema.merged(declared)
+        self._cache = PlanCache(self._cache.maxsize)
 
     # -- named backends ------------------------------------------------------------
     def join(self, group: dict[str, Store]) -> None:
@@ -294,6 +313,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def new_id(self) -> Any:
         """A fresh document id for a document inserted without ``_id``."""
+
+
+def _as_schema(schema: Any) -> Schema | None:
+    # imported here: declarations need pydantic, which a store without one does not
+    from crossql.schema import as_schema
+
+    return as_schema(schema)
 
 
 def as_text(text: str | QueryBuilder | UpdateBuilder | DeleteBuilder,

@@ -1,0 +1,185 @@
+"""crossql.Schema: declarations as data, their sources, and the one lookup every stage uses."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+import crossql
+from crossql.backends.dynamodb.schema import TableSchema, table_schemas
+from crossql.backends.firestore.compiler import required_fields
+from crossql.errors import ConfigError
+from crossql.schema import CollectionSchema, FieldSpec, Schema, as_schema, parse_kind
+
+
+class Status(enum.Enum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class Address(BaseModel):
+    city: str
+    zip: str | None = None
+
+
+class Line(BaseModel):
+    sku: str
+    qty: int
+
+
+class Order(BaseModel):
+    id: str = Field(alias="_id")
+    user_id: str
+    total: float
+    created_at: datetime
+    note: str | None = None
+    tags: list[str] = []
+    lines: list[Line] = []
+    address: Address
+    billing: Address | None = None
+    price: Decimal
+    blob: bytes | None = None
+    status: Status
+    channel: Literal["web", "app"]
+    flags: set[int] = set()
+    extra: dict[str, Any] = {}
+
+
+def test_a_model_gives_kinds_presence_and_stored_names() -> None:
+    orders = CollectionSchema.from_model(Order)
+    assert orders.closed and orders.model is Order
+    expect = {
+        "_id": ("string", None, True, False),
+        "user_id": ("string", None, True, False),
+        "total": ("float", None, True, False),
+        "created_at": ("timestamp", None, True, False),
+        "note": ("string", None, False, True),
+        "tags": ("list", "string", False, False),
+        "lines": ("list", "map", False, False),
+        "lines.sku": ("string", None, False, False),
+        "address": ("map", None, True, False),
+        "address.city": ("string", None, True, False),
+        "address.zip": ("string", None, False, True),
+        "billing": ("map", None, False, True),
+        "billing.city": ("string", None, False, False),  # below an optional map
+        "price": ("decimal", None, True, False),
+        "blob": ("bytes", None, False, True),
+        "status": ("string", None, True, False),
+        "channel": ("string", None, True, False),
+        "flags": ("set", "int", False, False),
+        "extra": ("map", None, False, False),
+    }
+    for path, (kind, items, required, nullable) in expect.items():
+        spec = orders.field(path)
+        assert spec is not None, path
+        assert (spec.kind, spec.items, spec.required, spec.nullable) == (
+            kind, items, required, nullable), path
+    assert orders.field("id") is None  # the stored name is the alias
+    assert orders.required("address.city") and not orders.required("billing.city")
+    assert orders.nullable("note") and not orders.nullable("total")
+    assert orders.kind("nowhere") == "any"
+
+
+def test_a_model_that_allows_extra_fields_is_open() -> None:
+    class Loose(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        a: int
+
+    assert not CollectionSchema.from_model(Loose).closed
+    assert CollectionSchema.from_model(Loose, closed=True).closed
+
+
+def test_known_names_in_a_closed_schema() -> None:
+    orders = CollectionSchema.from_model(Order)
+    for path in ("_id", "total", "address", "address.city", "extra.anything.below",
+                 "tags"):
+        assert orders.known(path), path
+    for path in ("totl", "address.town", "nowhere.x"):
+        assert not orders.known(path), path
+    assert orders.suggest("totl") == "total"
+    assert orders.suggest("zzzzzz") is None
+    assert CollectionSchema().known("anything")  # open
+
+
+def test_declaration_dicts_and_kind_words() -> None:
+    schema = as_schema({"orders": {
+        "fields": {"total": "float", "tags": "list[str]", "note": "string?",
+                   "when": {"kind": "datetime", "required": True}},
+        "required": ["total", ["address", "city"]],
+        "closed": True,
+        "indexes": [{"fields": ["total"]}],
+        "dynamodb": {"partition_key": "user_id", "sort_key": "when"},
+    }})
+    assert schema is not None
+    orders = schema.collection("orders")
+    assert orders is not None and orders.closed
+    assert orders.field("tags") == FieldSpec(path="tags", kind="list", items="string")
+    assert orders.nullable("note") and orders.required("when") and orders.required("address")
+    assert orders.indexes == ({"fields": ["total"]},)
+    assert schema.tables == {"orders": TableSchema(partition_key="user_id", sort_key="when")}
+    assert parse_kind("set[int]?") == ("set", "int", True)
+    with pytest.raises(ValueError, match="did you mean 'string'"):
+        parse_kind("strin")
+
+
+def test_the_old_forms_stay_accepted_and_feed_the_backends() -> None:
+    old = {"users": {"required": ["age", "address.city"]},
+           "music": {"partition_key": "Artist", "sort_key": "SongTitle",
+                     "indexes": [{"name": "by_album", "partition_key": "Album"}]}}
+    schema = as_schema(old)
+    assert schema is not None
+    assert required_fields(old, "users") == required_fields(schema, "users") == frozenset(
+        {("age",), ("address",), ("address", "city")})
+    assert table_schemas({"music": old["music"]}) == table_schemas(schema)
+    assert table_schemas(schema)["music"].indexes[0].name == "by_album"
+    assert schema.collection("music") is not None
+    assert schema.collection("music").indexes == ()  # type: ignore[union-attr]
+    # a model declares the same to Firestore
+    assert ("address", "city") in required_fields({"orders": Order}, "orders")
+
+
+@pytest.mark.parametrize(("value", "problems"), [
+    ({"t": {"fields": {"a": "integr"}}}, ["schema.t.fields.a"]),
+    ({"t": {"required": "a"}}, ["schema.t.required"]),
+    ({"t": {"required": ["a"], "typo": 1}}, ["schema.t.typo"]),
+    ({"t": {"partition": "x"}}, ["schema.t.partition_key", "schema.t.partition"]),
+    ({"t": {"fields": {"a": {"kind": "int", "requird": True}}}}, ["schema.t.fields.a.requird"]),
+    ({"t": {"closed": "yes"}}, ["schema.t.closed"]),
+])
+def test_every_problem_is_reported_with_its_path(value: Any, problems: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        as_schema(value)
+    assert [path for path, _ in err.value.problems] == problems
+
+
+def test_wrong_types_are_type_errors() -> None:
+    with pytest.raises(TypeError, match="a schema is a mapping of collections, not int"):
+        as_schema(3)
+    with pytest.raises(TypeError, match=r"schema\['users'\] is a mapping, not str"):
+        as_schema({"users": "x"})
+
+
+def test_whole_schema_form_merging_and_tables() -> None:
+    schema = Schema.of({"collections": {"orders": Order}, "closed": True})
+    assert schema.closed and schema.collection("orders") is not None
+    assert as_schema(schema) is schema
+    other = Schema.of({"users": {"required": ["age"]}})
+    both = schema.merged(other)
+    assert both.closed and set(both.collections) == {"orders", "users"}
+    filled = both.with_tables({"users": TableSchema(partition_key="pk")})
+    assert filled.tables == {"users": TableSchema(partition_key="pk")}
+    assert filled.collection("users").required("age")  # type: ignore[union-attr]
+    assert crossql.Schema is Schema
+
+
+def test_compile_takes_a_model_for_firestore_ordering() -> None:
+    text = "from orders order by created_at desc"
+    with pytest.raises(crossql.CapabilityError):
+        crossql.compile(text, backend="firestore")
+    plan = crossql.compile(text, backend="firestore", schema={"orders": Order})
+    assert plan.to_dict()["query"][0] == {"order_by": "created_at", "direction": "DESCENDING"}
