@@ -59,7 +59,7 @@ _KIND_WORDS: dict[str, Kind] = {
 _CONTAINERS = frozenset({"list", "set"})
 _DYNAMO_KEYS = frozenset({"partition_key", "sort_key", "attribute_types"})
 _ENTRY_KEYS = frozenset({"fields", "required", "nullable", "closed", "id", "dynamodb",
-                         "indexes"})
+                         "indexes", "model"})
 
 
 class _Model(BaseModel):
@@ -263,7 +263,7 @@ class Schema(_Model):
 EMPTY = Schema()
 
 
-def as_schema(value: Any) -> Schema | None:
+def as_schema(value: Any, *, where: str = "schema") -> Schema | None:
     """What ``schema=`` was given, as a ``Schema`` (None stays None).
 
     Accepted: a ``Schema``; a mapping of collection name to a pydantic model class, a
@@ -271,22 +271,22 @@ def as_schema(value: Any) -> Schema | None:
     DynamoDB's key schema) or a ``CollectionSchema``; a mapping ``{"collections":
     {...}, "closed": true}`` for the whole schema. A value of the wrong type raises
     ``TypeError``; a declaration with problems ``ConfigError`` listing each with its
-    path."""
+    path (under ``where``)."""
     if value is None or isinstance(value, Schema):
         return value
     if not isinstance(value, Mapping):
         raise TypeError(f"a schema is a mapping of collections, not {type(value).__name__}")
     if _is_whole(value):
-        inner = as_schema(value["collections"]) or EMPTY
+        inner = as_schema(value["collections"], where=where) or EMPTY
         closed = value.get("closed", False)
         if not isinstance(closed, bool):
-            raise ConfigError([("schema.closed", "expected true or false")])
+            raise ConfigError([(f"{where}.closed", "expected true or false")])
         return inner.model_copy(update={"closed": closed}) if closed else inner
     collections: dict[str, CollectionSchema] = {}
     problems: list[tuple[str, str]] = []
     for name, entry in value.items():
         try:
-            collections[str(name)] = collection_schema(entry, str(name))
+            collections[str(name)] = collection_schema(entry, str(name), where=where)
         except ConfigError as err:
             problems += err.problems
     if problems:
@@ -299,7 +299,8 @@ def _is_whole(value: Mapping[str, Any]) -> bool:
                                                                              "closed"}
 
 
-def collection_schema(entry: Any, name: str = "?") -> CollectionSchema:
+def collection_schema(entry: Any, name: str = "?", *, where: str = "schema"
+                      ) -> CollectionSchema:
     """One collection's entry of ``schema=`` as a ``CollectionSchema``: a
     ``CollectionSchema``, a pydantic model class, a DynamoDB ``TableSchema`` or a
     declaration dict."""
@@ -310,7 +311,7 @@ def collection_schema(entry: Any, name: str = "?") -> CollectionSchema:
     if isinstance(entry, type) and issubclass(entry, BaseModel):
         return CollectionSchema.from_model(entry)
     if isinstance(entry, Mapping):
-        return _declaration(entry, f"schema.{name}")
+        return _declaration(entry, f"{where}.{name}")
     raise TypeError(f"schema[{name!r}] is a mapping, not {type(entry).__name__}")
 
 
@@ -332,8 +333,10 @@ def _declaration(entry: Mapping[str, Any], where: str) -> CollectionSchema:
             problems.append((f"{where}.dynamodb", "the key schema is given twice (here and "
                                                   "at the top of the entry)"))
         table = _table(entry["dynamodb"], f"{where}.dynamodb", problems)
-    fields = _declared_fields(entry, where, problems)
-    closed = entry.get("closed", False)
+    base = _model_of(entry.get("model"), f"{where}.model", problems)
+    fields = _declared_fields(entry, where, problems,
+                              dict(base.fields) if base is not None else {})
+    closed = entry.get("closed", base.closed if base is not None else False)
     if not isinstance(closed, bool):
         problems.append((f"{where}.closed", "expected true or false"))
     id_field = entry.get("id", "_id")
@@ -345,7 +348,30 @@ def _declaration(entry: Mapping[str, Any], where: str) -> CollectionSchema:
     if problems:
         raise ConfigError(problems)
     return CollectionSchema(fields=fields, closed=closed, id_field=id_field, dynamodb=table,
-                            indexes=tuple(indexes))
+                            indexes=tuple(indexes),
+                            model=base.model if base is not None else None)
+
+
+def _model_of(ref: Any, where: str, problems: list[tuple[str, str]]
+              ) -> CollectionSchema | None:
+    """The schema of ``model:`` — a pydantic model class, or ``"package.module:Class"``
+    (how a YAML configuration names one)."""
+    if ref is None:
+        return None
+    model = ref
+    if isinstance(ref, str):
+        module, _, name = ref.partition(":")
+        try:
+            from importlib import import_module
+
+            model = getattr(import_module(module), name) if name else None
+        except (ImportError, AttributeError) as err:
+            problems.append((where, f"cannot import {ref!r}: {err}"))
+            return None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        problems.append((where, "expected a pydantic model class or \"package.module:Class\""))
+        return None
+    return CollectionSchema.from_model(model)
 
 
 def _table(raw: Any, where: str, problems: list[tuple[str, str]]) -> TableSchema | None:
@@ -361,9 +387,8 @@ def _table(raw: Any, where: str, problems: list[tuple[str, str]]) -> TableSchema
         return None
 
 
-def _declared_fields(entry: Mapping[str, Any], where: str,
-                     problems: list[tuple[str, str]]) -> dict[str, FieldSpec]:
-    fields: dict[str, FieldSpec] = {}
+def _declared_fields(entry: Mapping[str, Any], where: str, problems: list[tuple[str, str]],
+                     fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
     raw = entry.get("fields", {})
     if not isinstance(raw, Mapping):
         problems.append((f"{where}.fields", "expected a mapping of field path to kind"))

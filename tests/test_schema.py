@@ -183,3 +183,49 @@ def test_compile_takes_a_model_for_firestore_ordering() -> None:
         crossql.compile(text, backend="firestore")
     plan = crossql.compile(text, backend="firestore", schema={"orders": Order})
     assert plan.to_dict()["query"][0] == {"order_by": "created_at", "direction": "DESCENDING"}
+
+
+# -- sources: the configuration, connect, the command line (tests/test_cli.py) ------------------
+def test_collections_in_the_configuration_shared_and_per_backend(tmp_path: Any) -> None:
+    path = tmp_path / "crossql.yaml"
+    path.write_text(
+        "nosql:\n"
+        "  driver: firestore\n"
+        "  firestore: {project_id: demo}\n"
+        "  collections:\n"
+        "    orders: {model: 'tests.test_schema:Order'}\n"
+        "    users: {required: [age]}\n"
+        "  backends:\n"
+        "    - name: mem\n"
+        "      driver: memory\n"
+        "      collections:\n"
+        "        users: {fields: {age: int}, closed: true}\n")
+    store = crossql.connect(path)
+    assert store.schema is not None
+    orders = store.schema.collection("orders")
+    assert orders is not None and orders.model is Order and orders.required("created_at")
+    plan = store.plan("from orders order by created_at desc")  # Firestore's default profile
+    assert plan.to_dict()["query"][0]["order_by"] == "created_at"
+    mem = store.backend("mem").schema
+    assert mem is not None and mem.collection("orders") is not None
+    users = mem.collection("users")
+    assert users is not None and users.closed and not users.required("age")
+
+
+def test_connect_takes_a_schema_over_the_configuration() -> None:
+    store = crossql.connect({"collections": {"orders": {"required": ["total"]}}},
+                            schema={"orders": Order, "users": {"required": ["age"]}})
+    assert store.schema is not None
+    assert store.schema.collection("orders").model is Order  # type: ignore[union-attr]
+    assert store.schema.collection("users").required("age")  # type: ignore[union-attr]
+
+
+def test_a_bad_collections_block_lists_every_problem_with_its_path() -> None:
+    with pytest.raises(ConfigError) as err:
+        crossql.connect({"collections": {"orders": {"fields": {"total": "flot"},
+                                                    "model": "nowhere.at_all:X"}},
+                         "backends": [{"name": "m", "driver": "memory",
+                                       "collections": {"users": 3}}]})
+    paths = [path for path, _ in err.value.problems]
+    assert paths == ["collections.orders.model", "collections.orders.fields.total",
+                     "backends.0.collections"]
