@@ -229,3 +229,86 @@ def test_a_bad_collections_block_lists_every_problem_with_its_path() -> None:
     paths = [path for path, _ in err.value.problems]
     assert paths == ["collections.orders.model", "collections.orders.fields.total",
                      "backends.0.collections"]
+
+
+# -- checks at compile time ------------------------------------------------------------------
+class Shop(BaseModel):
+    id: str = Field(alias="_id")
+    total: float
+    age: int
+    created_at: datetime
+    tags: list[str] = []
+    address: Address
+    note: str | None = None
+
+
+SHOP = Schema.of({"orders": Shop}, closed=True)
+
+REFUSED = [
+    "from orders where totl > 100",
+    "from orders where address.town == 'Oslo'",
+    "from ordrs where total > 1",
+    "from orders select totl",
+    "from orders order by creatd_at",
+    "from orders group by ag select ag, count() as n",
+    "from orders where age == '18'",
+    "from orders where total between 'a' and 'z'",
+    "from orders where age in [1, 'two']",
+    "from orders where tags contains 3",
+    "from orders where age startswith '1'",
+    "update orders set age = 'x' where total > 1",
+    "update orders set note = 1 where age > 1",
+    "update orders set age = 1, unset total where age > 1",
+    "update orders set total = null where age > 1",
+    "delete from orders where totl > 1",
+]
+
+
+@pytest.mark.parametrize("text", REFUSED)
+def test_checks_against_the_schema_are_located_errors(text: str, snapshot: Any) -> None:
+    with pytest.raises(crossql.QuerySemanticError) as err:
+        crossql.compile(text, schema=SHOP)
+    assert err.value.code in ("semantic.unknown-field", "semantic.unknown-collection",
+                              "semantic.kind-mismatch", "semantic.schema-violation")
+    assert err.value.span is not None
+    assert err.value.render() == snapshot
+
+
+@pytest.mark.parametrize("text", [
+    "from orders where total > 100 and age >= 18 order by created_at desc",
+    "from orders where address.city == 'Oslo' and _id == 'a1'",
+    "from orders where age == 18.0 or note == null",  # numbers compare across kinds
+    "from orders where created_at > '2024-01-01'",  # ISO text may be how it is stored
+    "from orders where tags contains 'x' select total as t order by t",
+    "from orders where age in [1, 2] group by age select age, count() as n",
+    "update orders set age = 3, unset note where total > 1",
+])
+def test_what_the_schema_allows_compiles(text: str) -> None:
+    assert crossql.compile(text, schema=SHOP) is not None
+
+
+def test_an_open_schema_checks_kinds_but_not_names() -> None:
+    schema = Schema.of({"orders": {"fields": {"age": "int"}}})
+    crossql.compile("from anything where whatever == 1", schema=schema)
+    crossql.compile("from orders where whatever == 1", schema=schema)
+    with pytest.raises(crossql.QuerySemanticError, match="declared int"):
+        crossql.compile("from orders where age > 'x'", schema=schema)
+    # the old forms declare no kinds and close nothing: nothing is checked
+    crossql.compile("from users where anything == 'x'", backend="firestore",
+                    schema={"users": {"required": ["age"]}})
+
+
+def test_parameters_are_checked_when_bound(snapshot: Any) -> None:
+    with pytest.raises(crossql.QuerySemanticError) as err:
+        crossql.compile("from orders where age == :a", schema=SHOP, params={"a": "18"})
+    assert err.value.code == "semantic.kind-mismatch"
+    store = crossql.connect(schema={"orders": Shop})
+    prepared = store.prepare("from orders where age >= :a and tags contains any :t")
+    assert prepared.plan(a=18, t=["x"]) is not None
+    with pytest.raises(crossql.QuerySemanticError) as err:
+        prepared.plan(a="18", t=["x"])
+    assert err.value.render() == snapshot
+    with pytest.raises(crossql.QuerySemanticError, match="parameter `:t`"):
+        prepared.plan(a=18, t=["x", 2])
+    with pytest.raises(crossql.QuerySemanticError, match="unknown field `totl`"):
+        store.plan("from orders where totl > 1")
