@@ -155,6 +155,25 @@ class CollectionSchema(_Model):
         close = difflib.get_close_matches(dotted, [*self.fields, "_id"], n=1, cutoff=0.6)
         return close[0] if close else None
 
+    def problems(self, doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """What keeps ``doc`` from following this declaration: a required field missing,
+        a value of another kind, a null where none is declared, and (closed) a field not
+        declared; ``(path, message)`` each, none when it follows it."""
+        out: list[tuple[str, str]] = []
+        for spec in self.fields.values():
+            found, value = _lookup(doc, spec.segments)
+            if not found:
+                if spec.required and _parents_present(doc, spec.segments):
+                    out.append((spec.path, "required, missing"))
+                continue
+            problem = _value_problem(spec, value)
+            if problem is not None:
+                out.append((spec.path, problem))
+        if self.closed:
+            out += [(path, "not declared (the schema is closed)")
+                    for path in _undeclared(self, doc, ())]
+        return out
+
     @cached_property
     def required_paths(self) -> frozenset[tuple[str, ...]]:
         """Every path present in every document, as segments, with the maps above each
@@ -558,3 +577,79 @@ def _kind_of(tp: Any) -> tuple[Kind, Kind | None, type[BaseModel] | None]:
 
 def _segments(path: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(path.split(".")) if isinstance(path, str) else tuple(path)
+
+
+# -- documents against a declaration ------------------------------------------------------
+_MISSING: Any = object()
+
+
+def _lookup(doc: Mapping[str, Any], segments: tuple[str, ...]) -> tuple[bool, Any]:
+    value: Any = doc
+    for seg in segments:
+        if not isinstance(value, Mapping) or seg not in value:
+            return False, None
+        value = value[seg]
+    return True, value
+
+
+def _parents_present(doc: Mapping[str, Any], segments: tuple[str, ...]) -> bool:
+    found, value = _lookup(doc, segments[:-1])
+    return found and isinstance(value, Mapping)
+
+
+def _not_bool(v: Any) -> bool:
+    return not isinstance(v, bool)
+
+
+_KIND_CHECKS: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and _not_bool(v),
+    "float": lambda v: isinstance(v, int | float) and _not_bool(v),
+    "number": lambda v: isinstance(v, int | float) and _not_bool(v),
+    "decimal": lambda v: isinstance(v, Decimal | int) and _not_bool(v),
+    "bool": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "list": lambda v: isinstance(v, list | tuple),
+    "set": lambda v: isinstance(v, set | frozenset | list | tuple),
+    "map": lambda v: isinstance(v, Mapping),
+    # ISO-8601 text is how some writers store a timestamp (docs/schemas.md)
+    "timestamp": lambda v: isinstance(v, datetime | str),
+    "bytes": lambda v: isinstance(v, bytes | bytearray),
+    "objectid": lambda v: isinstance(v, str) or type(v).__name__ == "ObjectId",
+}
+"""Declared kind → whether a Python value (as a driver returns it) is of that kind."""
+
+
+def _is_kind(kind: Kind | None, value: Any) -> bool:
+    return kind is None or kind == "any" or bool(_KIND_CHECKS[kind](value))
+
+
+def _value_problem(spec: FieldSpec, value: Any) -> str | None:
+    if value is None:
+        return None if spec.nullable or spec.kind in ("any", "null") else "null, not nullable"
+    if not _is_kind(spec.kind, value):
+        return f"expected {spec.describe()}, got {type(value).__name__}"
+    if spec.kind in _CONTAINERS and spec.items is not None:
+        for i, item in enumerate(value):
+            if item is not None and not _is_kind(spec.items, item):
+                return f"element {i}: expected {spec.items}, got {type(item).__name__}"
+    return None
+
+
+def _undeclared(entry: CollectionSchema, doc: Mapping[str, Any],
+                prefix: tuple[str, ...]) -> Iterable[str]:
+    for key, value in doc.items():
+        segs = (*prefix, str(key))
+        if not entry.known(segs):
+            yield ".".join(segs)
+        elif isinstance(value, Mapping) and segs in entry._parents:
+            yield from _undeclared(entry, value, segs)
+
+
+def document_problems(model: type[BaseModel], doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Why ``doc`` does not validate as ``model`` (``(path, message)`` each), or []."""
+    try:
+        model.model_validate(doc)
+    except ValidationError as err:
+        return [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()]
+    return []

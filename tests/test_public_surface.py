@@ -12,6 +12,7 @@ PUBLIC = [
     "Condition",
     "ConfigError",
     "DeleteBuilder",
+    "DocumentError",
     "Field",
     "FirestoreOptions",
     "NoSQLConfig",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from datetime import datetime
 from decimal import Decimal
@@ -312,3 +313,87 @@ def test_parameters_are_checked_when_bound(snapshot: Any) -> None:
         prepared.plan(a=18, t=["x", 2])
     with pytest.raises(crossql.QuerySemanticError, match="unknown field `totl`"):
         store.plan("from orders where totl > 1")
+
+
+# -- typed results and checked writes -----------------------------------------------------
+class Item(BaseModel):
+    id: str = Field(alias="_id")
+    total: float
+    tags: list[str] = []
+    note: str | None = None
+
+
+def test_rows_read_into_a_model_and_models_inserted_by_alias() -> None:
+    asyncio.run(_rows_read_into_a_model())
+
+
+async def _rows_read_into_a_model() -> None:
+    store = crossql.connect(schema={"items": Item})
+    items = store.collection("items")
+    assert await items.insert_one(Item(_id="a", total=2.5, tags=["x"])) == "a"
+    await items.insert_many([{"_id": "b", "total": 1, "note": None}])
+    rows = await store.fetch("from items order by total", model=Item)
+    assert rows == [Item(_id="b", total=1.0), Item(_id="a", total=2.5, tags=["x"])]
+    assert [r async for r in store.stream("from items where total > 2", model=Item)] == [
+        rows[1]]
+    assert await items.get("a", model=Item) == rows[1]
+    assert await items.get("zz", model=Item) is None
+    assert (await store.fetch("from items where _id == 'a'"))[0]["tags"] == ["x"]
+
+
+def test_a_row_the_model_refuses_names_the_document_and_the_field() -> None:
+    asyncio.run(_a_row_the_model_refuses())
+
+
+async def _a_row_the_model_refuses() -> None:
+    store = crossql.connect()
+    await store.collection("items").insert_many([{"_id": "ok", "total": 1},
+                                                 {"_id": "bad", "total": "lots"}])
+    with pytest.raises(crossql.DocumentError) as err:
+        await store.fetch("from items order by _id", model=Item)
+    assert err.value.doc_id == "bad" and err.value.collection == "items"
+    assert [path for path, _ in err.value.problems] == ["total"]
+    assert "document 'bad' of `items` does not fit the model Item: `total`:" in str(err.value)
+    with pytest.raises(crossql.DocumentError, match="document 'bad'"):
+        await store.collection("items").get("bad", model=Item)
+
+
+@pytest.mark.parametrize(("doc", "problems"), [
+    ({"_id": "x"}, [("total", "required, missing")]),
+    ({"_id": "x", "total": "1"}, [("total", "expected float, got str")]),
+    ({"_id": "x", "total": None}, [("total", "null, not nullable")]),
+    ({"_id": "x", "total": 1, "tags": ["a", 2]},
+     [("tags", "element 1: expected string, got int")]),
+    ({"_id": "x", "total": 1, "totl": 2}, [("totl", "not declared (the schema is closed)")]),
+])
+def test_a_write_that_breaks_the_schema_writes_nothing(
+        doc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    asyncio.run(_a_write_that_breaks_the_schema(doc, problems))
+
+
+async def _a_write_that_breaks_the_schema(doc: dict[str, Any],
+                                          problems: list[tuple[str, str]]) -> None:
+    store = crossql.connect(schema={"items": Item})
+    with pytest.raises(crossql.DocumentError) as err:
+        await store.collection("items").insert_many([{"_id": "fine", "total": 1}, doc])
+    assert err.value.problems == problems
+    assert await store.fetch("from items") == []
+    with pytest.raises(crossql.QuerySemanticError, match="would store a string"):
+        await store.execute("update items set total = 'x' where _id == 'fine'")
+
+
+def test_mypy_strict_types_rows_read_into_a_model(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from mypy import api
+
+    target = Path(__file__).parent / "typing" / "typed_results.py"
+    flags = ["--strict", "--no-incremental", "--follow-imports=silent",
+             "--config-file", str(tmp_path / "none.ini")]
+    (tmp_path / "none.ini").write_text("[mypy]\n")
+    out, err, status = api.run([*flags, str(target)])
+    assert status == 0, out + err
+    bad = tmp_path / "bad.py"
+    bad.write_text(target.read_text().replace("rows: list[Order]", "rows: list[int]"))
+    out, _, status = api.run([*flags, str(bad)])
+    assert status == 1 and "list[Order]" in out, out

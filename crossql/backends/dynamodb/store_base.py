@@ -414,18 +414,12 @@ class DynamoStoreBase(Store):
         looks the table up first (and re-plans if its schema was not known yet)."""
         return _DynamoBoundQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
-        return self._stream(text, params)
-
-    async def _stream(self, text: str | QueryBuilder,
-                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+    async def _query_rows(self, text: str | QueryBuilder,
+                          params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         async for row in self.run_plan(self.plan(text, params)):
             yield row
-
-    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
-        return [row async for row in self._stream(text, params)]
 
     async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
         text, given = as_text(text, params)

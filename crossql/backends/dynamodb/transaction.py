@@ -443,8 +443,8 @@ class DynamoView(DynamoStoreBase):
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         return _ViewQuery(self, as_text(text, None)[0])
 
-    async def _stream(self, text: str | QueryBuilder,
-                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+    async def _query_rows(self, text: str | QueryBuilder,
+                          params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         plan = self._plan(self.plan(text, params))
