@@ -439,12 +439,26 @@ def _schemas(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"{path}: not valid YAML: {exc}") from None
     else:
         data = _json(path, text)
-    if not isinstance(data, dict) or not set(data) <= set(backend_names()):
-        raise UsageError(
-            f"{path} must map backend names ({', '.join(backend_names())}) to their schema",
-            hint='e.g. {"dynamodb": {"music": {"partition_key": "Artist", "sort_key": '
-                 '"SongTitle"}}, "firestore": {"users": {"required": ["age"]}}}')
-    return data
+    names = ", ".join(backend_names())
+    hint = ('e.g. {"orders": {"fields": {"total": "float"}, "required": ["total"], '
+            '"closed": true}} for every backend, or {"dynamodb": {"music": '
+            '{"partition_key": "Artist", "sort_key": "SongTitle"}}, "firestore": '
+            '{"users": {"required": ["age"]}}}')
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} must map backend names ({names}) to their schema, or "
+                         "collection names to their declarations", hint=hint)
+    from crossql.portability import per_backend
+
+    try:
+        return per_backend(data)
+    except (TypeError, ConfigError) as err:
+        problem = str(err) if isinstance(err, TypeError) else "; ".join(
+            f"{where}: {message}" for where, message in err.problems)
+        if set(data) <= set(backend_names()):
+            raise UsageError(f"{path}: {problem}") from None
+        raise UsageError(f"{path} must map backend names ({names}) to their schema, or "
+                         f"collection names to their declarations: {problem}",
+                         hint=hint) from None
 
 
 @contextlib.contextmanager
@@ -1109,8 +1123,9 @@ def _option_args(parser: argparse.ArgumentParser) -> None:
                                 help=f"the same as --option {backend}.{option}=true: {text}")
     parser.add_argument(
         "--schema", metavar="FILE",
-        help="a JSON or YAML file mapping backend names to their schema: DynamoDB key "
-             "schemas per collection, Firestore required fields per collection")
+        help="a JSON or YAML file declaring collections (docs/schemas.md): collection "
+             "names to their declarations (fields and kinds, required, closed, DynamoDB "
+             "keys) for every backend, or backend names to each one's schema")
 
 
 def _config_arg(parser: argparse.ArgumentParser, *, run: bool) -> None:

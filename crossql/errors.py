@@ -9,7 +9,8 @@
         └── CapabilityError        valid CrossQL the chosen backend cannot run faithfully
 
     ValueError
-    └── ConfigError                a configuration is invalid (every problem, with its path)
+    ├── ConfigError                a configuration is invalid (every problem, with its path)
+    └── DocumentError              a document does not fit its declared schema or model
 
     RuntimeError
     └── BackendError               a driver or server failed while running a plan
@@ -267,3 +268,20 @@ class ConfigError(ValueError):
                  f"{'s' if len(problems) != 1 else ''}):"]
         lines += [f"  - {path}: {message}" for path, message in problems]
         super().__init__("\n".join(lines))
+
+
+class DocumentError(ValueError):
+    """A document does not fit its collection's declared schema or the model it is read
+    into (docs/schemas.md): read with ``fetch(..., model=...)``, or about to be written
+    (nothing is written then). ``problems`` lists ``(field path, message)`` pairs."""
+
+    def __init__(self, collection: str, doc_id: Any, problems: list[tuple[str, str]], *,
+                 against: str) -> None:
+        self.collection = collection
+        self.doc_id = doc_id
+        self.problems = problems
+        shown = "; ".join(f"`{path}`: {message}" if path else message
+                          for path, message in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        who = "a new document" if doc_id is None else f"document {doc_id!r}"
+        super().__init__(f"{who} of `{collection}` does not fit {against}: {shown}{more}")

@@ -176,11 +176,16 @@ def _problems(err: ValidationError, prefix: str) -> list[tuple[str, str]]:
 
 
 def table_schemas(schema: Any) -> dict[str, TableSchema]:
-    """Validate ``{collection: table schema}`` (models or plain dicts); ``ConfigError``
-    lists every problem with its path."""
+    """The key schemas of ``schema`` by collection: a ``crossql.Schema`` (its DynamoDB
+    parts, validated when it was declared), or ``{collection: table schema}`` (models
+    or plain dicts), validated here; ``ConfigError`` lists every problem with its path.
+    The answer may be the schema's own: copy it to change it."""
     if schema is None:
         return {}
     if not isinstance(schema, Mapping):
+        tables = getattr(schema, "tables", None)  # a crossql.Schema
+        if isinstance(tables, dict):
+            return tables
         raise ConfigError([("schema", "expected a mapping of collection name to table "
                             f"schema, got {type(schema).__name__}")])
     out: dict[str, TableSchema] = {}

@@ -47,7 +47,6 @@ from crossql.backends.dynamodb.schema import (
     KeyType,
     TableSchema,
     dynamo_options,
-    table_schemas,
 )
 from crossql.backends.dynamodb.values import (
     AttributeValue,
@@ -261,9 +260,15 @@ class DynamoStoreBase(Store):
         else:
             opts = dynamo_options({**defaults, **dict(options or {})})
         self.options = opts
-        self._tables: dict[str, TableSchema] = table_schemas(schema)
+        from crossql.schema import EMPTY, as_schema
+
+        self._declared = as_schema(schema) or EMPTY
+        """What was declared (``schema=``, the configuration's ``collections:``); the
+        store's schema is this with the key schemas discovered so far."""
+        self._tables: dict[str, TableSchema] = dict(self._declared.tables)
         self._given = frozenset(self._tables)
-        super().__init__(plan_cache_size=plan_cache_size, schema=self._tables, options=opts)
+        super().__init__(plan_cache_size=plan_cache_size, schema=self._declared,
+                         options=opts)
         self._plan_cache_size = plan_cache_size
         self._collection_of: OrderedDict[str, str] = OrderedDict()
         self._client = client
@@ -367,6 +372,21 @@ class DynamoStoreBase(Store):
             return
         else:
             self._tables[collection] = schema
+        self._schema = self._declared.with_tables(self._tables)
+        self._forget_plans()
+
+    def use_schema(self, schema: Any) -> None:
+        """Declare ``schema`` over what this store was given (``Store.use_schema``): its
+        DynamoDB key schemas are taken as given, never looked up."""
+        from crossql.schema import as_schema
+
+        declared = as_schema(schema)
+        if declared is None:
+            return
+        self._declared = self._declared.merged(declared)
+        self._tables.update(declared.tables)
+        self._given = self._given | frozenset(declared.tables)
+        self._schema = self._declared.with_tables(self._tables)
         self._forget_plans()
 
     def _forget_plans(self) -> None:
@@ -374,7 +394,11 @@ class DynamoStoreBase(Store):
         self._cache = PlanCache(self._plan_cache_size)
 
     async def _ensure_schema(self, collection: str) -> None:
-        if collection in self._tables:
+        known = self._tables.get(collection)
+        if known is not None:
+            if self._schema.tables.get(collection) is not known:
+                # another store of the group (a transaction's base) looked it up
+                self._schema = self._declared.with_tables(self._tables)
             return
         async with self._describe_lock:
             if collection not in self._tables:
@@ -398,20 +422,13 @@ class DynamoStoreBase(Store):
         looks the table up first (and re-plans if its schema was not known yet)."""
         return _DynamoBoundQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
-               **params: Any) -> AsyncIterator[Document]:
-        return self._stream(text, params, client_side)
-
-    async def _stream(self, text: str | QueryBuilder, params: Mapping[str, Any] | None,
-                      client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
+    async def _query_rows(self, text: str | QueryBuilder,
+                          params: Mapping[str, Any] | None,
+                          client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         async for row in self.run_plan(self.plan(text, params, client_side=client_side)):
             yield row
-
-    async def fetch(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
-                    **params: Any) -> list[Document]:
-        return [row async for row in self._stream(text, params, client_side)]
 
     async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
                     **params: Any) -> int:
@@ -840,7 +857,7 @@ class DynamoStoreBase(Store):
         if schema is None:
             return 0
         plan = compile_dynamodb(ir.Query(collection, where=query.where, source=query.source),
-                                schema=self._tables, options=self.options)
+                                schema=self._schema, options=self.options)
         assert isinstance(plan, DynamoPlan)  # a `where` alone: nothing client-side
         requests = []
         async for item in self._raw_items(plan):

@@ -194,6 +194,7 @@ class DynamoView(DynamoStoreBase):
         self.options = base.options
         self._tables = base._tables
         self._given = base._given
+        self._declared = base._declared
         self._plan_cache_size = base._plan_cache_size
         self._collection_of = base._collection_of
         self._client = base.client
@@ -445,8 +446,9 @@ class DynamoView(DynamoStoreBase):
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         return _ViewQuery(self, as_text(text, None)[0])
 
-    async def _stream(self, text: str | QueryBuilder, params: Mapping[str, Any] | None,
-                      client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
+    async def _query_rows(self, text: str | QueryBuilder,
+                          params: Mapping[str, Any] | None,
+                          client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
         plan = self.plan(text, params, client_side=client_side)
@@ -468,7 +470,7 @@ class DynamoView(DynamoStoreBase):
         await self._ensure_schema(self._collection(text))
         plan = self.plan(text, given, client_side=client_side)
         if type(plan) is ClientSidePlan:
-            return len([row async for row in self._stream(text, given, client_side)])
+            return len([row async for row in self._query_rows(text, given, client_side)])
         return await self._count_rows(self._plan(plan),
                                       self._where(self._prepared(text), given or {}))
 

@@ -179,24 +179,18 @@ def coerce_options(options: Any) -> FirestoreOptions:
 
 
 def required_fields(schema: Any, collection: str) -> frozenset[tuple[str, ...]]:
-    """Paths the schema declares present in every document of ``collection``:
-    ``schema={"users": {"required": ["age", "address.city"]}}`` (a path is dotted
-    text or a list of segments). Other keys of a collection's entry are left for
-    other backends."""
+    """Paths the schema declares present in every document of ``collection``, with the
+    maps above each (``CollectionSchema.required_paths``). ``schema`` is a
+    ``crossql.Schema`` or anything ``crossql.schema.as_schema`` takes, Firestore's old
+    form among them: ``{"users": {"required": ["age", "address.city"]}}`` (a path is
+    dotted text or a list of segments)."""
     if schema is None:
         return frozenset()
-    if not isinstance(schema, Mapping):
-        raise TypeError(f"a schema is a mapping of collections, not {type(schema).__name__}")
-    entry = schema.get(collection)
-    if entry is None:
-        return frozenset()
-    if not isinstance(entry, Mapping):
-        raise TypeError(f"schema[{collection!r}] is a mapping, not {type(entry).__name__}")
-    out: set[tuple[str, ...]] = set()
-    for item in entry.get("required", ()):
-        segs = tuple(item.split(".")) if isinstance(item, str) else tuple(item)
-        out.update(segs[:n] for n in range(1, len(segs) + 1))
-    return frozenset(out)
+    from crossql.schema import as_schema  # only a compile with a schema needs pydantic
+
+    declared = as_schema(schema)
+    entry = None if declared is None else declared.collection(collection)
+    return _NO_FIELDS if entry is None else entry.required_paths
 
 
 _NO_FIELDS: frozenset[tuple[str, ...]] = frozenset()
