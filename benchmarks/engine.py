@@ -28,6 +28,7 @@ figures (500 bytes a document) for the same ratios.
 from __future__ import annotations
 
 import heapq
+import statistics
 import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ from typing import Any
 from benchmarks import workloads
 from benchmarks.suite import Row, Settings, _baseline_parser
 from benchmarks.targets import Target
-from benchmarks.timing import interleaved
+from benchmarks.timing import _batch, _inner_for, interleaved
 
 SIZES = (10_000, 100_000)
 COUNTRIES = ("FR", "DE", "US", "JP", "BR")
@@ -175,6 +176,23 @@ def _untimed(n: int, docs: list[dict[str, Any]]) -> list[Row]:
     return rows
 
 
+def _paired(cases: dict[str, Callable[[], object]], rounds: int, batch_ms: float
+            ) -> dict[str, float]:
+    """Each engine case over its floor, timed back to back in every round (the order
+    alternating): the median of the per-round ratios."""
+    inner = {key: _inner_for(call, batch_ms * 1e6) for key, call in cases.items()}
+    ratios: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for key in cases:
+            floor = key.replace("engine.", "engine.floor.", 1)
+            if key.startswith("engine.floor.") or floor not in cases:
+                continue
+            pair = [key, floor] if r % 2 else [floor, key]
+            times = {k: _batch(cases[k], inner[k]) for k in pair}
+            ratios.setdefault(key, []).append(times[key] / times[floor])
+    return {key: statistics.median(values) for key, values in ratios.items()}
+
+
 def engine_rows(settings: Settings) -> list[Row]:
     """The rows of this module (see the module docstring)."""
     lark = _baseline_parser()
@@ -187,6 +205,7 @@ def engine_rows(settings: Settings) -> list[Row]:
         timings = interleaved(cases, "baseline", rounds=max(3, settings.rounds // 3),
                               batch_ms=settings.batch_ms)
         ratio = {key: t.ratio for key, t in timings.items()}
+        paired = _paired(cases, max(5, settings.rounds // 2), settings.batch_ms)
         for key, (workload, note, per) in meta.items():
             if key.startswith("engine.floor."):
                 continue
@@ -194,7 +213,7 @@ def engine_rows(settings: Settings) -> list[Row]:
             unit, scale = ("ns", 1.0) if per > 1 else ("ms", 1e-6)
             rows.append(Row(key, "engine", workload, "memory",
                             timings[key].median_ns / per * scale, unit,
-                            ratio[key] / ratio[floor] if floor in ratio else None,
+                            paired.get(key),
                             note + (" (ratio: to its floor)" if floor in ratio else "")))
         for key, (workload, note, per) in meta.items():
             if key.startswith("engine.floor."):

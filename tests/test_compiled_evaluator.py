@@ -176,6 +176,21 @@ def test_agrees_on_mappings_that_are_not_dicts(
     check_agrees(query, wrapped)
 
 
+@pytest.mark.parametrize("where", [
+    "p == 1 and p == 'a'", "p >= 1 and p != 'a' and p < 3", "p == 'a' and p >= 1",
+    "p != 1 and p != 'a' and p != true", "p == true and p >= 0",
+    "p >= 0 and q == 'a' and p < 10 and q != 'b'",
+])
+def test_conjunction_of_one_field_in_several_kinds(where: str) -> None:
+    # one lookup per field, one type test per kind of literal: a value of one kind
+    # still meets the other kinds' comparisons (plainly false or true across kinds)
+    docs = [{"_id": i, "p": p, "q": q} for i, (p, q) in enumerate(
+        [(1, "a"), ("a", "b"), (2.0, "a"), (True, None), (None, "a"), ([1], "a"), (0, 1)])]
+    docs += [{"_id": 9}]
+    q = _query(f"from d where {where}")
+    assert compiled.run(q, docs) == reference.run(q, docs)
+
+
 def test_non_document_raises_as_the_reference() -> None:
     q = parse_query("from d limit 1")
     with pytest.raises(TypeError, match="a document is a dict, not int"):

@@ -481,27 +481,43 @@ _OPERATORS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 def _conjunction(leaves: list[_Leaf | Pred]) -> Pred:
     """One function testing that every operand is true, the plain comparisons written
-    into its body (a call per operand costs more than the comparison).
+    into its body (a call per operand costs more than the comparison). Operands are
+    pure and, here, cannot raise, so their order is free: the comparisons on one field
+    share one lookup and one type test, the other operands follow as calls.
 
     The source is the project's own: operators from a closed set and names it makes
     up (``n0``, ``c0``, ``s0``, ``p1``); every field name and literal of the query is a
-    value in the function's namespace, never text."""
-    lines = ["def conjunction(doc):", "    get = doc.get"]
+    value in the function's namespace, never text. Documents are ``dict``s."""
     namespace: dict[str, Any] = {"MISSING": MISSING}
+    fields: dict[str, dict[frozenset[type], list[tuple[int, _Inline]]]] = {}
+    calls = []
     for i, part in enumerate(leaves):
         inline = part.inline if isinstance(part, _Leaf) else None
         if inline is None or inline.op not in _OPERATORS or inline.fast not in _TYPE_TESTS:
             namespace[f"p{i}"] = part.true if isinstance(part, _Leaf) else part
-            lines += [f"    if not p{i}(doc):", "        return False"]
+            calls.append(i)
             continue
-        namespace.update({f"n{i}": inline.name, f"c{i}": inline.value, f"s{i}": inline.slow})
-        lines += [f"    v = get(n{i}, MISSING)",
-                  "    t = type(v)",
-                  f"    if {_TYPE_TESTS[inline.fast]}:",
-                  f"        if not (v {inline.op} c{i}):",
-                  "            return False",
-                  f"    elif not s{i}(v):",
-                  "        return False"]
+        fields.setdefault(inline.name, {}).setdefault(inline.fast, []).append((i, inline))
+    lines = ["def conjunction(doc):"]
+    for f, kinds in enumerate(fields.values()):
+        first = next(iter(kinds.values()))[0][1]
+        namespace[f"n{f}"] = first.name
+        lines += ["    try:", f"        v = doc[n{f}]", "    except KeyError:",
+                  "        v = MISSING", "    t = type(v)"]
+        for g, (fast, tests) in enumerate(kinds.items()):
+            for i, inline in tests:
+                namespace.update({f"c{i}": inline.value, f"s{i}": inline.slow})
+            fast_test = " and ".join(f"v {inline.op} c{i}" for i, inline in tests)
+            lines += [f"    {'if' if g == 0 else 'elif'} {_TYPE_TESTS[fast]}:",
+                      f"        if not ({fast_test}):", "            return False"]
+            if len(kinds) > 1:  # the other kinds' tests take the slow way on this type
+                others = " and ".join(f"s{i}(v)" for k, ts in kinds.items() if k != fast
+                                      for i, _ in ts)
+                lines += [f"        if not ({others}):", "            return False"]
+        every = " and ".join(f"s{i}(v)" for ts in kinds.values() for i, _ in ts)
+        lines += ["    else:", f"        if not ({every}):", "            return False"]
+    for i in calls:
+        lines += [f"    if not p{i}(doc):", "        return False"]
     lines.append("    return True")
     exec_generated("\n".join(lines) + "\n", namespace, "evaluator", bounded=True)
     return namespace["conjunction"]  # type: ignore[no-any-return]
@@ -831,6 +847,38 @@ def _sort_key_fn(paths: list[tuple[str, ...]], descending: list[bool],
     return lambda doc: tuple([k(doc) for k in keys])
 
 
+def _top_by_field(docs: Iterator[Any], name: str, n: int, descending: bool,
+                  key: Callable[[Any], Any], seen: _Seen) -> list[Any]:
+    """``heapq.nsmallest(n, docs, key)`` (``nlargest`` when ``descending``) for one
+    top-level field: a document whose field is a plain number no better than the worst
+    kept is passed over without its key (ties go to the earlier document, which is
+    kept already), so most documents cost a lookup and a comparison."""
+    entry = _WorseDesc if descending else _Worse
+    heap: list[_Worse] = []
+    bound: Any = None  # the worst kept's number, when its key is a plain number's
+    for index, doc in enumerate(docs):
+        v = doc.get(name, MISSING)
+        t = type(v)
+        if t is float:
+            seen.float = True
+        if bound is not None and (t is int or t is float) and v == v and (
+                v <= bound if descending else v >= bound):
+            continue
+        k = (key(doc), -index if descending else index)
+        if len(heap) < n:
+            heapq.heappush(heap, entry(k, (), doc))
+        elif (k > heap[0].key) if descending else (k < heap[0].key):
+            heapq.heapreplace(heap, entry(k, (), doc))
+        else:
+            continue
+        if len(heap) == n:
+            worst = heap[0].key[0]
+            bound = worst[2] if len(worst) == 3 and worst[:2] == (1, 1) \
+                and type(worst[2]) in _NUMBERS else None
+    heap.sort(key=lambda e: e.key, reverse=descending)
+    return [e.doc for e in heap]
+
+
 class CompiledQuery:
     """A bound query compiled once: ``rows``, ``stream`` and ``count`` over documents
     give what ``reference.run`` gives (its rows, its errors), reading no more documents
@@ -910,8 +958,12 @@ class CompiledQuery:
         # heapq.nsmallest/nlargest are sorted(...)[:n], stable: the reference's ties
         seen = [_Seen() for _ in getters]
         key = _sort_key_fn(self.paths, descending, seen, dicts)
-        pick = heapq.nlargest if all(descending) else heapq.nsmallest
-        best = pick(n, self.matched(documents, dicts=dicts), key=key)
+        if dicts and len(self.paths) == 1 and len(self.paths[0]) == 1:
+            best = _top_by_field(self.matched(documents, dicts=True), self.paths[0][0], n,
+                                 descending[0], key, seen[0])
+        else:
+            pick = heapq.nlargest if all(descending) else heapq.nsmallest
+            best = pick(n, self.matched(documents, dicts=dicts), key=key)
         if any(s.decimal and s.float for s in seen):
             # a float beside a Decimal under one key: the reference sorts that key by
             # shortest texts; read again and sort as it does (rare)
