@@ -1,9 +1,8 @@
 """The embedded engine (issue #19): the compiled evaluator against plain Python over the
-same list of dicts, at 10^4 and 10^5 documents, in one interleaved run with the
-suite's baseline.
+same list of dicts, at 10^4 and 10^5 documents.
 
-Each engine row's ratio is to its own floor, measured in the same run (paired per
-round through the baseline, so drift in the machine's load cancels):
+Each engine row's ratio is to its own floor, timed back to back with it in every round
+(the median of the per-round ratios, so drift in the machine's load cancels):
 
 - ``engine.where.{1,3,10}.{n}``: the ``where`` pass (``CompiledQuery.count`` over the
   collection's documents: what the memory store runs) per document, against a
@@ -35,10 +34,9 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from benchmarks import workloads
-from benchmarks.suite import Row, Settings, _baseline_parser
+from benchmarks.suite import Row, Settings
 from benchmarks.targets import Target
-from benchmarks.timing import _batch, _inner_for, interleaved
+from benchmarks.timing import _batch, _inner_for
 
 SIZES = (10_000, 100_000)
 COUNTRIES = ("FR", "DE", "US", "JP", "BR")
@@ -176,52 +174,53 @@ def _untimed(n: int, docs: list[dict[str, Any]]) -> list[Row]:
     return rows
 
 
+def _floor_of(key: str) -> str:
+    """The case a case is measured against: its floor; `in` 10,000 values: `in` 10."""
+    if key.startswith("engine.in."):
+        return "engine.in.10." + key.rsplit(".", 1)[1]
+    return key.replace("engine.", "engine.floor.", 1)
+
+
 def _paired(cases: dict[str, Callable[[], object]], rounds: int, batch_ms: float
-            ) -> dict[str, float]:
-    """Each engine case over its floor, timed back to back in every round (the order
-    alternating): the median of the per-round ratios."""
+            ) -> tuple[dict[str, float], dict[str, float]]:
+    """Each case's median time per call (ns), and each engine case over its floor,
+    timed back to back in every round (the order alternating): the median of the
+    per-round ratios."""
     inner = {key: _inner_for(call, batch_ms * 1e6) for key, call in cases.items()}
+    times: dict[str, list[float]] = {key: [] for key in cases}
     ratios: dict[str, list[float]] = {}
     for r in range(rounds):
         for key in cases:
-            floor = key.replace("engine.", "engine.floor.", 1)
-            if key.startswith("engine.floor.") or floor not in cases:
+            floor = _floor_of(key)
+            if key.startswith("engine.floor.") or key.startswith("engine.in.10."):
                 continue
-            pair = [key, floor] if r % 2 else [floor, key]
-            times = {k: _batch(cases[k], inner[k]) for k in pair}
-            ratios.setdefault(key, []).append(times[key] / times[floor])
-    return {key: statistics.median(values) for key, values in ratios.items()}
+            pair = [key, floor] if floor in cases else [key]
+            batch = {k: _batch(cases[k], inner[k]) for k in (pair if r % 2 else pair[::-1])}
+            for k, t in batch.items():
+                times[k].append(t)
+            if floor in cases:
+                ratios.setdefault(key, []).append(batch[key] / batch[floor])
+    return ({k: statistics.median(v) for k, v in times.items()},
+            {k: statistics.median(v) for k, v in ratios.items()})
 
 
 def engine_rows(settings: Settings) -> list[Row]:
     """The rows of this module (see the module docstring)."""
-    lark = _baseline_parser()
     rows: list[Row] = []
     for n in SIZES:
         docs = documents(n)
         cases, meta = _cases(n, docs)
-        cases["baseline"] = lambda: lark.parse(workloads.E)
         # one call of a case is milliseconds: fewer rounds say as much
-        timings = interleaved(cases, "baseline", rounds=max(3, settings.rounds // 3),
-                              batch_ms=settings.batch_ms)
-        ratio = {key: t.ratio for key, t in timings.items()}
-        paired = _paired(cases, max(5, settings.rounds // 2), settings.batch_ms)
+        times, paired = _paired(cases, max(3, settings.rounds // 2), settings.batch_ms)
         for key, (workload, note, per) in meta.items():
-            if key.startswith("engine.floor."):
-                continue
-            floor = key.replace("engine.", "engine.floor.", 1)
+            floor = key.startswith("engine.floor.")
+            ratio = None if floor or key.startswith("engine.in.") else paired.get(key)
             unit, scale = ("ns", 1.0) if per > 1 else ("ms", 1e-6)
-            rows.append(Row(key, "engine", workload, "memory",
-                            timings[key].median_ns / per * scale, unit,
-                            paired.get(key),
-                            note + (" (ratio: to its floor)" if floor in ratio else "")))
-        for key, (workload, note, per) in meta.items():
-            if key.startswith("engine.floor."):
-                rows.append(Row(key, "engine", workload, "python",
-                                timings[key].median_ns / per * (1.0 if per > 1 else 1e-6),
-                                "ns" if per > 1 else "ms", None, note))
+            rows.append(Row(key, "engine", workload, "python" if floor else "memory",
+                            times[key] / per * scale, unit, ratio,
+                            note + (" (ratio: to its floor, same run)" if ratio else "")))
         rows.append(Row(f"engine.in.flat.{n}", "engine", f"in 10,000 / 10 {n:,}", "memory",
-                        ratio[f"engine.in.10000.{n}"] / ratio[f"engine.in.10.{n}"], "\u00d7",
+                        paired[f"engine.in.10000.{n}"], "\u00d7",
                         None, "time per document with 10,000 values over with 10"))
         rows += _untimed(n, docs)
         del docs, cases

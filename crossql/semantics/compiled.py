@@ -343,13 +343,18 @@ def _in(node: ir.In) -> _Leaf:
     if members.empty:
         return _Leaf(lambda doc: members.truth(get(doc)))
 
+    ints = numbers | members.decimals  # an int equals a Decimal by exact value
+    segments = node.path.segments
+    name = segments[0]
+    single = len(segments) == 1
+
     def true(doc: dict[str, Any]) -> bool:
-        v = get(doc)
+        v = doc.get(name, MISSING) if single else get(doc)
         t = type(v)
         if t is str:
             return v in strings
         if t is int:
-            return v in numbers or has(v)
+            return v in ints
         if v is MISSING:
             return False
         if v is None:
