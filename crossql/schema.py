@@ -186,6 +186,14 @@ class CollectionSchema(_Model):
         return frozenset(out)
 
     @cached_property
+    def present_attributes(self) -> frozenset[str]:
+        """Top-level fields every document has, never null (a DynamoDB sparse index on
+        one holds every item)."""
+        return frozenset(spec.path for spec in self.fields.values()
+                         if spec.required and not spec.nullable and "." not in spec.path
+                         and spec.kind != "null")
+
+    @cached_property
     def _prefixes(self) -> frozenset[tuple[str, ...]]:
         out: set[tuple[str, ...]] = set()
         for spec in self.fields.values():
