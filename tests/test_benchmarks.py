@@ -35,6 +35,8 @@ EXPECTED = (
     + ["lists.linear.in-repeated.dynamodb", "lists.linear.contains-all.dynamodb",
        "lists.refusal-over-bind.dynamodb"]
     + ["parse.E", "parse.E.new", "parse.corpus"]
+    + [f"schema.{k}.mongodb" for k in ("compile.without", "compile.with", "compile.ratio",
+                                        "plan-size")]
 )
 
 

@@ -474,3 +474,14 @@ def test_the_issue_s_query_plans_on_every_backend_with_the_declaration() -> None
                         backend="dynamodb", schema=PURCHASES)
     with pytest.raises(crossql.QuerySemanticError, match="unknown field `totl`"):
         crossql.compile("from orders where totl > 1", backend="dynamodb", schema=PURCHASES)
+
+
+def test_firestore_inequalities_inside_or_on_required_fields() -> None:
+    text = "from users where age > 18 or score < 3"
+    declared = {"users": {"fields": {"age": {"kind": "int", "required": True},
+                                     "score": {"kind": "int", "required": True}}}}
+    with pytest.raises(crossql.CapabilityError, match="leaves out documents without `age`"):
+        crossql.compile(text, backend="firestore", options={"native_or": True})
+    plan = crossql.compile(text, backend="firestore", options={"native_or": True},
+                           schema=declared)
+    assert "Or([" in plan.explain()

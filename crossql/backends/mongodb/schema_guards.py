@@ -31,53 +31,48 @@ _FALSE: Any = object()
 """A filter no conforming document matches (``NEVER`` once the walk is done)."""
 
 
+NEVER_ARRAY = 1
+ALWAYS_THERE = 2
+"""Facts of a declared field (``CollectionSchema.guard_facts``): never an array; always
+present and never null."""
+
+
 class _Simplifier:
-    def __init__(self, entry: Any) -> None:
-        self.entry = entry
+    def __init__(self, facts: dict[str, int]) -> None:
+        self.facts = facts
         self.dropped = 0
 
-    def never_array(self, field: str) -> bool:
-        spec = self.entry.field(field)
-        return spec is not None and spec.kind not in ("any", "list", "set")
-
-    def always_there(self, field: str) -> bool:
-        spec = self.entry.field(field)
-        return spec is not None and spec.required and not spec.nullable and \
-            spec.kind not in ("any", "null")
-
     def filter(self, node: Filter) -> Any:
-        """The simplified filter, ``{}`` when always true, ``_FALSE`` when never."""
-        parts: list[Filter] = []
+        """The simplified filter (``node`` itself when nothing changed), ``{}`` when
+        always true, ``_FALSE`` when never."""
+        out: Filter | None = None
         for key, value in node.items():
             part = self.part(key, value)
             if part is _FALSE:
                 return _FALSE
-            if part:
-                parts.append(part)
-        out: Filter = {}
-        for part in parts:
-            if any(k in out for k in part):  # two parts on one key: keep them apart
-                return {"$and": parts}
-            out.update(part)
-        return out
+            if out is None:
+                if len(part) == 1 and part.get(key, _FALSE) is value:
+                    continue  # unchanged so far
+                out = {}
+                for k, v in node.items():  # the keys before this one, as they were
+                    if k == key:
+                        break
+                    out[k] = v
+            for k, v in part.items():
+                if k in out:  # two parts on one key: keep them apart
+                    return {"$and": [{kk: vv} for kk, vv in out.items()] + [part]}
+                out[k] = v
+        return node if out is None else out
 
     def part(self, key: str, value: Any) -> Any:
+        if key[:1] != "$":
+            facts = self.facts.get(key)
+            if facts is None or type(value) is not dict:
+                return {key: value}
+            ops = self.operators(value, facts)
+            return ops if ops is _FALSE or not ops else {key: ops}
         if key == "$and":
-            kept = []
-            for sub in value:
-                simple = self.filter(sub)
-                if simple is _FALSE:
-                    return _FALSE
-                if simple:
-                    kept.append(simple)
-            if not kept:
-                return {}
-            merged: Filter = {}
-            for sub in kept:  # parts on distinct fields read as one document
-                if any(k.startswith("$") or k in merged for k in sub):
-                    return kept[0] if len(kept) == 1 else {"$and": kept}
-                merged.update(sub)
-            return merged
+            return self.conjunction(value)
         if key in ("$or", "$nor"):
             kept = []
             for sub in value:
@@ -91,30 +86,49 @@ class _Simplifier:
             if key == "$or" and len(kept) == 1:
                 return kept[0]
             return {key: kept}
-        if key.startswith("$") or not isinstance(value, dict) or \
-                not all(k.startswith("$") for k in value):
-            return {key: value}
-        ops = self.operators(key, value)
-        return ops if ops is _FALSE or not ops else {key: ops}
+        return {key: value}
 
-    def operators(self, field: str, ops: dict[str, Any]) -> Any:
-        out = dict(ops)
-        if self.never_array(field):
-            if out.get("$type") == "array":
+    def conjunction(self, parts: list[Filter]) -> Any:
+        kept = []
+        for sub in parts:
+            simple = self.filter(sub)
+            if simple is _FALSE:
+                return _FALSE
+            if simple:
+                kept.append(simple)
+        if not kept:
+            return {}
+        merged: Filter = {}
+        for sub in kept:  # parts on distinct fields read as one document
+            if any(k[:1] == "$" or k in merged for k in sub):
+                return kept[0] if len(kept) == 1 else {"$and": kept}
+            merged.update(sub)
+        return merged
+
+    def operators(self, ops: dict[str, Any], facts: int) -> Any:
+        if not all(k[:1] == "$" for k in ops):
+            return ops  # a document to equal, not operators
+        out = ops
+        if facts & NEVER_ARRAY:
+            if ops.get("$type") == "array":
                 self.dropped += 1
                 return _FALSE
-            if out.get("$not") == _ARRAY:
+            if ops.get("$not") == _ARRAY:
+                out = dict(ops)
                 del out["$not"]
                 self.dropped += 1
-        if self.always_there(field):
+        if facts & ALWAYS_THERE:
             if out.get("$exists") is True:
+                out = dict(out) if out is ops else out
                 del out["$exists"]
                 self.dropped += 1
             if out.get("$not") == _NULL:
+                out = dict(out) if out is ops else out
                 del out["$not"]
                 self.dropped += 1
             nin = out.get("$nin")
             if isinstance(nin, list) and None in nin:
+                out = dict(out) if out is ops else out
                 rest = [v for v in nin if v is not None]
                 del out["$nin"]
                 self.dropped += 1
@@ -122,15 +136,13 @@ class _Simplifier:
                     out["$ne"] = rest[0]
                 elif rest:
                     out["$nin"] = rest
-        if not out and ops:
-            return {}
         return out
 
 
 def without_guards(match: Filter, entry: Any) -> tuple[Filter, int]:
     """``match`` with the guards ``entry`` (a ``CollectionSchema``) proves unnecessary
     taken out, and how many were."""
-    walk = _Simplifier(entry)
+    walk = _Simplifier(entry.guard_facts)
     simple = walk.filter(match)
     if simple is _FALSE:
         return dict(NEVER), walk.dropped
