@@ -276,6 +276,9 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     from benchmarks.engine import engine_rows
 
     rows += engine_rows(settings)
+    from benchmarks.schema_plans import schema_rows
+
+    rows += schema_rows(settings)
     if runtime:
         from benchmarks.runtime import runtime_rows
 

@@ -1278,3 +1278,43 @@ def crossing_cases(draw: st.DrawFn, group: int, n: int = 14
     groups = _crossing_groups()
     pool = groups[group] + (groups[-1] if draw(_QUARTER) == 0 else ())
     return draw(crossing_queries(pool)), draw(crossing_documents(n, pool))
+
+# --- documents that follow a declared schema (docs/schemas.md) -----------------------------
+
+DECLARED_SCHEMA = Schema((
+    Field("n", "int", (-1, 0, 1, 2, 3), nullable=False, optional=False),
+    Field("x", "float", (-0.5, 0.0, 1.0, 1.5, 2.25), nullable=False),
+    Field("s", "string", ("", "a", "ab", "abc", "b", "B", "é", "a b"), optional=False),
+    Field("b", "bool", (False, True), nullable=False, optional=False),
+    Field("tags", "strings", ("a", "b", "c"), nullable=False, optional=False),
+    Field("nums", "ints", (0, 1, 2, 3)),
+    Field("m", "map", nullable=False, optional=False, fields=(
+        Field("k", "string", ("a", "b", "c"), nullable=False, optional=False),
+        Field("v", "int", (0, 1, 2)),
+    )),
+))
+"""A schema whose fields are declared (``declaration``): some required and never null,
+so a declaration lets the compilers drop guards; ``documents(schema=DECLARED_SCHEMA)``
+follow it."""
+
+_DECLARED_KINDS = {"int": "int", "float": "float", "string": "string", "bool": "bool",
+                   "strings": "list[string]", "ints": "list[int]", "map": "map"}
+
+
+def declaration(schema: Schema = DECLARED_SCHEMA, *, closed: bool = True) -> dict[str, Any]:
+    """The CrossQL declaration (``crossql.Schema`` dict form) of a test schema: each
+    field's kind, required when never left out (below a map: when the map is too), nullable
+    when it may hold null."""
+    fields: dict[str, Any] = {}
+
+    def visit(prefix: str, group: Sequence[Field], required: bool) -> None:
+        for f in group:
+            path = f"{prefix}{f.name}"
+            here = required and not f.optional
+            fields[path] = {"kind": _DECLARED_KINDS[f.kind], "required": here,
+                            "nullable": f.nullable}
+            if f.kind == "map":
+                visit(f"{path}.", f.fields, here and not f.nullable)
+
+    visit("", schema.fields, True)
+    return {"fields": fields, "closed": closed}

@@ -22,15 +22,17 @@ STATS: dict[str, Counter[str]] = {}
 
 
 def compare_on_backend(runner: asyncio.Runner, store: Any, name: str, docs: list[dict[str, Any]],
-                       queries: list[ir.Query], *, options: Any = None) -> None:
-    """Load ``docs`` as collection ``docs`` and check every query against the reference."""
+                       queries: list[ir.Query], *, options: Any = None,
+                       schema: Any = None) -> None:
+    """Load ``docs`` as collection ``docs`` and check every query against the reference
+    (compiled with ``schema`` when given: documents that follow it answer alike)."""
     stats = STATS.setdefault(name, Counter())
     load(runner, store, "docs", docs)
     for query in queries:
         text = crossql.format(query)
         want = crossql.evaluate(query, docs)
         try:
-            plan = crossql.compile(text, backend=store.driver, options=options)
+            plan = crossql.compile(text, backend=store.driver, options=options, schema=schema)
         except CapabilityError:
             stats["refused"] += 1
             continue

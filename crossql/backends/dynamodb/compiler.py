@@ -405,19 +405,22 @@ class QueryCompiler(ConditionBuilder):
     """One compile of a read (``compile_dynamodb``; a write's read subclasses it in
     writes.py): the access path, the conditions, the request, DynamoDB's limits."""
 
-    __slots__ = ("assumed", "keys", "options", "query", "table")
+    __slots__ = ("assumed", "keys", "options", "query", "required", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
 
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
-                 assumed: bool = False) -> None:
+                 assumed: bool = False, required: frozenset[str] = frozenset()) -> None:
         self.query = query
         self.table = table
         self.options = options
         self.assumed = assumed
         """No schema was given for the collection: ``table`` is ``default_table``."""
         self.keys = _keys_of(table)
+        self.required = required
+        """Attributes the declared schema says every item has (never null): a sparse
+        index on one holds every item (docs/schemas.md)."""
 
     @property
     def builder(self) -> ConditionBuilder:
@@ -571,7 +574,7 @@ class QueryCompiler(ConditionBuilder):
             if any(self.attribute(p)[0] in keys for p in _leaf_paths(c)):
                 return None  # a key attribute in a Query's filter is a ValidationException
         if path.index is not None and sk is not None and not sort \
-                and not path.always_present(sk):
+                and not path.always_present(sk) and sk not in self.required:
             return None  # items without the index's sort key are not in the index
         if path.projected is not None and not self._projected(path, others):
             return None
@@ -834,14 +837,19 @@ class QueryCompiler(ConditionBuilder):
         if choice is None:
             return ()
         types = self.table.attribute_types
+        sk = choice.path.sort_key
+        declared = () if choice.path.index is None or sk is None or choice.sort or \
+            choice.path.always_present(sk) or sk not in self.required else (
+                f"every item has `{sk}` (the schema declares it required), so index "
+                f"`{choice.path.index}` holds every item",)
         keys = [(choice.path.partition_key, choice.partition.value)]
         if choice.sort:
             assert choice.path.sort_key is not None
             sort = choice.sort[0]
             keys.append((choice.path.sort_key, sort.low if isinstance(sort, ir.Between)
                          else sort.value))  # type: ignore[union-attr]
-        return tuple(_key_type_assumption(key, value) for key, value in keys
-                     if key not in types)
+        return declared + tuple(_key_type_assumption(key, value) for key, value in keys
+                                if key not in types)
 
     def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
@@ -939,13 +947,14 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     assumed = table is None
     if table is None:
         table = default_table(opts.pk_field)
+    required = _required(schema, query.collection)
     try:
-        return QueryCompiler(query, table, opts, assumed).run()
+        return QueryCompiler(query, table, opts, assumed, required).run()
     except CapabilityError as err:
         if opts.client_side is None:
             raise
         return complete_client_side(
-            err, query, lambda q: QueryCompiler(q, table, opts, assumed).run(),
+            err, query, lambda q: QueryCompiler(q, table, opts, assumed, required).run(),
             opts.client_side, COMPLETION)
 
 
@@ -957,6 +966,14 @@ COMPLETION = Completion(
     rider_constructs=("offset",))
 """What ``client_side`` completes: ``group by``, the aggregates but ``count()``, and an
 order no sort key gives; an ``offset`` too, with one of them (alone it stays refused)."""
+
+
+def _required(schema: Any, collection: str) -> frozenset[str]:
+    """The attributes a declared schema (a ``crossql.Schema``) says every item of
+    ``collection`` has, never null; none for a plain key-schema mapping."""
+    lookup = getattr(schema, "collection", None)
+    entry = None if lookup is None else lookup(collection)
+    return frozenset() if entry is None else entry.present_attributes
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

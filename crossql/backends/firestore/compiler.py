@@ -627,6 +627,10 @@ class _Compiler(FilterBuilder):
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
+            if segs in self.required and segs not in self.present and \
+                    not has_field(tree, segs):
+                self.notes += (f"ordered by `{'.'.join(segs)}`, which the schema declares "
+                               "required: no document is left out",)
             found = _SHARED.get((OrderBy, segs, key.descending))
             steps.append(found if found is not None else _order_by(segs, key.descending))
         implicit: list[tuple[str, ...]] = []
