@@ -44,12 +44,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from crossql import ir
 from crossql._frozen import fast_init
 from crossql._memo import Memo
-from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
+from crossql.backends.dynamodb.values import (
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    TIMESTAMP_WIDTH,
+    AttributeValue,
+    query_number_text,
+    to_attribute_value,
+)
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
 from crossql.visitor import ConditionVisitor
@@ -328,8 +336,8 @@ def storable(value: ir.Value) -> None:
         if kind is str or number is None or kind is bool or (
                 kind is int and -_SAFE_INT < number < _SAFE_INT):
             return  # ints of at most 38 digits are always storable
-        if isinstance(number, int | float):
-            number_text(number)
+        if isinstance(number, int | float | Decimal):
+            query_number_text(number)
     elif type(value) is ir.ListValue:
         for item in value.items:
             if type(item) is ir.Literal:  # the common case, without a call
@@ -377,8 +385,19 @@ def distinct_values(values: Sequence[Lit]) -> tuple[list[Lit], bool]:
     return plain, nulls
 
 
-def _order_key(value: ir.Literal) -> Any:
-    return value.value
+def bounds_reversed(low: ir.Literal, high: ir.Literal) -> bool:
+    """Whether ``low`` is above ``high`` as DynamoDB compares them (a ``BETWEEN`` so is a
+    ValidationException): numbers as the decimals sent, which Python's comparison of an
+    int or a ``Decimal`` with a float is not (a float counts as its shortest text)."""
+    a: Any = low.value
+    b: Any = high.value
+    kinds = {type(a), type(b)}
+    if float in kinds and kinds <= _NUMBERS and len(kinds) == 2:
+        return Decimal(query_number_text(a)) > Decimal(query_number_text(b))
+    return bool(a > b)
+
+
+_NUMBERS = frozenset({int, float, Decimal})
 
 
 class _Polarity(Generic[R]):
@@ -519,10 +538,33 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         """Where ``low <= p <= high`` is ``truth`` (bounds of one kind, checked before)."""
         if not truth:
             return or_(Comparison("<", p, low), Comparison(">", p, high))
-        if _order_key(low) > _order_key(high):
+        if bounds_reversed(low, high):
             # DynamoDB rejects such a BETWEEN; it is true for no value
             return NEVER
         return Between(p, low, high)
+
+    # -- timestamps ---------------------------------------------------------------------
+    # A timestamp is an S of exactly TIMESTAMP_WIDTH characters in the canonical form
+    # (values.timestamp_text), so text order is time order; an ordering comparison with
+    # one must not match an ordinary string the text comparison would: the guard keeps
+    # strings of that width within the canonical range (what it cannot tell apart, a
+    # string of that width and range not of that form, is in docs/backends/dynamodb.md).
+    @staticmethod
+    def timestamp_order(p: Path, op: str, value: ir.Literal) -> Expr:
+        """Where ``p op value`` holds for a stored timestamp (``op``: ``< <= > >=``)."""
+        bound = Comparison(">=", p, _TIMESTAMP_MIN) if op[0] == "<" \
+            else Comparison("<=", p, _TIMESTAMP_MAX)
+        return And((SizeComparison("=", p, _TIMESTAMP_WIDTH), bound, Comparison(op, p, value)))
+
+    def timestamp_between(self, p: Path, low: ir.Literal, high: ir.Literal,
+                          truth: bool) -> Expr:
+        """Where ``low <= p <= high`` is ``truth`` for timestamp bounds."""
+        width = SizeComparison("=", p, _TIMESTAMP_WIDTH)
+        if truth:
+            inner = self.between(p, low, high, True)
+            return NEVER if inner is NEVER else And((width, inner))
+        return and_(width, Between(p, _TIMESTAMP_MIN, _TIMESTAMP_MAX),
+                    or_(Comparison("<", p, low), Comparison(">", p, high)))
 
     # -- arrays -----------------------------------------------------------------------
     def _array(self, p: Path, inner: Expr) -> Expr:
@@ -599,6 +641,8 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         if type(v) is not ir.Literal or type(v.value) is not str:
             storable(v)
         if op != "==" and op != "!=":
+            if v.kind == "timestamp":  # type: ignore[union-attr]
+                return self.timestamp_order(p, op if truth else _NEGATED[op], v)  # type: ignore[arg-type]
             return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
         if type(v) is ir.Literal and v.kind == "null":
             # `== null` is two-valued: an explicit NULL, never a missing attribute
@@ -618,6 +662,8 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         assert isinstance(lo, ir.Literal) and isinstance(hi, ir.Literal)
         storable(lo)
         storable(hi)
+        if lo.kind == "timestamp":
+            return self.timestamp_between(p, lo, hi, truth)
         return self.between(p, lo, hi, truth)
 
     def visit_In(self, cond: ir.In, truth: bool) -> Expr:
@@ -696,6 +742,9 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
 
 
 _NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
+_TIMESTAMP_MIN = ir.Literal(TIMESTAMP_MIN, "string")
+_TIMESTAMP_MAX = ir.Literal(TIMESTAMP_MAX, "string")
+_TIMESTAMP_WIDTH = ir.Literal(TIMESTAMP_WIDTH, "int")
 _LIST_OR_SET = ("L", "SS", "NS", "BS")
 _TYPE_VALUES = {t: {"S": t} for t in _LIST_OR_SET}
 _KINDS_OF: Memo[Any, Expr] = Memo(4096, "dynamodb list-or-set guards")
@@ -802,7 +851,7 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         av = None
         key: Any
         if kind is int or kind is float:
-            key = ("N", number_text(raw))  # type: ignore[arg-type]
+            key = ("N", query_number_text(raw))  # type: ignore[arg-type]
         elif kind is bool:
             key = ("BOOL", raw)
         elif raw is None:
@@ -935,6 +984,8 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         w = self
         # every branch writes v: its number_text raises for what storable(v) would
         if op != "==" and op != "!=":
+            if v.kind == "timestamp":
+                return None  # guarded: the tree writes it
             return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
         if v.value is None:
             return _null_text(p, op == "==", truth, w)
@@ -1000,12 +1051,14 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         hi: Any = cond.high
         if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
             return None
+        if lo.kind == "timestamp":
+            return None  # guarded: the tree writes it
         w = self
         # both are written (number_text raises as storable would) unless folded, which
         # the tree does, checking them
         if not truth:
             return False, [f"{p} < {w.value(lo)}", f"{p} > {w.value(hi)}"]
-        if _order_key(lo) > _order_key(hi):
+        if bounds_reversed(lo, hi):
             return None  # never true: folded by the tree
         return f"({p} BETWEEN {w.value(lo)} AND {w.value(hi)})"
 
@@ -1047,4 +1100,4 @@ def scalar_attribute_value(raw: str | int | float | bool) -> dict[str, Any]:
         return {"BOOL": raw}
     if kind is int and -_SAFE_INT < raw < _SAFE_INT:  # type: ignore[operator]
         return {"N": str(raw)}
-    return {"N": number_text(raw)}  # type: ignore[arg-type]
+    return {"N": query_number_text(raw)}  # type: ignore[arg-type]
