@@ -143,8 +143,11 @@ CAPABILITIES = Capabilities(
     },
     limits={"in_values": 100, "expression_bytes": MAX_EXPRESSION_BYTES,
             "operators": MAX_OPERATORS, "path_depth": MAX_PATH_DEPTH},
-    values={"exact number": "native"},
+    values={"exact number": "native", "timestamp": "guarded"},
     value_notes={
+        "timestamp": "`S` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds: text order "
+                     "is time order, so a sort key); an `S` of that form reads back as a "
+                     "datetime; `<`, `between` guarded by its width and range",
         "exact number": "`N` text, never through a float (38 digits; more refused), read "
                         "back as `int`, as the `float` whose shortest text it is, else "
                         "`Decimal`; an integral float of 2^53 to 2^63 whose text is not "
