@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 import crossql
 from crossql.errors import BackendError, CapabilityError
@@ -195,3 +196,56 @@ def test_newest_first_on_a_datetime_sort_key_is_one_query(runner: asyncio.Runner
     assert [r["v"] for r in rows] == [
         d["v"] for d in sorted(docs, key=lambda d: d["at"], reverse=True)
         if d["device"] == "a" and d["at"] > since]
+
+
+# --- sets and bytes ------------------------------------------------------------------
+
+
+def test_stored_sets_equal_lists_as_arrays_without_order(runner: asyncio.Runner,
+                                                         dynamo_store: Any) -> None:
+    raw_put(runner, dynamo_store, "vals_sets", [
+        {"_id": {"S": "ss"}, "t": {"SS": ["a", "b"]}},
+        {"_id": {"S": "ns"}, "t": {"NS": ["1", "2.5"]}},
+        {"_id": {"S": "bs"}, "t": {"BS": [b"x", b"yz"]}},
+        {"_id": {"S": "l"}, "t": {"L": [{"S": "b"}, {"S": "a"}]}},
+        {"_id": {"S": "s"}, "t": {"S": "ab"}},
+    ])
+    docs = runner.run(dynamo_store.fetch("from vals_sets"))
+    assert {d["_id"]: d["t"] for d in docs}["ns"] == {1, 2.5}
+    for text, params in [
+        ("from vals_sets where t == ['b', 'a']", {}),
+        ("from vals_sets where t == ['a', 'b']", {}),
+        ("from vals_sets where t != ['a', 'b']", {}),
+        ("from vals_sets where t == ['a', 'a']", {}),
+        ("from vals_sets where t != ['a', 'a']", {}),
+        ("from vals_sets where t == [2.5, 1]", {}),
+        ("from vals_sets where t == [1.0, 1, 2.5]", {}),
+        ("from vals_sets where t == :l", {"l": [b"yz", b"x"]}),
+        ("from vals_sets where not (t == :l)", {"l": [b"yz", b"x"]}),
+        ("from vals_sets where t contains any :s", {"s": {"a", "zz"}}),
+        ("from vals_sets where _id in :s", {"s": {"ss", "l"}}),
+    ]:
+        got = runner.run(dynamo_store.fetch(text, **params))
+        want = crossql.evaluate(crossql.parse(text), docs, params)
+        assert ids(got) == ids(want), text
+
+
+def test_bytes_equality_and_in(runner: asyncio.Runner, dynamo_store: Any) -> None:
+    load(runner, dynamo_store, "vals_bin", [{"_id": "a", "b": b"a"}, {"_id": "ab", "b": b"ab"},
+                                            {"_id": "s", "b": "ab"}, {"_id": "e", "b": b""}])
+    docs = runner.run(dynamo_store.fetch("from vals_bin"))
+    assert {d["_id"]: d["b"] for d in docs}["ab"] == b"ab"
+    for text, params in [("from vals_bin where b == :v", {"v": b"ab"}),
+                         ("from vals_bin where b != :v", {"v": b"ab"}),
+                         ("from vals_bin where b in :v", {"v": [b"a", b"", "ab"]}),
+                         ("from vals_bin where b not in :v", {"v": [b"a"]})]:
+        got = runner.run(dynamo_store.fetch(text, **params))
+        want = crossql.evaluate(crossql.parse(text), docs, params)
+        assert ids(got) == ids(want), text
+    with pytest.raises(CapabilityError) as caught:
+        runner.run(dynamo_store.fetch("from vals_bin where b < :v", v=b"b"))
+    assert caught.value.code == "capability.dynamodb.bytes-order"
+    with pytest.raises(CapabilityError) as caught:
+        runner.run(dynamo_store.fetch("from vals_bin where b == :v", v=ObjectId()))
+    assert caught.value.code == "capability.dynamodb.value-kind"
+    assert "str(oid)" in (caught.value.hint or "")

@@ -77,6 +77,7 @@ from crossql.backends.dynamodb.values import (
     TIMESTAMP_MIN,
     UnstorableValue,
     query_number_text,
+    to_attribute_value,
 )
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.compiler.templates import StringHole
@@ -143,7 +144,8 @@ CAPABILITIES = Capabilities(
     },
     limits={"in_values": 100, "expression_bytes": MAX_EXPRESSION_BYTES,
             "operators": MAX_OPERATORS, "path_depth": MAX_PATH_DEPTH},
-    values={"exact number": "native", "timestamp": "guarded"},
+    values={"exact number": "native", "timestamp": "guarded", "bytes": "guarded",
+            "set": "guarded"},
     value_notes={
         "timestamp": "`S` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds: text order "
                      "is time order, so a sort key); an `S` of that form reads back as a "
@@ -153,7 +155,11 @@ CAPABILITIES = Capabilities(
                         "`Decimal`; an integral float of 2^53 to 2^63 whose text is not "
                         "its value is refused in a condition",
         "object id": "DynamoDB has no object ids: store the id as a string (`str(oid)`)",
-        "set": "SS, NS and BS are arrays without order",
+        "set": "SS, NS and BS are arrays without order: `contains`, `size` guarded with "
+               "`attribute_type`; `== [..]` also compares the list's elements as a set "
+               "where they are distinct and of one kind",
+        "bytes": "`B`; a `bson.Binary` with a subtype is refused (DynamoDB keeps none); "
+                 "`<`, `between` refused: DynamoDB orders bytewise, CrossQL length first",
     },
 )
 
@@ -320,11 +326,13 @@ def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
             return None
         if kind is int and -_SAFE_INT < number < _SAFE_INT:
             return None  # of at most 38 digits: always storable
-        if isinstance(number, int | float | Decimal):
-            try:
+        try:
+            if isinstance(number, int | float | Decimal):
                 query_number_text(number)
-            except UnstorableValue as err:
-                return value, err
+            elif value.kind in ("bytes", "timestamp"):
+                to_attribute_value(number)
+        except UnstorableValue as err:
+            return value, err
         return None
     if type(value) is ir.ListValue:
         for item in value.items:
@@ -411,7 +419,7 @@ def _keys_of(table: TableSchema) -> dict[str, str]:
 REFUSAL_RULES = frozenset({
     "table-name", "path-depth", "group-by", "aggregate", "offset", "number", "order-by",
     "scan", "expression-bytes", "operators", "in-values", "matches", "nested-increment",
-    "key-attribute", "unstorable-value",
+    "key-attribute", "unstorable-value", "bytes-order",
 })
 """Why DynamoDB refuses, one name per rule: a refusal's code is
 ``capability.dynamodb.<rule>`` (docs/backends/dynamodb.md lists them)."""
@@ -504,6 +512,9 @@ class QueryCompiler(ConditionBuilder):
         if bad is None:
             return None
         node, err = bad
+        if node.kind in ("bytes", "timestamp"):
+            return self.refusal("value", node, f"dynamodb cannot hold this value: {err}",
+                                "bind a value DynamoDB can hold", rule="unstorable-value")
         return self.refusal("value", node, f"dynamodb cannot hold this number: {err}",
                            "DynamoDB numbers have at most 38 digits and "
                            "magnitudes from 1E-130 to 9.99E+125", rule="number")
@@ -527,14 +538,20 @@ class QueryCompiler(ConditionBuilder):
             return declared in (None, "N")
         if value.kind == "timestamp":  # its text (values.timestamp_text)
             return declared in (None, "S")
+        if value.kind == "bytes":  # (ordered otherwise than CrossQL: see _sort_condition)
+            return declared == "B" and getattr(value.value, "subtype", 0) == 0
         return False
 
     def _sort_condition(self, cond: ir.Condition, sk: str) -> bool:
         limit = _MAX_SORT_KEY_BYTES
         match cond:
             case ir.Compare(op=op, value=value):
+                if op != "==" and getattr(value, "kind", None) == "bytes":
+                    return False  # refused as a filter (bytes-order)
                 return op != "!=" and self._key_literal(value, sk, limit)
             case ir.Between(low=low, high=high):
+                if getattr(low, "kind", None) == "bytes":
+                    return False  # refused as a filter (bytes-order)
                 if not (self._key_literal(low, sk, limit) and self._key_literal(high, sk, limit)):
                     return False
                 assert isinstance(low, ir.Literal) and isinstance(high, ir.Literal)

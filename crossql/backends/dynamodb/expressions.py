@@ -566,7 +566,26 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         return and_(width, Between(p, _TIMESTAMP_MIN, _TIMESTAMP_MAX),
                     or_(Comparison("<", p, low), Comparison(">", p, high)))
 
+    def bytes_order(self, value: ir.Literal, construct: str) -> CapabilityError:
+        """The refusal of an ordering comparison with bytes."""
+        return self.refusal(
+            construct, value, "dynamodb orders binary values bytewise, where CrossQL orders "
+            "bytes length first (BSON's order): `<` and `between` with bytes would answer "
+            "otherwise", "compare bytes with `==` or `in`", rule="bytes-order")
+
     # -- arrays -----------------------------------------------------------------------
+    def list_equals(self, p: Path, value: ir.ListValue, truth: bool) -> Expr:
+        """Where ``p == [..]`` is ``truth``: a list equal in order, or a set (SS, NS, BS)
+        of the same elements (an array without order: a list with a repeat never
+        equals a set, nor does one of mixed kinds or an empty one)."""
+        same_set = _set_literal(value)
+        if same_set is None:
+            return Comparison("=", p, value) if truth else self.equals(p, value, False)
+        if truth:
+            return or_(Comparison("=", p, value), Comparison("=", p, same_set))
+        return and_(self.present_non_null(p), Comparison("<>", p, value),
+                    Comparison("<>", p, same_set))
+
     def _array(self, p: Path, inner: Expr) -> Expr:
         # contains() and size() also work on strings, sets and maps: arrays only
         if (type(inner) is Const and not inner.value) or self.key_type(p):
@@ -641,7 +660,9 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         if type(v) is not ir.Literal or type(v.value) is not str:
             storable(v)
         if op != "==" and op != "!=":
-            if v.kind == "timestamp":  # type: ignore[union-attr]
+            if v.kind in _TREE_KINDS:  # type: ignore[union-attr]
+                if v.kind == "bytes":  # type: ignore[union-attr]
+                    raise self.bytes_order(v, "<, <=, >, >=")  # type: ignore[arg-type]
                 return self.timestamp_order(p, op if truth else _NEGATED[op], v)  # type: ignore[arg-type]
             return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
         if type(v) is ir.Literal and v.kind == "null":
@@ -652,6 +673,8 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
                 return self.has_type(p, "NULL") if truth else not_(self.has_type(p, "NULL"))
             return self.present_non_null(p) if truth else \
                 or_(self.missing(p), self.has_type(p, "NULL"))
+        if type(v) is ir.ListValue:
+            return self.list_equals(p, v, truth == (op == "=="))
         if truth == (op == "=="):
             return Comparison("=", p, v)  # type: ignore[arg-type]
         return self.equals(p, v, False)  # type: ignore[arg-type]
@@ -664,6 +687,8 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         storable(hi)
         if lo.kind == "timestamp":
             return self.timestamp_between(p, lo, hi, truth)
+        if lo.kind == "bytes":
+            raise self.bytes_order(lo, "between")
         return self.between(p, lo, hi, truth)
 
     def visit_In(self, cond: ir.In, truth: bool) -> Expr:
@@ -739,6 +764,30 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     if len(plain) == 1:
         return f"{p} = {w.value(plain[0])}"
     return f"{p} IN ({', '.join([w.value(v) for v in plain])})"
+
+
+_TREE_KINDS = frozenset({"timestamp", "bytes"})
+"""The kinds whose ordering comparisons only the tree writes (guarded or refused)."""
+
+
+def _set_literal(value: ir.ListValue) -> ir.Literal | None:
+    """The set a list of literals equals, as a stored set (SS, NS or BS) would: its
+    elements all strings, all numbers or all bytes, none repeated (by value); None for
+    any other list (no set equals it)."""
+    items = value.items
+    if not items or any(type(i) is not ir.Literal for i in items):
+        return None
+    raw = [i.value for i in items]  # type: ignore[union-attr]
+    kinds = {i.kind for i in items}  # type: ignore[union-attr]
+    if kinds == {"string"} or kinds == {"bytes"}:
+        distinct: set[Any] = set(raw)
+    elif kinds <= {"int", "float", "decimal"}:
+        distinct = {Decimal(query_number_text(v)) for v in raw}  # type: ignore[arg-type]
+    else:
+        return None
+    if len(distinct) != len(raw):
+        return None
+    return ir.Literal(frozenset(raw), "set")  # type: ignore[arg-type]
 
 
 _NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
@@ -856,9 +905,11 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
             key = ("BOOL", raw)
         elif raw is None:
             key = ("NULL", True)
+        elif kind is bytes:
+            key = ("B", raw)
         else:
             av = to_attribute_value(ir.python_value(value))
-            key = ("JSON", json.dumps(av, sort_keys=True))
+            key = ("JSON", json.dumps(av, sort_keys=True, default=_json_bytes))
         placeholder = self._value_of.get(key)
         if placeholder is None:
             n = len(self.values)
@@ -984,8 +1035,8 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         w = self
         # every branch writes v: its number_text raises for what storable(v) would
         if op != "==" and op != "!=":
-            if v.kind == "timestamp":
-                return None  # guarded: the tree writes it
+            if v.kind in _TREE_KINDS:
+                return None  # guarded or refused: the tree writes it
             return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
         if v.value is None:
             return _null_text(p, op == "==", truth, w)
@@ -1051,8 +1102,8 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         hi: Any = cond.high
         if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
             return None
-        if lo.kind == "timestamp":
-            return None  # guarded: the tree writes it
+        if lo.kind in _TREE_KINDS:
+            return None  # guarded or refused: the tree writes it
         w = self
         # both are written (number_text raises as storable would) unless folded, which
         # the tree does, checking them
@@ -1089,6 +1140,13 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         if plain:  # written after the guard, as the tree renders it
             guard.append("NOT " + _equal_text(p, plain, w))
         return True, guard
+
+
+def _json_bytes(value: Any) -> str:
+    """``B`` values in a placeholder's key (``ExpressionWriter.value``)."""
+    if isinstance(value, bytes):
+        return "b:" + value.hex()
+    raise TypeError(type(value).__name__)  # pragma: no cover - AttributeValues only
 
 
 def scalar_attribute_value(raw: str | int | float | bool) -> dict[str, Any]:

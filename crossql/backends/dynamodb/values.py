@@ -97,7 +97,11 @@ def timestamp_text(value: datetime) -> str:
     microsecond, so text order is time order (a naive one counts as UTC, as the
     reference reads it)."""
     if value.utcoffset() is not None:
-        value = value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise UnstorableValue(f"{value.isoformat()} is outside the years 1 to 9999 "
+                                  "in UTC") from None
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:" \
         f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
 
@@ -129,6 +133,9 @@ def to_attribute_value(value: Any) -> AttributeValue:
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, bytes | bytearray):
+        if getattr(value, "subtype", 0):
+            raise UnstorableValue(f"DynamoDB binary values have no subtype: "
+                                  f"{value!r} would read back as plain bytes")
         return {"B": bytes(value)}
     if isinstance(value, datetime):
         return {"S": timestamp_text(value)}
