@@ -6,16 +6,21 @@ reference evaluator."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import crossql
 from crossql.errors import BackendError, CapabilityError
+from crossql.semantics.reference import values_equal
 from tests.backends.conftest import load
+from tests.budget import examples
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +254,109 @@ def test_bytes_equality_and_in(runner: asyncio.Runner, dynamo_store: Any) -> Non
         runner.run(dynamo_store.fetch("from vals_bin where b == :v", v=ObjectId()))
     assert caught.value.code == "capability.dynamodb.value-kind"
     assert "str(oid)" in (caught.value.hint or "")
+
+
+# --- the differential, on items aioboto3 wrote, and round trips ----------------------
+
+
+def _attribute_value(value: Any) -> dict[str, Any]:
+    """A typed AttributeValue written by hand (not CrossQL's values.py): what an
+    application writing DynamoDB items with the low-level client would send."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": str(value) if not isinstance(value, float) else repr(value)}
+    if isinstance(value, datetime):
+        return {"S": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bytes):
+        return {"B": value}
+    if isinstance(value, set | frozenset):
+        items = list(value)
+        if all(isinstance(v, str) for v in items):
+            return {"SS": items}
+        if all(isinstance(v, bytes) for v in items):
+            return {"BS": items}
+        return {"NS": [str(v) for v in items]}
+    if isinstance(value, list):
+        return {"L": [_attribute_value(v) for v in value]}
+    return {"M": {k: _attribute_value(v) for k, v in value.items()}}
+
+
+def test_dynamodb_matches_reference_on_native_values(runner: asyncio.Runner,
+                                                     dynamo_store: Any) -> None:
+    from tests.backends.differential import STATS, compare_native_on_backend
+    from tests.strategies import dynamodb_native_documents, dynamodb_native_queries
+
+    async def insert(collection: str, docs: list[dict[str, Any]]) -> None:
+        table = dynamo_store.table_name(collection)
+        with contextlib.suppress(BackendError):  # made by the items CrossQL wrote
+            await dynamo_store.create_collection(collection)
+        for doc in docs:
+            await dynamo_store.client.put_item(
+                TableName=table, Item={k: _attribute_value(v) for k, v in doc.items()})
+
+    @settings(max_examples=examples(20, at_least=10), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.function_scoped_fixture])
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        docs = data.draw(dynamodb_native_documents(12, min_size=4), label="docs")
+        qs = [data.draw(dynamodb_native_queries(), label=f"q{i}") for i in range(30)]
+        compare_native_on_backend(runner, dynamo_store, "dynamodb native values", docs, qs,
+                                  native_insert=insert, options=dynamo_store.options)
+
+    run()
+    assert STATS["dynamodb native values"]["compared"] >= examples(20, at_least=10) * 10
+
+
+_ROUND_TRIP = {
+    "timestamp": st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                              timezones=st.just(UTC)),
+    "exact number": st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+        lambda d: d == 0 or (Decimal("1E-129") < abs(d) < Decimal("1E+125")
+                             and len(d.normalize().as_tuple().digits) <= 38)),
+    "bytes": st.binary(min_size=1, max_size=40),
+    "set": st.one_of(st.frozensets(st.text(min_size=1, max_size=5), min_size=1, max_size=4),
+                     st.frozensets(st.integers(-10**20, 10**20), min_size=1, max_size=4),
+                     st.frozensets(st.binary(min_size=1, max_size=4), min_size=1, max_size=4)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_ROUND_TRIP))
+def test_what_was_read_bound_again_finds_the_item(runner: asyncio.Runner, dynamo_store: Any,
+                                                 kind: str) -> None:
+    """Per kind: write (CrossQL), read, bind what was read, the same item is found."""
+    runner.run(dynamo_store.drop_collection("vals_rt"))
+    runner.run(dynamo_store.create_collection("vals_rt"))
+    seen: list[str] = []
+    made = iter(range(10**6))
+
+    @settings(max_examples=examples(25, at_least=10), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow,
+                                     HealthCheck.function_scoped_fixture])
+    @given(value=_ROUND_TRIP[kind])
+    def run(value: Any) -> None:
+        doc_id = f"k{next(made)}"
+        stored = set(value) if isinstance(value, frozenset) else value
+        runner.run(dynamo_store.collection("vals_rt").insert_many([{"_id": doc_id,
+                                                                     "v": stored}]))
+        row = runner.run(dynamo_store.collection("vals_rt").get(doc_id))
+        read = row["v"]
+        if kind == "set":
+            assert read == set(value)
+            text, params = "from vals_rt where _id == :i and v contains all :v", \
+                {"i": doc_id, "v": read}
+        else:  # equal as the reference compares (Decimal("0.33") reads back as 0.33)
+            assert values_equal(read, value), (read, value)
+            text, params = "from vals_rt where v == :v", {"v": read}
+        got = runner.run(dynamo_store.fetch(text, **params))
+        assert doc_id in [r["_id"] for r in got]
+        assert crossql.evaluate(crossql.parse(text), [{"_id": doc_id, "v": read}], params)
+        seen.append(doc_id)
+
+    run()
+    assert len(seen) >= 1
