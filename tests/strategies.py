@@ -1318,3 +1318,87 @@ def declaration(schema: Schema = DECLARED_SCHEMA, *, closed: bool = True) -> dic
 
     visit("", schema.fields, True)
     return {"fields": fields, "closed": closed}
+
+
+# --- the native value kinds on DynamoDB (issue 16) ---------------------------------------
+# What DynamoDB holds beyond JSON: timestamps (as its fixed-width text), exact numbers of
+# up to 38 digits, bytes, sets (SS, NS, BS); no object ids. Each field also holds values
+# of other kinds (a timestamp beside ISO text of another form, a set beside lists).
+
+def _dynamodb_native_domains() -> dict[str, tuple[Any, ...]]:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    times = tuple(t0 + timedelta(hours=h, microseconds=us) for h, us in
+                  ((0, 0), (0, 1), (5, 0), (24, 250), (-24, 0)))
+    return {
+        "at": (*times, times[0].isoformat(), "2026-01-01", "9"),
+        "dec": (Decimal("12345678901234567890.123456789"), Decimal("-0.1000000000000000000001"),
+                Decimal("12345678901234567890123456789012345678"), 1.5, 2, 0.1,
+                Decimal("1.5"), 4611686018427388000, -3),
+        "bin": (b"", b"a", b"ab", b"b", "ab"),
+        "tags": (frozenset({"a", "b"}), frozenset({"b"}), ["a", "b"], ["b", "a"], ["a", "a"],
+                 frozenset({1, 2.5}), [1, 2.5], frozenset({b"x", b"yz"}), "ab"),
+    }
+
+
+DYNAMODB_NATIVE_FIELDS: tuple[str, ...] = ("at", "dec", "bin", "tags")
+"""The fields of ``dynamodb_native_documents``."""
+
+
+@functools.cache
+def _dynamodb_native_field(name: str) -> st.SearchStrategy[Any]:
+    domain = _dynamodb_native_domains()[name]
+    return st.one_of(st.just(MISSING), st.none(), st.sampled_from(domain),
+                     st.sampled_from(domain))
+
+
+@st.composite
+def dynamodb_native_documents(draw: st.DrawFn, n: int = 12, *,
+                              min_size: int = 0) -> list[dict[str, Any]]:
+    """Documents whose fields hold DynamoDB's native kinds (missing and null too)."""
+    size = draw(st.integers(min_size, min(n, MAX_DOCS)))
+    docs = []
+    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for name in DYNAMODB_NATIVE_FIELDS:
+            value = draw(_dynamodb_native_field(name))
+            if value is not MISSING:
+                doc[name] = set(value) if isinstance(value, frozenset) else value
+        docs.append(doc)
+    return docs
+
+
+@functools.cache
+def _dynamodb_native_predicates(name: str) -> st.SearchStrategy[ir.Condition]:
+    domain = tuple(v for v in _dynamodb_native_domains()[name] if not isinstance(v, frozenset))
+    path = ir.Path((name,))
+    value = st.sampled_from(domain).map(ir.literal_of)
+    scalar = [v for v in domain if not isinstance(v, list)]
+    values = st.lists(st.sampled_from(scalar), max_size=3).map(ir.literal_of)
+    out: list[st.SearchStrategy[Any]] = [
+        st.builds(ir.Compare, _equality_ops, st.just(path), value),
+        st.builds(ir.In, st.just(path), values, st.booleans()),
+        st.just(ir.Exists(path)),
+    ]
+    if name in ("at", "dec"):
+        kind = (lambda v: not isinstance(v, str)) if name == "at" else (lambda v: True)
+        same_kind = st.sampled_from([v for v in domain if kind(v)]).map(ir.literal_of)
+        out += [st.builds(ir.Compare, _ordering_ops, st.just(path), same_kind),
+                st.builds(ir.Between, st.just(path), same_kind, same_kind)]
+    if name == "tags":
+        scalars = st.sampled_from(["a", "b", 1, 2.5, b"x"])
+        out += [st.builds(ir.Contains, st.just(path), scalars.map(ir.literal_of)),
+                st.builds(ir.ContainsAny, st.just(path),
+                          st.lists(scalars, max_size=3).map(ir.literal_of)),
+                st.builds(ir.Size, _ordering_ops, st.just(path),
+                          st.integers(0, 3).map(ir.literal_of))]
+    return st.one_of(out)
+
+
+@st.composite
+def dynamodb_native_queries(draw: st.DrawFn) -> ir.Query:
+    """Plain queries over ``dynamodb_native_documents`` (no order: a Scan has none)."""
+    leaves = st.one_of([_dynamodb_native_predicates(n) for n in DYNAMODB_NATIVE_FIELDS])
+    return ir.Query("docs", draw(st.one_of(st.none(), _boolean_structure(leaves, 4))))

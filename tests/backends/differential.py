@@ -79,11 +79,12 @@ def _native_canonical(row: Any) -> str:
 
 def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
                               docs: list[dict[str, Any]], queries: list[ir.Query],
-                              *, native_insert: Any = None) -> None:
+                              *, native_insert: Any = None, options: Any = None) -> None:
     """``compare_on_backend`` for queries over the native value kinds: compiled from IR
     (bytes, decimals and object ids have no text form), and with the even-numbered
     documents written by the backend's own driver (``native_insert(collection, docs)``)
-    when one is given, so that the data is what the driver wrote, not what CrossQL did."""
+    when one is given, so that the data is what the driver wrote, not what CrossQL did.
+    ``options``: the backend's compile options (DynamoDB's table prefix)."""
     stats = STATS.setdefault(name, Counter())
     ours = docs[1::2]
     theirs = docs[0::2]
@@ -95,7 +96,7 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
     for query in queries:
         want = crossql.evaluate(query, docs)
         try:
-            plan = crossql.compile(query, backend=store.driver)
+            plan = crossql.compile(query, backend=store.driver, options=options)
         except CapabilityError:
             stats["refused"] += 1
             continue
