@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from typing import Any
 
 from crossql import ir, visitor
@@ -67,6 +68,12 @@ from crossql.backends.firestore.plan import (
     composites,
     field_path,
     leaves,
+)
+from crossql.backends.firestore.values import (
+    BYTES_ORDER_HINT,
+    DECIMAL_HINT,
+    OBJECT_ID_HINT,
+    ordered_bytes,
 )
 from crossql.compiler.shape import output_key
 from crossql.compiler.templates import Hole, StringHole
@@ -148,6 +155,19 @@ CAPABILITIES = Capabilities(
                     "fields order before `_id`; no leading `_id desc`",
     },
     limits=LIMITS,
+    values={"timestamp": "native", "bytes": "guarded"},
+    value_notes={
+        "timestamp": "Firestore timestamps (microseconds), read back as aware UTC datetimes "
+                     "(the client's `DatetimeWithNanoseconds`); `<`, `between` match "
+                     "timestamps only",
+        "bytes": "Firestore bytes; `==`, `in` native; `<`, `between` refused "
+                 "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first",
+        "exact number": "Firestore has no exact decimal: a `Decimal` is refused. "
+                        + DECIMAL_HINT,
+        "object id": "Firestore has no object ids: an `ObjectId` is refused. " + OBJECT_ID_HINT,
+        "set": "Firestore has no sets: a Python set in a document is not written (a set "
+               "parameter fills a list of values, as everywhere)",
+    },
 )
 
 
@@ -206,6 +226,7 @@ segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
 assert (LIMITS["value bytes"] - 1) // 4 == SHORT_STRING, "scan's fits() must match the limit"
 _LISTED_OPS = frozenset({"in", "not-in", "array_contains_any"})
+_RANGE_OPS = frozenset({"<", "<=", ">", ">="})
 """Operators whose values Firestore sizes one by one (the list as a whole is not)."""
 
 
@@ -226,6 +247,10 @@ def value_size(value: Any) -> int:
         return sum(value_size(v) for v in value)
     if kind is dict:
         return sum(len(k.encode("utf-8")) + 1 + value_size(v) for k, v in value.items())
+    if kind is bytes:
+        return len(value)
+    if isinstance(value, datetime):
+        return 8
     if isinstance(value, Hole):
         # a plan template's hole: a string hole is at most StringHole.MAX_BYTES (< the
         # limit, see ``_HOLE_FITS``), the others are scalars; a longer string is never a
@@ -251,6 +276,8 @@ def _leaf_oversized(node: FieldFilter) -> bool:
         return False
     if kind is str:
         return len(value) > SHORT_STRING and len(value.encode("utf-8")) >= limit
+    if kind is bytes:
+        return len(value) > limit
     if kind is tuple and node.op in _LISTED_OPS:
         return any(value_size(v) > limit for v in value
                    if not fits(v))
@@ -535,7 +562,15 @@ class _Compiler(FilterBuilder):
         """Refuse a value past Firestore's query value limit (1,500 bytes as Firestore
         sizes values: ``value_size``); the server would refuse the query ("too large to
         be used in a query")."""
-        # `large` holds, in the tree's order, every leaf whose value may not fit
+        # `large` holds, in the tree's order, every leaf whose value may not fit (and
+        # every native value: bytes, timestamps)
+        for each in self.large:
+            if each.op in _RANGE_OPS and ordered_bytes(each.value):
+                raise self.refusal(
+                    "bytes-order", "<, <=, >, >=", each.origin,
+                    "firestore orders bytes bytewise, CrossQL length first (b\"b\" < "
+                    "b\"ab\"): an ordering comparison with bytes would disagree",
+                    BYTES_ORDER_HINT)
         leaf = next((leaf for leaf in self.large if _leaf_oversized(leaf)), None)
         if leaf is None:
             return

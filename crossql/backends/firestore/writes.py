@@ -44,6 +44,7 @@ from crossql._frozen import fast_init
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 from crossql.backends.firestore.plan import FirestorePlan, field_path
+from crossql.backends.firestore.values import python_source, value_json
 from crossql.errors import BackendError
 from crossql.semantics.reference import get_path
 from crossql.semantics.writes import assignment_applies, strict_equal, updated
@@ -173,7 +174,7 @@ class FirestoreWritePlan(Plan):
             out["limit"] = self.limit
             if self.reads_past_limit:
                 out["read_limit"] = "none: the first documents the assignments apply to"
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        result: dict[str, Any] = json.loads(json.dumps(out, default=value_json))
         return result
 
     def explain(self) -> str:
@@ -183,7 +184,8 @@ class FirestoreWritePlan(Plan):
             lines.append(f"  the read runs without its limit; the first {self.limit} "
                          "documents the assignments apply to are written")
         if self.kind == "update":
-            lines.append("  update: " + json.dumps(self._update(), ensure_ascii=False))
+            lines.append("  update: " + json.dumps(self._update(), ensure_ascii=False,
+                                                  default=value_json))
             lines.append("  each document's new values are computed from its snapshot "
                          "(`p + n` only on a number, `a.b` only below a map or a missing "
                          "`a`; a document where one does not apply is not matched); only "
@@ -210,7 +212,7 @@ class FirestoreWritePlan(Plan):
             update = ", ".join(
                 f"{field_path(p)!r}: " + ("firestore.DELETE_FIELD" if op == "unset" else
                                           f"old[{field_path(p)!r}] + {v!r}" if op == "add"
-                                          else repr(v))
+                                          else python_source(v))
                 for p, v, op in self.fields)
             body += ["    old = snapshot.to_dict()",
                      f"    new = {{{update}}}  # computed by CrossQL (reference semantics)",
