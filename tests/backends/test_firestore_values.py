@@ -110,6 +110,29 @@ def test_documents_the_client_wrote_are_found_by_what_fetch_returned(
     runner.run(main())
 
 
+def test_digits_below_the_microsecond_are_rounded_down_everywhere(
+        runner: asyncio.Runner, firestore_store: Any) -> None:
+    """Firestore keeps microseconds ("any additional precision is rounded down"), and a
+    bound datetime keeps what a Python datetime has: a ``DatetimeWithNanoseconds`` the
+    client writes reads back as its microsecond, and bound, means that microsecond, on
+    Firestore as in the reference."""
+    from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+
+    store = firestore_store
+    fine = DatetimeWithNanoseconds(2026, 1, 1, 0, 0, 0, nanosecond=1500, tzinfo=UTC)
+    micro = datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    later = micro + timedelta(microseconds=1)
+    runner.run(native_set(store, "vals_ns", [{"_id": "a", "at": fine}, {"_id": "b", "at": later}]))
+    rows = runner.run(store.fetch("from vals_ns order by _id"))
+    assert rows[0]["at"] == micro and type(rows[0]["at"]) is datetime
+    for text in ("from vals_ns where at == :t select _id", "from vals_ns where at > :t select _id",
+                 "from vals_ns where at in :t select _id"):
+        t = [fine] if " in " in text else fine
+        got = runner.run(store.fetch(text, t=t))
+        assert got == crossql.evaluate(text, rows, params={"t": t}), (text, got)
+        assert len(got) == 1
+
+
 def test_what_firestore_cannot_store_exactly_is_refused_with_a_hint(
         runner: asyncio.Runner, firestore_store: Any) -> None:
     store = firestore_store

@@ -157,9 +157,8 @@ CAPABILITIES = Capabilities(
     limits=LIMITS,
     values={"timestamp": "native", "bytes": "guarded"},
     value_notes={
-        "timestamp": "Firestore timestamps (microseconds), read back as aware UTC datetimes "
-                     "(the client's `DatetimeWithNanoseconds`); `<`, `between` match "
-                     "timestamps only",
+        "timestamp": "Firestore timestamps (microseconds; finer digits rounded down), read "
+                     "back as aware UTC datetimes; `<`, `between` match timestamps only",
         "bytes": "Firestore bytes; `==`, `in` native; `<`, `between` refused "
                  "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first",
         "exact number": "Firestore has no exact decimal: a `Decimal` is refused. "

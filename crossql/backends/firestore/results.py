@@ -28,8 +28,9 @@ SCALARS = frozenset({bool, int, float, str, type(None)})
 
 def plain(value: Any) -> Any:
     """Firestore values → CrossQL's (docs/backends/firestore.md, "Value kinds"): a
-    timestamp is an aware UTC ``datetime`` (the client's ``DatetimeWithNanoseconds`` only
-    when it holds digits below the microsecond, which a plain one would drop); bytes,
+    timestamp is a plain aware UTC ``datetime`` (Firestore keeps microseconds, so the
+    client's ``DatetimeWithNanoseconds`` converts without loss; one holding finer digits,
+    which no server read gives, is left as it is); bytes,
     references (``DocumentReference``) and geopoints (``GeoPoint``) stay the client's
     objects, so a row written back stores them again."""
     if isinstance(value, dict):

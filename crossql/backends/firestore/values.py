@@ -1,10 +1,10 @@
 """The native value kinds on Firestore (docs/backends/firestore.md, "Value kinds").
 
-Firestore has timestamps (microseconds kept by this client: a Python ``datetime`` has
-no finer digits; one written with nanoseconds by another client reads back as the
-client's ``DatetimeWithNanoseconds``, which keeps them), bytes, references and
-geopoints (https://firebase.google.com/docs/firestore/manage-data/data-types). What a
-filter or a write needs on top, pure (no driver imported):
+Firestore has timestamps (to the microsecond: "any additional precision is rounded
+down", and a Python ``datetime`` has no finer digits; binding keeps the microsecond
+of a ``DatetimeWithNanoseconds``), bytes, references and geopoints
+(https://firebase.google.com/docs/firestore/manage-data/data-types). What a filter or
+a write needs on top, pure (no driver imported):
 
 - a timestamp compares as the reference does: ``==``/``in`` on whole values, and an
   inequality filter only matches values of its operand's type, so ``at >= t`` is true
