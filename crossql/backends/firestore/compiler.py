@@ -155,15 +155,21 @@ CAPABILITIES = Capabilities(
                     "fields order before `_id`; no leading `_id desc`",
     },
     limits=LIMITS,
-    values={"timestamp": "native", "bytes": "guarded"},
+    values={"timestamp": "native", "bytes": "guarded", "reference": "guarded",
+            "geopoint": "guarded"},
     value_notes={
         "timestamp": "Firestore timestamps (microseconds; finer digits rounded down), read "
                      "back as aware UTC datetimes; `<`, `between` match timestamps only",
         "bytes": "Firestore bytes; `==`, `in` native; `<`, `between` refused "
-                 "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first",
+                 "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first "
+                 "(so `order by` bytes of several lengths is not promised)",
         "exact number": "Firestore has no exact decimal: a `Decimal` is refused. "
                         + DECIMAL_HINT,
-        "object id": "Firestore has no object ids: an `ObjectId` is refused. " + OBJECT_ID_HINT,
+        "object id": "an `ObjectId` is refused. " + OBJECT_ID_HINT,
+        "reference": "read as the client's `DocumentReference` and written back as it is; "
+                     "equal by path; not a parameter (a located error); `--json`: its path",
+        "geopoint": "read as the client's `GeoPoint` and written back as it is; equal by "
+                    "latitude and longitude; not a parameter",
         "set": "Firestore has no sets: a Python set in a document is not written (a set "
                "parameter fills a list of values, as everywhere)",
     },
