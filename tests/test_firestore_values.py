@@ -112,3 +112,17 @@ def test_json_output_writes_a_reference_as_its_path_and_a_geopoint_as_a_map() ->
     row = {"r": CLIENTS[1].document("users/1"), "g": GeoPoint(1.5, -2), "at": T1}
     assert json.loads(dumps(row)) == {"r": "users/1", "g": {"latitude": 1.5, "longitude": -2},
                                       "at": "2026-01-02T03:04:05.000006+00:00"}
+
+
+def test_a_prepared_query_compiles_native_values_in_full_never_into_a_template() -> None:
+    """A plan template made from a plain value is never filled with bytes or a timestamp:
+    the full compile runs, with its refusals."""
+    from crossql.runtime.prepared import PreparedQuery
+
+    prepared = PreparedQuery("from items where f >= :v", "firestore")
+    prepared.plan({"v": 1})
+    with pytest.raises(crossql.CapabilityError) as info:
+        prepared.plan({"v": b"x"})
+    assert info.value.code == "capability.firestore.bytes-order"
+    assert prepared.plan({"v": T1}).to_dict()["query"][0]["where"]["value"] == {
+        "timestampValue": "2026-01-02T03:04:05.000006Z"}
