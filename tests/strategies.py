@@ -1194,10 +1194,26 @@ def _firestore_domains() -> dict[str, tuple[Any, ...]]:
                 "users/1"),
         "geo": (GeoPoint(0, 0), GeoPoint(1.5, -2), GeoPoint(-90, 180),
                 {"latitude": 1.5, "longitude": -2}),
+        # numbers a Decimal operand meets (Firestore stores none): ints, doubles, text
+        "num": (1, 2, 1.5, 0.1, 0.25, -3, 2**53 + 1, 1e20, "1.5"),
     }
 
 
-FIRESTORE_NATIVE_FIELDS: tuple[str, ...] = ("at", "bin", "ref", "geo")
+_FIRESTORE_OPERANDS: dict[str, tuple[Any, ...]] = {}
+"""Per field, operands beyond the field's own values (filled on first use)."""
+
+
+def _firestore_operands(name: str) -> tuple[Any, ...]:
+    from decimal import Decimal
+
+    if not _FIRESTORE_OPERANDS:
+        _FIRESTORE_OPERANDS["num"] = (
+            Decimal("1.5"), Decimal("0.25"), Decimal("2"), Decimal("-3"), Decimal("1e20"),
+            Decimal("0.1"), Decimal("1.50000000000000000001"), 1.5, 2, 0.1)
+    return _FIRESTORE_OPERANDS.get(name, ())
+
+
+FIRESTORE_NATIVE_FIELDS: tuple[str, ...] = ("at", "bin", "ref", "geo", "num")
 """The fields of ``firestore_native_documents``."""
 
 
@@ -1231,6 +1247,15 @@ def _firestore_predicates(name: str) -> st.SearchStrategy[ir.Condition]:
         st.just(ir.Exists(path)),
         st.builds(ir.Compare, _equality_ops, st.just(path), st.just(ir.Literal(None, "null"))),
     ]
+    if name == "num":
+        numbers = _firestore_operands(name)
+        value = st.sampled_from(numbers).map(ir.literal_of)
+        out += [st.builds(ir.Compare, _equality_ops, st.just(path), value),
+                st.builds(ir.In, st.just(path),
+                          st.lists(st.sampled_from(numbers), max_size=3).map(ir.literal_of),
+                          st.booleans()),
+                st.builds(ir.Compare, _ordering_ops, st.just(path), value),
+                st.builds(ir.Between, st.just(path), value, value)]
     if name in ("at", "bin"):
         domain = tuple(v for v in _firestore_domains()[name] if not isinstance(v, float))
         value = st.sampled_from(domain).map(ir.literal_of)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import crossql
+from crossql import ir
 from crossql.semantics.reference import type_of
 from tests.backends.firestore_support import PROFILES
 from tests.budget import examples
@@ -141,8 +142,8 @@ def test_what_firestore_cannot_store_exactly_is_refused_with_a_hint(
     with pytest.raises(TypeError, match="no sets"):
         runner.run(store.collection("vals_no").insert_many([{"_id": "a", "s": {1, 2}}]))
     with pytest.raises(crossql.CapabilityError) as info:
-        runner.run(store.execute("update vals_no set d = :d where true", d=Decimal("1.1")))
-    assert info.value.code == "capability.firestore.value-kind" and info.value.hint
+        runner.run(store.execute("update vals_no set d = :d where true", d=Decimal("1.5")))
+    assert info.value.code == "capability.firestore.decimal" and info.value.hint
     # a reference or a geopoint is not a parameter: a located error, never a silent miss
     with pytest.raises(crossql.QuerySemanticError) as bound:
         runner.run(store.fetch("from vals_no where g == :g", g=GeoPoint(1, 2)))
@@ -247,7 +248,7 @@ def test_firestore_matches_reference_on_native_values(
         runner: asyncio.Runner, firestore_store: Any, profile: str) -> None:
     """The differential over timestamps, bytes, references and geopoints beside values of
     other kinds, half of each collection written by the client itself."""
-    from tests.backends.differential import compare_native_on_backend
+    from tests.backends.differential import STATS, compare_native_on_backend
     from tests.strategies import firestore_native_documents, firestore_native_queries
 
     store = firestore_store
@@ -263,8 +264,16 @@ def test_firestore_matches_reference_on_native_values(
         drawn = data.draw(firestore_native_documents(12, min_size=4), label="docs")
         docs = references(drawn, store.client)
         qs = [data.draw(firestore_native_queries(), label=f"q{i}") for i in range(30)]
-        compare_native_on_backend(runner, store, f"firestore native values ({profile})", docs,
-                                  qs, native_insert=insert, options=PROFILES[profile])
+        name = f"firestore native values ({profile})"
+        compare_native_on_backend(runner, store, name, docs, qs, native_insert=insert,
+                                  options=PROFILES[profile])
+        for q in qs:  # (each accepted one was compared above)
+            if any(type(n) is ir.Literal and n.kind == "decimal" for n in ir.walk(q)):
+                try:
+                    crossql.compile(q, "firestore", options=PROFILES[profile])
+                except crossql.CapabilityError:
+                    continue
+                STATS[name]["compared with a Decimal"] += 1
 
     check()
 
@@ -280,3 +289,5 @@ def test_the_native_differentials_compared_queries() -> None:
     for name in names:
         assert STATS[name]["compared"] >= examples(20) * 10, STATS[name]
     assert sum(STATS[n].get("refused:bytes-order", 0) for n in names) > 0
+    assert sum(STATS[n].get("refused:decimal", 0) for n in names) > 0
+    assert sum(STATS[n].get("compared with a Decimal", 0) for n in names) > 0

@@ -71,8 +71,10 @@ from crossql.backends.firestore.plan import (
 )
 from crossql.backends.firestore.values import (
     BYTES_ORDER_HINT,
+    DECIMAL_FILTER_HINT,
     DECIMAL_HINT,
     OBJECT_ID_HINT,
+    inexact_decimal,
     ordered_bytes,
 )
 from crossql.compiler.shape import output_key
@@ -155,16 +157,18 @@ CAPABILITIES = Capabilities(
                     "fields order before `_id`; no leading `_id desc`",
     },
     limits=LIMITS,
-    values={"timestamp": "native", "bytes": "guarded", "reference": "guarded",
-            "geopoint": "guarded"},
+    values={"timestamp": "native", "bytes": "guarded", "exact number": "guarded",
+            "reference": "guarded", "geopoint": "guarded"},
     value_notes={
         "timestamp": "Firestore timestamps (microseconds; finer digits rounded down), read "
                      "back as aware UTC datetimes; `<`, `between` match timestamps only",
         "bytes": "Firestore bytes; `==`, `in` native; `<`, `between` refused "
                  "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first "
                  "(so `order by` bytes of several lengths is not promised)",
-        "exact number": "Firestore has no exact decimal: a `Decimal` is refused. "
-                        + DECIMAL_HINT,
+        "exact number": "Firestore has no exact decimal: a `Decimal` in a filter compares "
+                        "as the double it is exactly when that double's shortest text is "
+                        "the same decimal (`1.5`, not `0.1`), else refused (`decimal`); "
+                        "written or inserted, refused. " + DECIMAL_HINT,
         "object id": "an `ObjectId` is refused. " + OBJECT_ID_HINT,
         "reference": "read as the client's `DocumentReference` and written back as it is; "
                      "equal by path; not a parameter (a located error); `--json`: its path",
@@ -576,6 +580,12 @@ class _Compiler(FilterBuilder):
                     "firestore orders bytes bytewise, CrossQL length first (b\"b\" < "
                     "b\"ab\"): an ordering comparison with bytes would disagree",
                     BYTES_ORDER_HINT)
+            inexact = inexact_decimal(each.value)
+            if inexact is not None:
+                raise self.refusal(
+                    "decimal", "value", each.origin,
+                    f"firestore has no exact decimal, and {inexact} is no double exactly",
+                    DECIMAL_FILTER_HINT)
         leaf = next((leaf for leaf in self.large if _leaf_oversized(leaf)), None)
         if leaf is None:
             return

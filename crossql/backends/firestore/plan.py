@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
 from crossql._frozen import fast_init
@@ -355,7 +356,7 @@ def _literal(value: Any) -> str:
         return "[" + ", ".join(_literal(v) for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | Decimal):
         return python_source(value)
     return repr(value)
 

@@ -11,9 +11,14 @@ a write needs on top, pure (no driver imported):
   on timestamps only (a string is not a timestamp);
 - bytes sort bytewise in Firestore and length first in CrossQL (BSON's order), so an
   ordering comparison with bytes is refused (``bytes-order``); ``==``/``in`` agree;
-- Firestore has no exact decimal and no object id: a ``Decimal`` or an ``ObjectId`` is
-  refused where the query or write is compiled (the capabilities' value notes give the
-  hint), and ``insert`` refuses one in a document.
+- Firestore has no exact decimal: a ``Decimal`` in a filter is compared as the double
+  it is exactly, and only where that double's shortest text is the same decimal
+  (``Decimal("1.5")``, not ``Decimal("0.1")``, whose double is another number), so that
+  it compares with stored ints and doubles as the reference compares it; any other is
+  refused, and so is a ``Decimal`` written (it would read back as a double);
+- Firestore has no object id: an ``ObjectId`` is refused where the query or write is
+  compiled (the capabilities' value notes give the hint), and ``insert`` refuses one,
+  or a ``Decimal``, in a document.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ BYTES_ORDER_HINT = ("compare bytes with `==` or `in`: Firestore orders bytes byt
 
 DECIMAL_HINT = ("Firestore stores numbers as 64-bit integers or doubles: bind an int or a "
                 "float (float(d)), or store the exact digits as a string")
+DECIMAL_FILTER_HINT = ("a Decimal compares here only as a double it is exactly (1.5, 0.25, "
+                       "2): Firestore has 64-bit integers and doubles only; bind "
+                       "float(d) to compare with the double nearest it")
 OBJECT_ID_HINT = ("Firestore has no object ids: bind str(oid) to compare with a string "
                   "field or a document id")
 
@@ -37,6 +45,26 @@ OBJECT_ID_HINT = ("Firestore has no object ids: bind str(oid) to compare with a 
 def ordered_bytes(value: Any) -> bool:
     """Whether an ordering comparison's value is bytes (refused: see the module)."""
     return isinstance(value, bytes)
+
+
+def as_double(value: Decimal) -> float | None:
+    """The double a ``Decimal`` is exactly, and whose shortest text is that decimal (then
+    every comparison with a stored int or double means what the reference's does); None
+    when there is none."""
+    double = float(value)
+    if Decimal(double) == value and Decimal(repr(double)) == value:
+        return double
+    return None
+
+
+def inexact_decimal(value: Any) -> Decimal | None:
+    """The first ``Decimal`` in a filter's value (a list's items too) that is no double
+    exactly (``as_double``), or None."""
+    items = value if type(value) is tuple else (value,)
+    for item in items:
+        if isinstance(item, Decimal) and as_double(item) is None:
+            return item
+    return None
 
 
 def not_storable(value: Any) -> str | None:
@@ -73,6 +101,8 @@ def value_json(value: Any) -> Any:
         return {"timestampValue": ir.native_text(value)}
     if isinstance(value, bytes):
         return {"bytesValue": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Decimal):
+        return {"doubleValue": float(value)}
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -86,4 +116,6 @@ def python_source(value: Any) -> str:
         if value.microsecond:
             parts.append(value.microsecond)
         return f"datetime({', '.join(map(str, parts))}, tzinfo=timezone.utc)"
+    if isinstance(value, Decimal):
+        return repr(float(value))  # sent as the double it is (``as_double``)
     return repr(value)

@@ -37,6 +37,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from crossql import ir
@@ -44,7 +45,7 @@ from crossql._frozen import fast_init
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 from crossql.backends.firestore.plan import FirestorePlan, field_path
-from crossql.backends.firestore.values import python_source, value_json
+from crossql.backends.firestore.values import DECIMAL_HINT, python_source, value_json
 from crossql.errors import BackendError
 from crossql.semantics.reference import get_path
 from crossql.semantics.writes import assignment_applies, strict_equal, updated
@@ -257,6 +258,18 @@ def _nested_list(value: Any) -> bool:
     return isinstance(value, list) and any(isinstance(v, list) for v in value)
 
 
+def _check_written(item: ir.Assignment, value: Any, source: str | None) -> None:
+    """Refuse, located at the assignment, a value Firestore cannot store as it is (a
+    ``Decimal`` would read back as a double: values.py)."""
+    if type(value) is list:
+        for v in value:
+            _check_written(item, v, source)
+    elif isinstance(value, Decimal):
+        raise refuse(BACKEND, "value", item, f"firestore cannot store the Decimal {value} "
+                     "exactly (it would read back as a double)", DECIMAL_HINT, source,
+                     rule="decimal")
+
+
 def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                             options: Any = None) -> FirestoreWritePlan:
     """Compile a bound ``update``/``delete`` into a Firestore write plan."""
@@ -285,10 +298,12 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
             if isinstance(item, ir.Increment):
                 amount = item.amount
                 assert isinstance(amount, ir.Literal), "a bound statement has no parameters"
+                _check_written(item, amount.value, statement.source)
                 fields.append((item.path.segments, amount.value, "add"))
             elif isinstance(item, ir.SetField):
                 assert not isinstance(item.value, ir.Param)
                 value = ir.python_value(item.value)
+                _check_written(item, value, statement.source)
                 if _nested_list(value):
                     raise fail(item, "firestore cannot store an array inside an array",
                                "store a map of arrays instead")
