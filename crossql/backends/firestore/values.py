@@ -57,10 +57,18 @@ def as_double(value: Decimal) -> float | None:
     return None
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def inexact_decimal(value: Any) -> Decimal | None:
     """The first ``Decimal`` in a filter's value (a list's items too) that is no double
     exactly (``as_double``), or None."""
-    items = value if type(value) is tuple else (value,)
+    if type(value) is tuple:
+        if all(map(_PLAIN.__contains__, map(type, value))):  # at C speed: long lists
+            return None
+        items = value
+    else:
+        items = (value,)
     for item in items:
         if isinstance(item, Decimal) and as_double(item) is None:
             return item
