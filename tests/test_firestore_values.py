@@ -156,3 +156,13 @@ def test_a_prepared_query_compiles_native_values_in_full_never_into_a_template()
     assert info.value.code == "capability.firestore.bytes-order"
     assert prepared.plan({"v": T1}).to_dict()["query"][0]["where"]["value"] == {
         "timestampValue": "2026-01-02T03:04:05.000006Z"}
+
+
+@pytest.mark.parametrize("value", [GeoPoint(1, 2), CLIENTS[0].document("users/1"),
+                                   CLIENTS[1].document("users/1")])
+def test_a_reference_or_geopoint_is_no_parameter_a_located_error_says_so(value: Any) -> None:
+    for backend in ("firestore", "memory"):
+        with pytest.raises(crossql.QuerySemanticError) as info:
+            crossql.compile("from c where g == :g", backend, params={"g": value})
+        assert info.value.span == (18, 20)
+        assert "not a parameter" in str(info.value) and "Value kinds" in (info.value.hint or "")
