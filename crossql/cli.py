@@ -56,6 +56,7 @@ from crossql.backends import Plan, backend_names, get_backend
 from crossql.backends.base import OptionsSpec, resolve
 from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
+from crossql.semantics.reference import type_of
 from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
@@ -119,8 +120,9 @@ def _write(text: str) -> None:
 
 def json_default(value: Any) -> Any:
     """JSON for the values drivers return beyond JSON's own: sets (DynamoDB ``SS``/``NS``)
-    as sorted lists, bytes as base64 text, dates and times as ISO 8601, decimals as numbers;
-    anything else as its ``str``."""
+    as sorted lists, bytes as base64 text, dates and times as ISO 8601, decimals as numbers,
+    a Firestore reference as its path and a geopoint as ``{"latitude": .., "longitude": ..}``
+    (docs/backends/firestore.md, "Value kinds"); anything else as its ``str``."""
     if isinstance(value, set | frozenset):
         try:
             return sorted(value)
@@ -132,6 +134,11 @@ def json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    kind = type_of(value)
+    if kind == "reference":
+        return value.path
+    if kind == "geopoint":
+        return {"latitude": value.latitude, "longitude": value.longitude}
     return str(value)
 
 

@@ -1402,3 +1402,128 @@ def dynamodb_native_queries(draw: st.DrawFn) -> ir.Query:
     """Plain queries over ``dynamodb_native_documents`` (no order: a Scan has none)."""
     leaves = st.one_of([_dynamodb_native_predicates(n) for n in DYNAMODB_NATIVE_FIELDS])
     return ir.Query("docs", draw(st.one_of(st.none(), _boolean_structure(leaves, 4))))
+
+
+# --- Firestore's native kinds (issue 16) -------------------------------------
+# Timestamps (to the microsecond), bytes, references and geopoints, beside values of
+# other kinds in the same fields. A reference is drawn as its path (``FirestorePath``):
+# the test makes it a ``DocumentReference`` of the store's own client.
+
+
+class FirestorePath(str):
+    """A document path the test turns into a reference of its store's client."""
+
+    __slots__ = ()
+
+
+def _firestore_domains() -> dict[str, tuple[Any, ...]]:
+    from datetime import UTC, datetime, timedelta
+
+    from google.cloud.firestore_v1 import GeoPoint
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    times = tuple(t0 + timedelta(hours=h, microseconds=us) for h, us in
+                  ((0, 0), (0, 1), (5, 0), (24, 250_001), (-24, 0)))
+    return {
+        "at": (*times, *times, times[0].isoformat(), "2026", 1.5),
+        # bytes of several lengths (Firestore orders them bytewise, CrossQL length first)
+        "bin": (b"", b"a", b"ab", b"b", b"\xff", "a"),
+        "ref": (*(FirestorePath(p) for p in ("users/1", "users/2", "orders/1/lines/1")),
+                "users/1"),
+        "geo": (GeoPoint(0, 0), GeoPoint(1.5, -2), GeoPoint(-90, 180),
+                {"latitude": 1.5, "longitude": -2}),
+        # numbers a Decimal operand meets (Firestore stores none): ints, doubles, text
+        "num": (1, 2, 1.5, 0.1, 0.25, -3, 2**53 + 1, 1e20, "1.5"),
+    }
+
+
+_FIRESTORE_OPERANDS: dict[str, tuple[Any, ...]] = {}
+"""Per field, operands beyond the field's own values (filled on first use)."""
+
+
+def _firestore_operands(name: str) -> tuple[Any, ...]:
+    from decimal import Decimal
+
+    if not _FIRESTORE_OPERANDS:
+        _FIRESTORE_OPERANDS["num"] = (
+            Decimal("1.5"), Decimal("0.25"), Decimal("2"), Decimal("-3"), Decimal("1e20"),
+            Decimal("0.1"), Decimal("1.50000000000000000001"), 1.5, 2, 0.1)
+    return _FIRESTORE_OPERANDS.get(name, ())
+
+
+FIRESTORE_NATIVE_FIELDS: tuple[str, ...] = ("at", "bin", "ref", "geo", "num")
+"""The fields of ``firestore_native_documents``."""
+
+
+@functools.cache
+def _firestore_field(name: str) -> st.SearchStrategy[Any]:
+    domain = _firestore_domains()[name]
+    return st.one_of(st.just(MISSING), st.none(), st.sampled_from(domain),
+                     st.sampled_from(domain))
+
+
+@st.composite
+def firestore_native_documents(draw: st.DrawFn, n: int = 12, *,
+                               min_size: int = 0) -> list[dict[str, Any]]:
+    """Documents whose fields hold Firestore's native kinds (missing and null too)."""
+    size = draw(st.integers(min_size, min(n, MAX_DOCS)))
+    docs = []
+    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for name in FIRESTORE_NATIVE_FIELDS:
+            value = draw(_firestore_field(name))
+            if value is not MISSING:
+                doc[name] = value
+        docs.append(doc)
+    return docs
+
+
+@functools.cache
+def _firestore_predicates(name: str) -> st.SearchStrategy[ir.Condition]:
+    path = ir.Path((name,))
+    out: list[st.SearchStrategy[Any]] = [
+        st.just(ir.Exists(path)),
+        st.builds(ir.Compare, _equality_ops, st.just(path), st.just(ir.Literal(None, "null"))),
+    ]
+    if name == "num":
+        numbers = _firestore_operands(name)
+        value = st.sampled_from(numbers).map(ir.literal_of)
+        out += [st.builds(ir.Compare, _equality_ops, st.just(path), value),
+                st.builds(ir.In, st.just(path),
+                          st.lists(st.sampled_from(numbers), max_size=3).map(ir.literal_of),
+                          st.booleans()),
+                st.builds(ir.Compare, _ordering_ops, st.just(path), value),
+                st.builds(ir.Between, st.just(path), value, value)]
+    if name in ("at", "bin"):
+        domain = tuple(v for v in _firestore_domains()[name] if not isinstance(v, float))
+        value = st.sampled_from(domain).map(ir.literal_of)
+        values = st.lists(st.sampled_from(domain), max_size=3).map(ir.literal_of)
+        same_kind = st.sampled_from([v for v in domain if not isinstance(v, str)]).map(
+            ir.literal_of)
+        out += [st.builds(ir.Compare, _equality_ops, st.just(path), value),
+                st.builds(ir.In, st.just(path), values, st.booleans()),
+                st.builds(ir.Compare, _ordering_ops, st.just(path), value),
+                st.builds(ir.Between, st.just(path), same_kind, same_kind)]
+    return st.one_of(out)
+
+
+@st.composite
+def firestore_native_queries(draw: st.DrawFn) -> ir.Query:
+    """Plain queries over ``firestore_native_documents``: a condition under not/and/or;
+    maybe ordered by the timestamps (behind a condition that keeps timestamps only, as
+    the order of two kinds is not promised) or by ``_id``, maybe limited."""
+    leaves = st.one_of([_firestore_predicates(n) for n in FIRESTORE_NATIVE_FIELDS])
+    where = draw(st.one_of(st.none(), _boolean_structure(leaves, 3)))
+    order: tuple[ir.OrderKey, ...] = ()
+    choice = draw(st.integers(0, 2))
+    if choice == 1:
+        t_min = min(v for v in _firestore_domains()["at"] if not isinstance(v, str | float))
+        only_times = ir.Compare(">=", ir.Path(("at",)), ir.literal_of(t_min))
+        where = only_times if where is None else ir.And((only_times, where))
+        order = (ir.OrderKey(ir.Path(("at",)), draw(st.booleans())),
+                 ir.OrderKey(ir.Path(("_id",))))
+    elif choice == 2:
+        order = (ir.OrderKey(ir.Path(("_id",)), False),)
+    limit = draw(st.one_of(st.none(), st.integers(0, 5))) if order else None
+    return ir.Query("docs", where, order_by=order,
+                    limit=None if limit is None else ir.Literal(limit, "int"))

@@ -15,6 +15,7 @@ from typing import Any
 import crossql
 from crossql import ir
 from crossql.errors import CapabilityError
+from crossql.semantics.reference import type_of
 from tests.backends.conftest import canonical, load
 
 STATS: dict[str, Counter[str]] = {}
@@ -72,6 +73,11 @@ def _native_canonical(row: Any) -> str:
             return float(value)  # a float counts as its shortest text (docs/decisions.md)
         if isinstance(value, bytes):
             return f"bytes:{getattr(value, 'subtype', 0)}:{value.hex()}"
+        kind = type_of(value)
+        if kind == "reference":  # equal by path, whichever client made it
+            return f"reference:{value.path}"
+        if kind == "geopoint":
+            return f"geopoint:{float(value.latitude)!r},{float(value.longitude)!r}"
         return value
 
     return canonical(normal(row))
@@ -84,7 +90,7 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
     (bytes, decimals and object ids have no text form), and with the even-numbered
     documents written by the backend's own driver (``native_insert(collection, docs)``)
     when one is given, so that the data is what the driver wrote, not what CrossQL did.
-    ``options``: the backend's compile options (DynamoDB's table prefix)."""
+    ``options``: the backend's options each query is compiled with."""
     stats = STATS.setdefault(name, Counter())
     ours = docs[1::2]
     theirs = docs[0::2]
@@ -97,8 +103,10 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
         want = crossql.evaluate(query, docs)
         try:
             plan = crossql.compile(query, backend=store.driver, options=options)
-        except CapabilityError:
+        except CapabilityError as err:
             stats["refused"] += 1
+            if options is not None:  # (a backend with profiles says what refused)
+                stats[f"refused:{err.code.removeprefix(f'capability.{store.driver}.')}"] += 1
             continue
         got = runner.run(_rows(store, plan))
         if query.order_by:
