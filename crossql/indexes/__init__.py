@@ -1,0 +1,29 @@
+"""Indexes: declared per backend, derived from queries, checked before production.
+
+- ``model``: declarations as data (``MongoIndex``, ``DynamoIndex``, ``FirestoreIndex``),
+  ``parse_indexes``/``parse_schema_indexes`` with located ``ConfigError``s;
+- ``patterns``: what a query asks of an index (``patterns(query)``);
+- ``rules``: each backend's rules (the index a pattern needs, whether indexes serve it);
+- ``suggest``: the fewest indexes per backend for a set of queries;
+- ``check``: Firestore's ``require_indexes`` and the index a plan uses.
+
+docs/indexes.md has the rules and the commands.
+"""
+
+from crossql.indexes.model import (
+    INDEX_BACKENDS,
+    DeclaredIndexes,
+    DynamoIndex,
+    FirestoreField,
+    FirestoreIndex,
+    Index,
+    MongoIndex,
+    collection_indexes,
+    parse_indexes,
+    parse_schema_indexes,
+)
+
+__all__ = [
+    "INDEX_BACKENDS", "DeclaredIndexes", "DynamoIndex", "FirestoreField", "FirestoreIndex",
+    "Index", "MongoIndex", "collection_indexes", "parse_indexes", "parse_schema_indexes",
+]
