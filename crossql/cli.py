@@ -10,6 +10,7 @@
     crossql run     --data examples/shop.json "..."             rows (embedded engine)
     crossql run     --config app.yaml --backend analytics "..." rows from a real backend
     crossql check   "..."                                       which backends accept it
+    crossql indexes suggest QUERIES...                          the indexes they need
 
 Every subcommand takes the query as one argument, ``-`` to read it from stdin,
 or ``--file FILE``. Output goes to stdout: plain text when it is not a
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from rich.spinner import Spinner
 
     from crossql.config import NoSQLConfig
+    from crossql.indexes import IndexReport
     from crossql.queries import NamedQuery
     from crossql.runtime.store import Store
 
@@ -1150,6 +1152,97 @@ def _seconds(text: str) -> float:
     return value
 
 
+# -- indexes (crossql/indexes, docs/indexes.md) -------------------------------------------------
+
+def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
+    """(label, statement) of every query the arguments give: a query's text, a
+    ``.crossql`` file (labelled by the queries' names), or a file of one query per line
+    (blank lines and ``--``/``#`` lines skipped; labelled ``FILE:LINE``)."""
+    from crossql.queries import FILE_SUFFIX, load_queries
+
+    out: list[tuple[str, ir.Statement]] = []
+    for item in items:
+        path = Path(item)
+        if item.endswith(FILE_SUFFIX):
+            if not path.is_file():
+                raise UsageError(f"query file not found: {item}")
+            out += [(q.name, q.statement) for q in load_queries(item)]
+        elif "\n" not in item and len(item) < 4096 and path.is_file():
+            for number, line in enumerate(_read_text(item).splitlines(), 1):
+                text = line.strip()
+                if text and not text.startswith(("--", "#")):
+                    out.append((f"{item}:{number}", parse_statement(text)))
+        else:
+            out.append((item, parse_statement(item)))
+    if not out:
+        raise UsageError("no queries given",
+                         hint='give query texts, a .crossql file or a file of one query per '
+                              'line: crossql indexes suggest "from users where age > 3"')
+    return out
+
+
+def cmd_indexes_suggest(args: argparse.Namespace) -> int:
+    """``crossql indexes suggest``: per backend, the fewest indexes that serve the queries."""
+    from crossql.indexes import INDEX_BACKENDS, suggest
+
+    backends = [args.backend] if args.backend else list(INDEX_BACKENDS)
+    if args.backend and args.backend not in INDEX_BACKENDS:
+        raise UsageError(f"no index rules for backend {args.backend!r} (choose from "
+                         f"{', '.join(INDEX_BACKENDS)})")
+    if args.format == "firestore" and backends != ["firestore"]:
+        raise UsageError("--format firestore prints firestore.indexes.json: give "
+                         "--backend firestore")
+    report = suggest(read_queries(args.queries), _schemas(args) or None, backends)
+    if args.format == "firestore":
+        _print_json(report.firestore_json())
+    elif args.format == "json":
+        _print_json(report.to_dict())
+    else:
+        _print_renderable(index_table(report))
+    return EXIT_OK
+
+
+def index_table(report: IndexReport) -> Table:
+    """The report as a table: one row per index, then the queries no index serves."""
+    table = Table(title="indexes that serve the queries")
+    for name in ("backend", "collection", "index", "status", "serves"):
+        table.add_column(name)
+    for backend, suggestions in report.indexes.items():
+        for s in suggestions:
+            table.add_row(backend, s.collection, s.index.text(),
+                          "declared" if s.declared else "missing", "\n".join(s.queries))
+        for u in report.unindexed.get(backend, ()):
+            table.add_row(backend, "", "(none)", "unindexed", f"{u.query}\n  {u.reason}")
+    return table
+
+
+def _indexes_parser(sub: Any) -> None:
+    """``indexes`` and its subcommands, on the ``crossql`` parser's subparsers."""
+    from crossql.indexes import INDEX_BACKENDS
+
+    p = sub.add_parser("indexes", help="derive, check and create indexes (docs/indexes.md)",
+                       description="derive, check and create indexes (docs/indexes.md)")
+    inner = p.add_subparsers(dest="indexes_command", metavar="SUBCOMMAND", required=True,
+                             parser_class=_Parser)
+    s = inner.add_parser("suggest", help="print per backend the fewest indexes that serve "
+                                         "the queries, and which query each serves")
+    s.set_defaults(handler=cmd_indexes_suggest)
+    s.add_argument("queries", nargs="*", metavar="QUERY",
+                   help="a query, a .crossql file, or a file of one query per line")
+    s.add_argument("--schema", metavar="FILE",
+                   help="a JSON or YAML file mapping backend names to their schema per "
+                        "collection; its `indexes` lists are the declared indexes")
+    s.add_argument("-b", "--backend", metavar="NAME",
+                   help=f"one backend ({', '.join(INDEX_BACKENDS)}; default: all)")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="print the report as JSON")
+    fmt.add_argument("--format", dest="format", choices=("table", "json", "firestore"),
+                     help="table (default), json, or firestore: a deployable "
+                          "firestore.indexes.json (with --backend firestore)")
+    s.set_defaults(format="table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``crossql`` command."""
     parser = _Parser(
@@ -1235,6 +1328,8 @@ def build_parser() -> argparse.ArgumentParser:
     _option_args(p)
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     _query_args(p)
+
+    _indexes_parser(sub)
     return parser
 
 

@@ -134,6 +134,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("compiler", ("crossql.compiler", "crossql.compiler.*", "crossql.backends",
                   "crossql.backends.base", "crossql.backends.registry")),
     ("reference semantics", ("crossql.semantics", "crossql.semantics.*")),
+    # index declarations and rules (issue #20): read IR; a compiler checks against them
+    ("indexes", ("crossql.indexes", "crossql.indexes.*")),
     ("backend compilers", ("crossql.backends.*",)),
     ("runtime", ("crossql.runtime", "crossql.runtime.*", "crossql.config")),
     ("backend stores", tuple(f"crossql.backends.*.{m}" for m in STORE_MODULES)),

@@ -4,7 +4,8 @@
   ``parse_indexes``/``parse_schema_indexes`` with located ``ConfigError``s;
 - ``patterns``: what a query asks of an index (``patterns(query)``);
 - ``rules``: each backend's rules (the index a pattern needs, whether indexes serve it);
-- ``suggest``: the fewest indexes per backend for a set of queries;
+- ``suggest``: the fewest indexes per backend for a set of queries (``crossql indexes
+  suggest`` in crossql/cli.py);
 - ``check``: Firestore's ``require_indexes`` and the index a plan uses.
 
 docs/indexes.md has the rules and the commands.
@@ -22,8 +23,12 @@ from crossql.indexes.model import (
     parse_indexes,
     parse_schema_indexes,
 )
+from crossql.indexes.patterns import Pattern, patterns
+from crossql.indexes.suggest import IndexReport, Suggestion, Unindexed, firestore_json, suggest
 
 __all__ = [
     "INDEX_BACKENDS", "DeclaredIndexes", "DynamoIndex", "FirestoreField", "FirestoreIndex",
-    "Index", "MongoIndex", "collection_indexes", "parse_indexes", "parse_schema_indexes",
+    "Index", "IndexReport", "MongoIndex", "Pattern", "Suggestion", "Unindexed",
+    "collection_indexes", "firestore_json", "parse_indexes", "parse_schema_indexes",
+    "patterns", "suggest",
 ]
