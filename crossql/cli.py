@@ -578,8 +578,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
     named = _file_queries(args)
     if named is not None:
         return _compile_file(args, named)
-    _write(_compile(args).explain())
+    params = _params(args)  # first: it takes the query a greedy --params swallowed
+    text = _query_text(args)
+    plan = _compile(args, text, params)
+    _write(plan.explain() + _index_line(args, text, plan))
     return EXIT_OK
+
+
+def _index_line(args: argparse.Namespace, text: str, plan: Plan) -> str:
+    """The index the plan is expected to use (crossql/indexes/check.py), as a last line of
+    ``explain``; nothing where the plan says it (DynamoDB) or no index applies."""
+    from crossql.indexes.check import index_note
+
+    if getattr(plan, "static_rows", None) is not None or getattr(plan, "document", None):
+        return ""
+    schema = None if getattr(args, "config", None) else _schemas(args).get(plan.backend)
+    note = index_note(crossql.parse(text), plan.backend, schema)
+    return "" if note is None else f"\n  {note}"
 
 
 class RowSink:

@@ -44,7 +44,8 @@ class Pattern:
     needs: frozenset[str] | None = None
     """Top-level fields the rows need (None: whole documents)."""
     nodes: Any = field(default=None, compare=False, hash=False, repr=False)
-    """Field → the IR node (predicate or order key) that asks for it, for located errors."""
+    """Field → the IR node that asks for it, for located errors: its ``order by`` key when
+    it has one (the index orders by it), else its first predicate."""
 
     @property
     def equalities(self) -> frozenset[str]:
@@ -174,7 +175,7 @@ def patterns(query: ir.Query) -> tuple[Pattern, ...]:
     for c in conjs:
         p = Pattern(query.collection, frozenset(c.equal), frozenset(c.listed - c.equal),
                     frozenset(c.contains), frozenset(c.ranges), frozenset(c.filtered),
-                    order, needs, {**order_nodes, **c.nodes})
+                    order, needs, {**c.nodes, **order_nodes})
         if p not in seen:
             seen.add(p)
             out.append(p)
@@ -211,4 +212,4 @@ def key_pattern(query: ir.Query) -> Pattern:
     order, order_nodes = _order(query)
     return Pattern(query.collection, frozenset(conj.equal), frozenset(conj.listed - conj.equal),
                    frozenset(conj.contains), frozenset(conj.ranges), frozenset(conj.filtered),
-                   order, _needs(query), {**order_nodes, **conj.nodes})
+                   order, _needs(query), {**conj.nodes, **order_nodes})

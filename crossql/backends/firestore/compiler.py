@@ -983,6 +983,13 @@ def compile_firestore(query: ir.Query, *, schema: Any = None,
                       ) -> FirestorePlan:
     """Compile a bound query into a Firestore plan under ``options`` (default profile:
     no ``!=``, no OR). ``schema`` may declare fields present in every document:
-    ``{"users": {"required": ["age"]}}``."""
-    return _Compiler(query, schema, options if type(options) is FirestoreOptions
-                     else coerce_options(options)).run()
+    ``{"users": {"required": ["age"]}}``, and composite indexes (``"indexes": [...]``,
+    which ``require_indexes`` checks the query against: docs/indexes.md)."""
+    opts = options if type(options) is FirestoreOptions else coerce_options(options)
+    plan = _Compiler(query, schema, opts).run()
+    if opts.require_indexes and plan.static_rows is None and plan.document is None:
+        # imported here: only a profile that asks for the check pays for it
+        from crossql.indexes.check import require_firestore_indexes
+
+        require_firestore_indexes(query, schema)
+    return plan
