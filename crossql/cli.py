@@ -1181,7 +1181,8 @@ def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
         if item.endswith(FILE_SUFFIX):
             if not path.is_file():
                 raise UsageError(f"query file not found: {item}")
-            out += [(q.name, q.statement) for q in load_queries(item)]
+            out += [(q.name, _with_example(q.statement, q.example))
+                    for q in load_queries(item)]
         elif "\n" not in item and len(item) < 4096 and path.is_file():
             for number, line in enumerate(_read_text(item).splitlines(), 1):
                 text = line.strip()
@@ -1194,6 +1195,20 @@ def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
                          hint='give query texts, a .crossql file or a file of one query per '
                               'line: crossql indexes suggest "from users where age > 3"')
     return out
+
+
+def _with_example(statement: ir.Statement, example: Mapping[str, Any] | None
+                  ) -> ir.Statement:
+    """The statement with its ``-- example:`` values bound, where they bind: a literal
+    tells a DynamoDB key's type (a parameter does not)."""
+    from crossql.compiler.checks import bind, check_query
+
+    if example is None or not isinstance(statement, ir.Query):
+        return statement
+    try:
+        return bind(check_query(statement), example)
+    except crossql.QueryError:
+        return statement
 
 
 def cmd_indexes_suggest(args: argparse.Namespace) -> int:
@@ -1227,7 +1242,8 @@ def index_table(report: IndexReport) -> Table:
             table.add_row(backend, s.collection, s.index.text(),
                           "declared" if s.declared else "missing", "\n".join(s.queries))
         for u in report.unindexed.get(backend, ()):
-            table.add_row(backend, "", "(none)", "unindexed", f"{u.query}\n  {u.reason}")
+            table.add_row(backend, u.collection, "(none)", "unindexed",
+                          f"{u.query}\n  {u.reason}")
     return table
 
 

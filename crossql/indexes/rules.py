@@ -223,12 +223,13 @@ def _order_key(p: Pattern) -> str | None:
 
 def dynamo_need(p: Pattern, table: Table) -> DynamoIndex | str | None:
     """The GSI ``p`` needs; None when the table (or a declared index) already gives it a
-    Query; ``"scan"`` when nothing is pinned with ``==`` (no index can help)."""
+    Query; ``"scan"`` when nothing is pinned with ``==`` (no index can help), ``"nested"``
+    when only nested fields are (a key is a top-level attribute)."""
     if dynamo_served(table.indexes, p, table):
         return None
     pinned = sorted(n for n in p.equal if "." not in n)
     if not pinned:
-        return "scan"
+        return "scan" if not p.equal else "nested"
     pk = pinned[0]
     sk = _order_key(p)
     if sk is not None:

@@ -51,12 +51,13 @@ class Unindexed:
     """A query no index of this backend can serve, and why."""
 
     backend: str
+    collection: str
     query: str
     reason: str
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready."""
-        return {"query": self.query, "reason": self.reason}
+        return {"collection": self.collection, "query": self.query, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,8 @@ def _suggest_one(backend: str, labelled: Sequence[tuple[str, Pattern]],
         for label, p in mine:
             need = _need(backend, p, table)
             if isinstance(need, str):
-                unindexed.append(Unindexed(backend, label, _REASONS.get(need, need)))
+                unindexed.append(Unindexed(backend, collection, label,
+                                           _REASONS.get(need, need)))
             elif need is not None:
                 candidates.append(need)
         served = _served_set(backend, table)
@@ -161,7 +163,9 @@ def _suggest_one(backend: str, labelled: Sequence[tuple[str, Pattern]],
     return tuple(out), tuple(unindexed)
 
 
-_REASONS = {"scan": "a Scan: no field is pinned with `==`, so no index can key it"}
+_REASONS = {"scan": "a Scan: no field is pinned with `==`, so no index can key it",
+            "nested": "a Scan: only nested fields are pinned with `==`, and a key is a "
+                      "top-level attribute"}
 
 
 def _need(backend: str, p: Pattern, table: rules.Table) -> Any:
