@@ -1164,3 +1164,12 @@ def native_queries(draw: st.DrawFn) -> ir.Query:
         order = (ir.OrderKey(ir.Path((name,)), draw(st.booleans())),
                  ir.OrderKey(ir.Path(("_id",))))
     return ir.Query("docs", where, order_by=order)
+
+
+def index_corpora(max_size: int = 8) -> st.SearchStrategy[list[ir.Query]]:
+    """Lists of queries for the index rules (crossql/indexes): typed queries over one
+    collection's few fields (``queries``), so equalities, ranges, array lookups and orders
+    meet on the same fields across and within queries, mixed with arbitrary ones
+    (``any_query``: names and shapes no schema allows)."""
+    return st.lists(st.one_of(queries(), queries(), any_query(max_leaves=6)), min_size=1,
+                    max_size=max_size)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import crossql
 from crossql import ir
@@ -24,7 +23,7 @@ from crossql.indexes import (
 from crossql.indexes.patterns import key_pattern
 from tests.budget import examples
 from tests.plan_corpus import CORPUS
-from tests.strategies import any_query
+from tests.strategies import DEFAULT_SCHEMA, index_corpora
 
 ASC, DESC, CONTAINS = "ASCENDING", "DESCENDING", "CONTAINS"
 
@@ -184,12 +183,13 @@ def _served(backend: str, indexes: list[Any], query: ir.Query) -> bool:
     if backend == "mongodb":
         return all(rules.mongo_served(indexes, p) for p in patterns(query))
     p = key_pattern(query)
-    return rules.dynamo_need(p, rules.Table()) == "scan" or rules.dynamo_served(
+    # a reason ("scan", "nested"): no index can give it a Query
+    return isinstance(rules.dynamo_need(p, rules.Table()), str) or rules.dynamo_served(
         indexes, p, rules.Table())
 
 
 @settings(max_examples=examples(200), deadline=None)
-@given(st.lists(any_query(max_leaves=6), min_size=1, max_size=8))
+@given(index_corpora())
 def test_every_query_is_served_by_what_suggest_prints(corpus: list[ir.Query]) -> None:
     labelled = [(f"q{i}", q) for i, q in enumerate(corpus)]
     report = suggest(labelled)  # type: ignore[arg-type]
@@ -245,3 +245,29 @@ def test_firestore_indexes_json_has_the_documented_structure() -> None:
     assert len(document["indexes"]) == 5  # one per distinct index of the table
     with pytest.raises(AssertionError):
         _check_firestore_indexes_json({"indexes": [{"collectionGroup": "c", "fields": []}]})
+
+
+FULL = {"native_or": True, "native_not_equal": True}
+PRESENT = {"docs": {"required": [str(p.dotted) for p, _ in DEFAULT_SCHEMA.paths()]}}
+"""Every field of the typed queries present: Firestore then runs their orders."""
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(index_corpora())
+def test_firestore_accepts_under_require_indexes_what_suggest_declares(
+        corpus: list[ir.Query]) -> None:
+    accepted = []
+    for query in corpus:
+        try:
+            crossql.compile(query, "firestore", schema=PRESENT, options=FULL)
+        except crossql.QueryError:
+            continue
+        accepted.append(query)
+    report = suggest([(f"q{i}", q) for i, q in enumerate(accepted)], backends=["firestore"])
+    schema: dict[str, Any] = {"docs": {"required": PRESENT["docs"]["required"]}}
+    for s in report.indexes["firestore"]:
+        schema.setdefault(s.collection, {}).setdefault("indexes", []).append(
+            s.index.definition())
+    for query in accepted:
+        crossql.compile(query, "firestore", schema=schema,
+                        options={**FULL, "require_indexes": True})

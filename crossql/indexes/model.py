@@ -373,8 +373,9 @@ def _parse_firestore(entry: Any, path: str, problems: _Problems,
         parsed = _parse_field(item, f"{path}.fields.{i}", problems)
         if parsed is not None:
             fields.append(parsed)
-    names = [f.path for f in fields]
-    for name in {n for n in names if names.count(n) > 1}:
+    # a field may be indexed once for array lookups and once in order, not twice alike
+    names = [(f.path, f.mode == "CONTAINS") for f in fields]
+    for name, _ in sorted({n for n in names if names.count(n) > 1}):
         problems.add(f"{path}.fields", f"{name!r} is listed twice")
     if fields and fields[-1].path == "__name__":
         fields.pop()  # Firestore adds it to every index; comparisons leave it out

@@ -98,8 +98,9 @@ def firestore_served(indexes: Iterable[FirestoreIndex], p: Pattern) -> bool:
     if shape is None or len(p.contains) > 1:
         return True
     prefix, suffix = shape
-    wanted = {f.path: f.mode == "CONTAINS" for f in prefix}
-    covered: set[str] = set()
+    # (path, array lookup): a field may be pinned both ways (`a == x and a contains y`)
+    wanted = {(f.path, f.mode == "CONTAINS") for f in prefix}
+    covered: set[tuple[str, bool]] = set()
     found = False
     for index in indexes:
         if index.collection != p.collection or index.scope != "COLLECTION":
@@ -108,10 +109,11 @@ def firestore_served(indexes: Iterable[FirestoreIndex], p: Pattern) -> bool:
         if cut < 0 or index.fields[cut:] != suffix:
             continue
         head = index.fields[:cut]
-        if all(f.path in wanted and (f.mode == "CONTAINS") == wanted[f.path] for f in head):
+        keys = {(f.path, f.mode == "CONTAINS") for f in head}
+        if keys <= wanted:
             found = True
-            covered.update(f.path for f in head)
-    return found and covered == set(wanted)
+            covered |= keys
+    return found and covered == wanted
 
 
 # --- MongoDB ---------------------------------------------------------------------------------
@@ -126,7 +128,8 @@ def mongo_shape(p: Pattern) -> tuple[frozenset[str], tuple[tuple[str, int], ...]
     equal = p.equalities | p.contains
     sort: list[tuple[str, int]] = []
     for name, descending in p.order:
-        if name not in p.equal and name not in (s for s, _ in sort):
+        if name not in equal and name not in (s for s, _ in sort):
+            # an equality field orders nothing more (an `in` field's sort merges)
             sort.append((name, -1 if descending else 1))
     ranges = p.ranges - {s for s, _ in sort} - equal
     if not equal and not ranges and (not sort or [s for s, _ in sort] == [ID]):
