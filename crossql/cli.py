@@ -1232,6 +1232,46 @@ def cmd_indexes_suggest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_indexes_apply(args: argparse.Namespace) -> int:
+    """``crossql indexes apply``: create the declared indexes that are missing on a
+    configured backend (MongoDB, DynamoDB), or write Firestore's firestore.indexes.json."""
+    from crossql.indexes.ensure import declared_for, firestore_indexes_file
+
+    loaded = _load_config(args, from_env=True)
+    if loaded is None:
+        raise UsageError("indexes apply needs a configuration: --config FILE (or "
+                         "CROSSQL_CONFIG)")
+    cfg, origin = loaded
+    store = _configured_store(args, cfg, origin)
+    driver = store.driver
+    entries = (_schemas(args) or {}).get(driver) or {}
+    declared = {str(name): entry["indexes"] for name, entry in entries.items()
+                if isinstance(entry, Mapping) and entry.get("indexes")}
+    if not declared:
+        raise UsageError(f"no {driver} indexes declared",
+                         hint=f"give --schema FILE with `{driver}: {{collection: {{indexes: "
+                              "[...]}}}}` (docs/indexes.md)")
+    if driver == "firestore":
+        outcomes = firestore_indexes_file(declared_for(driver, declared), args.out)
+    elif driver in ("mongodb", "dynamodb"):
+        async def apply() -> list[Any]:
+            async with store:
+                return list(await store.ensure_indexes(declared))  # type: ignore[attr-defined]
+        outcomes = asyncio.run(apply())
+    else:
+        raise UsageError(f"the {driver} backend has no indexes to create")
+    if args.json:
+        _print_json([o.to_dict() for o in outcomes])
+    else:
+        table = Table(title=f"indexes on {driver}")
+        for name in ("collection", "index", "status", "detail"):
+            table.add_column(name)
+        for o in outcomes:
+            table.add_row(o.collection, o.index, o.status, o.detail)
+        _print_renderable(table)
+    return EXIT_OK
+
+
 def index_table(report: IndexReport) -> Table:
     """The report as a table: one row per index, then the queries no index serves."""
     table = Table(title="indexes that serve the queries")
@@ -1272,6 +1312,20 @@ def _indexes_parser(sub: Any) -> None:
                      help="table (default), json, or firestore: a deployable "
                           "firestore.indexes.json (with --backend firestore)")
     s.set_defaults(format="table")
+
+    a = inner.add_parser("apply", help="create the declared indexes a configured backend "
+                                       "lacks (never drops one); Firestore: write "
+                                       "firestore.indexes.json")
+    a.set_defaults(handler=cmd_indexes_apply)
+    _config_arg(a, run=True)
+    a.add_argument("-b", "--backend", metavar="NAME",
+                   help="the named backend of the configuration (default: its primary)")
+    a.add_argument("--schema", metavar="FILE", required=True,
+                   help="the JSON or YAML schema whose `indexes` lists declare the indexes")
+    a.add_argument("--out", metavar="FILE", default="firestore.indexes.json",
+                   help="for Firestore, the file to write (default: %(default)s; indexes it "
+                        "already lists are kept)")
+    a.add_argument("--json", action="store_true", help="print the outcomes as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:

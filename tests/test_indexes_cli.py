@@ -72,3 +72,35 @@ def test_a_bad_declaration_is_a_located_error(tmp_path: Path,
                       encoding="utf-8")
     assert main(["indexes", "suggest", "--schema", str(schema), "from orders"]) == 2
     assert "mongodb.orders.indexes.0.keys.a" in capsys.readouterr().err
+
+
+def test_apply_writes_firestore_indexes_json(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "app.yaml"
+    config.write_text("nosql:\n  driver: firestore\n  firestore: {project_id: p}\n",
+                      encoding="utf-8")
+    schema = tmp_path / "schema.yaml"
+    schema.write_text("firestore:\n  posts:\n    indexes:\n      - fields: [author, "
+                      "{field: at, order: DESCENDING}]\n", encoding="utf-8")
+    out = tmp_path / "firestore.indexes.json"
+    argv = ["indexes", "apply", "--config", str(config), "--schema", str(schema),
+            "--out", str(out), "--json"]
+    assert main(argv) == 0
+    assert [o["status"] for o in json.loads(capsys.readouterr().out)] == ["created"]
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written == {"indexes": [{"collectionGroup": "posts", "queryScope": "COLLECTION",
+                                    "fields": [{"fieldPath": "author", "order": "ASCENDING"},
+                                               {"fieldPath": "at", "order": "DESCENDING"}]}],
+                       "fieldOverrides": []}
+    assert main(argv) == 0  # idempotent: the file keeps one entry
+    assert [o["status"] for o in json.loads(capsys.readouterr().out)] == ["exists"]
+    assert json.loads(out.read_text(encoding="utf-8")) == written
+
+
+def test_apply_needs_declarations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "app.yaml"
+    config.write_text("nosql:\n  driver: memory\n", encoding="utf-8")
+    schema = tmp_path / "schema.json"
+    schema.write_text("{}", encoding="utf-8")
+    assert main(["indexes", "apply", "--config", str(config), "--schema", str(schema)]) == 2
+    assert "no memory indexes declared" in capsys.readouterr().err
