@@ -6,11 +6,13 @@
 - ``rules``: each backend's rules (the index a pattern needs, whether indexes serve it);
 - ``suggest``: the fewest indexes per backend for a set of queries (``crossql indexes
   suggest`` in crossql/cli.py);
-- ``check``: Firestore's ``require_indexes`` and the index a plan uses.
+- ``check``: Firestore's ``require_indexes`` and the index a plan uses;
+- ``ensure``: creating declared indexes (``store.ensure_indexes``, ``firestore_indexes_file``).
 
 docs/indexes.md has the rules and the commands.
 """
 
+from crossql.indexes.ensure import IndexOutcome, firestore_indexes_file
 from crossql.indexes.model import (
     INDEX_BACKENDS,
     DeclaredIndexes,
@@ -28,7 +30,7 @@ from crossql.indexes.suggest import IndexReport, Suggestion, Unindexed, firestor
 
 __all__ = [
     "INDEX_BACKENDS", "DeclaredIndexes", "DynamoIndex", "FirestoreField", "FirestoreIndex",
-    "Index", "IndexReport", "MongoIndex", "Pattern", "Suggestion", "Unindexed",
-    "collection_indexes", "firestore_json", "parse_indexes", "parse_schema_indexes",
-    "patterns", "suggest",
+    "Index", "IndexOutcome", "IndexReport", "MongoIndex", "Pattern", "Suggestion", "Unindexed",
+    "collection_indexes", "firestore_indexes_file", "firestore_json", "parse_indexes",
+    "parse_schema_indexes", "patterns", "suggest",
 ]
