@@ -110,3 +110,39 @@ def test_cli_apply_on_mongodb_and_dynamodb(tmp_path: Any, runner: asyncio.Runner
         assert main(["indexes", "apply", "--config", config, "--schema", schema,
                      "--backend", backend, "--json"]) == 0
         assert [o["status"] for o in json.loads(capsys.readouterr().out)] == ["exists"]
+
+
+def test_firestore_require_indexes_on_the_emulator(runner: asyncio.Runner,
+                                                   firestore_host: str) -> None:
+    """The emulator runs every query without indexes; a store with ``require_indexes``
+    refuses, before sending, the one production would refuse, and runs it on the emulator
+    once the index suggest prints is declared."""
+    import uuid
+
+    import pytest
+
+    from crossql.backends.firestore.config import FirestoreConfig
+    from crossql.backends.firestore.options import FirestoreOptions
+    from crossql.backends.firestore.store import FirestoreStore
+    from tests.backends.conftest import reset_firestore
+
+    text = 'from ix_posts where author == "ada" and at > 1 order by at desc'
+    project = f"crossql-test-{uuid.uuid4().hex[:8]}"
+    config = FirestoreConfig(project_id=project, emulator_host=firestore_host,
+                             options=FirestoreOptions(require_indexes=True))
+    (needed,) = suggest([("q", crossql.parse(text))], backends=["firestore"]
+                        ).indexes["firestore"]
+    strict = FirestoreStore(config)
+    ready = FirestoreStore(config, schema={"ix_posts": {"indexes": [
+        needed.index.definition()]}})
+    try:
+        runner.run(ready.open())
+        runner.run(ready.insert_documents("ix_posts", [
+            {"_id": "p1", "author": "ada", "at": 1}, {"_id": "p2", "author": "ada", "at": 3},
+            {"_id": "p3", "author": "bob", "at": 5}, {"_id": "p4", "author": "ada", "at": 2}]))
+        with pytest.raises(crossql.CapabilityError, match="composite index"):
+            runner.run(strict.fetch(text))
+        assert [r["_id"] for r in runner.run(ready.fetch(text))] == ["p2", "p4"]
+    finally:
+        reset_firestore(firestore_host, project)
+        runner.run(ready.close())
