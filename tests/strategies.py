@@ -1527,3 +1527,12 @@ def firestore_native_queries(draw: st.DrawFn) -> ir.Query:
     limit = draw(st.one_of(st.none(), st.integers(0, 5))) if order else None
     return ir.Query("docs", where, order_by=order,
                     limit=None if limit is None else ir.Literal(limit, "int"))
+
+
+def index_corpora(max_size: int = 8) -> st.SearchStrategy[list[ir.Query]]:
+    """Lists of queries for the index rules (crossql/indexes): typed queries over one
+    collection's few fields (``queries``), so equalities, ranges, array lookups and orders
+    meet on the same fields across and within queries, mixed with arbitrary ones
+    (``any_query``: names and shapes no schema allows)."""
+    return st.lists(st.one_of(queries(), queries(), any_query(max_leaves=6)), min_size=1,
+                    max_size=max_size)

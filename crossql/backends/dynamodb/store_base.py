@@ -75,6 +75,7 @@ from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.indexes.ensure import IndexOutcome
     from crossql.runtime.paging import Page, PagePlan, PageRequest
 
 BATCH_SIZE = 25
@@ -734,6 +735,17 @@ class DynamoStoreBase(Store):
         described = await self._wait_active(name)
         self._remember(name, described)
         return described
+
+    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]]) -> list[IndexOutcome]:
+        """Create the declared indexes (``{collection: [declaration, ...]}``, as in the
+        schema: docs/indexes.md) that are missing: a missing table with its indexes, else
+        each missing GSI by ``UpdateTable``, waiting until it is ``ACTIVE``; never drops
+        one. Each outcome says ``exists``, ``created`` or ``differs``; the planner then
+        knows the new indexes (a query that needed one becomes a ``Query`` on it)."""
+        from crossql.indexes.ensure import declared_for, ensure_dynamo
+
+        types = {name: dict(table.attribute_types) for name, table in self._tables.items()}
+        return await ensure_dynamo(self, declared_for("dynamodb", declared, types))
 
     async def _wait_active(self, collection: str) -> TableSchema:
         deadline = time.monotonic() + _TABLE_WAIT_SECONDS

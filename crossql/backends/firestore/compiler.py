@@ -1032,16 +1032,25 @@ def compile_firestore(query: ir.Query, *, schema: Any = None,
                       ) -> FirestorePlan | ClientSidePlan:
     """Compile a bound query into a Firestore plan under ``options`` (default profile:
     no ``!=``, no OR). ``schema`` may declare fields present in every document:
-    ``{"users": {"required": ["age"]}}``. With ``options.client_side``, a query refused
-    only for what Firestore cannot order, group or aggregate is a ``ClientSidePlan``."""
+    ``{"users": {"required": ["age"]}}``, and composite indexes (``"indexes": [...]``,
+    which ``require_indexes`` checks the query against: docs/indexes.md). With
+    ``options.client_side``, a query refused only for what Firestore cannot order, group
+    or aggregate is a ``ClientSidePlan`` (whose native part is not checked for indexes).
+    """
     opts = options if type(options) is FirestoreOptions else coerce_options(options)
     try:
-        return _Compiler(query, schema, opts).run()
+        plan = _Compiler(query, schema, opts).run()
     except CapabilityError as err:
         if opts.client_side is None:
             raise
         return complete_client_side(err, query, lambda q: _Compiler(q, schema, opts).run(),
                                     opts.client_side, COMPLETION)
+    if opts.require_indexes and plan.static_rows is None and plan.document is None:
+        # imported here: only a profile that asks for the check pays for it
+        from crossql.indexes.check import require_firestore_indexes
+
+        require_firestore_indexes(query, schema)
+    return plan
 
 
 COMPLETION = Completion(
