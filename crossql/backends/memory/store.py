@@ -22,6 +22,7 @@ from crossql.semantics.reference import (
     document_depth,
     freeze,
     get_path,
+    holds_decimal,
     sort_key,
 )
 from crossql.semantics.writes import WriteResult, apply
@@ -118,7 +119,12 @@ class MemoryStore(Store):
         rows = compile_query(walk).rows(docs)
         if req.after is not None:
             after = req.after
-            rows = [row for row in rows if _sorts_after(req, row, after)]
+            # a key's floats count as their shortest text where a Decimal is among its
+            # values, as in the sort (``sort_key``'s ``decimals``): compare alike
+            decimals = [holds_decimal([value, *(get_path(row, k.path.segments)
+                                                for row in rows)])
+                        for k, value in zip(req.keys, after, strict=True)]
+            rows = [row for row in rows if _sorts_after(req, row, after, decimals)]
         return rows[:req.read]
 
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
@@ -256,10 +262,13 @@ class _MemoryTransaction(TransactionScope):
         self._view._collections.clear()
 
 
-def _sorts_after(req: Any, doc: Document, values: tuple[Any, ...]) -> bool:
-    """Whether ``doc`` sorts strictly after the row whose walk-key values are ``values``."""
-    for key, value in zip(req.keys, values, strict=True):
-        mine, theirs = sort_key(get_path(doc, key.path.segments)), sort_key(value)
+def _sorts_after(req: Any, doc: Document, values: tuple[Any, ...],
+                 decimals: list[bool]) -> bool:
+    """Whether ``doc`` sorts strictly after the row whose walk-key values are ``values``
+    (``decimals``: per key, whether floats sort as their shortest text there)."""
+    for key, value, exact in zip(req.keys, values, decimals, strict=True):
+        mine = sort_key(get_path(doc, key.path.segments), exact)
+        theirs = sort_key(value, exact)
         if mine != theirs:
             return bool((mine > theirs) != key.descending)
     return False
