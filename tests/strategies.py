@@ -1316,3 +1316,12 @@ def firestore_native_writes(draw: st.DrawFn) -> ir.Update | ir.Delete:
         else:
             assignments.append(ir.SetField(path, ir.literal_of(draw(st.sampled_from(values)))))
     return ir.Update("docs", tuple(assignments), where)
+
+
+@st.composite
+def firestore_decimal_queries(draw: st.DrawFn) -> ir.Query:
+    """Queries over ``firestore_native_documents`` whose conditions test ``num`` only
+    (against ``Decimal``, int and float operands), maybe ordered by ``_id``."""
+    where = draw(_boolean_structure(_firestore_predicates("num"), 3))
+    order = (ir.OrderKey(ir.Path(("_id",))),) if draw(st.booleans()) else ()
+    return ir.Query("docs", where, order_by=order)
