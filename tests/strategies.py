@@ -1529,6 +1529,42 @@ def firestore_native_queries(draw: st.DrawFn) -> ir.Query:
                     limit=None if limit is None else ir.Literal(limit, "int"))
 
 
+@st.composite
+def firestore_native_writes(draw: st.DrawFn) -> ir.Update | ir.Delete:
+    """A write over ``firestore_native_documents``: its ``where`` as the queries'; set a
+    field to a timestamp, bytes, a number or a ``Decimal`` (refused: Firestore cannot
+    keep one), unset one, or add to ``num``."""
+    leaves = st.one_of([_firestore_predicates(n) for n in FIRESTORE_NATIVE_FIELDS])
+    where = draw(st.one_of(st.none(), _boolean_structure(leaves, 3)))
+    if draw(st.integers(0, 4)) == 0:
+        return ir.Delete("docs", where)
+    domains = _firestore_domains()
+    values = (*domains["at"][:5], *domains["bin"][:5], *_firestore_operands("num")[:3], 7)
+    paths = [ir.Path((n,)) for n in (*FIRESTORE_NATIVE_FIELDS, "w")]
+    chosen = draw(st.lists(st.sampled_from(paths), min_size=1, max_size=2, unique=True))
+    assignments: list[ir.Assignment] = []
+    for path in chosen:
+        form = draw(st.sampled_from(["set", "set", "set", "unset", "add"]))
+        if form == "unset":
+            assignments.append(ir.Unset(path))
+        elif form == "add":
+            amount = draw(st.sampled_from([1, -0.5]))
+            kind = "int" if isinstance(amount, int) else "float"
+            assignments.append(ir.Increment(path, ir.Literal(amount, kind)))
+        else:
+            assignments.append(ir.SetField(path, ir.literal_of(draw(st.sampled_from(values)))))
+    return ir.Update("docs", tuple(assignments), where)
+
+
+@st.composite
+def firestore_decimal_queries(draw: st.DrawFn) -> ir.Query:
+    """Queries over ``firestore_native_documents`` whose conditions test ``num`` only
+    (against ``Decimal``, int and float operands), maybe ordered by ``_id``."""
+    where = draw(_boolean_structure(_firestore_predicates("num"), 3))
+    order = (ir.OrderKey(ir.Path(("_id",))),) if draw(st.booleans()) else ()
+    return ir.Query("docs", where, order_by=order)
+
+
 def index_corpora(max_size: int = 8) -> st.SearchStrategy[list[ir.Query]]:
     """Lists of queries for the index rules (crossql/indexes): typed queries over one
     collection's few fields (``queries``), so equalities, ranges, array lookups and orders

@@ -6,6 +6,7 @@ agree with the reference evaluator (docs/backends/firestore.md, "Value kinds")."
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -278,6 +279,72 @@ def test_firestore_matches_reference_on_native_values(
     check()
 
 
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_firestore_matches_reference_on_decimal_operands(
+        runner: asyncio.Runner, firestore_store: Any, profile: str) -> None:
+    """The read differential with conditions on numbers only, against ``Decimal``
+    operands: each one sent is a double exactly, so Firestore answers as the reference."""
+    from tests.backends.differential import compare_native_on_backend
+    from tests.strategies import firestore_decimal_queries, firestore_native_documents
+
+    store = firestore_store
+
+    @settings(max_examples=examples(20), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.function_scoped_fixture])
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        docs = references(data.draw(firestore_native_documents(12, min_size=4), label="docs"),
+                          store.client)
+        qs = [data.draw(firestore_decimal_queries(), label=f"q{i}") for i in range(20)]
+        compare_native_on_backend(runner, store, f"firestore decimal operands ({profile})",
+                                  docs, qs, native_insert=lambda c, b: native_set(store, c, b),
+                                  options=PROFILES[profile])
+
+    check()
+
+
+def test_firestore_writes_match_reference_on_native_values(
+        runner: asyncio.Runner, firestore_store: Any) -> None:
+    """Generated updates and deletes over the native kinds (timestamps and bytes set,
+    Decimals refused), half of each collection written by the client: the collection
+    after, and the counts, are the reference's."""
+    from crossql.semantics.writes import apply
+    from tests.backends.differential import STATS, _native_canonical
+    from tests.strategies import firestore_native_documents, firestore_native_writes
+
+    store = firestore_store
+    stats = STATS.setdefault("firestore native writes", Counter())
+
+    @settings(max_examples=examples(60, at_least=40), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.function_scoped_fixture])
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        docs = references(data.draw(firestore_native_documents(8, min_size=3), label="docs"),
+                          store.client)
+        statement = data.draw(firestore_native_writes(), label="write")
+        want_docs, want = apply(statement, docs)
+        runner.run(store.drop_collection("docs"))
+        runner.run(store.collection("docs").insert_many(docs[1::2]))
+        runner.run(native_set(store, "docs", docs[0::2]))
+        try:
+            plan = store.write_plan(statement)
+        except crossql.CapabilityError as err:
+            stats["refused"] += 1
+            stats[f"refused:{err.code.removeprefix('capability.firestore.')}"] += 1
+            return
+        got = runner.run(store.execute_plan(plan))
+        after = runner.run(store.fetch("from docs"))
+        assert sorted(map(_native_canonical, after)) == \
+            sorted(map(_native_canonical, want_docs)), (statement, after, want_docs)
+        assert got == want, (statement, got, want)
+        stats["compared"] += 1
+
+    check()
+    assert stats["compared"] > 0 and stats.get("refused:decimal", 0) > 0
+
+
 def test_the_native_differentials_compared_queries() -> None:
     """Runs after them: both profiles compared most of the queries drawn, and an ordering
     comparison with bytes was drawn and refused (located: ``bytes-order``)."""
@@ -291,3 +358,7 @@ def test_the_native_differentials_compared_queries() -> None:
     assert sum(STATS[n].get("refused:bytes-order", 0) for n in names) > 0
     assert sum(STATS[n].get("refused:decimal", 0) for n in names) > 0
     assert sum(STATS[n].get("compared with a Decimal", 0) for n in names) > 0
+    decimals = [f"firestore decimal operands ({p})" for p in sorted(PROFILES)]
+    skip_unless_ran(all(n in STATS for n in decimals), "the Decimal differentials")
+    for name in decimals:
+        assert STATS[name]["compared"] >= examples(20), STATS[name]
