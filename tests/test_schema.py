@@ -485,3 +485,10 @@ def test_firestore_inequalities_inside_or_on_required_fields() -> None:
     plan = crossql.compile(text, backend="firestore", options={"native_or": True},
                            schema=declared)
     assert "Or([" in plan.explain()
+
+
+def test_the_sync_store_reads_into_a_model() -> None:
+    with crossql.connect_sync(schema={"items": Item}) as store:
+        store.collection("items").insert_one(Item(_id="a", total=1.5))
+        assert store.fetch("from items", model=Item) == [Item(_id="a", total=1.5)]
+        assert store.collection("items").get("a", model=Item) == Item(_id="a", total=1.5)

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from crossql.errors import BackendError, TransactionConflict
 
@@ -31,6 +31,8 @@ _CONFIGURED: Any = object()
 """``client_side`` not given (``Store.plan``'s own default, not imported here)."""
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from crossql import ir
     from crossql.backends import Plan
     from crossql.config import NoSQLConfig
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from crossql.semantics.writes import WriteResult
 
 T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
 
 
 class _Loop:
@@ -125,16 +128,17 @@ def _shutdown(runner: _Loop, store: Store) -> None:
 
 
 def connect_sync(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, *,
-                 client: Any = None) -> SyncStore:
+                 client: Any = None, schema: Any = None) -> SyncStore:
     """``crossql.connect`` without ``await``: the store, opened, on a private event loop.
 
     ``with crossql.connect_sync(cfg) as store: rows = store.fetch("from users")`` —
     the same methods as ``Store`` (docs/sync.md); ``close()`` when not used with
     ``with``. A ``client`` is a driver object made for the private loop
-    (``store.run(coro)`` runs a coroutine there)."""
+    (``store.run(coro)`` runs a coroutine there). ``schema`` declares collections, as
+    for ``crossql.connect`` (docs/schemas.md)."""
     from crossql.api import connect
 
-    store = connect(config, client=client)
+    store = connect(config, client=client, schema=schema)
     return SyncStore._open(store)
 
 
@@ -214,9 +218,19 @@ class SyncStore:
         """A query parsed and checked once, run many times."""
         return SyncPrepared(self.store.prepare(text), self._runner)
 
-    def fetch(self, text: str, /, **params: Any) -> list[Document]:
-        """All rows of a query."""
-        return self._runner.run(self.store.fetch(text, **params))
+    @overload
+    def fetch(self, text: str, /, *, model: None = None, **params: Any) -> list[Document]: ...
+
+    @overload
+    def fetch(self, text: str, /, *, model: type[M], **params: Any) -> list[M]: ...
+
+    def fetch(self, text: str, /, *, model: type[M] | None = None,
+              **params: Any) -> list[Document] | list[M]:
+        """All rows of a query (as instances of ``model`` when given, docs/schemas.md)."""
+        if model is None:
+            rows: list[Document] = self._runner.run(self.store.fetch(text, **params))
+            return rows
+        return self._runner.run(self.store.fetch(text, model=model, **params))
 
     def stream(self, text: str, /, **params: Any) -> SyncRows:
         """The rows of a query, one at a time (``close()`` one left early, or use ``with``)."""
@@ -372,17 +386,26 @@ class SyncCollection:
         """The collection's name."""
         return self.collection.name
 
-    def insert_one(self, doc: Mapping[str, Any]) -> Any:
+    def insert_one(self, doc: Mapping[str, Any] | BaseModel) -> Any:
         """Insert a document; its ``_id`` (generated when absent)."""
         return self._run(self.collection.insert_one(doc))
 
-    def insert_many(self, docs: Iterable[Mapping[str, Any]]) -> list[Any]:
-        """Insert documents; their ids, in order."""
+    def insert_many(self, docs: Iterable[Mapping[str, Any] | BaseModel]) -> list[Any]:
+        """Insert documents (dicts or pydantic model instances); their ids, in order."""
         return self._run(self.collection.insert_many(list(docs)))
 
-    def get(self, doc_id: Any) -> Document | None:
-        """The document with this ``_id``, or None."""
-        return self._run(self.collection.get(doc_id))
+    @overload
+    def get(self, doc_id: Any, *, model: None = None) -> Document | None: ...
+
+    @overload
+    def get(self, doc_id: Any, *, model: type[M]) -> M | None: ...
+
+    def get(self, doc_id: Any, *, model: type[M] | None = None) -> Document | M | None:
+        """The document with this ``_id``, or None (as an instance of ``model`` when
+        given)."""
+        if model is None:
+            return self._run(self.collection.get(doc_id))
+        return self._run(self.collection.get(doc_id, model=model))
 
     def delete_many(self, where: str | ir.Condition, /, **params: Any) -> int:
         """Delete the documents matching a condition; how many were deleted."""

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import crossql
 from tests.backends.differential import STATS, compare_on_backend
+from tests.backends.test_firestore_differential import compare
 from tests.budget import examples
 from tests.strategies import DECLARED_SCHEMA, MAX_DOCS, declaration, documents, queries
 
@@ -47,3 +48,21 @@ def test_the_schema_differential_compared_queries_and_plans_shrank() -> None:
     assert STATS["mongodb with schema"]["compared"] >= examples(200)
     assert STATS["mongodb with schema"].get("refused", 0) == 0
     assert SIZES["with"] < SIZES["without"], SIZES
+
+
+@settings(max_examples=examples(10), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_firestore_with_a_declared_schema_matches_reference(
+        runner: asyncio.Runner, firestore_store: Any, data: st.DataObject) -> None:
+    docs = data.draw(documents(MAX_DOCS, schema=DECLARED_SCHEMA, min_size=5), label="docs")
+    qs = [data.draw(queries(DECLARED_SCHEMA, total_order=True), label=f"q{i}")
+          for i in range(QUERIES_PER_COLLECTION)]
+    compare(runner, firestore_store, docs, qs, schema=SCHEMA, label=", declared")
+
+
+def test_the_declared_firestore_differential_compared_queries() -> None:
+    """Runs after the property test: the declaration let both profiles compare queries."""
+    for profile in ("default", "native"):
+        stats = STATS.get(f"firestore ({profile} profile, declared)", Counter())
+        assert stats.get("compared", 0) >= examples(50), (profile, stats)

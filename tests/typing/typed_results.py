@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel, Field
 
 import crossql
+from crossql.runtime.sync import SyncStore
 
 
 class Order(BaseModel):
@@ -22,3 +23,9 @@ async def typed(store: crossql.Store) -> float:
     await store.collection("orders").insert_one(Order(_id="b", total=2.0))
     first = [row async for row in stream]
     return sum(r.total for r in rows) + len(first) + (one.total if one else 0) + len(plain)
+
+
+def typed_sync(store: SyncStore) -> float:
+    rows: list[Order] = store.fetch("from orders", model=Order)
+    one: Order | None = store.collection("orders").get("a", model=Order)
+    return sum(r.total for r in rows) + (one.total if one else 0)
