@@ -14,6 +14,7 @@ from crossql.errors import (
     BackendError,
     CapabilityError,
     ConfigError,
+    DocumentError,
     QueryError,
     QuerySemanticError,
     QuerySyntaxError,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from crossql.config import NoSQLConfig
     from crossql.queries import load_queries
     from crossql.runtime.sync import connect_sync
+    from crossql.schema import Schema
 
 
 # imported on first use: `import crossql` and compiling do not need pydantic (~40 ms to
@@ -51,6 +53,7 @@ _LAZY = {
     "NoSQLConfig": "crossql.config",
     "connect_sync": "crossql.runtime.sync",  # threads and a loop: only for scripts
     "load_queries": "crossql.queries",  # query files (docs/testing.md)
+    "Schema": "crossql.schema",  # declared collections (docs/schemas.md): pydantic
 }
 # the query builder too (docs/builder.md): its classes cost as much to create as the IR's
 _LAZY.update(dict.fromkeys(
@@ -80,6 +83,7 @@ __all__ = [
     "Condition",
     "ConfigError",
     "DeleteBuilder",
+    "DocumentError",
     "Field",
     "FirestoreOptions",
     "NoSQLConfig",
@@ -88,6 +92,7 @@ __all__ = [
     "QueryError",
     "QuerySemanticError",
     "QuerySyntaxError",
+    "Schema",
     "Store",
     "TransactionConflict",
     "UpdateBuilder",

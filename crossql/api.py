@@ -52,12 +52,25 @@ def compile(
     ``QuerySemanticError`` (including an unbound or unused parameter) or
     ``CapabilityError``; returns an immutable ``Plan``.
 
+    ``schema`` declares the collections (docs/schemas.md): a ``crossql.Schema``, or a
+    mapping of collection name to a pydantic model class, a declaration dict or a
+    ``CollectionSchema``.
+
     A builder (``crossql.query(...)``, docs/builder.md) compiles as its canonical
     text, with its values merged into ``params``.
     """
     if not isinstance(query, str | ir.Query | ir.Update | ir.Delete):
         query, params = _builder_text(query, params)
+    if schema is not None:
+        schema = _declared(schema)
     return compile_statement(query, backend, params, schema=schema, options=options)
+
+
+def _declared(schema: Any) -> Any:
+    # imported here: a declaration needs pydantic, compiling without one does not
+    from crossql.schema import as_schema
+
+    return as_schema(schema)
 
 
 def _builder_text(query: QueryBuilder | UpdateBuilder | DeleteBuilder,
@@ -82,8 +95,11 @@ def evaluate(
         query, params = _builder_text(query, params)
     bound = bind(check_query(_query(query)), params)
     docs = documents if isinstance(documents, list | tuple) else list(documents)
+    # imported here: `import crossql` (start-up, a target) does not pay for the engine
+    from crossql.semantics import compiled
+
     try:
-        return reference.run(bound, docs)
+        return compiled.run(bound, docs)
     except RecursionError:
         # found only on failure: measuring every document first would slow every call
         limit = reference.MAX_DOCUMENT_DEPTH
@@ -104,7 +120,7 @@ def format(query: str | ir.Statement | QueryBuilder | UpdateBuilder | DeleteBuil
 
 
 def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, *,
-            client: Any = None) -> Store:
+            client: Any = None, schema: Any = None) -> Store:
     """The primary store of a configuration, with every named backend reachable from it.
 
     ``config`` is a ``NoSQLConfig``, a dict, a path to a YAML file, or None (the
@@ -117,15 +133,24 @@ def connect(config: NoSQLConfig | Mapping[str, Any] | str | Path | None = None, 
     opening a new connection (MongoDB: a PyMongo async or Motor client, or a
     database; DynamoDB: an aioboto3 low-level ``dynamodb`` client; Firestore: a
     ``google.cloud.firestore.AsyncClient``).
+
+    ``schema`` declares collections for every backend (docs/schemas.md): a
+    ``crossql.Schema`` or a mapping of collection name to a pydantic model class,
+    declaration dict or ``CollectionSchema`` — over the configuration's
+    ``collections:`` (a collection declared in both is declared as ``schema`` says).
     """
     from crossql.config import load_config
 
     cfg = load_config(config)
     primary = cfg.primary_name
+    given = None if schema is None else _declared(schema)
     stores: dict[str, Store] = {}
     for name, driver in [("default", cfg.driver), *((b.name, b.driver) for b in cfg.backends)]:
         block = cfg.block(None if name == "default" else name)
-        stores[name] = _open_store(driver, block, client if name == primary else None)
+        store = stores[name] = _open_store(driver, block, client if name == primary else None)
+        declared = cfg.declared_schema(name)
+        if declared is not None or given is not None:
+            store.use_schema(given if declared is None else declared.merged(given))
     store = stores[primary]
     store.join(stores)
     if cfg.cursor_secret is not None:

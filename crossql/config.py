@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from crossql.backends.firestore.config import FirestoreConfig as FirestoreConfig
     from crossql.backends.memory.config import MemoryConfig as MemoryConfig
     from crossql.backends.mongodb.config import MongoConfig as MongoConfig
+    from crossql.schema import Schema
 
 
 class _Model(BaseModel):
@@ -77,6 +78,9 @@ class BackendConfig(_Model):
     primary: bool = False
     """The store ``connect`` returns; at most one backend is primary (default: the
     top-level driver)."""
+    collections: Mapping[str, Any] | None = None
+    """Declared collections of this backend, over the shared `collections:` (a
+    collection declared in both is declared as here; docs/schemas.md)."""
     _with_blocks(locals())  # then a key per driver, in the registry's order
 
 
@@ -95,6 +99,10 @@ class NoSQLConfig(_Model):
     driver: DriverName = DEFAULT_DRIVER
     _with_blocks(locals())  # a key per driver, in the registry's order
     backends: tuple[BackendConfig, ...] = ()
+    collections: Mapping[str, Any] | None = None
+    """Declared collections, for every backend (docs/schemas.md): per collection its
+    `fields` (path: kind), `required`, `nullable`, `closed`, `model`
+    ("package.module:Class"), `dynamodb` key schema and `indexes`."""
     cursor_secret: SecretStr | None = None
     """The key page cursors are signed with (HMAC-SHA256), for every backend: a cursor
     changed by its holder is refused. Without it a cursor is checked against accidental
@@ -121,6 +129,18 @@ class NoSQLConfig(_Model):
         known = ", ".join(["default", *(b.name for b in self.backends)])
         raise ConfigError([("backends", f"no backend named {name!r} (known: {known})")])
 
+    def declared_schema(self, name: str | None = None) -> Schema | None:
+        """The declared schema of the default backend, or of the backend called
+        ``name``: the shared ``collections:`` with the backend's own over it."""
+        from crossql.schema import as_schema
+
+        shared = as_schema(self.collections, where="collections")
+        own = None if name is None or name == "default" else self.named(name).collections
+        if own is None:
+            return shared
+        mine = as_schema(own, where=f"backends.{name}.collections")
+        return mine if shared is None else shared.merged(mine)
+
     @property
     def primary_name(self) -> str:
         """``default`` (the top-level driver) unless a named backend says ``primary: true``."""
@@ -140,6 +160,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append((where, f"driver is {driver} but there is no `{driver}:` block"))
 
     needs_block(data, "")
+    problems += _schema_problems(data.get("collections"), "collections")
     backends = data.get("backends") or ()
     if not isinstance(backends, list | tuple):
         return problems
@@ -150,6 +171,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
             continue
         path = f"backends.{i}"
         needs_block(entry, path)
+        problems += _schema_problems(entry.get("collections"), f"{path}.collections")
         name = entry.get("name")
         if isinstance(name, str):
             if name == "default":
@@ -166,6 +188,21 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("backends", "more than one primary backend: "
                                      + ", ".join(primaries)))
     return problems
+
+
+def _schema_problems(collections: Any, where: str) -> list[tuple[str, str]]:
+    """What is wrong with a ``collections:`` block (each problem with its path)."""
+    if collections is None:
+        return []
+    from crossql.schema import as_schema  # the block's declarations are pydantic models
+
+    try:
+        as_schema(collections, where=where)
+    except ConfigError as err:
+        return list(err.problems)
+    except TypeError as err:
+        return [(where, str(err))]
+    return []
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:

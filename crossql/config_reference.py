@@ -61,6 +61,8 @@ def _blocks() -> tuple[tuple[str, type[BaseModel], str], ...]:
 
 def _nested_model(model: type[BaseModel], key: str) -> type[BaseModel]:
     annotation = model.model_fields[key].annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # `Model | None`
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     assert isinstance(annotation, type) and issubclass(annotation, BaseModel), (model, key)
     return annotation
 

@@ -9,11 +9,13 @@
         └── CapabilityError        valid CrossQL the chosen backend cannot run faithfully
 
     ValueError
-    └── ConfigError                a configuration is invalid (every problem, with its path)
+    ├── ConfigError                a configuration is invalid (every problem, with its path)
+    └── DocumentError              a document does not fit its declared schema or model
 
     RuntimeError
     └── BackendError               a driver or server failed while running a plan
-        └── TransactionConflict    a transaction lost to a concurrent one (retry it)
+        ├── TransactionConflict    a transaction lost to a concurrent one (retry it)
+        └── ClientSideLimitError   more rows than client_side.max_rows to complete
 
 Errors are data (code, message, span, label, hint) rendered separately into a
 frame that shows the offending line with a caret underline.
@@ -241,6 +243,22 @@ class TransactionConflict(BackendError):
     store.transaction()`` raises this for the caller to decide."""
 
 
+class ClientSideLimitError(BackendError):
+    """A query completed client-side (the ``client_side`` option) read more rows than
+    ``client_side.max_rows``: the call fails rather than answer from part of the rows."""
+
+    def __init__(self, backend: str, max_rows: int, steps: str) -> None:
+        self.max_rows = max_rows
+        self.steps = steps
+        super().__init__(backend, f"more than {max_rows} rows to complete client-side "
+                         f"({steps}): the limit is the `client_side.max_rows` option of "
+                         f"the {backend} backend; raise it, or narrow the query's `where` "
+                         "so fewer rows are read")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.backend, self.max_rows, self.steps))
+
+
 class ConfigError(ValueError):
     """A configuration is invalid; ``problems`` lists ``(path, message)`` pairs."""
 
@@ -250,3 +268,20 @@ class ConfigError(ValueError):
                  f"{'s' if len(problems) != 1 else ''}):"]
         lines += [f"  - {path}: {message}" for path, message in problems]
         super().__init__("\n".join(lines))
+
+
+class DocumentError(ValueError):
+    """A document does not fit its collection's declared schema or the model it is read
+    into (docs/schemas.md): read with ``fetch(..., model=...)``, or about to be written
+    (nothing is written then). ``problems`` lists ``(field path, message)`` pairs."""
+
+    def __init__(self, collection: str, doc_id: Any, problems: list[tuple[str, str]], *,
+                 against: str) -> None:
+        self.collection = collection
+        self.doc_id = doc_id
+        self.problems = problems
+        shown = "; ".join(f"`{path}`: {message}" if path else message
+                          for path, message in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        who = "a new document" if doc_id is None else f"document {doc_id!r}"
+        super().__init__(f"{who} of `{collection}` does not fit {against}: {shown}{more}")

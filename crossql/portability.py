@@ -54,13 +54,14 @@ def _options_for(backend: str, options: Any) -> Any:
 
 
 def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | None = None,
-          schema: Mapping[str, Any] | None = None, options: Any = None) -> list[Verdict]:
+          schema: Any = None, options: Any = None) -> list[Verdict]:
     """Compile ``query`` for every backend; one ``Verdict`` per backend, in order.
 
     ``options`` is one backend's options object (``FirestoreOptions(native_or=True)``)
-    or a mapping of backend name to options; ``schema`` is a mapping of backend
-    name to that backend's schema. A syntax or semantic error is raised as is:
-    it is the same for every backend.
+    or a mapping of backend name to options; ``schema`` is one schema for every
+    backend (a ``crossql.Schema`` or a mapping of collection to its declaration,
+    docs/schemas.md) or a mapping of backend name to that backend's schema. A syntax
+    or semantic error is raised as is: it is the same for every backend.
     """
     if not isinstance(query, str | ir.Query):
         from crossql.builder import as_text
@@ -68,12 +69,27 @@ def check(query: str | ir.Query | QueryBuilder, *, params: Mapping[str, Any] | N
         query, params = as_text(query, params)
     q = parse_statement(query) if isinstance(query, str) else query
     verdicts = []
+    schemas = per_backend(schema)
     for name in backend_names():
         try:
-            plan = compile_statement(q, name, params, schema=(schema or {}).get(name),
+            plan = compile_statement(q, name, params, schema=schemas.get(name),
                                      options=_options_for(name, options))
         except CapabilityError as err:
             verdicts.append(Verdict(name, error=err))
         else:
             verdicts.append(Verdict(name, plan=plan))
     return verdicts
+
+
+def per_backend(schema: Any) -> dict[str, Any]:
+    """Backend name → its declared schema (a ``crossql.Schema``), from one schema for
+    every backend or a mapping of backend name to each one's."""
+    if schema is None:
+        return {}
+    from crossql.schema import Schema, as_schema  # a declaration needs pydantic
+
+    names = backend_names()
+    if isinstance(schema, Mapping) and schema and all(k in names for k in schema):
+        return {name: as_schema(value) for name, value in schema.items()}
+    shared = Schema.of(schema)
+    return dict.fromkeys(names, shared)

@@ -148,7 +148,8 @@ class NamedQuery:
         """Every row of the query on ``store``."""
         self._require(False, "fetch")
         try:
-            return await store.fetch(self.text, **params)
+            rows: list[Document] = await store.fetch(self.text, **params)
+            return rows
         except QueryError as err:
             raise self.located(err) from None
 

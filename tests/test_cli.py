@@ -479,8 +479,10 @@ def test_explain_and_compile_use_the_configured_blocks(config_file: Path,
     assert code == 2 and "the default Firestore profile does not emit `or`" in err
     assert "= on the command line: --firestore-native-or" in err
     out = inproc.ok("explain", "--config", str(config_file), "--backend", "mobile", query)
+    # the plan in words, then the index it uses (crossql/indexes/check.py)
     assert out == crossql.compile(query, backend="firestore",
-                                  options={"native_or": True}).explain() + "\n"
+                                  options={"native_or": True}).explain() + (
+        "\n  index: Firestore's automatic single-field indexes (no composite index needed)\n")
     plan = json.loads(inproc.ok("compile", "--config", str(config_file), "-b", "analytics",
                                 "from users where _id == 'x'"))
     assert plan["operation"] == "Query" and plan["request"]["TableName"] == "prod_users"
@@ -807,3 +809,21 @@ def test_the_note_reads_the_refusals_fields_not_its_text() -> None:
     unbound = crossql.QuerySemanticError("parameter", code="semantic.unbound-parameter",
                                          span=(5, 10), source="a == :name")
     assert _note(unbound) == "   = on the command line: --params name=VALUE"
+
+
+def test_a_schema_file_may_declare_collections_for_every_backend(tmp_path: Path,
+                                                                 inproc: InProcess) -> None:
+    query = "from orders order by created_at desc"
+    assert "firestore  refused" in inproc("check", query)[1]
+    (tmp_path / "s.yaml").write_text(
+        "orders:\n  fields: {created_at: timestamp, total: float}\n"
+        "  required: [created_at]\n")
+    out = inproc("check", "--schema", str(tmp_path / "s.yaml"), query)[1]
+    assert "firestore  accepted" in out
+    plan = json.loads(inproc.ok("compile", "-b", "firestore", "--schema",
+                                str(tmp_path / "s.yaml"), query))
+    assert plan["query"][0] == {"order_by": "created_at", "direction": "DESCENDING"}
+    (tmp_path / "bad.yaml").write_text("orders:\n  fields: {total: flot}\n")
+    err = inproc.fails("check", "--schema", str(tmp_path / "bad.yaml"), query)
+    assert "must map backend names" in err and "schema.orders.fields.total" in err
+    assert "did you mean 'float'" in err

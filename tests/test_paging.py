@@ -125,11 +125,18 @@ def test_explain_of_a_mongodb_page_shows_the_guarded_range_filter() -> None:
     bound = bind(check_query(parse_query(text)), {})
     cursor = encode_cursor(binding_of("mongodb", bound), [None, "u7"], 5, None)
     after = store.page_plan(text, size=5, after=cursor).inner.to_dict()["arguments"]
-    # after a null age (last, descending) only the ids after u7 among null/missing ages
+    # after a null age (last, descending) only the ids after u7 among null/missing ages:
+    # strings after "u7", then every type ranked after strings (binary data, object ids,
+    # bools, dates), each by a comparison with its least value
+    epoch = {"$date": "1970-01-01T00:00:00Z"}
     assert after["filter"] == {"$and": [
         {"$or": [{"age": {"$type": "null", "$not": {"$type": "array"}}},
                  {"age": {"$exists": False}}]},
-        {"$or": [{"_id": {"$gt": "u7"}}, {"_id": {"$in": [False, True]}}]}]}
+        {"$or": [{"_id": {"$gt": "u7"}},
+                 {"_id": {"$gte": {"$binary": {"base64": "", "subType": "00"}}}},
+                 {"_id": {"$gte": {"$oid": "000000000000000000000000"}}},
+                 {"_id": {"$in": [False, True]}},
+                 {"_id": {"$gte": epoch}}, {"_id": {"$lt": epoch}}]}]}
     assert after["limit"] == 6
 
 
@@ -157,3 +164,50 @@ def test_a_firestore_page_under_an_inequality_asks_for_its_order_key() -> None:
     assert steps["query"][1:] == [{"order_by": "b", "direction": "ASCENDING"},
                                   {"order_by": "__name__", "direction": "ASCENDING"},
                                   {"limit": 4}]
+
+
+# -- typed values in the cursor (issue 16): timestamps, exact numbers, bytes, object ids --
+
+def _native_walk_docs() -> list[dict[str, Any]]:
+    from datetime import UTC, datetime, timedelta, timezone
+    from decimal import Decimal
+
+    from bson import Binary, ObjectId
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    plus2 = timezone(timedelta(hours=2))
+    docs: list[dict[str, Any]] = []
+    for i in range(40):
+        at: Any = t0 + timedelta(minutes=i % 13, microseconds=i % 3)
+        if i % 5 == 0:
+            at = at.astimezone(plus2)  # the same instant in another zone
+        elif i % 7 == 0:
+            at = at.replace(tzinfo=None)  # naive: UTC, as the drivers write it
+        price: Any = [Decimal("1.10"), 1.1, 2, Decimal("2.000"), 0.25,
+                      Decimal("12345678901234567890.123456789"), -3][i % 7]
+        blob: Any = [b"", b"a", b"ab", b"b", Binary(b"a", 4)][i % 5]
+        docs.append({"_id": f"d{i:02d}", "at": at, "price": price, "blob": blob,
+                     "ref": ObjectId(f"5f{i % 9:022x}")})
+    docs += [{"_id": "null", "at": None, "price": None}, {"_id": "none"}]
+    return docs
+
+
+@pytest.mark.parametrize("order", ["at desc", "at", "price", "price desc", "blob",
+                                   "blob desc", "ref", "ref desc"])
+@pytest.mark.parametrize("generic", [False, True])
+def test_a_page_walk_resumes_after_native_order_values(order: str, generic: bool) -> None:
+    from crossql.backends.memory.store import MemoryStore
+    from crossql.runtime.store import Store
+    from tests.backends.page_differential import reference_ids, walk
+
+    class GenericMemory(MemoryStore):
+        run_page = Store.run_page  # the resume condition through the compiler
+
+    docs = _native_walk_docs()
+    store = GenericMemory() if generic else MemoryStore()
+    store.cursor_secret = "s"
+    asyncio.run(store.collection("orders").insert_many(docs))
+    text = f"from orders order by {order}"
+    rows, pages = asyncio.run(walk(store, text, 3))
+    assert [r["_id"] for r in rows] == reference_ids(docs, text)
+    assert pages == 14

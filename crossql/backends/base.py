@@ -38,9 +38,11 @@ WRITE_CONSTRUCTS: tuple[str, ...] = (
 the support matrix lists them."""
 
 
-VALUE_KINDS: tuple[str, ...] = ("timestamp", "bytes", "exact number", "object id", "set")
+VALUE_KINDS: tuple[str, ...] = ("timestamp", "bytes", "exact number", "object id", "set",
+                                "reference", "geopoint")
 """The value kinds beyond JSON's (docs/language.md, "Values"), in the order the support
-matrix lists them."""
+matrix lists them (Firestore's references and geopoints are read and written back,
+never bound)."""
 
 _KIND_ROWS: dict[str, str] = {"timestamp": "timestamp", "bytes": "bytes",
                               "decimal": "exact number", "objectid": "object id"}
@@ -156,6 +158,24 @@ class OptionsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    """Which refusals of a backend its ``client_side`` option lifts (``BackendSpec.completion``;
+    crossql/backends/completion.py runs it)."""
+
+    lifts: frozenset[str]
+    """Refusal codes (``CapabilityError.code``) of what the backend cannot order, group or
+    aggregate: with the option, the query is completed client-side."""
+    riders: frozenset[str] = frozenset()
+    """Refusal codes lifted only when the query, without ``limit`` and ``offset``, is
+    refused for one of ``lifts`` (the engine applies them after its order); alone, they
+    stay refusals."""
+    constructs: tuple[str, ...] = ()
+    """The constructs whose refusals it lifts, as the support matrix lists them."""
+    rider_constructs: tuple[str, ...] = ()
+    """The constructs of ``riders``, as the support matrix lists them."""
+
+
+@dataclass(frozen=True, slots=True)
 class BackendSpec:
     """A backend as one object: its name, capabilities, compilers, options, configuration
     block, store and docs page (``crossql.backends.registry`` lists the backends)."""
@@ -179,6 +199,9 @@ class BackendSpec:
     """Its configuration block and store; None: it cannot be configured as a driver."""
     docs: str | None = None
     """Its page, relative to ``docs/`` (the support matrix links it)."""
+    completion: Completion | None = None
+    """What its ``client_side`` option completes (the refusals it lifts); None: it takes
+    no such option."""
 
 
 LIMIT_CONSTRUCTS: tuple[str, ...] = (

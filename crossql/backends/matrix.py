@@ -113,6 +113,7 @@ def support_matrix(backends: Sequence[str] | None = None) -> str:
     ]
     out += [f"| {shown} | {meaning} |" for shown, meaning in LEVELS.values()]
     out += ["", *_table(caps, CONSTRUCTS), ""]
+    out += _client_side(backends)
 
     writes = [write_capabilities(name) for name in backends]
     out += ["## Writes and transactions", "",
@@ -148,6 +149,26 @@ def support_matrix(backends: Sequence[str] | None = None) -> str:
                 out.append(f"[^{_footnote(c.backend, construct)}]: **{c.backend}**, "
                            f"`{construct}`: {note}")
     return "\n".join(out) + "\n"
+
+
+def _client_side(backends: Sequence[str]) -> list[str]:
+    """The note on the refusals the ``client_side`` option lifts (each backend's
+    ``BackendSpec.completion``)."""
+    lines = []
+    for name in backends:
+        completion = get_backend(name).completion
+        if completion is not None:
+            constructs = ", ".join(f"`{c}`" for c in completion.constructs)
+            riders = " and ".join(f"`{c}`" for c in completion.rider_constructs)
+            lines.append(f"- **{name}**: {constructs}" + (
+                f"; {riders} too, with one of them" if riders else ""))
+    if not lines:
+        return []
+    return ["With the `client_side` option ([configuration.md](configuration.md#client-side-"
+            "completion)), a query refused only because the backend cannot order, group or "
+            "aggregate it is not refused: the backend reads the rows of its `where`, and "
+            "CrossQL's engine completes the rest over them (at most `max_rows` rows, else "
+            "the call fails). The refusals it lifts:", "", *lines, ""]
 
 
 def _value_table(caps: Sequence[Capabilities]) -> list[str]:

@@ -12,17 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from crossql import ir
 from crossql.compiler.shape import resolve_order_key
 from crossql.errors import QuerySemanticError
+from crossql.semantics.reference import instant, type_of
 
 ID = ir.Path(("_id",))
 
-_RANKS = {"null": 0, "number": 1, "string": 2, "bool": 5}
+_RANKS = {"null": 0, "number": 1, "string": 2, "bytes": 5, "objectid": 6, "bool": 7,
+          "timestamp": 8}
 """The reference's order of the types a cursor can carry (``sort_key``): missing and
-null first, then numbers, strings, (maps, arrays,) bools."""
+null first, then numbers, strings, (maps, arrays and sets,) bytes, object ids, bools,
+timestamps."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,51 +77,77 @@ def refuse_unpageable(query: ir.Query) -> None:
 
 
 def type_rank(value: Any) -> int | None:
-    """The place of a cursor value's type in the reference order (None: a map or an
-    array, which a cursor does not carry)."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        return _RANKS["bool"]
-    if isinstance(value, int | float):
-        return _RANKS["number"]
-    if isinstance(value, str):
-        return _RANKS["string"]
-    return None
+    """The place of a cursor value's type in the reference order (None: a map, an array
+    or a set, which no ordering comparison resumes after)."""
+    return _RANKS.get(type_of(value))
 
 
 def literal(value: Any) -> ir.Literal:
-    """The IR literal of a scalar cursor value."""
+    """The IR literal of a scalar cursor value (a naive ``datetime`` is UTC's)."""
     if value is None:
         return ir.Literal(None, "null")
     if isinstance(value, bool):
         return ir.Literal(value, "bool")
     if isinstance(value, int):
-        return ir.Literal(value, "int")
+        return ir.Literal(int(value), "int")
     if isinstance(value, float):
         return ir.Literal(value, "float")
-    return ir.Literal(str(value), "string")
+    if isinstance(value, str):
+        return ir.Literal(str(value), "string")
+    if isinstance(value, datetime):
+        value = instant(value)
+    kind = ir.native_kind(value)
+    assert kind is not None, type(value)
+    return ir.Literal(value, kind)
+
+
+@cache
+def _least_object_id() -> Any:
+    """The least ``ObjectId`` (None without bson: then no document holds one)."""
+    try:
+        from bson import ObjectId
+    except ImportError:  # pragma: no cover - bson ships with pymongo, a dependency
+        return None
+    return ObjectId(b"\0" * 12)
 
 
 def _cmp(op: ir.CompareOp, path: ir.Path, value: Any) -> ir.Compare:
     return ir.Compare(op, path, literal(value))
 
 
-def _of_type(path: ir.Path, rank: int) -> ir.Condition:
-    """True exactly when the value at ``path`` is of the type ranked ``rank``."""
+def _of_type(path: ir.Path, rank: int) -> ir.Condition | None:
+    """True exactly when the value at ``path`` is of the type ranked ``rank`` (None: no
+    value is, an object id without bson). Each test compares with the least value of
+    its type where there is one: ``>= ""``, ``>= b""`` (binary data of subtype 0, the
+    least in any order of length, subtype and content), the zero object id."""
     if rank == 0:  # null, or missing (they sort together)
         return ir.Or((_cmp("==", path, None), ir.Not(ir.Exists(path))))
     if rank == _RANKS["number"]:
         return ir.Or((_cmp(">=", path, 0), _cmp("<", path, 0)))
     if rank == _RANKS["string"]:
         return _cmp(">=", path, "")
+    if rank == _RANKS["bytes"]:
+        return _cmp(">=", path, b"")
+    if rank == _RANKS["objectid"]:
+        least = _least_object_id()
+        return None if least is None else _cmp(">=", path, least)
+    if rank == _RANKS["timestamp"]:
+        return ir.Or((_cmp(">=", path, _EPOCH), _cmp("<", path, _EPOCH)))
     return ir.In(path, ir.ListValue((literal(False), literal(True))))
+
+
+def _of_types(path: ir.Path, ranks: Sequence[int]) -> list[ir.Condition]:
+    tests = (_of_type(path, r) for r in ranks)
+    return [t for t in tests if t is not None]
+
+
+_ORDERED_RANKS = sorted(set(_RANKS.values()))
 
 
 def equal_to(path: ir.Path, value: Any) -> ir.Condition:
     """The key at ``path`` sorts equal to the cursor value ``value``."""
     if value is None:
-        return _of_type(path, 0)
+        return ir.Or((_cmp("==", path, None), ir.Not(ir.Exists(path))))
     return _cmp("==", path, value)
 
 
@@ -133,11 +166,11 @@ def strictly_after(key: WalkKey, value: Any) -> ir.Condition | None:
     elif rank != 0:
         parts.append(_cmp("<" if key.descending else ">", path, value))
     if key.descending:
-        parts += [_of_type(path, r) for r in sorted(set(_RANKS.values())) if r < rank]
+        parts += _of_types(path, [r for r in _ORDERED_RANKS if r < rank])
     elif rank == 0:
         parts.append(_cmp("!=", path, None))  # present and not null: every later type
     else:
-        parts += [_of_type(path, r) for r in sorted(set(_RANKS.values())) if r > rank]
+        parts += _of_types(path, [r for r in _ORDERED_RANKS if r > rank])
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else ir.Or(tuple(parts))

@@ -12,6 +12,7 @@ from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import bind, check_query
+from crossql.compiler.schema_checks import check_statement
 from crossql.compiler.writes import bind_write, check_write
 from crossql.errors import QueryError
 from crossql.grammar import parse_statement
@@ -22,11 +23,15 @@ def compile_statement(statement: str | ir.Statement, backend: str,
                       options: Any = None) -> Plan:
     """The plan of a read (the backend's query plan) or a write (its write plan).
     Raises ``QuerySyntaxError``, ``QuerySemanticError`` (an unbound or unused
-    parameter among them) or ``CapabilityError``, located in the statement's text."""
+    parameter among them) or ``CapabilityError``, located in the statement's text.
+    ``schema`` (a ``crossql.Schema``) checks names and kinds first
+    (``compiler/schema_checks.py``)."""
     spec = get_backend(backend)
     parsed = parse_statement(statement) if isinstance(statement, str) else statement
     if isinstance(parsed, ir.Update | ir.Delete):
         bound_write = bind_write(check_write(parsed), params)
+        if schema is not None:  # (bound: a parameter's value is checked as a literal)
+            check_statement(bound_write, schema)
         try:
             if _may_hold_native(spec, statement, params):
                 refuse_values(spec.capabilities, bound_write)
@@ -36,6 +41,8 @@ def compile_statement(statement: str | ir.Statement, backend: str,
     if not isinstance(parsed, ir.Query):
         raise TypeError(f"a query is text or crossql.ir.Query, not {type(parsed).__name__}")
     bound = bind(check_query(parsed), params)
+    if schema is not None:
+        check_statement(bound, schema)
     try:
         if _may_hold_native(spec, statement, params):  # a kind it refuses never reaches it
             refuse_values(spec.capabilities, bound.where)

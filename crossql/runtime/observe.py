@@ -137,6 +137,10 @@ def _sanitised(query: Any) -> tuple[str, str]:
 
 def describe(plan: Any) -> tuple[str | None, str | None, str | None]:
     """``(collection, plan kind, index)`` of a plan, as the log and spans show them."""
+    native = getattr(plan, "native", None)
+    if native is not None:  # completed client-side (crossql/backends/completion.py)
+        collection, kind, index = describe(native)
+        return collection, f"{kind} + client-side", index
     collection = getattr(plan, "collection", None)
     read = getattr(plan, "read", plan)  # a write plan: the read that finds its items
     if getattr(plan, "never", False) or getattr(read, "never", False):

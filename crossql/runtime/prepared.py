@@ -17,6 +17,7 @@ from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import CheckedQuery, bind_values, check_query, substitute
+from crossql.compiler.schema_checks import ParamUses, check_params, check_statement
 from crossql.compiler.templates import (
     HOLE_TYPES,
     StringHole,
@@ -41,7 +42,7 @@ class PreparedQuery:
     """A checked query for one backend; ``plan(params)`` gives the plan for values."""
 
     __slots__ = ("_backend", "_checked", "_counts", "_options", "_plan", "_schema",
-                 "_templates", "_text")
+                 "_templates", "_text", "_uses")
 
     def __init__(self, query: str | ir.Query, backend: str = "memory", *, schema: Any = None,
                  options: Any = None) -> None:
@@ -49,7 +50,15 @@ class PreparedQuery:
         self._text = query if isinstance(query, str) else None
         self._checked: CheckedQuery | None = check_query(parsed)
         self._backend = get_backend(backend)
+        if schema is not None and not hasattr(schema, "checks_names"):
+            from crossql.schema import as_schema  # a declaration: pydantic
+
+            schema = as_schema(schema)
         self._schema = schema
+        self._uses: ParamUses | None = None
+        """Parameters compared with declared fields: their values are checked when bound."""
+        if schema is not None:
+            self._uses = check_statement(parsed, schema) or None
         self._options = options
         self._plan: Plan | None = None
         self._templates: dict[tuple[Any, ...], Template | None] | None = None
@@ -109,6 +118,8 @@ class PreparedQuery:
             return self._plan
         checked = self._checked or self.checked
         values = bind_values(checked, params)
+        if self._uses is not None:
+            check_params(self._uses, values, checked.query.source)
         templates = self._templates
         if templates is not None:
             key = self._template_key(values)

@@ -11,9 +11,10 @@ import abc
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.backends import Plan
 from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
@@ -24,19 +25,33 @@ from crossql.runtime.prepared import PlanCache, PreparedQuery
 from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from crossql.backends.completion import ClientSidePlan
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
     from crossql.compiler.paging import WalkKey
     from crossql.runtime.paging import Page, PagePlan, PageRequest
     from crossql.runtime.transaction import Transaction, TransactionScope
     from crossql.runtime.watch import Watch
+    from crossql.schema import Schema
 
 Document = dict[str, Any]
 T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
+"""A pydantic model class rows are read into (``fetch(..., model=Order)``)."""
 
 # `from` as a whole word (after blanks and whole-line comments) starts a query;
 # `fromage == 1` and `from_date < :d` are conditions on fields that merely begin with
 # "from". A comment must end at its newline, which keeps the match linear.
 _STARTS_WITH_FROM = re.compile(r"(?:\s|--[^\n]*\n)*from(?![A-Za-z0-9_])", re.IGNORECASE)
+
+
+CONFIGURED: Any = object()
+"""``client_side`` not given to a call: the store's own (from its configuration)."""
+
+_CLIENT_SIDE_CACHES: Memo[tuple[PlanCache, Any], PlanCache] = Memo(
+    64, "plan caches of per-call client_side options")
+"""Per (store's plan cache, options with a call's ``client_side``): its plan cache."""
 
 
 class Store(abc.ABC):
@@ -59,9 +74,27 @@ class Store(abc.ABC):
     def __init__(self, *, plan_cache_size: int = 256, schema: Any = None,
                  options: Any = None) -> None:
         self._cache = PlanCache(plan_cache_size)
-        self._schema = schema
+        self._schema: Any = None if schema is None else _as_schema(schema)
+        """The declared schema (a ``crossql.Schema``) the compilers read, or None."""
         self._options = options
         self._group: dict[str, Store] = {"default": self}
+
+    # -- the declared schema ------------------------------------------------------------
+    @property
+    def schema(self) -> Schema | None:
+        """The schema this store compiles with (docs/schemas.md), or None."""
+        return self._schema  # type: ignore[no-any-return]
+
+    def use_schema(self, schema: Any) -> None:
+        """Declare ``schema`` (anything ``schema=`` takes: a ``crossql.Schema`` or a
+        mapping of collection → pydantic model class, declaration dict, ...) over this
+        store's own: a collection in both is declared as ``schema`` says. Plans
+        compiled before are forgotten."""
+        declared = _as_schema(schema)
+        if declared is None:
+            return
+        self._schema = declared if self._schema is None else self._schema.merged(declared)
+        self._cache = PlanCache(self._cache.maxsize)
 
     # -- named backends ------------------------------------------------------------
     def join(self, group: dict[str, Store]) -> None:
@@ -117,24 +150,88 @@ class Store(abc.ABC):
         return BoundQuery(self, self._cache.get(text, self.driver, schema=self._schema,
                                                 options=self._options))
 
-    def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None) -> Plan:
-        """The plan ``fetch(text, **params)`` would run (through the plan cache)."""
+    def plan(self, text: str | QueryBuilder, params: Mapping[str, Any] | None = None, *,
+             client_side: Any = CONFIGURED) -> Plan:
+        """The plan ``fetch(text, **params)`` would run (through the plan cache).
+
+        ``client_side``: this call's client-side completion, over the configuration's
+        (``{"max_rows": N}``, a ``ClientSide``, or None for none; docs/configuration.md,
+        "Client-side completion"); a backend without the option ignores it."""
         if not isinstance(text, str):  # a builder; text, the hot path, pays one check
             text, params = as_text(text, params)
+        if client_side is not CONFIGURED:
+            return self._client_side_plan(text, params, client_side)
         return self._cache.plan(text, self.driver, params, schema=self._schema,
                                 options=self._options)
 
-    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
-        """All rows of a query (text or a ``crossql.query(...)`` builder), as plain dicts."""
-        return [row async for row in self.stream(text, **params)]
+    @overload
+    async def fetch(self, text: str | QueryBuilder, /, *, model: None = None,
+                    client_side: Any = CONFIGURED, **params: Any) -> list[Document]: ...
 
-    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
-        """The rows of a query, one at a time, as the backend delivers them."""
-        return self.run_plan(self.plan(text, params))
+    @overload
+    async def fetch(self, text: str | QueryBuilder, /, *, model: type[M],
+                    client_side: Any = CONFIGURED, **params: Any) -> list[M]: ...
 
-    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
-        """How many rows the query returns."""
-        return await self.count_plan(self.plan(text, params))
+    async def fetch(self, text: str | QueryBuilder, /, *, model: type[M] | None = None,
+                    client_side: Any = CONFIGURED, **params: Any) -> list[Document] | list[M]:
+        """All rows of a query (text or a ``crossql.query(...)`` builder), as plain dicts,
+        or as instances of ``model`` (a pydantic model class: a row it does not validate
+        raises ``DocumentError`` naming the document and field; docs/schemas.md)."""
+        if model is None:
+            return [row async for row in self._query_rows(text, params, client_side)]
+        rows = self._query_rows(text, params, client_side)
+        return [row async for row in self._typed(text, rows, model)]
+
+    @overload
+    def stream(self, text: str | QueryBuilder, /, *, model: None = None,
+               client_side: Any = CONFIGURED, **params: Any) -> AsyncIterator[Document]: ...
+
+    @overload
+    def stream(self, text: str | QueryBuilder, /, *, model: type[M],
+               client_side: Any = CONFIGURED, **params: Any) -> AsyncIterator[M]: ...
+
+    def stream(self, text: str | QueryBuilder, /, *, model: type[M] | None = None,
+               client_side: Any = CONFIGURED,
+               **params: Any) -> AsyncIterator[Document] | AsyncIterator[M]:
+        """The rows of a query, one at a time, as the backend delivers them (as instances
+        of ``model`` when given, as ``fetch``)."""
+        rows = self._query_rows(text, params, client_side)
+        return rows if model is None else self._typed(text, rows, model)
+
+    def _query_rows(self, text: str | QueryBuilder, params: Mapping[str, Any] | None,
+                    client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
+        """The rows of a query as dicts (a backend that must look something up before
+        planning overrides this)."""
+        return self.run_plan(self.plan(text, params, client_side=client_side))
+
+    async def _typed(self, text: str | QueryBuilder, rows: AsyncIterator[Document],
+                     model: type[M]) -> AsyncIterator[M]:
+        validate = model.model_validate
+        async for row in rows:
+            try:
+                yield validate(row)
+            except ValueError:  # pydantic's ValidationError: said with the document's id
+                raise _misfit(text, row, model) from None
+
+    async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> int:
+        """How many rows the query returns (``client_side``: as for ``plan``)."""
+        return await self.count_plan(self.plan(text, params, client_side=client_side))
+
+    def _client_side_plan(self, text: str, params: Mapping[str, Any] | None,
+                          client_side: Any) -> Plan:
+        """The plan of ``text`` under the store's options with ``client_side`` in place of
+        theirs, from a plan cache of its own (one per such options, beside this store's)."""
+        from crossql.backends.completion import with_client_side
+
+        options = with_client_side(self._options, client_side)
+        if options is self._options:
+            cache = self._cache
+        else:
+            key = (self._cache, options)  # (a store that forgets its plans gets new caches)
+            cache = _CLIENT_SIDE_CACHES.get(key) or _CLIENT_SIDE_CACHES.put(
+                key, PlanCache(self._cache.maxsize))
+        return cache.plan(text, self.driver, params, schema=self._schema, options=options)
 
     def watch(self, text: str | QueryBuilder, /, *, initial: bool = False,
               resume_after: Any = None, buffer: int = 1000, **params: Any) -> Watch:
@@ -266,6 +363,22 @@ class Store(abc.ABC):
         view._options = self._options
         view._group = self._group
 
+    # -- client-side completion (crossql/backends/completion.py) --------------------------
+    def run_completed(self, plan: ClientSidePlan) -> AsyncIterator[Document]:
+        """The rows of a plan completed client-side: the rows of its native part (through
+        ``run_plan``), completed by the engine (``crossql.runtime.completion``)."""
+        from crossql.runtime.completion import complete_rows
+
+        return complete_rows(plan.completion, self.run_plan(plan.native),
+                             max_rows=plan.max_rows, backend=self.driver)
+
+    async def count_completed(self, plan: ClientSidePlan) -> int:
+        """How many rows ``run_completed`` gives."""
+        from crossql.runtime.completion import complete
+
+        return len(await complete(plan.completion, self.run_plan(plan.native),
+                                  max_rows=plan.max_rows, backend=self.driver))
+
     # -- primitives each backend implements ----------------------------------------
     @abc.abstractmethod
     def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
@@ -294,6 +407,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def new_id(self) -> Any:
         """A fresh document id for a document inserted without ``_id``."""
+
+
+def _as_schema(schema: Any) -> Schema | None:
+    # imported here: declarations need pydantic, which a store without one does not
+    from crossql.schema import as_schema
+
+    return as_schema(schema)
 
 
 def as_text(text: str | QueryBuilder | UpdateBuilder | DeleteBuilder,
@@ -359,6 +479,30 @@ class BoundQuery:
         return finish(plan.request, docs, store.cursor_secret, count)
 
 
+def _misfit(text: str | QueryBuilder, row: Mapping[str, Any], model: type[BaseModel]
+            ) -> ValueError:
+    """The ``DocumentError`` of a row ``model`` does not validate."""
+    from crossql.errors import DocumentError
+    from crossql.schema import document_problems
+
+    collection = parse_query(text).collection if isinstance(text, str) else \
+        getattr(text, "collection", "?")
+    return DocumentError(collection, row.get("_id"), document_problems(model, row),
+                         against=f"the model {model.__name__}")
+
+
+def _dumped(doc: Any) -> Document:
+    """A pydantic model instance as the document it stores: dumped by alias, an ``_id``
+    left None generated instead."""
+    dump = getattr(doc, "model_dump", None)
+    if dump is None:
+        raise TypeError(f"a document is a dict or a pydantic model, not {type(doc).__name__}")
+    out: Document = dump(by_alias=True)
+    if "_id" in out and out["_id"] is None:
+        del out["_id"]
+    return out
+
+
 def with_id_first(doc: Mapping[str, Any], doc_id: Any) -> Document:
     """A copy of ``doc`` whose first key is ``_id``."""
     out: Document = {"_id": doc_id}
@@ -375,26 +519,54 @@ class Collection:
         self.store = store
         self.name = name
 
-    async def insert_one(self, doc: Mapping[str, Any]) -> Any:
-        """Insert a document; return its ``_id`` (generated when absent)."""
+    async def insert_one(self, doc: Mapping[str, Any] | BaseModel) -> Any:
+        """Insert a document (a dict, or a pydantic model instance: dumped by alias);
+        return its ``_id`` (generated when absent)."""
         (doc_id,) = await self.insert_many([doc])
         return doc_id
 
-    async def insert_many(self, docs: Iterable[Mapping[str, Any]]) -> list[Any]:
-        """Insert documents; return their ids in order."""
+    async def insert_many(self, docs: Iterable[Mapping[str, Any] | BaseModel]) -> list[Any]:
+        """Insert documents (dicts or pydantic model instances); return their ids in
+        order. With a schema declared for the collection, every document is checked
+        against it first: one that does not fit raises ``DocumentError`` and nothing is
+        written."""
         prepared = []
         for doc in docs:
             if not isinstance(doc, Mapping):
-                raise TypeError(f"a document is a dict, not {type(doc).__name__}")
+                doc = _dumped(doc)
             doc_id = doc["_id"] if "_id" in doc else self.store.new_id()
             prepared.append(with_id_first(doc, doc_id))
         if not prepared:
             return []
+        schema = self.store.schema
+        entry = None if schema is None else schema.collection(self.name)
+        if entry is not None:
+            from crossql.errors import DocumentError
+
+            for doc in prepared:
+                problems = entry.problems(doc)
+                if problems:
+                    raise DocumentError(self.name, doc["_id"], problems,
+                                        against="its declared schema (nothing was written)")
         return await self.store.insert_documents(self.name, prepared)
 
-    async def get(self, doc_id: Any) -> Document | None:
-        """The document with this ``_id``, or None."""
-        return await self.store.get_document(self.name, doc_id)
+    @overload
+    async def get(self, doc_id: Any, *, model: None = None) -> Document | None: ...
+
+    @overload
+    async def get(self, doc_id: Any, *, model: type[M]) -> M | None: ...
+
+    async def get(self, doc_id: Any, *, model: type[M] | None = None
+                  ) -> Document | M | None:
+        """The document with this ``_id``, or None (as an instance of ``model`` when
+        given: one it does not validate raises ``DocumentError``)."""
+        doc = await self.store.get_document(self.name, doc_id)
+        if doc is None or model is None:
+            return doc
+        try:
+            return model.model_validate(doc)
+        except ValueError:
+            raise _misfit(f"from {self.name}", doc, model) from None
 
     async def delete_many(self, where: str | ir.Condition, /, **params: Any) -> int:
         """Delete the documents matching a condition (``"age < 18"``) or a query on this

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crossql.errors import BackendError, TransactionConflict
 
+_CONFIGURED: Any = object()
+"""``client_side`` not given (``Store.plan``'s own default, not imported here)."""
+
 if TYPE_CHECKING:
     from crossql import ir
     from crossql.backends import Plan
@@ -200,9 +203,12 @@ class SyncStore:
         return self.backend(name)
 
     # -- queries
-    def plan(self, text: str, params: Mapping[str, Any] | None = None) -> Plan:
-        """The plan ``fetch(text, **params)`` runs."""
-        return self.store.plan(text, params)
+    def plan(self, text: str, params: Mapping[str, Any] | None = None, *,
+             client_side: Any = _CONFIGURED) -> Plan:
+        """The plan ``fetch(text, **params)`` runs (``client_side``: as ``Store.plan``)."""
+        if client_side is _CONFIGURED:
+            return self.store.plan(text, params)
+        return self.store.plan(text, params, client_side=client_side)
 
     def prepare(self, text: str) -> SyncPrepared:
         """A query parsed and checked once, run many times."""

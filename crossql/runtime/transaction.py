@@ -126,7 +126,8 @@ class Transaction:
 
     async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
         """All rows of a query, read inside the transaction."""
-        return await self.view.fetch(text, **params)
+        rows: list[Document] = await self.view.fetch(text, **params)
+        return rows
 
     def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
         """The rows of a query, read inside the transaction."""

@@ -15,6 +15,7 @@ from typing import Any
 import crossql
 from crossql import ir
 from crossql.errors import CapabilityError
+from crossql.semantics.reference import type_of
 from tests.backends.conftest import canonical, load
 
 STATS: dict[str, Counter[str]] = {}
@@ -22,15 +23,17 @@ STATS: dict[str, Counter[str]] = {}
 
 
 def compare_on_backend(runner: asyncio.Runner, store: Any, name: str, docs: list[dict[str, Any]],
-                       queries: list[ir.Query], *, options: Any = None) -> None:
-    """Load ``docs`` as collection ``docs`` and check every query against the reference."""
+                       queries: list[ir.Query], *, options: Any = None,
+                       schema: Any = None) -> None:
+    """Load ``docs`` as collection ``docs`` and check every query against the reference
+    (compiled with ``schema`` when given: documents that follow it answer alike)."""
     stats = STATS.setdefault(name, Counter())
     load(runner, store, "docs", docs)
     for query in queries:
         text = crossql.format(query)
         want = crossql.evaluate(query, docs)
         try:
-            plan = crossql.compile(text, backend=store.driver, options=options)
+            plan = crossql.compile(text, backend=store.driver, options=options, schema=schema)
         except CapabilityError:
             stats["refused"] += 1
             continue
@@ -70,6 +73,11 @@ def _native_canonical(row: Any) -> str:
             return float(value)  # a float counts as its shortest text (docs/decisions.md)
         if isinstance(value, bytes):
             return f"bytes:{getattr(value, 'subtype', 0)}:{value.hex()}"
+        kind = type_of(value)
+        if kind == "reference":  # equal by path, whichever client made it
+            return f"reference:{value.path}"
+        if kind == "geopoint":
+            return f"geopoint:{float(value.latitude)!r},{float(value.longitude)!r}"
         return value
 
     return canonical(normal(row))
@@ -82,7 +90,7 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
     (bytes, decimals and object ids have no text form), and with the even-numbered
     documents written by the backend's own driver (``native_insert(collection, docs)``)
     when one is given, so that the data is what the driver wrote, not what CrossQL did.
-    ``options``: the backend's compile options (DynamoDB's table prefix)."""
+    ``options``: the backend's options each query is compiled with."""
     stats = STATS.setdefault(name, Counter())
     ours = docs[1::2]
     theirs = docs[0::2]
@@ -95,8 +103,10 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
         want = crossql.evaluate(query, docs)
         try:
             plan = crossql.compile(query, backend=store.driver, options=options)
-        except CapabilityError:
+        except CapabilityError as err:
             stats["refused"] += 1
+            if options is not None:  # (a backend with profiles says what refused)
+                stats[f"refused:{err.code.removeprefix(f'capability.{store.driver}.')}"] += 1
             continue
         got = runner.run(_rows(store, plan))
         if query.order_by:
@@ -108,3 +118,48 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
             f"got:  {got}\nwant: {want}\ndocs: {docs}"
         )
         stats["compared"] += 1
+
+
+def compare_client_side(runner: asyncio.Runner, store: Any, name: str,
+                        docs: list[dict[str, Any]], queries: list[ir.Query],
+                        plan_of: Any, *, expected: Any = None) -> None:
+    """Check every query against the reference with client-side completion on (issue
+    #19): ``plan_of(text)`` compiles with the option. A refusal the backend's option
+    lifts is a failure (the option is on); a client-side plan must give the reference
+    rows (in order: the generated orders are total) and count, as a native one must.
+    The data is loaded already (the caller's); ``expected(plan, rows)``: the reference
+    rows as the server gives them for a native plan (its quirks), if it has any."""
+    from crossql.backends import get_backend
+    from crossql.backends.completion import ClientSidePlan
+
+    completion = get_backend(store.driver).completion
+    stats = STATS.setdefault(name, Counter())
+    for query in queries:
+        text = crossql.format(query)
+        want = crossql.evaluate(query, docs)
+        try:
+            plan = plan_of(text)
+        except CapabilityError as err:
+            assert err.code not in completion.lifts, (
+                f"{name}: refused with client_side on, for what it completes\n"
+                f"query: {text}\n{err.render()}")
+            stats["refused"] += 1
+            stats[f"refused:{err.code.rsplit('.', 1)[-1]}"] += 1
+            continue
+        got = runner.run(_rows(store, plan))
+        rows = want if expected is None or type(plan) is ClientSidePlan else expected(plan, want)
+        if query.order_by:
+            same = [canonical(r) for r in got] == [canonical(r) for r in rows]
+        else:
+            same = sorted(map(canonical, got)) == sorted(map(canonical, rows))
+        assert same, (
+            f"{name} disagrees with the reference\nquery: {text}\nplan: {plan.explain()}\n"
+            f"got:  {got}\nwant: {want}\ndocs: {docs}")
+        count = runner.run(store.count_plan(plan))
+        assert count == len(want), f"{name} count {count} != {len(want)} for {text}"
+        stats["compared"] += 1
+        if type(plan) is ClientSidePlan:
+            stats["client-side"] += 1
+            stats[f"client-side on {plan.native.summary().split(' ', 1)[0]}"] += 1
+        else:
+            stats["native"] += 1

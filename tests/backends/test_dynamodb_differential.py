@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 import crossql
 from crossql import ir
 from tests.backends.conftest import canonical
-from tests.backends.differential import STATS
+from tests.backends.differential import STATS, compare_client_side
 from tests.budget import examples, skip_unless_ran
 from tests.strategies import (
     DEFAULT_SCHEMA,
@@ -193,3 +193,42 @@ def test_conditions_on_table_keys_match_reference(runner: asyncio.Runner, dynamo
                   for i in range(QUERIES_PER_FAMILY)]
     _compare(runner, dynamo_store, "keys", docs, query_list)
     assert STATS["dynamodb (keys)"]["compared"] > 0
+
+
+CLIENT_SIDE = {"max_rows": 1000}
+
+
+@settings(max_examples=examples(15), deadline=None,
+          phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_dynamodb_with_client_side_matches_reference(runner: asyncio.Runner, dynamo_store: Any,
+                                                     data: st.DataObject) -> None:
+    """With ``client_side`` on (issue #19), the generated and keyed queries refused for an
+    order, a group or an aggregate run, and give the reference's rows."""
+    docs = data.draw(documents(MAX_DOCS, schema=SCHEMA, min_size=5), label="docs")
+    _load(runner, dynamo_store, docs)
+    generated = [data.draw(queries(SCHEMA, total_order=True), label=f"q{i}")
+                 for i in range(QUERIES_PER_FAMILY)]
+    grouped = [data.draw(queries(SCHEMA, total_order=True, grouped=True), label=f"g{i}")
+               for i in range(QUERIES_PER_FAMILY // 3)]
+    keyed = [data.draw(keyed_queries(), label=f"k{i}") for i in range(QUERIES_PER_FAMILY)]
+    # the plain keyed queries ordered off the sort keys: a Query sorted client-side
+    by_x = (ir.OrderKey(ir.Path(("x",)), True), ir.OrderKey(ir.Path(("_id",)), False))
+    resorted = [replace(k, order_by=by_x) for k in keyed if not k.is_aggregate]
+
+    def plan_of(text: str) -> crossql.Plan:
+        return dynamo_store.plan(text, client_side=CLIENT_SIDE)
+
+    compare_client_side(runner, dynamo_store, "dynamodb (client-side)", docs,
+                        generated + grouped + resorted, plan_of)
+
+
+def test_the_client_side_differential_completed_queries(dynamo_store: Any) -> None:
+    """Runs after it (file order): queries were completed client-side, none was refused
+    for what the option completes (``compare_client_side`` asserts that per query)."""
+    stats = STATS.get("dynamodb (client-side)")
+    skip_unless_ran(stats is not None, "the client-side differential")
+    assert stats is not None
+    assert stats["client-side"] > 0 and stats["native"] > 0
+    assert stats["client-side on Query"] > 0 and stats["client-side on Scan"] > 0

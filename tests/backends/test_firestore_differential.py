@@ -25,10 +25,11 @@ from hypothesis import strategies as st
 
 import crossql
 from crossql import ir
+from crossql.backends.completion import with_client_side
 from tests.backends.conftest import canonical, load
-from tests.backends.differential import STATS
+from tests.backends.differential import STATS, compare_client_side
 from tests.backends.firestore_support import PROFILES, emulator_rows
-from tests.budget import examples
+from tests.budget import examples, skip_unless_ran
 from tests.strategies import (
     DEFAULT_SCHEMA,
     MAX_DOCS,
@@ -149,3 +150,40 @@ def test_both_profiles_accept_generated_queries() -> None:
     for profile in ("default", "native"):
         by_id = STATS.get(f"firestore ({profile} profile, by id)", {})
         assert by_id.get("document get", 0) > 0, by_id
+
+
+CLIENT_SIDE = {"max_rows": 1000}
+
+
+@settings(max_examples=examples(30), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_firestore_with_client_side_matches_reference(runner: asyncio.Runner,
+                                                      firestore_store: Any,
+                                                      data: st.DataObject) -> None:
+    """With ``client_side`` on (issue #19), under both profiles and with no schema (so an
+    order by any field may miss documents), the queries refused for an order, a group or
+    an aggregate run, and give the reference's rows."""
+    docs = data.draw(documents(MAX_DOCS, min_size=5, schema=SCHEMA), label="docs")
+    query_list = [data.draw(queries(SCHEMA, total_order=True), label=f"q{i}")
+                  for i in range(QUERIES_PER_COLLECTION)]
+    query_list += [data.draw(queries(SCHEMA, total_order=True, grouped=True), label=f"g{i}")
+                   for i in range(QUERIES_PER_COLLECTION // 4)]
+    load(runner, firestore_store, "docs", docs)
+    for profile, profile_options in PROFILES.items():
+        options = with_client_side(profile_options, CLIENT_SIDE)
+
+        def plan_of(text: str, options: Any = options) -> crossql.Plan:
+            return crossql.compile(text, backend="firestore", options=options)
+
+        compare_client_side(runner, firestore_store, f"firestore (client-side, {profile})",
+                            docs, query_list, plan_of, expected=emulator_rows)
+
+
+def test_the_client_side_differential_completed_queries() -> None:
+    """Runs after it (file order): queries were completed client-side under each profile."""
+    for profile in PROFILES:
+        stats = STATS.get(f"firestore (client-side, {profile})")
+        skip_unless_ran(stats is not None, "the client-side differential")
+        assert stats is not None
+        assert stats["client-side"] > 0 and stats["native"] > 0, profile

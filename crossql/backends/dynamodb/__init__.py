@@ -2,7 +2,7 @@
 
 from crossql.backends.base import BackendSpec, ConfigBlock, OptionsSpec
 from crossql.backends.dynamodb.compiler import BACKEND as NAME
-from crossql.backends.dynamodb.compiler import CAPABILITIES, compile_dynamodb
+from crossql.backends.dynamodb.compiler import CAPABILITIES, COMPLETION, compile_dynamodb
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import DynamoOptions, IndexSchema, TableSchema
 from crossql.backends.dynamodb.writes import WRITE_CAPABILITIES, compile_dynamodb_write
@@ -19,8 +19,11 @@ BACKEND = BackendSpec(
                        summary="DynamoDB through aioboto3 "
                                "([backends/dynamodb.md](backends/dynamodb.md)).",
                        environment={"DYNAMODB_ENDPOINT": "endpoint_url",
-                                    "DYNAMODB_REGION": "region"}),
-    docs="backends/dynamodb.md")
+                                    "DYNAMODB_REGION": "region"},
+                       nested={"client_side": "Client-side completion, in the `dynamodb:` "
+                                              "and `firestore:` blocks ([Client-side "
+                                              "completion](#client-side-completion))."}),
+    docs="backends/dynamodb.md", completion=COMPLETION)
 
 __all__ = [
     "BACKEND",

@@ -48,7 +48,8 @@ from typing import Any
 
 from crossql import ir, visitor
 from crossql._memo import Memo
-from crossql.backends.base import Capabilities, refuse
+from crossql.backends.base import Capabilities, Completion, refuse
+from crossql.backends.completion import ClientSidePlan, complete_client_side
 from crossql.backends.dynamodb.expressions import (
     Between,
     Comparison,
@@ -432,19 +433,22 @@ class QueryCompiler(ConditionBuilder):
     """One compile of a read (``compile_dynamodb``; a write's read subclasses it in
     writes.py): the access path, the conditions, the request, DynamoDB's limits."""
 
-    __slots__ = ("assumed", "keys", "options", "query", "table")
+    __slots__ = ("assumed", "keys", "options", "query", "required", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
 
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
-                 assumed: bool = False) -> None:
+                 assumed: bool = False, required: frozenset[str] = frozenset()) -> None:
         self.query = query
         self.table = table
         self.options = options
         self.assumed = assumed
         """No schema was given for the collection: ``table`` is ``default_table``."""
         self.keys = _keys_of(table)
+        self.required = required
+        """Attributes the declared schema says every item has (never null): a sparse
+        index on one holds every item (docs/schemas.md)."""
 
     @property
     def builder(self) -> ConditionBuilder:
@@ -609,7 +613,7 @@ class QueryCompiler(ConditionBuilder):
             if any(self.attribute(p)[0] in keys for p in _leaf_paths(c)):
                 return None  # a key attribute in a Query's filter is a ValidationException
         if path.index is not None and sk is not None and not sort \
-                and not path.always_present(sk):
+                and not path.always_present(sk) and sk not in self.required:
             return None  # items without the index's sort key are not in the index
         if path.projected is not None and not self._projected(path, others):
             return None
@@ -874,14 +878,19 @@ class QueryCompiler(ConditionBuilder):
         if choice is None:
             return ()
         types = self.table.attribute_types
+        sk = choice.path.sort_key
+        declared = () if choice.path.index is None or sk is None or choice.sort or \
+            choice.path.always_present(sk) or sk not in self.required else (
+                f"every item has `{sk}` (the schema declares it required), so index "
+                f"`{choice.path.index}` holds every item",)
         keys = [(choice.path.partition_key, choice.partition.value)]
         if choice.sort:
             assert choice.path.sort_key is not None
             sort = choice.sort[0]
             keys.append((choice.path.sort_key, sort.low if isinstance(sort, ir.Between)
                          else sort.value))  # type: ignore[union-attr]
-        return tuple(_key_type_assumption(key, value) for key, value in keys
-                     if key not in types)
+        return declared + tuple(_key_type_assumption(key, value) for key, value in keys
+                                if key not in types)
 
     def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
@@ -986,22 +995,51 @@ def _without_overlaps(projection: list[Path]) -> list[Path]:
             if first[p] == i and not any(p[:n] in first for n in range(1, len(p)))]
 
 
-def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> DynamoPlan:
+def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
+                     ) -> DynamoPlan | ClientSidePlan:
     """Compile a bound query into a DynamoDB plan.
 
     ``schema`` maps collection names to key schemas (``TableSchema`` or plain
     dicts); a collection without one is assumed to be keyed by ``pk_field`` alone, a
     string (``S``) partition key, as ``create_collection`` makes it, and its plan says
     so (``DynamoPlan.assumptions``). ``options``: ``DynamoOptions`` or a dict (``allow_scan``,
-    ``pk_field``, ``table_prefix``).
+    ``pk_field``, ``table_prefix``, ``client_side``). With ``client_side``, a query refused
+    only for what DynamoDB cannot order, group or aggregate is a ``ClientSidePlan``.
     """
     if options is None and schema is None:  # the defaults, validated once
         return QueryCompiler(query, _DEFAULT_TABLE, _DEFAULT_OPTIONS, assumed=True).run()
     opts = dynamo_options(options)
     table = table_schemas(schema).get(query.collection) if schema is not None else None
+    assumed = table is None
     if table is None:
-        return QueryCompiler(query, default_table(opts.pk_field), opts, assumed=True).run()
-    return QueryCompiler(query, table, opts).run()
+        table = default_table(opts.pk_field)
+    required = _required(schema, query.collection)
+    try:
+        return QueryCompiler(query, table, opts, assumed, required).run()
+    except CapabilityError as err:
+        if opts.client_side is None:
+            raise
+        return complete_client_side(
+            err, query, lambda q: QueryCompiler(q, table, opts, assumed, required).run(),
+            opts.client_side, COMPLETION)
+
+
+COMPLETION = Completion(
+    lifts=frozenset({"capability.dynamodb.group-by", "capability.dynamodb.aggregate",
+                     "capability.dynamodb.order-by"}),
+    riders=frozenset({"capability.dynamodb.offset"}),
+    constructs=("group by", "count(p)", "sum", "avg", "min", "max", "order by"),
+    rider_constructs=("offset",))
+"""What ``client_side`` completes: ``group by``, the aggregates but ``count()``, and an
+order no sort key gives; an ``offset`` too, with one of them (alone it stays refused)."""
+
+
+def _required(schema: Any, collection: str) -> frozenset[str]:
+    """The attributes a declared schema (a ``crossql.Schema``) says every item of
+    ``collection`` has, never null; none for a plain key-schema mapping."""
+    lookup = getattr(schema, "collection", None)
+    entry = None if lookup is None else lookup(collection)
+    return frozenset() if entry is None else entry.present_attributes
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

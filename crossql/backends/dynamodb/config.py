@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crossql.backends.completion import ClientSide
 from crossql.backends.dynamodb.schema import DynamoOptions, dynamo_options
 from crossql.errors import ConfigError
 
@@ -50,6 +51,10 @@ class DynamoConfig(BaseModel):
     turn in order)."""
     plan_cache_size: int = Field(default=256, ge=0)
     """How many checked queries the store keeps for reuse (LRU)."""
+    client_side: ClientSide | None = None
+    """Complete client-side what DynamoDB cannot order, group or aggregate, over at most
+    ``max_rows`` rows read (docs/configuration.md, "Client-side completion"); None: such
+    queries are refused."""
 
     @model_validator(mode="after")
     def _credentials(self) -> DynamoConfig:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crossql._memo import Memo
+from crossql.backends.completion import ClientSide
 from crossql.errors import ConfigError
 
 KeyType = Literal["S", "N", "B"]
@@ -159,6 +160,10 @@ class DynamoOptions(_Model):
     """The attribute CrossQL's ``_id`` stands for (the default partition key)."""
     table_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
     """Prepended to a collection's name to give its table's name."""
+    client_side: ClientSide | None = None
+    """``{max_rows: N}``: what DynamoDB cannot order, group or aggregate is completed
+    client-side over at most N rows read (docs/configuration.md, "Client-side
+    completion"); None: refused."""
 
 
 def _problems(err: ValidationError, prefix: str) -> list[tuple[str, str]]:
@@ -171,11 +176,16 @@ def _problems(err: ValidationError, prefix: str) -> list[tuple[str, str]]:
 
 
 def table_schemas(schema: Any) -> dict[str, TableSchema]:
-    """Validate ``{collection: table schema}`` (models or plain dicts); ``ConfigError``
-    lists every problem with its path."""
+    """The key schemas of ``schema`` by collection: a ``crossql.Schema`` (its DynamoDB
+    parts, validated when it was declared), or ``{collection: table schema}`` (models
+    or plain dicts), validated here; ``ConfigError`` lists every problem with its path.
+    The answer may be the schema's own: copy it to change it."""
     if schema is None:
         return {}
     if not isinstance(schema, Mapping):
+        tables = getattr(schema, "tables", None)  # a crossql.Schema
+        if isinstance(tables, dict):
+            return tables
         raise ConfigError([("schema", "expected a mapping of collection name to table "
                             f"schema, got {type(schema).__name__}")])
     out: dict[str, TableSchema] = {}

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan
+from crossql.backends.completion import ClientSidePlan, with_client_side
 from crossql.backends.dynamodb.compiler import compile_dynamodb
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import (
@@ -46,7 +47,6 @@ from crossql.backends.dynamodb.schema import (
     KeyType,
     TableSchema,
     dynamo_options,
-    table_schemas,
 )
 from crossql.backends.dynamodb.values import (
     AttributeValue,
@@ -62,12 +62,20 @@ from crossql.errors import BackendError, ConfigError, QueryError
 from crossql.grammar import parse_query, parse_statement
 from crossql.runtime import observe
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.store import BoundQuery, Document, Store, as_text, with_id_first
+from crossql.runtime.store import (
+    CONFIGURED,
+    BoundQuery,
+    Document,
+    Store,
+    as_text,
+    with_id_first,
+)
 from crossql.semantics.reference import MISSING, get_path
 from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.indexes.ensure import IndexOutcome
     from crossql.runtime.paging import Page, PagePlan, PageRequest
 
 BATCH_SIZE = 25
@@ -247,15 +255,21 @@ class DynamoStoreBase(Store):
             config = DynamoConfig()
         self._config = config
         defaults = {"allow_scan": config.allow_scan, "pk_field": config.pk_field,
-                    "table_prefix": config.table_prefix}
+                    "table_prefix": config.table_prefix, "client_side": config.client_side}
         if isinstance(options, DynamoOptions):
             opts = options
         else:
             opts = dynamo_options({**defaults, **dict(options or {})})
         self.options = opts
-        self._tables: dict[str, TableSchema] = table_schemas(schema)
+        from crossql.schema import EMPTY, as_schema
+
+        self._declared = as_schema(schema) or EMPTY
+        """What was declared (``schema=``, the configuration's ``collections:``); the
+        store's schema is this with the key schemas discovered so far."""
+        self._tables: dict[str, TableSchema] = dict(self._declared.tables)
         self._given = frozenset(self._tables)
-        super().__init__(plan_cache_size=plan_cache_size, schema=self._tables, options=opts)
+        super().__init__(plan_cache_size=plan_cache_size, schema=self._declared,
+                         options=opts)
         self._plan_cache_size = plan_cache_size
         self._collection_of: OrderedDict[str, str] = OrderedDict()
         self._client = client
@@ -359,6 +373,21 @@ class DynamoStoreBase(Store):
             return
         else:
             self._tables[collection] = schema
+        self._schema = self._declared.with_tables(self._tables)
+        self._forget_plans()
+
+    def use_schema(self, schema: Any) -> None:
+        """Declare ``schema`` over what this store was given (``Store.use_schema``): its
+        DynamoDB key schemas are taken as given, never looked up."""
+        from crossql.schema import as_schema
+
+        declared = as_schema(schema)
+        if declared is None:
+            return
+        self._declared = self._declared.merged(declared)
+        self._tables.update(declared.tables)
+        self._given = self._given | frozenset(declared.tables)
+        self._schema = self._declared.with_tables(self._tables)
         self._forget_plans()
 
     def _forget_plans(self) -> None:
@@ -366,7 +395,11 @@ class DynamoStoreBase(Store):
         self._cache = PlanCache(self._plan_cache_size)
 
     async def _ensure_schema(self, collection: str) -> None:
-        if collection in self._tables:
+        known = self._tables.get(collection)
+        if known is not None:
+            if self._schema.tables.get(collection) is not known:
+                # another store of the group (a transaction's base) looked it up
+                self._schema = self._declared.with_tables(self._tables)
             return
         async with self._describe_lock:
             if collection not in self._tables:
@@ -390,23 +423,19 @@ class DynamoStoreBase(Store):
         looks the table up first (and re-plans if its schema was not known yet)."""
         return _DynamoBoundQuery(self, as_text(text, None)[0])
 
-    def stream(self, text: str | QueryBuilder, /, **params: Any) -> AsyncIterator[Document]:
-        return self._stream(text, params)
-
-    async def _stream(self, text: str | QueryBuilder,
-                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+    async def _query_rows(self, text: str | QueryBuilder,
+                          params: Mapping[str, Any] | None,
+                          client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        async for row in self.run_plan(self.plan(text, params)):
+        async for row in self.run_plan(self.plan(text, params, client_side=client_side)):
             yield row
 
-    async def fetch(self, text: str | QueryBuilder, /, **params: Any) -> list[Document]:
-        return [row async for row in self._stream(text, params)]
-
-    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> int:
         text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        return await self.count_plan(self.plan(text, given))
+        return await self.count_plan(self.plan(text, given, client_side=client_side))
 
     # -- plans ----------------------------------------------------------------------------
     def _plan(self, plan: Plan) -> DynamoPlan:
@@ -475,6 +504,10 @@ class DynamoStoreBase(Store):
         return row
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        if type(plan) is ClientSidePlan:
+            async for row in self.run_completed(plan):
+                yield row
+            return
         dplan = self._plan(plan)
         if dplan.count_names is not None:
             if dplan.limit != 0:
@@ -485,6 +518,8 @@ class DynamoStoreBase(Store):
             yield self._row(dplan, doc)
 
     async def count_plan(self, plan: Plan) -> int:
+        if type(plan) is ClientSidePlan:
+            return await self.count_completed(plan)
         dplan = self._plan(plan)
         if dplan.limit == 0:
             return 0
@@ -511,8 +546,9 @@ class DynamoStoreBase(Store):
         if last is not None and last[0] == whole and last[1] is self._schema:
             return last[2]  # a page compiles its read twice: for its keys, then to run
         try:
+            # a page resumes where DynamoDB stopped: never completed client-side
             plan = self._plan(compile_dynamodb(whole, schema=self._schema,
-                                               options=self._options))
+                                               options=with_client_side(self._options, None)))
         except QueryError as err:
             raise err.with_source(query.source) from None
         self._last_page_read = (whole, self._schema, plan)
@@ -708,6 +744,17 @@ class DynamoStoreBase(Store):
         self._remember(name, described)
         return described
 
+    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]]) -> list[IndexOutcome]:
+        """Create the declared indexes (``{collection: [declaration, ...]}``, as in the
+        schema: docs/indexes.md) that are missing: a missing table with its indexes, else
+        each missing GSI by ``UpdateTable``, waiting until it is ``ACTIVE``; never drops
+        one. Each outcome says ``exists``, ``created`` or ``differs``; the planner then
+        knows the new indexes (a query that needed one becomes a ``Query`` on it)."""
+        from crossql.indexes.ensure import declared_for, ensure_dynamo
+
+        types = {name: dict(table.attribute_types) for name, table in self._tables.items()}
+        return await ensure_dynamo(self, declared_for("dynamodb", declared, types))
+
     async def _wait_active(self, collection: str) -> TableSchema:
         deadline = time.monotonic() + _TABLE_WAIT_SECONDS
         delay = 0.05
@@ -862,7 +909,8 @@ class DynamoStoreBase(Store):
         if schema is None:
             return 0
         plan = compile_dynamodb(ir.Query(collection, where=query.where, source=query.source),
-                                schema=self._tables, options=self.options)
+                                schema=self._schema, options=self.options)
+        assert isinstance(plan, DynamoPlan)  # a `where` alone: nothing client-side
         requests = []
         async for item in self._raw_items(plan):
             key = {k: item[k] for k in schema.key_attributes}

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
+from crossql.backends.completion import ClientSidePlan
 from crossql.backends.dynamodb.plan import DynamoPlan
 from crossql.backends.dynamodb.schema import IndexSchema, KeyType, TableSchema
 from crossql.backends.dynamodb.store_base import (
@@ -45,10 +46,12 @@ from crossql.backends.dynamodb.store_base import (
 )
 from crossql.backends.dynamodb.values import AttributeValue, item_to_python
 from crossql.backends.dynamodb.writes import DynamoWritePlan
-from crossql.compiler.checks import bind
+from crossql.compiler.checks import bind, check_query
 from crossql.errors import BackendError, TransactionConflict
+from crossql.grammar import parse_query
+from crossql.runtime.completion import complete_rows
 from crossql.runtime.prepared import PlanCache, PreparedQuery
-from crossql.runtime.store import BoundQuery, Document, Store, as_text
+from crossql.runtime.store import CONFIGURED, BoundQuery, Document, Store, as_text
 from crossql.runtime.transaction import TransactionScope
 from crossql.semantics.reference import evaluate_condition
 from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
@@ -191,6 +194,7 @@ class DynamoView(DynamoStoreBase):
         self.options = base.options
         self._tables = base._tables
         self._given = base._given
+        self._declared = base._declared
         self._plan_cache_size = base._plan_cache_size
         self._collection_of = base._collection_of
         self._client = base.client
@@ -442,21 +446,37 @@ class DynamoView(DynamoStoreBase):
     def prepare(self, text: str | QueryBuilder) -> BoundQuery:
         return _ViewQuery(self, as_text(text, None)[0])
 
-    async def _stream(self, text: str | QueryBuilder,
-                      params: Mapping[str, Any] | None) -> AsyncIterator[Document]:
+    async def _query_rows(self, text: str | QueryBuilder,
+                          params: Mapping[str, Any] | None,
+                          client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
         text, params = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        plan = self._plan(self.plan(text, params))
-        async for row in self._rows(plan, self._where(self._prepared(text), params or {})):
+        plan = self.plan(text, params, client_side=client_side)
+        if type(plan) is ClientSidePlan:
+            # (its where bound here: the store's prepared query may be refused without
+            # this call's client_side)
+            where = bind(check_query(parse_query(text)), params or {}).where \
+                if self.writes else None
+            rows = complete_rows(plan.completion, self._rows(self._plan(plan.native), where),
+                                 max_rows=plan.max_rows, backend=self.driver)
+        else:
+            rows = self._rows(self._plan(plan), self._where(self._prepared(text), params or {}))
+        async for row in rows:
             yield row
 
-    async def count(self, text: str | QueryBuilder, /, **params: Any) -> int:
+    async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
+                    **params: Any) -> int:
         text, given = as_text(text, params)
         await self._ensure_schema(self._collection(text))
-        plan = self._plan(self.plan(text, given))
-        return await self._count_rows(plan, self._where(self._prepared(text), given or {}))
+        plan = self.plan(text, given, client_side=client_side)
+        if type(plan) is ClientSidePlan:
+            return len([row async for row in self._query_rows(text, given, client_side)])
+        return await self._count_rows(self._plan(plan),
+                                      self._where(self._prepared(text), given or {}))
 
     def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        if type(plan) is ClientSidePlan:
+            return self.run_completed(plan)  # its native plan's items are remembered
         return self._rows(self._plan(plan), None)
 
     async def page(self, text: str | QueryBuilder, /, *, size: int, after: str | None = None,
@@ -469,6 +489,8 @@ class DynamoView(DynamoStoreBase):
         raise _no_pages()  # a prepared query's page inside the transaction
 
     async def count_plan(self, plan: Plan) -> int:
+        if type(plan) is ClientSidePlan:
+            return await self.count_completed(plan)
         return await self._count_rows(self._plan(plan), None)
 
     async def _count_rows(self, plan: DynamoPlan, where: ir.Condition | None) -> int:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from crossql.backends.base import BackendSpec, ConfigBlock, OptionsSpec
-from crossql.backends.firestore.compiler import CAPABILITIES, compile_firestore
+from crossql.backends.firestore.compiler import CAPABILITIES, COMPLETION, compile_firestore
 from crossql.backends.firestore.filters import BACKEND
 from crossql.backends.firestore.writes import WRITE_CAPABILITIES, compile_firestore_write
 
@@ -26,5 +26,6 @@ BACKEND_SPEC = BackendSpec(
                                "([backends/firestore.md](backends/firestore.md)).",
                        environment={"FIRESTORE_EMULATOR_HOST": "emulator_host",
                                     "FIRESTORE_PROJECT": "project_id"},
+                       # (`client_side`'s table is the one under `dynamodb:`: the same model)
                        nested={"options": "The Firestore profile: opt-in operators."}),
-    docs="backends/firestore.md")
+    docs="backends/firestore.md", completion=COMPLETION)

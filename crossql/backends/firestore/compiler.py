@@ -25,11 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from typing import Any
 
 from crossql import ir, visitor
 from crossql._memo import Memo
-from crossql.backends.base import Capabilities, refuse
+from crossql.backends.base import Capabilities, Completion, refuse
+from crossql.backends.completion import ClientSidePlan, complete_client_side
 from crossql.backends.firestore.filters import (
     ALWAYS,
     BACKEND,
@@ -67,6 +69,14 @@ from crossql.backends.firestore.plan import (
     composites,
     field_path,
     leaves,
+)
+from crossql.backends.firestore.values import (
+    BYTES_ORDER_HINT,
+    DECIMAL_FILTER_HINT,
+    DECIMAL_HINT,
+    OBJECT_ID_HINT,
+    inexact_decimal,
+    ordered_bytes,
 )
 from crossql.compiler.shape import output_key
 from crossql.compiler.templates import Hole, StringHole
@@ -148,6 +158,26 @@ CAPABILITIES = Capabilities(
                     "fields order before `_id`; no leading `_id desc`",
     },
     limits=LIMITS,
+    values={"timestamp": "native", "bytes": "guarded", "exact number": "guarded",
+            "reference": "guarded", "geopoint": "guarded"},
+    value_notes={
+        "timestamp": "Firestore timestamps (microseconds; finer digits rounded down), read "
+                     "back as aware UTC datetimes; `<`, `between` match timestamps only",
+        "bytes": "Firestore bytes; `==`, `in` native; `<`, `between` refused "
+                 "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first "
+                 "(so `order by` bytes of several lengths is not promised)",
+        "exact number": "Firestore has no exact decimal: a `Decimal` in a filter compares "
+                        "as the double it is exactly when that double's shortest text is "
+                        "the same decimal (`1.5`, not `0.1`), else refused (`decimal`); "
+                        "written or inserted, refused. " + DECIMAL_HINT,
+        "object id": "an `ObjectId` is refused. " + OBJECT_ID_HINT,
+        "reference": "read as the client's `DocumentReference` and written back as it is; "
+                     "equal by path; not a parameter (a located error); `--json`: its path",
+        "geopoint": "read as the client's `GeoPoint` and written back as it is; equal by "
+                    "latitude and longitude; not a parameter",
+        "set": "Firestore has no sets: a Python set in a document is not written (a set "
+               "parameter fills a list of values, as everywhere)",
+    },
 )
 
 
@@ -178,24 +208,18 @@ def coerce_options(options: Any) -> FirestoreOptions:
 
 
 def required_fields(schema: Any, collection: str) -> frozenset[tuple[str, ...]]:
-    """Paths the schema declares present in every document of ``collection``:
-    ``schema={"users": {"required": ["age", "address.city"]}}`` (a path is dotted
-    text or a list of segments). Other keys of a collection's entry are left for
-    other backends."""
+    """Paths the schema declares present in every document of ``collection``, with the
+    maps above each (``CollectionSchema.required_paths``). ``schema`` is a
+    ``crossql.Schema`` or anything ``crossql.schema.as_schema`` takes, Firestore's old
+    form among them: ``{"users": {"required": ["age", "address.city"]}}`` (a path is
+    dotted text or a list of segments)."""
     if schema is None:
         return frozenset()
-    if not isinstance(schema, Mapping):
-        raise TypeError(f"a schema is a mapping of collections, not {type(schema).__name__}")
-    entry = schema.get(collection)
-    if entry is None:
-        return frozenset()
-    if not isinstance(entry, Mapping):
-        raise TypeError(f"schema[{collection!r}] is a mapping, not {type(entry).__name__}")
-    out: set[tuple[str, ...]] = set()
-    for item in entry.get("required", ()):
-        segs = tuple(item.split(".")) if isinstance(item, str) else tuple(item)
-        out.update(segs[:n] for n in range(1, len(segs) + 1))
-    return frozenset(out)
+    from crossql.schema import as_schema  # only a compile with a schema needs pydantic
+
+    declared = as_schema(schema)
+    entry = None if declared is None else declared.collection(collection)
+    return _NO_FIELDS if entry is None else entry.required_paths
 
 
 _NO_FIELDS: frozenset[tuple[str, ...]] = frozenset()
@@ -206,6 +230,7 @@ segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
 assert (LIMITS["value bytes"] - 1) // 4 == SHORT_STRING, "scan's fits() must match the limit"
 _LISTED_OPS = frozenset({"in", "not-in", "array_contains_any"})
+_RANGE_OPS = frozenset({"<", "<=", ">", ">="})
 """Operators whose values Firestore sizes one by one (the list as a whole is not)."""
 
 
@@ -226,6 +251,10 @@ def value_size(value: Any) -> int:
         return sum(value_size(v) for v in value)
     if kind is dict:
         return sum(len(k.encode("utf-8")) + 1 + value_size(v) for k, v in value.items())
+    if kind is bytes:
+        return len(value)
+    if isinstance(value, datetime):
+        return 8
     if isinstance(value, Hole):
         # a plan template's hole: a string hole is at most StringHole.MAX_BYTES (< the
         # limit, see ``_HOLE_FITS``), the others are scalars; a longer string is never a
@@ -251,6 +280,8 @@ def _leaf_oversized(node: FieldFilter) -> bool:
         return False
     if kind is str:
         return len(value) > SHORT_STRING and len(value.encode("utf-8")) >= limit
+    if kind is bytes:
+        return len(value) > limit
     if kind is tuple and node.op in _LISTED_OPS:
         return any(value_size(v) > limit for v in value
                    if not fits(v))
@@ -535,7 +566,21 @@ class _Compiler(FilterBuilder):
         """Refuse a value past Firestore's query value limit (1,500 bytes as Firestore
         sizes values: ``value_size``); the server would refuse the query ("too large to
         be used in a query")."""
-        # `large` holds, in the tree's order, every leaf whose value may not fit
+        # `large` holds, in the tree's order, every leaf whose value may not fit (and
+        # every native value: bytes, timestamps)
+        for each in self.large:
+            if each.op in _RANGE_OPS and ordered_bytes(each.value):
+                raise self.refusal(
+                    "bytes-order", "<, <=, >, >=", each.origin,
+                    "firestore orders bytes bytewise, CrossQL length first (b\"b\" < "
+                    "b\"ab\"): an ordering comparison with bytes would disagree",
+                    BYTES_ORDER_HINT)
+            inexact = inexact_decimal(each.value)
+            if inexact is not None:
+                raise self.refusal(
+                    "decimal", "value", each.origin,
+                    f"firestore has no exact decimal, and {inexact} is no double exactly",
+                    DECIMAL_FILTER_HINT)
         leaf = next((leaf for leaf in self.large if _leaf_oversized(leaf)), None)
         if leaf is None:
             return
@@ -632,6 +677,10 @@ class _Compiler(FilterBuilder):
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
+            if segs in self.required and segs not in self.present and \
+                    not has_field(tree, segs):
+                self.notes += (f"ordered by `{'.'.join(segs)}`, which the schema declares "
+                               "required: no document is left out",)
             found = _SHARED.get((OrderBy, segs, key.descending))
             steps.append(found if found is not None else _order_by(segs, key.descending))
         implicit: list[tuple[str, ...]] = []
@@ -980,9 +1029,38 @@ def _count(value: ir.Literal | ir.Param | None) -> int | None:
 
 def compile_firestore(query: ir.Query, *, schema: Any = None,
                       options: FirestoreOptions | Mapping[str, Any] | None = None
-                      ) -> FirestorePlan:
+                      ) -> FirestorePlan | ClientSidePlan:
     """Compile a bound query into a Firestore plan under ``options`` (default profile:
     no ``!=``, no OR). ``schema`` may declare fields present in every document:
-    ``{"users": {"required": ["age"]}}``."""
-    return _Compiler(query, schema, options if type(options) is FirestoreOptions
-                     else coerce_options(options)).run()
+    ``{"users": {"required": ["age"]}}``, and composite indexes (``"indexes": [...]``,
+    which ``require_indexes`` checks the query against: docs/indexes.md). With
+    ``options.client_side``, a query refused only for what Firestore cannot order, group
+    or aggregate is a ``ClientSidePlan`` (whose native part is not checked for indexes).
+    """
+    opts = options if type(options) is FirestoreOptions else coerce_options(options)
+    try:
+        plan = _Compiler(query, schema, opts).run()
+    except CapabilityError as err:
+        if opts.client_side is None:
+            raise
+        return complete_client_side(err, query, lambda q: _Compiler(q, schema, opts).run(),
+                                    opts.client_side, COMPLETION)
+    if opts.require_indexes and plan.static_rows is None and plan.document is None:
+        # imported here: only a profile that asks for the check pays for it
+        from crossql.indexes.check import require_firestore_indexes
+
+        require_firestore_indexes(query, schema)
+    return plan
+
+
+COMPLETION = Completion(
+    lifts=frozenset(f"capability.firestore.{rule}" for rule in (
+        "group-by", "aggregate", "count-field", "aggregate-missing-field",
+        "order-missing-field", "descending-id", "order-after-inequality")),
+    riders=frozenset({"capability.firestore.offset-range", "capability.firestore.limit-range"}),
+    constructs=("group by", "count(p)", "sum", "avg", "min", "max", "order by"),
+    rider_constructs=("limit", "offset"))
+"""What ``client_side`` completes: ``group by``, the aggregates Firestore has not (or
+not over documents that may miss the field), and the orders it cannot give (a field
+that may be missing, the document id first descending or before an inequality field);
+a ``limit``/``offset`` past Firestore's range too, with one of them."""

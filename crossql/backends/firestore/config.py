@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossql.backends.completion import ClientSide
 from crossql.backends.firestore.options import FirestoreOptions
 from crossql.errors import ConfigError
 
@@ -41,6 +42,24 @@ class FirestoreConfig(BaseModel):
     query, the whole stream of its rows (the client's own default is 300 s of retries)."""
     plan_cache_size: int = Field(256, ge=0)
     """How many checked queries the store keeps for reuse (LRU)."""
+    client_side: ClientSide | None = None
+    """Complete client-side what Firestore cannot order, group or aggregate, over at most
+    ``max_rows`` rows read (docs/configuration.md, "Client-side completion"); None: such
+    queries are refused."""
+
+    @model_validator(mode="after")
+    def _client_side_once(self) -> FirestoreConfig:
+        if self.client_side is not None and self.options.client_side is not None:
+            raise ValueError("give client_side once, in the firestore block itself "
+                             "(options.client_side is the same option)")
+        return self
+
+    @property
+    def compile_options(self) -> FirestoreOptions:
+        """The options its store compiles with: ``options``, with ``client_side``."""
+        if self.client_side is None:
+            return self.options
+        return self.options.model_copy(update={"client_side": self.client_side})
 
 
 def open_store(block: FirestoreConfig, client: Any) -> Store:

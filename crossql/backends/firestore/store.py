@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from crossql import ir
 from crossql.backends import Plan
+from crossql.backends.completion import ClientSidePlan, with_client_side
 from crossql.backends.firestore.compiler import compile_firestore
 from crossql.backends.firestore.filters import valid_document_id
 from crossql.backends.firestore.options import FirestoreOptions
@@ -41,6 +42,7 @@ from crossql.backends.firestore.results import SCALARS as _SCALARS
 from crossql.backends.firestore.results import driver_error as _driver_error
 from crossql.backends.firestore.results import is_driver_error as _is_driver_error
 from crossql.backends.firestore.results import plain as _plain
+from crossql.backends.firestore.values import not_storable
 from crossql.backends.firestore.writes import MAX_ATTEMPTS, FirestoreWritePlan, changes
 from crossql.compiler.paging import page_query
 from crossql.errors import BackendError, ConfigError, QueryError, TransactionConflict
@@ -100,6 +102,10 @@ def _check_storable(value: Any, where: str, in_array: bool = False) -> None:
             raise ValueError(f"{where}: Firestore cannot store an array inside an array")
         for i, item in enumerate(value):
             _check_storable(item, f"{where}[{i}]", in_array=True)
+    elif type(value) not in _SCALARS:
+        why = not_storable(value)
+        if why is not None:
+            raise TypeError(f"{where}: {why}")
 
 
 def _check_id(doc_id: Any) -> str:
@@ -224,7 +230,7 @@ class FirestoreStore(Store):
                  options: FirestoreOptions | None = None, schema: Any = None,
                  plan_cache_size: int | None = None) -> None:
         opts = options if options is not None else (
-            config.options if config is not None else FirestoreOptions())
+            config.compile_options if config is not None else FirestoreOptions())
         size = plan_cache_size if plan_cache_size is not None else (
             config.plan_cache_size if config is not None else 256)
         super().__init__(plan_cache_size=size, schema=schema, options=opts)
@@ -331,6 +337,10 @@ class FirestoreStore(Store):
         return plan
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        if type(plan) is ClientSidePlan:
+            async for row in self.run_completed(plan):
+                yield row
+            return
         fplan = self._plan(plan)
         if fplan.static_rows is not None:
             for row in fplan.static_rows:
@@ -357,9 +367,16 @@ class FirestoreStore(Store):
         """The page query without a resume condition (its order: the keys, then the id):
         the cursor's values go to ``start_after`` when the page runs."""
         query = page_query(req.query, req.keys, None, req.read)
+        # a page resumes where Firestore stopped: never completed client-side
+        options = with_client_side(self._options, None)
         try:
-            return compile_firestore(query, schema=self._schema, options=self._options)
+            return compile_firestore(query, schema=self._schema, options=options)
         except QueryError as err:
+            if options is not self._options:  # refused as the query is without the option
+                try:
+                    compile_firestore(req.query, schema=self._schema, options=options)
+                except QueryError as own:
+                    raise own.with_source(req.query.source) from None
             raise err.with_source(req.query.source) from None
 
     async def run_page(self, plan: PagePlan) -> list[Document]:
@@ -466,6 +483,8 @@ class FirestoreStore(Store):
         return row
 
     async def count_plan(self, plan: Plan) -> int:
+        if type(plan) is ClientSidePlan:
+            return await self.count_completed(plan)
         fplan = self._plan(plan)
         if fplan.static_rows is not None:
             return len(fplan.static_rows)
@@ -659,6 +678,7 @@ class FirestoreStore(Store):
             ir.Query(collection, where=query.where, select=(
                 ir.SelectItem(ir.Path(("_id",))),), source=query.source),
             schema=self._schema, options=self.options)
+        assert isinstance(plan, FirestorePlan)  # a `where` alone: nothing client-side
         if self._tx is not None:
             return await self._tx.delete_where(self, collection, plan, query)
         ids = [row["_id"] async for row in self.run_plan(plan)]

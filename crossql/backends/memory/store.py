@@ -15,14 +15,14 @@ from crossql.runtime import observe
 from crossql.runtime.paging import PagePlan, PageRequest
 from crossql.runtime.store import Document, Store
 from crossql.runtime.transaction import TransactionScope
+from crossql.semantics.compiled import compile_filter, compile_query
 from crossql.semantics.reference import (
     MAX_DOCUMENT_DEPTH,
     copy_value,
     document_depth,
-    evaluate_condition,
     freeze,
     get_path,
-    run,
+    holds_decimal,
     sort_key,
 )
 from crossql.semantics.writes import WriteResult, apply
@@ -41,6 +41,10 @@ class MemoryStore(Store):
         commits only if no one changed it since."""
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         """Live queries of each collection (``backends/memory/watch.py``), told after a write."""
+        self._open: dict[int, int] = {}
+        """Streams reading each collection's ``dict`` (by ``id``): a write copies a dict
+        that is being read instead of changing it, so a stream reads the collection as
+        it was when it began without copying it up front."""
 
     def _changed(self, name: str) -> None:
         for listener in list(self._listeners.get(name, ())):
@@ -53,27 +57,47 @@ class MemoryStore(Store):
 
     def _write(self, name: str) -> dict[Any, Document]:
         self._versions[name] = self._versions.get(name, 0) + 1
-        return self._collections.setdefault(name, {})
+        return self._own(name)
+
+    def _own(self, name: str) -> dict[Any, Document]:
+        """The collection's dict, safe to change: a copy when a stream is reading it."""
+        docs = self._collections.get(name)
+        if docs is None:
+            return self._collections.setdefault(name, {})
+        if self._open.get(id(docs)):
+            docs = self._collections[name] = dict(docs)
+        return docs
 
     def _drop(self, name: str) -> None:
         self._versions[name] = self._versions.get(name, 0) + 1
         self._collections.pop(name, None)
 
-    def _docs(self, plan: Plan) -> tuple[ir.Query, list[Document]]:
+    def _docs(self, plan: Plan) -> tuple[ir.Query, dict[Any, Document]]:
         if not isinstance(plan, MemoryPlan):
             raise TypeError(f"the memory store runs memory plans, not {type(plan).__name__}")
-        docs = list((self._read(plan.collection) or {}).values())
-        observe.sent(0, len(docs))  # no request; every document is read
+        docs = self._read(plan.collection) or {}
+        observe.sent(0, len(docs))  # no request; the collection is the answer's source
         return plan.query, docs
 
     async def run_plan(self, plan: Plan) -> AsyncIterator[Document]:
+        """The rows as the compiled evaluator produces them: without ``order by`` or
+        ``group by``, each as its document matches (the collection is not copied: a
+        write during the stream copies it instead, ``_own``)."""
         query, docs = self._docs(plan)
-        for row in run(query, docs):
-            yield row
+        rows = compile_query(query).stream(docs.values())
+        key = id(docs)
+        self._open[key] = self._open.get(key, 0) + 1
+        try:
+            for row in rows:
+                yield row
+        finally:
+            left = self._open.pop(key) - 1
+            if left:
+                self._open[key] = left
 
     async def count_plan(self, plan: Plan) -> int:
         query, docs = self._docs(plan)
-        return len(run(query, docs))
+        return compile_query(query).count(docs.values())
 
     page_resume = ("the reference order of every matching document, from the first row "
                    "that sorts strictly after the cursor's values (the oracle of the other "
@@ -92,10 +116,15 @@ class MemoryStore(Store):
         observe.sent(0, len(docs))
         walk = replace(req.query, select=(), limit=None, offset=None,
                        order_by=tuple(ir.OrderKey(k.path, k.descending) for k in req.keys))
-        rows = run(walk, docs)
+        rows = compile_query(walk).rows(docs)
         if req.after is not None:
             after = req.after
-            rows = [row for row in rows if _sorts_after(req, row, after)]
+            # a key's floats count as their shortest text where a Decimal is among its
+            # values, as in the sort (``sort_key``'s ``decimals``): compare alike
+            decimals = [holds_decimal([value, *(get_path(row, k.path.segments)
+                                                for row in rows)])
+                        for k, value in zip(req.keys, after, strict=True)]
+            rows = [row for row in rows if _sorts_after(req, row, after, decimals)]
         return rows[:req.read]
 
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
@@ -123,8 +152,8 @@ class MemoryStore(Store):
 
     async def delete_where(self, collection: str, query: ir.Query) -> int:
         docs = self._read(collection) or {}
-        doomed = [k for k, d in docs.items()
-                  if query.where is None or evaluate_condition(query.where, d) is True]
+        true = compile_filter(query.where)
+        doomed = [k for k, d in docs.items() if true(d)]
         if doomed:
             docs = self._write(collection)
             for k in doomed:
@@ -176,6 +205,7 @@ class _MemoryView(MemoryStore):
         super().__init__()
         base.share_with(self)
         self.base = base
+        self._open = base._open  # a committed copy becomes the base's: one registry
         self.seen: dict[str, int] = {}
         """Version of each collection touched, when first touched."""
         self.dirty: set[str] = set()
@@ -194,7 +224,7 @@ class _MemoryView(MemoryStore):
     def _write(self, name: str) -> dict[Any, Document]:
         self._touch(name)
         self.dirty.add(name)
-        return self._collections.setdefault(name, {})
+        return self._own(name)
 
     def _drop(self, name: str) -> None:
         self._touch(name)
@@ -232,10 +262,13 @@ class _MemoryTransaction(TransactionScope):
         self._view._collections.clear()
 
 
-def _sorts_after(req: Any, doc: Document, values: tuple[Any, ...]) -> bool:
-    """Whether ``doc`` sorts strictly after the row whose walk-key values are ``values``."""
-    for key, value in zip(req.keys, values, strict=True):
-        mine, theirs = sort_key(get_path(doc, key.path.segments)), sort_key(value)
+def _sorts_after(req: Any, doc: Document, values: tuple[Any, ...],
+                 decimals: list[bool]) -> bool:
+    """Whether ``doc`` sorts strictly after the row whose walk-key values are ``values``
+    (``decimals``: per key, whether floats sort as their shortest text there)."""
+    for key, value, exact in zip(req.keys, values, decimals, strict=True):
+        mine = sort_key(get_path(doc, key.path.segments), exact)
+        theirs = sort_key(value, exact)
         if mine != theirs:
             return bool((mine > theirs) != key.descending)
     return False

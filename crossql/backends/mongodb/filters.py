@@ -35,7 +35,7 @@ from typing import Any, TypeAlias
 from crossql import ir
 from crossql._memo import Memo
 from crossql.backends.base import refuse
-from crossql.backends.mongodb.values import PLAIN, check_value, ordering
+from crossql.backends.mongodb.values import PLAIN, check_value, ordering, type_test
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
 from crossql.visitor import ConditionVisitor
@@ -549,7 +549,8 @@ class FilterBuilder(ConditionVisitor["Part"]):
         v = value.value if type(value) is ir.Literal else _value(value)
         mongo_op = (_OPS if truth else _OPS_NEGATED).get(op)
         if type(v) not in PLAIN:
-            check_value(node, v, equality=mongo_op is None, ordered=mongo_op is not None)
+            check_value(node, v, equality=mongo_op is None,
+                        ordered=mongo_op is not None and not type_test(mongo_op, v))
             if mongo_op is not None:
                 mongo_op, v = ordering(mongo_op, v)
         if mongo_op is not None:

@@ -97,6 +97,13 @@ def check_value(node: Any, value: Any, *, equality: bool = True, ordered: bool =
                        "round it to 34 significant digits")
 
 
+def type_test(op: str, value: Any) -> bool:
+    """Whether ``op value`` is the test "binary data" (``$gte b""``) or its negation
+    (``$lt b""``): exact whatever order the server's ``$gt`` follows, as ``b""`` of
+    subtype 0 is the least binary in any of them (a page's resume condition)."""
+    return op in ("$gte", "$lt") and type(value) is bytes and not value
+
+
 def _refused(node: Any, message: str, hint: str) -> CapabilityError:
     return refuse(BACKEND, "value", node, message, hint, rule="value")
 
