@@ -1404,6 +1404,28 @@ def dynamodb_native_queries(draw: st.DrawFn) -> ir.Query:
     return ir.Query("docs", draw(st.one_of(st.none(), _boolean_structure(leaves, 4))))
 
 
+@st.composite
+def dynamodb_native_writes(draw: st.DrawFn) -> ir.Update:
+    """An update over ``dynamodb_native_documents`` assigning native values (a timestamp,
+    an exact number, bytes) or incrementing ``dec`` by an int or a float."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    leaves = st.one_of([_dynamodb_native_predicates(n) for n in DYNAMODB_NATIVE_FIELDS])
+    where = draw(st.one_of(st.none(), _boolean_structure(leaves, 3)))
+    values = st.sampled_from([datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+                              Decimal("98765432109876543210.0123456789"), b"\x00\xff", 7,
+                              Decimal("0.25")])
+    assignments: list[ir.Assignment] = []
+    if draw(st.booleans()):
+        amount = draw(st.sampled_from([1, -2, 10**18, 0.5]))
+        assignments.append(ir.Increment(ir.Path(("dec",)), ir.literal_of(amount)))
+    for name in draw(st.lists(st.sampled_from(["at", "bin", "x"]), min_size=0 if assignments
+                              else 1, max_size=2, unique=True)):
+        assignments.append(ir.SetField(ir.Path((name,)), ir.literal_of(draw(values))))
+    return ir.Update("docs", tuple(assignments), where)
+
+
 # --- Firestore's native kinds (issue 16) -------------------------------------
 # Timestamps (to the microsecond), bytes, references and geopoints, beside values of
 # other kinds in the same fields. A reference is drawn as its path (``FirestorePath``):

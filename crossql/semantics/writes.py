@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from crossql import ir
@@ -78,7 +78,14 @@ def _increment(value: Any, amount: Any, item: ir.Increment) -> Any:
         # exact arithmetic when one side is exact; a float counts as its shortest text
         value, amount = (Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
                          for v in (value, amount))
-    result = value + amount
+    if isinstance(value, Decimal) and value.is_finite() and amount.is_finite():
+        # exactly: the default context rounds to 28 digits (DynamoDB keeps 38)
+        with localcontext() as exact:
+            exact.prec = max(28, value.adjusted(), amount.adjusted()) \
+                - min(value.as_tuple().exponent, amount.as_tuple().exponent) + 2
+            result = value + amount
+    else:
+        result = value + amount
     if isinstance(result, Decimal) and not result.is_finite():
         raise BackendError("memory", f"`{item.path.dotted} + {amount}` is not a finite "
                            "number; nothing was written")

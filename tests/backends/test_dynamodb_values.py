@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import crossql
+from crossql import ir
 from crossql.errors import BackendError, CapabilityError
 from crossql.semantics.reference import values_equal
 from tests.backends.conftest import load
@@ -360,3 +362,55 @@ def test_what_was_read_bound_again_finds_the_item(runner: asyncio.Runner, dynamo
 
     run()
     assert len(seen) >= 1
+
+
+def test_dynamodb_native_writes_match_reference(runner: asyncio.Runner,
+                                                dynamo_store: Any) -> None:
+    """Updates assigning timestamps, exact numbers and bytes (and increments of
+    exact numbers) on items half of which aioboto3 wrote: the collection afterwards and
+    the counts are the reference's (or the write is refused, located)."""
+    from crossql.semantics.writes import apply
+    from tests.backends.differential import STATS, _native_canonical
+    from tests.strategies import dynamodb_native_documents, dynamodb_native_writes
+
+    stats = STATS.setdefault("dynamodb native writes", Counter())
+
+    @settings(max_examples=examples(25, at_least=10), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.function_scoped_fixture])
+    @given(docs=dynamodb_native_documents(8, min_size=2), statement=dynamodb_native_writes())
+    def run(docs: list[dict[str, Any]], statement: ir.Update) -> None:
+        load(runner, dynamo_store, "docs", docs[1::2])
+        runner.run(_put_raw(dynamo_store, "docs", docs[0::2]))
+        try:
+            want_docs, want = apply(statement, docs)
+        except BackendError:
+            with pytest.raises(BackendError, match="nothing was written"):
+                runner.run(dynamo_store.execute(statement))
+            after = runner.run(dynamo_store.fetch("from docs"))
+            assert sorted(map(_native_canonical, after)) == sorted(map(_native_canonical, docs))
+            stats["refused by the reference"] += 1
+            return
+        try:
+            plan = dynamo_store.write_plan(statement)
+        except CapabilityError:
+            stats["refused"] += 1
+            return
+        got = runner.run(dynamo_store.execute_plan(plan))
+        after = runner.run(dynamo_store.fetch("from docs"))
+        assert sorted(map(_native_canonical, after)) == \
+            sorted(map(_native_canonical, want_docs)), (statement, after, want_docs)
+        assert got.matched == want.matched
+        stats["compared"] += 1
+
+    run()
+    assert stats["compared"] >= 1
+
+
+async def _put_raw(store: Any, collection: str, docs: list[dict[str, Any]]) -> None:
+    with contextlib.suppress(BackendError):  # made by the items CrossQL wrote
+        await store.create_collection(collection)
+    table = store.table_name(collection)
+    for doc in docs:
+        await store.client.put_item(TableName=table,
+                                    Item={k: _attribute_value(v) for k, v in doc.items()})

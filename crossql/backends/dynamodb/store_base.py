@@ -687,9 +687,17 @@ class DynamoStoreBase(Store):
             if not selects(statement, doc):
                 continue  # its write's condition skips it
             try:
-                updated(statement, doc)
+                new = updated(statement, doc)
             except BackendError as err:
                 raise BackendError("dynamodb", err.message) from None
+            for item in statement.assignments:
+                if isinstance(item, ir.Increment):
+                    try:
+                        to_attribute_value(get_path(new, item.path.segments))
+                    except UnstorableValue as err:  # DynamoDB would fail (or round)
+                        raise BackendError("dynamodb", f"`{item.path.dotted} + ...` gives a "
+                                           f"number DynamoDB cannot hold ({err}); nothing "
+                                           "was written") from None
 
     # -- tables ---------------------------------------------------------------------------
     async def create_collection(
