@@ -210,8 +210,11 @@ def engine_rows(settings: Settings) -> list[Row]:
     for n in SIZES:
         docs = documents(n)
         cases, meta = _cases(n, docs)
-        # one call of a case is milliseconds: fewer rounds say as much
-        times, paired = _paired(cases, max(3, settings.rounds // 2), settings.batch_ms)
+        # a call at 10^5 is tens of ms, at 10^4 a few: more rounds where each is short
+        # (a round's ratio is noisier there); --quick keeps its few
+        more = max(1, SIZES[-1] // n) if settings.rounds >= 10 else 1
+        times, paired = _paired(cases, max(3, settings.rounds // 2) * more,
+                                settings.batch_ms)
         for key, (workload, note, per) in meta.items():
             floor = key.startswith("engine.floor.")
             ratio = None if floor or key.startswith("engine.in.") else paired.get(key)

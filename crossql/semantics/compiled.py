@@ -857,18 +857,23 @@ def _top_by_field(docs: Iterator[Any], name: str, n: int, descending: bool,
     """``heapq.nsmallest(n, docs, key)`` (``nlargest`` when ``descending``) for one
     top-level field: a document whose field is a plain number no better than the worst
     kept is passed over without its key (ties go to the earlier document, which is
-    kept already), so most documents cost a lookup and a comparison."""
+    kept already; a NaN is never passed over: it compares false), so most documents
+    cost a lookup and a comparison."""
     entry = _WorseDesc if descending else _Worse
     heap: list[_Worse] = []
     bound: Any = None  # the worst kept's number, when its key is a plain number's
+    floats = False
     for index, doc in enumerate(docs):
         v = doc.get(name, MISSING)
         t = type(v)
         if t is float:
-            seen.float = True
-        if bound is not None and (t is int or t is float) and v == v and (
-                v <= bound if descending else v >= bound):
-            continue
+            floats = True
+        if bound is not None and (t is int or t is float):
+            if descending:
+                if v <= bound:
+                    continue
+            elif v >= bound:
+                continue
         k = (key(doc), -index if descending else index)
         if len(heap) < n:
             heapq.heappush(heap, entry(k, (), doc))
@@ -880,6 +885,7 @@ def _top_by_field(docs: Iterator[Any], name: str, n: int, descending: bool,
             worst = heap[0].key[0]
             bound = worst[2] if len(worst) == 3 and worst[:2] == (1, 1) \
                 and type(worst[2]) in _NUMBERS else None
+    seen.float = seen.float or floats
     heap.sort(key=lambda e: e.key, reverse=descending)
     return [e.doc for e in heap]
 
