@@ -87,7 +87,9 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of ``query`` (text, IR or a ``crossql.query(...)`` builder) over
-    ``documents`` under the reference semantics.
+    ``documents`` under the reference semantics, run by the compiled evaluator
+    (``crossql.semantics.compiled``: the same rows and errors; docs/performance.md,
+    "The embedded engine").
 
     A document nested deeper than Python's recursion allows (thousands of levels;
     MongoDB stores at most 100) raises ``ValueError`` naming it."""

@@ -49,6 +49,7 @@ Pred = Callable[[Any], Any]
 """A compiled condition on a ``dict`` document: three-valued, or "is true"/"is false"."""
 
 _NUMBERS: Final = frozenset({int, float})
+_NAN: Final = float("nan")
 _INT_EXACT: Final = 2 ** 53
 """Past this magnitude a float's shortest text may differ from its exact value (the
 order of a float beside a Decimal is then not its order beside an int)."""
@@ -857,31 +858,69 @@ def _top_by_field(docs: Iterator[Any], name: str, n: int, descending: bool,
     """``heapq.nsmallest(n, docs, key)`` (``nlargest`` when ``descending``) for one
     top-level field: a document whose field is a plain number no better than the worst
     kept is passed over without its key (ties go to the earlier document, which is
-    kept already), so most documents cost a lookup and a comparison."""
-    entry = _WorseDesc if descending else _Worse
-    heap: list[_Worse] = []
-    bound: Any = None  # the worst kept's number, when its key is a plain number's
-    for index, doc in enumerate(docs):
-        v = doc.get(name, MISSING)
-        t = type(v)
-        if t is float:
-            seen.float = True
-        if bound is not None and (t is int or t is float) and v == v and (
-                v <= bound if descending else v >= bound):
-            continue
-        k = (key(doc), -index if descending else index)
-        if len(heap) < n:
-            heapq.heappush(heap, entry(k, (), doc))
-        elif (k > heap[0].key) if descending else (k < heap[0].key):
-            heapq.heapreplace(heap, entry(k, (), doc))
+    kept already; a NaN is never passed over: it compares false), so most documents
+    cost a lookup and a comparison."""
+    top = _Top(n, descending, key)
+    floats = False
+    bound = top.bound
+    if descending:
+        for index, doc in enumerate(docs):
+            v = doc.get(name, MISSING)
+            t = type(v)
+            if t is float:
+                floats = True
+                if v <= bound:
+                    continue
+            elif t is int and v <= bound:
+                continue
+            bound = top.add(doc, -index)
+    else:
+        for index, doc in enumerate(docs):
+            v = doc.get(name, MISSING)
+            t = type(v)
+            if t is float:
+                floats = True
+                if v >= bound:
+                    continue
+            elif t is int and v >= bound:
+                continue
+            bound = top.add(doc, index)
+    seen.float = seen.float or floats
+    return top.result()
+
+
+class _Top:
+    """The heap of ``_top_by_field``: the best ``n`` by (key, tie), and ``bound``, the
+    worst kept's number when its key is a plain number's (NaN, past which no document
+    compares, until then)."""
+
+    __slots__ = ("bound", "descending", "entry", "heap", "key", "n")
+
+    def __init__(self, n: int, descending: bool, key: Callable[[Any], Any]) -> None:
+        self.n, self.descending, self.key = n, descending, key
+        self.entry = _WorseDesc if descending else _Worse
+        self.heap: list[_Worse] = []
+        self.bound: Any = _NAN
+
+    def add(self, doc: Any, tie: int) -> Any:
+        """Consider a document; the bound after it."""
+        heap = self.heap
+        k = (self.key(doc), tie)
+        if len(heap) < self.n:
+            heapq.heappush(heap, self.entry(k, (), doc))
+        elif (k > heap[0].key) if self.descending else (k < heap[0].key):
+            heapq.heapreplace(heap, self.entry(k, (), doc))
         else:
-            continue
-        if len(heap) == n:
+            return self.bound
+        if len(heap) == self.n:
             worst = heap[0].key[0]
-            bound = worst[2] if len(worst) == 3 and worst[:2] == (1, 1) \
-                and type(worst[2]) in _NUMBERS else None
-    heap.sort(key=lambda e: e.key, reverse=descending)
-    return [e.doc for e in heap]
+            self.bound = worst[2] if len(worst) == 3 and worst[:2] == (1, 1) \
+                and type(worst[2]) in _NUMBERS else _NAN
+        return self.bound
+
+    def result(self) -> list[Any]:
+        self.heap.sort(key=lambda e: e.key, reverse=self.descending)
+        return [e.doc for e in self.heap]
 
 
 class CompiledQuery:

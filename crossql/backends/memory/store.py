@@ -84,7 +84,8 @@ class MemoryStore(Store):
         ``group by``, each as its document matches (the collection is not copied: a
         write during the stream copies it instead, ``_own``)."""
         query, docs = self._docs(plan)
-        rows = compile_query(query).stream(docs.values())
+        # every stored document is a plain dict (inserts and writes copy into one)
+        rows = compile_query(query).stream(docs.values(), dicts=True)
         key = id(docs)
         self._open[key] = self._open.get(key, 0) + 1
         try:
@@ -97,7 +98,7 @@ class MemoryStore(Store):
 
     async def count_plan(self, plan: Plan) -> int:
         query, docs = self._docs(plan)
-        return compile_query(query).count(docs.values())
+        return compile_query(query).count(docs.values(), dicts=True)
 
     page_resume = ("the reference order of every matching document, from the first row "
                    "that sorts strictly after the cursor's values (the oracle of the other "
@@ -116,7 +117,7 @@ class MemoryStore(Store):
         observe.sent(0, len(docs))
         walk = replace(req.query, select=(), limit=None, offset=None,
                        order_by=tuple(ir.OrderKey(k.path, k.descending) for k in req.keys))
-        rows = compile_query(walk).rows(docs)
+        rows = compile_query(walk).rows(docs, dicts=True)
         if req.after is not None:
             after = req.after
             # a key's floats count as their shortest text where a Decimal is among its
