@@ -1266,9 +1266,11 @@ def cmd_indexes_apply(args: argparse.Namespace) -> int:
     cfg, origin = loaded
     store = _configured_store(args, cfg, origin)
     driver = store.driver
-    entries = (_schemas(args) or {}).get(driver) or {}
-    declared = {str(name): entry["indexes"] for name, entry in entries.items()
-                if isinstance(entry, Mapping) and entry.get("indexes")}
+    from crossql.indexes.model import entry_indexes, schema_collections
+
+    pairs = schema_collections((_schemas(args) or {}).get(driver)) or ()
+    declared = {str(name): raw for name, raw in
+                ((name, entry_indexes(entry, driver)[0]) for name, entry in pairs) if raw}
     if not declared:
         raise UsageError(f"no {driver} indexes declared",
                          hint=f"give --schema FILE with `{driver}: {{collection: {{indexes: "

@@ -211,8 +211,14 @@ def test_suggest_over_the_test_corpus_finds_indexes_for_every_backend() -> None:
     report = suggest(labelled)
     for backend in ("mongodb", "dynamodb", "firestore"):
         assert report.indexes[backend], backend
-    for query in (q for _, q in labelled):
-        assert isinstance(query, ir.Query | ir.Update | ir.Delete)
+        printed: dict[str, list[Any]] = {}
+        for s in report.indexes[backend]:
+            printed.setdefault(s.collection, []).append(s.index)
+        for _, statement in labelled:
+            query = statement if isinstance(statement, ir.Query) else ir.Query(
+                statement.collection, statement.where)
+            assert _served(backend, printed.get(query.collection, []), query), (
+                backend, crossql.format(statement))
 
 
 FIRESTORE_INDEXES_SCHEMA_KEYS = {"indexes", "fieldOverrides"}

@@ -439,10 +439,45 @@ def _duplicates(indexes: Sequence[Index], base: str, problems: _Problems) -> Non
             seen[key] = i
 
 
+def schema_collections(value: Any) -> Any:
+    """The ``(name, entry)`` pairs of one backend's schema: a mapping of collection
+    names to entries, or a ``crossql.Schema`` (its ``collections``); None otherwise."""
+    if isinstance(value, Mapping):
+        return value.items()
+    collections = getattr(value, "collections", None)
+    return collections.items() if isinstance(collections, Mapping) else None
+
+
+def _entry(schema: Any, collection: str) -> Any:
+    if isinstance(schema, Mapping):
+        return schema.get(collection)
+    lookup = getattr(schema, "collection", None)
+    return lookup(collection) if callable(lookup) else None
+
+
+def entry_indexes(entry: Any, backend: str) -> tuple[Any, Mapping[str, Any]]:
+    """(the raw ``indexes`` declarations, the key attribute types) of one collection's
+    entry: a mapping (``{"indexes": [...], "attribute_types": {...}}``) or a declared
+    collection (``crossql.Schema``'s: its ``indexes``, for DynamoDB its table's)."""
+    if isinstance(entry, Mapping):
+        types = entry.get("attribute_types")
+        return entry.get("indexes"), types if isinstance(types, Mapping) else {}
+    raw = getattr(entry, "indexes", None)
+    table = getattr(entry, "dynamodb", None) if backend == "dynamodb" else None
+    if table is None:
+        return raw, {}
+    types = dict(getattr(table, "attribute_types", None) or {})
+    if not raw:
+        raw = [index.model_dump() if hasattr(index, "model_dump") else index
+               for index in getattr(table, "indexes", ())]
+    return raw, types
+
+
 def parse_schema_indexes(schema: Any) -> DeclaredIndexes:
     """Every declared index of a ``{backend: {collection: entry}}`` schema (the
-    ``--schema FILE`` shape): each entry's ``indexes`` list; other keys are left to the
-    backends. Raises ``ConfigError`` listing every problem with its path."""
+    ``--schema FILE`` shape; a backend's value may be a ``crossql.Schema``): each entry's
+    ``indexes`` list; other keys are left to the backends. Raises ``ConfigError``
+    listing every problem with its path."""
     if schema is None:
         return DeclaredIndexes()
     if not isinstance(schema, Mapping):
@@ -450,20 +485,20 @@ def parse_schema_indexes(schema: Any) -> DeclaredIndexes:
     found: dict[str, dict[str, tuple[Any, ...]]] = {b: {} for b in INDEX_BACKENDS}
     problems: list[tuple[str, str]] = []
     for backend in INDEX_BACKENDS:
-        collections = schema.get(backend)
-        if collections is None:
+        value = schema.get(backend)
+        if value is None:
             continue
-        if not isinstance(collections, Mapping):
+        pairs = schema_collections(value)
+        if pairs is None:
             problems.append((backend, "expected a mapping of collection names to entries"))
             continue
-        for name, entry in collections.items():
-            if not isinstance(entry, Mapping) or "indexes" not in entry:
+        for name, entry in pairs:
+            raw, types = entry_indexes(entry, backend)
+            if not raw:
                 continue
-            types = entry.get("attribute_types") or {}
             try:
                 found[backend][str(name)] = parse_indexes(
-                    entry["indexes"], backend, collection=str(name),
-                    attribute_types=types if isinstance(types, Mapping) else {})
+                    raw, backend, collection=str(name), attribute_types=types)
             except ConfigError as err:
                 problems += err.problems
     if problems:
@@ -472,15 +507,12 @@ def parse_schema_indexes(schema: Any) -> DeclaredIndexes:
 
 
 def collection_indexes(schema: Any, backend: str, collection: str) -> tuple[Index, ...]:
-    """The indexes one backend's compile schema (``{collection: entry}``, as
-    ``crossql.compile(schema=...)`` takes it) declares for ``collection``; an entry may
-    be a mapping with an ``indexes`` list or an object with an ``indexes`` attribute."""
-    if not isinstance(schema, Mapping):
-        return ()
-    entry = schema.get(collection)
-    raw = entry.get("indexes") if isinstance(entry, Mapping) else getattr(entry, "indexes",
-                                                                            None)
-    if raw is None:
+    """The indexes one backend's compile schema declares for ``collection``: a mapping
+    ``{collection: entry}`` (as ``crossql.compile(schema=...)`` takes it) or a
+    ``crossql.Schema``; an entry's ``indexes`` list (a mapping's key or a declared
+    collection's attribute)."""
+    raw, types = entry_indexes(_entry(schema, collection), backend)
+    if not raw:
         return ()
     return parse_indexes(raw, backend, collection=collection,
-                         where=f"schema.{collection}.indexes")
+                         where=f"schema.{collection}.indexes", attribute_types=types)

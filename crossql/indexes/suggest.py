@@ -23,7 +23,9 @@ from crossql.indexes.model import (
     FirestoreIndex,
     Index,
     MongoIndex,
+    entry_indexes,
     parse_schema_indexes,
+    schema_collections,
 )
 from crossql.indexes.patterns import Pattern, key_pattern, patterns
 
@@ -93,16 +95,21 @@ def _as_query(statement: ir.Statement) -> ir.Query:
 
 def _tables(schema: Mapping[str, Any] | None, declared: DeclaredIndexes
             ) -> dict[str, rules.Table]:
-    """DynamoDB tables of the schema (keys, key types, declared indexes)."""
+    """DynamoDB tables of the schema (keys, key types, declared indexes): the entries of
+    its ``dynamodb`` value (a mapping of collections or a ``crossql.Schema``)."""
     out: dict[str, rules.Table] = {}
-    entries = (schema or {}).get("dynamodb") or {}
-    for name, entry in entries.items() if isinstance(entries, Mapping) else ():
-        if not isinstance(entry, Mapping):
+    pairs = schema_collections((schema or {}).get("dynamodb")) or ()
+    for name, entry in pairs:
+        table = entry if isinstance(entry, Mapping) else getattr(entry, "dynamodb", None)
+        if table is None:
             continue
+        get = table.get if isinstance(table, Mapping) else (
+            lambda key, default=None, t=table: getattr(t, key, default))
+        _, types = entry_indexes(entry, "dynamodb")
         out[str(name)] = rules.Table(
-            str(entry.get("partition_key", rules.ID)), entry.get("sort_key"),
+            str(get("partition_key", rules.ID)), get("sort_key"),
             [i for i in declared.of("dynamodb", str(name)) if isinstance(i, DynamoIndex)],
-            entry.get("attribute_types"))
+            types)
     return out
 
 
