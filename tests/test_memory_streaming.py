@@ -109,3 +109,21 @@ def test_rows_are_copies() -> None:
     rows = asyncio.run(store.fetch("from c limit 1"))
     rows[0]["tags"].append("b")
     assert asyncio.run(store.fetch("from c limit 1"))[0]["tags"] == ["a"]
+
+
+def test_a_stream_in_a_transaction_reads_its_snapshot_past_writes_and_commit() -> None:
+    store = _store(6)
+
+    async def body() -> tuple[list[str], list[str]]:
+        async with store.transaction() as tx:
+            stream = tx.stream("from c where n < 4")
+            seen = [(await anext(stream))["_id"]]
+            await tx.collection("c").delete_many("_id == 'd00002'")
+            await tx.collection("c").insert_one({"_id": "d00001x", "n": 0})
+            seen += [row["_id"] async for row in stream]
+        after = [row["_id"] for row in await store.fetch("from c where n < 4")]
+        return seen, after
+    seen, after = asyncio.run(body())
+    assert seen == ["d00000", "d00001", "d00002", "d00003"]
+    assert after == ["d00000", "d00001", "d00003", "d00001x"]
+    assert store._open == {}
