@@ -3,8 +3,8 @@
 ``complete`` is the one place the engine finishes a ``ClientSidePlan``
 (``crossql.backends.completion``): every store that runs such a plan calls it with the
 rows of the plan's native part. It evaluates the rest of the query (``group by``,
-``select``, ``order by``, ``limit``, ``offset``) with the reference semantics; a faster
-engine that keeps them replaces the evaluation here and nowhere else.
+``select``, ``order by``, ``limit``, ``offset``) with the embedded engine
+(``crossql.semantics.compiled``, whose answers are the reference's), here and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 from crossql import ir
 from crossql.errors import ClientSideLimitError
-from crossql.semantics import reference
 
 Document = dict[str, Any]
 
@@ -40,7 +39,10 @@ async def complete(query: ir.Query,
     unfiltered = query if query.where is None else ir.Query(
         query.collection, None, query.group_by, query.select, query.order_by, query.limit,
         query.offset, query.span, query.source)
-    return reference.run(unfiltered, docs)
+    # imported here: the engine is loaded when a query first needs it (start-up)
+    from crossql.semantics.compiled import run_streamed
+
+    return list(run_streamed(unfiltered, docs))
 
 
 async def complete_rows(query: ir.Query, documents: AsyncIterable[Mapping[str, Any]], *,
