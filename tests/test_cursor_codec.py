@@ -177,8 +177,8 @@ def test_a_kind_the_backend_does_not_handle_is_refused_at_both_ends() -> None:
     assert caught.value.code == "semantic.cursor-invalid"
     assert decode_cursor(cursor, QUERY, BINDING, 2, None)[0] == (at, "id")
 
-    from crossql.compiler.paging import walk_keys
     from crossql.runtime.paging import PageRequest, finish
+    from crossql.semantics.paging import walk_keys
 
     req = PageRequest(QUERY, walk_keys(QUERY), None, 0, 1, 2, BINDING, "no-such-backend")
     with pytest.raises(crossql.CapabilityError) as refused:

@@ -1,7 +1,7 @@
 """Cursor pagination at run time: ``Page``, the cursor codec and the page plan.
 
 ``store.page(text, size=n, after=cursor)`` reads one page of a query's rows in the
-query's order with ``_id`` as the last key (``crossql/compiler/paging.py``). The
+query's order with ``_id`` as the last key (``crossql/semantics/paging.py``). The
 cursor is URL-safe text: a version byte, 4 bytes of the query's fingerprint, a
 12-byte tag (HMAC-SHA256 over the query's binding and the payload, keyed with the
 configuration's ``cursor_secret``, or a fixed key when none is given) and the
@@ -30,10 +30,10 @@ from crossql import ir
 from crossql._frozen import fast_init
 from crossql.backends import Plan
 from crossql.compiler.checks import CheckedQuery, bind
-from crossql.compiler.paging import WalkKey, page_query, refuse_unpageable, type_rank, walk_keys
 from crossql.compiler.shape import output_key
 from crossql.errors import QuerySemanticError
 from crossql.grammar.formatter import format_path, format_query
+from crossql.semantics.paging import WalkKey, page_query, refuse_unpageable, type_rank, walk_keys
 from crossql.semantics.reference import MISSING, copy_value, get_path, instant, is_nan, type_of
 
 Document = dict[str, Any]

@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 
     from crossql.backends.completion import ClientSidePlan
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
-    from crossql.compiler.paging import WalkKey
     from crossql.runtime.paging import Page, PagePlan, PageRequest
     from crossql.runtime.transaction import Transaction, TransactionScope
     from crossql.runtime.watch import Watch
     from crossql.schema import Schema
+    from crossql.semantics.paging import WalkKey
 
 Document = dict[str, Any]
 T = TypeVar("T")
@@ -266,14 +266,14 @@ class Store(abc.ABC):
     def walk_keys(self, query: ir.Query) -> tuple[WalkKey, ...]:
         """The keys a page of the bound ``query`` resumes after: its order keys and
         ``_id`` (a backend with a resume key of its own overrides this)."""
-        from crossql.compiler.paging import walk_keys
+        from crossql.semantics.paging import walk_keys
 
         return walk_keys(query)
 
     def resume_text(self, req: PageRequest) -> str:
         """How a page of ``req`` resumes, in words (``explain`` of a page plan)."""
-        from crossql.compiler.paging import resume_template
         from crossql.grammar.formatter import format_condition
+        from crossql.semantics.paging import resume_template
 
         return (f"{self.page_resume}; here: `{format_condition(resume_template(req.keys))}` "
                 "with the last row's values")

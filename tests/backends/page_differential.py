@@ -2,7 +2,7 @@
 
 A walk pages through a query with ``store.page`` until ``next_cursor`` is None; it
 must return every document exactly once, in the reference's order of the query with
-``_id`` as the last key (``crossql.compiler.paging.walk_keys``).
+``_id`` as the last key (``crossql.semantics.paging.walk_keys``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from crossql import ir
 from crossql.compiler.checks import bind, check_query
-from crossql.compiler.paging import walk_keys
 from crossql.grammar import parse_query
+from crossql.semantics.paging import walk_keys
 from crossql.semantics.reference import run
 
 

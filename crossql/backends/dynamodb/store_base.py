@@ -56,7 +56,6 @@ from crossql.backends.dynamodb.values import (
     to_attribute_value,
 )
 from crossql.backends.dynamodb.writes import DynamoWritePlan
-from crossql.compiler.paging import WalkKey
 from crossql.config import DynamoConfig
 from crossql.errors import BackendError, ConfigError, QueryError
 from crossql.grammar import parse_query, parse_statement
@@ -70,6 +69,7 @@ from crossql.runtime.store import (
     as_text,
     with_id_first,
 )
+from crossql.semantics.paging import WalkKey
 from crossql.semantics.reference import MISSING, get_path
 from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 

@@ -44,11 +44,11 @@ from crossql.backends.firestore.results import is_driver_error as _is_driver_err
 from crossql.backends.firestore.results import plain as _plain
 from crossql.backends.firestore.values import not_storable
 from crossql.backends.firestore.writes import MAX_ATTEMPTS, FirestoreWritePlan, changes
-from crossql.compiler.paging import page_query
 from crossql.errors import BackendError, ConfigError, QueryError, TransactionConflict
 from crossql.runtime import observe
 from crossql.runtime.store import Document, Store, with_id_first
 from crossql.runtime.transaction import TransactionScope
+from crossql.semantics.paging import page_query
 from crossql.semantics.reference import MISSING, evaluate_condition, get_path
 from crossql.semantics.writes import WriteResult, selects, strict_equal
 
