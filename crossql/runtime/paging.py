@@ -407,16 +407,42 @@ def _shown_type(value: Any) -> str:
 
 
 def finish(req: PageRequest, docs: list[Document], secret: str | bytes | None,
-           total: int | None) -> Page:
-    """The page of the documents a store read for ``req`` (at most ``req.read``)."""
+           total: int | None, resumes: Callable[[PageRequest], None] | None = None) -> Page:
+    """The page of the documents a store read for ``req`` (at most ``req.read``);
+    ``resumes`` raises the store's refusal of the next page, tried before a cursor after
+    a value beyond JSON's is handed out (``Store.check_resume``)."""
     rows = docs[:req.take]
     cursor = None
     if len(docs) > req.take and rows:
-        cursor = encode_cursor(req.binding, cursor_values(req, rows[-1]),
-                               req.served + len(rows), secret)
+        values = cursor_values(req, rows[-1])
+        if resumes is not None and any(value_kind(v) is not None for v in values):
+            _check_resume(req, values, resumes)
+        cursor = encode_cursor(req.binding, values, req.served + len(rows), secret)
     if req.query.select:
         rows = [_project(req.query.select, doc) for doc in rows]
     return Page(rows, cursor, total)
+
+
+def _check_resume(req: PageRequest, values: list[Any],
+                  resumes: Callable[[PageRequest], None]) -> None:
+    """The store's refusal of a page after ``values``, located at the first order key
+    holding a value beyond JSON's and saying that the page cannot resume there."""
+    from crossql.errors import CapabilityError
+
+    try:
+        resumes(replace(req, after=tuple(values)))
+    except CapabilityError as err:
+        key = next(k for k, v in zip(req.keys, values, strict=True)
+                   if value_kind(v) is not None)
+        at = next((o for o in req.query.order_by if o.path.segments == key.path.segments),
+                  None)
+        raise CapabilityError(
+            f"a page cannot resume after the {value_kind(values[req.keys.index(key)])} "
+            f"value at the order key `{format_path(key.path)}`: {err.message}",
+            backend=err.backend, construct=err.construct, code=err.code,
+            span=(at.span if at is not None else None) or req.query.span,
+            source=req.query.source, hint="order the pages by a field holding numbers, "
+            "strings or timestamps (docs/pagination.md)") from None
 
 
 def unpaged(query: ir.Query) -> ir.Query:
