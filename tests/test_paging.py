@@ -211,3 +211,17 @@ def test_a_page_walk_resumes_after_native_order_values(order: str, generic: bool
     rows, pages = asyncio.run(walk(store, text, 3))
     assert [r["_id"] for r in rows] == reference_ids(docs, text)
     assert pages == 14
+
+
+def test_a_page_resumes_after_an_infinite_float() -> None:
+    """An infinity ended a page with a bare ValueError (JSON has no form for it): the
+    cursor tags it now."""
+    from tests.backends.page_differential import reference_ids, walk
+
+    docs = [{"_id": i, "v": v} for i, v in
+            enumerate([1.0, float("inf"), float("-inf"), 3, float("inf"), None])]
+    store = crossql.connect({"driver": "memory"})
+    asyncio.run(store.collection("c").insert_many(docs))
+    for text in ("from c order by v", "from c order by v desc"):
+        rows, pages = asyncio.run(walk(store, text, 1))
+        assert [r["_id"] for r in rows] == reference_ids(docs, text) and pages == 6
