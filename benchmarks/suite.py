@@ -273,6 +273,12 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     from benchmarks.parse import parse_rows
 
     rows += parse_rows(settings)
+    from benchmarks.engine import engine_rows
+
+    rows += engine_rows(settings)
+    from benchmarks.schema_plans import schema_rows
+
+    rows += schema_rows(settings)
     if runtime:
         from benchmarks.runtime import runtime_rows
 

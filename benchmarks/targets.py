@@ -124,8 +124,10 @@ def check(rows: list[Row]) -> list[Verdict]:
     by_key = {r.key: r for r in rows}
     verdicts = []
     from benchmarks.contention import contention_targets
+    from benchmarks.engine import engine_targets
 
-    for target in targets() + runtime_targets(rows) + contention_targets(rows) + goals(rows):
+    for target in (targets() + runtime_targets(rows) + contention_targets(rows)
+                   + engine_targets(rows) + goals(rows)):
         row = by_key.get(target.key)
         verdicts.append(Verdict(target, target.figure(row) if row is not None else None))
     return verdicts

@@ -12,7 +12,7 @@ from crossql.compiler.checks import bind, check_query
 from crossql.compiler.statement import compile_statement
 from crossql.grammar import parse_query, parse_statement
 from crossql.grammar.formatter import format_statement
-from crossql.semantics import compiled, reference
+from crossql.semantics import reference
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,6 +95,9 @@ def evaluate(
         query, params = _builder_text(query, params)
     bound = bind(check_query(_query(query)), params)
     docs = documents if isinstance(documents, list | tuple) else list(documents)
+    # imported here: `import crossql` (start-up, a target) does not pay for the engine
+    from crossql.semantics import compiled
+
     try:
         return compiled.run(bound, docs)
     except RecursionError:

@@ -10,6 +10,7 @@
     crossql run     --data examples/shop.json "..."             rows (embedded engine)
     crossql run     --config app.yaml --backend analytics "..." rows from a real backend
     crossql check   "..."                                       which backends accept it
+    crossql indexes suggest QUERIES...                          the indexes they need
 
 Every subcommand takes the query as one argument, ``-`` to read it from stdin,
 or ``--file FILE``. Output goes to stdout: plain text when it is not a
@@ -56,6 +57,7 @@ from crossql.backends import Plan, backend_names, get_backend
 from crossql.backends.base import OptionsSpec, resolve
 from crossql.errors import BackendError, ConfigError
 from crossql.grammar import parse_query, parse_statement
+from crossql.semantics.reference import type_of
 from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from rich.spinner import Spinner
 
     from crossql.config import NoSQLConfig
+    from crossql.indexes import IndexReport
     from crossql.queries import NamedQuery
     from crossql.runtime.store import Store
 
@@ -119,8 +122,9 @@ def _write(text: str) -> None:
 
 def json_default(value: Any) -> Any:
     """JSON for the values drivers return beyond JSON's own: sets (DynamoDB ``SS``/``NS``)
-    as sorted lists, bytes as base64 text, dates and times as ISO 8601, decimals as numbers;
-    anything else as its ``str``."""
+    as sorted lists, bytes as base64 text, dates and times as ISO 8601, decimals as numbers,
+    a Firestore reference as its path and a geopoint as ``{"latitude": .., "longitude": ..}``
+    (docs/backends/firestore.md, "Value kinds"); anything else as its ``str``."""
     if isinstance(value, set | frozenset):
         try:
             return sorted(value)
@@ -132,6 +136,11 @@ def json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    kind = type_of(value)
+    if kind == "reference":
+        return value.path
+    if kind == "geopoint":
+        return {"latitude": value.latitude, "longitude": value.longitude}
     return str(value)
 
 
@@ -590,8 +599,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
     named = _file_queries(args)
     if named is not None:
         return _compile_file(args, named)
-    _write(_compile(args).explain())
+    params = _params(args)  # first: it takes the query a greedy --params swallowed
+    text = _query_text(args)
+    plan = _compile(args, text, params)
+    _write(plan.explain() + _index_line(args, text, plan))
     return EXIT_OK
+
+
+def _index_line(args: argparse.Namespace, text: str, plan: Plan) -> str:
+    """The index the plan is expected to use (crossql/indexes/check.py), as a last line of
+    ``explain``; nothing where the plan says it (DynamoDB) or no index applies."""
+    from crossql.indexes.check import index_note
+
+    if getattr(plan, "static_rows", None) is not None or getattr(plan, "document", None):
+        return ""
+    schema = None if getattr(args, "config", None) else _schemas(args).get(plan.backend)
+    note = index_note(crossql.parse(text), plan.backend, schema)
+    return "" if note is None else f"\n  {note}"
 
 
 class RowSink:
@@ -1165,6 +1189,167 @@ def _seconds(text: str) -> float:
     return value
 
 
+# -- indexes (crossql/indexes, docs/indexes.md) -------------------------------------------------
+
+def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
+    """(label, statement) of every query the arguments give: a query's text, a
+    ``.crossql`` file (labelled by the queries' names), or a file of one query per line
+    (blank lines and ``--``/``#`` lines skipped; labelled ``FILE:LINE``)."""
+    from crossql.queries import FILE_SUFFIX, load_queries
+
+    out: list[tuple[str, ir.Statement]] = []
+    for item in items:
+        path = Path(item)
+        if item.endswith(FILE_SUFFIX):
+            if not path.is_file():
+                raise UsageError(f"query file not found: {item}")
+            out += [(q.name, _with_example(q.statement, q.example))
+                    for q in load_queries(item)]
+        elif "\n" not in item and len(item) < 4096 and path.is_file():
+            for number, line in enumerate(_read_text(item).splitlines(), 1):
+                text = line.strip()
+                if text and not text.startswith(("--", "#")):
+                    out.append((f"{item}:{number}", parse_statement(text)))
+        else:
+            out.append((item, parse_statement(item)))
+    if not out:
+        raise UsageError("no queries given",
+                         hint='give query texts, a .crossql file or a file of one query per '
+                              'line: crossql indexes suggest "from users where age > 3"')
+    return out
+
+
+def _with_example(statement: ir.Statement, example: Mapping[str, Any] | None
+                  ) -> ir.Statement:
+    """The statement with its ``-- example:`` values bound, where they bind: a literal
+    tells a DynamoDB key's type (a parameter does not)."""
+    from crossql.compiler.checks import bind, check_query
+
+    if example is None or not isinstance(statement, ir.Query):
+        return statement
+    try:
+        return bind(check_query(statement), example)
+    except crossql.QueryError:
+        return statement
+
+
+def cmd_indexes_suggest(args: argparse.Namespace) -> int:
+    """``crossql indexes suggest``: per backend, the fewest indexes that serve the queries."""
+    from crossql.indexes import INDEX_BACKENDS, suggest
+
+    backends = [args.backend] if args.backend else list(INDEX_BACKENDS)
+    if args.backend and args.backend not in INDEX_BACKENDS:
+        raise UsageError(f"no index rules for backend {args.backend!r} (choose from "
+                         f"{', '.join(INDEX_BACKENDS)})")
+    if args.format == "firestore" and backends != ["firestore"]:
+        raise UsageError("--format firestore prints firestore.indexes.json: give "
+                         "--backend firestore")
+    report = suggest(read_queries(args.queries), _schemas(args) or None, backends)
+    if args.format == "firestore":
+        _print_json(report.firestore_json())
+    elif args.format == "json":
+        _print_json(report.to_dict())
+    else:
+        _print_renderable(index_table(report))
+    return EXIT_OK
+
+
+def cmd_indexes_apply(args: argparse.Namespace) -> int:
+    """``crossql indexes apply``: create the declared indexes that are missing on a
+    configured backend (MongoDB, DynamoDB), or write Firestore's firestore.indexes.json."""
+    from crossql.indexes.ensure import declared_for, firestore_indexes_file
+
+    loaded = _load_config(args, from_env=True)
+    if loaded is None:
+        raise UsageError("indexes apply needs a configuration: --config FILE (or "
+                         "CROSSQL_CONFIG)")
+    cfg, origin = loaded
+    store = _configured_store(args, cfg, origin)
+    driver = store.driver
+    entries = (_schemas(args) or {}).get(driver) or {}
+    declared = {str(name): entry["indexes"] for name, entry in entries.items()
+                if isinstance(entry, Mapping) and entry.get("indexes")}
+    if not declared:
+        raise UsageError(f"no {driver} indexes declared",
+                         hint=f"give --schema FILE with `{driver}: {{collection: {{indexes: "
+                              "[...]}}}}` (docs/indexes.md)")
+    if driver == "firestore":
+        outcomes = firestore_indexes_file(declared_for(driver, declared), args.out)
+    elif driver in ("mongodb", "dynamodb"):
+        async def apply() -> list[Any]:
+            async with store:
+                return list(await store.ensure_indexes(declared))  # type: ignore[attr-defined]
+        outcomes = asyncio.run(apply())
+    else:
+        raise UsageError(f"the {driver} backend has no indexes to create")
+    if args.json:
+        _print_json([o.to_dict() for o in outcomes])
+    else:
+        table = Table(title=f"indexes on {driver}")
+        for name in ("collection", "index", "status", "detail"):
+            table.add_column(name)
+        for o in outcomes:
+            table.add_row(o.collection, o.index, o.status, o.detail)
+        _print_renderable(table)
+    return EXIT_OK
+
+
+def index_table(report: IndexReport) -> Table:
+    """The report as a table: one row per index, then the queries no index serves."""
+    table = Table(title="indexes that serve the queries")
+    for name in ("backend", "collection", "index", "status", "serves"):
+        table.add_column(name)
+    for backend, suggestions in report.indexes.items():
+        for s in suggestions:
+            table.add_row(backend, s.collection, s.index.text(),
+                          "declared" if s.declared else "missing", "\n".join(s.queries))
+        for u in report.unindexed.get(backend, ()):
+            table.add_row(backend, u.collection, "(none)", "unindexed",
+                          f"{u.query}\n  {u.reason}")
+    return table
+
+
+def _indexes_parser(sub: Any) -> None:
+    """``indexes`` and its subcommands, on the ``crossql`` parser's subparsers."""
+    from crossql.indexes import INDEX_BACKENDS
+
+    p = sub.add_parser("indexes", help="derive, check and create indexes (docs/indexes.md)",
+                       description="derive, check and create indexes (docs/indexes.md)")
+    inner = p.add_subparsers(dest="indexes_command", metavar="SUBCOMMAND", required=True,
+                             parser_class=_Parser)
+    s = inner.add_parser("suggest", help="print per backend the fewest indexes that serve "
+                                         "the queries, and which query each serves")
+    s.set_defaults(handler=cmd_indexes_suggest)
+    s.add_argument("queries", nargs="*", metavar="QUERY",
+                   help="a query, a .crossql file, or a file of one query per line")
+    s.add_argument("--schema", metavar="FILE",
+                   help="a JSON or YAML file mapping backend names to their schema per "
+                        "collection; its `indexes` lists are the declared indexes")
+    s.add_argument("-b", "--backend", metavar="NAME",
+                   help=f"one backend ({', '.join(INDEX_BACKENDS)}; default: all)")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="print the report as JSON")
+    fmt.add_argument("--format", dest="format", choices=("table", "json", "firestore"),
+                     help="table (default), json, or firestore: a deployable "
+                          "firestore.indexes.json (with --backend firestore)")
+    s.set_defaults(format="table")
+
+    a = inner.add_parser("apply", help="create the declared indexes a configured backend "
+                                       "lacks (never drops one); Firestore: write "
+                                       "firestore.indexes.json")
+    a.set_defaults(handler=cmd_indexes_apply)
+    _config_arg(a, run=True)
+    a.add_argument("-b", "--backend", metavar="NAME",
+                   help="the named backend of the configuration (default: its primary)")
+    a.add_argument("--schema", metavar="FILE", required=True,
+                   help="the JSON or YAML schema whose `indexes` lists declare the indexes")
+    a.add_argument("--out", metavar="FILE", default="firestore.indexes.json",
+                   help="for Firestore, the file to write (default: %(default)s; indexes it "
+                        "already lists are kept)")
+    a.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``crossql`` command."""
     parser = _Parser(
@@ -1250,6 +1435,8 @@ def build_parser() -> argparse.ArgumentParser:
     _option_args(p)
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     _query_args(p)
+
+    _indexes_parser(sub)
     return parser
 
 

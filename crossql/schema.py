@@ -186,6 +186,28 @@ class CollectionSchema(_Model):
         return frozenset(out)
 
     @cached_property
+    def guard_facts(self) -> dict[str, int]:
+        """Dotted path → what its declaration proves, for dropping guards: 1 never an
+        array (a kind other than list, set, any), 2 always present and never null
+        (required, not nullable). Paths it proves nothing of are left out."""
+        out: dict[str, int] = {}
+        for path, spec in self.fields.items():
+            facts = 1 if spec.kind not in ("any", "list", "set") else 0
+            if spec.required and not spec.nullable and spec.kind not in ("any", "null"):
+                facts |= 2
+            if facts:
+                out[path] = facts
+        return out
+
+    @cached_property
+    def present_attributes(self) -> frozenset[str]:
+        """Top-level fields every document has, never null (a DynamoDB sparse index on
+        one holds every item)."""
+        return frozenset(spec.path for spec in self.fields.values()
+                         if spec.required and not spec.nullable and "." not in spec.path
+                         and spec.kind != "null")
+
+    @cached_property
     def _prefixes(self) -> frozenset[tuple[str, ...]]:
         out: set[tuple[str, ...]] = set()
         for spec in self.fields.values():

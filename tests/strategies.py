@@ -1304,3 +1304,261 @@ def crossing_cases(draw: st.DrawFn, group: int, n: int = 14
     groups = _crossing_groups()
     pool = groups[group] + (groups[-1] if draw(_QUARTER) == 0 else ())
     return draw(crossing_queries(pool)), draw(crossing_documents(n, pool))
+
+# --- documents that follow a declared schema (docs/schemas.md) -----------------------------
+
+DECLARED_SCHEMA = Schema((
+    Field("n", "int", (-1, 0, 1, 2, 3), nullable=False, optional=False),
+    Field("x", "float", (-0.5, 0.0, 1.0, 1.5, 2.25), nullable=False),
+    Field("s", "string", ("", "a", "ab", "abc", "b", "B", "é", "a b"), optional=False),
+    Field("b", "bool", (False, True), nullable=False, optional=False),
+    Field("tags", "strings", ("a", "b", "c"), nullable=False, optional=False),
+    Field("nums", "ints", (0, 1, 2, 3)),
+    Field("m", "map", nullable=False, optional=False, fields=(
+        Field("k", "string", ("a", "b", "c"), nullable=False, optional=False),
+        Field("v", "int", (0, 1, 2)),
+    )),
+))
+"""A schema whose fields are declared (``declaration``): some required and never null,
+so a declaration lets the compilers drop guards; ``documents(schema=DECLARED_SCHEMA)``
+follow it."""
+
+_DECLARED_KINDS = {"int": "int", "float": "float", "string": "string", "bool": "bool",
+                   "strings": "list[string]", "ints": "list[int]", "map": "map"}
+
+
+def declaration(schema: Schema = DECLARED_SCHEMA, *, closed: bool = True) -> dict[str, Any]:
+    """The CrossQL declaration (``crossql.Schema`` dict form) of a test schema: each
+    field's kind, required when never left out (below a map: when the map is too), nullable
+    when it may hold null."""
+    fields: dict[str, Any] = {}
+
+    def visit(prefix: str, group: Sequence[Field], required: bool) -> None:
+        for f in group:
+            path = f"{prefix}{f.name}"
+            here = required and not f.optional
+            fields[path] = {"kind": _DECLARED_KINDS[f.kind], "required": here,
+                            "nullable": f.nullable}
+            if f.kind == "map":
+                visit(f"{path}.", f.fields, here and not f.nullable)
+
+    visit("", schema.fields, True)
+    return {"fields": fields, "closed": closed}
+
+
+# --- the native value kinds on DynamoDB (issue 16) ---------------------------------------
+# What DynamoDB holds beyond JSON: timestamps (as its fixed-width text), exact numbers of
+# up to 38 digits, bytes, sets (SS, NS, BS); no object ids. Each field also holds values
+# of other kinds (a timestamp beside ISO text of another form, a set beside lists).
+
+def _dynamodb_native_domains() -> dict[str, tuple[Any, ...]]:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    times = tuple(t0 + timedelta(hours=h, microseconds=us) for h, us in
+                  ((0, 0), (0, 1), (5, 0), (24, 250), (-24, 0)))
+    return {
+        "at": (*times, times[0].isoformat(), "2026-01-01", "9"),
+        "dec": (Decimal("12345678901234567890.123456789"), Decimal("-0.1000000000000000000001"),
+                Decimal("12345678901234567890123456789012345678"), 1.5, 2, 0.1,
+                Decimal("1.5"), 4611686018427388000, -3),
+        "bin": (b"", b"a", b"ab", b"b", "ab"),
+        "tags": (frozenset({"a", "b"}), frozenset({"b"}), ["a", "b"], ["b", "a"], ["a", "a"],
+                 frozenset({1, 2.5}), [1, 2.5], frozenset({b"x", b"yz"}), "ab"),
+    }
+
+
+DYNAMODB_NATIVE_FIELDS: tuple[str, ...] = ("at", "dec", "bin", "tags")
+"""The fields of ``dynamodb_native_documents``."""
+
+
+@functools.cache
+def _dynamodb_native_field(name: str) -> st.SearchStrategy[Any]:
+    domain = _dynamodb_native_domains()[name]
+    return st.one_of(st.just(MISSING), st.none(), st.sampled_from(domain),
+                     st.sampled_from(domain))
+
+
+@st.composite
+def dynamodb_native_documents(draw: st.DrawFn, n: int = 12, *,
+                              min_size: int = 0) -> list[dict[str, Any]]:
+    """Documents whose fields hold DynamoDB's native kinds (missing and null too)."""
+    size = draw(st.integers(min_size, min(n, MAX_DOCS)))
+    docs = []
+    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for name in DYNAMODB_NATIVE_FIELDS:
+            value = draw(_dynamodb_native_field(name))
+            if value is not MISSING:
+                doc[name] = set(value) if isinstance(value, frozenset) else value
+        docs.append(doc)
+    return docs
+
+
+@functools.cache
+def _dynamodb_native_predicates(name: str) -> st.SearchStrategy[ir.Condition]:
+    domain = tuple(v for v in _dynamodb_native_domains()[name] if not isinstance(v, frozenset))
+    path = ir.Path((name,))
+    value = st.sampled_from(domain).map(ir.literal_of)
+    scalar = [v for v in domain if not isinstance(v, list)]
+    values = st.lists(st.sampled_from(scalar), max_size=3).map(ir.literal_of)
+    out: list[st.SearchStrategy[Any]] = [
+        st.builds(ir.Compare, _equality_ops, st.just(path), value),
+        st.builds(ir.In, st.just(path), values, st.booleans()),
+        st.just(ir.Exists(path)),
+    ]
+    if name in ("at", "dec"):
+        kind = (lambda v: not isinstance(v, str)) if name == "at" else (lambda v: True)
+        same_kind = st.sampled_from([v for v in domain if kind(v)]).map(ir.literal_of)
+        out += [st.builds(ir.Compare, _ordering_ops, st.just(path), same_kind),
+                st.builds(ir.Between, st.just(path), same_kind, same_kind)]
+    if name == "tags":
+        scalars = st.sampled_from(["a", "b", 1, 2.5, b"x"])
+        out += [st.builds(ir.Contains, st.just(path), scalars.map(ir.literal_of)),
+                st.builds(ir.ContainsAny, st.just(path),
+                          st.lists(scalars, max_size=3).map(ir.literal_of)),
+                st.builds(ir.Size, _ordering_ops, st.just(path),
+                          st.integers(0, 3).map(ir.literal_of))]
+    return st.one_of(out)
+
+
+@st.composite
+def dynamodb_native_queries(draw: st.DrawFn) -> ir.Query:
+    """Plain queries over ``dynamodb_native_documents`` (no order: a Scan has none)."""
+    leaves = st.one_of([_dynamodb_native_predicates(n) for n in DYNAMODB_NATIVE_FIELDS])
+    return ir.Query("docs", draw(st.one_of(st.none(), _boolean_structure(leaves, 4))))
+
+
+# --- Firestore's native kinds (issue 16) -------------------------------------
+# Timestamps (to the microsecond), bytes, references and geopoints, beside values of
+# other kinds in the same fields. A reference is drawn as its path (``FirestorePath``):
+# the test makes it a ``DocumentReference`` of the store's own client.
+
+
+class FirestorePath(str):
+    """A document path the test turns into a reference of its store's client."""
+
+    __slots__ = ()
+
+
+def _firestore_domains() -> dict[str, tuple[Any, ...]]:
+    from datetime import UTC, datetime, timedelta
+
+    from google.cloud.firestore_v1 import GeoPoint
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    times = tuple(t0 + timedelta(hours=h, microseconds=us) for h, us in
+                  ((0, 0), (0, 1), (5, 0), (24, 250_001), (-24, 0)))
+    return {
+        "at": (*times, *times, times[0].isoformat(), "2026", 1.5),
+        # bytes of several lengths (Firestore orders them bytewise, CrossQL length first)
+        "bin": (b"", b"a", b"ab", b"b", b"\xff", "a"),
+        "ref": (*(FirestorePath(p) for p in ("users/1", "users/2", "orders/1/lines/1")),
+                "users/1"),
+        "geo": (GeoPoint(0, 0), GeoPoint(1.5, -2), GeoPoint(-90, 180),
+                {"latitude": 1.5, "longitude": -2}),
+        # numbers a Decimal operand meets (Firestore stores none): ints, doubles, text
+        "num": (1, 2, 1.5, 0.1, 0.25, -3, 2**53 + 1, 1e20, "1.5"),
+    }
+
+
+_FIRESTORE_OPERANDS: dict[str, tuple[Any, ...]] = {}
+"""Per field, operands beyond the field's own values (filled on first use)."""
+
+
+def _firestore_operands(name: str) -> tuple[Any, ...]:
+    from decimal import Decimal
+
+    if not _FIRESTORE_OPERANDS:
+        _FIRESTORE_OPERANDS["num"] = (
+            Decimal("1.5"), Decimal("0.25"), Decimal("2"), Decimal("-3"), Decimal("1e20"),
+            Decimal("0.1"), Decimal("1.50000000000000000001"), 1.5, 2, 0.1)
+    return _FIRESTORE_OPERANDS.get(name, ())
+
+
+FIRESTORE_NATIVE_FIELDS: tuple[str, ...] = ("at", "bin", "ref", "geo", "num")
+"""The fields of ``firestore_native_documents``."""
+
+
+@functools.cache
+def _firestore_field(name: str) -> st.SearchStrategy[Any]:
+    domain = _firestore_domains()[name]
+    return st.one_of(st.just(MISSING), st.none(), st.sampled_from(domain),
+                     st.sampled_from(domain))
+
+
+@st.composite
+def firestore_native_documents(draw: st.DrawFn, n: int = 12, *,
+                               min_size: int = 0) -> list[dict[str, Any]]:
+    """Documents whose fields hold Firestore's native kinds (missing and null too)."""
+    size = draw(st.integers(min_size, min(n, MAX_DOCS)))
+    docs = []
+    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
+        doc: dict[str, Any] = {"_id": doc_id}
+        for name in FIRESTORE_NATIVE_FIELDS:
+            value = draw(_firestore_field(name))
+            if value is not MISSING:
+                doc[name] = value
+        docs.append(doc)
+    return docs
+
+
+@functools.cache
+def _firestore_predicates(name: str) -> st.SearchStrategy[ir.Condition]:
+    path = ir.Path((name,))
+    out: list[st.SearchStrategy[Any]] = [
+        st.just(ir.Exists(path)),
+        st.builds(ir.Compare, _equality_ops, st.just(path), st.just(ir.Literal(None, "null"))),
+    ]
+    if name == "num":
+        numbers = _firestore_operands(name)
+        value = st.sampled_from(numbers).map(ir.literal_of)
+        out += [st.builds(ir.Compare, _equality_ops, st.just(path), value),
+                st.builds(ir.In, st.just(path),
+                          st.lists(st.sampled_from(numbers), max_size=3).map(ir.literal_of),
+                          st.booleans()),
+                st.builds(ir.Compare, _ordering_ops, st.just(path), value),
+                st.builds(ir.Between, st.just(path), value, value)]
+    if name in ("at", "bin"):
+        domain = tuple(v for v in _firestore_domains()[name] if not isinstance(v, float))
+        value = st.sampled_from(domain).map(ir.literal_of)
+        values = st.lists(st.sampled_from(domain), max_size=3).map(ir.literal_of)
+        same_kind = st.sampled_from([v for v in domain if not isinstance(v, str)]).map(
+            ir.literal_of)
+        out += [st.builds(ir.Compare, _equality_ops, st.just(path), value),
+                st.builds(ir.In, st.just(path), values, st.booleans()),
+                st.builds(ir.Compare, _ordering_ops, st.just(path), value),
+                st.builds(ir.Between, st.just(path), same_kind, same_kind)]
+    return st.one_of(out)
+
+
+@st.composite
+def firestore_native_queries(draw: st.DrawFn) -> ir.Query:
+    """Plain queries over ``firestore_native_documents``: a condition under not/and/or;
+    maybe ordered by the timestamps (behind a condition that keeps timestamps only, as
+    the order of two kinds is not promised) or by ``_id``, maybe limited."""
+    leaves = st.one_of([_firestore_predicates(n) for n in FIRESTORE_NATIVE_FIELDS])
+    where = draw(st.one_of(st.none(), _boolean_structure(leaves, 3)))
+    order: tuple[ir.OrderKey, ...] = ()
+    choice = draw(st.integers(0, 2))
+    if choice == 1:
+        t_min = min(v for v in _firestore_domains()["at"] if not isinstance(v, str | float))
+        only_times = ir.Compare(">=", ir.Path(("at",)), ir.literal_of(t_min))
+        where = only_times if where is None else ir.And((only_times, where))
+        order = (ir.OrderKey(ir.Path(("at",)), draw(st.booleans())),
+                 ir.OrderKey(ir.Path(("_id",))))
+    elif choice == 2:
+        order = (ir.OrderKey(ir.Path(("_id",)), False),)
+    limit = draw(st.one_of(st.none(), st.integers(0, 5))) if order else None
+    return ir.Query("docs", where, order_by=order,
+                    limit=None if limit is None else ir.Literal(limit, "int"))
+
+
+def index_corpora(max_size: int = 8) -> st.SearchStrategy[list[ir.Query]]:
+    """Lists of queries for the index rules (crossql/indexes): typed queries over one
+    collection's few fields (``queries``), so equalities, ranges, array lookups and orders
+    meet on the same fields across and within queries, mixed with arbitrary ones
+    (``any_query``: names and shapes no schema allows)."""
+    return st.lists(st.one_of(queries(), queries(), any_query(max_leaves=6)), min_size=1,
+                    max_size=max_size)

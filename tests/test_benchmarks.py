@@ -13,6 +13,7 @@ import pytest
 
 import crossql
 from benchmarks import check
+from benchmarks.engine import SIZES as ENGINE_SIZES
 from benchmarks.suite import Row
 from benchmarks.targets import BACKENDS, targets
 from crossql.runtime.prepared import PlanCache
@@ -35,6 +36,14 @@ EXPECTED = (
     + ["lists.linear.in-repeated.dynamodb", "lists.linear.contains-all.dynamodb",
        "lists.refusal-over-bind.dynamodb"]
     + ["parse.E", "parse.E.new", "parse.corpus"]
+    + [f"engine.{kind}.{n}" for n in ENGINE_SIZES
+       for kind in ("where.1", "where.3", "where.10", "floor.where.1", "floor.where.3",
+                    "floor.where.10", "in.10", "in.1000", "in.10000", "in.flat", "limit",
+                    "floor.limit", "limit.read", "topk", "floor.topk", "stream.first.read",
+                    "stream.peak", "count.peak")]
+    + ["engine.stream.peak.growth"]
+    + [f"schema.{k}.mongodb" for k in ("compile.without", "compile.with", "compile.ratio",
+                                        "plan-size")]
 )
 
 

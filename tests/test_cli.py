@@ -479,8 +479,10 @@ def test_explain_and_compile_use_the_configured_blocks(config_file: Path,
     assert code == 2 and "the default Firestore profile does not emit `or`" in err
     assert "= on the command line: --firestore-native-or" in err
     out = inproc.ok("explain", "--config", str(config_file), "--backend", "mobile", query)
+    # the plan in words, then the index it uses (crossql/indexes/check.py)
     assert out == crossql.compile(query, backend="firestore",
-                                  options={"native_or": True}).explain() + "\n"
+                                  options={"native_or": True}).explain() + (
+        "\n  index: Firestore's automatic single-field indexes (no composite index needed)\n")
     plan = json.loads(inproc.ok("compile", "--config", str(config_file), "-b", "analytics",
                                 "from users where _id == 'x'"))
     assert plan["operation"] == "Query" and plan["request"]["TableName"] == "prod_users"

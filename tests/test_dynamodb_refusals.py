@@ -53,6 +53,8 @@ def _refusal(text: str, schema: Any = None, **kwargs: Any) -> crossql.Capability
     (f"from docs where {OR_151}", None, None, "operators"),
     (f"from docs where a in [{HUNDRED_AND_ONE}]", None, None, "in-values"),
     ("from docs where a matches 'x' or b == 1", None, None, "matches"),
+    (ir.Query("docs", ir.Compare("<", ir.Path(("b",)), ir.Literal(b"ab", "bytes"))), None, None,
+     "bytes-order"),
     ("update users set a.b = a.b + 1 where true", KEYED, None, "nested-increment"),
     ("update users set k = 1 where true", KEYED, None, "key-attribute"),
     ("update users set a = 1e200 where true", None, None, "unstorable-value"),

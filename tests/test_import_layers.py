@@ -134,6 +134,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("compiler", ("crossql.compiler", "crossql.compiler.*", "crossql.backends",
                   "crossql.backends.base", "crossql.backends.registry")),
     ("reference semantics", ("crossql.semantics", "crossql.semantics.*")),
+    # index declarations and rules (issue #20): read IR; a compiler checks against them
+    ("indexes", ("crossql.indexes", "crossql.indexes.*")),
     # declared schemas (crossql.Schema) hold the DynamoDB key schema model and are read
     # by the backends' compilers; the checks below them take any object of their shape
     ("backend compilers", ("crossql.backends.*", "crossql.schema")),

@@ -152,7 +152,7 @@ def test_a_fifth_backend_has_its_options_on_the_command_line(toy: dict[str, obje
     assert code == 2 and "--option toy.native_nor: unknown option" in err
     _, _, err = toy["cli_no_options"]  # type: ignore[misc]
     assert "mongodb takes no options" in err
-    assert "and toy (native_not_equal, native_or, client_side)" in err
+    assert "and toy (native_not_equal, native_or, client_side, require_indexes)" in err
 
 
 def test_check_gives_an_options_object_to_the_backend_whose_options_it_is() -> None:

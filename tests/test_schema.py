@@ -397,3 +397,91 @@ def test_mypy_strict_types_rows_read_into_a_model(tmp_path: Any) -> None:
     bad.write_text(target.read_text().replace("rows: list[Order]", "rows: list[int]"))
     out, _, status = api.run([*flags, str(bad)])
     assert status == 1 and "list[Order]" in out, out
+
+
+# -- guards the schema proves unnecessary ----------------------------------------------------
+class Person(BaseModel):
+    id: str = Field(alias="_id")
+    age: int
+    name: str
+    nick: str | None = None
+    tags: list[str] = []
+    address: Address
+
+
+@pytest.mark.parametrize(("text", "plain"), [
+    ("from people where age >= 18", {"age": {"$gte": 18}}),
+    ("from people where age == 18 and name != 'x'", {"age": {"$eq": 18}, "name": {"$ne": "x"}}),
+    ("from people where not (age >= 18)", {"age": {"$lt": 18}}),
+    ("from people where address.city == 'Oslo'", {"address.city": {"$eq": "Oslo"}}),
+    ("from people where age in [1, 2] and name not in ['a']",
+     {"age": {"$in": [1, 2]}, "name": {"$ne": "a"}}),
+    # nullable and optional: the missing/null guards stay, the array guard goes
+    ("from people where nick != 'x'", {"nick": {"$exists": True, "$nin": ["x", None]}}),
+    # a list keeps its guards
+    ("from people where tags contains 'x'",
+     {"tags": {"$type": "array", "$elemMatch": {"$eq": "x"}}}),
+])
+def test_mongodb_drops_the_guards_the_schema_proves(text: str, plain: dict[str, Any]) -> None:
+    guarded = crossql.compile(text, backend="mongodb")
+    declared = crossql.compile(text, backend="mongodb", schema={"people": Person})
+    assert declared.to_dict()["arguments"]["filter"] == plain
+    if guarded.to_dict()["arguments"]["filter"] != plain:
+        assert "proves" in declared.explain() and "unnecessary" in declared.explain()
+        assert len(declared.to_json()) < len(guarded.to_json())
+    else:
+        assert "proves" not in declared.explain()
+
+
+def test_a_point_lookup_by_id_is_the_plain_find() -> None:
+    plan = crossql.compile("from people where _id == 'a'", backend="mongodb",
+                           schema={"people": Person})
+    assert plan.to_dict()["arguments"]["filter"] == {"_id": "a"}
+
+
+class Purchase(BaseModel):
+    id: str = Field(alias="_id")
+    user_id: str
+    created_at: datetime
+    total: float
+    coupon: str | None = None
+
+
+PURCHASES = {"orders": {"model": Purchase, "dynamodb": {
+    "partition_key": "_id",
+    "indexes": [{"name": "by_user", "partition_key": "user_id", "sort_key": "created_at"},
+                {"name": "by_coupon", "partition_key": "user_id", "sort_key": "coupon"}]}}}
+LATEST = "from orders where user_id == :u order by created_at desc limit 10"
+
+
+def test_the_issue_s_query_plans_on_every_backend_with_the_declaration() -> None:
+    params = {"u": "ada"}
+    with pytest.raises(crossql.CapabilityError):  # the index is sparse: not without it
+        crossql.compile(LATEST, backend="dynamodb", params=params,
+                        schema={"orders": {"dynamodb": PURCHASES["orders"]["dynamodb"]}})
+    plan = crossql.compile(LATEST, backend="dynamodb", params=params, schema=PURCHASES)
+    assert plan.to_dict()["operation"] == "Query"
+    assert plan.to_dict()["index_name"] == "by_user"
+    assert "the schema declares it required" in plan.explain()
+    fs = crossql.compile(LATEST, backend="firestore", params=params, schema=PURCHASES)
+    assert "declares required" in fs.explain()
+    # a nullable sort key proves nothing: without a condition on it, no Query
+    plain = crossql.compile("from orders where user_id == 'ada'", backend="dynamodb",
+                            schema=PURCHASES)
+    assert plain.to_dict()["index_name"] == "by_user"
+    with pytest.raises(crossql.CapabilityError):
+        crossql.compile("from orders where user_id == 'ada' order by coupon",
+                        backend="dynamodb", schema=PURCHASES)
+    with pytest.raises(crossql.QuerySemanticError, match="unknown field `totl`"):
+        crossql.compile("from orders where totl > 1", backend="dynamodb", schema=PURCHASES)
+
+
+def test_firestore_inequalities_inside_or_on_required_fields() -> None:
+    text = "from users where age > 18 or score < 3"
+    declared = {"users": {"fields": {"age": {"kind": "int", "required": True},
+                                     "score": {"kind": "int", "required": True}}}}
+    with pytest.raises(crossql.CapabilityError, match="leaves out documents without `age`"):
+        crossql.compile(text, backend="firestore", options={"native_or": True})
+    plan = crossql.compile(text, backend="firestore", options={"native_or": True},
+                           schema=declared)
+    assert "Or([" in plan.explain()

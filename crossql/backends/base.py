@@ -38,9 +38,11 @@ WRITE_CONSTRUCTS: tuple[str, ...] = (
 the support matrix lists them."""
 
 
-VALUE_KINDS: tuple[str, ...] = ("timestamp", "bytes", "exact number", "object id", "set")
+VALUE_KINDS: tuple[str, ...] = ("timestamp", "bytes", "exact number", "object id", "set",
+                                "reference", "geopoint")
 """The value kinds beyond JSON's (docs/language.md, "Values"), in the order the support
-matrix lists them."""
+matrix lists them (Firestore's references and geopoints are read and written back,
+never bound)."""
 
 _KIND_ROWS: dict[str, str] = {"timestamp": "timestamp", "bytes": "bytes",
                               "decimal": "exact number", "objectid": "object id"}

@@ -47,6 +47,9 @@ _SLOT_WORDS: dict[str, str] = {
     "number": "a number (an integer or a float)",
 }
 
+_FIRESTORE_ONLY = frozenset({"DocumentReference", "AsyncDocumentReference", "GeoPoint"})
+"""Firestore values found in documents that are no parameter (a located refusal says so)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -415,6 +418,13 @@ class _PlainCopy:
         native = self.native(item)
         if native is not None:
             return native
+        if type(item).__name__ in _FIRESTORE_ONLY:
+            raise self.refuse(
+                f"is bound to a Firestore {type(item).__name__}, which is read and written "
+                "back but is not a parameter",
+                hint="compare another field of the document, or store the reference's path "
+                "(or the point's coordinates) in fields of their own and compare those "
+                "(docs/backends/firestore.md, \"Value kinds\")")
         raise self.refuse(f"is bound to a {type(item).__name__}; a parameter is a plain value",
                           hint="bind null, a bool, a number, a string or a list; never a dict "
                           "or operator")

@@ -112,14 +112,21 @@ def check_params(uses: ParamUses, values: Mapping[str, Any], source: str | None)
             items = value if use.listed and isinstance(value, list | tuple) else (value,)
             for item in items:
                 kind = _value_kind(item)
-                if kind != "null" and kind in _LITERAL_KINDS and \
-                        kind not in ACCEPTS[use.kind]:
+                if kind == "null" or kind not in _LITERAL_KINDS or kind in ACCEPTS[use.kind]:
+                    continue
+                if use.what in ("`set`", "`+=`"):
                     raise QuerySemanticError(
                         f"parameter `:{name}` is {_kind_word(kind)} ({item!r}), but "
-                        f"`{use.field}` is declared {use.kind}: {use.what} never matches",
-                        code="semantic.kind-mismatch", span=use.span, source=source,
-                        hint=f"pass {_DECLARED_WORD[use.kind]} for `:{name}`, or declare "
-                             f"`{use.field}` with the kind it holds")
+                        f"`{use.field}` is declared {use.kind}: {use.what} would store it",
+                        code="semantic.schema-violation", span=use.span, source=source,
+                        hint="writes through CrossQL keep documents as the schema declares "
+                             f"them; pass {_DECLARED_WORD[use.kind]} for `:{name}`")
+                raise QuerySemanticError(
+                    f"parameter `:{name}` is {_kind_word(kind)} ({item!r}), but "
+                    f"`{use.field}` is declared {use.kind}: {use.what} never matches",
+                    code="semantic.kind-mismatch", span=use.span, source=source,
+                    hint=f"pass {_DECLARED_WORD[use.kind]} for `:{name}`, or declare "
+                         f"`{use.field}` with the kind it holds")
 
 
 class _Walk:

@@ -30,12 +30,15 @@ error (or answer) is the reference's.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any, Final
 
 from crossql import ir
+from crossql._generated import exec_generated
 from crossql._memo import Memo
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.semantics import reference as ref
@@ -77,13 +80,32 @@ def _getter(segments: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
 class _Leaf:
     """A leaf compiled three ways: its truth value, "is true" and "is false"."""
 
-    __slots__ = ("false", "true", "truth")
+    __slots__ = ("false", "inline", "true", "truth")
 
     def __init__(self, truth: Pred, true: Pred | None = None,
                  false: Pred | None = None) -> None:
         self.truth = truth
         self.true = true or (lambda doc: truth(doc) is True)
         self.false = false or (lambda doc: truth(doc) is False)
+        self.inline: _Inline | None = None
+        """What "is true" is when the field is a plain value: written into the body of
+        a conjunction (``_conjunction``)."""
+
+
+class _Inline:
+    """``doc[name] <op> value`` for a field of one of ``fast`` types, ``slow(v)`` (is the
+    leaf true on ``v``) otherwise."""
+
+    __slots__ = ("fast", "name", "op", "slow", "value")
+
+    def __init__(self, name: str, op: str, value: Any, fast: frozenset[type],
+                 slow: Callable[[Any], bool]) -> None:
+        self.name, self.op, self.value, self.fast, self.slow = name, op, value, fast, slow
+
+
+def _inlined(leaf: _Leaf, inline: _Inline) -> _Leaf:
+    leaf.inline = inline
+    return leaf
 
 
 _FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
@@ -129,7 +151,7 @@ def _equals(segments: tuple[str, ...], value: Any) -> _Leaf:
             def truth(doc: dict[str, Any]) -> Truth:
                 v = doc.get(name, MISSING)
                 if type(v) in fast:
-                    return bool(v == value)
+                    return v == value  # type: ignore[no-any-return]
                 if v is MISSING or v is None:
                     return None
                 return values_equal(v, value)
@@ -137,15 +159,17 @@ def _equals(segments: tuple[str, ...], value: Any) -> _Leaf:
             def true(doc: dict[str, Any]) -> bool:
                 v = doc.get(name, MISSING)
                 if type(v) in fast:
-                    return bool(v == value)
+                    return v == value  # type: ignore[no-any-return]
                 return v is not MISSING and v is not None and values_equal(v, value)
 
             def false(doc: dict[str, Any]) -> bool:
                 v = doc.get(name, MISSING)
                 if type(v) in fast:
-                    return bool(v != value)
+                    return v != value  # type: ignore[no-any-return]
                 return v is not MISSING and v is not None and not values_equal(v, value)
-            return _Leaf(truth, true, false)
+            return _inlined(_Leaf(truth, true, false), _Inline(
+                name, "==", value, fast,
+                lambda v: v is not MISSING and v is not None and values_equal(v, value)))
     get = _getter(segments)
     return _Leaf(lambda doc: ref._equals(get(doc), value))
 
@@ -160,11 +184,25 @@ def _not_equals(segments: tuple[str, ...], value: Any) -> _Leaf:
         def truth(doc: dict[str, Any]) -> Truth:
             v = doc.get(name, MISSING)
             if type(v) in fast:
-                return bool(v != value)
+                return v != value  # type: ignore[no-any-return]
             if v is MISSING or v is None:
                 return None
             return not values_equal(v, value)
-        return _Leaf(truth)
+
+        def true(doc: dict[str, Any]) -> bool:
+            v = doc.get(name, MISSING)
+            if type(v) in fast:
+                return v != value  # type: ignore[no-any-return]
+            return v is not MISSING and v is not None and not values_equal(v, value)
+
+        def false(doc: dict[str, Any]) -> bool:
+            v = doc.get(name, MISSING)
+            if type(v) in fast:
+                return v == value  # type: ignore[no-any-return]
+            return v is not MISSING and v is not None and values_equal(v, value)
+        return _inlined(_Leaf(truth, true, false), _Inline(
+            name, "!=", value, fast,
+            lambda v: v is not MISSING and v is not None and not values_equal(v, value)))
     return _Leaf(lambda doc: ref._not_equals(get(doc), value))
 
 
@@ -179,27 +217,46 @@ def _ordering(segments: tuple[str, ...], op: str, value: Any) -> _Leaf:
     if fast is None or len(segments) != 1:
         return _Leaf(lambda doc: ref._ordering(op, get(doc), value))
     (name,) = segments
-    cmp, flipped = ref._ORDER_OPS[op], ref._ORDER_OPS[_FLIP[op]]
+    cmp = ref._ORDER_OPS[op]
 
     def truth(doc: dict[str, Any]) -> Truth:
         v = doc.get(name, MISSING)
         if type(v) in fast and v == v:  # a NaN compares with nothing
-            return bool(cmp(v, value))
+            return cmp(v, value)
         return ref._ordering(op, v, value)
 
     # a NaN fails both the comparison and its flip: neither true nor false, as unknown
-    def true(doc: dict[str, Any]) -> bool:
-        v = doc.get(name, MISSING)
-        if type(v) in fast:
-            return bool(cmp(v, value))
-        return ref._ordering(op, v, value) is True
+    slow = lambda v: ref._ordering(op, v, value) is True  # noqa: E731
+    true = _ordered_test(op, name, value, fast, slow)
+    false = _ordered_test(_FLIP[op], name, value, fast,
+                          lambda v: ref._ordering(op, v, value) is False)
+    return _inlined(_Leaf(truth, true, false), _Inline(name, op, value, fast, slow))
 
-    def false(doc: dict[str, Any]) -> bool:
+
+def _ordered_test(op: str, name: str, value: Any, fast: frozenset[type],
+                  slow: Callable[[Any], bool]) -> Pred:
+    """``doc[name] <op> value`` where the field's type is in ``fast`` (Python's operator
+    written out: this is the hottest closure), ``slow`` on any other value."""
+    if op == "<":
+        def lt(doc: dict[str, Any]) -> bool:
+            v = doc.get(name, MISSING)
+            return v < value if type(v) in fast else slow(v)
+        return lt
+    if op == "<=":
+        def le(doc: dict[str, Any]) -> bool:
+            v = doc.get(name, MISSING)
+            return v <= value if type(v) in fast else slow(v)
+        return le
+    if op == ">":
+        def gt(doc: dict[str, Any]) -> bool:
+            v = doc.get(name, MISSING)
+            return v > value if type(v) in fast else slow(v)
+        return gt
+
+    def ge(doc: dict[str, Any]) -> bool:
         v = doc.get(name, MISSING)
-        if type(v) in fast:
-            return bool(flipped(v, value))
-        return ref._ordering(op, v, value) is False
-    return _Leaf(truth, true, false)
+        return v >= value if type(v) in fast else slow(v)
+    return ge
 
 
 def _never(doc: dict[str, Any]) -> bool:
@@ -286,13 +343,18 @@ def _in(node: ir.In) -> _Leaf:
     if members.empty:
         return _Leaf(lambda doc: members.truth(get(doc)))
 
+    ints = numbers | members.decimals  # an int equals a Decimal by exact value
+    segments = node.path.segments
+    name = segments[0]
+    single = len(segments) == 1
+
     def true(doc: dict[str, Any]) -> bool:
-        v = get(doc)
+        v = doc.get(name, MISSING) if single else get(doc)
         t = type(v)
         if t is str:
             return v in strings
         if t is int:
-            return v in numbers or has(v)
+            return v in ints
         if v is MISSING:
             return False
         if v is None:
@@ -393,7 +455,13 @@ def _all(preds: list[Pred]) -> Pred:
     if len(preds) == 2:
         a, b = preds
         return lambda doc: a(doc) and b(doc)
-    return lambda doc: all(p(doc) for p in preds)
+
+    def every(doc: Any) -> bool:
+        for p in preds:  # noqa: SIM110 - a loop: half the cost of all() over a generator
+            if not p(doc):
+                return False
+        return True
+    return every
 
 
 def _any(preds: list[Pred]) -> Pred:
@@ -402,7 +470,62 @@ def _any(preds: list[Pred]) -> Pred:
     if len(preds) == 2:
         a, b = preds
         return lambda doc: a(doc) or b(doc)
-    return lambda doc: any(p(doc) for p in preds)
+
+    def some(doc: Any) -> bool:
+        for p in preds:  # noqa: SIM110 - a loop: half the cost of any() over a generator
+            if p(doc):
+                return True
+        return False
+    return some
+
+
+_TYPE_TESTS: Final = {_NUMBERS: "t is int or t is float", frozenset({str}): "t is str",
+                      frozenset({bool}): "t is bool"}
+_OPERATORS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def _conjunction(leaves: list[_Leaf | Pred]) -> Pred:
+    """One function testing that every operand is true, the plain comparisons written
+    into its body (a call per operand costs more than the comparison). Operands are
+    pure and, here, cannot raise, so their order is free: the comparisons on one field
+    share one lookup and one type test, the other operands follow as calls.
+
+    The source is the project's own: operators from a closed set and names it makes
+    up (``n0``, ``c0``, ``s0``, ``p1``); every field name and literal of the query is a
+    value in the function's namespace, never text. Documents are ``dict``s."""
+    namespace: dict[str, Any] = {"MISSING": MISSING}
+    fields: dict[str, dict[frozenset[type], list[tuple[int, _Inline]]]] = {}
+    calls = []
+    for i, part in enumerate(leaves):
+        inline = part.inline if isinstance(part, _Leaf) else None
+        if inline is None or inline.op not in _OPERATORS or inline.fast not in _TYPE_TESTS:
+            namespace[f"p{i}"] = part.true if isinstance(part, _Leaf) else part
+            calls.append(i)
+            continue
+        fields.setdefault(inline.name, {}).setdefault(inline.fast, []).append((i, inline))
+    lines = ["def conjunction(doc):"]
+    for f, kinds in enumerate(fields.values()):
+        first = next(iter(kinds.values()))[0][1]
+        namespace[f"n{f}"] = first.name
+        lines += ["    try:", f"        v = doc[n{f}]", "    except KeyError:",
+                  "        v = MISSING", "    t = type(v)"]
+        for g, (fast, tests) in enumerate(kinds.items()):
+            for i, inline in tests:
+                namespace.update({f"c{i}": inline.value, f"s{i}": inline.slow})
+            fast_test = " and ".join(f"v {inline.op} c{i}" for i, inline in tests)
+            lines += [f"    {'if' if g == 0 else 'elif'} {_TYPE_TESTS[fast]}:",
+                      f"        if not ({fast_test}):", "            return False"]
+            if len(kinds) > 1:  # the other kinds' tests take the slow way on this type
+                others = " and ".join(f"s{i}(v)" for k, ts in kinds.items() if k != fast
+                                      for i, _ in ts)
+                lines += [f"        if not ({others}):", "            return False"]
+        every = " and ".join(f"s{i}(v)" for ts in kinds.values() for i, _ in ts)
+        lines += ["    else:", f"        if not ({every}):", "            return False"]
+    for i in calls:
+        lines += [f"    if not p{i}(doc):", "        return False"]
+    lines.append("    return True")
+    exec_generated("\n".join(lines) + "\n", namespace, "evaluator", bounded=True)
+    return namespace["conjunction"]  # type: ignore[no-any-return]
 
 
 class _Compiler:
@@ -682,110 +805,213 @@ def _projection(query: ir.Query) -> Callable[[Any], dict[str, Any]]:
     return row
 
 
+class _Seen:
+    """What one sort key met that ``decimals`` would sort otherwise: a Decimal, and a
+    float (or a collection, which may hold one)."""
+
+    __slots__ = ("decimal", "float")
+
+    def __init__(self) -> None:
+        self.decimal = self.float = False
+
+
+def _key_of(segments: tuple[str, ...], seen: _Seen, dicts: bool) -> Callable[[Any], Any]:
+    """The reference's sort key of a document's value at ``segments`` (``decimals``
+    off), noting what it met in ``seen``; ``dicts``: every document is a ``dict``."""
+    name = segments[0] if len(segments) == 1 and dicts else None
+
+    def key(doc: Any) -> Any:
+        v = doc.get(name, MISSING) if name is not None else get_path(doc, segments)
+        t = type(v)
+        if t is int:
+            return (1, 1, v)
+        if t is float:
+            seen.float = True
+            return (1, 1, v) if v == v else (1, 0)
+        if t is str:
+            return (2, v)
+        if isinstance(v, Decimal):
+            seen.decimal = True
+        elif isinstance(v, _CONTAINERS):
+            seen.float = True
+        return ref.sort_key(v)
+    return key
+
+
+def _sort_key_fn(paths: list[tuple[str, ...]], descending: list[bool],
+                 seen: list[_Seen], dicts: bool) -> Callable[[Any], Any]:
+    """The sort key of a document under every order key (a descending key beside
+    ascending ones reversed by ``_Desc``)."""
+    keys = [_key_of(p, s, dicts) for p, s in zip(paths, seen, strict=True)]
+    if len(keys) == 1:
+        return keys[0]
+    if any(descending) and not all(descending):
+        def wrapped(make: Callable[[Any], Any], desc: bool) -> Callable[[Any], Any]:
+            return (lambda doc: _Desc(make(doc))) if desc else make
+        keys = [wrapped(k, d) for k, d in zip(keys, descending, strict=True)]
+    return lambda doc: tuple([k(doc) for k in keys])
+
+
+def _top_by_field(docs: Iterator[Any], name: str, n: int, descending: bool,
+                  key: Callable[[Any], Any], seen: _Seen) -> list[Any]:
+    """``heapq.nsmallest(n, docs, key)`` (``nlargest`` when ``descending``) for one
+    top-level field: a document whose field is a plain number no better than the worst
+    kept is passed over without its key (ties go to the earlier document, which is
+    kept already), so most documents cost a lookup and a comparison."""
+    entry = _WorseDesc if descending else _Worse
+    heap: list[_Worse] = []
+    bound: Any = None  # the worst kept's number, when its key is a plain number's
+    for index, doc in enumerate(docs):
+        v = doc.get(name, MISSING)
+        t = type(v)
+        if t is float:
+            seen.float = True
+        if bound is not None and (t is int or t is float) and v == v and (
+                v <= bound if descending else v >= bound):
+            continue
+        k = (key(doc), -index if descending else index)
+        if len(heap) < n:
+            heapq.heappush(heap, entry(k, (), doc))
+        elif (k > heap[0].key) if descending else (k < heap[0].key):
+            heapq.heapreplace(heap, entry(k, (), doc))
+        else:
+            continue
+        if len(heap) == n:
+            worst = heap[0].key[0]
+            bound = worst[2] if len(worst) == 3 and worst[:2] == (1, 1) \
+                and type(worst[2]) in _NUMBERS else None
+    heap.sort(key=lambda e: e.key, reverse=descending)
+    return [e.doc for e in heap]
+
+
 class CompiledQuery:
     """A bound query compiled once: ``rows``, ``stream`` and ``count`` over documents
     give what ``reference.run`` gives (its rows, its errors), reading no more documents
     and copying no more rows than the query needs."""
 
-    __slots__ = ("exact", "grouped", "limit", "offset", "order", "query", "row", "true",
-                 "where")
+    __slots__ = ("exact", "filters", "grouped", "limit", "offset", "order", "paths", "query",
+                 "row", "where")
 
     def __init__(self, query: ir.Query) -> None:
         self.query = query
         self.where = query.where
         self.exact = True
-        self.true: Pred | None = None
+        self.filters: list[Pred] = []
         try:
-            if query.where is not None:
-                self.true = _Compiler().true(query.where)
+            if isinstance(query.where, ir.And):
+                compiler = _Compiler()
+                self.filters = [_conjunction([
+                    compiler.true(c) if isinstance(c, ir.And | ir.Or | ir.Not)
+                    else compiler.leaf(c) for c in query.where.operands])]
+            elif query.where is not None:
+                self.filters = [_Compiler().true(query.where)]
             self.limit = _count(query.limit)
             self.offset = _count(query.offset) or 0
         except _Fallback:
             self.exact = False
         self.grouped = query.is_aggregate
         self.order: list[tuple[Callable[[Any], Any], bool]] = []
+        self.paths: list[tuple[str, ...]] = []
         if not self.grouped:
             for key in query.order_by:
                 item = resolve_order_key(query, key)
                 path = item.expr if item is not None else key.path
                 assert isinstance(path, ir.Path)
-                self.order.append((_getter(path.segments), key.descending))
+                self.order.append((ref._path_getter(path.segments), key.descending))
+                self.paths.append(path.segments)
             self.row = _projection(query)
 
-    def matched(self, documents: Iterable[Doc]) -> Iterator[Doc]:
+    def matched(self, documents: Iterable[Doc], *, dicts: bool = False) -> Iterator[Doc]:
         """The documents on which ``where`` is true, in their order, read one by one (a
-        document that is not a mapping raises ``TypeError`` when it is read)."""
-        true, where = self.true, self.where
+        document that is not a mapping raises ``TypeError`` when it is read).
+        ``dicts``: the caller knows every document is a ``dict`` (filtered in C)."""
+        if dicts:
+            out: Iterator[Doc] = iter(documents)
+            for test in self.filters:
+                out = filter(test, out)
+            return out
+        return self._checked(documents)
+
+    def _checked(self, documents: Iterable[Doc]) -> Iterator[Doc]:
+        filters, where = self.filters, self.where
         for doc in documents:
             if type(doc) is dict:
-                if true is None or true(doc):
+                for test in filters:
+                    if not test(doc):
+                        break
+                else:
                     yield doc
             elif not isinstance(doc, Mapping):
                 raise _not_a_document(doc)
             elif where is None or ref.evaluate_condition(where, doc) is True:
                 yield doc
 
-    def _ordered(self, matched: Iterator[Doc]) -> list[Doc]:
+    def _ordered(self, documents: Iterable[Doc], dicts: bool) -> list[Doc]:
         """The matched documents in the query's order, paged."""
-        if self.limit is not None:
-            n = self.offset + self.limit
-            if n == 0:
-                return []
-            top = _TopK(n, [g for g, _ in self.order], [d for _, d in self.order])
-            for doc in matched:
+        getters = [g for g, _ in self.order]
+        descending = [d for _, d in self.order]
+        if self.limit is None:
+            return ref._sort(list(self.matched(documents, dicts=dicts)), self.order)[self.offset:]
+        n = self.offset + self.limit
+        if n == 0:
+            return []
+        if not isinstance(documents, Collection):  # read once: heaps for every choice
+            top = _TopK(n, getters, descending)
+            for doc in self.matched(documents, dicts=dicts):
                 top.add(doc)
             return top.result()[self.offset:]
-        docs = ref._sort(list(matched), self.order)
-        return docs[self.offset:]
+        # heapq.nsmallest/nlargest are sorted(...)[:n], stable: the reference's ties
+        seen = [_Seen() for _ in getters]
+        key = _sort_key_fn(self.paths, descending, seen, dicts)
+        if dicts and len(self.paths) == 1 and len(self.paths[0]) == 1:
+            best = _top_by_field(self.matched(documents, dicts=True), self.paths[0][0], n,
+                                 descending[0], key, seen[0])
+        else:
+            pick = heapq.nlargest if all(descending) else heapq.nsmallest
+            best = pick(n, self.matched(documents, dicts=dicts), key=key)
+        if any(s.decimal and s.float for s in seen):
+            # a float beside a Decimal under one key: the reference sorts that key by
+            # shortest texts; read again and sort as it does (rare)
+            every = list(self.matched(documents, dicts=dicts))
+            best = ref._sort(every, self.order)[:n]
+        return best[self.offset:]
 
-    def stream(self, documents: Iterable[Doc]) -> Iterator[dict[str, Any]]:
+    def stream(self, documents: Iterable[Doc], *, dicts: bool = False
+               ) -> Iterator[dict[str, Any]]:
         """The rows, each a copy, produced as they are known: without ``order by`` or
         ``group by``, as documents match (reading stops after the ``limit``-th row);
-        with ``order by … limit n``, after one pass keeping the best ``offset + n``."""
+        with ``order by … limit n``, after one pass keeping the best ``offset + n``.
+        ``dicts``: every document is known to be a ``dict``."""
         if not self.exact:
             yield from ref.run(self.query, documents)
             return
         if self.grouped:
-            yield from ref._grouped_rows(self.query, list(self.matched(documents)))
+            yield from ref._grouped_rows(self.query, list(self.matched(documents, dicts=dicts)))
             return
-        row = self.row
         if self.order:
-            for doc in self._ordered(self.matched(documents)):
-                yield row(doc)
+            yield from map(self.row, self._ordered(documents, dicts))
             return
         if self.limit == 0:
             return
-        skip, left = self.offset, self.limit
-        for doc in self.matched(documents):
-            if skip:
-                skip -= 1
-                continue
-            yield row(doc)
-            if left is not None:
-                left -= 1
-                if not left:
-                    return
+        matched = self.matched(documents, dicts=dicts)
+        stop = None if self.limit is None else self.offset + self.limit
+        yield from map(self.row, islice(matched, self.offset, stop))
 
-    def rows(self, documents: Iterable[Doc]) -> list[dict[str, Any]]:
+    def rows(self, documents: Iterable[Doc], *, dicts: bool = False) -> list[dict[str, Any]]:
         """Every row, as ``reference.run`` returns them."""
-        return list(self.stream(documents))
+        return list(self.stream(documents, dicts=dicts))
 
-    def count(self, documents: Iterable[Doc]) -> int:
+    def count(self, documents: Iterable[Doc], *, dicts: bool = False) -> int:
         """How many rows the query gives, without building them (a grouped query
         counts its groups); reading stops once the page is full."""
         if not self.exact or self.grouped:
-            return len(self.rows(documents))
-        matched = self.matched(documents)
-        if self.limit is None:
-            total = sum(1 for _ in matched)
-        else:
-            total = 0
-            for _ in matched:
-                total += 1
-                if total >= self.offset + self.limit:
-                    break
-        page = max(0, total - self.offset)
-        return page if self.limit is None else min(page, self.limit)
+            return len(self.rows(documents, dicts=dicts))
+        matched = self.matched(documents, dicts=dicts)
+        if self.limit is not None:
+            matched = islice(matched, self.offset + self.limit)
+        counted = deque(enumerate(matched, 1), maxlen=1)  # counts in C, keeps one
+        total = counted[0][0] if counted else 0
+        return max(0, total - self.offset)
 
 
 _COMPILED: Memo[ir.Query, CompiledQuery] = Memo(256, "compiled queries")
@@ -804,11 +1030,12 @@ def run(query: ir.Query, documents: Iterable[Doc]) -> list[dict[str, Any]]:
     """The rows of a bound query over documents: ``reference.run``'s answer and errors,
     compiled. Every document is checked to be a mapping first (as the reference does)."""
     docs = documents if isinstance(documents, list | tuple) else list(documents)
-    if set(map(type, docs)) - {dict}:
+    kinds = set(map(type, docs))
+    if kinds - {dict}:
         for doc in docs:
             if not isinstance(doc, Mapping):
                 raise _not_a_document(doc)
-    return compile_query(query).rows(docs)
+    return compile_query(query).rows(docs, dicts=not kinds - {dict})
 
 
 def run_streamed(query: ir.Query, documents: Iterable[Doc]) -> Iterator[dict[str, Any]]:

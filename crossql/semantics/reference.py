@@ -102,7 +102,17 @@ def type_of(value: Any) -> str:
         return "set"
     if ir.is_object_id(value):
         return "objectid"
-    return type(value).__name__
+    name = type(value).__name__
+    if name in _FIRESTORE_TYPES and type(value).__module__.startswith("google.cloud.firestore"):
+        return _FIRESTORE_TYPES[name]
+    return name
+
+
+_FIRESTORE_TYPES = {"DocumentReference": "reference", "AsyncDocumentReference": "reference",
+                    "GeoPoint": "geopoint"}
+"""Firestore's references and geopoints, recognised without importing the client: equal
+by value (a reference by its path, a geopoint by its latitude and longitude), whichever
+client made them (docs/decisions.md, "Value kinds")."""
 
 
 _TYPES: dict[type, str] = {
@@ -175,13 +185,24 @@ def values_equal(a: Any, b: Any) -> bool:
         return instant(a) == instant(b)
     if ta == "bytes":  # a bson Binary's subtype is part of its value (0: plain bytes)
         return getattr(a, "subtype", 0) == getattr(b, "subtype", 0) and bytes(a) == bytes(b)
+    if ta == "reference" or ta == "geopoint":
+        return _firestore_value(a) == _firestore_value(b)
     return bool(a == b)
 
 
+def _firestore_value(value: Any) -> tuple[Any, ...]:
+    """A Firestore reference's path segments, or a geopoint's latitude and longitude (as
+    Firestore orders them)."""
+    if hasattr(value, "latitude"):
+        return (value.latitude, value.longitude)
+    return tuple(value.path.split("/"))
+
+
 _SORT_RANK = {"number": 1, "string": 2, "map": 3, "array": 4, "set": 4, "bytes": 5,
-              "objectid": 6, "bool": 7, "timestamp": 8}
+              "objectid": 6, "bool": 7, "timestamp": 8, "reference": 9, "geopoint": 10}
 """BSON's order of types: null (and missing) first, then numbers, strings, maps, arrays,
-bytes, object ids, bools, timestamps; any other type last."""
+bytes, object ids, bools, timestamps; then Firestore's references and geopoints (BSON
+has neither); any other type last."""
 
 
 def sort_key(value: Any, decimals: bool = False) -> tuple[Any, ...]:
@@ -193,7 +214,7 @@ def sort_key(value: Any, decimals: bool = False) -> tuple[Any, ...]:
     if value is MISSING or value is None:
         return (0,)
     t = type_of(value)
-    rank = _SORT_RANK.get(t, 9)
+    rank = _SORT_RANK.get(t, 11)
     if t == "number":
         if is_nan(value):
             return (1, 0)
@@ -210,8 +231,10 @@ def sort_key(value: Any, decimals: bool = False) -> tuple[Any, ...]:
         return (6, bytes(value.binary))
     if t == "bytes":
         return (5, bson_bytes_order(value))
-    if rank == 9:
-        return (9, repr(value))
+    if rank == 9 or rank == 10:
+        return (rank, _firestore_value(value))
+    if rank == 11:
+        return (11, repr(value))
     return (rank, value)
 
 
@@ -237,6 +260,8 @@ def freeze(value: Any) -> Any:
         return (t, instant(value))
     if t == "bytes":
         return (t, getattr(value, "subtype", 0), bytes(value))
+    if t == "reference" or t == "geopoint":
+        return (t, _firestore_value(value))
     return (t, value)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import crossql
 from crossql import ir
 from crossql.errors import CapabilityError
+from crossql.semantics.reference import type_of
 from tests.backends.conftest import canonical, load
 
 STATS: dict[str, Counter[str]] = {}
@@ -22,15 +23,17 @@ STATS: dict[str, Counter[str]] = {}
 
 
 def compare_on_backend(runner: asyncio.Runner, store: Any, name: str, docs: list[dict[str, Any]],
-                       queries: list[ir.Query], *, options: Any = None) -> None:
-    """Load ``docs`` as collection ``docs`` and check every query against the reference."""
+                       queries: list[ir.Query], *, options: Any = None,
+                       schema: Any = None) -> None:
+    """Load ``docs`` as collection ``docs`` and check every query against the reference
+    (compiled with ``schema`` when given: documents that follow it answer alike)."""
     stats = STATS.setdefault(name, Counter())
     load(runner, store, "docs", docs)
     for query in queries:
         text = crossql.format(query)
         want = crossql.evaluate(query, docs)
         try:
-            plan = crossql.compile(text, backend=store.driver, options=options)
+            plan = crossql.compile(text, backend=store.driver, options=options, schema=schema)
         except CapabilityError:
             stats["refused"] += 1
             continue
@@ -70,6 +73,11 @@ def _native_canonical(row: Any) -> str:
             return float(value)  # a float counts as its shortest text (docs/decisions.md)
         if isinstance(value, bytes):
             return f"bytes:{getattr(value, 'subtype', 0)}:{value.hex()}"
+        kind = type_of(value)
+        if kind == "reference":  # equal by path, whichever client made it
+            return f"reference:{value.path}"
+        if kind == "geopoint":
+            return f"geopoint:{float(value.latitude)!r},{float(value.longitude)!r}"
         return value
 
     return canonical(normal(row))
@@ -77,11 +85,12 @@ def _native_canonical(row: Any) -> str:
 
 def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
                               docs: list[dict[str, Any]], queries: list[ir.Query],
-                              *, native_insert: Any = None) -> None:
+                              *, native_insert: Any = None, options: Any = None) -> None:
     """``compare_on_backend`` for queries over the native value kinds: compiled from IR
     (bytes, decimals and object ids have no text form), and with the even-numbered
     documents written by the backend's own driver (``native_insert(collection, docs)``)
-    when one is given, so that the data is what the driver wrote, not what CrossQL did."""
+    when one is given, so that the data is what the driver wrote, not what CrossQL did.
+    ``options``: the backend's options each query is compiled with."""
     stats = STATS.setdefault(name, Counter())
     ours = docs[1::2]
     theirs = docs[0::2]
@@ -93,9 +102,11 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
     for query in queries:
         want = crossql.evaluate(query, docs)
         try:
-            plan = crossql.compile(query, backend=store.driver)
-        except CapabilityError:
+            plan = crossql.compile(query, backend=store.driver, options=options)
+        except CapabilityError as err:
             stats["refused"] += 1
+            if options is not None:  # (a backend with profiles says what refused)
+                stats[f"refused:{err.code.removeprefix(f'capability.{store.driver}.')}"] += 1
             continue
         got = runner.run(_rows(store, plan))
         if query.order_by:

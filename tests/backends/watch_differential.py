@@ -176,6 +176,10 @@ async def resume(store: Any, where: ir.Condition | None, start: list[dict[str, A
     the second half is written: together they report what the reference does, nothing
     lost, nothing repeated."""
     text = query_text(where)
+    try:
+        store.watch(text)
+    except CapabilityError:
+        return  # the backend refuses this `where` for reads too (as in `compare`)
     await load(store, start, **create)
     half = len(steps) // 2
     async with store.watch(text) as first:

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 from sys import intern
 from typing import Any
 
@@ -58,6 +60,7 @@ from crossql.backends.dynamodb.expressions import (
     Function,
     Path,
     and_,
+    bounds_reversed,
     operator_count,
 )
 from crossql.backends.dynamodb.plan import DynamoPlan
@@ -70,7 +73,13 @@ from crossql.backends.dynamodb.schema import (
     table_paths,
     table_schemas,
 )
-from crossql.backends.dynamodb.values import UnstorableValue, number_text
+from crossql.backends.dynamodb.values import (
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    UnstorableValue,
+    query_number_text,
+    to_attribute_value,
+)
 from crossql.compiler.shape import output_key, resolve_order_key
 from crossql.compiler.templates import StringHole
 from crossql.errors import CapabilityError
@@ -136,6 +145,23 @@ CAPABILITIES = Capabilities(
     },
     limits={"in_values": 100, "expression_bytes": MAX_EXPRESSION_BYTES,
             "operators": MAX_OPERATORS, "path_depth": MAX_PATH_DEPTH},
+    values={"exact number": "native", "timestamp": "guarded", "bytes": "guarded",
+            "set": "guarded"},
+    value_notes={
+        "timestamp": "`S` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds: text order "
+                     "is time order, so a sort key); an `S` of that form reads back as a "
+                     "datetime; `<`, `between` guarded by its width and range",
+        "exact number": "`N` text, never through a float (38 digits; more refused), read "
+                        "back as `int`, as the `float` whose shortest text it is, else "
+                        "`Decimal`; an integral float of 2^53 to 2^63 whose text is not "
+                        "its value is refused in a condition",
+        "object id": "DynamoDB has no object ids: store the id as a string (`str(oid)`)",
+        "set": "SS, NS and BS are arrays without order: `contains`, `size` guarded with "
+               "`attribute_type`; `== [..]` also compares the list's elements as a set "
+               "where they are distinct and of one kind",
+        "bytes": "`B`; a `bson.Binary` with a subtype is refused (DynamoDB keeps none); "
+                 "`<`, `between` refused: DynamoDB orders bytewise, CrossQL length first",
+    },
 )
 
 
@@ -301,11 +327,13 @@ def _bad_value(value: ir.Value) -> tuple[ir.Literal, UnstorableValue] | None:
             return None
         if kind is int and -_SAFE_INT < number < _SAFE_INT:
             return None  # of at most 38 digits: always storable
-        if isinstance(number, int | float):
-            try:
-                number_text(number)
-            except UnstorableValue as err:
-                return value, err
+        try:
+            if isinstance(number, int | float | Decimal):
+                query_number_text(number)
+            elif value.kind in ("bytes", "timestamp"):
+                to_attribute_value(number)
+        except UnstorableValue as err:
+            return value, err
         return None
     if type(value) is ir.ListValue:
         for item in value.items:
@@ -392,7 +420,7 @@ def _keys_of(table: TableSchema) -> dict[str, str]:
 REFUSAL_RULES = frozenset({
     "table-name", "path-depth", "group-by", "aggregate", "offset", "number", "order-by",
     "scan", "expression-bytes", "operators", "in-values", "matches", "nested-increment",
-    "key-attribute", "unstorable-value",
+    "key-attribute", "unstorable-value", "bytes-order",
 })
 """Why DynamoDB refuses, one name per rule: a refusal's code is
 ``capability.dynamodb.<rule>`` (docs/backends/dynamodb.md lists them)."""
@@ -405,19 +433,22 @@ class QueryCompiler(ConditionBuilder):
     """One compile of a read (``compile_dynamodb``; a write's read subclasses it in
     writes.py): the access path, the conditions, the request, DynamoDB's limits."""
 
-    __slots__ = ("assumed", "keys", "options", "query", "table")
+    __slots__ = ("assumed", "keys", "options", "query", "required", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
 
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
-                 assumed: bool = False) -> None:
+                 assumed: bool = False, required: frozenset[str] = frozenset()) -> None:
         self.query = query
         self.table = table
         self.options = options
         self.assumed = assumed
         """No schema was given for the collection: ``table`` is ``default_table``."""
         self.keys = _keys_of(table)
+        self.required = required
+        """Attributes the declared schema says every item has (never null): a sparse
+        index on one holds every item (docs/schemas.md)."""
 
     @property
     def builder(self) -> ConditionBuilder:
@@ -485,6 +516,9 @@ class QueryCompiler(ConditionBuilder):
         if bad is None:
             return None
         node, err = bad
+        if node.kind in ("bytes", "timestamp"):
+            return self.refusal("value", node, f"dynamodb cannot hold this value: {err}",
+                                "bind a value DynamoDB can hold", rule="unstorable-value")
         return self.refusal("value", node, f"dynamodb cannot hold this number: {err}",
                            "DynamoDB numbers have at most 38 digits and "
                            "magnitudes from 1E-130 to 9.99E+125", rule="number")
@@ -504,23 +538,31 @@ class QueryCompiler(ConditionBuilder):
             assert isinstance(value.value, str)
             size = len(value.value.encode("utf-8"))
             return declared in (None, "S") and 0 < size <= max_bytes
-        if value.kind in ("int", "float"):
+        if value.kind in ("int", "float", "decimal"):
             return declared in (None, "N")
+        if value.kind == "timestamp":  # its text (values.timestamp_text)
+            return declared in (None, "S")
+        if value.kind == "bytes":  # (ordered otherwise than CrossQL: see _sort_condition)
+            return declared == "B" and getattr(value.value, "subtype", 0) == 0
         return False
 
     def _sort_condition(self, cond: ir.Condition, sk: str) -> bool:
         limit = _MAX_SORT_KEY_BYTES
         match cond:
             case ir.Compare(op=op, value=value):
+                if op != "==" and getattr(value, "kind", None) == "bytes":
+                    return False  # refused as a filter (bytes-order)
                 return op != "!=" and self._key_literal(value, sk, limit)
             case ir.Between(low=low, high=high):
+                if getattr(low, "kind", None) == "bytes":
+                    return False  # refused as a filter (bytes-order)
                 if not (self._key_literal(low, sk, limit) and self._key_literal(high, sk, limit)):
                     return False
                 assert isinstance(low, ir.Literal) and isinstance(high, ir.Literal)
                 if (low.kind == "string") != (high.kind == "string"):
                     return False
                 # DynamoDB rejects a BETWEEN whose low bound is above its high bound
-                return bool(low.value <= high.value)  # type: ignore[operator]
+                return not bounds_reversed(low, high)
             case ir.StartsWith(value=value):
                 return self.table.attribute_types.get(sk) in (None, "S") and \
                     self._key_literal(value, sk, limit)
@@ -571,7 +613,7 @@ class QueryCompiler(ConditionBuilder):
             if any(self.attribute(p)[0] in keys for p in _leaf_paths(c)):
                 return None  # a key attribute in a Query's filter is a ValidationException
         if path.index is not None and sk is not None and not sort \
-                and not path.always_present(sk):
+                and not path.always_present(sk) and sk not in self.required:
             return None  # items without the index's sort key are not in the index
         if path.projected is not None and not self._projected(path, others):
             return None
@@ -698,6 +740,8 @@ class QueryCompiler(ConditionBuilder):
         for cond in choice.sort:
             sk: Path = (choice.path.sort_key or "",)
             match cond:
+                case ir.Compare(op=op, value=ir.Literal(kind="timestamp") as v) if op != "==":
+                    parts.append(_timestamp_key_range(sk, op, v))
                 case ir.Compare(op=op, value=ir.Literal() as v):
                     parts.append(Comparison("=" if op == "==" else op, sk, v))
                 case ir.Between(low=ir.Literal() as lo, high=ir.Literal() as hi):
@@ -834,14 +878,19 @@ class QueryCompiler(ConditionBuilder):
         if choice is None:
             return ()
         types = self.table.attribute_types
+        sk = choice.path.sort_key
+        declared = () if choice.path.index is None or sk is None or choice.sort or \
+            choice.path.always_present(sk) or sk not in self.required else (
+                f"every item has `{sk}` (the schema declares it required), so index "
+                f"`{choice.path.index}` holds every item",)
         keys = [(choice.path.partition_key, choice.partition.value)]
         if choice.sort:
             assert choice.path.sort_key is not None
             sort = choice.sort[0]
             keys.append((choice.path.sort_key, sort.low if isinstance(sort, ir.Between)
                          else sort.value))  # type: ignore[union-attr]
-        return tuple(_key_type_assumption(key, value) for key, value in keys
-                     if key not in types)
+        return declared + tuple(_key_type_assumption(key, value) for key, value in keys
+                                if key not in types)
 
     def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
@@ -893,8 +942,33 @@ def _default_assumption(pk_field: str, collection: str) -> tuple[str, ...]:
 def _key_type_assumption(key: str, value: ir.Value) -> str:
     """A key condition's value gives the type of a key the schema gives none."""
     kind = value.kind if isinstance(value, ir.Literal) else "string"
-    return f"`{key}` is a key of type {'S' if kind == 'string' else 'N'} " \
+    return f"`{key}` is a key of type {'S' if kind in ('string', 'timestamp') else 'N'} " \
            "(the schema gives no type)"
+
+
+def _timestamp_key_range(sk: Path, op: str, value: ir.Literal) -> Expr:
+    """A sort key condition ``sk op t`` for a timestamp ``t``, as a ``BETWEEN`` within the
+    texts of timestamps: a key condition takes no ``size`` guard, and a Query's filter
+    may not name a key (docs/backends/dynamodb.md, "Values")."""
+    instant: Any = value.value
+    step = timedelta(microseconds=1)
+    try:
+        if op == "<":
+            instant -= step
+        elif op == ">":
+            instant += step
+    except OverflowError:  # nothing before the first instant (or after the last)
+        return Between(sk, _TS_MAX, _TS_MIN)  # pragma: no cover - refused by the caller
+    low = value if op[0] == ">" else _TS_MIN
+    high = value if op[0] == "<" else _TS_MAX
+    if op in ("<", ">"):
+        bound = ir.Literal(instant, "timestamp")
+        low, high = (bound, high) if op == ">" else (low, bound)
+    return Between(sk, low, high)
+
+
+_TS_MIN = ir.Literal(TIMESTAMP_MIN, "string")
+_TS_MAX = ir.Literal(TIMESTAMP_MAX, "string")
 
 
 _SCAN_REASON = "no partition key of the table or an index is pinned with ==: a Scan " \
@@ -939,13 +1013,14 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     assumed = table is None
     if table is None:
         table = default_table(opts.pk_field)
+    required = _required(schema, query.collection)
     try:
-        return QueryCompiler(query, table, opts, assumed).run()
+        return QueryCompiler(query, table, opts, assumed, required).run()
     except CapabilityError as err:
         if opts.client_side is None:
             raise
         return complete_client_side(
-            err, query, lambda q: QueryCompiler(q, table, opts, assumed).run(),
+            err, query, lambda q: QueryCompiler(q, table, opts, assumed, required).run(),
             opts.client_side, COMPLETION)
 
 
@@ -957,6 +1032,14 @@ COMPLETION = Completion(
     rider_constructs=("offset",))
 """What ``client_side`` completes: ``group by``, the aggregates but ``count()``, and an
 order no sort key gives; an ``offset`` too, with one of them (alone it stays refused)."""
+
+
+def _required(schema: Any, collection: str) -> frozenset[str]:
+    """The attributes a declared schema (a ``crossql.Schema``) says every item of
+    ``collection`` has, never null; none for a plain key-schema mapping."""
+    lookup = getattr(schema, "collection", None)
+    entry = None if lookup is None else lookup(collection)
+    return frozenset() if entry is None else entry.present_attributes
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

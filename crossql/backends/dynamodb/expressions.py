@@ -44,12 +44,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from crossql import ir
 from crossql._frozen import fast_init
 from crossql._memo import Memo
-from crossql.backends.dynamodb.values import AttributeValue, number_text, to_attribute_value
+from crossql.backends.dynamodb.values import (
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    TIMESTAMP_WIDTH,
+    AttributeValue,
+    query_number_text,
+    to_attribute_value,
+)
 from crossql.compiler.templates import Hole
 from crossql.errors import CapabilityError
 from crossql.visitor import ConditionVisitor
@@ -328,8 +336,8 @@ def storable(value: ir.Value) -> None:
         if kind is str or number is None or kind is bool or (
                 kind is int and -_SAFE_INT < number < _SAFE_INT):
             return  # ints of at most 38 digits are always storable
-        if isinstance(number, int | float):
-            number_text(number)
+        if isinstance(number, int | float | Decimal):
+            query_number_text(number)
     elif type(value) is ir.ListValue:
         for item in value.items:
             if type(item) is ir.Literal:  # the common case, without a call
@@ -377,8 +385,19 @@ def distinct_values(values: Sequence[Lit]) -> tuple[list[Lit], bool]:
     return plain, nulls
 
 
-def _order_key(value: ir.Literal) -> Any:
-    return value.value
+def bounds_reversed(low: ir.Literal, high: ir.Literal) -> bool:
+    """Whether ``low`` is above ``high`` as DynamoDB compares them (a ``BETWEEN`` so is a
+    ValidationException): numbers as the decimals sent, which Python's comparison of an
+    int or a ``Decimal`` with a float is not (a float counts as its shortest text)."""
+    a: Any = low.value
+    b: Any = high.value
+    kinds = {type(a), type(b)}
+    if float in kinds and kinds <= _NUMBERS and len(kinds) == 2:
+        return Decimal(query_number_text(a)) > Decimal(query_number_text(b))
+    return bool(a > b)
+
+
+_NUMBERS = frozenset({int, float, Decimal})
 
 
 class _Polarity(Generic[R]):
@@ -519,12 +538,54 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         """Where ``low <= p <= high`` is ``truth`` (bounds of one kind, checked before)."""
         if not truth:
             return or_(Comparison("<", p, low), Comparison(">", p, high))
-        if _order_key(low) > _order_key(high):
+        if bounds_reversed(low, high):
             # DynamoDB rejects such a BETWEEN; it is true for no value
             return NEVER
         return Between(p, low, high)
 
+    # -- timestamps ---------------------------------------------------------------------
+    # A timestamp is an S of exactly TIMESTAMP_WIDTH characters in the canonical form
+    # (values.timestamp_text), so text order is time order; an ordering comparison with
+    # one must not match an ordinary string the text comparison would: the guard keeps
+    # strings of that width within the canonical range (what it cannot tell apart, a
+    # string of that width and range not of that form, is in docs/backends/dynamodb.md).
+    @staticmethod
+    def timestamp_order(p: Path, op: str, value: ir.Literal) -> Expr:
+        """Where ``p op value`` holds for a stored timestamp (``op``: ``< <= > >=``)."""
+        bound = Comparison(">=", p, _TIMESTAMP_MIN) if op[0] == "<" \
+            else Comparison("<=", p, _TIMESTAMP_MAX)
+        return And((SizeComparison("=", p, _TIMESTAMP_WIDTH), bound, Comparison(op, p, value)))
+
+    def timestamp_between(self, p: Path, low: ir.Literal, high: ir.Literal,
+                          truth: bool) -> Expr:
+        """Where ``low <= p <= high`` is ``truth`` for timestamp bounds."""
+        width = SizeComparison("=", p, _TIMESTAMP_WIDTH)
+        if truth:
+            inner = self.between(p, low, high, True)
+            return NEVER if inner is NEVER else And((width, inner))
+        return and_(width, Between(p, _TIMESTAMP_MIN, _TIMESTAMP_MAX),
+                    or_(Comparison("<", p, low), Comparison(">", p, high)))
+
+    def bytes_order(self, value: ir.Literal, construct: str) -> CapabilityError:
+        """The refusal of an ordering comparison with bytes."""
+        return self.refusal(
+            construct, value, "dynamodb orders binary values bytewise, where CrossQL orders "
+            "bytes length first (BSON's order): `<` and `between` with bytes would answer "
+            "otherwise", "compare bytes with `==` or `in`", rule="bytes-order")
+
     # -- arrays -----------------------------------------------------------------------
+    def list_equals(self, p: Path, value: ir.ListValue, truth: bool) -> Expr:
+        """Where ``p == [..]`` is ``truth``: a list equal in order, or a set (SS, NS, BS)
+        of the same elements (an array without order: a list with a repeat never
+        equals a set, nor does one of mixed kinds or an empty one)."""
+        same_set = _set_literal(value)
+        if same_set is None:
+            return Comparison("=", p, value) if truth else self.equals(p, value, False)
+        if truth:
+            return or_(Comparison("=", p, value), Comparison("=", p, same_set))
+        return and_(self.present_non_null(p), Comparison("<>", p, value),
+                    Comparison("<>", p, same_set))
+
     def _array(self, p: Path, inner: Expr) -> Expr:
         # contains() and size() also work on strings, sets and maps: arrays only
         if (type(inner) is Const and not inner.value) or self.key_type(p):
@@ -599,6 +660,10 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         if type(v) is not ir.Literal or type(v.value) is not str:
             storable(v)
         if op != "==" and op != "!=":
+            if v.kind in _TREE_KINDS:  # type: ignore[union-attr]
+                if v.kind == "bytes":  # type: ignore[union-attr]
+                    raise self.bytes_order(v, "<, <=, >, >=")  # type: ignore[arg-type]
+                return self.timestamp_order(p, op if truth else _NEGATED[op], v)  # type: ignore[arg-type]
             return Comparison(op if truth else _NEGATED[op], p, v)  # type: ignore[arg-type]
         if type(v) is ir.Literal and v.kind == "null":
             # `== null` is two-valued: an explicit NULL, never a missing attribute
@@ -608,6 +673,8 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
                 return self.has_type(p, "NULL") if truth else not_(self.has_type(p, "NULL"))
             return self.present_non_null(p) if truth else \
                 or_(self.missing(p), self.has_type(p, "NULL"))
+        if type(v) is ir.ListValue:
+            return self.list_equals(p, v, truth == (op == "=="))
         if truth == (op == "=="):
             return Comparison("=", p, v)  # type: ignore[arg-type]
         return self.equals(p, v, False)  # type: ignore[arg-type]
@@ -618,6 +685,10 @@ class ConditionBuilder(ConditionVisitor[Expr], _Polarity[Expr]):
         assert isinstance(lo, ir.Literal) and isinstance(hi, ir.Literal)
         storable(lo)
         storable(hi)
+        if lo.kind == "timestamp":
+            return self.timestamp_between(p, lo, hi, truth)
+        if lo.kind == "bytes":
+            raise self.bytes_order(lo, "between")
         return self.between(p, lo, hi, truth)
 
     def visit_In(self, cond: ir.In, truth: bool) -> Expr:
@@ -695,7 +766,34 @@ def _equal_text(p: str, plain: list[Lit], w: ExpressionWriter) -> str:
     return f"{p} IN ({', '.join([w.value(v) for v in plain])})"
 
 
+_TREE_KINDS = frozenset({"timestamp", "bytes"})
+"""The kinds whose ordering comparisons only the tree writes (guarded or refused)."""
+
+
+def _set_literal(value: ir.ListValue) -> ir.Literal | None:
+    """The set a list of literals equals, as a stored set (SS, NS or BS) would: its
+    elements all strings, all numbers or all bytes, none repeated (by value); None for
+    any other list (no set equals it)."""
+    items = value.items
+    if not items or any(type(i) is not ir.Literal for i in items):
+        return None
+    raw = [i.value for i in items]  # type: ignore[union-attr]
+    kinds = {i.kind for i in items}  # type: ignore[union-attr]
+    if kinds == {"string"} or kinds == {"bytes"}:
+        distinct: set[Any] = set(raw)
+    elif kinds <= {"int", "float", "decimal"}:
+        distinct = {Decimal(query_number_text(v)) for v in raw}  # type: ignore[arg-type]
+    else:
+        return None
+    if len(distinct) != len(raw):
+        return None
+    return ir.Literal(frozenset(raw), "set")  # type: ignore[arg-type]
+
+
 _NULL, _LIST, _STRING = _TYPES["NULL"], _TYPES["L"], _TYPES["S"]
+_TIMESTAMP_MIN = ir.Literal(TIMESTAMP_MIN, "string")
+_TIMESTAMP_MAX = ir.Literal(TIMESTAMP_MAX, "string")
+_TIMESTAMP_WIDTH = ir.Literal(TIMESTAMP_WIDTH, "int")
 _LIST_OR_SET = ("L", "SS", "NS", "BS")
 _TYPE_VALUES = {t: {"S": t} for t in _LIST_OR_SET}
 _KINDS_OF: Memo[Any, Expr] = Memo(4096, "dynamodb list-or-set guards")
@@ -802,14 +900,16 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         av = None
         key: Any
         if kind is int or kind is float:
-            key = ("N", number_text(raw))  # type: ignore[arg-type]
+            key = ("N", query_number_text(raw))  # type: ignore[arg-type]
         elif kind is bool:
             key = ("BOOL", raw)
         elif raw is None:
             key = ("NULL", True)
+        elif kind is bytes:
+            key = ("B", raw)
         else:
             av = to_attribute_value(ir.python_value(value))
-            key = ("JSON", json.dumps(av, sort_keys=True))
+            key = ("JSON", json.dumps(av, sort_keys=True, default=_json_bytes))
         placeholder = self._value_of.get(key)
         if placeholder is None:
             n = len(self.values)
@@ -935,6 +1035,8 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         w = self
         # every branch writes v: its number_text raises for what storable(v) would
         if op != "==" and op != "!=":
+            if v.kind in _TREE_KINDS:
+                return None  # guarded or refused: the tree writes it
             return f"{p} {op if truth else _NEGATED[op]} {w.value(v)}"
         if v.value is None:
             return _null_text(p, op == "==", truth, w)
@@ -1000,12 +1102,14 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         hi: Any = cond.high
         if type(lo) is not ir.Literal or type(hi) is not ir.Literal:
             return None
+        if lo.kind in _TREE_KINDS:
+            return None  # guarded or refused: the tree writes it
         w = self
         # both are written (number_text raises as storable would) unless folded, which
         # the tree does, checking them
         if not truth:
             return False, [f"{p} < {w.value(lo)}", f"{p} > {w.value(hi)}"]
-        if _order_key(lo) > _order_key(hi):
+        if bounds_reversed(lo, hi):
             return None  # never true: folded by the tree
         return f"({p} BETWEEN {w.value(lo)} AND {w.value(hi)})"
 
@@ -1038,6 +1142,13 @@ class ExpressionWriter(ConditionVisitor[Text], _Polarity[Text]):
         return True, guard
 
 
+def _json_bytes(value: Any) -> str:
+    """``B`` values in a placeholder's key (``ExpressionWriter.value``)."""
+    if isinstance(value, bytes):
+        return "b:" + value.hex()
+    raise TypeError(type(value).__name__)  # pragma: no cover - AttributeValues only
+
+
 def scalar_attribute_value(raw: str | int | float | bool) -> dict[str, Any]:
     """The AttributeValue ``ExpressionWriter.value`` gives a string, number or bool."""
     kind = type(raw)
@@ -1047,4 +1158,4 @@ def scalar_attribute_value(raw: str | int | float | bool) -> dict[str, Any]:
         return {"BOOL": raw}
     if kind is int and -_SAFE_INT < raw < _SAFE_INT:  # type: ignore[operator]
         return {"N": str(raw)}
-    return {"N": number_text(raw)}  # type: ignore[arg-type]
+    return {"N": query_number_text(raw)}  # type: ignore[arg-type]

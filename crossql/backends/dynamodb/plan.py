@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pprint
 from collections.abc import Sequence
@@ -13,6 +14,13 @@ from crossql._frozen import fast_init
 from crossql.backends.base import Plan
 
 Operation = Literal["Query", "Scan"]
+
+
+def json_value(value: Any) -> Any:
+    """A ``B`` value in a plan's JSON: base64 text, as DynamoDB's JSON has it."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @fast_init
@@ -110,7 +118,7 @@ class DynamoPlan(Plan):
         if self.assumptions:
             out["assumes"] = list(self.assumptions)
         out["reason"] = self.reason
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        result: dict[str, Any] = json.loads(json.dumps(out, default=json_value))
         return result
 
     def explain(self) -> str:
@@ -121,7 +129,7 @@ class DynamoPlan(Plan):
         for key, value in self.request.items():
             if key == "TableName":
                 continue
-            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
+            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False, default=json_value)}")
         if self.never:
             lines.append("  the condition is true for no item: no request is sent")
         elif self.count_names is not None:

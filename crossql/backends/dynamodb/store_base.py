@@ -71,10 +71,11 @@ from crossql.runtime.store import (
     with_id_first,
 )
 from crossql.semantics.reference import MISSING, get_path
-from crossql.semantics.writes import WriteResult, strict_equal, updated
+from crossql.semantics.writes import WriteResult, selects, strict_equal, updated
 
 if TYPE_CHECKING:
     from crossql.builder import DeleteBuilder, QueryBuilder, UpdateBuilder
+    from crossql.indexes.ensure import IndexOutcome
     from crossql.runtime.paging import Page, PagePlan, PageRequest
 
 BATCH_SIZE = 25
@@ -622,26 +623,14 @@ class DynamoStoreBase(Store):
             raise TypeError(f"the DynamoDB store runs DynamoDB plans, not {type(plan).__name__}")
         if plan.never:
             return WriteResult()
-        read = plan.read
-        left = read.limit
-        writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        # every key first (each write re-checks its item), then the writes
-        async for page in self._pages(read.method, read.request, left):
-            for item in page.get("Items", ()):
-                # assignments below a map are written as each item needs (None: skipped)
-                request = plan.item_request(self._document(item)) if plan.nested \
-                    else plan.request
-                if request is None:
-                    continue  # not matched (the read's filter skips such items already)
-                writes.append(({k: item[k] for k in plan.key_attributes}, request))
-                if left is not None:
-                    left -= 1
-                    if left <= 0:
-                        break
-            if left is not None and left <= 0:
-                break
+        writes, docs = await self._write_targets(plan)
         matched = modified = 0
         statement = plan.statement
+        if docs:
+            assert isinstance(statement, ir.Update)
+            # an increment the reference refuses (past the 64-bit range) is refused
+            # before anything is written: DynamoDB would add the 38-digit decimals
+            self._check_increments(statement, docs)
         for key, request in writes:
             try:
                 answer = await self._call(plan.method, Key=key, **request)
@@ -652,11 +641,55 @@ class DynamoStoreBase(Store):
             matched += 1
             if isinstance(statement, ir.Update):
                 old = item_to_python(answer.get("Attributes", {}))
-                if not strict_equal(updated(statement, old), old):
-                    modified += 1
+                try:
+                    changed = not strict_equal(updated(statement, old), old)
+                except BackendError:  # changed since the read, past the 64-bit range
+                    changed = True
+                modified += changed
         if isinstance(statement, ir.Delete):
             return WriteResult(matched=matched, deleted=matched)
         return WriteResult(matched=matched, modified=modified)
+
+    async def _write_targets(self, plan: DynamoWritePlan) -> tuple[
+            list[tuple[dict[str, Any], dict[str, Any]]], list[Document]]:
+        """The key and request of each item the write reads, and (for an increment) each
+        item as read."""
+        read = plan.read
+        left = read.limit
+        writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        docs: list[Document] = []
+        increments = isinstance(plan.statement, ir.Update) and any(
+            isinstance(a, ir.Increment) for a in plan.statement.assignments)
+        # every key first (each write re-checks its item), then the writes
+        async for page in self._pages(read.method, read.request, left):
+            for item in page.get("Items", ()):
+                # assignments below a map are written as each item needs (None: skipped)
+                request = plan.item_request(self._document(item)) if plan.nested \
+                    else plan.request
+                if request is None:
+                    continue  # not matched (the read's filter skips such items already)
+                if increments:
+                    docs.append(self._document(item))
+                writes.append(({k: item[k] for k in plan.key_attributes}, request))
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        break
+            if left is not None and left <= 0:
+                break
+        return writes, docs
+
+    @staticmethod
+    def _check_increments(statement: ir.Update, docs: list[Document]) -> None:
+        """Raise the reference's error where an increment of an item as read leaves the
+        64-bit range (or is not finite), before any item is written."""
+        for doc in docs:
+            if not selects(statement, doc):
+                continue  # its write's condition skips it
+            try:
+                updated(statement, doc)
+            except BackendError as err:
+                raise BackendError("dynamodb", err.message) from None
 
     # -- tables ---------------------------------------------------------------------------
     async def create_collection(
@@ -702,6 +735,17 @@ class DynamoStoreBase(Store):
         described = await self._wait_active(name)
         self._remember(name, described)
         return described
+
+    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]]) -> list[IndexOutcome]:
+        """Create the declared indexes (``{collection: [declaration, ...]}``, as in the
+        schema: docs/indexes.md) that are missing: a missing table with its indexes, else
+        each missing GSI by ``UpdateTable``, waiting until it is ``ACTIVE``; never drops
+        one. Each outcome says ``exists``, ``created`` or ``differs``; the planner then
+        knows the new indexes (a query that needed one becomes a ``Query`` on it)."""
+        from crossql.indexes.ensure import declared_for, ensure_dynamo
+
+        types = {name: dict(table.attribute_types) for name, table in self._tables.items()}
+        return await ensure_dynamo(self, declared_for("dynamodb", declared, types))
 
     async def _wait_active(self, collection: str) -> TableSchema:
         deadline = time.monotonic() + _TABLE_WAIT_SECONDS

@@ -6,6 +6,9 @@ for a ``Decimal`` its 38-digit context cannot hold exactly
 so CrossQL writes the low-level AttributeValues itself:
 
 - ``None`` → ``NULL``, ``bool`` → ``BOOL``, ``str`` → ``S``, ``bytes`` → ``B``,
+  ``datetime`` → ``S`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, microseconds: text
+  order is time order), read back as an aware UTC ``datetime`` — an ``S`` of exactly
+  that form *is* a timestamp on DynamoDB,
   ``list``/``tuple`` → ``L``, ``dict`` → ``M``, ``set`` of str/numbers/bytes →
   ``SS``/``NS``/``BS``.
 - ``int`` → ``N`` as its decimal text; ``float`` → ``N`` as its shortest
@@ -14,9 +17,10 @@ so CrossQL writes the low-level AttributeValues itself:
   outside DynamoDB's range (magnitudes 1E-130 to 9.99...E+125, 38 digits) are
   refused: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html#HowItWorks.DataTypes.Number
 
-Reading: ``N`` → ``int`` when integral and within 64 bits, else ``float`` (so
-a float written as ``2.0`` reads back as ``2``: DynamoDB keeps no int/float
-distinction, and ``1 == 1.0`` in CrossQL anyway);
+Reading is exact: ``N`` → ``int`` when integral and within 64 bits (so a float
+written as ``2.0`` reads back as ``2``: DynamoDB keeps no int/float distinction,
+and ``1 == 1.0`` in CrossQL anyway), ``float`` where the float's shortest ``repr``
+is the number read (``0.1``, ``1E+100``), else ``Decimal`` (never through a float);
 ``SS``/``NS``/``BS`` → Python ``set`` (CrossQL arrays are ``L``; a set is not
 an array for ``contains`` or ``size``, so reading it as a set keeps rows and
 filters consistent).
@@ -25,7 +29,9 @@ filters consistent).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -78,6 +84,39 @@ def number_text(value: int | float | Decimal) -> str:
     return text
 
 
+TIMESTAMP_WIDTH = 27
+"""The length of a timestamp's text: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+TIMESTAMP_MIN = "0001-01-01T00:00:00.000000Z"
+TIMESTAMP_MAX = "9999-12-31T23:59:59.999999Z"
+"""The texts of the first and last instants a ``datetime`` holds."""
+_TIMESTAMP_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
+
+
+def timestamp_text(value: datetime) -> str:
+    """A ``datetime`` as DynamoDB stores it: fixed-width ISO-8601 UTC text to the
+    microsecond, so text order is time order (a naive one counts as UTC, as the
+    reference reads it)."""
+    if value.utcoffset() is not None:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise UnstorableValue(f"{value.isoformat()} is outside the years 1 to 9999 "
+                                  "in UTC") from None
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:" \
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+
+
+def timestamp_value(text: str) -> datetime | None:
+    """The aware UTC ``datetime`` a string of exactly ``timestamp_text``'s form is; None
+    for any other string (on DynamoDB, such a string *is* a timestamp)."""
+    if len(text) != TIMESTAMP_WIDTH or text[-1] != "Z" or not _TIMESTAMP_TEXT.fullmatch(text):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:  # a day or an hour out of range: a string like any other
+        return None
+
+
 def to_attribute_value(value: Any) -> AttributeValue:
     """A typed AttributeValue for a plain Python value."""
     kind = type(value)
@@ -94,7 +133,12 @@ def to_attribute_value(value: Any) -> AttributeValue:
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, bytes | bytearray):
+        if getattr(value, "subtype", 0):
+            raise UnstorableValue(f"DynamoDB binary values have no subtype: "
+                                  f"{value!r} would read back as plain bytes")
         return {"B": bytes(value)}
+    if isinstance(value, datetime):
+        return {"S": timestamp_text(value)}
     if isinstance(value, list | tuple):
         return {"L": [to_attribute_value(v) for v in value]}
     if isinstance(value, Mapping):
@@ -122,12 +166,16 @@ def _set_value(value: set[Any] | frozenset[Any]) -> AttributeValue:
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EXACT_FLOATS = 2.0**53
+"""Below this magnitude a float's shortest text orders it among decimals as its exact
+value does (no integer nor 38-digit decimal read back lies between the two)."""
 
 
-def number_value(text: str) -> int | float:
-    """An ``N`` text as ``int`` when integral and within 64 bits (CrossQL's integers),
-    else ``float`` (so ``1E+100``, written from the float ``1e100``, reads back as
-    that float, not as the integer 10**100)."""
+def number_value(text: str) -> int | float | Decimal:
+    """An ``N`` text read exactly: ``int`` when integral and within 64 bits (CrossQL's
+    integers); ``float`` where that float's shortest ``repr`` is this very number (what a
+    float written by CrossQL reads back as: ``1E+100`` is the float ``1e100``);
+    otherwise ``Decimal`` (``12345678901234567890.123456789`` keeps its digits)."""
     # most numbers are short integers: 18 digits always fit 64 bits, no Decimal needed
     if len(text) <= 18 and text.isascii() and (text.isdigit() or (
             text[:1] == "-" and text[1:].isdigit())):
@@ -138,13 +186,36 @@ def number_value(text: str) -> int | float:
         raise UnstorableValue(f"not a number: {text!r}") from None
     if number == number.to_integral_value() and _INT64_MIN <= number <= _INT64_MAX:
         return int(number)
-    return float(text)
+    as_float = float(number)
+    if math.isfinite(as_float) and Decimal(repr(as_float)) == number:
+        return as_float
+    return number
+
+
+def query_number_text(value: int | float | Decimal) -> str:
+    """The ``N`` text of a number compared in a condition (``number_text``), refusing a
+    float whose shortest text is not its value where that changes an answer: an integral
+    float of magnitude 2^53 to 2^63 whose text differs from its exact value
+    (``4.611686018427388e18`` is 4611686018427387904). DynamoDB compares decimals, and
+    the numbers read back near it are ints, which the reference compares with the
+    float's exact value, and ``Decimal``s, which it compares with its shortest text: no
+    one text answers as the reference for both (docs/backends/dynamodb.md, "Values")."""
+    if type(value) is float and (1e-129 < abs(value) < _EXACT_FLOATS or value == 0):
+        return repr(value)
+    text = number_text(value)
+    if isinstance(value, float) and abs(value) <= 2.0**63 and Decimal(text) != Decimal(value):
+        raise UnstorableValue(
+            f"the float {text} is {int(value)} exactly, and DynamoDB compares the decimal "
+            f"{text} (bind the number as an int or a Decimal)")
+    return text
 
 
 def from_attribute_value(av: Mapping[str, Any]) -> Any:
     """The plain Python value of a typed AttributeValue."""
     ((kind, raw),) = av.items()
     if kind == "S":
+        if len(raw) == TIMESTAMP_WIDTH and raw[-1] == "Z":
+            return timestamp_value(raw) or raw
         return raw
     if kind == "N":
         return number_value(raw)

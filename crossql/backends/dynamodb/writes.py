@@ -49,7 +49,7 @@ from crossql.backends.dynamodb.expressions import (
     operator_count,
     or_,
 )
-from crossql.backends.dynamodb.plan import DynamoPlan
+from crossql.backends.dynamodb.plan import DynamoPlan, json_value
 from crossql.backends.dynamodb.schema import (
     DynamoOptions,
     TableSchema,
@@ -175,7 +175,7 @@ class DynamoWritePlan(Plan):
             out["per_item"] = [w.describe() for w in self.nested]
         if self.never:
             out["never"] = True
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        result: dict[str, Any] = json.loads(json.dumps(out, default=json_value))
         return result
 
     def explain(self) -> str:
@@ -185,7 +185,8 @@ class DynamoWritePlan(Plan):
                  "  read: " + self.read.explain().replace("\n", "\n  ")]
         for key, value in self.request.items():
             if key != "TableName":
-                lines.append(f"  {write} {key}: {json.dumps(value, ensure_ascii=False)}")
+                text = json.dumps(value, ensure_ascii=False, default=json_value)
+                lines.append(f"  {write} {key}: {text}")
         lines += [f"  per item: {nested.describe()}" for nested in self.nested]
         lines.append("  the ConditionExpression re-checks the where on each item: one changed "
                      "since the read is skipped, never overwritten")

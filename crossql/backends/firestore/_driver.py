@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from google.cloud.firestore_v1.base_query import And as FsAnd
@@ -27,6 +28,8 @@ from crossql.backends.firestore.plan import (
 def _value(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_value(v) for v in value]
+    if isinstance(value, Decimal):  # a double exactly: the compiler checked (values.py)
+        return float(value)
     return value
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from typing import Any
 
 from crossql import ir, visitor
@@ -68,6 +69,14 @@ from crossql.backends.firestore.plan import (
     composites,
     field_path,
     leaves,
+)
+from crossql.backends.firestore.values import (
+    BYTES_ORDER_HINT,
+    DECIMAL_FILTER_HINT,
+    DECIMAL_HINT,
+    OBJECT_ID_HINT,
+    inexact_decimal,
+    ordered_bytes,
 )
 from crossql.compiler.shape import output_key
 from crossql.compiler.templates import Hole, StringHole
@@ -149,6 +158,26 @@ CAPABILITIES = Capabilities(
                     "fields order before `_id`; no leading `_id desc`",
     },
     limits=LIMITS,
+    values={"timestamp": "native", "bytes": "guarded", "exact number": "guarded",
+            "reference": "guarded", "geopoint": "guarded"},
+    value_notes={
+        "timestamp": "Firestore timestamps (microseconds; finer digits rounded down), read "
+                     "back as aware UTC datetimes; `<`, `between` match timestamps only",
+        "bytes": "Firestore bytes; `==`, `in` native; `<`, `between` refused "
+                 "(`bytes-order`): Firestore orders bytes bytewise, CrossQL length first "
+                 "(so `order by` bytes of several lengths is not promised)",
+        "exact number": "Firestore has no exact decimal: a `Decimal` in a filter compares "
+                        "as the double it is exactly when that double's shortest text is "
+                        "the same decimal (`1.5`, not `0.1`), else refused (`decimal`); "
+                        "written or inserted, refused. " + DECIMAL_HINT,
+        "object id": "an `ObjectId` is refused. " + OBJECT_ID_HINT,
+        "reference": "read as the client's `DocumentReference` and written back as it is; "
+                     "equal by path; not a parameter (a located error); `--json`: its path",
+        "geopoint": "read as the client's `GeoPoint` and written back as it is; equal by "
+                    "latitude and longitude; not a parameter",
+        "set": "Firestore has no sets: a Python set in a document is not written (a set "
+               "parameter fills a list of values, as everywhere)",
+    },
 )
 
 
@@ -201,6 +230,7 @@ segment and adds 3 characters (backticks, a dot) to each (non-empty) segment."""
 
 assert (LIMITS["value bytes"] - 1) // 4 == SHORT_STRING, "scan's fits() must match the limit"
 _LISTED_OPS = frozenset({"in", "not-in", "array_contains_any"})
+_RANGE_OPS = frozenset({"<", "<=", ">", ">="})
 """Operators whose values Firestore sizes one by one (the list as a whole is not)."""
 
 
@@ -221,6 +251,10 @@ def value_size(value: Any) -> int:
         return sum(value_size(v) for v in value)
     if kind is dict:
         return sum(len(k.encode("utf-8")) + 1 + value_size(v) for k, v in value.items())
+    if kind is bytes:
+        return len(value)
+    if isinstance(value, datetime):
+        return 8
     if isinstance(value, Hole):
         # a plan template's hole: a string hole is at most StringHole.MAX_BYTES (< the
         # limit, see ``_HOLE_FITS``), the others are scalars; a longer string is never a
@@ -246,6 +280,8 @@ def _leaf_oversized(node: FieldFilter) -> bool:
         return False
     if kind is str:
         return len(value) > SHORT_STRING and len(value.encode("utf-8")) >= limit
+    if kind is bytes:
+        return len(value) > limit
     if kind is tuple and node.op in _LISTED_OPS:
         return any(value_size(v) > limit for v in value
                    if not fits(v))
@@ -530,7 +566,21 @@ class _Compiler(FilterBuilder):
         """Refuse a value past Firestore's query value limit (1,500 bytes as Firestore
         sizes values: ``value_size``); the server would refuse the query ("too large to
         be used in a query")."""
-        # `large` holds, in the tree's order, every leaf whose value may not fit
+        # `large` holds, in the tree's order, every leaf whose value may not fit (and
+        # every native value: bytes, timestamps)
+        for each in self.large:
+            if each.op in _RANGE_OPS and ordered_bytes(each.value):
+                raise self.refusal(
+                    "bytes-order", "<, <=, >, >=", each.origin,
+                    "firestore orders bytes bytewise, CrossQL length first (b\"b\" < "
+                    "b\"ab\"): an ordering comparison with bytes would disagree",
+                    BYTES_ORDER_HINT)
+            inexact = inexact_decimal(each.value)
+            if inexact is not None:
+                raise self.refusal(
+                    "decimal", "value", each.origin,
+                    f"firestore has no exact decimal, and {inexact} is no double exactly",
+                    DECIMAL_FILTER_HINT)
         leaf = next((leaf for leaf in self.large if _leaf_oversized(leaf)), None)
         if leaf is None:
             return
@@ -627,6 +677,10 @@ class _Compiler(FilterBuilder):
                     f"add a condition on `{dotted}` to `where` (any test of it means it is "
                     f"present), or declare it required: "
                     f"schema={{{q.collection!r}: {{'required': [{dotted!r}]}}}}")
+            if segs in self.required and segs not in self.present and \
+                    not has_field(tree, segs):
+                self.notes += (f"ordered by `{'.'.join(segs)}`, which the schema declares "
+                               "required: no document is left out",)
             found = _SHARED.get((OrderBy, segs, key.descending))
             steps.append(found if found is not None else _order_by(segs, key.descending))
         implicit: list[tuple[str, ...]] = []
@@ -978,16 +1032,25 @@ def compile_firestore(query: ir.Query, *, schema: Any = None,
                       ) -> FirestorePlan | ClientSidePlan:
     """Compile a bound query into a Firestore plan under ``options`` (default profile:
     no ``!=``, no OR). ``schema`` may declare fields present in every document:
-    ``{"users": {"required": ["age"]}}``. With ``options.client_side``, a query refused
-    only for what Firestore cannot order, group or aggregate is a ``ClientSidePlan``."""
+    ``{"users": {"required": ["age"]}}``, and composite indexes (``"indexes": [...]``,
+    which ``require_indexes`` checks the query against: docs/indexes.md). With
+    ``options.client_side``, a query refused only for what Firestore cannot order, group
+    or aggregate is a ``ClientSidePlan`` (whose native part is not checked for indexes).
+    """
     opts = options if type(options) is FirestoreOptions else coerce_options(options)
     try:
-        return _Compiler(query, schema, opts).run()
+        plan = _Compiler(query, schema, opts).run()
     except CapabilityError as err:
         if opts.client_side is None:
             raise
         return complete_client_side(err, query, lambda q: _Compiler(q, schema, opts).run(),
                                     opts.client_side, COMPLETION)
+    if opts.require_indexes and plan.static_rows is None and plan.document is None:
+        # imported here: only a profile that asks for the check pays for it
+        from crossql.indexes.check import require_firestore_indexes
+
+        require_firestore_indexes(query, schema)
+    return plan
 
 
 COMPLETION = Completion(

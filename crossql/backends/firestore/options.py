@@ -32,10 +32,15 @@ class FirestoreOptions(BaseModel):
     client-side over at most N rows read (docs/configuration.md, "Client-side
     completion"); None: refused. Not part of the profile; a configuration gives it in
     the ``firestore:`` block itself (its ``client_side``)."""
+    require_indexes: bool = False
+    """Refuse a query that needs a composite index the schema does not declare (the
+    collection's ``indexes`` list; docs/indexes.md), as production Firestore does and
+    the emulator does not."""
 
     @property
     def profile(self) -> str:
         """A short name of the profile: ``default``, ``native_not_equal``, ``native_or``
-        or ``native_not_equal+native_or``."""
+        or ``native_not_equal+native_or`` (the operators it emits; ``require_indexes``
+        changes no plan, so it is not named)."""
         names = [name for name in ("native_not_equal", "native_or") if getattr(self, name)]
         return "+".join(names) or "default"

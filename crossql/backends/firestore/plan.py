@@ -17,11 +17,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
 from crossql._frozen import fast_init
 from crossql.backends.base import Plan
 from crossql.backends.firestore.options import FirestoreOptions
+from crossql.backends.firestore.values import python_source, value_json
 from crossql.grammar.formatter import format_condition
 
 ID_FIELD: tuple[str, ...] = ("__name__",)
@@ -312,7 +315,8 @@ class FirestorePlan(Plan):
         if self.notes:
             out["notes"] = list(self.notes)
         # a JSON round trip gives a deep copy callers may mutate freely
-        result: dict[str, Any] = json.loads(json.dumps(out, ensure_ascii=False))
+        result: dict[str, Any] = json.loads(json.dumps(out, ensure_ascii=False,
+                                                      default=value_json))
         return result
 
     def explain(self) -> str:
@@ -352,6 +356,8 @@ def _literal(value: Any) -> str:
         return "[" + ", ".join(_literal(v) for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime | Decimal):
+        return python_source(value)
     return repr(value)
 
 
@@ -410,7 +416,7 @@ def _chain(plan: FirestorePlan, db: str) -> list[str]:
 
 def _imports(plan: FirestorePlan) -> list[str]:
     names: set[str] = set()
-    uses_id = False
+    uses_id = uses_time = False
     for step in plan.steps:
         if isinstance(step, Where):
             for node in composites(step.filter):
@@ -418,6 +424,9 @@ def _imports(plan: FirestorePlan) -> list[str]:
             for leaf in leaves(step.filter):
                 names.add("FieldFilter")
                 uses_id = uses_id or leaf.on_id
+                value = leaf.value
+                uses_time = uses_time or isinstance(value, datetime) or (
+                    type(value) is tuple and any(isinstance(v, datetime) for v in value))
         if isinstance(step, OrderBy) and step.field == ID_FIELD:
             uses_id = True
     if isinstance(plan.filter, And):
@@ -425,7 +434,8 @@ def _imports(plan: FirestorePlan) -> list[str]:
         top_level_only = sum(1 for n in composites(plan.filter) if isinstance(n, And)) == 1
         if top_level_only:
             names.discard("And")
-    lines = ["from google.cloud import firestore"]
+    lines = ["from datetime import datetime, timezone", ""] if uses_time else []
+    lines.append("from google.cloud import firestore")
     if names:
         lines.append("from google.cloud.firestore_v1.base_query import "
                      + ", ".join(sorted(names)))

@@ -4,6 +4,7 @@ Python, driver errors as ``BackendError``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from crossql.errors import BackendError
@@ -26,14 +27,20 @@ SCALARS = frozenset({bool, int, float, str, type(None)})
 
 
 def plain(value: Any) -> Any:
-    """Firestore values → plain Python (references become their path; others stay)."""
+    """Firestore values → CrossQL's (docs/backends/firestore.md, "Value kinds"): a
+    timestamp is a plain aware UTC ``datetime`` (Firestore keeps microseconds, so the
+    client's ``DatetimeWithNanoseconds`` converts without loss; one holding finer digits,
+    which no server read gives, is left as it is); bytes,
+    references (``DocumentReference``) and geopoints (``GeoPoint``) stay the client's
+    objects, so a row written back stores them again."""
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, bool | int | float | str) or value is None:
         return value
-    path = getattr(value, "path", None)
-    if type(value).__name__ in ("DocumentReference", "AsyncDocumentReference") and path:
-        return str(path)
+    if isinstance(value, datetime) and type(value) is not datetime and \
+            getattr(value, "nanosecond", 0) % 1000 == 0:
+        return datetime(value.year, value.month, value.day, value.hour, value.minute,
+                        value.second, value.microsecond, tzinfo=UTC)
     return value

@@ -42,6 +42,7 @@ from crossql.backends.firestore.results import SCALARS as _SCALARS
 from crossql.backends.firestore.results import driver_error as _driver_error
 from crossql.backends.firestore.results import is_driver_error as _is_driver_error
 from crossql.backends.firestore.results import plain as _plain
+from crossql.backends.firestore.values import not_storable
 from crossql.backends.firestore.writes import MAX_ATTEMPTS, FirestoreWritePlan, changes
 from crossql.compiler.paging import page_query
 from crossql.errors import BackendError, ConfigError, QueryError, TransactionConflict
@@ -101,6 +102,10 @@ def _check_storable(value: Any, where: str, in_array: bool = False) -> None:
             raise ValueError(f"{where}: Firestore cannot store an array inside an array")
         for i, item in enumerate(value):
             _check_storable(item, f"{where}[{i}]", in_array=True)
+    elif type(value) not in _SCALARS:
+        why = not_storable(value)
+        if why is not None:
+            raise TypeError(f"{where}: {why}")
 
 
 def _check_id(doc_id: Any) -> str:

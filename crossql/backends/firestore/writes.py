@@ -37,6 +37,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from crossql import ir
@@ -44,6 +45,7 @@ from crossql._frozen import fast_init
 from crossql.backends.base import WRITE_CONSTRUCTS, Capabilities, Plan, refuse
 from crossql.backends.firestore.compiler import LIMITS, compile_firestore
 from crossql.backends.firestore.plan import FirestorePlan, field_path
+from crossql.backends.firestore.values import DECIMAL_HINT, python_source, value_json
 from crossql.errors import BackendError
 from crossql.semantics.reference import get_path
 from crossql.semantics.writes import assignment_applies, strict_equal, updated
@@ -173,7 +175,7 @@ class FirestoreWritePlan(Plan):
             out["limit"] = self.limit
             if self.reads_past_limit:
                 out["read_limit"] = "none: the first documents the assignments apply to"
-        result: dict[str, Any] = json.loads(json.dumps(out))
+        result: dict[str, Any] = json.loads(json.dumps(out, default=value_json))
         return result
 
     def explain(self) -> str:
@@ -183,7 +185,8 @@ class FirestoreWritePlan(Plan):
             lines.append(f"  the read runs without its limit; the first {self.limit} "
                          "documents the assignments apply to are written")
         if self.kind == "update":
-            lines.append("  update: " + json.dumps(self._update(), ensure_ascii=False))
+            lines.append("  update: " + json.dumps(self._update(), ensure_ascii=False,
+                                                  default=value_json))
             lines.append("  each document's new values are computed from its snapshot "
                          "(`p + n` only on a number, `a.b` only below a map or a missing "
                          "`a`; a document where one does not apply is not matched); only "
@@ -210,7 +213,7 @@ class FirestoreWritePlan(Plan):
             update = ", ".join(
                 f"{field_path(p)!r}: " + ("firestore.DELETE_FIELD" if op == "unset" else
                                           f"old[{field_path(p)!r}] + {v!r}" if op == "add"
-                                          else repr(v))
+                                          else python_source(v))
                 for p, v, op in self.fields)
             body += ["    old = snapshot.to_dict()",
                      f"    new = {{{update}}}  # computed by CrossQL (reference semantics)",
@@ -255,6 +258,18 @@ def _nested_list(value: Any) -> bool:
     return isinstance(value, list) and any(isinstance(v, list) for v in value)
 
 
+def _check_written(item: ir.Assignment, value: Any, source: str | None) -> None:
+    """Refuse, located at the assignment, a value Firestore cannot store as it is (a
+    ``Decimal`` would read back as a double: values.py)."""
+    if type(value) is list:
+        for v in value:
+            _check_written(item, v, source)
+    elif isinstance(value, Decimal):
+        raise refuse(BACKEND, "value", item, f"firestore cannot store the Decimal {value} "
+                     "exactly (it would read back as a double)", DECIMAL_HINT, source,
+                     rule="decimal")
+
+
 def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = None,
                             options: Any = None) -> FirestoreWritePlan:
     """Compile a bound ``update``/``delete`` into a Firestore write plan."""
@@ -284,10 +299,12 @@ def compile_firestore_write(statement: ir.Update | ir.Delete, *, schema: Any = N
             if isinstance(item, ir.Increment):
                 amount = item.amount
                 assert isinstance(amount, ir.Literal), "a bound statement has no parameters"
+                _check_written(item, amount.value, statement.source)
                 fields.append((item.path.segments, amount.value, "add"))
             elif isinstance(item, ir.SetField):
                 assert not isinstance(item.value, ir.Param)
                 value = ir.python_value(item.value)
+                _check_written(item, value, statement.source)
                 if _nested_list(value):
                     raise fail(item, "firestore cannot store an array inside an array",
                                "store a map of arrays instead")

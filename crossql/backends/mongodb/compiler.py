@@ -7,6 +7,7 @@ fields. See ``filters.py`` for how conditions keep the reference semantics.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from crossql import ir
@@ -89,10 +90,33 @@ _BUILDER = FilterBuilder()  # stateless: one for every compile
 
 
 def compile_mongodb(query: ir.Query, *, schema: Any = None, options: Any = None) -> MongoPlan:
-    """Compile a bound query into a MongoDB plan."""
+    """Compile a bound query into a MongoDB plan. ``schema`` (a ``crossql.Schema``)
+    takes out the guards a collection's declaration proves unnecessary
+    (``schema_guards.py``); the plan's explanation says how many."""
     # names are refused in the order they appear: collection, condition, the clauses
     check_collection(query.collection, query)
     match = _BUILDER.build(query.where) if query.where is not None else {}
+    entry = None if schema is None or not match else _declared(schema, query.collection)
+    if entry is None:
+        return _plan(query, match)
+    from crossql.backends.mongodb.schema_guards import without_guards
+
+    match, dropped = without_guards(match, entry)
+    plan = _plan(query, match)
+    if not dropped:
+        return plan
+    note = (f"; the schema of `{query.collection}` proves {dropped} guard"
+            f"{'s' if dropped != 1 else ''} (array, missing, null) unnecessary")
+    return replace(plan, reason=plan.reason + note)
+
+
+def _declared(schema: Any, collection: str) -> Any:
+    """The declaration of ``collection`` in ``schema`` (a ``crossql.Schema``), or None."""
+    lookup = getattr(schema, "collection", None)
+    return None if lookup is None else lookup(collection)
+
+
+def _plan(query: ir.Query, match: dict[str, Any]) -> MongoPlan:
     _check_clause_names(query)
     offset, limit_node = query.offset, query.limit
     skip = None if offset is None else _count(offset)

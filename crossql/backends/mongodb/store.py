@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from crossql.semantics.writes import WriteResult
 
 if TYPE_CHECKING:
     from crossql.backends.mongodb.config import MongoConfig
+    from crossql.indexes.ensure import IndexOutcome
 
 
 def _driver_error(err: Exception) -> BackendError:
@@ -389,6 +390,21 @@ class MongoStore(Store):
     async def drop_collection(self, name: str) -> None:
         try:
             await self.database.drop_collection(name)
+        except Exception as err:
+            raise _driver_error(err) from err
+
+    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]]) -> list[IndexOutcome]:
+        """Create the declared indexes (``{collection: [declaration, ...]}``, as in the
+        schema: docs/indexes.md) that no index of the collection has; never drops one.
+        Each outcome says ``exists``, ``created`` or ``differs`` (same keys or name,
+        other options)."""
+        from crossql.indexes.ensure import declared_for, ensure_mongo
+
+        models = declared_for("mongodb", declared)
+        try:
+            return await ensure_mongo(self.database, models)
+        except BackendError:
+            raise
         except Exception as err:
             raise _driver_error(err) from err
 

@@ -1,0 +1,58 @@
+"""A declared schema on real servers' stores (docs/schemas.md): DynamoDB reads a sparse
+index whose sort key the schema declares required; rows come back as model instances;
+a document that breaks the schema writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+
+import crossql
+
+pytestmark = pytest.mark.integration
+
+
+class Order(BaseModel):
+    id: str = Field(alias="_id")
+    user_id: str
+    created_at: str  # ISO-8601 text: DynamoDB's S, ordered as text
+    total: float
+
+
+def test_dynamodb_queries_a_sparse_index_the_schema_fills(runner: asyncio.Runner,
+                                                          dynamodb_endpoint: str) -> None:
+    from tests.backends.dynamo_support import drop_tables, store_config
+
+    prefix = f"crossql_s6_{uuid.uuid4().hex[:8]}_"
+    store = crossql.connect(store_config(dynamodb_endpoint, table_prefix=prefix),
+                            schema={"orders": Order})
+    runner.run(store.open())
+    try:
+        runner.run(_sparse_index(store))
+    finally:
+        runner.run(drop_tables(store))
+        runner.run(store.close())
+
+
+async def _sparse_index(store: Any) -> None:
+    await store.create_collection("orders", indexes=[
+        {"name": "by_user", "partition_key": "user_id", "sort_key": "created_at"}])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    orders = [Order(_id=f"o{i}", user_id="ada" if i % 2 else "bob",
+                    created_at=(start + timedelta(days=i)).isoformat(), total=i)
+              for i in range(12)]
+    await store.collection("orders").insert_many(orders)
+    text = "from orders where user_id == :u order by created_at desc limit 3"
+    plan = store.plan(text, {"u": "ada"})
+    assert plan.to_dict()["operation"] == "Query" and plan.to_dict()["index_name"] == "by_user"
+    rows: list[Order] = await store.fetch(text, model=Order, u="ada")
+    assert [r.id for r in rows] == ["o11", "o9", "o7"]
+    with pytest.raises(crossql.DocumentError):
+        await store.collection("orders").insert_one({"_id": "x", "user_id": "ada",
+                                                     "total": 1.0})
+    assert await store.collection("orders").get("x") is None
