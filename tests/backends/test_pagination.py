@@ -213,7 +213,10 @@ def firestore_paged(runner: asyncio.Runner, firestore_store: Any,
     for doc in docs:
         for name in ("v", "a", "b"):
             doc.setdefault(name, None)
-    monkeypatch.setattr(firestore_store, "_schema", {"docs": {"required": ["v", "a", "b"]}})
+    from crossql.schema import as_schema
+
+    monkeypatch.setattr(firestore_store, "_schema", as_schema(
+        {"docs": {"required": ["v", "a", "b"], "nullable": ["v", "a", "b"]}}))
     load(runner, firestore_store, "docs", docs)
     return firestore_store, docs
 
@@ -435,3 +438,80 @@ def test_mongodb_pages_generated_native_collections_in_reference_order(
         runner.run(raw.insert_many([{k: Decimal128(v) if isinstance(v, Decimal) else v
                                      for k, v in doc.items()} for doc in docs[0::2]]))
     check_walk(runner, mongo_store, docs, f"from generated_native {order}", size)
+
+
+# DynamoDB and Firestore resume after typed values where their capabilities handle them:
+# DynamoDB's ExclusiveStartKey gets the decoded datetime (an `S` of fixed-width ISO text),
+# or Decimal (`N`) of the index's sort key; Firestore's start_after the
+# decoded datetime. "Newest first" of one device is one Query on the index per page.
+
+def _typed_events(count: int) -> list[dict[str, Any]]:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    rng = random.Random(16)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    return [{"_id": f"e{i:04d}", "device": "d1" if i % 3 else "d2",
+             "at": t0 + timedelta(seconds=rng.randrange(count), microseconds=rng.choice(
+                 [0, 1, 250_000])),
+             "price": Decimal(rng.randrange(10**6)).scaleb(-rng.randrange(4)),
+             "blob": bytes(rng.randrange(256) for _ in range(rng.randrange(1, 4)))}
+            for i in range(count)]
+
+
+# (a condition on the sort key says every item holds it: the sparse index may serve)
+@pytest.mark.parametrize("text", [
+    "from events where device == 'd1' and at >= :epoch order by at desc",
+    "from events where device == 'd1' and at >= :since order by at desc",
+    "from events where device == 'd2' and price >= 0 order by price"])
+# (no bytes: DynamoDB orders `B` bytewise, the reference by length first, so its planner
+# orders no Query by a binary sort key)
+def test_dynamodb_pages_typed_sort_keys_with_exclusive_start_key(
+        runner: asyncio.Runner, dynamo_store: Any, text: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    docs = _typed_events(150)
+
+    async def load() -> None:
+        await dynamo_store.drop_collection("events")
+        await dynamo_store.create_collection(
+            "events", indexes=[
+                {"name": "by_at", "partition_key": "device", "sort_key": "at"},
+                {"name": "by_price", "partition_key": "device", "sort_key": "price"}],
+            attribute_types={"_id": "S", "device": "S", "at": "S", "price": "N"})
+        await dynamo_store.collection("events").insert_many(docs)
+
+    runner.run(load())
+    every = {"epoch": datetime(1970, 1, 1, tzinfo=UTC),
+             "since": datetime(2026, 3, 1, 0, 1, tzinfo=UTC)}
+    params = {k: v for k, v in every.items() if f":{k}" in text}
+    assert dynamo_store.page_plan(text, size=7, **params).inner.operation == "Query"
+    calls: list[str] = []
+    call = dynamo_store._call
+
+    async def counted(method: str, **kwargs: Any) -> Any:
+        calls.append(method)
+        return await call(method, **kwargs)
+
+    monkeypatch.setattr(dynamo_store, "_call", counted)
+    rows, pages = runner.run(walk(dynamo_store, text, 7, **params))
+    want = reference_ids(docs, text, **params)
+    got = [r["_id"] for r in rows]
+    assert sorted(got) == sorted(want) and len(set(got)) == len(got)
+    keys = [r[text.split()[-2] if text.endswith("desc") else text.split()[-1]] for r in rows]
+    assert keys == sorted(keys, reverse=text.endswith("desc"))  # the sort key's order
+    assert pages == max(1, -(-len(want) // 7)) and set(calls) == {"query"}  # never a Scan
+
+
+def test_firestore_pages_newest_first_with_start_after(runner: asyncio.Runner,
+                                                       firestore_store: Any) -> None:
+    from datetime import UTC, datetime
+
+    docs = [{k: v for k, v in d.items() if k not in ("blob", "price")}  # no Decimal there
+            for d in _typed_events(120)]
+    load(runner, firestore_store, "events", docs)
+    since = datetime(2026, 3, 1, 0, 0, 30, tzinfo=UTC)
+    for text in ("from events where at >= :since order by at desc",
+                 "from events where at >= :since order by at"):
+        check_walk(runner, firestore_store, docs, text, 7, since=since)
