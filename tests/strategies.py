@@ -1174,10 +1174,12 @@ def native_paging_documents(draw: st.DrawFn, max_docs: int = 30, *,
                             ) -> list[dict[str, Any]]:
     """``paging_documents`` whose order fields ``v``, ``a``, ``b`` also hold native values
     of ``kinds`` (``_native_domains``: timestamps, object ids, exact numbers beside
-    floats and ints, bytes), ties among them, mixed with numbers, strings, bools, null
+    floats, ints and NaN, bytes), ties among them, mixed with numbers, strings, bools, null
     and missing: a page may end on any of them and resume across their types."""
     domains = _native_domains()
     natives = [v for kind in kinds for v in domains[kind]]
+    if "dec" in kinds:
+        natives.append(float("nan"))  # below every number, equal to itself
     count = draw(st.integers(0, max_docs))
     ids = draw(st.lists(st.integers(0, 10_000), min_size=count, max_size=count, unique=True))
     docs = []
