@@ -1166,6 +1166,34 @@ def native_queries(draw: st.DrawFn) -> ir.Query:
     return ir.Query("docs", where, order_by=order)
 
 
+# --- pages ordered by native values (issue 16 meets issue 18) ------------------------------
+
+@st.composite
+def native_paging_documents(draw: st.DrawFn, max_docs: int = 30, *,
+                            kinds: tuple[str, ...] = ("at", "oid", "dec", "bin")
+                            ) -> list[dict[str, Any]]:
+    """``paging_documents`` whose order fields ``v``, ``a``, ``b`` also hold native values
+    of ``kinds`` (``_native_domains``: timestamps, object ids, exact numbers beside
+    floats, ints and NaN, bytes), ties among them, mixed with numbers, strings, bools, null
+    and missing: a page may end on any of them and resume across their types."""
+    domains = _native_domains()
+    natives = [v for kind in kinds for v in domains[kind]]
+    if "dec" in kinds:
+        natives.append(float("nan"))  # below every number, equal to itself
+    count = draw(st.integers(0, max_docs))
+    ids = draw(st.lists(st.integers(0, 10_000), min_size=count, max_size=count, unique=True))
+    docs = []
+    for n in ids:
+        doc: dict[str, Any] = {"_id": f"d{n}"}
+        for name in ("v", "a", "b"):
+            value = draw(st.sampled_from(natives)) if natives and draw(st.booleans()) \
+                else _page_value(draw, [1, 2.5, "x"], True)
+            if value is not MISSING_VALUE:
+                doc[name] = value
+        docs.append(doc)
+    return docs
+
+
 # --- values whose equality and order cross kinds (issue 19: the compiled evaluator) ------
 # Equal across kinds (1 == 1.0 == Decimal(1), 0.1 == Decimal("0.1")), never equal across
 # kinds (True is not 1), NaNs of both kinds, instants naive and aware, and numbers past

@@ -43,7 +43,7 @@ blobs = st.binary(max_size=40) | st.builds(Binary, st.binary(max_size=24),
                                            st.integers(0, 255))
 object_ids = st.binary(min_size=12, max_size=12).map(ObjectId)
 plain = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text() | \
-    st.floats(allow_nan=False)
+    st.floats() | st.sampled_from([Decimal("NaN"), Decimal("-NaN")])  # NaN: one value
 KINDS = {"timestamp": instants, "decimal": decimals, "bytes": blobs,
          "objectid": object_ids, "plain": plain}
 
@@ -108,6 +108,7 @@ def test_each_kind_has_a_compact_tagged_form() -> None:
     assert encode_value(Binary(b"\xff\x00", 4)) == {"b": "_wA", "s": 4}
     assert encode_value(ObjectId("5f" + "0" * 21 + "1")) == {"o": "5f" + "0" * 21 + "1"}
     assert encode_value(float("-inf")) == {"f": "-inf"}
+    assert encode_value(float("nan")) == encode_value(Decimal("NaN")) == {"f": "nan"}
     assert decode_value({"t": -1}) == datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     assert type(decode_value({"b": "_wA", "s": 4})) is Binary
 
@@ -125,7 +126,7 @@ def _forged(values: list[Any], *, secret: str | None = None) -> str:
 @pytest.mark.parametrize("value", [
     {"t": "2026"}, {"t": 10**20}, {"t": True}, {"d": "NaN"}, {"d": "1.10"}, {"d": "x"},
     {"b": "!!"}, {"b": "_wB"}, {"b": "", "s": 0}, {"b": "", "s": 256}, {"b": "", "x": 1},
-    {"o": "5F" + "0" * 22}, {"o": "abc"}, {"f": "nan"}, {"f": "1"}, {"v": 1}, [1], {},
+    {"o": "5F" + "0" * 22}, {"o": "abc"}, {"f": "NaN"}, {"f": "1"}, {"v": 1}, [1], {},
     {"t": 1, "d": "1"}])
 def test_an_ill_typed_cursor_value_is_a_located_error(value: Any) -> None:
     cursor = _forged([value, "id"])

@@ -211,3 +211,41 @@ def test_a_page_walk_resumes_after_native_order_values(order: str, generic: bool
     rows, pages = asyncio.run(walk(store, text, 3))
     assert [r["_id"] for r in rows] == reference_ids(docs, text)
     assert pages == 14
+
+
+def test_a_page_resumes_after_an_infinite_float() -> None:
+    """An infinity ended a page with a bare ValueError (JSON has no form for it): the
+    cursor tags it now."""
+    from tests.backends.page_differential import reference_ids, walk
+
+    docs = [{"_id": i, "v": v} for i, v in
+            enumerate([1.0, float("inf"), float("-inf"), 3, float("inf"), None])]
+    store = crossql.connect({"driver": "memory"})
+    asyncio.run(store.collection("c").insert_many(docs))
+    for text in ("from c order by v", "from c order by v desc"):
+        rows, pages = asyncio.run(walk(store, text, 1))
+        assert [r["_id"] for r in rows] == reference_ids(docs, text) and pages == 6
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_a_nan_order_value_is_walked_where_the_reference_sorts_it(generic: bool) -> None:
+    """NaN sorts below every number: the resume condition (MongoDB's, the generic one)
+    left NaN documents out after a number descending, and a page ending on NaN was
+    refused; both resume now (`k == NaN` holds exactly for NaN, as in MongoDB)."""
+    from decimal import Decimal
+
+    from crossql.backends.memory.store import MemoryStore
+    from crossql.runtime.store import Store
+    from tests.backends.page_differential import reference_ids, walk
+
+    class GenericMemory(MemoryStore):
+        run_page = Store.run_page
+
+    docs = [{"_id": "n", "v": float("nan")}, {"_id": "a", "v": "a"}, {"_id": "o", "v": 1},
+            {"_id": "b", "v": True}, {"_id": "d", "v": Decimal("NaN")}, {"_id": "z"},
+            {"_id": "m", "v": -5}, {"_id": "n2", "v": float("nan")}]
+    for text in ("from c order by v desc", "from c order by v"):
+        store = GenericMemory() if generic else MemoryStore()
+        asyncio.run(store.collection("c").insert_many(docs))
+        rows, _ = asyncio.run(walk(store, text, 1))
+        assert [r["_id"] for r in rows] == reference_ids(docs, text), text

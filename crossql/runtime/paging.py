@@ -189,6 +189,8 @@ def encode_value(value: Any) -> Any:
         return bool(value)
     if isinstance(value, int):
         return int(value)
+    if is_nan(value):  # a float's or a Decimal's: one value to the reference
+        return {"f": "nan"}
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else {"f": "inf" if value > 0 else "-inf"}
     if isinstance(value, str):
@@ -235,7 +237,7 @@ def _decode_tagged(data: dict[str, Any]) -> Any:
         from bson import ObjectId
 
         return ObjectId(data["o"])
-    if keys == ["f"] and data["f"] in ("inf", "-inf"):
+    if keys == ["f"] and data["f"] in ("inf", "-inf", "nan"):
         return float(data["f"])
     raise ValueError("not a cursor value")
 
@@ -373,18 +375,18 @@ def request(query: CheckedQuery, params: Mapping[str, Any] | None, backend: str,
 
 def cursor_values(req: PageRequest, doc: Mapping[str, Any]) -> list[Any]:
     """The walk-key values of a document (missing as null), for its cursor; a located
-    error for a map, an array, a set or a NaN, which no ordering comparison resumes
-    after, and for a value of a kind the backend does not handle."""
+    error for a map, an array or a set, which no ordering comparison resumes after, and
+    for a value of a kind the backend does not handle."""
     values = []
     for key in req.keys:
         value = get_path(doc, key.path.segments)
         value = None if value is MISSING else value
-        if type_rank(value) is None or is_nan(value):
+        if type_rank(value) is None:
             raise QuerySemanticError(
                 f"document {doc.get('_id')!r} holds {_shown_type(value)} at the order key "
                 f"`{format_path(key.path)}`: a cursor resumes after null, number, string, "
                 "bool, timestamp, bytes and object id order values only (not a map, an "
-                "array, a set or a NaN)", code="semantic.page-order-value",
+                "array or a set)", code="semantic.page-order-value",
                 span=req.query.span, source=req.query.source,
                 hint="order the pages by a field holding scalars")
         kind = value_kind(value)
@@ -403,20 +405,46 @@ def cursor_values(req: PageRequest, doc: Mapping[str, Any]) -> list[Any]:
 
 
 def _shown_type(value: Any) -> str:
-    return "NaN" if is_nan(value) else type(value).__name__
+    return type(value).__name__
 
 
 def finish(req: PageRequest, docs: list[Document], secret: str | bytes | None,
-           total: int | None) -> Page:
-    """The page of the documents a store read for ``req`` (at most ``req.read``)."""
+           total: int | None, resumes: Callable[[PageRequest], None] | None = None) -> Page:
+    """The page of the documents a store read for ``req`` (at most ``req.read``);
+    ``resumes`` raises the store's refusal of the next page, tried before a cursor after
+    a value beyond JSON's is handed out (``Store.check_resume``)."""
     rows = docs[:req.take]
     cursor = None
     if len(docs) > req.take and rows:
-        cursor = encode_cursor(req.binding, cursor_values(req, rows[-1]),
-                               req.served + len(rows), secret)
+        values = cursor_values(req, rows[-1])
+        if resumes is not None and any(value_kind(v) is not None for v in values):
+            _check_resume(req, values, resumes)
+        cursor = encode_cursor(req.binding, values, req.served + len(rows), secret)
     if req.query.select:
         rows = [_project(req.query.select, doc) for doc in rows]
     return Page(rows, cursor, total)
+
+
+def _check_resume(req: PageRequest, values: list[Any],
+                  resumes: Callable[[PageRequest], None]) -> None:
+    """The store's refusal of a page after ``values``, located at the first order key
+    holding a value beyond JSON's and saying that the page cannot resume there."""
+    from crossql.errors import CapabilityError
+
+    try:
+        resumes(replace(req, after=tuple(values)))
+    except CapabilityError as err:
+        key = next(k for k, v in zip(req.keys, values, strict=True)
+                   if value_kind(v) is not None)
+        at = next((o for o in req.query.order_by if o.path.segments == key.path.segments),
+                  None)
+        raise CapabilityError(
+            f"a page cannot resume after the {value_kind(values[req.keys.index(key)])} "
+            f"value at the order key `{format_path(key.path)}`: {err.message}",
+            backend=err.backend, construct=err.construct, code=err.code,
+            span=(at.span if at is not None else None) or req.query.span,
+            source=req.query.source, hint="order the pages by a field holding numbers, "
+            "strings or timestamps (docs/pagination.md)") from None
 
 
 def unpaged(query: ir.Query) -> ir.Query:

@@ -290,6 +290,11 @@ class Store(abc.ABC):
         except QueryError as err:
             raise err.with_source(query.source) from None
 
+    def check_resume(self, req: PageRequest) -> None:
+        """Raise the refusal a page resuming after ``req.after`` would meet, so that no
+        cursor is handed out that the next page refuses (MongoDB's bytes)."""
+        self.compile_page(req)
+
     async def run_page(self, plan: PagePlan) -> list[Document]:
         """The whole documents of one page, at most ``plan.request.read`` of them."""
         if plan.inner is None:
@@ -476,7 +481,7 @@ class BoundQuery:
         plan = self.page_plan(size=size, after=after, **params)
         docs = await store.run_page(plan)
         count = await store.count_unpaged(plan.request.query) if total else None
-        return finish(plan.request, docs, store.cursor_secret, count)
+        return finish(plan.request, docs, store.cursor_secret, count, store.check_resume)
 
 
 def _misfit(text: str | QueryBuilder, row: Mapping[str, Any], model: type[BaseModel]

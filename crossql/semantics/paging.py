@@ -19,7 +19,7 @@ from typing import Any
 from crossql import ir
 from crossql.compiler.shape import resolve_order_key
 from crossql.errors import QuerySemanticError
-from crossql.semantics.reference import instant, type_of
+from crossql.semantics.reference import instant, is_nan, type_of
 
 ID = ir.Path(("_id",))
 
@@ -30,6 +30,7 @@ null first, then numbers, strings, (maps, arrays and sets,) bytes, object ids, b
 timestamps."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAN = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,8 @@ def _of_type(path: ir.Path, rank: int) -> ir.Condition | None:
     least in any order of length, subtype and content), the zero object id."""
     if rank == 0:  # null, or missing (they sort together)
         return ir.Or((_cmp("==", path, None), ir.Not(ir.Exists(path))))
-    if rank == _RANKS["number"]:
-        return ir.Or((_cmp(">=", path, 0), _cmp("<", path, 0)))
+    if rank == _RANKS["number"]:  # NaN compares with no number, but equals NaN
+        return ir.Or((_cmp(">=", path, 0), _cmp("<", path, 0), _cmp("==", path, _NAN)))
     if rank == _RANKS["string"]:
         return _cmp(">=", path, "")
     if rank == _RANKS["bytes"]:
@@ -148,7 +149,7 @@ def equal_to(path: ir.Path, value: Any) -> ir.Condition:
     """The key at ``path`` sorts equal to the cursor value ``value``."""
     if value is None:
         return ir.Or((_cmp("==", path, None), ir.Not(ir.Exists(path))))
-    return _cmp("==", path, value)
+    return _cmp("==", path, _NAN if is_nan(value) else value)
 
 
 def strictly_after(key: WalkKey, value: Any) -> ir.Condition | None:
@@ -163,8 +164,13 @@ def strictly_after(key: WalkKey, value: Any) -> ir.Condition | None:
             pass
         else:
             parts.append(_cmp("==", path, key.descending is False))
+    elif is_nan(value):  # below every number: ascending, the numbers that are not NaN
+        if not key.descending:
+            parts.append(ir.Or((_cmp(">=", path, 0), _cmp("<", path, 0))))
     elif rank != 0:
         parts.append(_cmp("<" if key.descending else ">", path, value))
+        if rank == _RANKS["number"] and key.descending:
+            parts.append(_cmp("==", path, _NAN))  # NaN sorts below every number
     if key.descending:
         parts += _of_types(path, [r for r in _ORDERED_RANKS if r < rank])
     elif rank == 0:
