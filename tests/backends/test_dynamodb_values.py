@@ -396,7 +396,15 @@ def test_dynamodb_native_writes_match_reference(runner: asyncio.Runner,
         except CapabilityError:
             stats["refused"] += 1
             return
-        got = runner.run(dynamo_store.execute_plan(plan))
+        try:
+            got = runner.run(dynamo_store.execute_plan(plan))
+        except BackendError as err:
+            # a float sum the decimals would not give (docs/backends/dynamodb.md, "Values")
+            assert "adds decimals exactly" in str(err) and "nothing was written" in str(err)
+            after = runner.run(dynamo_store.fetch("from docs"))
+            assert sorted(map(_native_canonical, after)) == sorted(map(_native_canonical, docs))
+            stats["refused at run time"] += 1
+            return
         after = runner.run(dynamo_store.fetch("from docs"))
         assert sorted(map(_native_canonical, after)) == \
             sorted(map(_native_canonical, want_docs)), (statement, after, want_docs)
