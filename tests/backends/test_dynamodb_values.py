@@ -315,12 +315,17 @@ def test_dynamodb_matches_reference_on_native_values(runner: asyncio.Runner,
     assert STATS["dynamodb native values"]["compared"] >= examples(20, at_least=10) * 10
 
 
+def _significant_digits(d: Decimal) -> int:
+    """Without rounding (``normalize()`` rounds to the context's 28 digits)."""
+    return len("".join(map(str, d.as_tuple().digits)).strip("0"))
+
+
 _ROUND_TRIP = {
     "timestamp": st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
                               timezones=st.just(UTC)),
     "exact number": st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
         lambda d: d == 0 or (Decimal("1E-129") < abs(d) < Decimal("1E+125")
-                             and len(d.normalize().as_tuple().digits) <= 38)),
+                             and _significant_digits(d) <= 38)),
     "bytes": st.binary(min_size=1, max_size=40),
     "set": st.one_of(st.frozensets(st.text(min_size=1, max_size=5), min_size=1, max_size=4),
                      st.frozensets(st.integers(-10**20, 10**20), min_size=1, max_size=4),
@@ -396,7 +401,16 @@ def test_dynamodb_native_writes_match_reference(runner: asyncio.Runner,
         except CapabilityError:
             stats["refused"] += 1
             return
-        got = runner.run(dynamo_store.execute_plan(plan))
+        try:
+            got = runner.run(dynamo_store.execute_plan(plan))
+        except BackendError as err:
+            # a float sum the decimals would not give, or a sum past 38 digits
+            # (docs/backends/dynamodb.md, "Values")
+            assert "DynamoDB cannot hold" in str(err) and "nothing was written" in str(err)
+            after = runner.run(dynamo_store.fetch("from docs"))
+            assert sorted(map(_native_canonical, after)) == sorted(map(_native_canonical, docs))
+            stats["refused at run time"] += 1
+            return
         after = runner.run(dynamo_store.fetch("from docs"))
         assert sorted(map(_native_canonical, after)) == \
             sorted(map(_native_canonical, want_docs)), (statement, after, want_docs)

@@ -34,6 +34,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 from crossql import ir
@@ -52,6 +53,7 @@ from crossql.backends.dynamodb.values import (
     AttributeValue,
     UnstorableValue,
     item_to_python,
+    number_text,
     python_to_item,
     to_attribute_value,
 )
@@ -692,12 +694,8 @@ class DynamoStoreBase(Store):
                 raise BackendError("dynamodb", err.message) from None
             for item in statement.assignments:
                 if isinstance(item, ir.Increment):
-                    try:
-                        to_attribute_value(get_path(new, item.path.segments))
-                    except UnstorableValue as err:  # DynamoDB would fail (or round)
-                        raise BackendError("dynamodb", f"`{item.path.dotted} + ...` gives a "
-                                           f"number DynamoDB cannot hold ({err}); nothing "
-                                           "was written") from None
+                    _check_sum(item, get_path(doc, item.path.segments),
+                               get_path(new, item.path.segments))
 
     # -- tables ---------------------------------------------------------------------------
     async def create_collection(
@@ -980,3 +978,24 @@ class _DynamoBoundQuery(BoundQuery):
                    **params: Any) -> Page:
         await self._fresh()
         return await super().page(size=size, after=after, total=total, **params)
+
+
+def _check_sum(item: ir.Increment, old: Any, new: Any) -> None:
+    """Raise where DynamoDB's sum (of 38-digit decimals) would not be the reference's
+    ``new``: a result it cannot hold, or a float sum the decimals do not give (``0.2 +
+    0.1`` is ``0.30000000000000004`` in floats, ``0.3`` in DynamoDB)."""
+    amount: Any = item.amount.value  # type: ignore[union-attr]
+    try:
+        text = to_attribute_value(new)["N"]
+        if isinstance(new, float) or isinstance(old, float) or isinstance(amount, float):
+            with localcontext() as exact:
+                exact.prec = 400  # the 38 digits of each side, wherever their exponents
+                total = Decimal(number_text(old)) + Decimal(number_text(amount))
+            if total != Decimal(text):
+                raise UnstorableValue(f"DynamoDB adds decimals exactly ({total}), where the "
+                                      f"float sum is {new!r}: store the number as a Decimal")
+    except UnstorableValue as err:
+        raise BackendError("dynamodb", f"`{item.path.dotted} + {amount!r}` gives a number "
+                           f"DynamoDB cannot hold as the reference computes it ({err}); "
+                           "nothing was written") from None
+
