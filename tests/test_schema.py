@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -431,6 +432,32 @@ def test_mongodb_drops_the_guards_the_schema_proves(text: str, plain: dict[str, 
         assert len(declared.to_json()) < len(guarded.to_json())
     else:
         assert "proves" not in declared.explain()
+
+
+@pytest.mark.parametrize(("text", "plain"), [
+    ("from people where age != 18", "#n0 <> :v0"),
+    ("from people where age not in [1, 2]", "NOT #n0 IN (:v0, :v1)"),
+    ("from people where age == null or name == 'x'", "#n0 = :v0"),
+    ("from people where not (name startswith 'a')", "NOT begins_with(#n0, :v0)"),
+    # nullable and optional: the missing/null guards stay
+    ("from people where nick != 'x'",
+     "attribute_exists(#n0) AND NOT attribute_type(#n0, :v0) AND #n0 <> :v1"),
+    # a list keeps its guards
+    ("from people where size(tags) > 1",
+     "(attribute_type(#n0, :v0) OR attribute_type(#n0, :v1) OR attribute_type(#n0, :v2) "
+     "OR attribute_type(#n0, :v3)) AND size(#n0) > :v4"),
+])
+def test_dynamodb_drops_the_guards_the_schema_proves(text: str, plain: str) -> None:
+    guarded = crossql.compile(text, backend="dynamodb")
+    declared = crossql.compile(text, backend="dynamodb", schema={"people": Person})
+    assert declared.to_dict()["request"]["FilterExpression"] == plain
+    if guarded.to_dict()["request"]["FilterExpression"] != plain:
+        assert "no attribute_exists/attribute_type guards" in declared.explain()
+        sizes = [len(json.dumps(p.to_dict()["request"], default=str))
+                 for p in (declared, guarded)]
+        assert sizes[0] < sizes[1]
+    else:
+        assert "guards" not in declared.explain()
 
 
 def test_a_point_lookup_by_id_is_the_plain_find() -> None:
