@@ -483,9 +483,18 @@ LATEST = "from orders where user_id == :u order by created_at desc limit 10"
 
 def test_the_issue_s_query_plans_on_every_backend_with_the_declaration() -> None:
     params = {"u": "ada"}
-    with pytest.raises(crossql.CapabilityError):  # the index is sparse: not without it
+    with pytest.raises(crossql.CapabilityError) as refused:  # the index is sparse
         crossql.compile(LATEST, backend="dynamodb", params=params,
                         schema={"orders": {"dynamodb": PURCHASES["orders"]["dynamodb"]}})
+    assert "index `by_user`: the index is sparse" in str(refused.value)
+    assert refused.value.hint == ("if every item has `created_at`, declare it required; in the "
+                                  "configuration: `collections: {orders: {required: "
+                                  "[created_at]}}`")
+    # the line the hint gives lifts it
+    lifted = crossql.Schema.of({"orders": {"required": ["created_at"],
+                                           "dynamodb": PURCHASES["orders"]["dynamodb"]}})
+    assert crossql.compile(LATEST, backend="dynamodb", params=params,
+                           schema=lifted).to_dict()["index_name"] == "by_user"
     plan = crossql.compile(LATEST, backend="dynamodb", params=params, schema=PURCHASES)
     assert plan.to_dict()["operation"] == "Query"
     assert plan.to_dict()["index_name"] == "by_user"

@@ -669,6 +669,9 @@ class QueryCompiler(ConditionBuilder):
             choice.order_ok = False  # ties on the sort key come back in no promised order
 
     def order_refusal(self, choices: list[_Choice]) -> CapabilityError:
+        sparse = self.sparse_refusal()
+        if sparse is not None:
+            return sparse
         keys = self.order_keys()
         key = keys[0][0]
         for choice in choices:
@@ -686,6 +689,39 @@ class QueryCompiler(ConditionBuilder):
         what = "a Scan" if not choices else "this Query"
         return self.refusal("order by", key, f"dynamodb cannot order {what} by "
                            f"`{key.path.dotted}`", hint, rule="order-by")
+
+    def sparse_refusal(self) -> CapabilityError | None:
+        """The refusal of an order a Query on a sparse index would give, were its sort key
+        declared on every item: the index leaves out the items without it, which is the
+        reason, and a declaration lifts it (docs/schemas.md). None otherwise."""
+        conjuncts = _conjuncts(self.query.where)
+        required = self.required
+        try:
+            for path in table_paths(self.table):
+                sk = path.sort_key
+                if path.index is None or sk is None or path.always_present(sk) \
+                        or sk in required:
+                    continue
+                self.required = required | {sk}
+                choice = self.choice(path, conjuncts)
+                if choice is None or choice.sort:
+                    continue
+                self.fit_order(choice)
+                if not choice.order_ok:
+                    continue
+                collection = self.query.collection
+                key = self.order_keys()[0][0]
+                return self.refusal(
+                    "order by", key,
+                    f"dynamodb cannot order by `{key.path.dotted}` with a Query on index "
+                    f"`{path.index}`: the index is sparse, it holds only the items that have "
+                    f"`{sk}`, and no schema says every item of `{collection}` has it",
+                    f"if every item has `{sk}`, declare it required; in the configuration: "
+                    f"`collections: {{{collection}: {{required: [{sk}]}}}}`",
+                    rule="order-by")
+        finally:
+            self.required = required
+        return None
 
     # -- the plan -----------------------------------------------------------------------
     def filter_guards(self) -> tuple[Expr, ...]:
