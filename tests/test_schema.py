@@ -359,6 +359,25 @@ async def _a_row_the_model_refuses() -> None:
         await store.collection("items").get("bad", model=Item)
 
 
+def test_rows_the_model_refuses_come_back_raw_by_option() -> None:
+    asyncio.run(_rows_the_model_refuses_raw())
+
+
+async def _rows_the_model_refuses_raw() -> None:
+    store = crossql.connect()
+    await store.collection("items").insert_many([{"_id": "ok", "total": 1},
+                                                 {"_id": "bad", "total": "lots"}])
+    rows = await store.fetch("from items order by _id", model=Item, invalid="raw")
+    assert rows[0] == {"_id": "bad", "total": "lots"} and isinstance(rows[1], Item)
+    streamed = [r async for r in store.stream("from items order by _id", model=Item,
+                                              invalid="raw")]
+    assert streamed[0] == {"_id": "bad", "total": "lots"} and isinstance(streamed[1], Item)
+    assert await store.collection("items").get("bad", model=Item, invalid="raw") == \
+        {"_id": "bad", "total": "lots"}
+    with pytest.raises(ValueError, match="invalid="):
+        await store.fetch("from items", model=Item, invalid="skip")
+
+
 @pytest.mark.parametrize(("doc", "problems"), [
     ({"_id": "x"}, [("total", "required, missing")]),
     ({"_id": "x", "total": "1"}, [("total", "expected float, got str")]),
