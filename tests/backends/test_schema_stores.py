@@ -56,3 +56,38 @@ async def _sparse_index(store: Any) -> None:
         await store.collection("orders").insert_one({"_id": "x", "user_id": "ada",
                                                      "total": 1.0})
     assert await store.collection("orders").get("x") is None
+
+
+def test_dynamodb_a_declared_key_schema_that_contradicts_the_table_is_an_error(
+        runner: asyncio.Runner, dynamodb_endpoint: str) -> None:
+    from tests.backends.dynamo_support import drop_tables, store_config
+
+    prefix = f"crossql_s6_{uuid.uuid4().hex[:8]}_"
+    plain = crossql.connect(store_config(dynamodb_endpoint, table_prefix=prefix))
+    declared = crossql.connect(
+        store_config(dynamodb_endpoint, table_prefix=prefix),
+        schema={"events": {"dynamodb": {"partition_key": "device", "sort_key": "at",
+                                        "indexes": [{"name": "by_kind",
+                                                     "partition_key": "kind"}]}},
+                "fine": {"dynamodb": {"partition_key": "_id"}}})
+
+    async def scenario() -> None:
+        await plain.create_collection("events")  # keyed by `_id` alone, no index
+        await plain.create_collection("fine")
+        with pytest.raises(crossql.ConfigError) as err:
+            await declared.fetch("from events where device == 'd1'")
+        text = str(err.value)
+        assert "collections.events.dynamodb.partition_key" in text
+        assert "declared `device`" in text and "`_id`" in text
+        assert "collections.events.dynamodb.sort_key" in text
+        assert "index `by_kind`" in text
+        assert await declared.fetch("from fine where _id == 'x'") == []
+
+    runner.run(plain.open())
+    runner.run(declared.open())
+    try:
+        runner.run(scenario())
+    finally:
+        runner.run(drop_tables(plain))
+        runner.run(plain.close())
+        runner.run(declared.close())
