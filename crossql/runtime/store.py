@@ -580,6 +580,8 @@ class Collection:
                 if problems:
                     raise DocumentError(self.name, doc["_id"], problems,
                                         against="its declared schema (nothing was written)")
+            if entry.timestamp_fields:
+                prepared = [entry.written(doc) for doc in prepared]
         return await self.store.insert_documents(self.name, prepared)
 
     @overload
