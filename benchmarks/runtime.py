@@ -100,8 +100,11 @@ async def _mongodb_cases() -> AsyncIterator[list[Case]]:
 
             n = len(await ours())
             cases.append(Case(workload, ours, raw, n))
+        from benchmarks.runtime_schema import mongodb_schema_cases
+
         try:
-            yield cases
+            async with mongodb_schema_cases(uri, coll) as declared:
+                yield cases + declared
         finally:
             await coll.drop()
 

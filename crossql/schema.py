@@ -155,6 +155,34 @@ class CollectionSchema(_Model):
         close = difflib.get_close_matches(dotted, [*self.fields, "_id"], n=1, cutoff=0.6)
         return close[0] if close else None
 
+    @cached_property
+    def timestamp_fields(self) -> tuple[tuple[str, ...], ...]:
+        """The segments of every field declared ``timestamp``."""
+        return tuple(spec.segments for spec in self.fields.values()
+                     if spec.kind == "timestamp")
+
+    def written(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` as it is stored: ISO-8601 text in a field declared ``timestamp`` is
+        written as the instant it names (each backend stores its own timestamp form,
+        e.g. DynamoDB's fixed-width text); ``doc`` itself when nothing changes. Text that
+        is not ISO-8601 is left as it is."""
+        out = doc
+        for segs in self.timestamp_fields:
+            found, value = _lookup(doc, segs)
+            if not found or type(value) is not str:
+                continue
+            try:
+                instant = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            if out is doc:
+                out = _copied_maps(doc)
+            parent = out
+            for seg in segs[:-1]:
+                parent = parent[seg]
+            parent[segs[-1]] = instant
+        return out
+
     def problems(self, doc: Mapping[str, Any]) -> list[tuple[str, str]]:
         """What keeps ``doc`` from following this declaration: a required field missing,
         a value of another kind, a null where none is declared, and (closed) a field not
@@ -675,3 +703,8 @@ def document_problems(model: type[BaseModel], doc: Mapping[str, Any]) -> list[tu
     except ValidationError as err:
         return [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()]
     return []
+
+
+def _copied_maps(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` with its maps copied (not its other values), to set fields below them."""
+    return {k: _copied_maps(v) if isinstance(v, Mapping) else v for k, v in doc.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -358,6 +359,25 @@ async def _a_row_the_model_refuses() -> None:
         await store.collection("items").get("bad", model=Item)
 
 
+def test_rows_the_model_refuses_come_back_raw_by_option() -> None:
+    asyncio.run(_rows_the_model_refuses_raw())
+
+
+async def _rows_the_model_refuses_raw() -> None:
+    store = crossql.connect()
+    await store.collection("items").insert_many([{"_id": "ok", "total": 1},
+                                                 {"_id": "bad", "total": "lots"}])
+    rows = await store.fetch("from items order by _id", model=Item, invalid="raw")
+    assert rows[0] == {"_id": "bad", "total": "lots"} and isinstance(rows[1], Item)
+    streamed = [r async for r in store.stream("from items order by _id", model=Item,
+                                              invalid="raw")]
+    assert streamed[0] == {"_id": "bad", "total": "lots"} and isinstance(streamed[1], Item)
+    assert await store.collection("items").get("bad", model=Item, invalid="raw") == \
+        {"_id": "bad", "total": "lots"}
+    with pytest.raises(ValueError, match="invalid="):
+        await store.fetch("from items", model=Item, invalid="skip")
+
+
 @pytest.mark.parametrize(("doc", "problems"), [
     ({"_id": "x"}, [("total", "required, missing")]),
     ({"_id": "x", "total": "1"}, [("total", "expected float, got str")]),
@@ -433,6 +453,32 @@ def test_mongodb_drops_the_guards_the_schema_proves(text: str, plain: dict[str, 
         assert "proves" not in declared.explain()
 
 
+@pytest.mark.parametrize(("text", "plain"), [
+    ("from people where age != 18", "#n0 <> :v0"),
+    ("from people where age not in [1, 2]", "NOT #n0 IN (:v0, :v1)"),
+    ("from people where age == null or name == 'x'", "#n0 = :v0"),
+    ("from people where not (name startswith 'a')", "NOT begins_with(#n0, :v0)"),
+    # nullable and optional: the missing/null guards stay
+    ("from people where nick != 'x'",
+     "attribute_exists(#n0) AND NOT attribute_type(#n0, :v0) AND #n0 <> :v1"),
+    # a list keeps its guards
+    ("from people where size(tags) > 1",
+     "(attribute_type(#n0, :v0) OR attribute_type(#n0, :v1) OR attribute_type(#n0, :v2) "
+     "OR attribute_type(#n0, :v3)) AND size(#n0) > :v4"),
+])
+def test_dynamodb_drops_the_guards_the_schema_proves(text: str, plain: str) -> None:
+    guarded = crossql.compile(text, backend="dynamodb")
+    declared = crossql.compile(text, backend="dynamodb", schema={"people": Person})
+    assert declared.to_dict()["request"]["FilterExpression"] == plain
+    if guarded.to_dict()["request"]["FilterExpression"] != plain:
+        assert "no attribute_exists/attribute_type guards" in declared.explain()
+        sizes = [len(json.dumps(p.to_dict()["request"], default=str))
+                 for p in (declared, guarded)]
+        assert sizes[0] < sizes[1]
+    else:
+        assert "guards" not in declared.explain()
+
+
 def test_a_point_lookup_by_id_is_the_plain_find() -> None:
     plan = crossql.compile("from people where _id == 'a'", backend="mongodb",
                            schema={"people": Person})
@@ -456,9 +502,18 @@ LATEST = "from orders where user_id == :u order by created_at desc limit 10"
 
 def test_the_issue_s_query_plans_on_every_backend_with_the_declaration() -> None:
     params = {"u": "ada"}
-    with pytest.raises(crossql.CapabilityError):  # the index is sparse: not without it
+    with pytest.raises(crossql.CapabilityError) as refused:  # the index is sparse
         crossql.compile(LATEST, backend="dynamodb", params=params,
                         schema={"orders": {"dynamodb": PURCHASES["orders"]["dynamodb"]}})
+    assert "index `by_user`: the index is sparse" in str(refused.value)
+    assert refused.value.hint == ("if every item has `created_at`, declare it required; in the "
+                                  "configuration: `collections: {orders: {required: "
+                                  "[created_at]}}`")
+    # the line the hint gives lifts it
+    lifted = crossql.Schema.of({"orders": {"required": ["created_at"],
+                                           "dynamodb": PURCHASES["orders"]["dynamodb"]}})
+    assert crossql.compile(LATEST, backend="dynamodb", params=params,
+                           schema=lifted).to_dict()["index_name"] == "by_user"
     plan = crossql.compile(LATEST, backend="dynamodb", params=params, schema=PURCHASES)
     assert plan.to_dict()["operation"] == "Query"
     assert plan.to_dict()["index_name"] == "by_user"

@@ -11,7 +11,7 @@ import abc
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from crossql import ir
 from crossql._memo import Memo
@@ -170,17 +170,25 @@ class Store(abc.ABC):
 
     @overload
     async def fetch(self, text: str | QueryBuilder, /, *, model: type[M],
-                    client_side: Any = CONFIGURED, **params: Any) -> list[M]: ...
+                    invalid: Literal["raise"] = "raise", client_side: Any = CONFIGURED,
+                    **params: Any) -> list[M]: ...
+
+    @overload
+    async def fetch(self, text: str | QueryBuilder, /, *, model: type[M],
+                    invalid: Literal["raw"], client_side: Any = CONFIGURED,
+                    **params: Any) -> list[M | Document]: ...
 
     async def fetch(self, text: str | QueryBuilder, /, *, model: type[M] | None = None,
-                    client_side: Any = CONFIGURED, **params: Any) -> list[Document] | list[M]:
+                    invalid: Invalid = "raise", client_side: Any = CONFIGURED,
+                    **params: Any) -> list[Document] | list[M] | list[M | Document]:
         """All rows of a query (text or a ``crossql.query(...)`` builder), as plain dicts,
         or as instances of ``model`` (a pydantic model class: a row it does not validate
-        raises ``DocumentError`` naming the document and field; docs/schemas.md)."""
+        raises ``DocumentError`` naming the document and field, or with
+        ``invalid="raw"`` comes back as its dict; docs/schemas.md)."""
         if model is None:
             return [row async for row in self._query_rows(text, params, client_side)]
         rows = self._query_rows(text, params, client_side)
-        return [row async for row in self._typed(text, rows, model)]
+        return [row async for row in self._typed(text, rows, model, _invalid(invalid))]
 
     @overload
     def stream(self, text: str | QueryBuilder, /, *, model: None = None,
@@ -188,15 +196,22 @@ class Store(abc.ABC):
 
     @overload
     def stream(self, text: str | QueryBuilder, /, *, model: type[M],
-               client_side: Any = CONFIGURED, **params: Any) -> AsyncIterator[M]: ...
+               invalid: Literal["raise"] = "raise", client_side: Any = CONFIGURED,
+               **params: Any) -> AsyncIterator[M]: ...
+
+    @overload
+    def stream(self, text: str | QueryBuilder, /, *, model: type[M],
+               invalid: Literal["raw"], client_side: Any = CONFIGURED,
+               **params: Any) -> AsyncIterator[M | Document]: ...
 
     def stream(self, text: str | QueryBuilder, /, *, model: type[M] | None = None,
-               client_side: Any = CONFIGURED,
-               **params: Any) -> AsyncIterator[Document] | AsyncIterator[M]:
+               invalid: Invalid = "raise", client_side: Any = CONFIGURED,
+               **params: Any
+               ) -> AsyncIterator[Document] | AsyncIterator[M] | AsyncIterator[M | Document]:
         """The rows of a query, one at a time, as the backend delivers them (as instances
-        of ``model`` when given, as ``fetch``)."""
+        of ``model`` when given, as ``fetch``; ``invalid`` too)."""
         rows = self._query_rows(text, params, client_side)
-        return rows if model is None else self._typed(text, rows, model)
+        return rows if model is None else self._typed(text, rows, model, _invalid(invalid))
 
     def _query_rows(self, text: str | QueryBuilder, params: Mapping[str, Any] | None,
                     client_side: Any = CONFIGURED) -> AsyncIterator[Document]:
@@ -205,12 +220,15 @@ class Store(abc.ABC):
         return self.run_plan(self.plan(text, params, client_side=client_side))
 
     async def _typed(self, text: str | QueryBuilder, rows: AsyncIterator[Document],
-                     model: type[M]) -> AsyncIterator[M]:
+                     model: type[M], raw: bool = False) -> AsyncIterator[Any]:
         validate = model.model_validate
         async for row in rows:
             try:
                 yield validate(row)
             except ValueError:  # pydantic's ValidationError: said with the document's id
+                if raw:
+                    yield row
+                    continue
                 raise _misfit(text, row, model) from None
 
     async def count(self, text: str | QueryBuilder, /, *, client_side: Any = CONFIGURED,
@@ -484,6 +502,20 @@ class BoundQuery:
         return finish(plan.request, docs, store.cursor_secret, count, store.check_resume)
 
 
+Invalid = Literal["raise", "raw"]
+"""What ``fetch``/``stream``/``get`` with ``model=`` do with a row the model does not
+validate: raise ``DocumentError`` (the default), or give the row back as its dict."""
+
+
+def _invalid(invalid: str) -> bool:
+    """Whether ``invalid`` asks for rows back raw; a ValueError for another word."""
+    if invalid == "raise":
+        return False
+    if invalid == "raw":
+        return True
+    raise ValueError(f"invalid={invalid!r}: say 'raise' (the default) or 'raw'")
+
+
 def _misfit(text: str | QueryBuilder, row: Mapping[str, Any], model: type[BaseModel]
             ) -> ValueError:
     """The ``DocumentError`` of a row ``model`` does not validate."""
@@ -553,24 +585,35 @@ class Collection:
                 if problems:
                     raise DocumentError(self.name, doc["_id"], problems,
                                         against="its declared schema (nothing was written)")
+            if entry.timestamp_fields:
+                prepared = [entry.written(doc) for doc in prepared]
         return await self.store.insert_documents(self.name, prepared)
 
     @overload
     async def get(self, doc_id: Any, *, model: None = None) -> Document | None: ...
 
     @overload
-    async def get(self, doc_id: Any, *, model: type[M]) -> M | None: ...
+    async def get(self, doc_id: Any, *, model: type[M],
+                  invalid: Literal["raise"] = "raise") -> M | None: ...
 
-    async def get(self, doc_id: Any, *, model: type[M] | None = None
-                  ) -> Document | M | None:
+    @overload
+    async def get(self, doc_id: Any, *, model: type[M],
+                  invalid: Literal["raw"]) -> M | Document | None: ...
+
+    async def get(self, doc_id: Any, *, model: type[M] | None = None,
+                  invalid: Invalid = "raise") -> Document | M | None:
         """The document with this ``_id``, or None (as an instance of ``model`` when
-        given: one it does not validate raises ``DocumentError``)."""
+        given: one it does not validate raises ``DocumentError``, or with
+        ``invalid="raw"`` comes back as its dict)."""
+        raw = _invalid(invalid)
         doc = await self.store.get_document(self.name, doc_id)
         if doc is None or model is None:
             return doc
         try:
             return model.model_validate(doc)
         except ValueError:
+            if raw:
+                return doc
             raise _misfit(f"from {self.name}", doc, model) from None
 
     async def delete_many(self, where: str | ir.Condition, /, **params: Any) -> int:

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from crossql.errors import BackendError, TransactionConflict
 
@@ -222,15 +222,26 @@ class SyncStore:
     def fetch(self, text: str, /, *, model: None = None, **params: Any) -> list[Document]: ...
 
     @overload
-    def fetch(self, text: str, /, *, model: type[M], **params: Any) -> list[M]: ...
+    def fetch(self, text: str, /, *, model: type[M], invalid: Literal["raise"] = "raise",
+              **params: Any) -> list[M]: ...
+
+    @overload
+    def fetch(self, text: str, /, *, model: type[M], invalid: Literal["raw"],
+              **params: Any) -> list[M | Document]: ...
 
     def fetch(self, text: str, /, *, model: type[M] | None = None,
-              **params: Any) -> list[Document] | list[M]:
-        """All rows of a query (as instances of ``model`` when given, docs/schemas.md)."""
+              invalid: Literal["raise", "raw"] = "raise",
+              **params: Any) -> list[Document] | list[M] | list[M | Document]:
+        """All rows of a query (as instances of ``model`` when given, docs/schemas.md;
+        ``invalid="raw"``: a row the model does not validate comes back as its dict)."""
         if model is None:
             rows: list[Document] = self._runner.run(self.store.fetch(text, **params))
             return rows
-        return self._runner.run(self.store.fetch(text, model=model, **params))
+        if invalid == "raw":
+            return self._runner.run(self.store.fetch(text, model=model, invalid="raw",
+                                                     **params))
+        typed: list[M] = self._runner.run(self.store.fetch(text, model=model, **params))
+        return typed
 
     def stream(self, text: str, /, **params: Any) -> SyncRows:
         """The rows of a query, one at a time (``close()`` one left early, or use ``with``)."""

@@ -40,6 +40,7 @@ a path nested deeper than 32 levels, a number outside DynamoDB's range.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -433,19 +434,26 @@ class QueryCompiler(ConditionBuilder):
     """One compile of a read (``compile_dynamodb``; a write's read subclasses it in
     writes.py): the access path, the conditions, the request, DynamoDB's limits."""
 
-    __slots__ = ("assumed", "keys", "options", "query", "required", "table")
+    __slots__ = ("assumed", "keys", "options", "proven", "query", "required", "table")
 
     renamed = _RENAMED
     max_depth = MAX_PATH_DEPTH
 
     def __init__(self, query: ir.Query, table: TableSchema, options: DynamoOptions,
-                 assumed: bool = False, required: frozenset[str] = frozenset()) -> None:
+                 assumed: bool = False, required: frozenset[str] = frozenset(),
+                 proven: Mapping[str, str] | None = None) -> None:
         self.query = query
         self.table = table
         self.options = options
         self.assumed = assumed
         """No schema was given for the collection: ``table`` is ``default_table``."""
         self.keys = _keys_of(table)
+        self.proven: Mapping[str, str] = {}
+        """Declared attributes (not keys) every item has, never null and never a list or
+        a set, with their type as ``keys`` gives it: their guards are left out."""
+        if proven:
+            self.proven = {k: v for k, v in proven.items() if k not in self.keys}
+            self.keys = {**self.keys, **self.proven}
         self.required = required
         """Attributes the declared schema says every item has (never null): a sparse
         index on one holds every item (docs/schemas.md)."""
@@ -661,6 +669,9 @@ class QueryCompiler(ConditionBuilder):
             choice.order_ok = False  # ties on the sort key come back in no promised order
 
     def order_refusal(self, choices: list[_Choice]) -> CapabilityError:
+        sparse = self.sparse_refusal()
+        if sparse is not None:
+            return sparse
         keys = self.order_keys()
         key = keys[0][0]
         for choice in choices:
@@ -678,6 +689,39 @@ class QueryCompiler(ConditionBuilder):
         what = "a Scan" if not choices else "this Query"
         return self.refusal("order by", key, f"dynamodb cannot order {what} by "
                            f"`{key.path.dotted}`", hint, rule="order-by")
+
+    def sparse_refusal(self) -> CapabilityError | None:
+        """The refusal of an order a Query on a sparse index would give, were its sort key
+        declared on every item: the index leaves out the items without it, which is the
+        reason, and a declaration lifts it (docs/schemas.md). None otherwise."""
+        conjuncts = _conjuncts(self.query.where)
+        required = self.required
+        try:
+            for path in table_paths(self.table):
+                sk = path.sort_key
+                if path.index is None or sk is None or path.always_present(sk) \
+                        or sk in required:
+                    continue
+                self.required = required | {sk}
+                choice = self.choice(path, conjuncts)
+                if choice is None or choice.sort:
+                    continue
+                self.fit_order(choice)
+                if not choice.order_ok:
+                    continue
+                collection = self.query.collection
+                key = self.order_keys()[0][0]
+                return self.refusal(
+                    "order by", key,
+                    f"dynamodb cannot order by `{key.path.dotted}` with a Query on index "
+                    f"`{path.index}`: the index is sparse, it holds only the items that have "
+                    f"`{sk}`, and no schema says every item of `{collection}` has it",
+                    f"if every item has `{sk}`, declare it required; in the configuration: "
+                    f"`collections: {{{collection}: {{required: [{sk}]}}}}`",
+                    rule="order-by")
+        finally:
+            self.required = required
+        return None
 
     # -- the plan -----------------------------------------------------------------------
     def filter_guards(self) -> tuple[Expr, ...]:
@@ -873,10 +917,11 @@ class QueryCompiler(ConditionBuilder):
 
     def assumptions(self, choice: _Choice | None) -> tuple[str, ...]:
         """What the plan assumes of the table (``DynamoPlan.assumptions``)."""
+        guards = self.guards_left_out()
         if self.assumed:
-            return _default_assumption(self.options.pk_field, self.query.collection)
+            return _default_assumption(self.options.pk_field, self.query.collection) + guards
         if choice is None:
-            return ()
+            return guards
         types = self.table.attribute_types
         sk = choice.path.sort_key
         declared = () if choice.path.index is None or sk is None or choice.sort or \
@@ -890,7 +935,20 @@ class QueryCompiler(ConditionBuilder):
             keys.append((choice.path.sort_key, sort.low if isinstance(sort, ir.Between)
                          else sort.value))  # type: ignore[union-attr]
         return declared + tuple(_key_type_assumption(key, value) for key, value in keys
-                                if key not in types)
+                                if key not in types) + guards
+
+    def guards_left_out(self) -> tuple[str, ...]:
+        """The assumption of a plan whose conditions name declared attributes that need
+        no ``attribute_exists``/``attribute_type`` guards (``proven``), if any."""
+        if not self.proven or self.query.where is None:
+            return ()
+        named = sorted({p.segments[0] for p in _leaf_paths(self.query.where)
+                        if len(p.segments) == 1 and p.segments[0] in self.proven})
+        if not named:
+            return ()
+        return (f"every item has {', '.join(f'`{n}`' for n in named)} (the schema of "
+                f"`{self.query.collection}` declares it required, never null, not a list): "
+                f"no attribute_exists/attribute_type guards on it",)
 
     def check_limits(self, name: str, text: str, expr: Expr | None) -> None:
         """Refuse an expression over DynamoDB's size or operator limits."""
@@ -1013,14 +1071,17 @@ def compile_dynamodb(query: ir.Query, *, schema: Any = None, options: Any = None
     assumed = table is None
     if table is None:
         table = default_table(opts.pk_field)
-    required = _required(schema, query.collection)
+    entry = _entry(schema, query.collection)
+    required = frozenset() if entry is None else entry.present_attributes
+    proven = None if entry is None else proven_attributes(entry)
     try:
-        return QueryCompiler(query, table, opts, assumed, required).run()
+        return QueryCompiler(query, table, opts, assumed, required, proven).run()
     except CapabilityError as err:
         if opts.client_side is None:
             raise
         return complete_client_side(
-            err, query, lambda q: QueryCompiler(q, table, opts, assumed, required).run(),
+            err, query, lambda q: QueryCompiler(q, table, opts, assumed, required,
+                                                proven).run(),
             opts.client_side, COMPLETION)
 
 
@@ -1034,12 +1095,36 @@ COMPLETION = Completion(
 order no sort key gives; an ``offset`` too, with one of them (alone it stays refused)."""
 
 
-def _required(schema: Any, collection: str) -> frozenset[str]:
-    """The attributes a declared schema (a ``crossql.Schema``) says every item of
-    ``collection`` has, never null; none for a plain key-schema mapping."""
+def _entry(schema: Any, collection: str) -> Any:
+    """The declaration of ``collection`` in a declared schema (a ``crossql.Schema``);
+    None for a plain key-schema mapping."""
     lookup = getattr(schema, "collection", None)
-    entry = None if lookup is None else lookup(collection)
-    return frozenset() if entry is None else entry.present_attributes
+    return None if lookup is None else lookup(collection)
+
+
+_SCALAR_TYPES = {"string": "S", "int": "N", "float": "N", "number": "N", "decimal": "N",
+                 "bytes": "B", "bool": "BOOL", "timestamp": "?", "objectid": "?"}
+"""The DynamoDB type of a declared scalar kind, as ``ConditionBuilder.key_type`` reads
+it (``?``: stored as text of a form, not told apart from other text here)."""
+
+_PROVEN: Memo[int, tuple[Any, dict[str, str]]] = Memo(256, "dynamodb declared attributes")
+
+
+def proven_attributes(entry: Any) -> dict[str, str]:
+    """The top-level attributes a collection's declaration says every item has, never
+    null, of a scalar kind (never a list, set or map): like a key, they need no
+    ``attribute_exists``/``attribute_type`` guard (docs/schemas.md). Kept per
+    declaration (a memo)."""
+    known = _PROVEN.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
+    out = {}
+    for name in entry.present_attributes:
+        kind = entry.kind(name)
+        if kind in _SCALAR_TYPES:
+            out[name] = _SCALAR_TYPES[kind]
+    _PROVEN.put(id(entry), (entry, out))
+    return out
 
 
 _DEFAULT_OPTIONS = dynamo_options(None)

@@ -270,6 +270,8 @@ class DynamoStoreBase(Store):
         store's schema is this with the key schemas discovered so far."""
         self._tables: dict[str, TableSchema] = dict(self._declared.tables)
         self._given = frozenset(self._tables)
+        self._unchecked: set[str] = set(self._tables)
+        """Declared key schemas not yet compared with ``DescribeTable`` (``_check``)."""
         super().__init__(plan_cache_size=plan_cache_size, schema=self._declared,
                          options=opts)
         self._plan_cache_size = plan_cache_size
@@ -366,6 +368,27 @@ class DynamoStoreBase(Store):
         self._remember(collection, schema)
         return schema
 
+    async def _check(self, collection: str, declared: TableSchema) -> None:
+        """Compare a declared key schema with ``DescribeTable``, once per collection: a
+        contradiction is a ``ConfigError`` naming both (a plan made from the declaration
+        would fail on the server, or answer from the wrong keys). A table that does not
+        exist yet is not checked."""
+        self._unchecked.discard(collection)
+        table = self.table_name(collection)
+        try:
+            answer = await self._call("describe_table", TableName=table)
+        except DynamoError as err:
+            if err.code == "ResourceNotFoundException":
+                return
+            raise
+        problems = key_schema_conflicts(declared, _schema_from_description(answer["Table"]),
+                                        f"collections.{collection}.dynamodb", table)
+        if problems:
+            from crossql.errors import ConfigError
+
+            self._unchecked.add(collection)  # still wrong next time
+            raise ConfigError(problems)
+
     def _remember(self, collection: str, schema: TableSchema | None) -> None:
         if collection in self._given:
             return
@@ -389,6 +412,7 @@ class DynamoStoreBase(Store):
         self._declared = self._declared.merged(declared)
         self._tables.update(declared.tables)
         self._given = self._given | frozenset(declared.tables)
+        self._unchecked.update(declared.tables)
         self._schema = self._declared.with_tables(self._tables)
         self._forget_plans()
 
@@ -399,6 +423,8 @@ class DynamoStoreBase(Store):
     async def _ensure_schema(self, collection: str) -> None:
         known = self._tables.get(collection)
         if known is not None:
+            if collection in self._unchecked:
+                await self._check(collection, known)
             if self._schema.tables.get(collection) is not known:
                 # another store of the group (a transaction's base) looked it up
                 self._schema = self._declared.with_tables(self._tables)
@@ -999,3 +1025,41 @@ def _check_sum(item: ir.Increment, old: Any, new: Any) -> None:
                            f"DynamoDB cannot hold as the reference computes it ({err}); "
                            "nothing was written") from None
 
+
+def key_schema_conflicts(declared: TableSchema, found: TableSchema, where: str,
+                         table: str) -> list[tuple[str, str]]:
+    """Where a declared key schema contradicts the one ``DescribeTable`` reports for
+    ``table``, as ``ConfigError`` problems (path, message naming both). What the
+    declaration leaves out (an index, a key's type) is not a contradiction."""
+    said = f"DescribeTable of `{table}` says"
+
+    def differ(path: str, mine: str | None, theirs: str | None) -> None:
+        if mine != theirs:
+            problems.append((f"{where}.{path}", f"declared `{mine}`, but {said} "
+                             + (f"`{theirs}`" if theirs is not None else "none")))
+
+    problems: list[tuple[str, str]] = []
+    differ("partition_key", declared.partition_key, found.partition_key)
+    differ("sort_key", declared.sort_key, found.sort_key)
+    indexes = {index.name: index for index in found.indexes}
+    for n, index in enumerate(declared.indexes):
+        other = indexes.get(index.name)
+        if other is None:
+            problems.append((f"{where}.indexes.{n}", f"index `{index.name}` is declared, "
+                             f"but {said} the table has no such index"))
+            continue
+        mine = _keys_text(index.partition_key or declared.partition_key, index.sort_key)
+        theirs = _keys_text(other.partition_key or found.partition_key, other.sort_key)
+        if mine != theirs:
+            problems.append((f"{where}.indexes.{n}", f"index `{index.name}` is declared "
+                             f"on {mine}, but {said} {theirs}"))
+    for key, kind in declared.attribute_types.items():
+        other_kind = found.attribute_types.get(key)
+        if other_kind is not None and other_kind != kind:
+            problems.append((f"{where}.attribute_types.{key}", f"declared `{kind}`, but "
+                             f"{said} `{other_kind}`"))
+    return problems
+
+
+def _keys_text(partition_key: str, sort_key: str | None) -> str:
+    return f"`{partition_key}`" + (f", `{sort_key}`" if sort_key else "")

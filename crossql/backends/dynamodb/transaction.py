@@ -194,6 +194,7 @@ class DynamoView(DynamoStoreBase):
         self.options = base.options
         self._tables = base._tables
         self._given = base._given
+        self._unchecked = base._unchecked  # shared: the base checks each table once
         self._declared = base._declared
         self._plan_cache_size = base._plan_cache_size
         self._collection_of = base._collection_of
