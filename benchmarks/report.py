@@ -109,7 +109,8 @@ def chart(rows: list[Row], path: Path) -> None:
             values = [by_key[k].value if (k := f"{prefix}.{w}.{backend}") in by_key else 0.0
                       for w in workloads]
             series.append((f"{label}: {backend}", values))
-    for peer, label in (("sqlglot", "peer: sqlglot.transpile"),
+    for peer, label in (("sqlglot", "peer: sqlglot (pure Python)"),
+                        ("sqlglotc", "peer: sqlglot (compiled, sqlglotc)"),
                         ("boto3", "peer: boto3 conditions + builder"),
                         ("pymongo", "peer: hand-built pymongo dict")):
         values = [by_key[k].value if (k := f"peer.{w}.{peer}") in by_key else 0.0

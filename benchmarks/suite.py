@@ -279,6 +279,10 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     from benchmarks.schema_plans import schema_rows
 
     rows += schema_rows(settings)
+    from benchmarks.sqlglot_compiled import sqlglot_rows
+
+    peers = {r.key: r for r in sqlglot_rows(settings, rows)}  # pure-Python rows annotated
+    rows = [peers.pop(r.key, r) for r in rows] + list(peers.values())
     if runtime:
         from benchmarks.runtime import runtime_rows
 
