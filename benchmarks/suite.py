@@ -276,6 +276,9 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     from benchmarks.engine import engine_rows
 
     rows += engine_rows(settings)
+    from benchmarks.engine_duckdb import duckdb_rows
+
+    rows += duckdb_rows(settings)  # for reference: empty without the bench extra's duckdb
     from benchmarks.schema_plans import schema_rows
 
     rows += schema_rows(settings)
