@@ -276,9 +276,16 @@ def run(settings: Settings, *, runtime: bool = False) -> list[Row]:
     from benchmarks.engine import engine_rows
 
     rows += engine_rows(settings)
+    from benchmarks.engine_duckdb import duckdb_rows
+
+    rows += duckdb_rows(settings)  # for reference: empty without the bench extra's duckdb
     from benchmarks.schema_plans import schema_rows
 
     rows += schema_rows(settings)
+    from benchmarks.sqlglot_compiled import sqlglot_rows
+
+    peers = {r.key: r for r in sqlglot_rows(settings, rows)}  # pure-Python rows annotated
+    rows = [peers.pop(r.key, r) for r in rows] + list(peers.values())
     if runtime:
         from benchmarks.runtime import runtime_rows
 

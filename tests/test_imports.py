@@ -35,3 +35,18 @@ def test_configuration_names_are_still_there_on_first_use() -> None:
     code = ("import crossql\n"
             "assert 'NoSQLConfig' in dir(crossql) and 'FirestoreOptions' in dir(crossql)")
     assert "pydantic" not in _loaded_after(code)
+
+
+LATE = ("crossql.compiler.schema_checks", "crossql.schema", "crossql.semantics.compiled",
+        "crossql.indexes", "difflib")
+"""Loaded when a schema, the engine or indexes are used, never by a first compile."""
+
+
+def test_first_compile_loads_no_schema_checks_engine_or_indexes() -> None:
+    code = ("import crossql, sys\n"
+            "crossql.compile('from c where a == 1', 'memory')\n"
+            "crossql.compile('from users where age >= :a', backend='mongodb', params={'a': 1})\n"
+            f"print(sorted(m for m in {LATE!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=60)
+    assert eval(done.stdout) == []

@@ -14,7 +14,6 @@ declarations, which the backends' compilers read too.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -309,6 +308,8 @@ def _collection_span(statement: ir.Query | ir.Update | ir.Delete) -> ir.Span | N
 def _unknown_collection(statement: ir.Query | ir.Update | ir.Delete,
                         schema: Any) -> QuerySemanticError:
     declared: Sequence[str] = sorted(schema.collections)
+    import difflib  # only for an error's hint: not at start-up
+
     close = difflib.get_close_matches(statement.collection, declared, n=1, cutoff=0.6)
     hint = (f"did you mean `{close[0]}`?" if close else
             "declared: " + ", ".join(f"`{c}`" for c in declared[:12]))

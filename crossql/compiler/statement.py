@@ -12,7 +12,6 @@ from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import bind, check_query
-from crossql.compiler.schema_checks import check_statement
 from crossql.compiler.writes import bind_write, check_write
 from crossql.errors import QueryError
 from crossql.grammar import parse_statement
@@ -31,6 +30,8 @@ def compile_statement(statement: str | ir.Statement, backend: str,
     if isinstance(parsed, ir.Update | ir.Delete):
         bound_write = bind_write(check_write(parsed), params)
         if schema is not None:  # (bound: a parameter's value is checked as a literal)
+            from crossql.compiler.schema_checks import check_statement  # only with a schema
+
             check_statement(bound_write, schema)
         try:
             if _may_hold_native(spec, statement, params):
@@ -42,6 +43,8 @@ def compile_statement(statement: str | ir.Statement, backend: str,
         raise TypeError(f"a query is text or crossql.ir.Query, not {type(parsed).__name__}")
     bound = bind(check_query(parsed), params)
     if schema is not None:
+        from crossql.compiler.schema_checks import check_statement  # only with a schema
+
         check_statement(bound, schema)
     try:
         if _may_hold_native(spec, statement, params):  # a kind it refuses never reaches it

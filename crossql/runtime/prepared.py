@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossql import ir
 from crossql.backends import Plan, get_backend
 from crossql.backends.base import refuse_values, refuses_values
 from crossql.compiler.checks import CheckedQuery, bind_values, check_query, substitute
-from crossql.compiler.schema_checks import ParamUses, check_params, check_statement
 from crossql.compiler.templates import (
     HOLE_TYPES,
     StringHole,
@@ -29,6 +28,9 @@ from crossql.compiler.templates import (
 )
 from crossql.errors import QueryError
 from crossql.grammar import parse_query
+
+if TYPE_CHECKING:  # the schema checks are imported when a schema is given
+    from crossql.compiler.schema_checks import ParamUses
 
 _INF = float("inf")
 _UNSEEN: Any = object()
@@ -58,6 +60,9 @@ class PreparedQuery:
         self._uses: ParamUses | None = None
         """Parameters compared with declared fields: their values are checked when bound."""
         if schema is not None:
+            # imported here: start-up without a schema does not pay for the schema checks
+            from crossql.compiler.schema_checks import check_statement
+
             self._uses = check_statement(parsed, schema) or None
         self._options = options
         self._plan: Plan | None = None
@@ -119,6 +124,8 @@ class PreparedQuery:
         checked = self._checked or self.checked
         values = bind_values(checked, params)
         if self._uses is not None:
+            from crossql.compiler.schema_checks import check_params
+
             check_params(self._uses, values, checked.query.source)
         templates = self._templates
         if templates is not None:
