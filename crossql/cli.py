@@ -1275,12 +1275,17 @@ def cmd_indexes_apply(args: argparse.Namespace) -> int:
         raise UsageError(f"no {driver} indexes declared",
                          hint=f"give --schema FILE with `{driver}: {{collection: {{indexes: "
                               "[...]}}}}` (docs/indexes.md)")
+    if driver == "firestore" and args.prune:
+        raise UsageError("--prune drops indexes on MongoDB and DynamoDB; for Firestore, "
+                         "edit firestore.indexes.json (`firebase deploy` asks before "
+                         "deleting the indexes it does not list)")
     if driver == "firestore":
         outcomes = firestore_indexes_file(declared_for(driver, declared), args.out)
     elif driver in ("mongodb", "dynamodb"):
         async def apply() -> list[Any]:
             async with store:
-                return list(await store.ensure_indexes(declared))  # type: ignore[attr-defined]
+                return list(await store.ensure_indexes(  # type: ignore[attr-defined]
+                    declared, prune=args.prune))
         outcomes = asyncio.run(apply())
     else:
         raise UsageError(f"the {driver} backend has no indexes to create")
@@ -1338,14 +1343,17 @@ def _indexes_parser(sub: Any) -> None:
     s.set_defaults(format="table")
 
     a = inner.add_parser("apply", help="create the declared indexes a configured backend "
-                                       "lacks (never drops one); Firestore: write "
-                                       "firestore.indexes.json")
+                                       "lacks (drops none without --prune); Firestore: "
+                                       "write firestore.indexes.json")
     a.set_defaults(handler=cmd_indexes_apply)
     _config_arg(a, run=True)
     a.add_argument("-b", "--backend", metavar="NAME",
                    help="the named backend of the configuration (default: its primary)")
     a.add_argument("--schema", metavar="FILE", required=True,
                    help="the JSON or YAML schema whose `indexes` lists declare the indexes")
+    a.add_argument("--prune", action="store_true",
+                   help="drop the indexes of the declared collections that the schema does "
+                        "not declare (MongoDB, never _id_; DynamoDB GSIs: an LSI cannot be)")
     a.add_argument("--out", metavar="FILE", default="firestore.indexes.json",
                    help="for Firestore, the file to write (default: %(default)s; indexes it "
                         "already lists are kept)")
