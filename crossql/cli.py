@@ -1195,16 +1195,23 @@ def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
     """(label, statement) of every query the arguments give: a query's text, a
     ``.crossql`` file (labelled by the queries' names), or a file of one query per line
     (blank lines and ``--``/``#`` lines skipped; labelled ``FILE:LINE``)."""
+    from crossql.indexes.sources import DATA_SUFFIXES, SourceError, module_path
     from crossql.queries import FILE_SUFFIX, load_queries
 
     out: list[tuple[str, ir.Statement]] = []
     for item in items:
         path = Path(item)
+        module = module_path(item) if "\n" not in item and len(item) < 4096 else None
         if item.endswith(FILE_SUFFIX):
             if not path.is_file():
                 raise UsageError(f"query file not found: {item}")
             out += [(q.name, _with_example(q.statement, q.example))
                     for q in load_queries(item)]
+        elif module is not None or item.endswith(DATA_SUFFIXES):
+            try:
+                out += _source_queries(module or path, module is not None)
+            except SourceError as err:
+                raise UsageError(str(err), hint=_SOURCES_HINT) from None
         elif "\n" not in item and len(item) < 4096 and path.is_file():
             for number, line in enumerate(_read_text(item).splitlines(), 1):
                 text = line.strip()
@@ -1217,6 +1224,23 @@ def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
                          hint='give query texts, a .crossql file or a file of one query per '
                               'line: crossql indexes suggest "from users where age > 3"')
     return out
+
+
+_SOURCES_HINT = ("a Python module's queries are its module-level `..._QUERY` strings and "
+                 "its `CROSSQL_QUERIES` tuple or dict; a YAML/JSON file lists {name, query} "
+                 "(docs/indexes.md)")
+
+
+def _source_queries(path: Path, python: bool) -> list[tuple[str, ir.Statement]]:
+    """(label, statement) of a Python module's query constants or a YAML/JSON query list
+    (crossql/indexes/sources.py); a corpus entry's ``params`` bind as examples do."""
+    from crossql.indexes.sources import data_queries, python_queries
+
+    if not path.is_file():
+        raise UsageError(f"file not found: {path}")
+    text = _read_text(str(path))
+    found = python_queries(path, text) if python else data_queries(path, text)
+    return [(q.label, _with_example(parse_statement(q.text), q.params)) for q in found]
 
 
 def _with_example(statement: ir.Statement, example: Mapping[str, Any] | None
@@ -1328,7 +1352,9 @@ def _indexes_parser(sub: Any) -> None:
                                          "the queries, and which query each serves")
     s.set_defaults(handler=cmd_indexes_suggest)
     s.add_argument("queries", nargs="*", metavar="QUERY",
-                   help="a query, a .crossql file, or a file of one query per line")
+                   help="a query, a .crossql file, a file of one query per line, a "
+                        "Python module (x.py or pkg.mod: its ..._QUERY strings and "
+                        "CROSSQL_QUERIES), or a YAML/JSON list of {name, query}")
     s.add_argument("--schema", metavar="FILE",
                    help="a JSON or YAML file mapping backend names to their schema per "
                         "collection; its `indexes` lists are the declared indexes")
