@@ -1240,7 +1240,16 @@ def _source_queries(path: Path, python: bool) -> list[tuple[str, ir.Statement]]:
         raise UsageError(f"file not found: {path}")
     text = _read_text(str(path))
     found = python_queries(path, text) if python else data_queries(path, text)
-    return [(q.label, _with_example(parse_statement(q.text), q.params)) for q in found]
+    out = []
+    for q in found:
+        try:
+            statement = parse_statement(q.text)
+        except crossql.QueryError as err:
+            if q.offset is None:
+                raise err.in_file(q.text, 0, f"{path} {q.label}") from None
+            raise err.in_file(text, q.offset, str(path), f" ({q.label})") from None
+        out.append((q.label, _with_example(statement, q.params)))
+    return out
 
 
 def _with_example(statement: ir.Statement, example: Mapping[str, Any] | None

@@ -200,3 +200,30 @@ def test_check_with_require_indexes_refuses_until_the_index_is_declared(
     main(["check", "--json", "--schema", str(schema), *argv[2:]])
     firestore = {r["backend"]: r for r in json.loads(capsys.readouterr().out)}["firestore"]
     assert firestore["accepted"], firestore
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('"""doc"""\nBAD_QUERY = "from orders where"\n', "--> q.py:2:30 (BAD_QUERY)"),
+    ('CROSSQL_QUERIES = ("from x where" " a ==",)\n', "--> q.py CROSSQL_QUERIES[0]:1:17"),
+])
+def test_a_bad_query_in_a_module_is_located_in_it(
+        tmp_path: Path, text: str, says: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "q.py").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["indexes", "suggest", "q.py"]) != 0
+    assert says in capsys.readouterr().err
+
+
+def test_apply_prune_is_refused_for_firestore(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "app.yaml"
+    config.write_text("nosql:\n  driver: firestore\n  firestore: {project_id: p}\n",
+                      encoding="utf-8")
+    schema = tmp_path / "schema.yaml"
+    schema.write_text("firestore:\n  posts:\n    indexes:\n      - fields: [a, b]\n",
+                      encoding="utf-8")
+    assert main(["indexes", "apply", "--config", str(config), "--schema", str(schema),
+                 "--out", str(tmp_path / "f.json"), "--prune"]) == 2
+    assert "--prune drops indexes on MongoDB and DynamoDB" in capsys.readouterr().err
+    assert not (tmp_path / "f.json").exists()

@@ -24,7 +24,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,10 @@ class SourceQuery:
     label: str
     text: str
     params: dict[str, Any] | None = None
+    offset: int | None = None
+    """Where ``text`` stands verbatim in the file (a plain one-line literal), so an error
+    in the query is located in the file; else ``None``."""
+    node: ast.expr | None = field(default=None, compare=False, repr=False)
 
 
 def module_path(item: str) -> Path | None:
@@ -70,16 +74,35 @@ def python_queries(path: Path, source: str) -> list[SourceQuery]:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as err:
         raise SourceError(f"{path}:{err.lineno}: not Python: {err.msg}") from None
-    out: list[SourceQuery] = []
+    found: list[SourceQuery] = []
     for name, value in _assignments(tree):
         if name == QUERIES_NAME:
-            out += _collection(path, value)
+            found += _collection(path, value)
         elif name.endswith(QUERY_SUFFIX):
-            out.append(SourceQuery(name, _string(path, name, value)))
+            found.append(SourceQuery(name, _string(path, name, value), node=value))
+    # ast numbers lines at "\n" (a "\r\n" ends with one too)
+    starts = [0, *(m.end() for m in re.finditer("\n", source)), len(source) + 1]
+    out = [_verbatim(q, source, starts) for q in found]
     if not out:
         raise SourceError(f"{path}: no queries: name module-level strings `..._QUERY` or "
                           f"list them in `{QUERIES_NAME}`")
     return out
+
+
+def _verbatim(query: SourceQuery, source: str, starts: list[int]) -> SourceQuery:
+    node = query.node
+    query = SourceQuery(query.label, query.text, query.params)
+    if node is None or node.end_lineno != node.lineno or node.end_col_offset is None:
+        return query
+    # col_offset counts UTF-8 bytes; a line of ASCII up to the literal counts the same
+    line = source[starts[node.lineno - 1]:starts[node.lineno]]
+    if not line[:node.col_offset].isascii():
+        return query
+    at = starts[node.lineno - 1] + node.col_offset + 1
+    if source[at - 1:at] in ("'", '"') and source[at:at + len(query.text) + 1] == \
+            query.text + source[at - 1]:
+        return SourceQuery(query.label, query.text, query.params, at)
+    return query
 
 
 def _assignments(tree: ast.Module) -> Iterator[tuple[str, ast.expr]]:
@@ -103,7 +126,7 @@ def _string(path: Path, label: str, node: ast.expr) -> str:
 def _collection(path: Path, node: ast.expr) -> list[SourceQuery]:
     if isinstance(node, ast.Tuple | ast.List):
         return [SourceQuery(f"{QUERIES_NAME}[{i}]",
-                            _string(path, f"{QUERIES_NAME}[{i}]", item))
+                            _string(path, f"{QUERIES_NAME}[{i}]", item), node=item)
                 for i, item in enumerate(node.elts)]
     if isinstance(node, ast.Dict):
         out = []
@@ -112,7 +135,7 @@ def _collection(path: Path, node: ast.expr) -> list[SourceQuery]:
                 raise SourceError(f"{path}:{value.lineno}: {QUERIES_NAME} unpacks a "
                                   "mapping: list its queries literally")
             label = _string(path, f"a key of {QUERIES_NAME}", key)
-            out.append(SourceQuery(label, _string(path, label, value)))
+            out.append(SourceQuery(label, _string(path, label, value), node=value))
         return out
     raise SourceError(f"{path}:{node.lineno}: {QUERIES_NAME} is not a literal tuple, list "
                       "or dict of strings")
