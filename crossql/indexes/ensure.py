@@ -96,8 +96,7 @@ async def ensure_mongo(database: Any, declared: Mapping[str, Sequence[Index]],
             matched.add(outcome.name)
             out.append(outcome)
         for name in sorted(names - matched - {"_id_"}):
-            keys = tuple((str(k), int(d)) for k, d in existing[name].get("key", ()))
-            text = MongoIndex(keys, name=name).text()
+            text = "{" + ", ".join(f"{k}: {d}" for k, d in _key_pairs(existing[name])) + "}"
             if prune:
                 await coll.drop_index(name)
                 out.append(IndexOutcome("mongodb", collection, text, "dropped",
@@ -108,14 +107,21 @@ async def ensure_mongo(database: Any, declared: Mapping[str, Sequence[Index]],
     return out
 
 
+def _key_pairs(info: Mapping[str, Any]) -> list[tuple[str, int | str]]:
+    """An existing index's keys; a direction is ``1``/``-1``, or a kind such as ``text`` or
+    ``2dsphere`` (which no declaration has: such an index is never the declared one)."""
+    return [(str(k), int(d) if isinstance(d, int | float) else str(d))
+            for k, d in info.get("key", ())]
+
+
 async def _ensure_one_mongo(coll: Any, collection: str, index: MongoIndex,
                             existing: dict[str, Any]) -> IndexOutcome:
     def outcome(status: Status, detail: str, name: str) -> IndexOutcome:
         return IndexOutcome("mongodb", collection, index.text(), status, detail, name)
 
-    keys = [(k, int(d)) for k, d in index.keys]
+    keys: list[tuple[str, int | str]] = [(k, int(d)) for k, d in index.keys]
     for name, info in existing.items():
-        if [(k, int(d)) for k, d in info.get("key", ())] == keys:
+        if _key_pairs(info) == keys:
             differences = _mongo_differences(index, info)
             if differences:
                 return outcome("differs", f"index {name!r}: " + ", ".join(differences), name)
