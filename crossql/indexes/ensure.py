@@ -46,7 +46,7 @@ class IndexOutcome:
     def to_dict(self) -> dict[str, str]:
         """JSON-ready."""
         return {"backend": self.backend, "collection": self.collection, "index": self.index,
-                "status": self.status, "detail": self.detail}
+                "status": self.status, "detail": self.detail, "name": self.name}
 
 
 def declared_for(backend: str, declared: Mapping[str, Sequence[Any]],

@@ -119,7 +119,8 @@ def test_cli_apply_on_mongodb_and_dynamodb(tmp_path: Any, runner: asyncio.Runner
         "exists", "undeclared"]
     assert main(["indexes", "apply", "--config", config, "--schema", schema, "--json",
                  "--prune"]) == 0
-    assert [o["status"] for o in json.loads(capsys.readouterr().out)] == ["exists", "dropped"]
+    assert [(o["status"], o["name"]) for o in json.loads(capsys.readouterr().out)] == [
+        ("exists", "a_1_b_-1"), ("dropped", "c_1")]
     assert "c_1" not in runner.run(mongo_store.database["ix_cli"].index_information())
 
 
