@@ -1195,16 +1195,23 @@ def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
     """(label, statement) of every query the arguments give: a query's text, a
     ``.crossql`` file (labelled by the queries' names), or a file of one query per line
     (blank lines and ``--``/``#`` lines skipped; labelled ``FILE:LINE``)."""
+    from crossql.indexes.sources import DATA_SUFFIXES, SourceError, module_path
     from crossql.queries import FILE_SUFFIX, load_queries
 
     out: list[tuple[str, ir.Statement]] = []
     for item in items:
         path = Path(item)
+        module = module_path(item) if "\n" not in item and len(item) < 4096 else None
         if item.endswith(FILE_SUFFIX):
             if not path.is_file():
                 raise UsageError(f"query file not found: {item}")
             out += [(q.name, _with_example(q.statement, q.example))
                     for q in load_queries(item)]
+        elif module is not None or item.endswith(DATA_SUFFIXES):
+            try:
+                out += _source_queries(module or path, module is not None)
+            except SourceError as err:
+                raise UsageError(str(err), hint=_SOURCES_HINT) from None
         elif "\n" not in item and len(item) < 4096 and path.is_file():
             for number, line in enumerate(_read_text(item).splitlines(), 1):
                 text = line.strip()
@@ -1216,6 +1223,32 @@ def read_queries(items: Sequence[str]) -> list[tuple[str, ir.Statement]]:
         raise UsageError("no queries given",
                          hint='give query texts, a .crossql file or a file of one query per '
                               'line: crossql indexes suggest "from users where age > 3"')
+    return out
+
+
+_SOURCES_HINT = ("a Python module's queries are its module-level `..._QUERY` strings and "
+                 "its `CROSSQL_QUERIES` tuple or dict; a YAML/JSON file lists {name, query} "
+                 "(docs/indexes.md)")
+
+
+def _source_queries(path: Path, python: bool) -> list[tuple[str, ir.Statement]]:
+    """(label, statement) of a Python module's query constants or a YAML/JSON query list
+    (crossql/indexes/sources.py); a corpus entry's ``params`` bind as examples do."""
+    from crossql.indexes.sources import data_queries, python_queries
+
+    if not path.is_file():
+        raise UsageError(f"file not found: {path}")
+    text = _read_text(str(path))
+    found = python_queries(path, text) if python else data_queries(path, text)
+    out = []
+    for q in found:
+        try:
+            statement = parse_statement(q.text)
+        except crossql.QueryError as err:
+            if q.offset is None:
+                raise err.in_file(q.text, 0, f"{path} {q.label}") from None
+            raise err.in_file(text, q.offset, str(path), f" ({q.label})") from None
+        out.append((q.label, _with_example(statement, q.params)))
     return out
 
 
@@ -1275,12 +1308,17 @@ def cmd_indexes_apply(args: argparse.Namespace) -> int:
         raise UsageError(f"no {driver} indexes declared",
                          hint=f"give --schema FILE with `{driver}: {{collection: {{indexes: "
                               "[...]}}}}` (docs/indexes.md)")
+    if driver == "firestore" and args.prune:
+        raise UsageError("--prune drops indexes on MongoDB and DynamoDB; for Firestore, "
+                         "edit firestore.indexes.json (`firebase deploy` asks before "
+                         "deleting the indexes it does not list)")
     if driver == "firestore":
         outcomes = firestore_indexes_file(declared_for(driver, declared), args.out)
     elif driver in ("mongodb", "dynamodb"):
         async def apply() -> list[Any]:
             async with store:
-                return list(await store.ensure_indexes(declared))  # type: ignore[attr-defined]
+                return list(await store.ensure_indexes(  # type: ignore[attr-defined]
+                    declared, prune=args.prune))
         outcomes = asyncio.run(apply())
     else:
         raise UsageError(f"the {driver} backend has no indexes to create")
@@ -1323,7 +1361,9 @@ def _indexes_parser(sub: Any) -> None:
                                          "the queries, and which query each serves")
     s.set_defaults(handler=cmd_indexes_suggest)
     s.add_argument("queries", nargs="*", metavar="QUERY",
-                   help="a query, a .crossql file, or a file of one query per line")
+                   help="a query, a .crossql file, a file of one query per line, a "
+                        "Python module (x.py or pkg.mod: its ..._QUERY strings and "
+                        "CROSSQL_QUERIES), or a YAML/JSON list of {name, query}")
     s.add_argument("--schema", metavar="FILE",
                    help="a JSON or YAML file mapping backend names to their schema per "
                         "collection; its `indexes` lists are the declared indexes")
@@ -1338,14 +1378,17 @@ def _indexes_parser(sub: Any) -> None:
     s.set_defaults(format="table")
 
     a = inner.add_parser("apply", help="create the declared indexes a configured backend "
-                                       "lacks (never drops one); Firestore: write "
-                                       "firestore.indexes.json")
+                                       "lacks (drops none without --prune); Firestore: "
+                                       "write firestore.indexes.json")
     a.set_defaults(handler=cmd_indexes_apply)
     _config_arg(a, run=True)
     a.add_argument("-b", "--backend", metavar="NAME",
                    help="the named backend of the configuration (default: its primary)")
     a.add_argument("--schema", metavar="FILE", required=True,
                    help="the JSON or YAML schema whose `indexes` lists declare the indexes")
+    a.add_argument("--prune", action="store_true",
+                   help="drop the indexes of the declared collections that the schema does "
+                        "not declare (MongoDB, never _id_; DynamoDB GSIs: an LSI cannot be)")
     a.add_argument("--out", metavar="FILE", default="firestore.indexes.json",
                    help="for Firestore, the file to write (default: %(default)s; indexes it "
                         "already lists are kept)")

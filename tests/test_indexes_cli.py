@@ -104,3 +104,126 @@ def test_apply_needs_declarations(tmp_path: Path, capsys: pytest.CaptureFixture[
     schema.write_text("{}", encoding="utf-8")
     assert main(["indexes", "apply", "--config", str(config), "--schema", str(schema)]) == 2
     assert "no memory indexes declared" in capsys.readouterr().err
+
+
+APP_MODULE = '''"""Queries as constants; reading them must not run this module."""
+raise SystemExit("imported")
+
+ORDERS_OF_USER_QUERY = (
+    "from orders where user == :u "
+    "order by placed desc")
+NOT_A_QUERY = "from nowhere"
+RECENT_QUERY: str = "from orders where placed > :t"
+CROSSQL_QUERIES = {"paid": 'from orders where status == "paid" order by total'}
+'''
+
+
+def _json_labels(out: str) -> dict[str, set[str]]:
+    report = json.loads(out)
+    return {backend: {q for i in body["indexes"] for q in i["queries"]}
+            | {u["query"] for u in body["unindexed"]} for backend, body in report.items()}
+
+
+def test_suggest_reads_a_python_modules_constants_without_running_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise SystemExit('package imported')\n")
+    (package / "queries.py").write_text(APP_MODULE, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for source in ("app/queries.py", "app.queries"):
+        assert main(["indexes", "suggest", "--json", source]) == 0
+        labels = _json_labels(capsys.readouterr().out)
+        assert labels["mongodb"] == {"ORDERS_OF_USER_QUERY", "RECENT_QUERY", "paid"}
+    (tmp_path / "listed.py").write_text(
+        "CROSSQL_QUERIES = ('from cities where country == \"USA\" order by population',)\n")
+    assert main(["indexes", "suggest", "--json", "--backend", "firestore", "listed.py"]) == 0
+    (index,) = json.loads(capsys.readouterr().out)["firestore"]["indexes"]
+    assert index["queries"] == ["CROSSQL_QUERIES[0]"]
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('X_QUERY = f"from {T}"\n', "bad.py:1: X_QUERY is not a literal string"),
+    ("CROSSQL_QUERIES = make()\n", "bad.py:1: CROSSQL_QUERIES is not a literal tuple"),
+    ("OTHER = 'from users'\n", "bad.py: no queries"),
+    ("def f(:\n", "bad.py:1: not Python"),
+])
+def test_a_python_module_off_the_convention_is_a_usage_error(
+        tmp_path: Path, text: str, says: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.py").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["indexes", "suggest", "bad.py"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "CROSSQL_QUERIES" in err, err
+
+
+def test_suggest_over_the_test_corpus_prints_every_backend(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's done-when: the command a user runs over tests/corpus/queries.yaml."""
+    from tests.plan_corpus import CORPUS_FILE, VALID
+
+    assert main(["indexes", "suggest", "--json", str(CORPUS_FILE)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for backend in ("mongodb", "dynamodb", "firestore"):
+        assert report[backend]["indexes"], backend
+    assert _json_labels(json.dumps(report))["mongodb"] == {e["name"] for e in VALID} - {
+        e["name"] for e in VALID if _needs_no_index(e["query"])}
+
+
+def _needs_no_index(text: str) -> bool:
+    """MongoDB serves it without an index of its own (no condition nor order, or ``_id``)."""
+    from crossql.grammar import parse_statement
+    from crossql.indexes import suggest
+
+    report = suggest([("q", parse_statement(text))], backends=["mongodb"])
+    return not report.indexes["mongodb"] and not report.unindexed["mongodb"]
+
+
+ORDERED = 'from orders where user == "u1" and placed > 5 order by placed desc'
+
+
+def test_check_with_require_indexes_refuses_until_the_index_is_declared(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check", "--json", "--option", "firestore.require_indexes=true", ORDERED]
+    assert main(argv) == 1
+    firestore = {r["backend"]: r for r in json.loads(capsys.readouterr().out)}["firestore"]
+    assert not firestore["accepted"]
+    error = firestore["error"]
+    assert (error["code"], error["line"], error["column"]) == (
+        "capability.firestore.index", 1, ORDERED.index("placed desc") + 1)  # the order key
+    declaration = json.loads(error["hint"].split("`orders`: ", 1)[1].split(" — ")[0])
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"firestore": {"orders": {"indexes": [declaration]}}}),
+                      encoding="utf-8")
+    main(["check", "--json", "--schema", str(schema), *argv[2:]])
+    firestore = {r["backend"]: r for r in json.loads(capsys.readouterr().out)}["firestore"]
+    assert firestore["accepted"], firestore
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('"""doc"""\nBAD_QUERY = "from orders where"\n', "--> q.py:2:30 (BAD_QUERY)"),
+    ('CROSSQL_QUERIES = ("from x where" " a ==",)\n', "--> q.py CROSSQL_QUERIES[0]:1:17"),
+])
+def test_a_bad_query_in_a_module_is_located_in_it(
+        tmp_path: Path, text: str, says: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "q.py").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["indexes", "suggest", "q.py"]) != 0
+    assert says in capsys.readouterr().err
+
+
+def test_apply_prune_is_refused_for_firestore(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "app.yaml"
+    config.write_text("nosql:\n  driver: firestore\n  firestore: {project_id: p}\n",
+                      encoding="utf-8")
+    schema = tmp_path / "schema.yaml"
+    schema.write_text("firestore:\n  posts:\n    indexes:\n      - fields: [a, b]\n",
+                      encoding="utf-8")
+    assert main(["indexes", "apply", "--config", str(config), "--schema", str(schema),
+                 "--out", str(tmp_path / "f.json"), "--prune"]) == 2
+    assert "--prune drops indexes on MongoDB and DynamoDB" in capsys.readouterr().err
+    assert not (tmp_path / "f.json").exists()

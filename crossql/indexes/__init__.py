@@ -7,7 +7,10 @@
 - ``suggest``: the fewest indexes per backend for a set of queries (``crossql indexes
   suggest`` in crossql/cli.py);
 - ``check``: Firestore's ``require_indexes`` and the index a plan uses;
-- ``ensure``: creating declared indexes (``store.ensure_indexes``, ``firestore_indexes_file``).
+- ``ensure``: creating declared indexes (``store.ensure_indexes``, ``firestore_indexes_file``),
+  reporting the undeclared ones and dropping them with ``prune``;
+- ``sources``: queries from a Python module's constants (read with ``ast``) and from
+  YAML/JSON query lists, for ``crossql indexes suggest``.
 
 docs/indexes.md has the rules and the commands.
 """

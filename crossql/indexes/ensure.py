@@ -9,8 +9,11 @@ LSI exists only from its table's creation, so a missing one is reported, not mad
 Firestore's client libraries create no composite index: ``firestore_indexes_file``
 writes the ``firestore.indexes.json`` the Firebase and gcloud tools deploy.
 
-Nothing is ever dropped: an index that exists under the same name or keys but with
-other options is reported as ``differs``.
+Nothing is dropped unless asked: an index that exists under the same name or keys but
+with other options is reported as ``differs``, one that is not declared as
+``undeclared``; with ``prune=True`` the undeclared ones are dropped (``dropped``) —
+never MongoDB's ``_id_`` index, nor a DynamoDB LSI, which lives as long as its table
+(``differs``, "cannot drop").
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Literal
 from crossql.errors import BackendError
 from crossql.indexes.model import DynamoIndex, FirestoreIndex, Index, MongoIndex, parse_indexes
 
-Status = Literal["exists", "created", "differs"]
+Status = Literal["exists", "created", "differs", "undeclared", "dropped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +40,13 @@ class IndexOutcome:
     """The index in one line (``Index.text()``)."""
     status: Status
     detail: str = ""
+    name: str = ""
+    """The backend's name of the index it found or made (``""`` when none)."""
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready."""
         return {"backend": self.backend, "collection": self.collection, "index": self.index,
-                "status": self.status, "detail": self.detail}
+                "status": self.status, "detail": self.detail, "name": self.name}
 
 
 def declared_for(backend: str, declared: Mapping[str, Sequence[Any]],
@@ -74,35 +79,56 @@ def _mongo_differences(index: MongoIndex, info: Mapping[str, Any]) -> list[str]:
     return found
 
 
-async def ensure_mongo(database: Any, declared: Mapping[str, Sequence[Index]]
-                       ) -> list[IndexOutcome]:
+async def ensure_mongo(database: Any, declared: Mapping[str, Sequence[Index]],
+                       prune: bool = False) -> list[IndexOutcome]:
     """Create on ``database`` (an async PyMongo or Motor database) each declared index
-    whose keys no index of its collection has."""
+    whose keys no index of its collection has; report the collection's other indexes as
+    ``undeclared``, or drop them with ``prune`` (never ``_id_``)."""
     out: list[IndexOutcome] = []
     for collection, indexes in declared.items():
         coll = database[collection]
         existing: dict[str, Any] = dict(await coll.index_information())
+        names = set(existing)
+        matched: set[str] = set()
         for index in indexes:
             assert isinstance(index, MongoIndex)
-            out.append(await _ensure_one_mongo(coll, collection, index, existing))
+            outcome = await _ensure_one_mongo(coll, collection, index, existing)
+            matched.add(outcome.name)
+            out.append(outcome)
+        for name in sorted(names - matched - {"_id_"}):
+            text = "{" + ", ".join(f"{k}: {d}" for k, d in _key_pairs(existing[name])) + "}"
+            if prune:
+                await coll.drop_index(name)
+                out.append(IndexOutcome("mongodb", collection, text, "dropped",
+                                        f"index {name!r}", name))
+            else:
+                out.append(IndexOutcome("mongodb", collection, text, "undeclared",
+                                        f"index {name!r}: --prune drops it", name))
     return out
+
+
+def _key_pairs(info: Mapping[str, Any]) -> list[tuple[str, int | str]]:
+    """An existing index's keys; a direction is ``1``/``-1``, or a kind such as ``text`` or
+    ``2dsphere`` (which no declaration has: such an index is never the declared one)."""
+    return [(str(k), int(d) if isinstance(d, int | float) else str(d))
+            for k, d in info.get("key", ())]
 
 
 async def _ensure_one_mongo(coll: Any, collection: str, index: MongoIndex,
                             existing: dict[str, Any]) -> IndexOutcome:
-    def outcome(status: Status, detail: str = "") -> IndexOutcome:
-        return IndexOutcome("mongodb", collection, index.text(), status, detail)
+    def outcome(status: Status, detail: str, name: str) -> IndexOutcome:
+        return IndexOutcome("mongodb", collection, index.text(), status, detail, name)
 
-    keys = [(k, int(d)) for k, d in index.keys]
+    keys: list[tuple[str, int | str]] = [(k, int(d)) for k, d in index.keys]
     for name, info in existing.items():
-        if [(k, int(d)) for k, d in info.get("key", ())] == keys:
+        if _key_pairs(info) == keys:
             differences = _mongo_differences(index, info)
             if differences:
-                return outcome("differs", f"index {name!r}: " + ", ".join(differences))
-            return outcome("exists", f"index {name!r}")
+                return outcome("differs", f"index {name!r}: " + ", ".join(differences), name)
+            return outcome("exists", f"index {name!r}", name)
     name = index.default_name()
     if name in existing:
-        return outcome("differs", f"an index named {name!r} has other keys")
+        return outcome("differs", f"an index named {name!r} has other keys", name)
     options: dict[str, Any] = {"name": name}
     if index.unique:
         options["unique"] = True
@@ -112,7 +138,7 @@ async def _ensure_one_mongo(coll: Any, collection: str, index: MongoIndex,
         options["partialFilterExpression"] = dict(index.partial)
     await coll.create_index(keys, **options)
     existing[name] = {"key": keys, **{k: v for k, v in options.items() if k != "name"}}
-    return outcome("created", f"index {name!r}")
+    return outcome("created", f"index {name!r}", name)
 
 
 # --- DynamoDB --------------------------------------------------------------------------------
@@ -146,10 +172,12 @@ def _dynamo_differences(index: DynamoIndex, table_pk: str, have: Mapping[str, An
     return found
 
 
-async def ensure_dynamo(store: Any, declared: Mapping[str, Sequence[Index]]
-                        ) -> list[IndexOutcome]:
+async def ensure_dynamo(store: Any, declared: Mapping[str, Sequence[Index]],
+                        prune: bool = False) -> list[IndexOutcome]:
     """Create what is declared and missing on ``store`` (a ``DynamoStore``): a missing
-    table with its indexes, else each missing GSI, waiting until it is ``ACTIVE``."""
+    table with its indexes, else each missing GSI, waiting until it is ``ACTIVE``; report
+    the table's other indexes as ``undeclared``, or with ``prune`` delete its other GSIs,
+    waiting until they are gone (an LSI cannot be dropped: ``differs``)."""
     out: list[IndexOutcome] = []
     for collection, indexes in declared.items():
         dynamo = [i for i in indexes if isinstance(i, DynamoIndex)]
@@ -163,7 +191,38 @@ async def ensure_dynamo(store: Any, declared: Mapping[str, Sequence[Index]]
         table = answer["Table"]
         for index in dynamo:
             out.append(await _ensure_one_dynamo(store, collection, table, index))
+        out += await _undeclared_dynamo(store, collection, table, dynamo, prune)
         await store.describe(collection)  # plans from now on may use the new indexes
+    return out
+
+
+async def _undeclared_dynamo(store: Any, collection: str, table: Mapping[str, Any],
+                             declared: Sequence[DynamoIndex], prune: bool
+                             ) -> list[IndexOutcome]:
+    out = []
+    names = {i.name for i in declared}
+    for kind, local in (("GlobalSecondaryIndexes", False), ("LocalSecondaryIndexes", True)):
+        for have in table.get(kind) or ():
+            name = have["IndexName"]
+            if name in names:
+                continue
+            keys = ", ".join(f"{k['AttributeName']} {k['KeyType']}" for k in have["KeySchema"])
+            text = f"{'LSI' if local else 'GSI'} {name} ({keys})"
+            if local:
+                status: Status = "differs" if prune else "undeclared"
+                detail = ("undeclared LSI, cannot drop: it lives as long as its table" if prune
+                          else "an LSI lives as long as its table")
+                out.append(IndexOutcome("dynamodb", collection, text, status, detail, name))
+            elif prune:
+                # One GSI create or delete per UpdateTable; the wait ends when DescribeTable
+                # no longer lists it as DELETING.
+                await store._call("update_table", TableName=store.table_name(collection),
+                                  GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}])
+                await store._wait_gone(collection, name)
+                out.append(IndexOutcome("dynamodb", collection, text, "dropped", "", name))
+            else:
+                out.append(IndexOutcome("dynamodb", collection, text, "undeclared",
+                                        "--prune deletes it", name))
     return out
 
 
@@ -184,7 +243,7 @@ async def _create_table(store: Any, collection: str, indexes: Sequence[DynamoInd
 async def _ensure_one_dynamo(store: Any, collection: str, table: Mapping[str, Any],
                              index: DynamoIndex) -> IndexOutcome:
     def outcome(status: Status, detail: str = "") -> IndexOutcome:
-        return IndexOutcome("dynamodb", collection, index.text(), status, detail)
+        return IndexOutcome("dynamodb", collection, index.text(), status, detail, index.name)
 
     table_pk = next(k["AttributeName"] for k in table["KeySchema"] if k["KeyType"] == "HASH")
     kind = "LocalSecondaryIndexes" if index.local else "GlobalSecondaryIndexes"

@@ -1,5 +1,6 @@
 """``store.ensure_indexes`` on the real servers (crossql/indexes/ensure.py): creates what
-is declared and missing, is idempotent, reports what differs, never drops; on DynamoDB a
+is declared and missing, is idempotent, reports what differs and what is not
+declared, drops only with ``prune``; on DynamoDB a
 query that needed the new GSI becomes a ``Query`` on it."""
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def test_mongodb_creates_then_finds_then_reports_differences(runner: asyncio.Run
     keys = {tuple((k, int(d)) for k, d in v["key"]): v for v in info.values()}
     assert (("user", 1), ("placed", -1)) in keys and keys[(("email", 1),)]["unique"]
     assert _statuses(runner.run(mongo_store.ensure_indexes(declared))) == ["exists", "exists"]
-    (other,) = runner.run(mongo_store.ensure_indexes({"ix_orders": [{"keys": {"email": 1}}]}))
+    other, undeclared = runner.run(mongo_store.ensure_indexes(
+        {"ix_orders": [{"keys": {"email": 1}}]}))
     assert other.status == "differs" and "unique is True" in other.detail
+    assert (undeclared.status, undeclared.index) == ("undeclared", "{user: 1, placed: -1}")
     after = runner.run(mongo_store.database["ix_orders"].index_information())
     assert len(after) == len(info)  # nothing dropped, nothing added
 
@@ -110,6 +113,15 @@ def test_cli_apply_on_mongodb_and_dynamodb(tmp_path: Any, runner: asyncio.Runner
         assert main(["indexes", "apply", "--config", config, "--schema", schema,
                      "--backend", backend, "--json"]) == 0
         assert [o["status"] for o in json.loads(capsys.readouterr().out)] == ["exists"]
+    runner.run(mongo_store.database["ix_cli"].create_index([("c", 1)]))
+    assert main(["indexes", "apply", "--config", config, "--schema", schema, "--json"]) == 0
+    assert [o["status"] for o in json.loads(capsys.readouterr().out)] == [
+        "exists", "undeclared"]
+    assert main(["indexes", "apply", "--config", config, "--schema", schema, "--json",
+                 "--prune"]) == 0
+    assert [(o["status"], o["name"]) for o in json.loads(capsys.readouterr().out)] == [
+        ("exists", "a_1_b_-1"), ("dropped", "c_1")]
+    assert "c_1" not in runner.run(mongo_store.database["ix_cli"].index_information())
 
 
 def test_firestore_require_indexes_on_the_emulator(runner: asyncio.Runner,
@@ -146,3 +158,44 @@ def test_firestore_require_indexes_on_the_emulator(runner: asyncio.Runner,
     finally:
         reset_firestore(firestore_host, project)
         runner.run(ready.close())
+
+
+def test_mongodb_undeclared_indexes_are_reported_and_pruned_only_when_asked(
+        runner: asyncio.Runner, mongo_store: Any) -> None:
+    declared = {"ix_prune": [{"keys": {"a": 1}}]}
+    runner.run(mongo_store.drop_collection("ix_prune"))
+    runner.run(mongo_store.database["ix_prune"].create_index([("b", -1)], name="b_old"))
+    outcomes = runner.run(mongo_store.ensure_indexes(declared))
+    assert [(o.status, o.index) for o in outcomes] == [
+        ("created", "{a: 1}"), ("undeclared", "{b: -1}")], outcomes
+    assert "b_old" in runner.run(mongo_store.database["ix_prune"].index_information())
+    pruned = runner.run(mongo_store.ensure_indexes(declared, prune=True))
+    assert [(o.status, o.name) for o in pruned] == [("exists", "a_1"), ("dropped", "b_old")]
+    left = runner.run(mongo_store.database["ix_prune"].index_information())
+    assert sorted(left) == ["_id_", "a_1"]  # never the _id_ index
+    assert _statuses(runner.run(mongo_store.ensure_indexes(declared, prune=True))) == [
+        "exists"]
+
+
+def test_dynamodb_prune_deletes_undeclared_gsis_and_reports_lsis(
+        runner: asyncio.Runner, dynamo_store: Any) -> None:
+    runner.run(dynamo_store.drop_collection("ix_prune"))
+    keep = {"name": "by_user", "partition_key": "user"}
+    runner.run(dynamo_store.create_collection(
+        "ix_prune", partition_key="_id", sort_key="n", attribute_types={"n": "N"},
+        indexes=[{"name": "loc", "local": True, "sort_key": "at"}]))
+    runner.run(dynamo_store.ensure_indexes({"ix_prune": [
+        keep, {"name": "by_day", "partition_key": "day"}]}))
+    declared = {"ix_prune": [keep]}
+    kept = runner.run(dynamo_store.ensure_indexes(declared))
+    assert [(o.status, o.name) for o in kept] == [
+        ("exists", "by_user"), ("undeclared", "by_day"), ("undeclared", "loc")], kept
+    pruned = runner.run(dynamo_store.ensure_indexes(declared, prune=True))
+    assert [(o.status, o.name) for o in pruned] == [
+        ("exists", "by_user"), ("dropped", "by_day"), ("differs", "loc")], pruned
+    assert "cannot drop" in pruned[2].detail
+    table = runner.run(dynamo_store._call("describe_table",
+                                          TableName=dynamo_store.table_name("ix_prune")))
+    assert [g["IndexName"] for g in table["Table"]["GlobalSecondaryIndexes"]] == ["by_user"]
+    described = runner.run(dynamo_store.describe("ix_prune"))
+    assert sorted(i.name for i in described.indexes) == ["by_user", "loc"]

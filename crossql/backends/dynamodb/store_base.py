@@ -768,16 +768,34 @@ class DynamoStoreBase(Store):
         self._remember(name, described)
         return described
 
-    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]]) -> list[IndexOutcome]:
+    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]],
+                             prune: bool = False) -> list[IndexOutcome]:
         """Create the declared indexes (``{collection: [declaration, ...]}``, as in the
         schema: docs/indexes.md) that are missing: a missing table with its indexes, else
-        each missing GSI by ``UpdateTable``, waiting until it is ``ACTIVE``; never drops
-        one. Each outcome says ``exists``, ``created`` or ``differs``; the planner then
-        knows the new indexes (a query that needed one becomes a ``Query`` on it)."""
+        each missing GSI by ``UpdateTable``, waiting until it is ``ACTIVE``. Each outcome
+        says ``exists``, ``created`` or ``differs``; the table's other indexes are
+        ``undeclared``, or with ``prune`` its other GSIs are deleted (``dropped``; an LSI
+        cannot be: ``differs``). The planner then knows the new indexes (a query that
+        needed one becomes a ``Query`` on it)."""
         from crossql.indexes.ensure import declared_for, ensure_dynamo
 
         types = {name: dict(table.attribute_types) for name, table in self._tables.items()}
-        return await ensure_dynamo(self, declared_for("dynamodb", declared, types))
+        return await ensure_dynamo(self, declared_for("dynamodb", declared, types), prune)
+
+    async def _wait_gone(self, collection: str, index: str) -> None:
+        """Wait until ``DescribeTable`` no longer lists the GSI ``index`` (deleted)."""
+        deadline = time.monotonic() + _TABLE_WAIT_SECONDS
+        delay = 0.05
+        table = self.table_name(collection)
+        while True:
+            answer = (await self._call("describe_table", TableName=table))["Table"]
+            if all(i["IndexName"] != index for i in answer.get("GlobalSecondaryIndexes") or ()):
+                return
+            if time.monotonic() > deadline:
+                raise BackendError("dynamodb", f"index {index} of table {table} is not gone "
+                                   f"after {_TABLE_WAIT_SECONDS:.0f} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     async def _wait_active(self, collection: str) -> TableSchema:
         deadline = time.monotonic() + _TABLE_WAIT_SECONDS

@@ -393,16 +393,18 @@ class MongoStore(Store):
         except Exception as err:
             raise _driver_error(err) from err
 
-    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]]) -> list[IndexOutcome]:
+    async def ensure_indexes(self, declared: Mapping[str, Sequence[Any]],
+                             prune: bool = False) -> list[IndexOutcome]:
         """Create the declared indexes (``{collection: [declaration, ...]}``, as in the
-        schema: docs/indexes.md) that no index of the collection has; never drops one.
-        Each outcome says ``exists``, ``created`` or ``differs`` (same keys or name,
-        other options)."""
+        schema: docs/indexes.md) that no index of the collection has. Each outcome says
+        ``exists``, ``created`` or ``differs`` (same keys or name, other options); the
+        collection's other indexes are ``undeclared``, or ``dropped`` with ``prune``
+        (never ``_id_``)."""
         from crossql.indexes.ensure import declared_for, ensure_mongo
 
         models = declared_for("mongodb", declared)
         try:
-            return await ensure_mongo(self.database, models)
+            return await ensure_mongo(self.database, models, prune)
         except BackendError:
             raise
         except Exception as err:
