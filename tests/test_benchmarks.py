@@ -152,7 +152,7 @@ def test_pure_sqlglot_rows_say_their_ratio_to_our_cold_compile(
     from benchmarks import sqlglot_compiled
     from benchmarks.suite import Settings
 
-    monkeypatch.setattr(sqlglot_compiled, "_target", lambda: None)  # no install here
+    monkeypatch.setattr(sqlglot_compiled, "_target", lambda install: None)  # no install here
     rows = [Row("peer.E.sqlglot", "peer", "E", "sqlglot", 900.0, "µs", 3.0, "transpile"),
             Row("cold.E.memory", "cold compile", "E", "memory", 300.0, "µs", 1.0)]
     out = sqlglot_compiled.sqlglot_rows(Settings.quick(), rows)
