@@ -271,3 +271,30 @@ def test_beside_a_decimal_a_float_sorts_as_its_shortest_text() -> None:
     assert [r["_id"] for r in rows] == [3, 1, 2]  # 0.1 and Decimal("0.1") tie: by _id
     rows = crossql.evaluate("from c select _id order by d desc, _id", docs)
     assert [r["_id"] for r in rows] == [1, 2, 3]
+
+
+OUT_OF_UTC = [datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+              datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1)))]
+"""Aware datetimes Python holds whose UTC form is outside the years 1 to 9999."""
+
+
+@pytest.mark.parametrize("backend", ["memory", "mongodb", "firestore", "dynamodb"])
+@pytest.mark.parametrize("text", ["from events where at >= :x", "from events where at in :x",
+                                  "update events set a = :x where k == 1",
+                                  "delete from events where at == :x"])
+@pytest.mark.parametrize("value", OUT_OF_UTC, ids=["year-0", "year-10000"])
+def test_a_timestamp_outside_the_utc_years_is_a_located_error(
+        backend: str, text: str, value: datetime) -> None:
+    # bound: datetime.astimezone raises a bare OverflowError; the literal is refused
+    # by the parser, on every backend, before any backend sees it
+    bound: Any = [value] if " in " in text else value
+    with pytest.raises(crossql.QueryError) as info:
+        crossql.compile(text, backend, {"x": bound})
+    assert info.value.span is not None and info.value.hint is not None
+    assert "1 to 9999" in str(info.value)
+    literal = text.replace(":x", f'timestamp "{value.isoformat()}"')
+    if " in " in text:
+        literal = literal.replace("in timestamp", "== timestamp")
+    with pytest.raises(crossql.QueryError) as info:
+        crossql.compile(literal, backend)
+    assert info.value.span is not None and info.value.hint is not None
