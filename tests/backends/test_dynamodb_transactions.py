@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -436,3 +437,26 @@ def test_a_write_beside_a_committing_transaction_is_retried(
                                             "where _id == \"a2\""))
     assert result.matched == 1 and busy.calls == 2
     assert rows(runner, dynamo_store, accounts)["a2"]["balance"] == 51
+
+
+@pytest.mark.parametrize(("start", "assignment"), [
+    (2**63 - 1, "n = n + 1"),                   # leaves the 64-bit range
+    (0.2, "n = n + 0.1"),                        # floats give 0.30000000000000004
+    (Decimal("9" * 37 + ".9"), "n = n + 1"),     # 10**37 + 0.9: 39 digits
+], ids=["int64", "float-sum", "38-digits"])
+def test_a_transaction_refuses_an_increment_dynamodb_would_not_add_as_the_reference(
+        runner: asyncio.Runner, dynamo_store: Any, start: Any, assignment: str) -> None:
+    """As outside a transaction (store_base ``_check_increments``): refused at the
+    statement, before anything is collected, so the commit writes nothing of it."""
+    name = f"inc_{uuid.uuid4().hex[:8]}"
+    load(runner, dynamo_store, name, [{"_id": "a", "n": start}, {"_id": "b", "n": 1}])
+    before = rows(runner, dynamo_store, name)
+
+    async def body() -> None:
+        async with dynamo_store.transaction() as tx:
+            await tx.execute(f"update {name} set m = 1 where _id == \"b\"")
+            await tx.execute(f"update {name} set {assignment} where _id == \"a\"")
+
+    with pytest.raises(BackendError, match="nothing was written"):
+        runner.run(body())
+    assert rows(runner, dynamo_store, name) == before
