@@ -263,3 +263,39 @@ def test_a_set_is_a_clear_error_on_mongodb_never_a_silent_change(
     # a set of values where a list of values goes is a list: order has no meaning there
     assert runner.run(mongo_store.fetch("from vals_set where s contains any :v select _id",
                                         v={2, 3})) == [{"_id": 1}]
+
+
+@pytest.mark.parametrize(("start", "amount"), [
+    (Decimal("1" + "0" * 33), Decimal("0.1")),     # 10**33 + 0.1: 35 digits
+    (2**62, Decimal("1E-20")),                       # an int64 plus a fine decimal
+    (Decimal("1E-20"), 10**18),                      # a fine decimal plus a big int
+])
+def test_an_increment_past_34_digits_writes_nothing(
+        runner: asyncio.Runner, mongo_store: Any, start: Any, amount: Any) -> None:
+    """The reference adds decimals exactly; Decimal128 keeps 34 digits, so `$inc` would
+    round the sum: refused before anything is written."""
+    docs = [{"_id": 1, "x": Decimal128("1")},
+            {"_id": 2, "x": Decimal128(start) if isinstance(start, Decimal) else start}]
+    native_insert(runner, mongo_store, "vals_d34", docs)
+    before = runner.run(mongo_store.fetch("from vals_d34 order by _id"))
+    text = "update vals_d34 set x = x + :n where true"
+    with pytest.raises(crossql.BackendError, match=r"34 digits.*nothing was written"):
+        runner.run(mongo_store.execute(text, n=amount))
+    assert runner.run(mongo_store.fetch("from vals_d34 order by _id")) == before
+    # a sum that fits is written exactly
+    result = runner.run(mongo_store.execute("update vals_d34 set x = x + :n where _id == 1",
+                                            n=Decimal("0.5")))
+    assert result.modified == 1
+    assert runner.run(mongo_store.fetch("from vals_d34 where _id == 1"))[0]["x"] == \
+        Decimal("1.5")
+
+
+def test_a_decimal_past_34_digits_is_never_written(runner: asyncio.Runner,
+                                                   mongo_store: Any) -> None:
+    long = Decimal("1." + "1" * 40)
+    with pytest.raises(crossql.CapabilityError) as info:
+        crossql.compile("update c set x = :v where true", "mongodb", params={"v": long})
+    assert info.value.span is not None and info.value.hint
+    with pytest.raises((crossql.BackendError, crossql.CapabilityError), match="34"):
+        runner.run(mongo_store.collection("vals_d34i").insert_one({"_id": 1, "x": long}))
+    assert runner.run(mongo_store.fetch("from vals_d34i")) == []
