@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import crossql
@@ -299,3 +300,43 @@ def test_a_decimal_past_34_digits_is_never_written(runner: asyncio.Runner,
     with pytest.raises((crossql.BackendError, crossql.CapabilityError), match="34"):
         runner.run(mongo_store.collection("vals_d34i").insert_one({"_id": 1, "x": long}))
     assert runner.run(mongo_store.fetch("from vals_d34i")) == []
+
+
+def test_generated_decimal_increments_agree_or_refuse(runner: asyncio.Runner,
+                                                      mongo_store: Any) -> None:
+    """Generated increments where a side is a Decimal: MongoDB writes the reference's
+    exact sum, or refuses before writing exactly where that sum needs more than the 34
+    digits a Decimal128 keeps."""
+    from crossql.backends.mongodb.values import decimal_fits
+    from crossql.semantics.writes import apply
+    from tests.strategies import decimal128_increments
+
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=examples(60, at_least=30), deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(case=decimal128_increments())
+    @example(case=(Decimal("1E+33"), Decimal("0.1")))  # each outcome at least once
+    @example(case=(Decimal("1.5"), 2))
+    def check(case: tuple[Any, Any]) -> None:
+        start, amount = case
+        doc = {"_id": 1, "x": start}
+        native_insert(runner, mongo_store, "vals_dinc",
+                      [{"_id": 1, "x": Decimal128(start) if isinstance(start, Decimal)
+                        else start}])
+        text = "update vals_dinc set x = x + :n where true"
+        want = apply(crossql.compile(text, "memory", params={"n": amount}).statement,
+                     [doc])[0][0]["x"]
+        if isinstance(want, Decimal) and not decimal_fits(want):
+            with pytest.raises(crossql.BackendError, match=r"34 digits"):
+                runner.run(mongo_store.execute(text, n=amount))
+            assert runner.run(mongo_store.fetch("from vals_dinc"))[0]["x"] == start
+            seen["refused"] += 1
+            return
+        runner.run(mongo_store.execute(text, n=amount))
+        got = runner.run(mongo_store.fetch("from vals_dinc"))[0]["x"]
+        assert got == want, (start, amount, got, want)
+        seen["agreed"] += 1
+
+    check()
+    assert seen["agreed"] > 0 and seen["refused"] > 0, seen  # the examples make both sure
