@@ -1651,3 +1651,18 @@ def decimal128_increments(draw: st.DrawFn) -> tuple[Any, Any]:
     if not any(isinstance(v, Decimal) for v in (start, amount)):
         amount = decimal(draw(st.integers(1, 34)), draw(st.integers(-40, 20)))
     return start, amount
+
+
+@st.composite
+def aware_datetimes_at_the_edges(draw: st.DrawFn) -> Any:
+    """An aware ``datetime`` with a fixed offset, often within a day of year 1 or 9999,
+    where its UTC form may fall outside the years a ``datetime`` holds."""
+    from datetime import datetime, timedelta, timezone
+
+    offset = timedelta(minutes=draw(st.integers(-(24 * 60 - 1), 24 * 60 - 1)))
+    edge = draw(st.sampled_from([datetime(1, 1, 1), datetime(9999, 12, 31)]))
+    naive = draw(st.one_of(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 2, 23, 59)),
+        st.datetimes(min_value=datetime(9999, 12, 30), max_value=datetime(9999, 12, 31, 23, 59)),
+        st.just(edge)))
+    return naive.replace(tzinfo=timezone(offset))

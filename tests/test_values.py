@@ -185,7 +185,10 @@ def test_a_timestamp_literal_round_trips_through_the_formatter(moment: datetime)
     assert isinstance(query, ir.Query) and isinstance(query.where, ir.Compare)
     literal = query.where.value
     assert isinstance(literal, ir.Literal) and literal.kind == "timestamp"
-    assert literal.value == moment and literal.value.tzinfo is UTC
+    # the instant the text names (its offset), compared in UTC: Python's == between
+    # zones is always False for a local time in a DST gap or fold (PEP 495)
+    instant = (moment.replace(tzinfo=None) - moment.utcoffset()).replace(tzinfo=UTC)  # type: ignore[operator]
+    assert literal.value == instant and literal.value.tzinfo is UTC
     assert crossql.parse(crossql.format(query)) == query
 
 
@@ -298,3 +301,24 @@ def test_a_timestamp_outside_the_utc_years_is_a_located_error(
     with pytest.raises(crossql.QueryError) as info:
         crossql.compile(literal, backend)
     assert info.value.span is not None and info.value.hint is not None
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(value=st.deferred(lambda: _edge_datetimes()),
+       backend=st.sampled_from(["memory", "mongodb", "firestore", "dynamodb"]))
+def test_any_aware_datetime_compiles_or_is_a_located_error(value: datetime,
+                                                           backend: str) -> None:
+    """Bound or written as a literal, near either end of the years a datetime holds."""
+    for text, params in [("from events where at >= :x", {"x": value}),
+                         (f'from events where at == timestamp "{value.isoformat()}"', {}),
+                         ("update events set a = :x where true", {"x": value})]:
+        try:
+            crossql.compile(text, backend, params)
+        except crossql.QueryError as err:
+            assert err.span is not None and err.hint, (text, err)
+
+
+def _edge_datetimes() -> st.SearchStrategy[datetime]:
+    from tests.strategies import aware_datetimes_at_the_edges
+
+    return aware_datetimes_at_the_edges()
