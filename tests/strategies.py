@@ -1622,3 +1622,47 @@ def index_corpora(max_size: int = 8) -> st.SearchStrategy[list[ir.Query]]:
     (``any_query``: names and shapes no schema allows)."""
     return st.lists(st.one_of(queries(), queries(), any_query(max_leaves=6)), min_size=1,
                     max_size=max_size)
+
+
+# --- MongoDB's Decimal128 (34 digits) under increments (issue 16) ------------------
+
+
+@st.composite
+def decimal128_increments(draw: st.DrawFn) -> tuple[Any, Any]:
+    """A stored number (an int, a double or a ``Decimal`` that fits a Decimal128) and an
+    increment amount, often decimals whose exact sum needs more than 34 digits (which
+    ``$inc`` would round) and often ones whose sum fits."""
+    from decimal import Decimal
+
+    def decimal(digits: int, exponent: int) -> Decimal:
+        sign = draw(st.sampled_from(["", "-"]))
+        body = str(draw(st.integers(10 ** (digits - 1), 10**digits - 1)))
+        return Decimal(f"{sign}{body}E{exponent}")
+
+    def number() -> Any:
+        kind = draw(st.sampled_from(["int", "float", "decimal"]))
+        if kind == "int":
+            return draw(st.sampled_from([0, 1, -7, 2**62, 10**18]))
+        if kind == "float":
+            return draw(st.sampled_from([0.5, 1.5, 0.1, -2.25]))
+        return decimal(draw(st.integers(1, 34)), draw(st.integers(-40, 20)))
+
+    start, amount = number(), number()
+    if not any(isinstance(v, Decimal) for v in (start, amount)):
+        amount = decimal(draw(st.integers(1, 34)), draw(st.integers(-40, 20)))
+    return start, amount
+
+
+@st.composite
+def aware_datetimes_at_the_edges(draw: st.DrawFn) -> Any:
+    """An aware ``datetime`` with a fixed offset, often within a day of year 1 or 9999,
+    where its UTC form may fall outside the years a ``datetime`` holds."""
+    from datetime import datetime, timedelta, timezone
+
+    offset = timedelta(minutes=draw(st.integers(-(24 * 60 - 1), 24 * 60 - 1)))
+    edge = draw(st.sampled_from([datetime(1, 1, 1), datetime(9999, 12, 31)]))
+    naive = draw(st.one_of(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 2, 23, 59)),
+        st.datetimes(min_value=datetime(9999, 12, 30), max_value=datetime(9999, 12, 31, 23, 59)),
+        st.just(edge)))
+    return naive.replace(tzinfo=timezone(offset))

@@ -185,7 +185,10 @@ def test_a_timestamp_literal_round_trips_through_the_formatter(moment: datetime)
     assert isinstance(query, ir.Query) and isinstance(query.where, ir.Compare)
     literal = query.where.value
     assert isinstance(literal, ir.Literal) and literal.kind == "timestamp"
-    assert literal.value == moment and literal.value.tzinfo is UTC
+    # the instant the text names (its offset), compared in UTC: Python's == between
+    # zones is always False for a local time in a DST gap or fold (PEP 495)
+    instant = (moment.replace(tzinfo=None) - moment.utcoffset()).replace(tzinfo=UTC)  # type: ignore[operator]
+    assert literal.value == instant and literal.value.tzinfo is UTC
     assert crossql.parse(crossql.format(query)) == query
 
 
@@ -271,3 +274,51 @@ def test_beside_a_decimal_a_float_sorts_as_its_shortest_text() -> None:
     assert [r["_id"] for r in rows] == [3, 1, 2]  # 0.1 and Decimal("0.1") tie: by _id
     rows = crossql.evaluate("from c select _id order by d desc, _id", docs)
     assert [r["_id"] for r in rows] == [1, 2, 3]
+
+
+OUT_OF_UTC = [datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+              datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1)))]
+"""Aware datetimes Python holds whose UTC form is outside the years 1 to 9999."""
+
+
+@pytest.mark.parametrize("backend", ["memory", "mongodb", "firestore", "dynamodb"])
+@pytest.mark.parametrize("text", ["from events where at >= :x", "from events where at in :x",
+                                  "update events set a = :x where k == 1",
+                                  "delete from events where at == :x"])
+@pytest.mark.parametrize("value", OUT_OF_UTC, ids=["year-0", "year-10000"])
+def test_a_timestamp_outside_the_utc_years_is_a_located_error(
+        backend: str, text: str, value: datetime) -> None:
+    # bound: datetime.astimezone raises a bare OverflowError; the literal is refused
+    # by the parser, on every backend, before any backend sees it
+    bound: Any = [value] if " in " in text else value
+    with pytest.raises(crossql.QueryError) as info:
+        crossql.compile(text, backend, {"x": bound})
+    assert info.value.span is not None and info.value.hint is not None
+    assert "1 to 9999" in str(info.value)
+    literal = text.replace(":x", f'timestamp "{value.isoformat()}"')
+    if " in " in text:
+        literal = literal.replace("in timestamp", "== timestamp")
+    with pytest.raises(crossql.QueryError) as info:
+        crossql.compile(literal, backend)
+    assert info.value.span is not None and info.value.hint is not None
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(value=st.deferred(lambda: _edge_datetimes()),
+       backend=st.sampled_from(["memory", "mongodb", "firestore", "dynamodb"]))
+def test_any_aware_datetime_compiles_or_is_a_located_error(value: datetime,
+                                                           backend: str) -> None:
+    """Bound or written as a literal, near either end of the years a datetime holds."""
+    for text, params in [("from events where at >= :x", {"x": value}),
+                         (f'from events where at == timestamp "{value.isoformat()}"', {}),
+                         ("update events set a = :x where true", {"x": value})]:
+        try:
+            crossql.compile(text, backend, params)
+        except crossql.QueryError as err:
+            assert err.span is not None and err.hint, (text, err)
+
+
+def _edge_datetimes() -> st.SearchStrategy[datetime]:
+    from tests.strategies import aware_datetimes_at_the_edges
+
+    return aware_datetimes_at_the_edges()

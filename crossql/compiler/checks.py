@@ -23,7 +23,7 @@ from crossql.compiler.regex_safety import catastrophic
 from crossql.compiler.shape import output_key, output_name
 from crossql.compiler.templates import HOLE_TYPES
 from crossql.errors import QuerySemanticError
-from crossql.grammar.parser import INT64_MAX, INT64_MIN
+from crossql.grammar.parser import INT64_MAX, INT64_MIN, UTC_YEARS_HINT
 from crossql.limits import (
     MAX_LIST_DEPTH,
     MAX_LIST_ITEMS,
@@ -440,7 +440,11 @@ class _PlainCopy:
                     "timezone",
                     hint="attach one, e.g. datetime(..., tzinfo=timezone.utc) or "
                     "dt.replace(tzinfo=timezone.utc) if it is UTC")
-            utc = item.astimezone(UTC)  # a plain datetime, whatever the subclass
+            try:
+                utc = item.astimezone(UTC)  # a plain datetime, whatever the subclass
+            except OverflowError:  # e.g. 0001-01-01T00:30+01:00: its UTC form is year 0
+                raise self.refuse(f"is bound to {item.isoformat()}, outside the years 1 to "
+                                  "9999 in UTC", hint=UTC_YEARS_HINT) from None
             return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
                             utc.microsecond, tzinfo=UTC)
         if isinstance(item, bytes | bytearray):

@@ -169,9 +169,13 @@ def parse_timestamp(text: str, span: ir.Span) -> datetime:
     try:
         value = value.astimezone(UTC)
     except OverflowError:
-        raise _timestamp_error(f"the timestamp `{text[:40]}` is out of range", span,
-                               hint) from None
+        raise _timestamp_error(f"the timestamp `{text[:40]}` is outside the years 1 to 9999 "
+                               "in UTC", span, UTC_YEARS_HINT) from None
     return value
+
+
+UTC_YEARS_HINT = ("an instant is held as a UTC datetime, years 1 to 9999: move it inside "
+                  "that range (its offset can carry it past either end)")
 
 
 def _timestamp_error(message: str, span: ir.Span, hint: str) -> QuerySyntaxError:

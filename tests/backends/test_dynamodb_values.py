@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import crossql
@@ -428,3 +428,58 @@ async def _put_raw(store: Any, collection: str, docs: list[dict[str, Any]]) -> N
     for doc in docs:
         await store.client.put_item(TableName=table,
                                     Item={k: _attribute_value(v) for k, v in doc.items()})
+
+
+def test_dynamodb_native_writes_in_a_transaction_match_the_non_transactional_ones(
+        runner: asyncio.Runner, dynamo_store: Any) -> None:
+    """The same generated native writes (increments of exact numbers among them) run by
+    tx.execute: the reference's collection after the commit, or the same refusal as
+    outside a transaction (the shared increment check), with nothing written."""
+    from crossql.semantics.writes import apply
+    from tests.backends.differential import _native_canonical
+    from tests.strategies import dynamodb_native_documents, dynamodb_native_writes
+
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=examples(25, at_least=10), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.function_scoped_fixture])
+    @given(docs=dynamodb_native_documents(8, min_size=2), statement=dynamodb_native_writes())
+    # a write compared and one refused (0.2 + 0.1 in floats), whatever the draws
+    @example(docs=[{"_id": "a", "dec": 0.2}, {"_id": "b", "dec": 1}],
+             statement=crossql.parse("update docs set dec = dec + 0.1 where true"))
+    @example(docs=[{"_id": "a", "dec": Decimal("0.25")}, {"_id": "b", "at": "x"}],
+             statement=crossql.parse("update docs set dec = dec + 2 where true"))
+    def run(docs: list[dict[str, Any]], statement: ir.Update) -> None:
+        load(runner, dynamo_store, "docs", docs[1::2])
+        runner.run(_put_raw(dynamo_store, "docs", docs[0::2]))
+        try:
+            dynamo_store.write_plan(statement)
+        except CapabilityError:
+            return
+
+        async def body() -> Any:
+            async with dynamo_store.transaction() as tx:
+                return await tx.execute(statement)
+
+        try:
+            want_docs, want = apply(statement, docs)
+        except BackendError:
+            want_docs, want = docs, None
+        try:
+            got = runner.run(body())
+        except BackendError as err:
+            assert "nothing was written" in str(err), err
+            assert want is None or "cannot hold" in str(err), (statement, err)
+            want_docs = docs
+            seen["refused"] += 1
+        else:
+            assert want is not None, statement
+            assert got.matched == want.matched
+            seen["compared"] += 1
+        after = runner.run(dynamo_store.fetch("from docs"))
+        assert sorted(map(_native_canonical, after)) == \
+            sorted(map(_native_canonical, want_docs)), (statement, after, want_docs)
+
+    run()
+    assert seen["compared"] > 0 and seen["refused"] > 0, seen  # the examples make both sure

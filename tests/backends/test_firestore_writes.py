@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from crossql import ir
@@ -23,7 +23,7 @@ from tests.backends.write_differential import (
     run_on_docs,
     typed_writes,
 )
-from tests.budget import examples
+from tests.budget import examples, skip_unless_ran
 from tests.strategies import MAX_DOCS, documents
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,10 @@ def test_firestore_writes_match_reference(runner: asyncio.Runner, firestore_stor
 
 def test_generated_writes_were_compared() -> None:
     """Runs after the differential test: generated writes ran on the emulator, with
-    increments and assignments below a map among them."""
+    increments and assignments below a map among them (a third of the draws must
+    hold each: a miss in 40 draws is (2/3)**40, about 1e-7)."""
+    skip_unless_ran(SEEN["compared"] + SEEN["refused"] > 0,
+                    "test_firestore_writes_match_reference")
     assert SEEN["compared"] > 0
     assert SEEN["increment"] > 0
     assert SEEN["nested"] > 0
@@ -194,6 +197,9 @@ COUNTER_SEEN: Counter[str] = Counter()
 @settings(max_examples=examples(25, at_least=20), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=counter_cases())
+# each summary outcome once for certain (a draw misses "not a number" 1.2% of runs)
+@example(case=(5, [1, -1, 0.5]))
+@example(case=(NO_FIELD, [1, 2]))
 def test_generated_concurrent_increments_lose_nothing(runner: asyncio.Runner,
                                                       firestore_store: Any,
                                                       case: tuple[Any, list[Any]]) -> None:
@@ -236,5 +242,8 @@ def test_generated_concurrent_increments_lose_nothing(runner: asyncio.Runner,
 
 
 def test_generated_counters_were_exercised() -> None:
-    """Runs after the generated test: counters, non-numbers and int64's ends were drawn."""
+    """Runs after the generated test: counters, non-numbers and int64's ends were drawn
+    (its explicit examples make each certain)."""
+    skip_unless_ran(sum(COUNTER_SEEN.values()) > 0,
+                    "test_generated_concurrent_increments_lose_nothing")
     assert COUNTER_SEEN["counter"] > 0 and COUNTER_SEEN["not a number"] > 0

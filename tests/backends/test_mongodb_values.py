@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import crossql
@@ -263,3 +264,79 @@ def test_a_set_is_a_clear_error_on_mongodb_never_a_silent_change(
     # a set of values where a list of values goes is a list: order has no meaning there
     assert runner.run(mongo_store.fetch("from vals_set where s contains any :v select _id",
                                         v={2, 3})) == [{"_id": 1}]
+
+
+@pytest.mark.parametrize(("start", "amount"), [
+    (Decimal("1" + "0" * 33), Decimal("0.1")),     # 10**33 + 0.1: 35 digits
+    (2**62, Decimal("1E-20")),                       # an int64 plus a fine decimal
+    (Decimal("1E-20"), 10**18),                      # a fine decimal plus a big int
+])
+def test_an_increment_past_34_digits_writes_nothing(
+        runner: asyncio.Runner, mongo_store: Any, start: Any, amount: Any) -> None:
+    """The reference adds decimals exactly; Decimal128 keeps 34 digits, so `$inc` would
+    round the sum: refused before anything is written."""
+    docs = [{"_id": 1, "x": Decimal128("1")},
+            {"_id": 2, "x": Decimal128(start) if isinstance(start, Decimal) else start}]
+    native_insert(runner, mongo_store, "vals_d34", docs)
+    before = runner.run(mongo_store.fetch("from vals_d34 order by _id"))
+    text = "update vals_d34 set x = x + :n where true"
+    with pytest.raises(crossql.BackendError, match=r"34 digits.*nothing was written"):
+        runner.run(mongo_store.execute(text, n=amount))
+    assert runner.run(mongo_store.fetch("from vals_d34 order by _id")) == before
+    # a sum that fits is written exactly
+    result = runner.run(mongo_store.execute("update vals_d34 set x = x + :n where _id == 1",
+                                            n=Decimal("0.5")))
+    assert result.modified == 1
+    assert runner.run(mongo_store.fetch("from vals_d34 where _id == 1"))[0]["x"] == \
+        Decimal("1.5")
+
+
+def test_a_decimal_past_34_digits_is_never_written(runner: asyncio.Runner,
+                                                   mongo_store: Any) -> None:
+    long = Decimal("1." + "1" * 40)
+    with pytest.raises(crossql.CapabilityError) as info:
+        crossql.compile("update c set x = :v where true", "mongodb", params={"v": long})
+    assert info.value.span is not None and info.value.hint
+    with pytest.raises((crossql.BackendError, crossql.CapabilityError), match="34"):
+        runner.run(mongo_store.collection("vals_d34i").insert_one({"_id": 1, "x": long}))
+    assert runner.run(mongo_store.fetch("from vals_d34i")) == []
+
+
+def test_generated_decimal_increments_agree_or_refuse(runner: asyncio.Runner,
+                                                      mongo_store: Any) -> None:
+    """Generated increments where a side is a Decimal: MongoDB writes the reference's
+    exact sum, or refuses before writing exactly where that sum needs more than the 34
+    digits a Decimal128 keeps."""
+    from crossql.backends.mongodb.values import decimal_fits
+    from crossql.semantics.writes import apply
+    from tests.strategies import decimal128_increments
+
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=examples(60, at_least=30), deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(case=decimal128_increments())
+    @example(case=(Decimal("1E+33"), Decimal("0.1")))  # each outcome at least once
+    @example(case=(Decimal("1.5"), 2))
+    def check(case: tuple[Any, Any]) -> None:
+        start, amount = case
+        doc = {"_id": 1, "x": start}
+        native_insert(runner, mongo_store, "vals_dinc",
+                      [{"_id": 1, "x": Decimal128(start) if isinstance(start, Decimal)
+                        else start}])
+        text = "update vals_dinc set x = x + :n where true"
+        want = apply(crossql.compile(text, "memory", params={"n": amount}).statement,
+                     [doc])[0][0]["x"]
+        if isinstance(want, Decimal) and not decimal_fits(want):
+            with pytest.raises(crossql.BackendError, match=r"34 digits"):
+                runner.run(mongo_store.execute(text, n=amount))
+            assert runner.run(mongo_store.fetch("from vals_dinc"))[0]["x"] == start
+            seen["refused"] += 1
+            return
+        runner.run(mongo_store.execute(text, n=amount))
+        got = runner.run(mongo_store.fetch("from vals_dinc"))[0]["x"]
+        assert got == want, (start, amount, got, want)
+        seen["agreed"] += 1
+
+    check()
+    assert seen["agreed"] > 0 and seen["refused"] > 0, seen  # the examples make both sure

@@ -165,10 +165,6 @@ class _Seen:
         return " AND ".join(terms), names, values
 
 
-_UNKNOWN: Document = {}
-"""The item after an update whose result is not computed here: it may match anything."""
-
-
 @dataclass
 class _Write:
     """One write of the transaction: its action, and the item before and after (as
@@ -340,7 +336,7 @@ class DynamoView(DynamoStoreBase):
             for doc in (write.before, write.after):
                 if doc is None:
                     continue
-                if where is None or doc is _UNKNOWN or evaluate_condition(where, doc) is True:
+                if where is None or evaluate_condition(where, doc) is True:
                     raise BackendError(
                         "dynamodb", f"{what} after a write of this transaction to "
                         f"{collection!r} that could change its answer: DynamoDB cannot "
@@ -615,16 +611,13 @@ class DynamoView(DynamoStoreBase):
                                    "in this transaction; nothing was written")
             after: Document | None = None
             if isinstance(statement, ir.Update):
-                try:
-                    after = updated(statement, doc)
-                except BackendError:
-                    # past the reference's 64-bit range; DynamoDB adds 38-digit decimals:
-                    # the number changes, to a value not computed here
-                    after = _UNKNOWN
+                # an increment DynamoDB would not add as the reference does (past the
+                # 64-bit range or 38 digits, a float sum the decimals do not give) is
+                # refused here, before this statement adds anything to the transaction
+                DynamoStoreBase._check_increments(statement, [doc])
+                after = updated(statement, doc)
+                if not strict_equal(after, doc):
                     modified += 1
-                else:
-                    if not strict_equal(after, doc):
-                        modified += 1
             action = {k: request[k] for k in _WRITE_KEYS if k in request}
             writes[iid] = _Write(plan.collection, kind,
                                  {kind: {"TableName": plan.table, "Key": key, **action}},

@@ -25,6 +25,7 @@ from crossql import ir
 from crossql.backends import Plan
 from crossql.backends.mongodb.compiler import compile_mongodb
 from crossql.backends.mongodb.plan import MongoPlan
+from crossql.backends.mongodb.values import decimal_fits, exact_sum, unfit_decimal
 from crossql.backends.mongodb.writes import MongoWritePlan
 from crossql.errors import BackendError, TransactionConflict
 from crossql.runtime import observe
@@ -82,6 +83,18 @@ def _is_plain(items: Iterable[Any]) -> bool:
         elif kind is not list or not _is_plain(v):
             return False
     return True
+
+
+def _at(doc: Any, field: str) -> Any:
+    """The value at a dotted MongoDB path of a (projected) document, or None."""
+    for part in field.split("."):
+        if isinstance(doc, dict):
+            doc = doc.get(part)
+        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+            doc = doc[int(part)]
+        else:
+            return None
+    return doc
 
 
 def _plain(value: Any) -> Any:
@@ -318,11 +331,7 @@ class MongoStore(Store):
             if plan.kind == "nothing":
                 return WriteResult()
             if plan.overflow is not None:
-                observe.sent()
-                if await coll.find_one(plan.overflow, {"_id": 1}, **kw) is not None:
-                    raise BackendError("mongodb", "an increment would leave the finite "
-                                       "numbers (or an integer the 64-bit range) on a "
-                                       "matched document; nothing was written")
+                await self._check_increments(coll, plan)
             filt: dict[str, Any] = plan.filter
             if plan.kind.startswith("find_then"):
                 cursor = coll.find(plan.filter, {"_id": 1}, **kw).limit(plan.limit or 0)
@@ -348,8 +357,46 @@ class MongoStore(Store):
             raise self._error(err) from err
 
     # -- documents ------------------------------------------------------------------------
+    async def _check_increments(self, coll: Any, plan: MongoWritePlan) -> None:
+        """Refuse, before anything is written, an increment whose result on a matched
+        document is not the reference's: past the finite numbers or the 64-bit range
+        (``plan.overflow``), or a decimal sum past the 34 digits ``Decimal128`` keeps
+        (``$inc`` would round it). One look in the common case: the second runs only
+        where a document holds a decimal (or the amount is one)."""
+        assert plan.update is not None
+        incs: dict[str, Any] = plan.update.get("$inc", {})
+        kw = self._in
+        decimal = {"$and": [plan.filter, {"$or": [
+            {field: {"$type": "number" if isinstance(amount, Decimal) else "decimal"}}
+            for field, amount in incs.items()]}]}
+        fields = {"_id": 1, **dict.fromkeys(incs, 1)}
+        observe.sent()
+        if await coll.find_one({"$or": [plan.overflow, decimal]}, {"_id": 1}, **kw) is None:
+            return
+        observe.sent()
+        if await coll.find_one(plan.overflow, {"_id": 1}, **kw) is not None:
+            raise BackendError("mongodb", "an increment would leave the finite "
+                               "numbers (or an integer the 64-bit range) on a "
+                               "matched document; nothing was written")
+        observe.sent()
+        async for doc in coll.find(decimal, fields, **kw):
+            for field, amount in incs.items():
+                total = exact_sum(_at(doc, field), amount)
+                if total is not None and not decimal_fits(total):
+                    raise BackendError(
+                        "mongodb", f"`{field} + {amount}` is {total} on document "
+                        f"{_plain(doc['_id'])!r}, past the 34 digits a Decimal128 keeps "
+                        "(MongoDB would round it); nothing was written — round the amount "
+                        "or the stored number to fewer digits")
+
     async def insert_documents(self, collection: str, docs: list[Document]) -> list[Any]:
         self._check()
+        for doc in docs:
+            bad = unfit_decimal(doc)
+            if bad is not None:
+                raise BackendError("mongodb", f"document {doc.get('_id')!r} holds {bad}, "
+                                   "which a Decimal128 (34 digits) cannot keep exactly; "
+                                   "nothing was written — round it to 34 significant digits")
         try:
             await self.database[collection].insert_many([dict(d) for d in docs], ordered=True,
                                                         **self._in)

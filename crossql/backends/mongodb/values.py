@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from crossql import ir
@@ -155,3 +155,45 @@ def as_written(value: Any) -> Any:
     if isinstance(value, Decimal):
         return _Shown(f"Decimal128({str(value)!r})")
     return value
+
+
+def decimal_fits(value: Decimal) -> bool:
+    """Whether a finite ``Decimal`` is a ``Decimal128`` exactly (34 digits, its
+    exponent range): what MongoDB would store otherwise is rounded."""
+    return _decimal_fits(value)
+
+
+def unfit_decimal(value: Any, budget: int = 100_000) -> Decimal | None:
+    """The first ``Decimal`` in a document (maps and lists walked, at most ``budget``
+    values) that no ``Decimal128`` holds exactly, or None."""
+    stack = [value]
+    while stack and budget > 0:
+        budget -= 1
+        item = stack.pop()
+        if isinstance(item, Decimal):
+            if item.is_finite() and not _decimal_fits(item):
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
+def exact_sum(value: Any, amount: Any) -> Decimal | None:
+    """``value + amount`` as the reference adds them where either is a ``Decimal`` (a
+    float as its shortest text, exactly, docs/language.md "Writes"), or None where the
+    sum is no decimal (then ``$inc`` writes no ``Decimal128``)."""
+    value = value.to_decimal() if hasattr(value, "to_decimal") else value
+    numbers = (int, float, Decimal)
+    if isinstance(value, bool) or not isinstance(value, numbers) or isinstance(amount, bool):
+        return None
+    if not isinstance(value, Decimal) and not isinstance(amount, Decimal):
+        return None
+    a, b = (Decimal(repr(v)) if isinstance(v, float) else Decimal(v) for v in (value, amount))
+    if not (a.is_finite() and b.is_finite()):
+        return None
+    exponents = [int(x.as_tuple().exponent) for x in (a, b)]  # finite: an int
+    with localcontext() as exact:
+        exact.prec = max(28, a.adjusted(), b.adjusted()) - min(exponents) + 2
+        return a + b
