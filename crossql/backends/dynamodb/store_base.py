@@ -32,7 +32,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
@@ -782,36 +782,44 @@ class DynamoStoreBase(Store):
         types = {name: dict(table.attribute_types) for name, table in self._tables.items()}
         return await ensure_dynamo(self, declared_for("dynamodb", declared, types), prune)
 
-    async def _wait_gone(self, collection: str, index: str) -> None:
-        """Wait until ``DescribeTable`` no longer lists the GSI ``index`` (deleted)."""
+    async def _describe_until(self, table: str, done: Callable[[dict[str, Any] | None], bool],
+                              failure: str) -> dict[str, Any] | None:
+        """``DescribeTable`` of ``table`` (None once it does not exist), polled with a
+        growing delay until ``done`` says so; ``failure`` (what is still not so) after
+        ``_TABLE_WAIT_SECONDS``. Table and index changes are asynchronous in DynamoDB."""
         deadline = time.monotonic() + _TABLE_WAIT_SECONDS
         delay = 0.05
-        table = self.table_name(collection)
         while True:
-            answer = (await self._call("describe_table", TableName=table))["Table"]
-            if all(i["IndexName"] != index for i in answer.get("GlobalSecondaryIndexes") or ()):
-                return
+            try:
+                answer: dict[str, Any] | None = \
+                    (await self._call("describe_table", TableName=table))["Table"]
+            except DynamoError as err:
+                if err.code != "ResourceNotFoundException":
+                    raise
+                answer = None
+            if done(answer):
+                return answer
             if time.monotonic() > deadline:
-                raise BackendError("dynamodb", f"index {index} of table {table} is not gone "
-                                   f"after {_TABLE_WAIT_SECONDS:.0f} s")
+                raise BackendError("dynamodb", f"{failure} after {_TABLE_WAIT_SECONDS:.0f} s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    async def _wait_active(self, collection: str) -> TableSchema:
-        deadline = time.monotonic() + _TABLE_WAIT_SECONDS
-        delay = 0.05
+    async def _wait_gone(self, collection: str, index: str) -> None:
+        """Wait until ``DescribeTable`` no longer lists the GSI ``index`` (deleted)."""
         table = self.table_name(collection)
-        while True:
-            answer = (await self._call("describe_table", TableName=table))["Table"]
-            indexes = answer.get("GlobalSecondaryIndexes") or ()
-            if answer.get("TableStatus") == "ACTIVE" and \
-                    all(i.get("IndexStatus") == "ACTIVE" for i in indexes):
-                return _schema_from_description(answer)
-            if time.monotonic() > deadline:
-                raise BackendError("dynamodb", f"table {table} is not active after "
-                                   f"{_TABLE_WAIT_SECONDS:.0f} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        await self._describe_until(
+            table, lambda t: t is None or all(
+                i["IndexName"] != index for i in t.get("GlobalSecondaryIndexes") or ()),
+            f"index {index} of table {table} is not gone")
+
+    async def _wait_active(self, collection: str) -> TableSchema:
+        table = self.table_name(collection)
+        answer = await self._describe_until(
+            table, lambda t: t is not None and t.get("TableStatus") == "ACTIVE" and all(
+                i.get("IndexStatus") == "ACTIVE" for i in t.get("GlobalSecondaryIndexes") or ()),
+            f"table {table} is not active")
+        assert answer is not None  # (done only once it exists)
+        return _schema_from_description(answer)
 
     async def drop_collection(self, name: str) -> None:
         table = self.table_name(name)
@@ -820,20 +828,8 @@ class DynamoStoreBase(Store):
         except DynamoError as err:
             if err.code != "ResourceNotFoundException":
                 raise
-        deadline = time.monotonic() + _TABLE_WAIT_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                await self._call("describe_table", TableName=table)
-            except DynamoError as err:
-                if err.code == "ResourceNotFoundException":
-                    break
-                raise
-            if time.monotonic() > deadline:
-                raise BackendError("dynamodb", f"table {table} is still being deleted after "
-                                   f"{_TABLE_WAIT_SECONDS:.0f} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        await self._describe_until(table, lambda t: t is None,
+                                   f"table {table} is still being deleted")
         self._remember(name, None)
 
     # -- documents ------------------------------------------------------------------------
