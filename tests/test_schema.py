@@ -547,3 +547,22 @@ def test_the_sync_store_reads_into_a_model() -> None:
         store.collection("items").insert_one(Item(_id="a", total=1.5))
         assert store.fetch("from items", model=Item) == [Item(_id="a", total=1.5)]
         assert store.collection("items").get("a", model=Item) == Item(_id="a", total=1.5)
+
+
+def test_a_scan_a_sparse_index_would_serve_names_it_and_the_declaration() -> None:
+    keys = {"orders": {"dynamodb": PURCHASES["orders"]["dynamodb"]}}
+    plan = crossql.compile("from orders where user_id == :u", backend="dynamodb",
+                           params={"u": "ada"}, schema=keys)
+    assert plan.to_dict()["operation"] == "Scan"  # still: the index is sparse
+    explained = plan.explain()
+    assert "index `by_user` would serve it if every item had `created_at`" in explained
+    assert "`collections: {orders: {required: [created_at]}}`" in explained
+    assert "no key is pinned" not in plan.to_dict()["reason"]
+    # a Scan no index would serve keeps its reason; a Query has no such note
+    other = crossql.compile("from orders where total > 1", backend="dynamodb", schema=keys)
+    assert other.to_dict()["reason"] == ("no partition key of the table or an index is "
+                                         "pinned with ==: a Scan reads the whole table")
+    query = crossql.compile("from orders where user_id == 'ada' and created_at > "
+                            "'2026-01-01T00:00:00Z'", backend="dynamodb", schema=keys)
+    assert query.to_dict()["operation"] == "Query"
+    assert "would serve" not in query.explain()
