@@ -1131,7 +1131,8 @@ def _entry(schema: Any, collection: str) -> Any:
 
 
 _SCALAR_TYPES = {"string": "S", "int": "N", "float": "N", "number": "N", "decimal": "N",
-                 "bytes": "B", "bool": "BOOL", "timestamp": "?", "objectid": "?"}
+                 "bytes": "B", "bool": "BOOL", "timestamp": "?", "objectid": "?",
+                 "epoch_seconds": "N", "epoch_millis": "N"}
 """The DynamoDB type of a declared scalar kind, as ``ConditionBuilder.key_type`` reads
 it (``?``: stored as text of a form, not told apart from other text here)."""
 
