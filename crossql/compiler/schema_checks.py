@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.compiler.checks import _kind_word, _show, _value_kind
 from crossql.errors import QuerySemanticError
 from crossql.visitor import ConditionVisitor
@@ -175,7 +176,7 @@ def convert_epochs(statement: _Statement, schema: Any) -> _Statement:
     declared ``epoch_seconds``/``epoch_millis`` replaced by that field's number; the
     statement itself when the collection declares no such field."""
     entry = schema.collection(statement.collection) if schema is not None else None
-    if entry is None or not any(f.kind in EPOCH_KINDS for f in entry.fields.values()):
+    if entry is None or not _has_epochs(entry):
         return statement
     where = statement.where
     if where is not None:
@@ -185,6 +186,20 @@ def convert_epochs(statement: _Statement, schema: Any) -> _Statement:
             replace(a, value=_epoch_literal(a.value, entry.kind(a.path.segments)))
             if isinstance(a, ir.SetField) else a for a in statement.assignments))
     return statement
+
+
+_EPOCHS: Memo[int, tuple[Any, bool]] = Memo(256, "declarations with epoch fields")
+
+
+def _has_epochs(entry: Any) -> bool:
+    """Whether a collection's declaration has an epoch field; kept per declaration (a
+    memo): every compile with a schema asks."""
+    known = _EPOCHS.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
+    has = any(f.kind in EPOCH_KINDS for f in entry.fields.values())
+    _EPOCHS.put(id(entry), (entry, has))
+    return has
 
 
 def _epoch_literal(value: Any, kind: str) -> Any:
