@@ -42,9 +42,12 @@ from crossql.backends.dynamodb.schema import TableSchema
 from crossql.errors import ConfigError
 
 Kind: TypeAlias = Literal["any", "string", "int", "float", "number", "bool", "null", "list",
-                          "set", "map", "timestamp", "bytes", "decimal", "objectid"]
+                          "set", "map", "timestamp", "bytes", "decimal", "objectid",
+                          "epoch_seconds", "epoch_millis"]
 """A field's declared value kind: the language's kinds (docs/language.md, "Values"),
-``number`` for an int or a float, ``any`` for a field whose kind is not declared."""
+``number`` for an int or a float, ``any`` for a field whose kind is not declared;
+``epoch_seconds``/``epoch_millis`` for an instant stored as a number (seconds or
+milliseconds since 1970-01-01 UTC), which a timestamp is compared with as that number."""
 
 KINDS: tuple[Kind, ...] = typing.get_args(Kind)
 
@@ -665,6 +668,8 @@ _KIND_CHECKS: dict[str, Any] = {
     # ISO-8601 text is how some writers store a timestamp (docs/schemas.md)
     "timestamp": lambda v: isinstance(v, datetime | str),
     "bytes": lambda v: isinstance(v, bytes | bytearray),
+    "epoch_seconds": lambda v: isinstance(v, int | float) and _not_bool(v),
+    "epoch_millis": lambda v: isinstance(v, int | float) and _not_bool(v),
     "objectid": lambda v: isinstance(v, str) or type(v).__name__ == "ObjectId",
 }
 """Declared kind → whether a Python value (as a driver returns it) is of that kind."""

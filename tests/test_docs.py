@@ -524,3 +524,13 @@ def test_the_write_rows_match_what_each_backend_compiles() -> None:
                          and issubclass(t, crossql.Store) and t.driver == backend
                          and t.__module__ == module.__name__ and not t.__name__.startswith("_")]
         assert store_type.begin_transaction is not crossql.Store.begin_transaction
+
+
+def test_the_support_matrix_says_what_a_declared_schema_lifts() -> None:
+    from crossql.backends.matrix import SCHEMA_LIFTS, support_matrix
+    page = support_matrix()
+    assert "With a declared schema ([schemas.md](schemas.md))" in page
+    for name, lifts in SCHEMA_LIFTS.items():
+        assert f"- **{name}**: {lifts}" in page
+    assert "`order by` a field that may be missing" in SCHEMA_LIFTS["firestore"]
+    assert "required: [created_at]" in SCHEMA_LIFTS["dynamodb"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -547,3 +547,69 @@ def test_the_sync_store_reads_into_a_model() -> None:
         store.collection("items").insert_one(Item(_id="a", total=1.5))
         assert store.fetch("from items", model=Item) == [Item(_id="a", total=1.5)]
         assert store.collection("items").get("a", model=Item) == Item(_id="a", total=1.5)
+
+
+def test_a_scan_a_sparse_index_would_serve_names_it_and_the_declaration() -> None:
+    keys = {"orders": {"dynamodb": PURCHASES["orders"]["dynamodb"]}}
+    plan = crossql.compile("from orders where user_id == :u", backend="dynamodb",
+                           params={"u": "ada"}, schema=keys)
+    assert plan.to_dict()["operation"] == "Scan"  # still: the index is sparse
+    explained = plan.explain()
+    assert "index `by_user` would serve it if every item had `created_at`" in explained
+    assert "`collections: {orders: {required: [created_at]}}`" in explained
+    assert "no key is pinned" not in plan.to_dict()["reason"]
+    # a Scan no index would serve keeps its reason; a Query has no such note
+    other = crossql.compile("from orders where total > 1", backend="dynamodb", schema=keys)
+    assert other.to_dict()["reason"] == ("no partition key of the table or an index is "
+                                         "pinned with ==: a Scan reads the whole table")
+    query = crossql.compile("from orders where user_id == 'ada' and created_at > "
+                            "'2026-01-01T00:00:00Z'", backend="dynamodb", schema=keys)
+    assert query.to_dict()["operation"] == "Query"
+    assert "would serve" not in query.explain()
+
+
+EVENTS = {"events": {"fields": {"at": "epoch_seconds", "at_ms": "epoch_millis?"}}}
+NOON = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+
+
+def test_an_epoch_field_compares_with_timestamps_by_number_on_memory() -> None:
+    asyncio.run(_epoch_on_memory())
+
+
+async def _epoch_on_memory() -> None:
+    store = crossql.connect(schema=EVENTS)
+    events = store.collection("events")
+    noon = int(NOON.timestamp())
+    await events.insert_many([{"_id": "a", "at": noon - 1, "at_ms": noon * 1000 - 1},
+                              {"_id": "b", "at": noon, "at_ms": noon * 1000},
+                              {"_id": "c", "at": noon + 1, "at_ms": noon * 1000 + 1}])
+    ids = [r["_id"] for r in await store.fetch(
+        "from events where at >= :t order by _id", t=NOON)]
+    assert ids == ["b", "c"]
+    ids = [r["_id"] for r in await store.fetch(
+        "from events where at_ms < timestamp \"2026-01-02T12:00:00Z\" order by _id")]
+    assert ids == ["a"]
+    ids = [r["_id"] for r in await store.fetch(
+        "from events where at in :ts or at_ms == :m order by _id", ts=[NOON],
+        m=NOON + timedelta(milliseconds=1))]
+    assert ids == ["b", "c"]
+
+
+def test_an_epoch_field_s_timestamp_is_its_number_in_every_backend_s_plan() -> None:
+    text = "from events where at > :t and at_ms <= :t"
+    plans = {b: crossql.compile(text, backend=b, params={"t": NOON}, schema=EVENTS)
+             for b in ("mongodb", "dynamodb", "firestore")}
+    seconds, millis = int(NOON.timestamp()), int(NOON.timestamp()) * 1000
+    mongo = plans["mongodb"].to_dict()["arguments"]["filter"]
+    assert mongo == {"at": {"$gt": seconds}, "at_ms": {"$lte": millis}}
+    dynamo = plans["dynamodb"].to_dict()["request"]["ExpressionAttributeValues"]
+    assert {"N": str(seconds)} in dynamo.values() and {"N": str(millis)} in dynamo.values()
+    fs = json.dumps(plans["firestore"].to_dict())
+    assert str(seconds) in fs and str(millis) in fs and "2026-01-02" not in fs
+    # a literal, and a fraction of a unit: a float
+    half = crossql.compile("from events where at == timestamp \"1970-01-01T00:00:00.5Z\"",
+                           backend="mongodb", schema=EVENTS)
+    assert half.to_dict()["arguments"]["filter"] == {"at": {"$eq": 0.5}}
+    # a string still never matches a number
+    with pytest.raises(crossql.QuerySemanticError, match="declared epoch_seconds"):
+        crossql.compile("from events where at == 'x'", backend="mongodb", schema=EVENTS)

@@ -114,6 +114,7 @@ def support_matrix(backends: Sequence[str] | None = None) -> str:
     out += [f"| {shown} | {meaning} |" for shown, meaning in LEVELS.values()]
     out += ["", *_table(caps, CONSTRUCTS), ""]
     out += _client_side(backends)
+    out += _schema_lifts(backends)
 
     writes = [write_capabilities(name) for name in backends]
     out += ["## Writes and transactions", "",
@@ -149,6 +150,35 @@ def support_matrix(backends: Sequence[str] | None = None) -> str:
                 out.append(f"[^{_footnote(c.backend, construct)}]: **{c.backend}**, "
                            f"`{construct}`: {note}")
     return "\n".join(out) + "\n"
+
+
+# What a declared schema (docs/schemas.md) lifts, per backend: refusals a declaration
+# answers, not capabilities of the backend, so kept here rather than in Capabilities.
+SCHEMA_LIFTS: dict[str, str] = {
+    "mongodb": "no refusal to lift; a required field needs no `$exists`/`null` guards and "
+               "a field whose kind is not a list needs no array guard",
+    "dynamodb": "`order by` an index's sort key, and `scan` (allow_scan off) for a query "
+                "that pins the index's partition key, where the index is sparse: declared "
+                "required, its sort key puts every item in the index, so a Query serves them "
+                "(`collections: {orders: {required: [created_at]}}`); declared keys and "
+                "indexes (`dynamodb:`) make Queries of what pins them; a required scalar "
+                "field needs no `attribute_exists`/`attribute_type` guards",
+    "firestore": "`order by` a field that may be missing: declared required, every "
+                 "document has it, so Firestore's order leaves none out",
+}
+
+
+def _schema_lifts(backends: Sequence[str]) -> list[str]:
+    """The note on the refusals a declared schema lifts (``SCHEMA_LIFTS``)."""
+    lines = [f"- **{name}**: {SCHEMA_LIFTS[name]}" for name in backends
+             if name in SCHEMA_LIFTS]
+    if not lines:
+        return []
+    return ["With a declared schema ([schemas.md](schemas.md)), a query refused only "
+            "because a field may be missing is not refused where the schema declares the "
+            "field required (and not nullable); a declared kind also refuses comparisons "
+            "the field could never satisfy (`semantic.kind-mismatch`). The refusals it "
+            "lifts:", "", *lines, ""]
 
 
 def _client_side(backends: Sequence[str]) -> list[str]:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, get_args
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast, get_args
 
 from crossql import ir
+from crossql._memo import Memo
 from crossql.compiler.checks import _kind_word, _show, _value_kind
 from crossql.errors import QuerySemanticError
 from crossql.visitor import ConditionVisitor
@@ -35,13 +37,33 @@ ACCEPTS: dict[str, frozenset[str]] = {
     "timestamp": frozenset({"timestamp", "string"}),
     "objectid": frozenset({"objectid", "string"}),
     "bytes": frozenset({"bytes"}),
+    # an instant stored as a number: a timestamp is converted to it (``epoch_value``)
+    "epoch_seconds": _NUMBERS | {"timestamp"},
+    "epoch_millis": _NUMBERS | {"timestamp"},
 }
 """Declared kind → the literal kinds a comparison with it can match (``null`` always
 may: a missing or null field). Kinds not listed (any, list, set, map) accept all."""
 
 _DECLARED_WORD = {"int": "integers", "float": "floats", "number": "numbers",
                   "decimal": "exact numbers", "string": "strings", "bool": "bools",
-                  "timestamp": "timestamps", "objectid": "object ids", "bytes": "bytes"}
+                  "timestamp": "timestamps", "objectid": "object ids", "bytes": "bytes",
+                  "epoch_seconds": "numbers or timestamps",
+                  "epoch_millis": "numbers or timestamps"}
+
+EPOCH_KINDS = frozenset({"epoch_seconds", "epoch_millis"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNITS = {"epoch_seconds": timedelta(seconds=1), "epoch_millis": timedelta(milliseconds=1)}
+
+
+def epoch_value(kind: str, instant: datetime) -> int | float:
+    """``instant`` as the number a field of ``kind`` (an epoch kind) stores: an int
+    when the instant is a whole number of units, else a float. A naive datetime is
+    taken as UTC."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    unit = _UNITS[kind]
+    whole, rest = divmod(instant - _EPOCH, unit)
+    return whole if not rest else (instant - _EPOCH) / unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +123,14 @@ def _clauses(query: ir.Query, walk: _Walk) -> None:
             walk.name(key.path)
 
 
-def check_params(uses: ParamUses, values: Mapping[str, Any], source: str | None) -> None:
-    """Check bound parameter values against the declared kinds they meet."""
+_Values = TypeVar("_Values", bound=Mapping[str, Any])
+
+
+def check_params(uses: ParamUses, values: _Values, source: str | None) -> _Values:
+    """Check bound parameter values against the declared kinds they meet; return the
+    values to bind: ``values`` itself, or a copy where a timestamp compared with an
+    epoch field (``EPOCH_KINDS``) is that field's number."""
+    converted: dict[str, Any] | None = None
     for name, places in uses.items():
         if name not in values:
             continue
@@ -113,19 +141,94 @@ def check_params(uses: ParamUses, values: Mapping[str, Any], source: str | None)
                 kind = _value_kind(item)
                 if kind == "null" or kind not in _LITERAL_KINDS or kind in ACCEPTS[use.kind]:
                     continue
-                if use.what in ("`set`", "`+=`"):
-                    raise QuerySemanticError(
-                        f"parameter `:{name}` is {_kind_word(kind)} ({item!r}), but "
-                        f"`{use.field}` is declared {use.kind}: {use.what} would store it",
-                        code="semantic.schema-violation", span=use.span, source=source,
-                        hint="writes through CrossQL keep documents as the schema declares "
-                             f"them; pass {_DECLARED_WORD[use.kind]} for `:{name}`")
-                raise QuerySemanticError(
-                    f"parameter `:{name}` is {_kind_word(kind)} ({item!r}), but "
-                    f"`{use.field}` is declared {use.kind}: {use.what} never matches",
-                    code="semantic.kind-mismatch", span=use.span, source=source,
-                    hint=f"pass {_DECLARED_WORD[use.kind]} for `:{name}`, or declare "
-                         f"`{use.field}` with the kind it holds")
+                _refuse_param(name, item, kind, use, source)
+            if use.kind in EPOCH_KINDS and any(isinstance(i, datetime) for i in items):
+                if converted is None:
+                    converted = dict(values)
+                numbers = [epoch_value(use.kind, i) if isinstance(i, datetime) else i
+                           for i in items]
+                converted[name] = numbers if value is items else numbers[0]
+    return values if converted is None else cast(_Values, converted)
+
+
+def _refuse_param(name: str, item: Any, kind: str, use: ParamUse,
+                  source: str | None) -> None:
+    if use.what in ("`set`", "`+=`"):
+        raise QuerySemanticError(
+            f"parameter `:{name}` is {_kind_word(kind)} ({item!r}), but "
+            f"`{use.field}` is declared {use.kind}: {use.what} would store it",
+            code="semantic.schema-violation", span=use.span, source=source,
+            hint="writes through CrossQL keep documents as the schema declares "
+                 f"them; pass {_DECLARED_WORD[use.kind]} for `:{name}`")
+    raise QuerySemanticError(
+        f"parameter `:{name}` is {_kind_word(kind)} ({item!r}), but "
+        f"`{use.field}` is declared {use.kind}: {use.what} never matches",
+        code="semantic.kind-mismatch", span=use.span, source=source,
+        hint=f"pass {_DECLARED_WORD[use.kind]} for `:{name}`, or declare "
+             f"`{use.field}` with the kind it holds")
+
+
+_Statement = TypeVar("_Statement", bound=ir.Query | ir.Update | ir.Delete)
+
+
+def convert_epochs(statement: _Statement, schema: Any) -> _Statement:
+    """``statement`` with each timestamp literal compared with (or assigned to) a field
+    declared ``epoch_seconds``/``epoch_millis`` replaced by that field's number; the
+    statement itself when the collection declares no such field."""
+    entry = schema.collection(statement.collection) if schema is not None else None
+    if entry is None or not _has_epochs(entry):
+        return statement
+    where = statement.where
+    if where is not None:
+        statement = replace(statement, where=_epoch_condition(where, entry))
+    if isinstance(statement, ir.Update):
+        statement = replace(statement, assignments=tuple(
+            replace(a, value=_epoch_literal(a.value, entry.kind(a.path.segments)))
+            if isinstance(a, ir.SetField) else a for a in statement.assignments))
+    return statement
+
+
+_EPOCHS: Memo[int, tuple[Any, bool]] = Memo(256, "declarations with epoch fields")
+
+
+def _has_epochs(entry: Any) -> bool:
+    """Whether a collection's declaration has an epoch field; kept per declaration (a
+    memo): every compile with a schema asks."""
+    known = _EPOCHS.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
+    has = any(f.kind in EPOCH_KINDS for f in entry.fields.values())
+    _EPOCHS.put(id(entry), (entry, has))
+    return has
+
+
+def _epoch_literal(value: Any, kind: str) -> Any:
+    if kind in EPOCH_KINDS and type(value) is ir.Literal and value.kind == "timestamp":
+        assert isinstance(value.value, datetime)
+        number = epoch_value(kind, value.value)
+        return ir.Literal(number, "int" if isinstance(number, int) else "float", value.span)
+    return value
+
+
+def _epoch_condition(node: ir.Condition, entry: Any) -> ir.Condition:
+    match node:
+        case ir.And() | ir.Or():
+            return replace(node, operands=tuple(_epoch_condition(o, entry)
+                                                for o in node.operands))
+        case ir.Not():
+            return replace(node, operand=_epoch_condition(node.operand, entry))
+        case ir.Compare():
+            return replace(node, value=_epoch_literal(node.value,
+                                                      entry.kind(node.path.segments)))
+        case ir.Between():
+            kind = entry.kind(node.path.segments)
+            return replace(node, low=_epoch_literal(node.low, kind),
+                           high=_epoch_literal(node.high, kind))
+        case ir.In(values=ir.ListValue() as values):
+            kind = entry.kind(node.path.segments)
+            return replace(node, values=replace(values, items=tuple(
+                _epoch_literal(v, kind) for v in values.items)))
+    return node
 
 
 class _Walk:

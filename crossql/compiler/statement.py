@@ -30,9 +30,10 @@ def compile_statement(statement: str | ir.Statement, backend: str,
     if isinstance(parsed, ir.Update | ir.Delete):
         bound_write = bind_write(check_write(parsed), params)
         if schema is not None:  # (bound: a parameter's value is checked as a literal)
-            from crossql.compiler.schema_checks import check_statement  # only with a schema
+            from crossql.compiler.schema_checks import check_statement, convert_epochs
 
             check_statement(bound_write, schema)
+            bound_write = convert_epochs(bound_write, schema)
         try:
             if _may_hold_native(spec, statement, params):
                 refuse_values(spec.capabilities, bound_write)
@@ -43,9 +44,13 @@ def compile_statement(statement: str | ir.Statement, backend: str,
         raise TypeError(f"a query is text or crossql.ir.Query, not {type(parsed).__name__}")
     bound = bind(check_query(parsed), params)
     if schema is not None:
-        from crossql.compiler.schema_checks import check_statement  # only with a schema
+        from crossql.compiler.schema_checks import (  # only with a schema
+            check_statement,
+            convert_epochs,
+        )
 
         check_statement(bound, schema)
+        bound = convert_epochs(bound, schema)
     try:
         if _may_hold_native(spec, statement, params):  # a kind it refuses never reaches it
             refuse_values(spec.capabilities, bound.where)

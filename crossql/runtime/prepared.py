@@ -108,6 +108,10 @@ class PreparedQuery:
             caps = self._backend.capabilities
             if refuses_values(caps):  # (a template fill never holds a native value)
                 refuse_values(caps, bound.where)
+            if self._schema is not None:
+                from crossql.compiler.schema_checks import convert_epochs
+
+                bound = convert_epochs(bound, self._schema)
             return self._backend.compile(bound, schema=self._schema, options=self._options)
         except Exception as err:
             if isinstance(err, QueryError):
@@ -126,7 +130,7 @@ class PreparedQuery:
         if self._uses is not None:
             from crossql.compiler.schema_checks import check_params
 
-            check_params(self._uses, values, checked.query.source)
+            values = check_params(self._uses, values, checked.query.source)
         templates = self._templates
         if templates is not None:
             key = self._template_key(values)

@@ -690,11 +690,11 @@ class QueryCompiler(ConditionBuilder):
         return self.refusal("order by", key, f"dynamodb cannot order {what} by "
                            f"`{key.path.dotted}`", hint, rule="order-by")
 
-    def sparse_refusal(self) -> CapabilityError | None:
-        """The refusal of an order a Query on a sparse index would give, were its sort key
-        declared on every item: the index leaves out the items without it, which is the
-        reason, and a declaration lifts it (docs/schemas.md). None otherwise."""
-        conjuncts = _conjuncts(self.query.where)
+    def sparse_path(self, conjuncts: list[ir.Condition], ordered: bool) -> AccessPath | None:
+        """A sparse index a Query would use for these conjuncts (and the order, when
+        ``ordered``), were its sort key declared on every item: the index leaves out
+        the items without it, and a declaration lifts that (docs/schemas.md). None
+        otherwise."""
         required = self.required
         try:
             for path in table_paths(self.table):
@@ -706,22 +706,49 @@ class QueryCompiler(ConditionBuilder):
                 choice = self.choice(path, conjuncts)
                 if choice is None or choice.sort:
                     continue
-                self.fit_order(choice)
-                if not choice.order_ok:
-                    continue
-                collection = self.query.collection
-                key = self.order_keys()[0][0]
-                return self.refusal(
-                    "order by", key,
-                    f"dynamodb cannot order by `{key.path.dotted}` with a Query on index "
-                    f"`{path.index}`: the index is sparse, it holds only the items that have "
-                    f"`{sk}`, and no schema says every item of `{collection}` has it",
-                    f"if every item has `{sk}`, declare it required; in the configuration: "
-                    f"`collections: {{{collection}: {{required: [{sk}]}}}}`",
-                    rule="order-by")
+                if ordered:
+                    self.fit_order(choice)
+                    if not choice.order_ok:
+                        continue
+                return path
         finally:
             self.required = required
         return None
+
+    def sparse_refusal(self) -> CapabilityError | None:
+        """The refusal of an order a Query on a sparse index would give, were its sort key
+        declared on every item (``sparse_path``), which is the reason. None otherwise."""
+        path = self.sparse_path(_conjuncts(self.query.where), True)
+        if path is None:
+            return None
+        sk = path.sort_key
+        collection = self.query.collection
+        key = self.order_keys()[0][0]
+        return self.refusal(
+            "order by", key,
+            f"dynamodb cannot order by `{key.path.dotted}` with a Query on index "
+            f"`{path.index}`: the index is sparse, it holds only the items that have "
+            f"`{sk}`, and no schema says every item of `{collection}` has it",
+            f"if every item has `{sk}`, declare it required; in the configuration: "
+            f"`collections: {{{collection}: {{required: [{sk}]}}}}`",
+            rule="order-by")
+
+    def scan_reason(self, conjuncts: list[ir.Condition]) -> str:
+        """The reason of a Scan: a sparse index that would serve it, were its sort key
+        declared on every item (``sparse_path``), is named with the declaration; only
+        a Scan pays for the search, and only when a condition pins something with ==."""
+        if not any(type(c) is ir.Compare and c.op == "==" for c in conjuncts):
+            return _SCAN_REASON
+        path = self.sparse_path(conjuncts, False)
+        if path is None:
+            return _SCAN_REASON
+        sk, collection = path.sort_key, self.query.collection
+        return (f"`{path.partition_key}` is pinned with ==, but index `{path.index}` is "
+                f"sparse, it holds only the items that have `{sk}`, and no schema says "
+                f"every item of `{collection}` has it: a Scan reads the whole table; "
+                f"index `{path.index}` would serve it if every item had `{sk}`; declare it "
+                f"required, in the configuration: "
+                f"`collections: {{{collection}: {{required: [{sk}]}}}}`")
 
     # -- the plan -----------------------------------------------------------------------
     def filter_guards(self) -> tuple[Expr, ...]:
@@ -852,7 +879,8 @@ class QueryCompiler(ConditionBuilder):
             _shared_outputs(tuple(outputs)) if outputs is not None else None,
             tuple([output_key(i)[0] for i in q.select]) if counting else None,  # count_names
             never,
-            self.options.pk_field, self.reason(choice) if choice is not None else _SCAN_REASON,
+            self.options.pk_field,
+            self.reason(choice) if choice is not None else self.scan_reason(conjuncts),
             condition_names,
             self.assumptions(choice),
         )
@@ -1103,7 +1131,8 @@ def _entry(schema: Any, collection: str) -> Any:
 
 
 _SCALAR_TYPES = {"string": "S", "int": "N", "float": "N", "number": "N", "decimal": "N",
-                 "bytes": "B", "bool": "BOOL", "timestamp": "?", "objectid": "?"}
+                 "bytes": "B", "bool": "BOOL", "timestamp": "?", "objectid": "?",
+                 "epoch_seconds": "N", "epoch_millis": "N"}
 """The DynamoDB type of a declared scalar kind, as ``ConditionBuilder.key_type`` reads
 it (``?``: stored as text of a form, not told apart from other text here)."""
 
