@@ -42,8 +42,8 @@ EXPECTED = (
                     "floor.limit", "limit.read", "topk", "floor.topk", "stream.first.read",
                     "stream.peak", "count.peak")]
     + ["engine.stream.peak.growth"]
-    + [f"schema.{k}.mongodb" for k in ("compile.without", "compile.with", "compile.ratio",
-                                        "plan-size")]
+    + [f"schema.{k}.{b}" for b in ("mongodb", "dynamodb", "firestore")
+       for k in ("compile.without", "compile.with", "compile.ratio", "plan-size")]
 )
 
 
