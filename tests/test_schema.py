@@ -613,3 +613,36 @@ def test_an_epoch_field_s_timestamp_is_its_number_in_every_backend_s_plan() -> N
     # a string still never matches a number
     with pytest.raises(crossql.QuerySemanticError, match="declared epoch_seconds"):
         crossql.compile("from events where at == 'x'", backend="mongodb", schema=EVENTS)
+
+
+def test_a_parameter_met_by_an_epoch_field_and_a_timestamp_field_is_converted_per_use(
+) -> None:
+    asyncio.run(_epoch_and_timestamp_share_a_parameter())
+
+
+async def _epoch_and_timestamp_share_a_parameter() -> None:
+    declared = {"events": {"fields": {"at": "epoch_seconds", "at_ms": "epoch_millis?",
+                                      "ts": "timestamp"}}}
+    store = crossql.connect(schema=declared)
+    noon = int(NOON.timestamp())
+    await store.collection("events").insert_many([
+        {"_id": "a", "at": noon, "at_ms": noon * 1000, "ts": NOON},
+        {"_id": "b", "at": noon + 1, "at_ms": noon * 1000 + 1000, "ts": NOON}])
+    # the prepared path (a store's fetch): the value bound to `:t` is a number only
+    # where it meets the epoch field, a datetime where it meets `ts`
+    text = "from events where at == :t and ts == :t"
+    assert [r["_id"] for r in await store.fetch(text, t=NOON)] == ["a"]
+    shown = store.plan(text, {"t": NOON}).to_dict()["text"]
+    assert f"at == {noon}" in shown and f"ts == {noon}" not in shown
+    # two epoch kinds: each its own number
+    both = "from events where at == :t and at_ms == :t"
+    assert [r["_id"] for r in await store.fetch(both, t=NOON)] == ["a"]
+    # the same parameter twice against one epoch field still fills a template
+    twice = "from events where at >= :t and at <= :t"
+    assert [r["_id"] for r in await store.fetch(twice, t=NOON)] == ["a"]
+    # a field the schema does not declare (an open declaration) takes the datetime
+    assert [r["_id"] for r in await store.fetch(
+        "from events where at == :t and other == :t", t=NOON)] == []
+    plan = crossql.compile(text, backend="mongodb", params={"t": NOON}, schema=declared)
+    assert plan.to_dict()["arguments"]["filter"] == {
+        "at": {"$eq": noon}, "ts": {"$eq": {"$date": "2026-01-02T12:00:00Z"}}}
