@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel, ConfigDict, Field
 
 import crossql
@@ -17,6 +18,8 @@ from crossql.backends.dynamodb.schema import TableSchema, table_schemas
 from crossql.backends.firestore.compiler import required_fields
 from crossql.errors import ConfigError
 from crossql.schema import CollectionSchema, FieldSpec, Schema, as_schema, parse_kind
+from tests.budget import examples
+from tests.strategies import EPOCH_DECLARATION, epoch_cases
 
 
 class Status(enum.Enum):
@@ -646,3 +649,25 @@ async def _epoch_and_timestamp_share_a_parameter() -> None:
     plan = crossql.compile(text, backend="mongodb", params={"t": NOON}, schema=declared)
     assert plan.to_dict()["arguments"]["filter"] == {
         "at": {"$eq": noon}, "ts": {"$eq": {"$date": "2026-01-02T12:00:00Z"}}}
+
+
+@given(case=epoch_cases())
+@settings(max_examples=examples(150), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+def test_epoch_fields_with_shared_parameters_agree_with_the_reference(
+        case: tuple[str, dict[str, Any], str, dict[str, Any], list[dict[str, Any]]]) -> None:
+    text, params, ref_text, ref_params, docs = case
+    want = sorted(r["_id"] for r in crossql.evaluate(ref_text, docs, ref_params))
+
+    async def main() -> list[str]:
+        store = crossql.connect(schema={"events": EPOCH_DECLARATION})
+        await store.collection("events").insert_many(docs)
+        first = sorted(r["_id"] for r in await store.fetch(text, **params))
+        again = sorted(r["_id"] for r in await store.fetch(text, **params))  # a template
+        assert first == again
+        return first
+
+    assert asyncio.run(main()) == want, (text, params)
+    plan = crossql.compile(text, backend="memory", params=params,
+                           schema={"events": EPOCH_DECLARATION})
+    assert sorted(r["_id"] for r in crossql.evaluate(plan.to_dict()["text"], docs)) == want
