@@ -671,3 +671,26 @@ def test_epoch_fields_with_shared_parameters_agree_with_the_reference(
     plan = crossql.compile(text, backend="memory", params=params,
                            schema={"events": EPOCH_DECLARATION})
     assert sorted(r["_id"] for r in crossql.evaluate(plan.to_dict()["text"], docs)) == want
+
+
+def test_a_list_of_epoch_seconds_compares_its_elements_with_timestamps_by_number() -> None:
+    declared = {"events": {"fields": {"ats": "list[epoch_seconds]"}}}
+    noon = int(NOON.timestamp())
+    for text, params, want in [
+            ("from events where ats contains :t", {"t": NOON}, {"$eq": noon}),
+            ("from events where ats contains any :ts", {"ts": [NOON]}, {"$in": [noon]}),
+            ('from events where ats contains timestamp "2026-01-02T12:00:00Z"', {},
+             {"$eq": noon})]:
+        plan = crossql.compile(text, backend="mongodb", params=params, schema=declared)
+        assert plan.to_dict()["arguments"]["filter"]["ats"]["$elemMatch"] == want, text
+
+    async def main() -> None:
+        store = crossql.connect(schema=declared)
+        await store.collection("events").insert_many([{"_id": "a", "ats": [noon, noon + 1]},
+                                                     {"_id": "b", "ats": [noon + 2]}])
+        for text, params in [("from events where ats contains all :ts",
+                              {"ts": [NOON, NOON + timedelta(seconds=1)]}),
+                             ("from events where ats contains :t", {"t": NOON})]:
+            assert [r["_id"] for r in await store.fetch(text, **params)] == ["a"]
+
+    asyncio.run(main())

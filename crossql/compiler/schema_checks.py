@@ -219,7 +219,7 @@ def _has_epochs(entry: Any) -> bool:
     known = _EPOCHS.get(id(entry))
     if known is not None and known[0] is entry:
         return known[1]
-    has = any(f.kind in EPOCH_KINDS for f in entry.fields.values())
+    has = any(f.kind in EPOCH_KINDS or f.items in EPOCH_KINDS for f in entry.fields.values())
     _EPOCHS.put(id(entry), (entry, has))
     return has
 
@@ -250,7 +250,21 @@ def _epoch_condition(node: ir.Condition, entry: Any) -> ir.Condition:
             kind = entry.kind(node.path.segments)
             return replace(node, values=replace(values, items=tuple(
                 _epoch_literal(v, kind) for v in values.items)))
+        # a list of epoch numbers (`list[epoch_seconds]`): its elements are compared
+        case ir.Contains():
+            return replace(node, value=_epoch_literal(node.value,
+                                                      _element_kind(entry, node.path)))
+        case ir.ContainsAny(values=ir.ListValue() as values) | \
+                ir.ContainsAll(values=ir.ListValue() as values):
+            kind = _element_kind(entry, node.path)
+            return replace(node, values=replace(values, items=tuple(
+                _epoch_literal(v, kind) for v in values.items)))
     return node
+
+
+def _element_kind(entry: Any, path: ir.Path) -> str:
+    spec = entry.field(path.segments)
+    return "any" if spec is None or spec.items is None else str(spec.items)
 
 
 class _Walk:

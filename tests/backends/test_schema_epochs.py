@@ -23,7 +23,7 @@ import crossql
 pytestmark = pytest.mark.integration
 
 SCHEMA = {"events": {"fields": {"at": "epoch_seconds", "at_ms": "epoch_millis?",
-                                "ts": "timestamp?"}}}
+                                "ts": "timestamp?", "ats": "list[epoch_seconds]?"}}}
 NOON = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 S = int(NOON.timestamp())
 MS = S * 1000
@@ -31,11 +31,11 @@ SECOND, HALF, MILLI = timedelta(seconds=1), timedelta(milliseconds=500), \
     timedelta(milliseconds=1)
 
 DOCS: list[dict[str, Any]] = [
-    {"_id": "a", "at": S - 1, "at_ms": MS - 1},
+    {"_id": "a", "at": S - 1, "at_ms": MS - 1, "ats": [S - 1, S + 0.5]},
     {"_id": "b", "at": S, "at_ms": MS, "ts": NOON},
     {"_id": "c", "at": S + 0.5, "at_ms": MS + 500},       # a float between seconds
     {"_id": "d", "at": float(S + 1), "at_ms": MS + 1000},  # a whole float
-    {"_id": "e", "at": S - 0.25},                          # no at_ms
+    {"_id": "e", "at": S - 0.25, "ats": [S]},               # no at_ms
     {"_id": "f", "at": S + 3600, "at_ms": MS + 1},
 ]
 
@@ -77,6 +77,13 @@ CASES: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     # one parameter, two units: each use its own number
     ("from events where at >= :t and at_ms >= :t", {"t": NOON + HALF},
      "from events where at >= :s and at_ms >= :m", {"s": S + 0.5, "m": MS + 500}),
+    # a list of epoch seconds: its elements
+    ("from events where ats contains :t", {"t": NOON + HALF},
+     "from events where ats contains :t", {"t": S + 0.5}),
+    ("from events where ats contains any :ts", {"ts": [NOON, NOON - SECOND]},
+     "from events where ats contains any :ts", {"ts": [S, S - 1]}),
+    ('from events where ats contains timestamp "2026-01-02T12:00:00Z"', {},
+     f"from events where ats contains {S}", {}),
     # numbers are accepted as they are
     ("from events where at >= :n", {"n": S}, "from events where at >= :n", {"n": S}),
 ]
@@ -131,11 +138,13 @@ async def _dynamodb(request: pytest.FixtureRequest) -> AsyncIterator[Native]:
     await store.create_collection("events")
     table = store.table_name("events")
 
-    def attribute(value: Any) -> dict[str, str]:
+    def attribute(value: Any) -> dict[str, Any]:
         if isinstance(value, datetime):
             return {"S": value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}  # docs/schemas.md
         if isinstance(value, str):
             return {"S": value}
+        if isinstance(value, list):
+            return {"L": [attribute(v) for v in value]}
         return {"N": repr(value)}  # another application's numbers: 1767355200.5
 
     async def put(docs: list[dict[str, Any]]) -> None:
