@@ -1673,7 +1673,8 @@ def aware_datetimes_at_the_edges(draw: st.DrawFn) -> Any:
 # field, the other epoch unit and a timestamp field at once, each use its own form.
 
 EPOCH_DECLARATION: dict[str, Any] = {"fields": {"at": "epoch_seconds", "at_ms": "epoch_millis?",
-                                                "ts": "timestamp?"}}
+                                                "ts": "timestamp?",
+                                                "ats": "list[epoch_seconds]?"}}
 """The declaration of ``epoch_cases``' collection: seconds, millis (optional), a timestamp."""
 
 
@@ -1714,15 +1715,20 @@ def epoch_cases(draw: st.DrawFn) -> tuple[str, dict[str, Any], str, dict[str, An
         for name in ("at_ms", "ts"):
             if draw(_QUARTER):
                 doc[name] = epoch_form(name, draw(st.sampled_from(instants)))
+        if draw(_QUARTER):
+            doc["ats"] = [epoch_form("at", i) for i in
+                          draw(st.lists(st.sampled_from(instants), max_size=3))]
         docs.append(doc)
     bound = {name: draw(st.sampled_from(instants)) for name in ("t", "u")}
-    uses = draw(st.lists(st.tuples(st.sampled_from(("at", "at_ms", "ts")),
+    uses = draw(st.lists(st.tuples(st.sampled_from(("at", "at_ms", "ts", "ats")),
                                    st.sampled_from(("==", "<", "<=", ">", ">=")),
                                    st.sampled_from(("t", "t", "u"))), min_size=1, max_size=4))
+    uses = [(f, "contains" if f == "ats" else op, p) for f, op, p in uses]
     joiner = draw(st.sampled_from((" and ", " or ")))
     text = joiner.join(f"{f} {op} :{p}" for f, op, p in uses)
     ref_text = joiner.join(f"{f} {op} :r{i}" for i, (f, op, _) in enumerate(uses))
     params = {p: bound[p] for _, _, p in uses}
-    ref_params = {f"r{i}": epoch_form(f, bound[p]) for i, (f, _, p) in enumerate(uses)}
+    ref_params = {f"r{i}": epoch_form("at" if f == "ats" else f, bound[p])
+                  for i, (f, _, p) in enumerate(uses)}
     return (f"from events where {text}", params, f"from events where {ref_text}",
             ref_params, docs)
