@@ -694,3 +694,21 @@ def test_a_list_of_epoch_seconds_compares_its_elements_with_timestamps_by_number
             assert [r["_id"] for r in await store.fetch(text, **params)] == ["a"]
 
     asyncio.run(main())
+
+
+def test_set_stores_a_list_of_timestamps_as_a_list_of_epoch_numbers() -> None:
+    declared = {"events": {"fields": {"ats": "list[epoch_seconds]?", "at": "epoch_seconds"}}}
+    noon = int(NOON.timestamp())
+
+    async def main() -> None:
+        store = crossql.connect(schema=declared)
+        events = store.collection("events")
+        await events.insert_one({"_id": "a", "at": 1})
+        await store.execute("update events set ats = :l where _id == 'a'",
+                            l=[NOON, NOON + timedelta(milliseconds=500)])
+        assert (await events.get("a") or {})["ats"] == [noon, noon + 0.5]
+        await store.execute('update events set ats = [timestamp "2026-01-02T12:00:01Z"] '
+                            "where _id == 'a'")
+        assert (await events.get("a") or {})["ats"] == [noon + 1]
+
+    asyncio.run(main())

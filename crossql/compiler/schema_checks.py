@@ -205,9 +205,21 @@ def convert_epochs(statement: _Statement, schema: Any) -> _Statement:
         statement = replace(statement, where=_epoch_condition(where, entry))
     if isinstance(statement, ir.Update):
         statement = replace(statement, assignments=tuple(
-            replace(a, value=_epoch_literal(a.value, entry.kind(a.path.segments)))
+            replace(a, value=_epoch_assigned(a.value, entry, a.path))
             if isinstance(a, ir.SetField) else a for a in statement.assignments))
     return statement
+
+
+def _epoch_assigned(value: ir.Value, entry: Any, path: ir.Path) -> ir.Value:
+    """What ``set path = value`` stores: a list of timestamps set on a
+    ``list[epoch_seconds]`` becomes a list of numbers too."""
+    if type(value) is ir.ListValue:
+        kind = _element_kind(entry, path)
+        if kind in EPOCH_KINDS:
+            return replace(value, items=tuple(_epoch_literal(v, kind) for v in value.items))
+        return value
+    converted: ir.Value = _epoch_literal(value, entry.kind(path.segments))
+    return converted
 
 
 _EPOCHS: Memo[int, tuple[Any, bool]] = Memo(256, "declarations with epoch fields")

@@ -155,7 +155,11 @@ async def _dynamodb(request: pytest.FixtureRequest) -> AsyncIterator[Native]:
     async def raw(doc_id: str) -> dict[str, Any]:
         item = (await store.client.get_item(TableName=table,
                                             Key={"_id": {"S": doc_id}}))["Item"]
-        return {k: _number(v["N"]) if "N" in v else v for k, v in item.items()}
+        def plain(v: dict[str, Any]) -> Any:
+            return _number(v["N"]) if "N" in v else [plain(e) for e in v["L"]] \
+                if "L" in v else v
+
+        return {k: plain(v) for k, v in item.items()}
 
     try:
         yield Native(store, put, raw)
@@ -239,6 +243,11 @@ def test_an_update_sets_an_epoch_field_to_its_number(
                 'update events set at_ms = timestamp "2026-01-02T13:00:00Z" '
                 "where _id == 'e'")
             assert result.matched == 1
+            result = await store.execute("update events set ats = :l where _id == 'b'",
+                                         l=[NOON, NOON + HALF])
+            assert result.matched == 1
+            b = await native.raw("b")
+            assert b["ats"] == [S, S + 0.5] and [type(x) for x in b["ats"]] == [int, float]
             a, c, d, f, e = [await native.raw(i) for i in "acdfe"]
             assert a["at"] == S + 7200 and isinstance(a["at"], int)
             for doc in (c, d, f):
