@@ -1666,3 +1666,69 @@ def aware_datetimes_at_the_edges(draw: st.DrawFn) -> Any:
         st.datetimes(min_value=datetime(9999, 12, 30), max_value=datetime(9999, 12, 31, 23, 59)),
         st.just(edge)))
     return naive.replace(tzinfo=timezone(offset))
+
+
+# --- fields declared epoch_seconds / epoch_millis (docs/schemas.md, "Kinds") ------------------
+# A numeric instant compared with datetime parameters; one parameter may meet an epoch
+# field, the other epoch unit and a timestamp field at once, each use its own form.
+
+EPOCH_DECLARATION: dict[str, Any] = {"fields": {"at": "epoch_seconds", "at_ms": "epoch_millis?",
+                                                "ts": "timestamp?",
+                                                "ats": "list[epoch_seconds]?"}}
+"""The declaration of ``epoch_cases``' collection: seconds, millis (optional), a timestamp."""
+
+
+def _epoch_instants() -> tuple[Any, ...]:
+    from datetime import UTC, datetime, timedelta
+
+    noon = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    return tuple(noon + timedelta(milliseconds=250 * k) for k in range(-5, 6))
+
+
+def epoch_form(field: str, instant: Any) -> Any:
+    """``instant`` as ``EPOCH_DECLARATION``'s ``field`` holds it: seconds (an int when
+    whole), millis (an int), the datetime itself for ``ts``."""
+    from datetime import UTC, datetime, timedelta
+
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    if field == "at_ms":
+        return delta // timedelta(milliseconds=1)
+    if field == "at":
+        seconds = delta.total_seconds()
+        return int(seconds) if seconds == int(seconds) else seconds
+    return instant
+
+
+@st.composite
+def epoch_cases(draw: st.DrawFn) -> tuple[str, dict[str, Any], str, dict[str, Any],
+                                          list[dict[str, Any]]]:
+    """(text, its datetime parameters, the reference's text, its parameters by hand,
+    documents): parameters ``:t``/``:u`` each compared with ``at``, ``at_ms`` or ``ts``
+    (often the same parameter with several); the reference names each use apart and
+    binds the field's own form (``epoch_form``), so it needs no schema."""
+    instants = _epoch_instants()
+    docs = []
+    for doc_id in ID_DOMAIN[:draw(st.integers(1, 10))]:
+        doc: dict[str, Any] = {"_id": doc_id}
+        at = epoch_form("at", draw(st.sampled_from(instants)))
+        doc["at"] = float(at) if draw(_QUARTER) == 0 else at  # a whole float too
+        for name in ("at_ms", "ts"):
+            if draw(_QUARTER):
+                doc[name] = epoch_form(name, draw(st.sampled_from(instants)))
+        if draw(_QUARTER):
+            doc["ats"] = [epoch_form("at", i) for i in
+                          draw(st.lists(st.sampled_from(instants), max_size=3))]
+        docs.append(doc)
+    bound = {name: draw(st.sampled_from(instants)) for name in ("t", "u")}
+    uses = draw(st.lists(st.tuples(st.sampled_from(("at", "at_ms", "ts", "ats")),
+                                   st.sampled_from(("==", "<", "<=", ">", ">=")),
+                                   st.sampled_from(("t", "t", "u"))), min_size=1, max_size=4))
+    uses = [(f, "contains" if f == "ats" else op, p) for f, op, p in uses]
+    joiner = draw(st.sampled_from((" and ", " or ")))
+    text = joiner.join(f"{f} {op} :{p}" for f, op, p in uses)
+    ref_text = joiner.join(f"{f} {op} :r{i}" for i, (f, op, _) in enumerate(uses))
+    params = {p: bound[p] for _, _, p in uses}
+    ref_params = {f"r{i}": epoch_form("at" if f == "ats" else f, bound[p])
+                  for i, (f, _, p) in enumerate(uses)}
+    return (f"from events where {text}", params, f"from events where {ref_text}",
+            ref_params, docs)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel, ConfigDict, Field
 
 import crossql
@@ -17,6 +18,8 @@ from crossql.backends.dynamodb.schema import TableSchema, table_schemas
 from crossql.backends.firestore.compiler import required_fields
 from crossql.errors import ConfigError
 from crossql.schema import CollectionSchema, FieldSpec, Schema, as_schema, parse_kind
+from tests.budget import examples
+from tests.strategies import EPOCH_DECLARATION, epoch_cases
 
 
 class Status(enum.Enum):
@@ -613,3 +616,99 @@ def test_an_epoch_field_s_timestamp_is_its_number_in_every_backend_s_plan() -> N
     # a string still never matches a number
     with pytest.raises(crossql.QuerySemanticError, match="declared epoch_seconds"):
         crossql.compile("from events where at == 'x'", backend="mongodb", schema=EVENTS)
+
+
+def test_a_parameter_met_by_an_epoch_field_and_a_timestamp_field_is_converted_per_use(
+) -> None:
+    asyncio.run(_epoch_and_timestamp_share_a_parameter())
+
+
+async def _epoch_and_timestamp_share_a_parameter() -> None:
+    declared = {"events": {"fields": {"at": "epoch_seconds", "at_ms": "epoch_millis?",
+                                      "ts": "timestamp"}}}
+    store = crossql.connect(schema=declared)
+    noon = int(NOON.timestamp())
+    await store.collection("events").insert_many([
+        {"_id": "a", "at": noon, "at_ms": noon * 1000, "ts": NOON},
+        {"_id": "b", "at": noon + 1, "at_ms": noon * 1000 + 1000, "ts": NOON}])
+    # the prepared path (a store's fetch): the value bound to `:t` is a number only
+    # where it meets the epoch field, a datetime where it meets `ts`
+    text = "from events where at == :t and ts == :t"
+    assert [r["_id"] for r in await store.fetch(text, t=NOON)] == ["a"]
+    shown = store.plan(text, {"t": NOON}).to_dict()["text"]
+    assert f"at == {noon}" in shown and f"ts == {noon}" not in shown
+    # two epoch kinds: each its own number
+    both = "from events where at == :t and at_ms == :t"
+    assert [r["_id"] for r in await store.fetch(both, t=NOON)] == ["a"]
+    # the same parameter twice against one epoch field still fills a template
+    twice = "from events where at >= :t and at <= :t"
+    assert [r["_id"] for r in await store.fetch(twice, t=NOON)] == ["a"]
+    # a field the schema does not declare (an open declaration) takes the datetime
+    assert [r["_id"] for r in await store.fetch(
+        "from events where at == :t and other == :t", t=NOON)] == []
+    plan = crossql.compile(text, backend="mongodb", params={"t": NOON}, schema=declared)
+    assert plan.to_dict()["arguments"]["filter"] == {
+        "at": {"$eq": noon}, "ts": {"$eq": {"$date": "2026-01-02T12:00:00Z"}}}
+
+
+@given(case=epoch_cases())
+@settings(max_examples=examples(150), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+def test_epoch_fields_with_shared_parameters_agree_with_the_reference(
+        case: tuple[str, dict[str, Any], str, dict[str, Any], list[dict[str, Any]]]) -> None:
+    text, params, ref_text, ref_params, docs = case
+    want = sorted(r["_id"] for r in crossql.evaluate(ref_text, docs, ref_params))
+
+    async def main() -> list[str]:
+        store = crossql.connect(schema={"events": EPOCH_DECLARATION})
+        await store.collection("events").insert_many(docs)
+        first = sorted(r["_id"] for r in await store.fetch(text, **params))
+        again = sorted(r["_id"] for r in await store.fetch(text, **params))  # a template
+        assert first == again
+        return first
+
+    assert asyncio.run(main()) == want, (text, params)
+    plan = crossql.compile(text, backend="memory", params=params,
+                           schema={"events": EPOCH_DECLARATION})
+    assert sorted(r["_id"] for r in crossql.evaluate(plan.to_dict()["text"], docs)) == want
+
+
+def test_a_list_of_epoch_seconds_compares_its_elements_with_timestamps_by_number() -> None:
+    declared = {"events": {"fields": {"ats": "list[epoch_seconds]"}}}
+    noon = int(NOON.timestamp())
+    for text, params, want in [
+            ("from events where ats contains :t", {"t": NOON}, {"$eq": noon}),
+            ("from events where ats contains any :ts", {"ts": [NOON]}, {"$in": [noon]}),
+            ('from events where ats contains timestamp "2026-01-02T12:00:00Z"', {},
+             {"$eq": noon})]:
+        plan = crossql.compile(text, backend="mongodb", params=params, schema=declared)
+        assert plan.to_dict()["arguments"]["filter"]["ats"]["$elemMatch"] == want, text
+
+    async def main() -> None:
+        store = crossql.connect(schema=declared)
+        await store.collection("events").insert_many([{"_id": "a", "ats": [noon, noon + 1]},
+                                                     {"_id": "b", "ats": [noon + 2]}])
+        for text, params in [("from events where ats contains all :ts",
+                              {"ts": [NOON, NOON + timedelta(seconds=1)]}),
+                             ("from events where ats contains :t", {"t": NOON})]:
+            assert [r["_id"] for r in await store.fetch(text, **params)] == ["a"]
+
+    asyncio.run(main())
+
+
+def test_set_stores_a_list_of_timestamps_as_a_list_of_epoch_numbers() -> None:
+    declared = {"events": {"fields": {"ats": "list[epoch_seconds]?", "at": "epoch_seconds"}}}
+    noon = int(NOON.timestamp())
+
+    async def main() -> None:
+        store = crossql.connect(schema=declared)
+        events = store.collection("events")
+        await events.insert_one({"_id": "a", "at": 1})
+        await store.execute("update events set ats = :l where _id == 'a'",
+                            l=[NOON, NOON + timedelta(milliseconds=500)])
+        assert (await events.get("a") or {})["ats"] == [noon, noon + 0.5]
+        await store.execute('update events set ats = [timestamp "2026-01-02T12:00:01Z"] '
+                            "where _id == 'a'")
+        assert (await events.get("a") or {})["ats"] == [noon + 1]
+
+    asyncio.run(main())

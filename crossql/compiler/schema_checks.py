@@ -76,6 +76,11 @@ class ParamUse:
     what: str
     listed: bool
     """The parameter is a list of values (``in``, ``contains any``): each is checked."""
+    converts: bool = True
+    """For an epoch kind: a timestamp bound here may become the field's number when it
+    is bound. False when the parameter also appears elsewhere (another epoch kind, a
+    timestamp field, an undeclared one): its value stays a timestamp, and the bound
+    statement's literals are converted per use (``convert_epochs``)."""
 
 
 ParamUses = Mapping[str, tuple[ParamUse, ...]]
@@ -103,7 +108,23 @@ def check_statement(statement: ir.Query | ir.Update | ir.Delete, schema: Any) ->
     elif isinstance(statement, ir.Update):
         for assignment in statement.assignments:
             walk.assignment(assignment)
+    if walk.epochs:
+        _mark_shared(statement, walk.uses)
     return walk.uses or _NO_USES
+
+
+def _mark_shared(statement: ir.Query | ir.Update | ir.Delete,
+                 uses: dict[str, tuple[ParamUse, ...]]) -> None:
+    """Mark the epoch uses of a parameter that appears anywhere but in uses of one
+    epoch kind: converting its value would be wrong for the other places."""
+    counts: dict[str, int] = {}
+    for node in ir.walk(statement):
+        if type(node) is ir.Param:
+            counts[node.name] = counts.get(node.name, 0) + 1
+    for name, places in uses.items():
+        kinds = {use.kind for use in places}
+        if (kinds & EPOCH_KINDS) and (len(kinds) > 1 or counts.get(name, 0) > len(places)):
+            uses[name] = tuple(replace(use, converts=False) for use in places)
 
 
 def _clauses(query: ir.Query, walk: _Walk) -> None:
@@ -142,7 +163,8 @@ def check_params(uses: ParamUses, values: _Values, source: str | None) -> _Value
                 if kind == "null" or kind not in _LITERAL_KINDS or kind in ACCEPTS[use.kind]:
                     continue
                 _refuse_param(name, item, kind, use, source)
-            if use.kind in EPOCH_KINDS and any(isinstance(i, datetime) for i in items):
+            if use.converts and use.kind in EPOCH_KINDS and any(
+                    isinstance(i, datetime) for i in items):
                 if converted is None:
                     converted = dict(values)
                 numbers = [epoch_value(use.kind, i) if isinstance(i, datetime) else i
@@ -183,9 +205,21 @@ def convert_epochs(statement: _Statement, schema: Any) -> _Statement:
         statement = replace(statement, where=_epoch_condition(where, entry))
     if isinstance(statement, ir.Update):
         statement = replace(statement, assignments=tuple(
-            replace(a, value=_epoch_literal(a.value, entry.kind(a.path.segments)))
+            replace(a, value=_epoch_assigned(a.value, entry, a.path))
             if isinstance(a, ir.SetField) else a for a in statement.assignments))
     return statement
+
+
+def _epoch_assigned(value: ir.Value, entry: Any, path: ir.Path) -> ir.Value:
+    """What ``set path = value`` stores: a list of timestamps set on a
+    ``list[epoch_seconds]`` becomes a list of numbers too."""
+    if type(value) is ir.ListValue:
+        kind = _element_kind(entry, path)
+        if kind in EPOCH_KINDS:
+            return replace(value, items=tuple(_epoch_literal(v, kind) for v in value.items))
+        return value
+    converted: ir.Value = _epoch_literal(value, entry.kind(path.segments))
+    return converted
 
 
 _EPOCHS: Memo[int, tuple[Any, bool]] = Memo(256, "declarations with epoch fields")
@@ -197,7 +231,7 @@ def _has_epochs(entry: Any) -> bool:
     known = _EPOCHS.get(id(entry))
     if known is not None and known[0] is entry:
         return known[1]
-    has = any(f.kind in EPOCH_KINDS for f in entry.fields.values())
+    has = any(f.kind in EPOCH_KINDS or f.items in EPOCH_KINDS for f in entry.fields.values())
     _EPOCHS.put(id(entry), (entry, has))
     return has
 
@@ -228,7 +262,21 @@ def _epoch_condition(node: ir.Condition, entry: Any) -> ir.Condition:
             kind = entry.kind(node.path.segments)
             return replace(node, values=replace(values, items=tuple(
                 _epoch_literal(v, kind) for v in values.items)))
+        # a list of epoch numbers (`list[epoch_seconds]`): its elements are compared
+        case ir.Contains():
+            return replace(node, value=_epoch_literal(node.value,
+                                                      _element_kind(entry, node.path)))
+        case ir.ContainsAny(values=ir.ListValue() as values) | \
+                ir.ContainsAll(values=ir.ListValue() as values):
+            kind = _element_kind(entry, node.path)
+            return replace(node, values=replace(values, items=tuple(
+                _epoch_literal(v, kind) for v in values.items)))
     return node
+
+
+def _element_kind(entry: Any, path: ir.Path) -> str:
+    spec = entry.field(path.segments)
+    return "any" if spec is None or spec.items is None else str(spec.items)
 
 
 class _Walk:
@@ -238,6 +286,8 @@ class _Walk:
         self.entry = entry
         self.source = source
         self.uses: dict[str, tuple[ParamUse, ...]] = {}
+        self.epochs = False
+        """Whether a parameter meets an epoch field (``_mark_shared`` then looks)."""
 
     def name(self, path: ir.Path) -> None:
         entry = self.entry
@@ -310,6 +360,8 @@ class _Walk:
     def _use(self, param: ir.Param, path: ir.Path, kind: str, what: str, *,
              listed: bool) -> None:
         use = ParamUse(path.dotted, kind, param.span, what, listed)
+        if kind in EPOCH_KINDS:
+            self.epochs = True
         self.uses[param.name] = (*self.uses.get(param.name, ()), use)
 
     def _literal(self, value: ir.Literal, path: ir.Path, kind: str, what: str,
