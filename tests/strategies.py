@@ -37,7 +37,7 @@ import functools
 import operator
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -1385,15 +1385,30 @@ def _dynamodb_native_field(name: str) -> st.SearchStrategy[Any]:
 @st.composite
 def dynamodb_native_documents(draw: st.DrawFn, n: int = 12, *,
                               min_size: int = 0) -> list[dict[str, Any]]:
-    """Documents whose fields hold DynamoDB's native kinds (missing and null too)."""
+    """Documents whose fields hold DynamoDB's native kinds (missing and null too); a set
+    as a Python ``set``, as DynamoDB's client reads one."""
+    docs = _native_documents(draw, DYNAMODB_NATIVE_FIELDS, _dynamodb_native_field, n,
+                             min_size)
+    for doc in docs:
+        for name, value in doc.items():
+            if isinstance(value, frozenset):
+                doc[name] = set(value)
+    return docs
+
+
+def _native_documents(draw: st.DrawFn, fields: Sequence[str],
+                      field: Callable[[str], st.SearchStrategy[Any]], n: int,
+                      min_size: int) -> list[dict[str, Any]]:
+    """Documents with string ids whose ``fields`` are drawn from ``field(name)`` (which
+    may draw ``MISSING``: the field is left out)."""
     size = draw(st.integers(min_size, min(n, MAX_DOCS)))
     docs = []
     for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
         doc: dict[str, Any] = {"_id": doc_id}
-        for name in DYNAMODB_NATIVE_FIELDS:
-            value = draw(_dynamodb_native_field(name))
+        for name in fields:
+            value = draw(field(name))
             if value is not MISSING:
-                doc[name] = set(value) if isinstance(value, frozenset) else value
+                doc[name] = value
         docs.append(doc)
     return docs
 
@@ -1516,16 +1531,7 @@ def _firestore_field(name: str) -> st.SearchStrategy[Any]:
 def firestore_native_documents(draw: st.DrawFn, n: int = 12, *,
                                min_size: int = 0) -> list[dict[str, Any]]:
     """Documents whose fields hold Firestore's native kinds (missing and null too)."""
-    size = draw(st.integers(min_size, min(n, MAX_DOCS)))
-    docs = []
-    for doc_id in draw(st.permutations(ID_DOMAIN[:size])):
-        doc: dict[str, Any] = {"_id": doc_id}
-        for name in FIRESTORE_NATIVE_FIELDS:
-            value = draw(_firestore_field(name))
-            if value is not MISSING:
-                doc[name] = value
-        docs.append(doc)
-    return docs
+    return _native_documents(draw, FIRESTORE_NATIVE_FIELDS, _firestore_field, n, min_size)
 
 
 @functools.cache
