@@ -38,11 +38,7 @@ def compare_on_backend(runner: asyncio.Runner, store: Any, name: str, docs: list
             stats["refused"] += 1
             continue
         got = runner.run(_rows(store, plan))
-        ordered = bool(query.order_by)
-        if ordered:
-            same = [canonical(r) for r in got] == [canonical(r) for r in want]
-        else:
-            same = sorted(map(canonical, got)) == sorted(map(canonical, want))
+        same = same_rows(got, want, ordered=bool(query.order_by))
         assert same, (
             f"{name} disagrees with the reference\nquery: {text}\nplan: {plan.to_json()}\n"
             f"got:  {got}\nwant: {want}\ndocs: {docs}"
@@ -55,6 +51,15 @@ def compare_on_backend(runner: asyncio.Runner, store: Any, name: str, docs: list
 
 async def _rows(store: Any, plan: Any) -> list[dict[str, Any]]:
     return [row async for row in store.run_plan(plan)]
+
+
+def same_rows(got: list[Any], want: list[Any], *, ordered: bool,
+              key: Any = canonical) -> bool:
+    """The same rows by ``key`` (a row's canonical text): in order where the query orders
+    them, as a multiset where it does not."""
+    if ordered:
+        return [key(r) for r in got] == [key(r) for r in want]
+    return sorted(map(key, got)) == sorted(map(key, want))
 
 
 def _native_canonical(row: Any) -> str:
@@ -109,10 +114,7 @@ def compare_native_on_backend(runner: asyncio.Runner, store: Any, name: str,
                 stats[f"refused:{err.code.removeprefix(f'capability.{store.driver}.')}"] += 1
             continue
         got = runner.run(_rows(store, plan))
-        if query.order_by:
-            same = [_native_canonical(r) for r in got] == [_native_canonical(r) for r in want]
-        else:
-            same = sorted(map(_native_canonical, got)) == sorted(map(_native_canonical, want))
+        same = same_rows(got, want, ordered=bool(query.order_by), key=_native_canonical)
         assert same, (
             f"{name} disagrees with the reference\nquery: {query}\nplan: {plan.to_json()}\n"
             f"got:  {got}\nwant: {want}\ndocs: {docs}"
@@ -148,10 +150,7 @@ def compare_client_side(runner: asyncio.Runner, store: Any, name: str,
             continue
         got = runner.run(_rows(store, plan))
         rows = want if expected is None or type(plan) is ClientSidePlan else expected(plan, want)
-        if query.order_by:
-            same = [canonical(r) for r in got] == [canonical(r) for r in rows]
-        else:
-            same = sorted(map(canonical, got)) == sorted(map(canonical, rows))
+        same = same_rows(got, rows, ordered=bool(query.order_by))
         assert same, (
             f"{name} disagrees with the reference\nquery: {text}\nplan: {plan.explain()}\n"
             f"got:  {got}\nwant: {want}\ndocs: {docs}")
